@@ -1,0 +1,128 @@
+// The validated, immutable configuration: daemon settings plus connectors and their sync
+// bindings. Built by LoadConfig (config_loader.h); reload builds a new one and swaps it in.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/provider.h"
+
+namespace gitsyncd {
+
+// Where a value came from, for error messages: "file:line:column".
+struct SourceLocation {
+  std::string file;
+  int line = 0;    // 1-based; 0 = unknown
+  int column = 0;  // 1-based; 0 = unknown
+  std::string ToString() const;  // "file:line:col" (or just "file")
+};
+
+// A secret is never written in YAML: it is a reference, resolved at use (secret_resolver.h).
+struct SecretRef {
+  enum class Kind { kNone, kStore /* {secret: NAME} */, kFile /* {file: PATH} */, kEnv /* {env: VAR} */ };
+  Kind kind = Kind::kNone;
+  std::string value;  // store name, file path, or variable name
+  SourceLocation where;
+  bool present() const { return kind != Kind::kNone; }
+};
+
+enum class UrlType { kAccount, kRepo };
+enum class FetchMode { kGit, kApi };
+enum class SyncDirection { kPush /* local -> Git */, kPull /* Git -> local */, kBidirectional };
+enum class ConflictPolicy { kKeepBoth, kPreferRemote, kPreferLocal };
+
+struct AuthConfig {
+  std::string username;     // HTTPS user; for SSH defaults to "git"
+  SecretRef password;       // password or token (HTTPS only)
+  SecretRef ssh_key;        // private key (SSH only)
+  std::string known_hosts;  // path of a known_hosts file (SSH)
+};
+
+struct ApiConfig {
+  SecretRef token;  // enables provider API access
+  std::string url;  // API base URL; empty = the provider's public default
+};
+
+struct CommitAuthor {
+  std::string name = "gitsyncd";
+  std::string email = "gitsyncd@localhost";
+};
+
+struct WebhookConfig {
+  bool enabled = false;
+  SecretRef secret;         // HMAC secret / token configured in the provider
+  bool allow_sha1 = false;  // accept GitHub deliveries signed only with SHA-1
+};
+
+// One binding: (connector, repo, branch, path) <-> local folder.
+struct SyncBinding {
+  std::string name;
+  std::string repo;        // account URLs: the repo name; repo URLs: empty
+  std::string branch;      // defaults to the connector's branch
+  std::string path;        // folder inside the repo, "" = root; no leading/trailing '/'
+  std::string local;       // absolute path of the local folder, normalised
+  SyncDirection direction = SyncDirection::kBidirectional;
+  ConflictPolicy on_conflict = ConflictPolicy::kKeepBoth;
+  std::chrono::seconds poll_interval{0};  // 0 = no polling
+  std::string remote_url;  // composed clone URL (account URL + repo, or the connector URL)
+  SourceLocation where;
+};
+
+struct ConnectorConfig {
+  std::string name;
+  Provider provider = Provider::kGit;
+  UrlType url_type = UrlType::kRepo;
+  std::string url;
+  UrlScheme scheme = UrlScheme::kHttps;
+  std::string branch = "main";
+  AuthConfig auth;
+  ApiConfig api;
+  CommitAuthor commit_author;
+  FetchMode fetch = FetchMode::kGit;
+  WebhookConfig webhook;
+  std::string test_repo;  // account URLs: the repo test-connection uses
+  std::vector<SyncBinding> syncs;
+  std::string file;  // the connectors.d file it came from
+  SourceLocation where;
+};
+
+struct ListenConfig {
+  std::string address = "127.0.0.1";
+  uint16_t port = 8787;
+  std::string tls_cert;      // empty = plain HTTP (behind a reverse proxy)
+  std::string tls_key;
+  std::string public_url;    // base of generated webhook URLs; default http://address:port
+  uint64_t max_body_bytes = 5 * 1024 * 1024;
+  unsigned max_connections = 256;
+  std::chrono::seconds read_timeout{10};
+};
+
+// gitsyncd.yaml
+struct DaemonConfig {
+  std::string state_dir = "/var/lib/gitsyncd";
+  std::string master_key;    // default <state_dir>/master.key; "${CREDENTIALS_DIRECTORY}" expands
+  std::string secrets_dir;   // default <state_dir>/secrets
+  std::string log_level = "info";
+  std::string ca_file;       // extra CA bundle for HTTPS remotes and APIs
+  unsigned workers = 4;      // Git worker threads
+  ListenConfig listen;
+  std::string file;
+};
+
+struct Config {
+  std::string dir;  // the config directory
+  DaemonConfig daemon;
+  std::vector<ConnectorConfig> connectors;
+
+  const ConnectorConfig* FindConnector(std::string_view name) const;
+};
+
+std::string_view UrlTypeName(UrlType t);
+std::string_view FetchModeName(FetchMode m);
+std::string_view SyncDirectionName(SyncDirection d);
+std::string_view ConflictPolicyName(ConflictPolicy p);
+
+}  // namespace gitsyncd

@@ -1,0 +1,38 @@
+// The one table of provider facts: names, URL shapes. Used by config (URL composition),
+// webhooks (which provider a delivery claims to be) and the API fetcher.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "config/status.h"
+
+namespace gitsyncd {
+
+enum class Provider { kGitHub, kBitbucketCloud, kBitbucketServer, kGitLab, kAzureRepos, kGit };
+
+// The spelling used in YAML: "github", "bitbucket-cloud", "bitbucket-server", "gitlab",
+// "azure-repos", "git".
+std::string_view ProviderName(Provider p);
+std::optional<Provider> ParseProvider(std::string_view name);
+// Every valid YAML spelling, for "did you mean" hints and help texts.
+const char* const* AllProviderNames();  // null-terminated
+
+// How a remote URL is written.
+enum class UrlScheme { kHttps, kSsh /* ssh://... or scp-like git@host:path */, kFile };
+
+// Classifies a URL; error if it is none of https://, ssh://, scp-like user@host:path, file://.
+// (http:// is refused: credentials would travel in clear text.)
+Result<UrlScheme> ClassifyUrl(std::string_view url);
+
+// Composes the clone URL of `repo` under an account-level URL, per provider:
+//   github, gitlab, bitbucket-cloud, bitbucket-server, git:  <account-url>/<repo>.git
+//   azure-repos (project URL):                               <project-url>/_git/<repo>
+// SSH forms likewise (scp-like `git@host:account` + `/repo.git`; Azure SSH
+// `git@ssh.dev.azure.com:v3/org/project` + `/repo`). A trailing slash on the account URL is
+// ignored; a repo already ending in ".git" is not doubled.
+Result<std::string> ComposeRepoUrl(Provider provider, std::string_view account_url,
+                                   std::string_view repo);
+
+}  // namespace gitsyncd

@@ -1,0 +1,51 @@
+#include "sync/git_handles.h"
+
+#include <cstdlib>
+#include <mutex>
+
+namespace gitsyncd {
+
+Status GitError(int rc, const std::string& context) {
+  const git_error* e = git_error_last();
+  std::string detail;
+  if (e != nullptr && e->message != nullptr && e->message[0] != '\0') {
+    detail = e->message;
+  } else {
+    detail = "libgit2 error code " + std::to_string(rc);
+  }
+  Status::Code code = Status::Code::kInternal;
+  switch (rc) {
+    case GIT_ENOTFOUND: code = Status::Code::kNotFound; break;
+    case GIT_EEXISTS: code = Status::Code::kAlreadyExists; break;
+    case GIT_EAUTH: code = Status::Code::kPermissionDenied; break;
+    case GIT_ECERTIFICATE: code = Status::Code::kPermissionDenied; break;
+    case GIT_ENONFASTFORWARD:
+    case GIT_ECONFLICT:
+    case GIT_EMERGECONFLICT:
+    case GIT_ELOCKED: code = Status::Code::kConflict; break;
+    default:
+      if (e != nullptr && (e->klass == GIT_ERROR_NET || e->klass == GIT_ERROR_SSH ||
+                           e->klass == GIT_ERROR_HTTP)) {
+        code = Status::Code::kUnavailable;
+      } else if (e != nullptr && e->klass == GIT_ERROR_OS) {
+        code = Status::Code::kIoError;
+      }
+  }
+  return Status::Error(code, context + ": " + detail);
+}
+
+void EnsureLibgit2() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    git_libgit2_init();
+    std::atexit([] { git_libgit2_shutdown(); });
+  });
+}
+
+std::string OidHex(const git_oid& oid) {
+  char buf[GIT_OID_HEXSZ + 1];
+  git_oid_tostr(buf, sizeof buf, &oid);
+  return buf;
+}
+
+}  // namespace gitsyncd

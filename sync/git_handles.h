@@ -1,0 +1,55 @@
+// RAII for libgit2 handles (a unique_ptr with the matching free function) and the border
+// where libgit2 error codes become our Status. Every git_* handle in sync/ is owned by one
+// of these; a git_repository is used by one thread at a time.
+#pragma once
+
+#include <git2.h>
+
+#include <memory>
+#include <string>
+
+#include "config/status.h"
+
+namespace gitsyncd {
+
+template <typename T, void (*Free)(T*)>
+struct GitDeleter {
+  void operator()(T* p) const {
+    if (p) Free(p);
+  }
+};
+template <typename T, void (*Free)(T*)>
+using GitPtr = std::unique_ptr<T, GitDeleter<T, Free>>;
+
+using RepositoryPtr = GitPtr<git_repository, git_repository_free>;
+using RemotePtr = GitPtr<git_remote, git_remote_free>;
+using CommitPtr = GitPtr<git_commit, git_commit_free>;
+using TreePtr = GitPtr<git_tree, git_tree_free>;
+using TreeEntryPtr = GitPtr<git_tree_entry, git_tree_entry_free>;
+using TreeBuilderPtr = GitPtr<git_treebuilder, git_treebuilder_free>;
+using BlobPtr = GitPtr<git_blob, git_blob_free>;
+using ReferencePtr = GitPtr<git_reference, git_reference_free>;
+using SignaturePtr = GitPtr<git_signature, git_signature_free>;
+using IndexPtr = GitPtr<git_index, git_index_free>;
+using ObjectPtr = GitPtr<git_object, git_object_free>;
+using OdbPtr = GitPtr<git_odb, git_odb_free>;
+using DiffPtr = GitPtr<git_diff, git_diff_free>;
+using RevwalkPtr = GitPtr<git_revwalk, git_revwalk_free>;
+using ConfigPtr = GitPtr<git_config, git_config_free>;
+
+// Turns a failing libgit2 return code into a Status "<context>: <libgit2 message>".
+// git_error_last() may be null after a failure (a callback returned -1, GIT_ENOTFOUND from
+// some calls): then the message names the code instead. Never dereferences it unchecked.
+Status GitError(int rc, const std::string& context);
+
+// Status::Ok() when rc >= 0, else GitError(rc, context).
+inline Status GitCheck(int rc, const std::string& context) {
+  return rc >= 0 ? Status::Ok() : GitError(rc, context);
+}
+
+// Initialises libgit2 once per process (git_libgit2_init) and shuts it down at exit.
+void EnsureLibgit2();
+
+std::string OidHex(const git_oid& oid);
+
+}  // namespace gitsyncd
