@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/provider.h"
+#include "config/status.h"
 
 namespace gitsyncd {
 
@@ -124,5 +125,16 @@ std::string_view UrlTypeName(UrlType t);
 std::string_view FetchModeName(FetchMode m);
 std::string_view SyncDirectionName(SyncDirection d);
 std::string_view ConflictPolicyName(ConflictPolicy p);
+
+}  // namespace gitsyncd
+
+namespace gitsyncd {
+
+// Paths derived from gitsyncd.yaml. The master key path may contain "${CREDENTIALS_DIRECTORY}"
+// (systemd LoadCredential=); it is expanded here, and an error says so when it is unset.
+Result<std::string> MasterKeyPath(const DaemonConfig& daemon);
+std::string SecretsDir(const DaemonConfig& daemon);
+// Per-binding state lives under <state_dir>/bindings/<name>.
+std::string BindingStateDir(const DaemonConfig& daemon, const std::string& binding_name);
 
 }  // namespace gitsyncd

@@ -1,0 +1,467 @@
+#include "config/config_loader.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "config/name_rules.h"
+#include "config/yaml_reader.h"
+
+namespace gitsyncd {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr uintmax_t kMaxConfigFileBytes = 1024 * 1024;
+constexpr size_t kMaxConnectorFiles = 1000;
+constexpr std::chrono::seconds kMinPollInterval{10};
+
+const std::vector<std::string> kDaemonKeys = {"state_dir", "master_key", "secrets_dir", "log_level",
+                                              "ca_file",   "workers",    "listen"};
+const std::vector<std::string> kListenKeys = {"address",        "port",            "tls_cert",    "tls_key",
+                                              "public_url",     "max_body_bytes",  "max_connections",
+                                              "read_timeout"};
+const std::vector<std::string> kConnectorKeys = {"name",  "provider",      "url_type", "url",     "branch",
+                                                 "auth",  "api",           "commit_author", "fetch",
+                                                 "webhook", "test_repo",   "syncs"};
+const std::vector<std::string> kAuthKeys = {"username", "password", "ssh_key", "known_hosts"};
+const std::vector<std::string> kApiKeys = {"token", "url"};
+const std::vector<std::string> kAuthorKeys = {"name", "email"};
+const std::vector<std::string> kWebhookKeys = {"enabled", "secret", "allow_sha1"};
+const std::vector<std::string> kSyncKeys = {"name",      "repo",        "branch",       "path",
+                                            "local",     "direction",   "on_conflict",  "poll_interval"};
+
+// Lexically normalised absolute path without a trailing slash.
+std::string NormalizeAbsolute(const std::string& p) {
+  std::string s = fs::path(p).lexically_normal().string();
+  while (s.size() > 1 && s.back() == '/') s.pop_back();
+  return s;
+}
+
+bool IsInside(const std::string& child, const std::string& parent) {
+  return child.size() > parent.size() && child.compare(0, parent.size(), parent) == 0 &&
+         (parent == "/" || child[parent.size()] == '/');
+}
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+// Reads a file with a size limit and parses it; YAML syntax errors get file:line:col.
+std::optional<YAML::Node> ParseFile(const std::string& path, std::vector<ConfigError>* errors) {
+  std::error_code ec;
+  uintmax_t size = fs::file_size(path, ec);
+  if (ec) {
+    errors->push_back({{path, 0, 0}, "", "cannot read file: " + ec.message()});
+    return std::nullopt;
+  }
+  if (size > kMaxConfigFileBytes) {
+    errors->push_back({{path, 0, 0}, "", "file is larger than 1 MiB; refusing to parse it"});
+    return std::nullopt;
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  if (!in.good() && !in.eof()) {
+    errors->push_back({{path, 0, 0}, "", "cannot read file"});
+    return std::nullopt;
+  }
+  try {
+    return YAML::Load(buf.str());
+  } catch (const YAML::Exception& e) {
+    SourceLocation loc{path, e.mark.is_null() ? 0 : e.mark.line + 1, e.mark.is_null() ? 0 : e.mark.column + 1};
+    errors->push_back({loc, "", "YAML syntax error: " + e.msg});
+    return std::nullopt;
+  }
+}
+
+void LoadDaemon(const YAML::Node& root, const std::string& dir, const std::string& file, DaemonConfig* d,
+                std::vector<ConfigError>* errors) {
+  ErrorSink sink(file, errors);
+  d->file = file;
+  YamlMap m(root, "", &sink, kDaemonKeys);
+  auto path_key = [&](const std::string& key, std::string* out) {
+    if (auto v = m.String(key)) {
+      if (v->empty()) {
+        sink.Add(m.Get(key), key, "must not be empty");
+        return;
+      }
+      // Relative paths are relative to the config directory, so a config folder is self-contained.
+      *out = NormalizeAbsolute(fs::path(*v).is_absolute() || v->rfind("${", 0) == 0
+                                   ? *v
+                                   : (fs::absolute(dir) / *v).string());
+    }
+  };
+  path_key("state_dir", &d->state_dir);
+  path_key("master_key", &d->master_key);
+  path_key("secrets_dir", &d->secrets_dir);
+  path_key("ca_file", &d->ca_file);
+  if (auto v = m.Choice("log_level", {"trace", "debug", "info", "warn", "error", "critical", "off"})) d->log_level = *v;
+  if (auto v = m.Unsigned("workers", 1, 64)) d->workers = static_cast<unsigned>(*v);
+  if (!m.Has("listen")) return;
+  YamlMap l(m.Get("listen"), "listen", &sink, kListenKeys);
+  ListenConfig& lc = d->listen;
+  if (auto v = l.String("address")) lc.address = *v;
+  if (auto v = l.Unsigned("port", 0, 65535)) lc.port = static_cast<uint16_t>(*v);
+  if (auto v = l.String("tls_cert")) lc.tls_cert = fs::path(*v).is_absolute() ? *v : (fs::absolute(dir) / *v).string();
+  if (auto v = l.String("tls_key")) lc.tls_key = fs::path(*v).is_absolute() ? *v : (fs::absolute(dir) / *v).string();
+  if (lc.tls_cert.empty() != lc.tls_key.empty()) {
+    sink.Add(l.Where(), "listen", "tls_cert and tls_key must be given together");
+  }
+  if (auto v = l.String("public_url")) {
+    if (v->rfind("https://", 0) != 0 && v->rfind("http://", 0) != 0) {
+      sink.Add(l.Get("public_url"), "listen.public_url", "must start with https:// or http://");
+    } else {
+      lc.public_url = *v;
+      while (!lc.public_url.empty() && lc.public_url.back() == '/') lc.public_url.pop_back();
+    }
+  }
+  if (auto v = l.Size("max_body_bytes")) {
+    if (*v < 1024 || *v > 1024ull * 1024 * 1024) {
+      sink.Add(l.Get("max_body_bytes"), "listen.max_body_bytes", "must be between 1KiB and 1GiB");
+    } else {
+      lc.max_body_bytes = *v;
+    }
+  }
+  if (auto v = l.Unsigned("max_connections", 1, 100000)) lc.max_connections = static_cast<unsigned>(*v);
+  if (auto v = l.Duration("read_timeout")) {
+    if (v->count() < 1 || v->count() > 600) {
+      sink.Add(l.Get("read_timeout"), "listen.read_timeout", "must be between 1s and 10m");
+    } else {
+      lc.read_timeout = *v;
+    }
+  }
+}
+
+void LoadSync(YamlMap& m, const ConnectorConfig& c, SyncBinding* s) {
+  ErrorSink* sink = m.sink();
+  s->where = m.Where();
+  s->branch = c.branch;
+  if (auto v = m.String("name", true)) {
+    std::string why = CheckDisplayName(*v);
+    if (!why.empty()) sink->Add(m.Get("name"), m.KeyPath("name"), "name '" + *v + "' " + why);
+    s->name = *v;
+  }
+  if (auto v = m.String("repo")) {
+    if (c.url_type == UrlType::kRepo) {
+      sink->Add(m.Get("repo"), m.KeyPath("repo"),
+                "not allowed for a connector with url_type: repo (its url already names the repository)");
+    } else {
+      s->repo = *v;
+    }
+  } else if (c.url_type == UrlType::kAccount && m.valid()) {
+    sink->Add(m.Where(), m.KeyPath("repo"), "required for a connector with url_type: account");
+  }
+  if (auto v = m.String("branch")) {
+    std::string why = CheckBranchName(*v);
+    if (!why.empty()) {
+      sink->Add(m.Get("branch"), m.KeyPath("branch"), "branch '" + *v + "' " + why);
+    } else {
+      s->branch = *v;
+    }
+  }
+  if (auto v = m.String("path")) {
+    std::string p = fs::path(*v).lexically_normal().generic_string();
+    while (!p.empty() && p.back() == '/') p.pop_back();
+    if (p == ".") p.clear();
+    if (!v->empty() && (*v)[0] == '/') {
+      sink->Add(m.Get("path"), m.KeyPath("path"), "must be relative to the repository root (no leading '/')");
+    } else if (p == ".." || p.rfind("../", 0) == 0 || v->find('\0') != std::string::npos) {
+      sink->Add(m.Get("path"), m.KeyPath("path"), "must stay inside the repository (no '..')");
+    } else if (p == ".git" || p.rfind(".git/", 0) == 0 || p.find("/.git/") != std::string::npos ||
+               (p.size() >= 5 && p.compare(p.size() - 5, 5, "/.git") == 0)) {
+      sink->Add(m.Get("path"), m.KeyPath("path"), "must not name a .git folder");
+    } else {
+      s->path = p;
+    }
+  }
+  if (auto v = m.String("local", true)) {
+    if (v->empty() || (*v)[0] != '/') {
+      sink->Add(m.Get("local"), m.KeyPath("local"), "must be an absolute path, found '" + *v + "'");
+    } else if (NormalizeAbsolute(*v) == "/") {
+      sink->Add(m.Get("local"), m.KeyPath("local"), "must not be the root folder '/'");
+    } else {
+      s->local = NormalizeAbsolute(*v);
+    }
+  }
+  if (auto v = m.Choice("direction", {"push", "pull", "bidirectional"})) {
+    s->direction = *v == "push" ? SyncDirection::kPush : *v == "pull" ? SyncDirection::kPull : SyncDirection::kBidirectional;
+  }
+  if (auto v = m.Choice("on_conflict", {"keep-both", "prefer-remote", "prefer-local"})) {
+    s->on_conflict = *v == "keep-both" ? ConflictPolicy::kKeepBoth
+                     : *v == "prefer-remote" ? ConflictPolicy::kPreferRemote
+                                             : ConflictPolicy::kPreferLocal;
+  }
+  if (auto v = m.Duration("poll_interval")) {
+    if (v->count() != 0 && *v < kMinPollInterval) {
+      sink->Add(m.Get("poll_interval"), m.KeyPath("poll_interval"), "must be at least 10s (or 0 to disable polling)");
+    } else {
+      s->poll_interval = *v;
+    }
+  }
+  if (c.url_type == UrlType::kAccount && !s->repo.empty()) {
+    auto url = ComposeRepoUrl(c.provider, c.url, s->repo);
+    if (url.ok()) {
+      s->remote_url = *url;
+    } else {
+      sink->Add(m.Get("repo"), m.KeyPath("repo"), url.status().message());
+    }
+  } else {
+    s->remote_url = c.url;
+  }
+}
+
+void LoadConnector(const YAML::Node& root, const std::string& file, ConnectorConfig* c,
+                   std::vector<ConfigError>* errors) {
+  ErrorSink sink(file, errors);
+  c->file = file;
+  YamlMap m(root, "", &sink, kConnectorKeys);
+  c->where = m.Where();
+  if (!m.valid()) {
+    if (root.IsNull()) sink.Add(SourceLocation{file, 0, 0}, "", "file is empty; expected a connector");
+    return;
+  }
+  if (auto v = m.String("name", true)) {
+    std::string why = CheckDisplayName(*v);
+    if (!why.empty()) sink.Add(m.Get("name"), "name", "name '" + *v + "' " + why);
+    c->name = *v;
+  }
+  std::vector<std::string> provider_names;
+  for (auto p = AllProviderNames(); *p; ++p) provider_names.emplace_back(*p);
+  if (!m.Has("provider")) {
+    sink.Add(m.Where(), "provider", "required key is missing");
+  } else if (auto v = m.Choice("provider", provider_names)) {
+    c->provider = *ParseProvider(*v);
+  }
+  if (auto v = m.Choice("url_type", {"account", "repo"})) {
+    c->url_type = *v == "account" ? UrlType::kAccount : UrlType::kRepo;
+  }
+  bool url_ok = false;
+  if (auto v = m.String("url", true)) {
+    auto scheme = ClassifyUrl(*v);
+    if (!scheme.ok()) {
+      sink.Add(m.Get("url"), "url", "'" + *v + "': " + scheme.status().message());
+    } else {
+      c->url = *v;
+      c->scheme = *scheme;
+      url_ok = true;
+    }
+  }
+  if (auto v = m.String("branch")) {
+    std::string why = CheckBranchName(*v);
+    if (!why.empty()) {
+      sink.Add(m.Get("branch"), "branch", "branch '" + *v + "' " + why);
+    } else {
+      c->branch = *v;
+    }
+  }
+  if (m.Has("auth")) {
+    YamlMap a(m.Get("auth"), "auth", &sink, kAuthKeys);
+    if (auto v = a.String("username")) c->auth.username = *v;
+    c->auth.password = a.Secret("password");
+    c->auth.ssh_key = a.Secret("ssh_key");
+    if (auto v = a.String("known_hosts")) {
+      if (v->empty() || (*v)[0] != '/') {
+        sink.Add(a.Get("known_hosts"), "auth.known_hosts", "must be an absolute path to a known_hosts file");
+      } else {
+        c->auth.known_hosts = *v;
+      }
+    }
+    if (url_ok && c->scheme == UrlScheme::kSsh && c->auth.password.present()) {
+      sink.Add(a.Get("password"), "auth.password",
+               "an SSH URL authenticates with auth.ssh_key, not a password");
+    }
+    if (url_ok && c->scheme == UrlScheme::kHttps && c->auth.ssh_key.present()) {
+      sink.Add(a.Get("ssh_key"), "auth.ssh_key",
+               "an HTTPS URL authenticates with auth.password (a password or token), not an SSH key");
+    }
+  }
+  if (url_ok && c->scheme == UrlScheme::kSsh) {
+    if (c->auth.username.empty()) {
+      // scp-like "user@host:path" or ssh://user@host/...: the URL's user wins over the default.
+      std::string rest = c->url.rfind("ssh://", 0) == 0 ? c->url.substr(6) : c->url;
+      size_t at = rest.find('@');
+      size_t stop = rest.find_first_of(":/");
+      c->auth.username = at != std::string::npos && at < stop ? rest.substr(0, at) : "git";
+    }
+    if (!c->auth.ssh_key.present()) {
+      sink.Add(m.Has("auth") ? m.Get("auth") : m.Get("url"), "auth.ssh_key",
+               "an SSH URL needs auth.ssh_key");
+    }
+    if (c->auth.known_hosts.empty()) {
+      sink.Add(m.Has("auth") ? m.Get("auth") : m.Get("url"), "auth.known_hosts",
+               "an SSH URL needs auth.known_hosts, so the server's host key can be checked");
+    }
+  }
+  if (m.Has("api")) {
+    YamlMap a(m.Get("api"), "api", &sink, kApiKeys);
+    c->api.token = a.Secret("token");
+    if (auto v = a.String("url")) {
+      if (v->rfind("https://", 0) != 0) {
+        sink.Add(a.Get("url"), "api.url", "must start with https://");
+      } else {
+        c->api.url = *v;
+      }
+    }
+  }
+  if (m.Has("commit_author")) {
+    YamlMap a(m.Get("commit_author"), "commit_author", &sink, kAuthorKeys);
+    if (auto v = a.String("name")) {
+      if (v->empty() || v->find_first_of("<>\n") != std::string::npos) {
+        sink.Add(a.Get("name"), "commit_author.name", "must be non-empty and contain no '<', '>' or newline");
+      } else {
+        c->commit_author.name = *v;
+      }
+    }
+    if (auto v = a.String("email")) {
+      size_t at = v->find('@');
+      if (at == std::string::npos || at == 0 || at + 1 == v->size() ||
+          v->find_first_of("<> \n") != std::string::npos) {
+        sink.Add(a.Get("email"), "commit_author.email", "'" + *v + "' is not an email address");
+      } else {
+        c->commit_author.email = *v;
+      }
+    }
+  }
+  if (auto v = m.Choice("fetch", {"git", "api"})) {
+    c->fetch = *v == "api" ? FetchMode::kApi : FetchMode::kGit;
+    if (c->fetch == FetchMode::kApi) {
+      if (c->provider == Provider::kGit) {
+        sink.Add(m.Get("fetch"), "fetch", "fetch: api needs a provider REST API; provider 'git' has none");
+      } else if (!c->api.token.present()) {
+        sink.Add(m.Get("fetch"), "fetch",
+                 "fetch: api needs api.token (token auth only; a password cannot be used)");
+      }
+    }
+  }
+  if (m.Has("webhook")) {
+    YamlMap w(m.Get("webhook"), "webhook", &sink, kWebhookKeys);
+    if (auto v = w.Bool("enabled")) c->webhook.enabled = *v;
+    c->webhook.secret = w.Secret("secret");
+    if (auto v = w.Bool("allow_sha1")) c->webhook.allow_sha1 = *v;
+  }
+  if (auto v = m.String("test_repo")) {
+    if (c->url_type != UrlType::kAccount) {
+      sink.Add(m.Get("test_repo"), "test_repo", "only used with url_type: account");
+    } else {
+      c->test_repo = *v;
+    }
+  }
+  if (m.Has("syncs")) {
+    YAML::Node list = m.Get("syncs");
+    if (!list.IsSequence()) {
+      sink.Add(list, "syncs", "expected a list of sync bindings");
+    } else {
+      for (size_t i = 0; i < list.size(); ++i) {
+        YamlMap s(list[i], "syncs[" + std::to_string(i) + "]", &sink, kSyncKeys);
+        if (!s.valid()) continue;
+        SyncBinding b;
+        LoadSync(s, *c, &b);
+        c->syncs.push_back(std::move(b));
+      }
+    }
+  }
+}
+
+// Rules that span files: unique names, one folder per sync, no nesting, not in state_dir.
+void CheckAcrossFiles(const Config& config, std::vector<ConfigError>* errors) {
+  std::map<std::string, const ConnectorConfig*> connectors;
+  for (const auto& c : config.connectors) {
+    if (c.name.empty()) continue;
+    auto [it, fresh] = connectors.emplace(Lower(c.name), &c);
+    if (!fresh) {
+      errors->push_back({c.where, "name",
+                         "connector name '" + c.name + "' is already used by " + it->second->file});
+    }
+  }
+  std::map<std::string, const SyncBinding*> syncs;
+  std::vector<const SyncBinding*> all;
+  for (const auto& c : config.connectors) {
+    for (const auto& s : c.syncs) {
+      if (!s.name.empty()) {
+        auto [it, fresh] = syncs.emplace(Lower(s.name), &s);
+        if (!fresh) {
+          errors->push_back({s.where, "name",
+                             "sync name '" + s.name + "' is already used at " + it->second->where.ToString()});
+        }
+      }
+      if (!s.local.empty()) all.push_back(&s);
+    }
+  }
+  for (size_t i = 0; i < all.size(); ++i) {
+    const SyncBinding& s = *all[i];
+    for (size_t j = 0; j < i; ++j) {
+      const SyncBinding& o = *all[j];
+      if (s.local == o.local) {
+        errors->push_back({s.where, "local", "folder " + s.local + " already belongs to sync '" + o.name +
+                                                 "' (" + o.where.ToString() + ")"});
+      } else if (IsInside(s.local, o.local) || IsInside(o.local, s.local)) {
+        errors->push_back({s.where, "local", "folder " + s.local + " and folder " + o.local + " of sync '" +
+                                                 o.name + "' (" + o.where.ToString() +
+                                                 ") are nested; synced folders must not contain each other"});
+      }
+    }
+    std::string state = NormalizeAbsolute(config.daemon.state_dir);
+    if (s.local == state || IsInside(s.local, state) || IsInside(state, s.local)) {
+      errors->push_back({s.where, "local", "folder " + s.local + " overlaps the state directory " + state});
+    }
+  }
+}
+
+}  // namespace
+
+std::string ConfigError::ToString() const {
+  std::string out = where.ToString();
+  out += ": ";
+  if (!key.empty()) out += key + ": ";
+  return out + message;
+}
+
+ConfigLoadResult LoadConfig(const std::string& dir) {
+  ConfigLoadResult result;
+  Config& config = result.config;
+  config.dir = dir;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    result.errors.push_back({{dir, 0, 0}, "", "config directory does not exist or is not a directory"});
+    return result;
+  }
+  std::string daemon_file = (fs::path(dir) / "gitsyncd.yaml").string();
+  if (fs::exists(daemon_file, ec)) {
+    if (auto root = ParseFile(daemon_file, &result.errors)) {
+      LoadDaemon(*root, dir, daemon_file, &config.daemon, &result.errors);
+    }
+  }
+  fs::path cdir = fs::path(dir) / "connectors.d";
+  std::vector<std::string> files;
+  if (fs::is_directory(cdir, ec)) {
+    for (const auto& e : fs::directory_iterator(cdir, ec)) {
+      std::string name = e.path().filename().string();
+      bool yaml = name.size() > 5 && (name.ends_with(".yaml") || name.ends_with(".yml"));
+      if (!yaml || name[0] == '.' || name[0] == '#') continue;  // editor backups and hidden files
+      files.push_back(e.path().string());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  if (files.size() > kMaxConnectorFiles) {
+    result.errors.push_back({{cdir.string(), 0, 0}, "", "more than 1000 connector files; refusing to load"});
+    return result;
+  }
+  for (const auto& f : files) {
+    auto root = ParseFile(f, &result.errors);
+    if (!root) continue;
+    ConnectorConfig c;
+    LoadConnector(*root, f, &c, &result.errors);
+    config.connectors.push_back(std::move(c));
+  }
+  CheckAcrossFiles(config, &result.errors);
+  std::stable_sort(result.errors.begin(), result.errors.end(), [](const ConfigError& a, const ConfigError& b) {
+    return std::tie(a.where.file, a.where.line, a.where.column) < std::tie(b.where.file, b.where.line, b.where.column);
+  });
+  return result;
+}
+
+}  // namespace gitsyncd
