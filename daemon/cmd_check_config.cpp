@@ -1,0 +1,91 @@
+// `gitsyncd check-config`: validate the config directory and print what it means.
+#include <cstdio>
+
+#include "daemon/cli.h"
+
+namespace gitsyncd {
+namespace {
+
+std::string AuthKind(const ConnectorConfig& c) {
+  if (c.auth.ssh_key.present()) return "ssh key (user " + c.auth.username + ")";
+  if (c.auth.password.present()) {
+    return "password/token" + (c.auth.username.empty() ? std::string() : " (user " + c.auth.username + ")");
+  }
+  return "none";
+}
+
+std::string Seconds(std::chrono::seconds s) { return s.count() == 0 ? "off" : std::to_string(s.count()) + "s"; }
+
+void PrintConfig(const Config& config) {
+  std::printf("config %s: %zu connector%s\n", config.dir.c_str(), config.connectors.size(),
+              config.connectors.size() == 1 ? "" : "s");
+  std::printf("state_dir: %s\n", config.daemon.state_dir.c_str());
+  for (const auto& c : config.connectors) {
+    std::printf("\nconnector \"%s\" (%s)\n", c.name.c_str(), c.file.c_str());
+    std::printf("  provider:      %s\n", std::string(ProviderName(c.provider)).c_str());
+    std::printf("  url:           %s (%s url)\n", c.url.c_str(), std::string(UrlTypeName(c.url_type)).c_str());
+    std::printf("  branch:        %s\n", c.branch.c_str());
+    std::printf("  auth:          %s\n", AuthKind(c).c_str());
+    std::printf("  fetch:         %s\n", std::string(FetchModeName(c.fetch)).c_str());
+    std::printf("  webhook:       %s\n", c.webhook.enabled ? (c.webhook.secret.present() ? "on (secret set)" : "on") : "off");
+    std::printf("  commit author: %s <%s>\n", c.commit_author.name.c_str(), c.commit_author.email.c_str());
+    for (const auto& s : c.syncs) {
+      std::printf("  sync \"%s\"\n", s.name.c_str());
+      if (!s.repo.empty()) std::printf("    repo:        %s\n", s.repo.c_str());
+      std::printf("    remote:      %s\n", s.remote_url.c_str());
+      std::printf("    branch:      %s\n", s.branch.c_str());
+      std::printf("    path:        %s\n", s.path.empty() ? "(repository root)" : s.path.c_str());
+      std::printf("    local:       %s\n", s.local.c_str());
+      std::printf("    direction:   %s\n", std::string(SyncDirectionName(s.direction)).c_str());
+      std::printf("    on_conflict: %s\n", std::string(ConflictPolicyName(s.on_conflict)).c_str());
+      std::printf("    poll:        %s\n", Seconds(s.poll_interval).c_str());
+    }
+  }
+}
+
+// Resolves every secret reference; prints one line per missing one. Never prints values.
+int CheckSecrets(const Config& config) {
+  auto store = CliContext::OpenStore(config.daemon);
+  const SecretStore* s = store.ok() ? &*store : nullptr;
+  int missing = 0;
+  for (const auto& c : config.connectors) {
+    const std::pair<const char*, const SecretRef*> refs[] = {{"auth.password", &c.auth.password},
+                                                              {"auth.ssh_key", &c.auth.ssh_key},
+                                                              {"api.token", &c.api.token},
+                                                              {"webhook.secret", &c.webhook.secret}};
+    for (const auto& [key, ref] : refs) {
+      if (!ref->present()) continue;
+      auto v = ResolveSecret(*ref, s, config.dir);
+      if (!v.ok()) {
+        ++missing;
+        std::string why = v.status().message();
+        if (s == nullptr && ref->kind == SecretRef::Kind::kStore) why += " (" + store.status().message() + ")";
+        std::fprintf(stderr, "%s: connector '%s': %s\n", key, c.name.c_str(), why.c_str());
+      }
+    }
+  }
+  if (missing > 0) {
+    std::fprintf(stderr, "gitsyncd: error: %d secret reference%s cannot be resolved\n", missing, missing == 1 ? "" : "s");
+    return kExitUserError;
+  }
+  std::printf("all secret references resolve\n");
+  return kExitOk;
+}
+
+}  // namespace
+
+void RegisterCheckConfigCommand(CLI::App& app, CliContext& ctx) {
+  auto* cmd = app.add_subcommand("check-config", "Validate the config directory and print the connectors");
+  auto secrets = std::make_shared<bool>(false);
+  cmd->add_flag("--secrets", *secrets, "Also resolve every secret reference (values are never printed)");
+  cmd->callback([&ctx, secrets] {
+    ctx.action = [&ctx, secrets] {
+      auto config = ctx.LoadConfigOrReport();
+      if (!config) return kExitUserError;
+      PrintConfig(*config);
+      return *secrets ? CheckSecrets(*config) : kExitOk;
+    };
+  });
+}
+
+}  // namespace gitsyncd

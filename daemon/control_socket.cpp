@@ -1,0 +1,162 @@
+#include "daemon/control_socket.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <thread>
+#include <utility>
+
+namespace gitsyncd {
+namespace {
+
+// Requests and answers are short; anything longer is refused rather than buffered.
+constexpr size_t kMaxLine = 64 * 1024;
+constexpr int kIoTimeoutMs = 5000;
+
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() { if (fd_ >= 0) ::close(fd_); }
+  Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  Fd& operator=(Fd&& o) noexcept {
+    std::swap(fd_, o.fd_);
+    return *this;
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+Result<sockaddr_un> Address(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path)) {
+    return Status::InvalidArgument("control socket path too long (" + path + ")");
+  }
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  return addr;
+}
+
+// Reads until '\n' within the timeout. Returns false on timeout, EOF or an over-long line.
+bool ReadLine(int fd, std::string* line) {
+  line->clear();
+  char buf[4096];
+  while (line->find('\n') == std::string::npos) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, kIoTimeoutMs) <= 0) return false;
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) return false;
+    line->append(buf, static_cast<size_t>(n));
+    if (line->size() > kMaxLine) return false;
+  }
+  line->resize(line->find('\n'));
+  return true;
+}
+
+bool WriteAll(int fd, const std::string& data) {
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+struct ControlServer::Impl {
+  std::string path;
+  ControlHandler handler;
+  Fd listener;
+  int wake[2] = {-1, -1};
+  std::thread thread;
+
+  void Serve() {
+    for (;;) {
+      pollfd fds[2] = {{listener.get(), POLLIN, 0}, {wake[0], POLLIN, 0}};
+      if (::poll(fds, 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        return;
+      }
+      if (fds[1].revents != 0) return;
+      Fd client(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      if (client.get() < 0) continue;
+      std::string request;
+      if (!ReadLine(client.get(), &request)) continue;
+      WriteAll(client.get(), handler(request) + "\n");
+    }
+  }
+};
+
+Result<std::unique_ptr<ControlServer>> ControlServer::Start(const std::string& socket_path,
+                                                            ControlHandler handler) {
+  auto addr = Address(socket_path);
+  if (!addr.ok()) return addr.status();
+  auto impl = std::make_unique<Impl>();
+  impl->path = socket_path;
+  impl->handler = std::move(handler);
+  impl->listener = Fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (impl->listener.get() < 0) return Status::IoError("socket(): " + std::string(std::strerror(errno)));
+  // A socket left by a killed daemon would make bind() fail; it is ours to replace.
+  ::unlink(socket_path.c_str());
+  mode_t old_mask = ::umask(0077);
+  int rc = ::bind(impl->listener.get(), reinterpret_cast<const sockaddr*>(&*addr), sizeof(sockaddr_un));
+  ::umask(old_mask);
+  if (rc != 0) {
+    return Status::IoError("cannot bind control socket " + socket_path + ": " + std::strerror(errno));
+  }
+  if (::listen(impl->listener.get(), 16) != 0 || ::pipe2(impl->wake, O_CLOEXEC) != 0) {
+    return Status::IoError("cannot listen on control socket " + socket_path + ": " + std::strerror(errno));
+  }
+  Impl* raw = impl.get();
+  impl->thread = std::thread([raw] { raw->Serve(); });
+  return std::unique_ptr<ControlServer>(new ControlServer(std::move(impl)));
+}
+
+ControlServer::ControlServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+ControlServer::~ControlServer() {
+  if (!impl_) return;
+  if (impl_->wake[1] >= 0) {
+    char c = 'x';
+    [[maybe_unused]] ssize_t n = ::write(impl_->wake[1], &c, 1);
+  }
+  if (impl_->thread.joinable()) impl_->thread.join();
+  for (int fd : impl_->wake) {
+    if (fd >= 0) ::close(fd);
+  }
+  ::unlink(impl_->path.c_str());
+}
+
+Result<std::string> ControlRequest(const std::string& socket_path, const std::string& request) {
+  auto addr = Address(socket_path);
+  if (!addr.ok()) return addr.status();
+  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (fd.get() < 0) return Status::IoError("socket(): " + std::string(std::strerror(errno)));
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&*addr), sizeof(sockaddr_un)) != 0) {
+    return Status::Unavailable("gitsyncd is not running (no daemon listens on " + socket_path +
+                               ": " + std::strerror(errno) + ")");
+  }
+  if (!WriteAll(fd.get(), request + "\n")) {
+    return Status::Unavailable("cannot send to " + socket_path + ": " + std::strerror(errno));
+  }
+  std::string response;
+  if (!ReadLine(fd.get(), &response)) {
+    return Status::Unavailable("no answer from the daemon on " + socket_path);
+  }
+  return response;
+}
+
+std::string ControlSocketPath(const std::string& state_dir) { return state_dir + "/control.sock"; }
+
+}  // namespace gitsyncd
