@@ -288,11 +288,11 @@ void LoadConnector(const YAML::Node& root, const std::string& file, ConnectorCon
       c->auth.username = at != std::string::npos && at < stop ? rest.substr(0, at) : "git";
     }
     if (!c->auth.ssh_key.present()) {
-      sink.Add(m.Has("auth") ? m.Get("auth") : m.Get("url"), "auth.ssh_key",
+      sink.Add(m.WhereKey(m.Has("auth") ? "auth" : "url"), "auth.ssh_key",
                "an SSH URL needs auth.ssh_key");
     }
     if (c->auth.known_hosts.empty()) {
-      sink.Add(m.Has("auth") ? m.Get("auth") : m.Get("url"), "auth.known_hosts",
+      sink.Add(m.WhereKey(m.Has("auth") ? "auth" : "url"), "auth.known_hosts",
                "an SSH URL needs auth.known_hosts, so the server's host key can be checked");
     }
   }

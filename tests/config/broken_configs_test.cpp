@@ -1,0 +1,41 @@
+// Every folder under tests/fixtures/broken-configs/ is a config a user could write by mistake.
+// `gitsyncd check-config` must fail on it (exit 1) with exactly the lines in its
+// expected-errors.txt: file:line:col, the key, and a message saying what to do.
+#include <boost/test/unit_test.hpp>
+#include <filesystem>
+
+#include "tests/support/temp_dir.h"
+
+using namespace gitsyncd::testing;
+namespace fs = std::filesystem;
+
+BOOST_AUTO_TEST_SUITE(broken_configs)
+
+BOOST_AUTO_TEST_CASE(check_config_prints_the_exact_errors_for_each_broken_example) {
+  std::string binary = RequiredEnv("GITSYNCD_BINARY");
+  fs::path root = fs::path(RequiredEnv("GITSYNCD_TEST_DATA")) / "fixtures/broken-configs";
+  int cases = 0;
+  for (const auto& entry : fs::directory_iterator(root)) {
+    if (!entry.is_directory()) continue;
+    ++cases;
+    std::string dir = entry.path().string();
+    BOOST_TEST_CONTEXT("broken config " << entry.path().filename()) {
+      CommandResult r = RunCommand({binary, "check-config", "--config", "."}, {}, "", dir);
+      BOOST_TEST(r.exit_code == 1);
+      BOOST_TEST(r.err == ReadFile(dir + "/expected-errors.txt"));
+      BOOST_TEST(r.out == "");
+    }
+  }
+  BOOST_TEST(cases >= 5);
+}
+
+BOOST_AUTO_TEST_CASE(check_config_accepts_the_quickstart_example) {
+  std::string binary = RequiredEnv("GITSYNCD_BINARY");
+  std::string examples = RequiredEnv("GITSYNCD_SOURCE_DIR") + "/examples/quickstart";
+  CommandResult r = RunCommand({binary, "check-config", "--config", examples});
+  BOOST_TEST(r.exit_code == 0, r.err);
+  BOOST_TEST(r.out.find("3 connectors") != std::string::npos);
+  BOOST_TEST(r.out.find("remote:      https://github.com/acme-platform/service-config.git") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

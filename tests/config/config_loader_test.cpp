@@ -1,0 +1,322 @@
+// Config validation: each rule a user can break, with the exact message they see.
+#include <boost/test/unit_test.hpp>
+
+#include "tests/config/config_test_util.h"
+
+using namespace gitsyncd;
+using namespace gitsyncd::testing;
+
+namespace {
+
+std::string Replace(std::string s, const std::string& from, const std::string& to) {
+  size_t p = s.find(from);
+  BOOST_REQUIRE_MESSAGE(p != std::string::npos, "test bug: '" + from + "' not in text");
+  return s.replace(p, from.size(), to);
+}
+
+void ExpectErrors(const LoadedConfig& c, const std::vector<std::string>& expected) {
+  BOOST_TEST(c.errors == expected, boost::test_tools::per_element());
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(config_loader)
+
+BOOST_AUTO_TEST_CASE(valid_connector_loads_with_defaults) {
+  auto c = LoadConnector(kValidConnector);
+  ExpectErrors(c, {});
+  BOOST_REQUIRE_EQUAL(c.result.config.connectors.size(), 1u);
+  const auto& con = c.result.config.connectors[0];
+  BOOST_TEST(con.name == "Team configs");
+  BOOST_TEST(con.branch == "main");
+  BOOST_TEST((con.url_type == UrlType::kRepo));
+  BOOST_TEST(con.commit_author.name == "gitsyncd");
+  BOOST_TEST((con.auth.password.kind == SecretRef::Kind::kStore));
+  BOOST_TEST(con.auth.password.value == "gh-token");
+  BOOST_REQUIRE_EQUAL(con.syncs.size(), 1u);
+  const auto& s = con.syncs[0];
+  BOOST_TEST(s.branch == "main");
+  BOOST_TEST(s.path == "apps/app");
+  BOOST_TEST(s.local == "/srv/app");
+  BOOST_TEST(s.remote_url == "https://github.com/acme/configs.git");
+  BOOST_TEST((s.direction == SyncDirection::kBidirectional));
+  BOOST_TEST((s.on_conflict == ConflictPolicy::kKeepBoth));
+}
+
+BOOST_AUTO_TEST_CASE(unknown_key_suggests_the_close_one) {
+  auto c = LoadConnector(Replace(kValidConnector, "provider:", "provder:"));
+  ExpectErrors(c, {"connectors.d/c.yaml:1:1: provider: required key is missing",
+                   "connectors.d/c.yaml:2:1: provder: unknown key 'provder' (did you mean 'provider'?)"});
+}
+
+BOOST_AUTO_TEST_CASE(unknown_nested_key_names_its_path) {
+  auto c = LoadConnector(Replace(kValidConnector, "    local:", "    brnch: dev\n    local:"));
+  ExpectErrors(c, {"connectors.d/c.yaml:10:5: syncs[0].brnch: unknown key 'brnch' (did you mean 'branch'?)"});
+}
+
+BOOST_AUTO_TEST_CASE(unknown_key_without_close_match_has_no_hint) {
+  auto c = LoadConnector(std::string(kValidConnector) + "colour: blue\n");
+  ExpectErrors(c, {"connectors.d/c.yaml:11:1: colour: unknown key 'colour'"});
+}
+
+BOOST_AUTO_TEST_CASE(missing_name_is_reported) {
+  auto c = LoadConnector(Replace(kValidConnector, "name: Team configs\n", ""));
+  ExpectErrors(c, {"connectors.d/c.yaml:1:1: name: required key is missing"});
+}
+
+BOOST_AUTO_TEST_CASE(name_with_emoticon_is_refused) {
+  auto c = LoadConnector(Replace(kValidConnector, "Team configs", "Team \xF0\x9F\x98\x80 configs"));
+  ExpectErrors(c, {"connectors.d/c.yaml:1:7: name: name 'Team \xF0\x9F\x98\x80 configs' contains U+1F600 from "
+                   "the Emoticons block; emoji are not allowed in names"});
+}
+
+BOOST_AUTO_TEST_CASE(name_with_forbidden_character_is_refused) {
+  auto c = LoadConnector(Replace(kValidConnector, "Team configs", "Team/configs"));
+  ExpectErrors(c, {"connectors.d/c.yaml:1:7: name: name 'Team/configs' contains '/'; only letters, digits, "
+                   "space, '_', '-' and '.' are allowed"});
+}
+
+BOOST_AUTO_TEST_CASE(name_with_non_ascii_letters_is_accepted) {
+  auto c = LoadConnector(Replace(kValidConnector, "Team configs", "\xC3\x89quipe Z\xC3\xBCrich"));
+  ExpectErrors(c, {});
+}
+
+BOOST_AUTO_TEST_CASE(unknown_provider_lists_the_choices) {
+  auto c = LoadConnector(Replace(kValidConnector, "provider: github", "provider: gitea"));
+  ExpectErrors(c, {"connectors.d/c.yaml:2:11: provider: 'gitea' is not one of 'github', 'bitbucket-cloud', "
+                   "'bitbucket-server', 'gitlab', 'azure-repos' or 'git'"});
+}
+
+BOOST_AUTO_TEST_CASE(http_url_is_refused_because_of_clear_text) {
+  auto c = LoadConnector(Replace(kValidConnector, "https://github.com", "http://github.com"));
+  ExpectErrors(c, {"connectors.d/c.yaml:3:6: url: 'http://github.com/acme/configs.git': http:// is not "
+                   "allowed: credentials would travel in clear text; use https:// or ssh://"});
+}
+
+BOOST_AUTO_TEST_CASE(url_that_is_not_remote_is_refused) {
+  auto c = LoadConnector(Replace(kValidConnector, "https://github.com/acme/configs.git", "configs"));
+  ExpectErrors(c, {"connectors.d/c.yaml:3:6: url: 'configs': not a remote URL; use https://host/..., "
+                   "ssh://host/... or git@host:path"});
+}
+
+BOOST_AUTO_TEST_CASE(invalid_branch_is_refused) {
+  auto c = LoadConnector(std::string(kValidConnector) + "branch: feature..x\n");
+  ExpectErrors(c, {"connectors.d/c.yaml:11:9: branch: branch 'feature..x' must not contain '..'"});
+}
+
+BOOST_AUTO_TEST_CASE(branch_with_emoticon_is_refused) {
+  auto c = LoadConnector(std::string(kValidConnector) + "branch: \"rel-\xF0\x9F\x99\x82\"\n");
+  ExpectErrors(c, {"connectors.d/c.yaml:11:9: branch: branch 'rel-\xF0\x9F\x99\x82' contains U+1F642 from the "
+                   "Emoticons block"});
+}
+
+BOOST_AUTO_TEST_CASE(plain_string_secret_is_refused) {
+  auto c = LoadConnector(Replace(kValidConnector, "{secret: gh-token}", "hunter2"));
+  ExpectErrors(c, {"connectors.d/c.yaml:6:13: auth.password: secret values never appear in YAML; use "
+                   "{secret: NAME}, {file: PATH} or {env: VAR}"});
+}
+
+BOOST_AUTO_TEST_CASE(secret_reference_needs_exactly_one_kind) {
+  auto c = LoadConnector(Replace(kValidConnector, "{secret: gh-token}", "{secret: a, env: B}"));
+  ExpectErrors(c, {"connectors.d/c.yaml:6:13: auth.password: give exactly one of secret:, file: or env:"});
+}
+
+BOOST_AUTO_TEST_CASE(ssh_url_with_password_is_refused) {
+  auto c = LoadConnector(
+      "name: x\nprovider: git\nurl: git@git.example.com:acme/x.git\nauth:\n  password: {env: P}\n"
+      "  known_hosts: /etc/gitsyncd/known_hosts\n");
+  ExpectErrors(c, {"connectors.d/c.yaml:4:1: auth.ssh_key: an SSH URL needs auth.ssh_key",
+                   "connectors.d/c.yaml:5:13: auth.password: an SSH URL authenticates with auth.ssh_key, not a "
+                   "password"});
+}
+
+BOOST_AUTO_TEST_CASE(https_url_with_ssh_key_is_refused) {
+  auto c = LoadConnector(Replace(kValidConnector, "password: {secret: gh-token}", "ssh_key: {secret: k}"));
+  ExpectErrors(c, {"connectors.d/c.yaml:6:12: auth.ssh_key: an HTTPS URL authenticates with auth.password "
+                   "(a password or token), not an SSH key"});
+}
+
+BOOST_AUTO_TEST_CASE(ssh_url_needs_known_hosts) {
+  auto c = LoadConnector("name: x\nprovider: git\nurl: ssh://git.example.com/x.git\nauth:\n  ssh_key: {env: K}\n");
+  ExpectErrors(c, {"connectors.d/c.yaml:4:1: auth.known_hosts: an SSH URL needs auth.known_hosts, so the "
+                   "server's host key can be checked"});
+}
+
+BOOST_AUTO_TEST_CASE(ssh_user_defaults_to_git_or_the_url_user) {
+  auto c = LoadConnectors(
+      {{"a.yaml", "name: a\nprovider: git\nurl: ssh://host.example/x.git\nauth:\n  ssh_key: {env: K}\n"
+                  "  known_hosts: /k\n"},
+       {"b.yaml", "name: b\nprovider: git\nurl: deploy@host.example:x.git\nauth:\n  ssh_key: {env: K}\n"
+                  "  known_hosts: /k\n"}});
+  ExpectErrors(c, {});
+  BOOST_TEST(c.result.config.connectors[0].auth.username == "git");
+  BOOST_TEST(c.result.config.connectors[1].auth.username == "deploy");
+}
+
+BOOST_AUTO_TEST_CASE(fetch_api_requires_a_token) {
+  auto c = LoadConnector(std::string(kValidConnector) + "fetch: api\n");
+  ExpectErrors(c, {"connectors.d/c.yaml:11:8: fetch: fetch: api needs api.token (token auth only; a password "
+                   "cannot be used)"});
+}
+
+BOOST_AUTO_TEST_CASE(fetch_api_is_not_for_plain_git) {
+  auto c = LoadConnector(Replace(kValidConnector, "provider: github", "provider: git") +
+                         "api:\n  token: {env: T}\nfetch: api\n");
+  ExpectErrors(c, {"connectors.d/c.yaml:13:8: fetch: fetch: api needs a provider REST API; provider 'git' has "
+                   "none"});
+}
+
+BOOST_AUTO_TEST_CASE(account_url_requires_repo_in_each_sync) {
+  auto c = LoadConnector(Replace(Replace(kValidConnector, "url: https://github.com/acme/configs.git",
+                                         "url_type: account\nurl: https://github.com/acme"),
+                                 "", ""));
+  ExpectErrors(c, {"connectors.d/c.yaml:9:5: syncs[0].repo: required for a connector with url_type: account"});
+}
+
+BOOST_AUTO_TEST_CASE(repo_url_forbids_repo_in_a_sync) {
+  auto c = LoadConnector(Replace(kValidConnector, "    path:", "    repo: other\n    path:"));
+  ExpectErrors(c, {"connectors.d/c.yaml:9:11: syncs[0].repo: not allowed for a connector with url_type: repo "
+                   "(its url already names the repository)"});
+}
+
+BOOST_AUTO_TEST_CASE(account_url_composes_the_repo_url) {
+  auto c = LoadConnector(Replace(Replace(kValidConnector, "url: https://github.com/acme/configs.git",
+                                         "url_type: account\nurl: https://github.com/acme/"),
+                                 "    path:", "    repo: payments\n    branch: prod\n    path:"));
+  ExpectErrors(c, {});
+  const auto& s = c.result.config.connectors[0].syncs[0];
+  BOOST_TEST(s.remote_url == "https://github.com/acme/payments.git");
+  BOOST_TEST(s.branch == "prod");
+}
+
+BOOST_AUTO_TEST_CASE(test_repo_only_for_account_urls) {
+  auto c = LoadConnector(std::string(kValidConnector) + "test_repo: x\n");
+  ExpectErrors(c, {"connectors.d/c.yaml:11:12: test_repo: only used with url_type: account"});
+}
+
+BOOST_AUTO_TEST_CASE(bad_commit_email_is_refused) {
+  auto c = LoadConnector(std::string(kValidConnector) + "commit_author:\n  email: not-an-email\n");
+  ExpectErrors(c, {"connectors.d/c.yaml:12:10: commit_author.email: 'not-an-email' is not an email address"});
+}
+
+BOOST_AUTO_TEST_CASE(relative_local_folder_is_refused) {
+  auto c = LoadConnector(Replace(kValidConnector, "local: /srv/app", "local: srv/app"));
+  ExpectErrors(c, {"connectors.d/c.yaml:10:12: syncs[0].local: must be an absolute path, found 'srv/app'"});
+}
+
+BOOST_AUTO_TEST_CASE(path_escaping_the_repo_is_refused) {
+  auto c = LoadConnector(Replace(kValidConnector, "path: apps/app", "path: apps/../../etc"));
+  ExpectErrors(c, {"connectors.d/c.yaml:9:11: syncs[0].path: must stay inside the repository (no '..')"});
+}
+
+BOOST_AUTO_TEST_CASE(path_is_normalised) {
+  auto c = LoadConnector(Replace(kValidConnector, "path: apps/app", "path: ./apps//app/"));
+  ExpectErrors(c, {});
+  BOOST_TEST(c.result.config.connectors[0].syncs[0].path == "apps/app");
+}
+
+BOOST_AUTO_TEST_CASE(bad_direction_lists_the_choices) {
+  auto c = LoadConnector(Replace(kValidConnector, "    local:", "    direction: both\n    local:"));
+  ExpectErrors(c, {"connectors.d/c.yaml:10:16: syncs[0].direction: 'both' is not one of 'push', 'pull' or "
+                   "'bidirectional'"});
+}
+
+BOOST_AUTO_TEST_CASE(poll_interval_accepts_units_and_refuses_too_short) {
+  auto ok = LoadConnector(Replace(kValidConnector, "    local:", "    poll_interval: 5m\n    local:"));
+  ExpectErrors(ok, {});
+  BOOST_TEST(ok.result.config.connectors[0].syncs[0].poll_interval.count() == 300);
+  auto bad = LoadConnector(Replace(kValidConnector, "    local:", "    poll_interval: 2s\n    local:"));
+  ExpectErrors(bad, {"connectors.d/c.yaml:10:20: syncs[0].poll_interval: must be at least 10s (or 0 to disable "
+                     "polling)"});
+  auto junk = LoadConnector(Replace(kValidConnector, "    local:", "    poll_interval: soon\n    local:"));
+  ExpectErrors(junk, {"connectors.d/c.yaml:10:20: syncs[0].poll_interval: expected a duration like 30s, 5m, 1h "
+                      "or a number of seconds, found 'soon'"});
+}
+
+BOOST_AUTO_TEST_CASE(wrong_type_is_reported) {
+  auto c = LoadConnector(Replace(kValidConnector, "url: https://github.com/acme/configs.git", "url: [a, b]"));
+  ExpectErrors(c, {"connectors.d/c.yaml:3:6: url: expected a string, found a list"});
+}
+
+BOOST_AUTO_TEST_CASE(duplicate_key_is_reported) {
+  auto c = LoadConnector(std::string(kValidConnector) + "branch: a\nbranch: b\n");
+  ExpectErrors(c, {"connectors.d/c.yaml:12:1: branch: duplicate key"});
+}
+
+BOOST_AUTO_TEST_CASE(yaml_syntax_error_has_line_and_column) {
+  auto c = LoadConnector("name: x\nprovider: [github\n");
+  BOOST_REQUIRE_EQUAL(c.errors.size(), 1u);
+  BOOST_TEST(c.errors[0].rfind("connectors.d/c.yaml:3:1: YAML syntax error: ", 0) == 0, c.errors[0]);
+}
+
+BOOST_AUTO_TEST_CASE(empty_file_is_reported) {
+  auto c = LoadConnector("");
+  ExpectErrors(c, {"connectors.d/c.yaml: file is empty; expected a connector"});
+}
+
+BOOST_AUTO_TEST_CASE(connector_names_must_be_unique_ignoring_case) {
+  auto c = LoadConnectors({{"a.yaml", kValidConnector},
+                           {"b.yaml", Replace(Replace(kValidConnector, "Team configs", "TEAM CONFIGS"),
+                                              "name: app", "name: app2")}});
+  std::vector<std::string> got = c.errors;
+  BOOST_REQUIRE_EQUAL(got.size(), 2u);
+  BOOST_TEST(got[0].find("connectors.d/b.yaml:1:1: name: connector name 'TEAM CONFIGS' is already used by ") == 0);
+  BOOST_TEST(got[0].ends_with("connectors.d/a.yaml"));
+  BOOST_TEST(got[1].find("connectors.d/b.yaml:8:5: local: folder /srv/app already belongs to sync 'app'") == 0);
+}
+
+BOOST_AUTO_TEST_CASE(sync_names_must_be_unique_across_connectors) {
+  auto c = LoadConnectors({{"a.yaml", kValidConnector},
+                           {"b.yaml", Replace(Replace(kValidConnector, "Team configs", "Other"), "/srv/app", "/srv/b")}});
+  ExpectErrors(c, {"connectors.d/b.yaml:8:5: name: sync name 'app' is already used at connectors.d/a.yaml:8:5"});
+}
+
+BOOST_AUTO_TEST_CASE(nested_local_folders_are_refused) {
+  auto c = LoadConnector(std::string(kValidConnector) + "  - name: inner\n    local: /srv/app/inner\n");
+  ExpectErrors(c, {"connectors.d/c.yaml:11:5: local: folder /srv/app/inner and folder /srv/app of sync 'app' "
+                   "(connectors.d/c.yaml:8:5) are nested; synced folders must not contain each other"});
+}
+
+BOOST_AUTO_TEST_CASE(local_folder_inside_state_dir_is_refused) {
+  auto c = LoadConnectors({{"c.yaml", Replace(kValidConnector, "/srv/app", "/var/lib/gitsyncd-test/app")}});
+  ExpectErrors(c, {"connectors.d/c.yaml:8:5: local: folder /var/lib/gitsyncd-test/app overlaps the state "
+                   "directory /var/lib/gitsyncd-test"});
+}
+
+BOOST_AUTO_TEST_CASE(daemon_settings_are_validated) {
+  auto c = LoadConnectors({}, "state_dir: /var/lib/x\nlog_level: loud\nlisten:\n  port: 99999\n  max_body_bytes: 5MB\n");
+  ExpectErrors(c, {"gitsyncd.yaml:2:12: log_level: 'loud' is not one of 'trace', 'debug', 'info', 'warn', "
+                   "'error', 'critical' or 'off'",
+                   "gitsyncd.yaml:4:9: listen.port: expected a whole number from 0 to 65535, found '99999'",
+                   "gitsyncd.yaml:5:19: listen.max_body_bytes: expected a size like 5MiB, 512KiB or a number of "
+                   "bytes, found '5MB'"});
+}
+
+BOOST_AUTO_TEST_CASE(daemon_relative_paths_are_relative_to_the_config_dir) {
+  TempDir dir;
+  WriteFile(dir / "gitsyncd.yaml", "state_dir: state\nlisten:\n  max_body_bytes: 512KiB\n");
+  auto r = LoadConfig(dir.path());
+  BOOST_REQUIRE(r.ok());
+  BOOST_TEST(r.config.daemon.state_dir == dir.path() + "/state");
+  BOOST_TEST(r.config.daemon.listen.max_body_bytes == 512u * 1024);
+}
+
+BOOST_AUTO_TEST_CASE(missing_config_dir_is_reported) {
+  auto r = LoadConfig("/nonexistent/gitsyncd-config");
+  BOOST_REQUIRE_EQUAL(r.errors.size(), 1u);
+  BOOST_TEST(r.errors[0].ToString() ==
+             "/nonexistent/gitsyncd-config: config directory does not exist or is not a directory");
+}
+
+BOOST_AUTO_TEST_CASE(editor_backups_are_ignored) {
+  auto c = LoadConnectors({{"c.yaml", kValidConnector}, {".#c.yaml", "junk: ["}, {"c.yaml~", "junk: ["}});
+  ExpectErrors(c, {});
+  BOOST_TEST(c.result.config.connectors.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(oversized_file_is_refused) {
+  auto c = LoadConnector(std::string(kValidConnector) + "# " + std::string(1100 * 1024, 'x') + "\n");
+  ExpectErrors(c, {"connectors.d/c.yaml: file is larger than 1 MiB; refusing to parse it"});
+}
+
+BOOST_AUTO_TEST_SUITE_END()
