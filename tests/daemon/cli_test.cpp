@@ -1,0 +1,122 @@
+// The gitsyncd command line as a user runs it: exit codes, help, and the secret commands.
+#include <boost/test/unit_test.hpp>
+#include <filesystem>
+
+#include "tests/support/temp_dir.h"
+
+using namespace gitsyncd::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct CliFixture {
+  TempDir dir;
+  std::string binary = RequiredEnv("GITSYNCD_BINARY");
+  CliFixture() { WriteFile(dir / "gitsyncd.yaml", "state_dir: " + (dir / "state") + "\n"); }
+  CommandResult Run(std::vector<std::string> args, const std::string& input = "") {
+    args.insert(args.begin(), {binary, "--config", dir.path()});
+    return RunCommand(args, {{"GITSYNCD_CONFIG", ""}}, input);
+  }
+};
+
+bool TreeContains(const std::string& root, const std::string& needle) {
+  for (const auto& e : fs::recursive_directory_iterator(root)) {
+    if (e.is_regular_file() && ReadFile(e.path().string()).find(needle) != std::string::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(cli, CliFixture)
+
+BOOST_AUTO_TEST_CASE(no_subcommand_is_a_usage_error) {
+  auto r = RunCommand({binary});
+  BOOST_TEST(r.exit_code == 2);
+  BOOST_TEST(r.err.find("A subcommand is required") != std::string::npos, r.err);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_option_is_a_usage_error) {
+  auto r = Run({"check-config", "--bogus"});
+  BOOST_TEST(r.exit_code == 2);
+}
+
+BOOST_AUTO_TEST_CASE(every_subcommand_has_help) {
+  for (std::vector<std::string> cmd : {std::vector<std::string>{"check-config"}, {"secret"}, {"secret", "set"},
+                                       {"secret", "init"}, {"secret", "list"}, {"secret", "rm"}}) {
+    cmd.push_back("--help");
+    auto r = RunCommand([&] { auto v = cmd; v.insert(v.begin(), binary); return v; }());
+    BOOST_TEST(r.exit_code == 0, cmd[0]);
+    BOOST_TEST(r.out.find("Usage:") != std::string::npos, cmd[0]);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(version_is_printed) {
+  auto r = RunCommand({binary, "--version"});
+  BOOST_TEST(r.exit_code == 0);
+  BOOST_TEST(r.out.find("gitsyncd ") == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(config_dir_comes_from_the_environment) {
+  WriteFile(dir / "connectors.d/x.yaml", "name: x\nprovider: github\nurl: http://h/x.git\n");
+  auto r = RunCommand({binary, "check-config"}, {{"GITSYNCD_CONFIG", dir.path()}});
+  BOOST_TEST(r.exit_code == 1);
+  BOOST_TEST(r.err.find(dir.path() + "/connectors.d/x.yaml:3:6: url:") == 0u, r.err);
+}
+
+BOOST_AUTO_TEST_CASE(secret_commands_round_trip_and_never_show_values) {
+  auto init = Run({"secret", "init"});
+  BOOST_TEST(init.exit_code == 0, init.err);
+  auto again = Run({"secret", "init"});
+  BOOST_TEST(again.exit_code == 1);
+  BOOST_TEST(again.err.find("gitsyncd: error: master key ") == 0u, again.err);
+  BOOST_TEST(std::count(again.err.begin(), again.err.end(), '\n') == 1);
+
+  const std::string value = "tok-VALUE-7f3a9c";
+  auto set = Run({"--log-level", "trace", "secret", "set", "github-token"}, value + "\n");
+  BOOST_TEST(set.exit_code == 0, set.err);
+  BOOST_TEST(set.out.find(value) == std::string::npos);
+  BOOST_TEST(set.err.find(value) == std::string::npos);
+  BOOST_TEST(!TreeContains(dir.path(), value));
+
+  auto list = Run({"secret", "list"});
+  BOOST_TEST(list.exit_code == 0);
+  BOOST_TEST(list.out == "github-token\n");
+
+  // The stored secret resolves for check-config --secrets, which never prints it.
+  WriteFile(dir / "connectors.d/c.yaml",
+            "name: c\nprovider: github\nurl: https://github.com/a/b.git\nauth:\n  password: {secret: github-token}\n");
+  auto check = Run({"check-config", "--secrets"});
+  BOOST_TEST(check.exit_code == 0, check.err);
+  BOOST_TEST(check.out.find("all secret references resolve") != std::string::npos);
+  BOOST_TEST(check.out.find(value) == std::string::npos);
+
+  auto rm = Run({"secret", "rm", "github-token"});
+  BOOST_TEST(rm.exit_code == 0);
+  auto missing = Run({"check-config", "--secrets"});
+  BOOST_TEST(missing.exit_code == 1);
+  BOOST_TEST(missing.err.find("auth.password: connector 'c': " + (dir / "connectors.d/c.yaml") +
+                              ":5:13: secret 'github-token' is not in the store") == 0u, missing.err);
+  BOOST_TEST(missing.err.find("secret 'github-token' is not in the store") != std::string::npos, missing.err);
+  auto rm_again = Run({"secret", "rm", "github-token"});
+  BOOST_TEST(rm_again.exit_code == 1);
+}
+
+BOOST_AUTO_TEST_CASE(secret_set_refuses_empty_input_and_bad_names) {
+  BOOST_REQUIRE(Run({"secret", "init"}).exit_code == 0);
+  auto empty = Run({"secret", "set", "x"}, "");
+  BOOST_TEST(empty.exit_code == 1);
+  BOOST_TEST(empty.err == "gitsyncd: error: no value on stdin; secret 'x' not changed\n");
+  auto bad = Run({"secret", "set", "../x"}, "v");
+  BOOST_TEST(bad.exit_code == 1);
+  BOOST_TEST(bad.err.find("invalid secret name '../x'") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(secret_commands_without_a_key_say_how_to_create_it) {
+  auto r = Run({"secret", "list"});
+  BOOST_TEST(r.exit_code == 1);
+  BOOST_TEST(r.err == "gitsyncd: error: master key " + (dir / "state/master.key") +
+                          " does not exist (create it with `gitsyncd secret init`)\n");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
