@@ -1,0 +1,130 @@
+#include "sync/known_hosts.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+namespace gitsyncd {
+namespace {
+
+constexpr size_t kMaxKnownHostsBytes = 4 * 1024 * 1024;
+
+std::string Base64Decode(const std::string& in) {
+  std::string out((in.size() / 4 + 1) * 3, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+  if (n < 0) return "";
+  size_t len = static_cast<size_t>(n);
+  // EVP_DecodeBlock keeps the padding bytes as zeros; drop them.
+  if (!in.empty() && in.back() == '=') --len;
+  if (in.size() > 1 && in[in.size() - 2] == '=') --len;
+  out.resize(len);
+  return out;
+}
+
+std::string Base64Encode(const std::string& in) {
+  std::string out(((in.size() + 2) / 3) * 4 + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+std::string Fingerprint(const std::string& blob) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(blob.data()), blob.size(), digest);
+  std::string b64 = Base64Encode(std::string(reinterpret_cast<char*>(digest), sizeof digest));
+  while (!b64.empty() && b64.back() == '=') b64.pop_back();
+  return "SHA256:" + b64;
+}
+
+// Simple glob for known_hosts patterns: '*' and '?'.
+bool Glob(const char* p, const char* s) {
+  if (*p == '\0') return *s == '\0';
+  if (*p == '*') return Glob(p + 1, s) || (*s != '\0' && Glob(p, s + 1));
+  if (*s == '\0') return false;
+  return (*p == '?' || *p == *s) && Glob(p + 1, s + 1);
+}
+
+bool HashedMatch(const std::string& pattern, const std::string& name) {
+  // |1|base64(salt)|base64(HMAC-SHA1(salt, name))
+  size_t sep = pattern.find('|', 3);
+  if (pattern.rfind("|1|", 0) != 0 || sep == std::string::npos) return false;
+  std::string salt = Base64Decode(pattern.substr(3, sep - 3));
+  std::string want = Base64Decode(pattern.substr(sep + 1));
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int mac_len = 0;
+  HMAC(EVP_sha1(), salt.data(), static_cast<int>(salt.size()), reinterpret_cast<const unsigned char*>(name.data()),
+       name.size(), mac, &mac_len);
+  return want.size() == mac_len && CRYPTO_memcmp(want.data(), mac, mac_len) == 0;
+}
+
+// True when the comma-separated host patterns match `name` (and no negated pattern does).
+bool HostMatches(const std::string& patterns, const std::string& name) {
+  if (patterns.rfind("|1|", 0) == 0) return HashedMatch(patterns, name);
+  bool matched = false;
+  std::stringstream ss(patterns);
+  std::string p;
+  while (std::getline(ss, p, ',')) {
+    bool negated = !p.empty() && p[0] == '!';
+    if (negated) p.erase(0, 1);
+    if (Glob(p.c_str(), name.c_str())) {
+      if (negated) return false;
+      matched = true;
+    }
+  }
+  return matched;
+}
+
+}  // namespace
+
+Result<HostKeyCheck> CheckHostKey(const std::string& known_hosts_file, const std::string& host, int port,
+                                  const std::string& key_type, const std::string& key_blob) {
+  std::ifstream in(known_hosts_file);
+  if (!in) return Status::NotFound("known_hosts file " + known_hosts_file + " cannot be read");
+  HostKeyCheck result;
+  result.fingerprint = Fingerprint(key_blob);
+  std::string name = port == 22 || port <= 0 ? host : "[" + host + "]:" + std::to_string(port);
+  bool host_known = false;
+  size_t total = 0;
+  std::string line;
+  while (std::getline(in, line)) {
+    total += line.size();
+    if (total > kMaxKnownHostsBytes) return Status::InvalidArgument("known_hosts file " + known_hosts_file + " is too large");
+    std::stringstream ss(line);
+    std::string marker, patterns, type, b64;
+    ss >> patterns;
+    if (patterns.empty() || patterns[0] == '#') continue;
+    if (patterns[0] == '@') {
+      marker = patterns;
+      ss >> patterns;
+    }
+    ss >> type >> b64;
+    if (b64.empty() || !HostMatches(patterns, name)) continue;
+    if (marker == "@cert-authority") continue;  // certificates are not supported by libssh2 here
+    std::string blob = Base64Decode(b64);
+    bool same_key = type == key_type && blob.size() == key_blob.size() &&
+                    CRYPTO_memcmp(blob.data(), key_blob.data(), blob.size()) == 0;
+    if (marker == "@revoked") {
+      if (same_key) {
+        result.verdict = HostKeyVerdict::kRevoked;
+        return result;
+      }
+      continue;
+    }
+    if (type != key_type) continue;  // another key type for this host says nothing about this one
+    host_known = true;
+    if (same_key) {
+      result.verdict = HostKeyVerdict::kMatch;
+      return result;
+    }
+  }
+  result.verdict = host_known ? HostKeyVerdict::kChanged : HostKeyVerdict::kUnknownHost;
+  return result;
+}
+
+}  // namespace gitsyncd

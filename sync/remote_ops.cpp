@@ -1,0 +1,110 @@
+#include "sync/remote_ops.h"
+
+#include "sync/git_handles.h"
+
+namespace gitsyncd {
+
+Result<std::optional<git_oid>> FetchBranch(git_repository* repo, const RemoteCredentials& creds,
+                                           const std::string& branch) {
+  git_remote* raw = nullptr;
+  int rc = git_remote_create_anonymous(&raw, repo, creds.url.c_str());
+  if (rc < 0) return GitError(rc, "cannot use remote URL " + creds.url);
+  RemotePtr remote(raw);
+  RemoteAuth auth(creds);
+  git_fetch_options opts = GIT_FETCH_OPTIONS_INIT;
+  auth.Install(&opts.callbacks);
+  opts.prune = GIT_FETCH_NO_PRUNE;
+  opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+  opts.update_fetchhead = 0;
+  // Ask for the branch only if it exists: fetching a missing ref is an error in libgit2.
+  rc = git_remote_connect(remote.get(), GIT_DIRECTION_FETCH, &opts.callbacks, &opts.proxy_opts, nullptr);
+  if (rc < 0) return auth.Explain(rc, "fetch from " + creds.url);
+  const git_remote_head** heads = nullptr;
+  size_t count = 0;
+  rc = git_remote_ls(&heads, &count, remote.get());
+  if (rc < 0) return auth.Explain(rc, "list refs of " + creds.url);
+  std::string want = "refs/heads/" + branch;
+  const git_remote_head* found = nullptr;
+  for (size_t i = 0; i < count; ++i) {
+    if (want == heads[i]->name) found = heads[i];
+  }
+  if (found == nullptr) return std::optional<git_oid>();
+  git_oid head = found->oid;
+  std::string spec = "+" + want + ":refs/remotes/origin/" + branch;
+  char* specs[] = {spec.data()};
+  git_strarray refspecs = {specs, 1};
+  rc = git_remote_download(remote.get(), &refspecs, &opts);
+  if (rc < 0) return auth.Explain(rc, "fetch from " + creds.url);
+  git_remote_disconnect(remote.get());
+  // Record the remote-tracking ref ourselves (an anonymous remote does not update refs).
+  git_reference* ref = nullptr;
+  rc = git_reference_create(&ref, repo, ("refs/remotes/origin/" + branch).c_str(), &head, 1, "gitsyncd fetch");
+  if (rc < 0) return GitError(rc, "cannot record fetched head");
+  git_reference_free(ref);
+  return std::optional<git_oid>(head);
+}
+
+Status PushRefs(git_repository* repo, const RemoteCredentials& creds, const std::vector<RefUpdate>& updates) {
+  git_remote* raw = nullptr;
+  int rc = git_remote_create_anonymous(&raw, repo, creds.url.c_str());
+  if (rc < 0) return GitError(rc, "cannot use remote URL " + creds.url);
+  RemotePtr remote(raw);
+  RemoteAuth auth(creds);
+  git_push_options opts = GIT_PUSH_OPTIONS_INIT;
+  auth.Install(&opts.callbacks);
+  std::vector<std::string> specs;
+  std::vector<char*> ptrs;
+  for (const auto& u : updates) {
+    // Temporary refs make the local side of the refspec: refs/gitsyncd/push/N.
+    std::string local = "refs/gitsyncd/push/" + std::to_string(specs.size());
+    git_reference* ref = nullptr;
+    rc = git_reference_create(&ref, repo, local.c_str(), &u.commit, 1, "gitsyncd push");
+    if (rc < 0) return GitError(rc, "cannot prepare push");
+    git_reference_free(ref);
+    specs.push_back(local + ":" + u.remote_ref);  // no '+': never forced
+  }
+  for (auto& s : specs) ptrs.push_back(s.data());
+  git_strarray refspecs = {ptrs.data(), ptrs.size()};
+  rc = git_remote_push(remote.get(), &refspecs, &opts);
+  if (rc < 0) {
+    Status s = auth.Explain(rc, "push to " + creds.url);
+    if (rc == GIT_ENONFASTFORWARD || s.message().find("non-fast-forward") != std::string::npos ||
+        s.message().find("cannot push because a reference that you are trying to update on the remote contains "
+                         "commits that are not present locally") != std::string::npos) {
+      return Status::Conflict("push to " + creds.url + " rejected: the remote branch moved");
+    }
+    return s;
+  }
+  if (!auth.rejected_refs().empty()) {
+    std::string all;
+    for (const auto& r : auth.rejected_refs()) all += (all.empty() ? "" : "; ") + r;
+    if (all.find("non-fast-forward") != std::string::npos || all.find("fetch first") != std::string::npos ||
+        all.find("rejected") != std::string::npos) {
+      return Status::Conflict("push to " + creds.url + " rejected: " + all);
+    }
+    return Status::PermissionDenied("push to " + creds.url + " refused by the server: " + all);
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<RemoteRef>> ListRemoteRefs(const RemoteCredentials& creds) {
+  EnsureLibgit2();
+  git_remote* raw = nullptr;
+  int rc = git_remote_create_detached(&raw, creds.url.c_str());
+  if (rc < 0) return GitError(rc, "cannot use remote URL " + creds.url);
+  RemotePtr remote(raw);
+  RemoteAuth auth(creds);
+  git_remote_callbacks callbacks = GIT_REMOTE_CALLBACKS_INIT;
+  auth.Install(&callbacks);
+  rc = git_remote_connect(remote.get(), GIT_DIRECTION_FETCH, &callbacks, nullptr, nullptr);
+  if (rc < 0) return auth.Explain(rc, "connect to " + creds.url);
+  const git_remote_head** heads = nullptr;
+  size_t count = 0;
+  rc = git_remote_ls(&heads, &count, remote.get());
+  if (rc < 0) return auth.Explain(rc, "list refs of " + creds.url);
+  std::vector<RemoteRef> refs;
+  for (size_t i = 0; i < count; ++i) refs.push_back({heads[i]->name, OidHex(heads[i]->oid)});
+  return refs;
+}
+
+}  // namespace gitsyncd

@@ -1,0 +1,35 @@
+// Network operations on a binding's own repository: fetch one branch, push refspecs
+// (never forced), list remote refs. All use RemoteAuth for credentials and identity checks.
+#pragma once
+
+#include <git2.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/status.h"
+#include "sync/remote_auth.h"
+
+namespace gitsyncd {
+
+// Fetches `branch` into refs/remotes/origin/<branch>. Returns the remote head, or nullopt
+// when the branch does not exist on the remote (an empty repository, a new branch).
+Result<std::optional<git_oid>> FetchBranch(git_repository* repo, const RemoteCredentials& creds,
+                                           const std::string& branch);
+
+// Pushes "<local oid>:<remote ref>" updates without force. A rejected update (the remote
+// moved: non-fast-forward) is Status::Conflict, so the caller fetches and merges again.
+struct RefUpdate {
+  git_oid commit;
+  std::string remote_ref;  // "refs/heads/main"
+};
+Status PushRefs(git_repository* repo, const RemoteCredentials& creds, const std::vector<RefUpdate>& updates);
+
+struct RemoteRef {
+  std::string name;
+  std::string oid;
+};
+Result<std::vector<RemoteRef>> ListRemoteRefs(const RemoteCredentials& creds);
+
+}  // namespace gitsyncd
