@@ -1,0 +1,373 @@
+#include "sync/folder_tree.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <set>
+
+#include "sync/git_handles.h"
+
+namespace gitsyncd {
+namespace {
+
+namespace fs = std::filesystem;
+
+Result<std::string> ReadWholeFile(const std::string& path, uint64_t limit) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return Status::IoError("cannot read " + path + ": " + std::strerror(errno));
+  struct stat st{};
+  if (::fstat(fd, &st) != 0 || static_cast<uint64_t>(st.st_size) > limit) {
+    ::close(fd);
+    return Status::InvalidArgument("file " + path + " is larger than " + std::to_string(limit / (1024 * 1024)) +
+                                   " MiB; not synced");
+  }
+  std::string data;
+  data.resize(static_cast<size_t>(st.st_size));
+  size_t off = 0;
+  while (true) {
+    if (off == data.size()) data.resize(data.size() + 4096);
+    ssize_t n = ::read(fd, data.data() + off, data.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      ::close(fd);
+      return Status::IoError("cannot read " + path + ": " + std::strerror(errno));
+    }
+    if (n == 0) break;
+    off += static_cast<size_t>(n);
+    if (off > limit) {
+      ::close(fd);
+      return Status::InvalidArgument("file " + path + " grew past the size limit while being read");
+    }
+  }
+  ::close(fd);
+  data.resize(off);
+  return data;
+}
+
+uint32_t ModeOf(const struct stat& st) {
+  return (st.st_mode & S_IXUSR) ? GIT_FILEMODE_BLOB_EXECUTABLE : GIT_FILEMODE_BLOB;
+}
+
+Status ScanDir(git_repository* repo, const std::string& root, const std::string& rel, FlatTree* out,
+               std::vector<std::string>* skipped) {
+  std::string dir = rel.empty() ? root : root + "/" + rel;
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec);
+  if (ec) return Status::IoError("cannot list " + dir + ": " + ec.message());
+  for (const auto& entry : it) {
+    std::string name = entry.path().filename().string();
+    std::string path = rel.empty() ? name : rel + "/" + name;
+    std::string full = root + "/" + path;
+    if (name.rfind(kTempPrefix, 0) == 0) {
+      // Left by an interrupted write: the rename never happened, so it holds nothing final.
+      ::unlink(full.c_str());
+      continue;
+    }
+    struct stat st{};
+    if (::lstat(full.c_str(), &st) != 0) continue;  // vanished meanwhile; the next scan sees it
+    if (name == ".git") {
+      skipped->push_back(".git entry " + path + ": not synced");
+      continue;
+    }
+    if (S_ISLNK(st.st_mode)) {
+      skipped->push_back("symlink " + path + ": not synced (links are never followed)");
+      continue;
+    }
+    if (S_ISDIR(st.st_mode)) {
+      Status s = ScanDir(repo, root, path, out, skipped);
+      if (!s.ok()) return s;
+      continue;
+    }
+    if (!S_ISREG(st.st_mode)) {
+      skipped->push_back("special file " + path + ": not synced");
+      continue;
+    }
+    if (out->size() >= kMaxFiles) {
+      return Status::InvalidArgument("folder " + root + " holds more than " + std::to_string(kMaxFiles) + " files");
+    }
+    auto data = ReadWholeFile(full, kMaxFileBytes);
+    if (!data.ok()) {
+      if (data.status().code() == Status::Code::kInvalidArgument) {
+        skipped->push_back(data.status().message());
+        continue;
+      }
+      return data.status();
+    }
+    FileEntry e;
+    e.mode = ModeOf(st);
+    int rc = git_blob_create_from_buffer(&e.oid, repo, data->data(), data->size());
+    if (rc < 0) return GitError(rc, "cannot store " + path);
+    (*out)[path] = e;
+  }
+  return Status::Ok();
+}
+
+struct WalkCtx {
+  FlatTree* out;
+};
+
+int CollectEntry(const char* root, const git_tree_entry* entry, void* payload) {
+  auto* ctx = static_cast<WalkCtx*>(payload);
+  git_filemode_t mode = git_tree_entry_filemode(entry);
+  if (mode == GIT_FILEMODE_TREE) return 0;
+  FileEntry e;
+  e.oid = *git_tree_entry_id(entry);
+  e.mode = static_cast<uint32_t>(mode);
+  (*ctx->out)[std::string(root) + git_tree_entry_name(entry)] = e;
+  return 0;
+}
+
+Result<FlatTree> Flatten(const git_tree* tree) {
+  FlatTree out;
+  if (tree == nullptr) return out;
+  WalkCtx ctx{&out};
+  int rc = git_tree_walk(tree, GIT_TREEWALK_PRE, &CollectEntry, &ctx);
+  if (rc < 0) return GitError(rc, "cannot read tree");
+  return out;
+}
+
+Result<FlatTree> FlattenCommit(git_repository* repo, const git_oid* commit) {
+  if (commit == nullptr) return FlatTree{};
+  git_commit* c = nullptr;
+  int rc = git_commit_lookup(&c, repo, commit);
+  if (rc < 0) return GitError(rc, "cannot read commit " + OidHex(*commit));
+  CommitPtr cp(c);
+  git_tree* t = nullptr;
+  rc = git_commit_tree(&t, c);
+  if (rc < 0) return GitError(rc, "cannot read tree of " + OidHex(*commit));
+  TreePtr tp(t);
+  return Flatten(t);
+}
+
+std::string RandomSuffix() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  static const char* kChars = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::string s;
+  for (int i = 0; i < 12; ++i) s += kChars[rng() % 36];
+  return s;
+}
+
+void FsyncDir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+Status WriteFileAtomically(git_repository* repo, const std::string& full, const FileEntry& e) {
+  git_blob* b = nullptr;
+  int rc = git_blob_lookup(&b, repo, &e.oid);
+  if (rc < 0) return GitError(rc, "cannot read blob for " + full);
+  BlobPtr blob(b);
+  std::string dir = fs::path(full).parent_path().string();
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Status::IoError("cannot create folder " + dir + ": " + ec.message());
+  std::string tmp = dir + "/" + kTempPrefix + RandomSuffix();
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                  e.mode == GIT_FILEMODE_BLOB_EXECUTABLE ? 0755 : 0644);
+  if (fd < 0) return Status::IoError("cannot create " + tmp + ": " + std::strerror(errno));
+  const char* data = static_cast<const char*>(git_blob_rawcontent(b));
+  size_t size = static_cast<size_t>(git_blob_rawsize(b));
+  size_t off = 0;
+  while (off < size) {
+    ssize_t n = ::write(fd, data + off, size - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return Status::IoError("cannot write " + tmp + ": " + std::strerror(errno));
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    ::unlink(tmp.c_str());
+    return Status::IoError("cannot flush " + tmp);
+  }
+  if (::rename(tmp.c_str(), full.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return Status::IoError("cannot replace " + full + ": " + std::strerror(err));
+  }
+  return Status::Ok();
+}
+
+// True when no folder on the way from `folder` to `path` is a symlink (or a non-folder):
+// writing or deleting through a link could touch files outside the synced folder.
+bool ParentsAreRealFolders(const std::string& folder, const std::string& path) {
+  std::string cur = folder;
+  size_t start = 0;
+  for (size_t slash; (slash = path.find('/', start)) != std::string::npos; start = slash + 1) {
+    cur += "/" + path.substr(start, slash - start);
+    struct stat st{};
+    if (::lstat(cur.c_str(), &st) != 0) return errno == ENOENT;  // created later as a real folder
+    if (!S_ISDIR(st.st_mode)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool IsManaged(const FileEntry& e) {
+  return e.mode == GIT_FILEMODE_BLOB || e.mode == GIT_FILEMODE_BLOB_EXECUTABLE;
+}
+
+FlatTree UnmanagedEntries(const FlatTree& tree) {
+  FlatTree out;
+  for (const auto& [p, e] : tree) {
+    if (!IsManaged(e)) out[p] = e;
+  }
+  return out;
+}
+
+Result<FlatTree> ScanFolder(git_repository* repo, const std::string& folder, std::vector<std::string>* skipped) {
+  FlatTree out;
+  std::error_code ec;
+  if (!fs::exists(folder, ec)) {
+    fs::create_directories(folder, ec);
+    if (ec) return Status::IoError("cannot create local folder " + folder + ": " + ec.message());
+  }
+  if (fs::is_symlink(folder, ec) || !fs::is_directory(folder, ec)) {
+    return Status::InvalidArgument("local folder " + folder + " is not a directory");
+  }
+  Status s = ScanDir(repo, folder, "", &out, skipped);
+  if (!s.ok()) return s;
+  return out;
+}
+
+Result<FlatTree> SubtreeOfCommit(git_repository* repo, const git_oid* commit, const std::string& path) {
+  auto all = FlattenCommit(repo, commit);
+  if (!all.ok() || path.empty()) return all;
+  FlatTree out;
+  std::string prefix = path + "/";
+  for (const auto& [p, e] : *all) {
+    if (p.compare(0, prefix.size(), prefix) == 0) out[p.substr(prefix.size())] = e;
+  }
+  return out;
+}
+
+Result<git_oid> WriteTree(git_repository* repo, const FlatTree& files) {
+  git_index* raw = nullptr;
+  int rc = git_index_new(&raw);
+  if (rc < 0) return GitError(rc, "cannot create index");
+  IndexPtr index(raw);
+  for (const auto& [path, e] : files) {
+    git_index_entry entry{};
+    entry.mode = e.mode;
+    entry.id = e.oid;
+    entry.path = path.c_str();
+    rc = git_index_add(raw, &entry);
+    if (rc < 0) return GitError(rc, "cannot add " + path + " to a tree");
+  }
+  git_oid tree{};
+  rc = git_index_write_tree_to(&tree, raw, repo);
+  if (rc < 0) return GitError(rc, "cannot write tree");
+  return tree;
+}
+
+Result<git_oid> ReplaceSubtree(git_repository* repo, const git_oid* commit, const std::string& path,
+                               const FlatTree& files) {
+  auto all = FlattenCommit(repo, commit);
+  if (!all.ok()) return all.status();
+  if (path.empty()) return WriteTree(repo, files);
+  FlatTree merged;
+  std::string prefix = path + "/";
+  for (const auto& [p, e] : *all) {
+    if (p.compare(0, prefix.size(), prefix) != 0 && p != path) merged[p] = e;
+  }
+  for (const auto& [p, e] : files) merged[prefix + p] = e;
+  return WriteTree(repo, merged);
+}
+
+Result<std::optional<FileEntry>> HashLocalFile(const std::string& path) {
+  struct stat st{};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return std::optional<FileEntry>();
+    return Status::IoError("cannot stat " + path + ": " + std::strerror(errno));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    FileEntry odd;  // a symlink or folder where a file was: never equal to any blob entry
+    odd.mode = 0;
+    return std::optional<FileEntry>(odd);
+  }
+  auto data = ReadWholeFile(path, kMaxFileBytes);
+  if (!data.ok()) return data.status();
+  FileEntry e;
+  e.mode = ModeOf(st);
+  int rc = git_odb_hash(&e.oid, data->data(), data->size(), GIT_OBJECT_BLOB);
+  if (rc < 0) return GitError(rc, "cannot hash " + path);
+  return std::optional<FileEntry>(e);
+}
+
+Status ApplyToFolder(git_repository* repo, const std::string& folder, const FlatTree& scanned,
+                     const FlatTree& target, ApplyReport* report) {
+  // Is the file still what the scan saw (or already what we want)? Then it is ours to change.
+  auto untouched = [&](const std::string& path, const std::optional<FileEntry>& want) -> Result<bool> {
+    auto now = HashLocalFile(folder + "/" + path);
+    if (!now.ok()) return now.status();
+    auto it = scanned.find(path);
+    std::optional<FileEntry> seen = it == scanned.end() ? std::nullopt : std::optional<FileEntry>(it->second);
+    bool same_as_seen = now->has_value() == seen.has_value() && (!seen || **now == *seen);
+    bool same_as_want = want && now->has_value() && **now == *want;
+    return same_as_seen || same_as_want;
+  };
+  std::set<std::string> dirs_touched;
+  // Deletions first, so a file can become a folder of the same name.
+  for (const auto& [path, e] : scanned) {
+    if (target.count(path) != 0) continue;
+    if (!ParentsAreRealFolders(folder, path)) {
+      report->kept.push_back(path);
+      continue;
+    }
+    auto ok = untouched(path, std::nullopt);
+    if (!ok.ok()) return ok.status();
+    if (!*ok) {
+      report->kept.push_back(path);
+      continue;
+    }
+    std::string full = folder + "/" + path;
+    if (::unlink(full.c_str()) != 0 && errno != ENOENT) {
+      return Status::IoError("cannot delete " + full + ": " + std::strerror(errno));
+    }
+    report->deleted.push_back(path);
+    dirs_touched.insert(fs::path(full).parent_path().string());
+  }
+  // Remove folders the deletions emptied (deepest first), never the synced folder itself.
+  for (auto it = dirs_touched.rbegin(); it != dirs_touched.rend(); ++it) {
+    for (fs::path d = *it; d.string().size() > folder.size(); d = d.parent_path()) {
+      if (::rmdir(d.c_str()) != 0) break;
+    }
+  }
+  for (const auto& [path, e] : target) {
+    if (!IsManaged(e)) continue;
+    auto it = scanned.find(path);
+    if (it != scanned.end() && it->second == e) continue;
+    if (!ParentsAreRealFolders(folder, path)) {
+      report->kept.push_back(path);
+      continue;
+    }
+    auto ok = untouched(path, e);
+    if (!ok.ok()) return ok.status();
+    if (!*ok) {
+      report->kept.push_back(path);
+      continue;
+    }
+    std::string full = folder + "/" + path;
+    auto now = HashLocalFile(full);
+    if (now.ok() && now->has_value() && **now == e) continue;
+    Status s = WriteFileAtomically(repo, full, e);
+    if (!s.ok()) return s;
+    report->written.push_back(path);
+    dirs_touched.insert(fs::path(full).parent_path().string());
+  }
+  for (const auto& d : dirs_touched) FsyncDir(d);
+  return Status::Ok();
+}
+
+}  // namespace gitsyncd

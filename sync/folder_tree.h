@@ -1,0 +1,64 @@
+// A folder's content as Git sees it: a flat map from relative path to (blob id, mode).
+// Converts between local folders, Git trees and commits, and applies a tree to a folder
+// atomically per file without ever overwriting a file that changed since it was scanned.
+#pragma once
+
+#include <git2.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/status.h"
+
+namespace gitsyncd {
+
+struct FileEntry {
+  git_oid oid{};
+  uint32_t mode = GIT_FILEMODE_BLOB;  // BLOB, BLOB_EXECUTABLE; LINK/COMMIT only from remote trees
+  bool operator==(const FileEntry& o) const { return mode == o.mode && git_oid_equal(&oid, &o.oid); }
+};
+using FlatTree = std::map<std::string, FileEntry>;
+
+// Files we write while applying a tree; never synced, removed when stale.
+inline constexpr const char* kTempPrefix = ".gitsyncd-tmp-";
+
+// Limits on what a synced folder may hold.
+inline constexpr uint64_t kMaxFileBytes = 64ull * 1024 * 1024;
+inline constexpr size_t kMaxFiles = 100000;
+
+// Reads the folder into blobs of `repo`. Symlinks, `.git` entries and special files are
+// skipped and described in `skipped` ("symlink a/b: not synced"). Stale temp files are removed.
+Result<FlatTree> ScanFolder(git_repository* repo, const std::string& folder, std::vector<std::string>* skipped);
+
+// The files under `path` of `commit` (null commit = empty). Paths are relative to `path`.
+Result<FlatTree> SubtreeOfCommit(git_repository* repo, const git_oid* commit, const std::string& path);
+
+// Writes a tree object for `files`.
+Result<git_oid> WriteTree(git_repository* repo, const FlatTree& files);
+
+// The whole-repository tree of `commit` (null = empty) with `path` replaced by `files`.
+Result<git_oid> ReplaceSubtree(git_repository* repo, const git_oid* commit, const std::string& path,
+                               const FlatTree& files);
+
+// Entries a folder cannot hold (symlinks, submodules); they stay in the repository untouched.
+FlatTree UnmanagedEntries(const FlatTree& tree);
+bool IsManaged(const FileEntry& e);
+
+struct ApplyReport {
+  std::vector<std::string> written;
+  std::vector<std::string> deleted;
+  std::vector<std::string> kept;  // changed locally since the scan: left alone
+};
+// Makes `folder` hold `target`, given that the scan saw `scanned`. A file is replaced or
+// deleted only when its current content still equals `scanned` (or already equals `target`);
+// each write is temp file + fsync + rename. Unmanaged target entries are skipped.
+Status ApplyToFolder(git_repository* repo, const std::string& folder, const FlatTree& scanned,
+                     const FlatTree& target, ApplyReport* report);
+
+// Hashes the file at `path` as a blob without writing it; nullopt when it does not exist.
+Result<std::optional<FileEntry>> HashLocalFile(const std::string& path);
+
+}  // namespace gitsyncd
