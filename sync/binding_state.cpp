@@ -1,0 +1,142 @@
+#include "sync/binding_state.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace gitsyncd {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+constexpr const char* kFile = "state.json";
+
+std::string Str(const json::object& o, const char* key) {
+  auto* v = o.if_contains(key);
+  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+uint64_t Num(const json::object& o, const char* key) {
+  auto* v = o.if_contains(key);
+  if (v == nullptr) return 0;
+  if (v->is_uint64()) return v->as_uint64();
+  if (v->is_int64() && v->as_int64() >= 0) return static_cast<uint64_t>(v->as_int64());
+  return 0;
+}
+
+std::vector<std::string> Strings(const json::object& o, const char* key) {
+  std::vector<std::string> out;
+  auto* v = o.if_contains(key);
+  if (v == nullptr || !v->is_array()) return out;
+  for (const auto& e : v->as_array()) {
+    if (e.is_string()) out.emplace_back(e.as_string());
+  }
+  return out;
+}
+
+json::array ToArray(const std::vector<std::string>& v) {
+  json::array a;
+  for (const auto& s : v) a.emplace_back(s);
+  return a;
+}
+
+}  // namespace
+
+std::string NowIso8601() {
+  auto now = std::chrono::system_clock::now();
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+Result<BindingState> LoadBindingState(const std::string& binding_dir) {
+  std::string path = binding_dir + "/" + kFile;
+  std::ifstream in(path);
+  if (!in) return BindingState{};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  boost::system::error_code ec;
+  json::value v = json::parse(ss.str(), ec);
+  if (ec || !v.is_object()) {
+    return Status::Corrupted("sync state " + path + " is not valid JSON (" + ec.message() +
+                             "); move it away to start this binding afresh");
+  }
+  const json::object& o = v.as_object();
+  BindingState s;
+  s.last_synced_commit = Str(o, "last_synced_commit");
+  s.last_success_time = Str(o, "last_success_time");
+  s.last_error = Str(o, "last_error");
+  s.last_error_time = Str(o, "last_error_time");
+  s.consecutive_failures = static_cast<uint32_t>(Num(o, "consecutive_failures"));
+  s.pending_local_changes = static_cast<uint32_t>(Num(o, "pending_local_changes"));
+  s.passes = Num(o, "passes");
+  s.warnings = Strings(o, "warnings");
+  s.pending_commit = Str(o, "pending_commit");
+  s.pending_local_tree = Str(o, "pending_local_tree");
+  if (auto* c = o.if_contains("conflicts"); c != nullptr && c->is_array()) {
+    for (const auto& e : c->as_array()) {
+      if (!e.is_object()) continue;
+      const auto& co = e.as_object();
+      ConflictRecord r{Str(co, "branch"), Str(co, "time"), Str(co, "policy"), Strings(co, "files"), false};
+      auto* res = co.if_contains("resolved");
+      r.resolved = res != nullptr && res->is_bool() && res->as_bool();
+      s.conflicts.push_back(std::move(r));
+    }
+  }
+  return s;
+}
+
+Status SaveBindingState(const std::string& binding_dir, const BindingState& s) {
+  json::object o;
+  o["last_synced_commit"] = s.last_synced_commit;
+  o["last_success_time"] = s.last_success_time;
+  o["last_error"] = s.last_error;
+  o["last_error_time"] = s.last_error_time;
+  o["consecutive_failures"] = s.consecutive_failures;
+  o["pending_local_changes"] = s.pending_local_changes;
+  o["passes"] = s.passes;
+  o["warnings"] = ToArray(s.warnings);
+  o["pending_commit"] = s.pending_commit;
+  o["pending_local_tree"] = s.pending_local_tree;
+  json::array conflicts;
+  for (const auto& c : s.conflicts) {
+    conflicts.emplace_back(json::object{{"branch", c.branch},
+                                        {"time", c.time},
+                                        {"policy", c.policy},
+                                        {"files", ToArray(c.files)},
+                                        {"resolved", c.resolved}});
+  }
+  o["conflicts"] = std::move(conflicts);
+  std::string data = json::serialize(o) + "\n";
+  std::error_code ec;
+  fs::create_directories(binding_dir, ec);
+  std::string path = binding_dir + "/" + kFile;
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::IoError("cannot write " + tmp + ": " + std::strerror(errno));
+  bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) && ::fsync(fd) == 0;
+  ok = ::close(fd) == 0 && ok;
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    return Status::IoError("cannot save " + path + ": " + std::strerror(errno));
+  }
+  int dfd = ::open(binding_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return Status::Ok();
+}
+
+}  // namespace gitsyncd

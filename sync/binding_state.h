@@ -1,0 +1,44 @@
+// The on-disk state of one sync binding: <state_dir>/bindings/<name>/state.json, written
+// atomically. It is the truth; memory only caches it. Readable without a running daemon
+// (`gitsyncd status` reads it directly).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config/status.h"
+
+namespace gitsyncd {
+
+struct ConflictRecord {
+  std::string branch;              // gitsyncd/conflicts/<sync>/<timestamp>, pushed to the remote
+  std::string time;                // ISO 8601 UTC
+  std::string policy;              // keep-both, prefer-remote, prefer-local
+  std::vector<std::string> files;  // paths that conflicted
+  bool resolved = false;           // prefer-* resolve automatically; keep-both waits for a person
+};
+
+struct BindingState {
+  std::string last_synced_commit;  // hex; the commit whose `path` the folder matched at the last sync
+  std::string last_success_time;
+  std::string last_error;
+  std::string last_error_time;
+  uint32_t consecutive_failures = 0;
+  uint32_t pending_local_changes = 0;  // files changed locally and not yet pushed
+  uint64_t passes = 0;                 // completed reconcile passes
+  std::vector<std::string> warnings;   // skipped files, kept local edits, invalid YAML
+  std::vector<ConflictRecord> conflicts;
+  // Journal: a merge pushed but maybe not yet applied to the folder. Set before the push,
+  // cleared after the folder and last_synced_commit are updated.
+  std::string pending_commit;
+  std::string pending_local_tree;
+};
+
+// Missing file = fresh state. A corrupt file is an error naming it.
+Result<BindingState> LoadBindingState(const std::string& binding_dir);
+Status SaveBindingState(const std::string& binding_dir, const BindingState& state);
+
+std::string NowIso8601();
+
+}  // namespace gitsyncd

@@ -1,0 +1,41 @@
+// One reconcile pass of a sync binding: compare the local folder, the last synced commit and
+// the remote branch head, then push, pull, merge, or record a conflict. Passes of one binding
+// must not run concurrently (the engine serializes them); everything a pass decides is
+// derived again from disk and remote, so a pass interrupted at any point (kill -9) is
+// finished by the next one without losing an edit.
+#pragma once
+
+#include <string>
+
+#include "config/config.h"
+#include "config/status.h"
+#include "sync/remote_auth.h"
+
+namespace gitsyncd {
+
+struct BindingSpec {
+  std::string name;
+  std::string branch;
+  std::string path;         // folder inside the repository; "" = root
+  std::string local;        // absolute local folder
+  std::string binding_dir;  // <state_dir>/bindings/<name>
+  SyncDirection direction = SyncDirection::kBidirectional;
+  ConflictPolicy on_conflict = ConflictPolicy::kKeepBoth;
+  CommitAuthor author;
+  RemoteCredentials remote;
+};
+
+BindingSpec MakeBindingSpec(const DaemonConfig& daemon, const ConnectorConfig& connector, const SyncBinding& sync,
+                            RemoteCredentials remote);
+
+struct PassOutcome {
+  std::string summary;   // "in sync", "pushed 2 files", "pulled 1 file", "merged ...", "conflict ..."
+  bool contacted_remote = false;
+};
+
+// Runs one pass. `local_trigger_only`: the pass was started by a local file event; when the
+// folder still matches the last synced state, it returns without touching the network.
+// Errors are also recorded in the binding's state.json (last_error, consecutive_failures).
+Result<PassOutcome> RunSyncPass(const BindingSpec& spec, bool local_trigger_only = false);
+
+}  // namespace gitsyncd
