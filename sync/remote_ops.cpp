@@ -76,13 +76,12 @@ Status PushRefs(git_repository* repo, const RemoteCredentials& creds, const std:
     return s;
   }
   if (!auth.rejected_refs().empty()) {
+    // Most refusals mean the branch moved (non-fast-forward, a lost race for the ref lock);
+    // the caller fetches, merges and tries again a bounded number of times, and reports the
+    // server's reason if it keeps refusing (a protected branch, a hook).
     std::string all;
     for (const auto& r : auth.rejected_refs()) all += (all.empty() ? "" : "; ") + r;
-    if (all.find("non-fast-forward") != std::string::npos || all.find("fetch first") != std::string::npos ||
-        all.find("rejected") != std::string::npos) {
-      return Status::Conflict("push to " + creds.url + " rejected: " + all);
-    }
-    return Status::PermissionDenied("push to " + creds.url + " refused by the server: " + all);
+    return Status::Conflict("push to " + creds.url + " rejected: " + all);
   }
   return Status::Ok();
 }

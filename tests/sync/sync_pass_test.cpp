@@ -1,0 +1,248 @@
+// One reconcile pass against a real Git remote (file://): what a user sees in the folder and
+// on the branch after local edits, remote pushes, merges and conflicts.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+#include <filesystem>
+
+#include "tests/sync/sync_test_util.h"
+
+using namespace gitsyncd;
+using namespace gitsyncd::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Remote with config/a.yaml, config/b.txt and an unrelated file outside the synced folder.
+struct SeededFixture : SyncFixture {
+  SeededFixture() {
+    GitClone p = Person("seed");
+    p.Write("config/a.yaml", "a: 1\nb: 2\nc: 3\nd: 4\ne: 5\n");
+    p.Write("config/b.txt", "bee\n");
+    p.Write("README.md", "outside the synced folder\n");
+    BOOST_REQUIRE(p.CommitAndPush("seed"));
+    Sync();
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(sync_pass)
+
+BOOST_FIXTURE_TEST_CASE(first_sync_brings_the_remote_folder_into_an_empty_local_folder, SeededFixture) {
+  BOOST_TEST(Local("a.yaml") == "a: 1\nb: 2\nc: 3\nd: 4\ne: 5\n");
+  BOOST_TEST(Local("b.txt") == "bee\n");
+  BOOST_TEST(!LocalExists("README.md"));
+  BOOST_TEST(State().last_synced_commit.size() == 40u);
+  BOOST_TEST(State().last_error == "");
+}
+
+BOOST_FIXTURE_TEST_CASE(local_edit_is_committed_with_the_configured_author_and_pushed, SeededFixture) {
+  WriteLocal("b.txt", "buzz\n");
+  WriteLocal("new/c.yaml", "x: 1\n");
+  PassOutcome o = Sync();
+  BOOST_TEST(o.summary.find("pushed 2 changes") == 0u, o.summary);
+  BOOST_TEST(Remote("config/b.txt") == "buzz\n");
+  BOOST_TEST(Remote("config/new/c.yaml") == "x: 1\n");
+  BOOST_TEST(Remote("README.md") == "outside the synced folder\n");
+  BOOST_TEST(LogFormat(remote, "main", "%an <%ae>|%cn") == "Sync Bot <bot@example.com>|Sync Bot\n");
+  BOOST_TEST(LogFormat(remote, "main", "%B") == "gitsyncd: sync app\n\nM config/b.txt\nA config/new/c.yaml\n\n");
+  BOOST_TEST(State().pending_local_changes == 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(remote_push_reaches_the_folder_and_deletions_apply_both_ways, SeededFixture) {
+  GitClone p = Person();
+  p.Write("config/a.yaml", "a: 10\nb: 2\nc: 3\nd: 4\ne: 5\n");
+  p.Remove("config/b.txt");
+  BOOST_REQUIRE(p.CommitAndPush("remote edit"));
+  Sync();
+  BOOST_TEST(Local("a.yaml") == "a: 10\nb: 2\nc: 3\nd: 4\ne: 5\n");
+  BOOST_TEST(!LocalExists("b.txt"));
+
+  fs::remove(local + "/a.yaml");
+  Sync();
+  BOOST_TEST(!RemoteHas("config/a.yaml"));
+  BOOST_TEST(RemoteHas("README.md"));
+}
+
+BOOST_FIXTURE_TEST_CASE(nothing_changed_is_a_cheap_no_op, SeededFixture) {
+  std::string before = State().last_synced_commit;
+  PassOutcome o = Sync();
+  BOOST_TEST(o.summary == "in sync");
+  BOOST_TEST(State().last_synced_commit == before);
+  auto local_only = RunSyncPass(spec, /*local_trigger_only=*/true);
+  BOOST_REQUIRE(local_only.ok());
+  BOOST_TEST(!local_only->contacted_remote);
+}
+
+BOOST_FIXTURE_TEST_CASE(edits_on_both_sides_to_different_files_are_merged, SeededFixture) {
+  GitClone p = Person();
+  p.Write("config/remote.txt", "from remote\n");
+  BOOST_REQUIRE(p.CommitAndPush("remote adds a file"));
+  WriteLocal("local.txt", "from local\n");
+  Sync();
+  BOOST_TEST(Local("remote.txt") == "from remote\n");
+  BOOST_TEST(Remote("config/local.txt") == "from local\n");
+  BOOST_TEST(Remote("config/remote.txt") == "from remote\n");
+  // The merge commit has the remote head and the local commit as parents.
+  BOOST_TEST(LogFormat(remote, "main", "%P").size() == 82u);
+}
+
+BOOST_FIXTURE_TEST_CASE(same_file_different_lines_merge_at_line_level, SeededFixture) {
+  GitClone p = Person();
+  p.Write("config/a.yaml", "a: 1\nb: 2\nc: 3\nd: 4\ne: 50\n");
+  BOOST_REQUIRE(p.CommitAndPush("remote changes e"));
+  WriteLocal("a.yaml", "a: 100\nb: 2\nc: 3\nd: 4\ne: 5\n");
+  Sync();
+  BOOST_TEST(Local("a.yaml") == "a: 100\nb: 2\nc: 3\nd: 4\ne: 50\n");
+  BOOST_TEST(Remote("config/a.yaml") == "a: 100\nb: 2\nc: 3\nd: 4\ne: 50\n");
+  BOOST_TEST(State().conflicts.empty());
+}
+
+BOOST_FIXTURE_TEST_CASE(true_conflict_keep_both_keeps_remote_in_folder_and_local_on_a_branch, SeededFixture) {
+  GitClone p = Person();
+  p.Write("config/a.yaml", "a: remote\nb: 2\nc: 3\nd: 4\ne: 5\n");
+  BOOST_REQUIRE(p.CommitAndPush("remote"));
+  WriteLocal("a.yaml", "a: local\nb: 2\nc: 3\nd: 4\ne: 5\n");
+  WriteLocal("only-local.txt", "kept\n");
+  PassOutcome o = Sync();
+  BOOST_TEST(o.summary.find("conflict in 1 file (keep-both); the local version is on branch gitsyncd/conflicts/app/") == 0u,
+             o.summary);
+  BOOST_TEST(Local("a.yaml") == "a: remote\nb: 2\nc: 3\nd: 4\ne: 5\n");
+  BOOST_TEST(Remote("config/a.yaml") == "a: remote\nb: 2\nc: 3\nd: 4\ne: 5\n");
+  BOOST_TEST(Remote("config/only-local.txt") == "kept\n");
+  auto state = State();
+  BOOST_REQUIRE_EQUAL(state.conflicts.size(), 1u);
+  BOOST_TEST(!state.conflicts[0].resolved);
+  BOOST_TEST((state.conflicts[0].files == std::vector<std::string>{"a.yaml"}));
+  BOOST_TEST(Remote("config/a.yaml", state.conflicts[0].branch) == "a: local\nb: 2\nc: 3\nd: 4\ne: 5\n");
+}
+
+BOOST_FIXTURE_TEST_CASE(true_conflict_prefer_local_pushes_local_and_keeps_remote_on_a_branch, SeededFixture) {
+  spec.on_conflict = ConflictPolicy::kPreferLocal;
+  GitClone p = Person();
+  p.Write("config/a.yaml", "a: remote\nb: 2\nc: 3\nd: 4\ne: 5\n");
+  BOOST_REQUIRE(p.CommitAndPush("remote"));
+  WriteLocal("a.yaml", "a: local\nb: 2\nc: 3\nd: 4\ne: 5\n");
+  Sync();
+  BOOST_TEST(Local("a.yaml") == "a: local\nb: 2\nc: 3\nd: 4\ne: 5\n");
+  BOOST_TEST(Remote("config/a.yaml") == "a: local\nb: 2\nc: 3\nd: 4\ne: 5\n");
+  auto state = State();
+  BOOST_REQUIRE_EQUAL(state.conflicts.size(), 1u);
+  BOOST_TEST(state.conflicts[0].resolved);
+  BOOST_TEST(Remote("config/a.yaml", state.conflicts[0].branch) == "a: remote\nb: 2\nc: 3\nd: 4\ne: 5\n");
+}
+
+BOOST_FIXTURE_TEST_CASE(true_conflict_prefer_remote_keeps_local_on_a_branch, SeededFixture) {
+  spec.on_conflict = ConflictPolicy::kPreferRemote;
+  GitClone p = Person();
+  p.Write("config/a.yaml", "a: remote\nb: 2\nc: 3\nd: 4\ne: 5\n");
+  BOOST_REQUIRE(p.CommitAndPush("remote"));
+  WriteLocal("a.yaml", "a: local\nb: 2\nc: 3\nd: 4\ne: 5\n");
+  Sync();
+  BOOST_TEST(Local("a.yaml") == "a: remote\nb: 2\nc: 3\nd: 4\ne: 5\n");
+  auto state = State();
+  BOOST_REQUIRE_EQUAL(state.conflicts.size(), 1u);
+  BOOST_TEST(state.conflicts[0].resolved);
+  BOOST_TEST(Remote("config/a.yaml", state.conflicts[0].branch) == "a: local\nb: 2\nc: 3\nd: 4\ne: 5\n");
+}
+
+BOOST_FIXTURE_TEST_CASE(invalid_local_yaml_is_not_pushed_until_fixed, SeededFixture) {
+  std::string head = Git({"--git-dir", remote, "rev-parse", "main"}).out;
+  WriteLocal("a.yaml", "a: 1\nb: [unclosed\n");
+  Status s = SyncStatus();
+  BOOST_TEST(s.message().find("local file a.yaml:3:1: invalid YAML: ") == 0u, s.message());
+  BOOST_TEST(s.message().ends_with("; waiting for a fix"));
+  BOOST_TEST(Git({"--git-dir", remote, "rev-parse", "main"}).out == head);
+  BOOST_TEST(State().last_error == s.message());
+  WriteLocal("a.yaml", "a: 1\nb: [closed]\n");
+  Sync();
+  BOOST_TEST(Remote("config/a.yaml") == "a: 1\nb: [closed]\n");
+  BOOST_TEST(State().last_error == "");
+}
+
+BOOST_FIXTURE_TEST_CASE(invalid_remote_yaml_is_not_applied, SeededFixture) {
+  GitClone p = Person();
+  p.Write("config/a.yaml", "a: [1, 2\n");
+  BOOST_REQUIRE(p.CommitAndPush("broken"));
+  Status s = SyncStatus();
+  BOOST_TEST(s.message().find("remote file a.yaml:") == 0u, s.message());
+  BOOST_TEST(Local("a.yaml") == "a: 1\nb: 2\nc: 3\nd: 4\ne: 5\n");
+}
+
+BOOST_FIXTURE_TEST_CASE(symlinks_and_git_entries_are_reported_not_synced, SeededFixture) {
+  BOOST_REQUIRE(::symlink("/etc/passwd", (local + "/passwd-link").c_str()) == 0);
+  WriteLocal(".git/config", "[core]\n");
+  WriteLocal("real.txt", "real\n");
+  Sync();
+  BOOST_TEST(!RemoteHas("config/passwd-link"));
+  BOOST_TEST(!RemoteHas("config/.git/config"));
+  BOOST_TEST(Remote("config/real.txt") == "real\n");
+  auto warnings = State().warnings;
+  BOOST_TEST((std::find(warnings.begin(), warnings.end(),
+                        "symlink passwd-link: not synced (links are never followed)") != warnings.end()));
+  BOOST_TEST((std::find(warnings.begin(), warnings.end(), ".git entry .git: not synced") != warnings.end()));
+}
+
+BOOST_FIXTURE_TEST_CASE(remote_symlink_is_neither_written_nor_deleted, SeededFixture) {
+  GitClone p = Person();
+  BOOST_REQUIRE(::symlink("/etc/passwd", (p.dir() + "/config/link").c_str()) == 0);
+  BOOST_REQUIRE(p.CommitAndPush("remote symlink"));
+  Sync();
+  struct stat st{};
+  BOOST_TEST(::lstat((local + "/link").c_str(), &st) != 0);
+  WriteLocal("b.txt", "changed\n");
+  Sync();
+  BOOST_TEST(RemoteHas("config/link"));  // still in the repository after our push
+  BOOST_TEST(Remote("config/b.txt") == "changed\n");
+}
+
+BOOST_FIXTURE_TEST_CASE(push_direction_never_writes_the_folder, SeededFixture) {
+  spec.direction = SyncDirection::kPush;
+  GitClone p = Person();
+  p.Write("config/remote-only.txt", "r\n");
+  BOOST_REQUIRE(p.CommitAndPush("remote"));
+  WriteLocal("b.txt", "local wins\n");
+  Sync();
+  BOOST_TEST(!LocalExists("remote-only.txt"));
+  BOOST_TEST(Remote("config/b.txt") == "local wins\n");
+}
+
+BOOST_FIXTURE_TEST_CASE(pull_direction_never_pushes_and_keeps_local_edits, SeededFixture) {
+  spec.direction = SyncDirection::kPull;
+  WriteLocal("b.txt", "local edit\n");
+  GitClone p = Person();
+  p.Write("config/a.yaml", "a: 9\n");
+  BOOST_REQUIRE(p.CommitAndPush("remote"));
+  Sync();
+  BOOST_TEST(Local("a.yaml") == "a: 9\n");
+  BOOST_TEST(Local("b.txt") == "local edit\n");
+  BOOST_TEST(Remote("config/b.txt") == "bee\n");
+}
+
+BOOST_FIXTURE_TEST_CASE(deleted_remote_branch_never_deletes_the_folder, SeededFixture) {
+  Git({"--git-dir", remote, "update-ref", "-d", "refs/heads/main"});
+  Status s = SyncStatus();
+  BOOST_TEST(s.message() == "branch main no longer exists on file://" + remote +
+                                "; the local folder is kept and nothing is pushed");
+  BOOST_TEST(Local("b.txt") == "bee\n");
+}
+
+BOOST_AUTO_TEST_CASE(first_sync_of_a_local_folder_into_an_empty_remote_creates_the_branch) {
+  SyncFixture f("");
+  f.WriteLocal("x.yaml", "x: 1\n");
+  f.Sync();
+  BOOST_TEST(f.Remote("x.yaml") == "x: 1\n");
+}
+
+BOOST_FIXTURE_TEST_CASE(unreachable_remote_is_an_unavailable_error_recorded_in_state, SeededFixture) {
+  spec.remote.url = "https://127.0.0.1:1/nothing.git";
+  WriteLocal("b.txt", "queued edit\n");
+  Status s = SyncStatus();
+  BOOST_TEST((s.code() == Status::Code::kUnavailable), s.message());
+  BOOST_TEST(State().consecutive_failures == 1u);
+  BOOST_TEST(Local("b.txt") == "queued edit\n");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
