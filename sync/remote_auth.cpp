@@ -58,16 +58,18 @@ void ParseHostPort(const std::string& url, std::string* host, int* port) {
 
 Status ConfigureTls(const std::string& extra_ca_file) {
   EnsureLibgit2();
-  // The system bundle first, so the extra CA adds to it instead of replacing it.
-  int rc = git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, "/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/certs");
-  if (rc < 0) return GitError(rc, "cannot load the system CA certificates");
-  if (!extra_ca_file.empty()) {
-    if (access(extra_ca_file.c_str(), R_OK) != 0) {
-      return Status::NotFound("CA file " + extra_ca_file + " cannot be read");
-    }
-    rc = git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, extra_ca_file.c_str(), nullptr);
-    if (rc < 0) return GitError(rc, "cannot load CA file " + extra_ca_file);
+  // libgit2 (mbedTLS) replaces its trust chain on every call, so the extra CA file and the
+  // system CA folder are loaded together in one call.
+  const char* system_bundle = "/etc/ssl/certs/ca-certificates.crt";
+  int rc = 0;
+  if (extra_ca_file.empty()) {
+    rc = git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, system_bundle, nullptr);
+    if (rc < 0) return GitError(rc, std::string("cannot load the system CA certificates ") + system_bundle);
+    return Status::Ok();
   }
+  if (access(extra_ca_file.c_str(), R_OK) != 0) return Status::NotFound("CA file " + extra_ca_file + " cannot be read");
+  rc = git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, extra_ca_file.c_str(), "/etc/ssl/certs");
+  if (rc < 0) return GitError(rc, "cannot load CA file " + extra_ca_file);
   return Status::Ok();
 }
 

@@ -1,0 +1,251 @@
+#include "tests/support/git_servers.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+#include <thread>
+
+#include "tests/support/git_cli.h"
+
+namespace gitsyncd::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+void MustRun(const std::vector<std::string>& argv, const std::string& cwd = "") {
+  CommandResult r = RunCommand(argv, {}, "", cwd);
+  if (r.exit_code != 0) throw std::runtime_error("test server setup failed: " + argv[0] + "\n" + r.out + r.err);
+}
+
+std::string CurrentUser() {
+  passwd* pw = ::getpwuid(::geteuid());
+  return pw != nullptr ? pw->pw_name : "root";
+}
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+std::string SafeLog(const std::string& file) { return FileExists(file) ? ReadFile(file) : "(no log)"; }
+
+}  // namespace
+
+ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::string& log_file) {
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    ::setpgid(0, 0);
+    int fd = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    int null_fd = ::open("/dev/null", O_RDONLY);
+    if (null_fd >= 0) ::dup2(null_fd, 0);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
+}
+
+ChildProcess& ChildProcess::operator=(ChildProcess&& o) noexcept {
+  Stop();
+  pid_ = o.pid_;
+  o.pid_ = -1;
+  return *this;
+}
+
+ChildProcess::~ChildProcess() { Stop(); }
+
+void ChildProcess::Stop() {
+  if (pid_ <= 0) return;
+  ::kill(-pid_, SIGTERM);
+  for (int i = 0; i < 100; ++i) {
+    if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
+      ::kill(-pid_, SIGKILL);  // stray children of the group
+      pid_ = -1;
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ::kill(-pid_, SIGKILL);
+  ::waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  int port = ntohs(addr.sin_port);
+  ::close(fd);
+  return port;
+}
+
+void WaitForPort(int port, const std::string& what, const std::string& log_file, int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    ::close(fd);
+    if (ok) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  throw std::runtime_error(what + " did not start on port " + std::to_string(port) + ":\n" + SafeLog(log_file));
+}
+
+// ---- HTTPS ----
+
+GitHttpsServer::GitHttpsServer(std::string user, std::string password)
+    : user_(std::move(user)), password_(std::move(password)) {
+  std::string d = dir_.path();
+  fs::create_directories(d + "/repos");
+  fs::create_directories(d + "/tmp");
+  // A CA and a server certificate for 127.0.0.1/localhost, made for this test only.
+  MustRun({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+           "-keyout", d + "/ca.key", "-out", d + "/ca.pem", "-days", "2", "-subj", "/CN=gitsyncd test CA"});
+  MustRun({"openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+           "-keyout", d + "/server.key", "-out", d + "/server.csr", "-subj", "/CN=localhost"});
+  WriteFile(d + "/ext.cnf", "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+  MustRun({"openssl", "x509", "-req", "-in", d + "/server.csr", "-CA", d + "/ca.pem", "-CAkey", d + "/ca.key",
+           "-CAcreateserial", "-out", d + "/server.pem", "-days", "2", "-extfile", d + "/ext.cnf"});
+  ca_file_ = d + "/ca.pem";
+  CommandResult hash = RunCommand({"openssl", "passwd", "-apr1", password_});
+  WriteFile(d + "/htpasswd", user_ + ":" + Trim(hash.out) + "\n");
+  port_ = FreePort();
+  std::string conf;
+  if (::geteuid() == 0) conf += "user root;\n";
+  conf += "worker_processes 1;\ndaemon off;\npid " + d + "/nginx.pid;\nerror_log " + d + "/error.log info;\n";
+  conf += "events { worker_connections 64; }\n";
+  conf += "http {\n  access_log " + d + "/access.log;\n";
+  for (const char* t : {"client_body", "fastcgi", "proxy", "uwsgi", "scgi"}) {
+    conf += std::string("  ") + t + "_temp_path " + d + "/tmp/" + t + ";\n";
+  }
+  conf += "  server {\n    listen 127.0.0.1:" + std::to_string(port_) + " ssl;\n";
+  conf += "    ssl_certificate " + d + "/server.pem;\n    ssl_certificate_key " + d + "/server.key;\n";
+  conf += "    client_max_body_size 0;\n";
+  conf += "    location ~ ^/git(/.*)$ {\n";
+  conf += "      auth_basic \"git\";\n      auth_basic_user_file " + d + "/htpasswd;\n";
+  conf += "      include /etc/nginx/fastcgi_params;\n";
+  conf += "      fastcgi_param SCRIPT_FILENAME /usr/lib/git-core/git-http-backend;\n";
+  conf += "      fastcgi_param GIT_PROJECT_ROOT " + d + "/repos;\n";
+  conf += "      fastcgi_param GIT_HTTP_EXPORT_ALL \"\";\n";
+  conf += "      fastcgi_param REMOTE_USER $remote_user;\n";
+  conf += "      fastcgi_param PATH_INFO $1;\n";
+  conf += "      fastcgi_pass unix:" + d + "/fcgi.sock;\n    }\n  }\n}\n";
+  WriteFile(d + "/nginx.conf", conf);
+  Start();
+}
+
+GitHttpsServer::~GitHttpsServer() { Stop(); }
+
+void GitHttpsServer::Start() {
+  std::string d = dir_.path();
+  ::unlink((d + "/fcgi.sock").c_str());
+  fcgiwrap_ = ChildProcess({"fcgiwrap", "-c", "4", "-s", "unix:" + d + "/fcgi.sock"}, d + "/fcgiwrap.log");
+  for (int i = 0; i < 200 && !FileExists(d + "/fcgi.sock"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ::chmod((d + "/fcgi.sock").c_str(), 0666);
+  nginx_ = ChildProcess({"nginx", "-p", d, "-c", d + "/nginx.conf", "-e", d + "/error.log"}, d + "/nginx.out");
+  WaitForPort(port_, "nginx", d + "/error.log");
+}
+
+void GitHttpsServer::Stop() {
+  nginx_.Stop();
+  fcgiwrap_.Stop();
+}
+
+std::string GitHttpsServer::url(const std::string& repo) const {
+  // "localhost", not the IP: mbedTLS 2.28 (libgit2's TLS on Debian 12) matches DNS names only.
+  return "https://localhost:" + std::to_string(port_) + "/git/" + repo + ".git";
+}
+
+std::string GitHttpsServer::url_with_credentials(const std::string& repo) const {
+  return "https://" + user_ + ":" + password_ + "@localhost:" + std::to_string(port_) + "/git/" + repo + ".git";
+}
+
+std::string GitHttpsServer::repo_path(const std::string& repo) const { return dir_.path() + "/repos/" + repo + ".git"; }
+
+void GitHttpsServer::CreateBareRepo(const std::string& repo, const std::string& branch) {
+  InitBareRepo(repo_path(repo), branch);
+  Git({"--git-dir", repo_path(repo), "config", "http.receivepack", "true"});
+}
+
+std::map<std::string, std::string> GitHttpsServer::git_env() const { return {{"GIT_SSL_CAINFO", ca_file_}}; }
+
+// ---- SSH ----
+
+GitSshServer::GitSshServer(bool allow_rsa_sha1) : user_(CurrentUser()) {
+  std::string d = dir_.path();
+  MustRun({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", d + "/host_key"});
+  MustRun({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "gitsyncd-test", "-f", d + "/client_key"});
+  fs::copy_file(d + "/client_key.pub", d + "/authorized_keys");
+  ::chmod((d + "/authorized_keys").c_str(), 0600);
+  if (::geteuid() == 0) fs::create_directories("/run/sshd");
+  port_ = FreePort();
+  std::string conf = "Port " + std::to_string(port_) + "\nListenAddress 127.0.0.1\nHostKey " + d + "/host_key\n";
+  conf += "PidFile " + d + "/sshd.pid\nAuthorizedKeysFile " + d + "/authorized_keys\n";
+  conf += "StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n";
+  conf += "PubkeyAuthentication yes\nPermitRootLogin prohibit-password\nAllowUsers " + user_ + "\n";
+  conf += "LogLevel VERBOSE\n";
+  if (allow_rsa_sha1) conf += "PubkeyAcceptedAlgorithms +ssh-rsa\n";
+  WriteFile(d + "/sshd_config", conf);
+  std::string host_pub = Trim(ReadFile(d + "/host_key.pub"));
+  host_pub = host_pub.substr(0, host_pub.rfind(' '));  // drop the comment
+  known_hosts_ = d + "/known_hosts";
+  WriteFile(known_hosts_, "[127.0.0.1]:" + std::to_string(port_) + " " + host_pub + "\n");
+  sshd_ = ChildProcess({"/usr/sbin/sshd", "-D", "-e", "-f", d + "/sshd_config"}, d + "/sshd.log");
+  WaitForPort(port_, "sshd", d + "/sshd.log");
+}
+
+GitSshServer::~GitSshServer() { sshd_.Stop(); }
+
+std::string GitSshServer::repo_path(const std::string& repo) const { return dir_.path() + "/repos/" + repo + ".git"; }
+
+std::string GitSshServer::url(const std::string& repo) const {
+  return "ssh://" + user_ + "@127.0.0.1:" + std::to_string(port_) + repo_path(repo);
+}
+
+void GitSshServer::CreateBareRepo(const std::string& repo, const std::string& branch) {
+  InitBareRepo(repo_path(repo), branch);
+}
+
+std::string GitSshServer::client_private_key() const { return ReadFile(dir_.path() + "/client_key"); }
+
+std::string GitSshServer::AddClientKey(const std::string& type) {
+  std::string d = dir_.path();
+  std::string path = d + "/extra_" + type;
+  std::vector<std::string> argv = {"ssh-keygen", "-q", "-t", type, "-N", "", "-f", path};
+  if (type == "rsa") argv = {"ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-m", "PEM", "-N", "", "-f", path};
+  MustRun(argv);
+  WriteFile(d + "/authorized_keys", ReadFile(d + "/authorized_keys") + ReadFile(path + ".pub"));
+  return ReadFile(path);
+}
+
+std::map<std::string, std::string> GitSshServer::git_env() const {
+  return {{"GIT_SSH_COMMAND", "ssh -i " + dir_.path() + "/client_key -o IdentitiesOnly=yes -o UserKnownHostsFile=" +
+                                  known_hosts_ + " -o StrictHostKeyChecking=yes -o BatchMode=yes"}};
+}
+
+}  // namespace gitsyncd::testing

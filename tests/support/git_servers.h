@@ -1,0 +1,85 @@
+// Real Git servers for tests, started on 127.0.0.1 on free ports and stopped at scope end:
+//  - GitHttpsServer: nginx + fcgiwrap + `git http-backend`, TLS with a CA made for the test,
+//    HTTP basic auth.
+//  - GitSshServer: OpenSSH sshd with an ed25519 host key and key-only login.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tests/support/temp_dir.h"
+
+namespace gitsyncd::testing {
+
+// A child process in its own process group, killed (whole group) on destruction.
+class ChildProcess {
+ public:
+  ChildProcess() = default;
+  ChildProcess(const std::vector<std::string>& argv, const std::string& log_file);
+  ~ChildProcess();
+  ChildProcess(ChildProcess&& o) noexcept : pid_(o.pid_) { o.pid_ = -1; }
+  ChildProcess& operator=(ChildProcess&& o) noexcept;
+  void Stop();
+  bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+int FreePort();
+// Waits until 127.0.0.1:port accepts connections (bounded); throws with `log` on timeout.
+void WaitForPort(int port, const std::string& what, const std::string& log_file, int timeout_ms = 10000);
+
+class GitHttpsServer {
+ public:
+  GitHttpsServer(std::string user = "alice", std::string password = "s3cret-pass");
+  ~GitHttpsServer();
+  std::string url(const std::string& repo) const;  // https://127.0.0.1:<port>/git/<repo>.git
+  const std::string& ca_file() const { return ca_file_; }
+  const std::string& user() const { return user_; }
+  const std::string& password() const { return password_; }
+  std::string repo_path(const std::string& repo) const;  // the bare repository on disk
+  void CreateBareRepo(const std::string& repo, const std::string& branch = "main");
+  // Environment for the git CLI to talk to this server (CA + credentials in the URL helper).
+  std::map<std::string, std::string> git_env() const;
+  std::string url_with_credentials(const std::string& repo) const;
+  void Stop();   // simulate the remote going down
+  void Start();  // and coming back on the same port
+  int port() const { return port_; }
+
+ private:
+  TempDir dir_;
+  std::string user_, password_, ca_file_;
+  int port_ = 0;
+  ChildProcess fcgiwrap_, nginx_;
+};
+
+class GitSshServer {
+ public:
+  // `allow_rsa_sha1`: add `PubkeyAcceptedAlgorithms +ssh-rsa` (libssh2 1.10 signs RSA with SHA-1 only).
+  explicit GitSshServer(bool allow_rsa_sha1 = false);
+  ~GitSshServer();
+  std::string url(const std::string& repo) const;  // ssh://<user>@127.0.0.1:<port><path>
+  std::string repo_path(const std::string& repo) const;
+  void CreateBareRepo(const std::string& repo, const std::string& branch = "main");
+  const std::string& known_hosts_file() const { return known_hosts_; }
+  std::string client_private_key() const;  // ed25519, OpenSSH format
+  // Makes an extra client key of `type` ("rsa", "ed25519") authorized; returns its private key.
+  std::string AddClientKey(const std::string& type);
+  std::map<std::string, std::string> git_env() const;  // GIT_SSH_COMMAND with our key + known_hosts
+  int port() const { return port_; }
+  const std::string& user() const { return user_; }
+  std::string dir() const { return dir_.path(); }
+
+ private:
+  TempDir dir_;
+  std::string user_, known_hosts_;
+  int port_ = 0;
+  ChildProcess sshd_;
+};
+
+}  // namespace gitsyncd::testing

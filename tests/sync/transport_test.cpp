@@ -1,0 +1,154 @@
+// Sync over real servers on loopback: nginx + fcgiwrap + git http-backend over TLS with basic
+// auth, and OpenSSH sshd with key auth and known_hosts checking.
+#include <boost/test/unit_test.hpp>
+
+#include "sync/connection_check.h"
+#include "tests/support/git_servers.h"
+#include "tests/sync/sync_test_util.h"
+
+using namespace gitsyncd;
+using namespace gitsyncd::testing;
+
+namespace {
+
+struct HttpsFixture : SyncFixture {
+  GitHttpsServer server;
+  HttpsFixture() : SyncFixture("") {
+    server.CreateBareRepo("cfg");
+    spec.remote.url = server.url("cfg");
+    spec.remote.username = server.user();
+    spec.remote.password = server.password();
+    BOOST_REQUIRE(ConfigureTls(server.ca_file()).ok());
+  }
+  GitClone HttpsPerson(const std::string& name = "person") {
+    return GitClone(server.url_with_credentials("cfg"), dir / name, "main", server.git_env());
+  }
+};
+
+struct SshFixture : SyncFixture {
+  GitSshServer server;
+  explicit SshFixture(bool allow_rsa = false) : SyncFixture(""), server(allow_rsa) {
+    server.CreateBareRepo("cfg");
+    spec.remote.url = server.url("cfg");
+    spec.remote.username = server.user();
+    spec.remote.ssh_private_key = server.client_private_key();
+    spec.remote.known_hosts_file = server.known_hosts_file();
+  }
+  GitClone SshPerson(const std::string& name = "person") {
+    return GitClone(server.url("cfg"), dir / name, "main", server.git_env());
+  }
+};
+
+struct SshRsaFixture : SshFixture {
+  SshRsaFixture() : SshFixture(true) {}
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(transport)
+
+BOOST_FIXTURE_TEST_CASE(https_with_basic_auth_syncs_both_ways, HttpsFixture) {
+  GitClone p = HttpsPerson();
+  p.Write("app.yaml", "replicas: 2\n");
+  BOOST_REQUIRE(p.CommitAndPush("remote"));
+  Sync();
+  BOOST_TEST(Local("app.yaml") == "replicas: 2\n");
+  WriteLocal("app.yaml", "replicas: 3\n");
+  Sync();
+  BOOST_TEST(ShowFile(server.repo_path("cfg"), "main", "app.yaml") == "replicas: 3\n");
+}
+
+BOOST_FIXTURE_TEST_CASE(https_wrong_password_is_reported_as_such, HttpsFixture) {
+  spec.remote.password = "wrong";
+  WriteLocal("a.txt", "x\n");
+  Status s = SyncStatus();
+  BOOST_TEST((s.code() == Status::Code::kPermissionDenied), s.message());
+  BOOST_TEST(s.message().find("authentication failed for user 'alice' at localhost") != std::string::npos, s.message());
+}
+
+BOOST_FIXTURE_TEST_CASE(https_connection_check_verdicts, HttpsFixture) {
+  WriteLocal("a.txt", "x\n");
+  Sync();
+  auto ok = CheckConnection(spec.remote, "main");
+  BOOST_REQUIRE_MESSAGE(ok.ok(), ok.status().message());
+  BOOST_TEST(ok->branch_head.size() == 40u);
+  auto no_branch = CheckConnection(spec.remote, "release");
+  BOOST_TEST(no_branch.status().message() == "no such branch 'release' at " + spec.remote.url + " (it has: main)");
+  RemoteCredentials missing = spec.remote;
+  missing.url = server.url("nope");
+  auto no_repo = CheckConnection(missing, "main");
+  BOOST_TEST((no_repo.status().code() == Status::Code::kNotFound), no_repo.status().message());
+  BOOST_TEST(no_repo.status().message().find("no such repository at " + missing.url) != std::string::npos,
+             no_repo.status().message());
+  RemoteCredentials refused = spec.remote;
+  refused.url = "https://localhost:" + std::to_string(FreePort()) + "/git/cfg.git";
+  auto down = CheckConnection(refused, "main");
+  BOOST_TEST((down.status().code() == Status::Code::kUnavailable), down.status().message());
+}
+
+BOOST_FIXTURE_TEST_CASE(https_certificate_from_an_unknown_ca_is_refused, HttpsFixture) {
+  BOOST_REQUIRE(ConfigureTls("").ok());
+  auto r = CheckConnection(spec.remote, "main");
+  BOOST_TEST((r.status().code() == Status::Code::kPermissionDenied), r.status().message());
+  BOOST_TEST(r.status().message().find("TLS certificate of localhost could not be verified") != std::string::npos,
+             r.status().message());
+  BOOST_REQUIRE(ConfigureTls(server.ca_file()).ok());
+}
+
+BOOST_FIXTURE_TEST_CASE(https_remote_down_then_back_pushes_the_queued_edit, HttpsFixture) {
+  WriteLocal("a.txt", "first\n");
+  Sync();
+  server.Stop();
+  WriteLocal("a.txt", "edited while the remote was down\n");
+  Status s = SyncStatus();
+  BOOST_TEST((s.code() == Status::Code::kUnavailable), s.message());
+  server.Start();
+  Sync();
+  BOOST_TEST(ShowFile(server.repo_path("cfg"), "main", "a.txt") == "edited while the remote was down\n");
+}
+
+BOOST_FIXTURE_TEST_CASE(ssh_ed25519_with_known_hosts_syncs_both_ways, SshFixture) {
+  GitClone p = SshPerson();
+  p.Write("svc.yaml", "port: 80\n");
+  BOOST_REQUIRE(p.CommitAndPush("remote"));
+  Sync();
+  BOOST_TEST(Local("svc.yaml") == "port: 80\n");
+  WriteLocal("svc.yaml", "port: 8080\n");
+  Sync();
+  BOOST_TEST(ShowFile(server.repo_path("cfg"), "main", "svc.yaml") == "port: 8080\n");
+}
+
+BOOST_FIXTURE_TEST_CASE(ssh_unknown_host_key_is_refused, SshFixture) {
+  WriteFile(dir / "other_known_hosts", "[example.com]:22 " + ReadFile(server.dir() + "/host_key.pub"));
+  spec.remote.known_hosts_file = dir / "other_known_hosts";
+  auto r = CheckConnection(spec.remote, "main");
+  std::string m = r.status().message();
+  BOOST_TEST(m.find("unknown SSH host key for [127.0.0.1]:" + std::to_string(server.port()) + " (ssh-ed25519 SHA256:") !=
+                 std::string::npos, m);
+  BOOST_TEST(m.find("): not in " + (dir / "other_known_hosts")) != std::string::npos, m);
+}
+
+BOOST_FIXTURE_TEST_CASE(ssh_changed_host_key_is_refused, SshFixture) {
+  RunCommand({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir / "impostor"});
+  std::string pub = ReadFile(dir / "impostor.pub");
+  WriteFile(dir / "changed_known_hosts", "[127.0.0.1]:" + std::to_string(server.port()) + " " + pub);
+  spec.remote.known_hosts_file = dir / "changed_known_hosts";
+  auto r = CheckConnection(spec.remote, "main");
+  BOOST_TEST(r.status().message().find("SSH host key for [127.0.0.1]:" + std::to_string(server.port()) + " CHANGED") !=
+                 std::string::npos, r.status().message());
+}
+
+BOOST_FIXTURE_TEST_CASE(ssh_rsa_key_fails_against_a_default_openssh_server, SshFixture) {
+  spec.remote.ssh_private_key = server.AddClientKey("rsa");
+  auto r = CheckConnection(spec.remote, "main");
+  BOOST_TEST((r.status().code() == Status::Code::kPermissionDenied), r.status().message());
+}
+
+BOOST_FIXTURE_TEST_CASE(ssh_rsa_key_works_when_the_server_allows_ssh_rsa, SshRsaFixture) {
+  spec.remote.ssh_private_key = server.AddClientKey("rsa");
+  WriteLocal("rsa.txt", "via rsa\n");
+  Sync();
+  BOOST_TEST(ShowFile(server.repo_path("cfg"), "main", "rsa.txt") == "via rsa\n");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
