@@ -384,7 +384,7 @@ Result<PassOutcome> Pass::Run(bool local_trigger_only) {
   for (const auto& [p, e] : UnmanagedEntries(*remote)) local[p] = e;
   FlatTree base_full = *base_tree;
   bool local_changed = Managed(local) != Managed(base_full);
-  bool remote_changed = !base || *remote != base_full;
+  bool remote_changed = *remote != base_full;
   state_->pending_local_changes = static_cast<uint32_t>(ChangedPaths(Managed(base_full), Managed(local)).size());
 
   if (local == *remote) {

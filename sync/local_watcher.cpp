@@ -1,0 +1,169 @@
+#include "sync/local_watcher.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "sync/folder_tree.h"
+
+namespace gitsyncd {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+constexpr uint32_t kMask = IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_ATTRIB |
+                           IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK;
+
+}  // namespace
+
+struct LocalWatcher::Impl {
+  Callback on_change;
+  std::chrono::milliseconds quiet, max_delay;
+  int inotify_fd = -1;
+  int wake_fd = -1;
+  std::thread thread;
+  std::mutex mu;
+  std::map<int, std::pair<std::string, std::string>> watches;  // wd -> (binding, dir)
+  std::map<std::string, std::string> roots;                    // binding -> folder
+  struct Burst {
+    Clock::time_point first, last;
+  };
+  std::map<std::string, Burst> pending;
+
+  void WatchTree(const std::string& binding, const std::string& dir) {
+    int wd = inotify_add_watch(inotify_fd, dir.c_str(), kMask);
+    if (wd < 0) {
+      spdlog::warn("sync '{}': cannot watch {}: {} (the periodic rescan still sees changes)", binding, dir,
+                   std::strerror(errno));
+      return;
+    }
+    watches[wd] = {binding, dir};
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+      if (e.is_directory(ec) && !e.is_symlink(ec) && e.path().filename() != ".git") {
+        WatchTree(binding, e.path().string());
+      }
+    }
+  }
+
+  void Note(const std::string& binding) {
+    auto now = Clock::now();
+    auto [it, fresh] = pending.try_emplace(binding, Burst{now, now});
+    if (!fresh) it->second.last = now;
+  }
+
+  void HandleEvents() {
+    alignas(inotify_event) char buf[64 * 1024];
+    for (;;) {
+      ssize_t n = ::read(inotify_fd, buf, sizeof buf);
+      if (n <= 0) return;
+      std::lock_guard<std::mutex> lock(mu);
+      for (char* p = buf; p < buf + n;) {
+        auto* ev = reinterpret_cast<inotify_event*>(p);
+        p += sizeof(inotify_event) + ev->len;
+        if (ev->mask & IN_Q_OVERFLOW) {
+          for (const auto& [b, f] : roots) Note(b);
+          continue;
+        }
+        auto w = watches.find(ev->wd);
+        if (w == watches.end()) continue;
+        if (ev->mask & IN_IGNORED) {
+          watches.erase(w);
+          continue;
+        }
+        std::string name = ev->len > 0 ? ev->name : "";
+        if (name.rfind(kTempPrefix, 0) == 0) continue;  // our own in-flight writes
+        if ((ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MOVED_TO)) && name != ".git") {
+          WatchTree(w->second.first, w->second.second + "/" + name);
+        }
+        Note(w->second.first);
+      }
+    }
+  }
+
+  // Fires the bursts that are due; returns how long until the next one is.
+  int FireDue() {
+    std::vector<std::string> due;
+    int wait_ms = -1;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      auto now = Clock::now();
+      for (auto it = pending.begin(); it != pending.end();) {
+        auto at = std::min(it->second.last + quiet, it->second.first + max_delay);
+        if (at <= now) {
+          due.push_back(it->first);
+          it = pending.erase(it);
+        } else {
+          int ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(at - now).count()) + 1;
+          wait_ms = wait_ms < 0 ? ms : std::min(wait_ms, ms);
+          ++it;
+        }
+      }
+    }
+    for (const auto& b : due) on_change(b);
+    return wait_ms;
+  }
+
+  void Loop() {
+    int wait_ms = -1;
+    for (;;) {
+      pollfd fds[2] = {{inotify_fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
+      int rc = ::poll(fds, 2, wait_ms);
+      if (rc < 0 && errno != EINTR) return;
+      if (fds[1].revents != 0) return;
+      if (fds[0].revents != 0) HandleEvents();
+      wait_ms = FireDue();
+    }
+  }
+};
+
+LocalWatcher::LocalWatcher(Callback on_change, std::chrono::milliseconds quiet, std::chrono::milliseconds max_delay)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->on_change = std::move(on_change);
+  impl_->quiet = quiet;
+  impl_->max_delay = max_delay;
+  impl_->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  impl_->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+LocalWatcher::~LocalWatcher() {
+  Stop();
+  if (impl_->inotify_fd >= 0) ::close(impl_->inotify_fd);
+  if (impl_->wake_fd >= 0) ::close(impl_->wake_fd);
+}
+
+Status LocalWatcher::Add(const std::string& binding, const std::string& folder) {
+  if (impl_->inotify_fd < 0) return Status::IoError(std::string("inotify unavailable: ") + std::strerror(errno));
+  std::error_code ec;
+  fs::create_directories(folder, ec);
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->roots[binding] = folder;
+  impl_->WatchTree(binding, folder);
+  return Status::Ok();
+}
+
+Status LocalWatcher::Start() {
+  if (impl_->inotify_fd < 0 || impl_->wake_fd < 0) return Status::IoError("inotify unavailable");
+  impl_->thread = std::thread([this] { impl_->Loop(); });
+  return Status::Ok();
+}
+
+void LocalWatcher::Stop() {
+  if (!impl_->thread.joinable()) return;
+  uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(impl_->wake_fd, &one, sizeof one);
+  impl_->thread.join();
+}
+
+}  // namespace gitsyncd

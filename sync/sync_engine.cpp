@@ -1,0 +1,276 @@
+#include "sync/sync_engine.h"
+
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "sync/local_watcher.h"
+#include "sync/sync_pass.h"
+
+namespace gitsyncd {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct BindingRuntime {
+  BindingSpec spec;
+  std::string connector;
+  Status setup;  // credentials could not be resolved: never runs
+  bool queued = false, running = false, rerun = false;
+  bool want_remote = false;  // the queued pass must contact the remote
+  uint64_t passes = 0;
+  uint32_t failures = 0;
+  std::string last_outcome, last_error;
+  Clock::time_point retry_at{};  // zero = no retry scheduled
+  std::chrono::seconds poll_interval{0};
+  Clock::time_point next_poll{};
+};
+
+}  // namespace
+
+struct SyncEngine::Impl {
+  EngineOptions options;
+  std::map<std::string, BindingRuntime> bindings;
+  mutable std::mutex mu;
+  std::condition_variable work_cv, sched_cv, done_cv;
+  std::deque<std::string> queue;
+  bool stopping = false;
+  std::vector<std::thread> workers;
+  std::thread scheduler;
+  std::unique_ptr<LocalWatcher> watcher;
+  std::mt19937 rng{std::random_device{}()};
+  Clock::time_point next_rescan{};
+
+  // Caller holds mu.
+  void Enqueue(BindingRuntime& b, const std::string& name, bool remote) {
+    if (!b.setup.ok() || stopping) return;
+    b.want_remote = b.want_remote || remote;
+    if (b.running) {
+      b.rerun = true;
+      return;
+    }
+    if (b.queued) return;
+    b.queued = true;
+    queue.push_back(name);
+    work_cv.notify_one();
+  }
+
+  std::chrono::milliseconds Backoff(uint32_t failures) {
+    auto base = options.backoff_initial * (1u << std::min<uint32_t>(failures - 1, 16));
+    auto capped = std::min<std::chrono::milliseconds>(base, options.backoff_max);
+    // Jitter: 50%..100% of the delay, so many bindings do not retry in lockstep.
+    std::uniform_real_distribution<double> jitter(0.5, 1.0);
+    return std::chrono::milliseconds(static_cast<long long>(static_cast<double>(capped.count()) * jitter(rng)));
+  }
+
+  void Work() {
+    std::unique_lock<std::mutex> lock(mu);
+    for (;;) {
+      work_cv.wait(lock, [&] { return stopping || !queue.empty(); });
+      if (stopping) return;
+      std::string name = queue.front();
+      queue.pop_front();
+      BindingRuntime& b = bindings.at(name);
+      b.queued = false;
+      b.running = true;
+      bool local_only = !b.want_remote;
+      b.want_remote = false;
+      BindingSpec spec = b.spec;
+      lock.unlock();
+      Result<PassOutcome> r = RunSyncPass(spec, local_only);
+      lock.lock();
+      b.running = false;
+      ++b.passes;
+      if (r.ok()) {
+        if (r->contacted_remote && r->summary != "in sync") spdlog::info("sync '{}': {}", name, r->summary);
+        b.failures = 0;
+        b.last_outcome = r->summary;
+        b.last_error.clear();
+        b.retry_at = {};
+      } else {
+        ++b.failures;
+        b.last_error = r.status().message();
+        auto delay = Backoff(b.failures);
+        b.retry_at = Clock::now() + delay;
+        spdlog::warn("sync '{}': {} (retry in {:.1f}s)", name, b.last_error, static_cast<double>(delay.count()) / 1000.0);
+        sched_cv.notify_all();
+      }
+      if (b.rerun) {
+        b.rerun = false;
+        Enqueue(b, name, b.want_remote);
+      }
+      done_cv.notify_all();
+    }
+  }
+
+  void Schedule() {
+    std::unique_lock<std::mutex> lock(mu);
+    while (!stopping) {
+      auto now = Clock::now();
+      auto next = now + std::chrono::hours(1);
+      if (now >= next_rescan) {
+        for (auto& [name, b] : bindings) Enqueue(b, name, false);
+        next_rescan = now + options.rescan_interval;
+      }
+      next = std::min(next, next_rescan);
+      for (auto& [name, b] : bindings) {
+        if (b.retry_at != Clock::time_point{}) {
+          if (b.retry_at <= now) {
+            b.retry_at = {};
+            Enqueue(b, name, true);
+          } else {
+            next = std::min(next, b.retry_at);
+          }
+        }
+        if (b.poll_interval.count() > 0) {
+          if (b.next_poll <= now) {
+            b.next_poll = now + b.poll_interval;
+            Enqueue(b, name, true);
+          }
+          next = std::min(next, b.next_poll);
+        }
+      }
+      sched_cv.wait_until(lock, next);
+    }
+  }
+};
+
+SyncEngine::SyncEngine(const Config& config, CredentialResolver resolver, EngineOptions options)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->options = options;
+  for (const auto& c : config.connectors) {
+    for (const auto& s : c.syncs) {
+      BindingRuntime b;
+      b.connector = c.name;
+      auto creds = resolver(c, s);
+      if (!creds.ok()) {
+        b.setup = creds.status().WithContext("sync '" + s.name + "'");
+        b.last_error = b.setup.message();
+      }
+      b.spec = MakeBindingSpec(config.daemon, c, s, creds.ok() ? *creds : RemoteCredentials{});
+      b.poll_interval = s.poll_interval;
+      impl_->bindings.emplace(s.name, std::move(b));
+    }
+  }
+}
+
+SyncEngine::~SyncEngine() { Stop(); }
+
+Status SyncEngine::Start() {
+  impl_->watcher = std::make_unique<LocalWatcher>([this](const std::string& b) { TriggerLocal(b); },
+                                                  impl_->options.debounce_quiet, impl_->options.debounce_max);
+  for (auto& [name, b] : impl_->bindings) {
+    if (!b.setup.ok()) {
+      spdlog::error("{}", b.setup.message());
+      continue;
+    }
+    if (b.spec.direction != SyncDirection::kPull) {
+      Status s = impl_->watcher->Add(name, b.spec.local);
+      if (!s.ok()) spdlog::warn("sync '{}': {}", name, s.message());
+    }
+  }
+  Status s = impl_->watcher->Start();
+  if (!s.ok()) spdlog::warn("folder watching is off ({}); relying on the periodic rescan", s.message());
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    auto now = Clock::now();
+    impl_->next_rescan = now + impl_->options.rescan_interval;
+    for (auto& [name, b] : impl_->bindings) {
+      b.next_poll = now + b.poll_interval;
+      impl_->Enqueue(b, name, true);
+    }
+  }
+  for (unsigned i = 0; i < std::max(1u, impl_->options.workers); ++i) {
+    impl_->workers.emplace_back([this] { impl_->Work(); });
+  }
+  impl_->scheduler = std::thread([this] { impl_->Schedule(); });
+  return Status::Ok();
+}
+
+void SyncEngine::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    if (impl_->stopping) return;
+    impl_->stopping = true;
+  }
+  if (impl_->watcher) impl_->watcher->Stop();
+  impl_->work_cv.notify_all();
+  impl_->sched_cv.notify_all();
+  impl_->done_cv.notify_all();
+  for (auto& t : impl_->workers) {
+    if (t.joinable()) t.join();  // a running pass finishes first
+  }
+  if (impl_->scheduler.joinable()) impl_->scheduler.join();
+}
+
+bool SyncEngine::TriggerRemote(const std::string& binding, const std::string& reason) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  auto it = impl_->bindings.find(binding);
+  if (it == impl_->bindings.end()) return false;
+  spdlog::debug("sync '{}': remote trigger ({})", binding, reason);
+  impl_->Enqueue(it->second, binding, true);
+  return true;
+}
+
+bool SyncEngine::TriggerLocal(const std::string& binding) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  auto it = impl_->bindings.find(binding);
+  if (it == impl_->bindings.end()) return false;
+  impl_->Enqueue(it->second, binding, false);
+  return true;
+}
+
+Result<std::string> SyncEngine::SyncNow(const std::string& binding, std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  auto it = impl_->bindings.find(binding);
+  if (it == impl_->bindings.end()) return Status::NotFound("no sync binding named '" + binding + "'");
+  BindingRuntime& b = it->second;
+  if (!b.setup.ok()) return b.setup;
+  // Wait for a pass that starts after this call: the one after any running or queued one.
+  uint64_t target = b.passes + (b.running ? 1 : 0) + 1;
+  if (b.running) b.rerun = true;
+  impl_->Enqueue(b, binding, true);
+  if (!impl_->done_cv.wait_for(lock, timeout, [&] { return impl_->stopping || b.passes >= target; })) {
+    return Status::Unavailable("sync '" + binding + "' did not finish within " +
+                               std::to_string(timeout.count() / 1000) + "s; it goes on in the background");
+  }
+  if (impl_->stopping && b.passes < target) return Status::Unavailable("the daemon is stopping");
+  if (!b.last_error.empty()) return Status::Error(Status::Code::kUnavailable, b.last_error);
+  return b.last_outcome;
+}
+
+std::vector<EngineBindingStatus> SyncEngine::Snapshot() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  std::vector<EngineBindingStatus> out;
+  auto now = Clock::now();
+  for (const auto& [name, b] : impl_->bindings) {
+    EngineBindingStatus s;
+    s.name = name;
+    s.connector = b.connector;
+    s.running = b.running;
+    s.queued = b.queued;
+    s.passes = b.passes;
+    s.failures = b.failures;
+    s.last_outcome = b.last_outcome;
+    s.last_error = b.last_error;
+    if (b.retry_at != Clock::time_point{} && b.retry_at > now) {
+      s.next_retry_in_s = std::chrono::duration<double>(b.retry_at - now).count();
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<std::string> SyncEngine::BindingNames() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  std::vector<std::string> names;
+  for (const auto& [name, b] : impl_->bindings) names.push_back(name);
+  return names;
+}
+
+}  // namespace gitsyncd

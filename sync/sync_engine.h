@@ -1,0 +1,72 @@
+// Runs every sync binding of a Config: a pool of worker threads does the blocking Git work,
+// one binding's passes never overlap (each binding is queued at most once), and bindings
+// proceed in parallel. Triggers (local edits, sync-now, polling, webhooks) coalesce: a
+// trigger while a pass is queued is absorbed; a trigger while a pass runs schedules exactly
+// one more. Failures back off exponentially with jitter (1 s to 5 min), never busy-looping.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "config/status.h"
+#include "sync/remote_auth.h"
+
+namespace gitsyncd {
+
+struct EngineBindingStatus {
+  std::string name;
+  std::string connector;
+  bool running = false;
+  bool queued = false;
+  uint64_t passes = 0;         // passes finished since the engine started
+  uint32_t failures = 0;       // consecutive failures
+  std::string last_outcome;    // summary of the last successful pass
+  std::string last_error;
+  double next_retry_in_s = 0;  // > 0 while backing off
+};
+
+struct EngineOptions {
+  unsigned workers = 4;
+  std::chrono::milliseconds debounce_quiet{300};
+  std::chrono::milliseconds debounce_max{3000};
+  std::chrono::seconds rescan_interval{60};  // safety net behind inotify
+  std::chrono::milliseconds backoff_initial{1000};
+  std::chrono::milliseconds backoff_max{300000};
+};
+
+class SyncEngine {
+ public:
+  using CredentialResolver =
+      std::function<Result<RemoteCredentials>(const ConnectorConfig&, const SyncBinding&)>;
+
+  SyncEngine(const Config& config, CredentialResolver resolver, EngineOptions options = {});
+  ~SyncEngine();  // Stop()
+  SyncEngine(const SyncEngine&) = delete;
+  SyncEngine& operator=(const SyncEngine&) = delete;
+
+  // Starts workers, the folder watcher and the scheduler, and queues a first pass of every
+  // binding. A binding whose credentials cannot be resolved is reported, not started.
+  Status Start();
+  // Stops taking work and waits for running passes to finish (an interrupted pass would be
+  // safe too, but finishing is cheaper than redoing).
+  void Stop();
+
+  // False when no binding has that name.
+  bool TriggerRemote(const std::string& binding, const std::string& reason);
+  bool TriggerLocal(const std::string& binding);
+  // Triggers a full pass and waits for it; returns its outcome summary or error.
+  Result<std::string> SyncNow(const std::string& binding, std::chrono::milliseconds timeout);
+
+  std::vector<EngineBindingStatus> Snapshot() const;
+  std::vector<std::string> BindingNames() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace gitsyncd

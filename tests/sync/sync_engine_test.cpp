@@ -1,0 +1,145 @@
+// The engine that runs bindings: debounce, parallel bindings, backoff, sync-now.
+#include <sys/stat.h>
+
+#include <boost/test/unit_test.hpp>
+#include <filesystem>
+#include <thread>
+
+#include "sync/sync_engine.h"
+#include "tests/support/git_cli.h"
+
+using namespace gitsyncd;
+using namespace gitsyncd::testing;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct EngineFixture {
+  TempDir dir;
+  Config config;
+
+  SyncBinding& AddBinding(const std::string& name) {
+    InitBareRepo(dir / (name + ".git"));
+    ConnectorConfig c;
+    c.name = "conn-" + name;
+    c.url = "file://" + (dir / (name + ".git"));
+    c.commit_author = {"Engine Bot", "engine@example.com"};
+    SyncBinding s;
+    s.name = name;
+    s.branch = "main";
+    s.local = dir / ("local-" + name);
+    s.remote_url = c.url;
+    c.syncs.push_back(s);
+    config.connectors.push_back(c);
+    return config.connectors.back().syncs.back();
+  }
+
+  std::unique_ptr<SyncEngine> Engine(EngineOptions o = {}) {
+    config.daemon.state_dir = dir / "state";
+    o.debounce_quiet = 200ms;
+    return std::make_unique<SyncEngine>(
+        config,
+        [](const ConnectorConfig&, const SyncBinding& s) -> Result<RemoteCredentials> {
+          RemoteCredentials r;
+          r.url = s.remote_url;
+          return r;
+        },
+        o);
+  }
+
+  int CommitCount(const std::string& name) {
+    auto r = Git({"--git-dir", dir / (name + ".git"), "rev-list", "--count", "main"}, "", {}, true);
+    return r.exit_code == 0 ? std::stoi(r.out) : 0;
+  }
+
+  // Polls until `pred` holds (bounded).
+  template <typename Pred>
+  bool WaitFor(Pred pred, std::chrono::milliseconds limit = 15s) {
+    auto end = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < end) {
+      if (pred()) return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return pred();
+  }
+};
+
+void WriteHook(const std::string& repo, const std::string& hook, const std::string& body) {
+  std::string path = repo + "/hooks/" + hook;
+  WriteFile(path, "#!/bin/sh\n" + body);
+  ::chmod(path.c_str(), 0755);
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(sync_engine, EngineFixture)
+
+BOOST_AUTO_TEST_CASE(a_burst_of_local_writes_becomes_one_commit) {
+  AddBinding("burst");
+  WriteFile(dir / "local-burst/seed.txt", "seed\n");
+  auto engine = Engine();
+  BOOST_REQUIRE(engine->Start().ok());
+  BOOST_REQUIRE(WaitFor([&] { return CommitCount("burst") == 1; }));
+  for (int i = 0; i < 10; ++i) {
+    WriteFile(dir / ("local-burst/f" + std::to_string(i) + ".yaml"), "n: " + std::to_string(i) + "\n");
+    std::this_thread::sleep_for(10ms);
+  }
+  BOOST_REQUIRE(WaitFor([&] { return !ShowFile(dir / "burst.git", "main", "f9.yaml").empty(); }));
+  std::this_thread::sleep_for(500ms);  // anything else queued would have run by now
+  BOOST_TEST(CommitCount("burst") == 2);
+  BOOST_TEST(ShowFile(dir / "burst.git", "main", "f0.yaml") == "n: 0\n");
+}
+
+BOOST_AUTO_TEST_CASE(bindings_sync_in_parallel) {
+  // Remote A accepts a push only once remote B has received one: with bindings serialized
+  // behind each other this would time out.
+  AddBinding("a");
+  AddBinding("b");
+  std::string marker = dir / "b-received";
+  WriteHook(dir / "a.git", "pre-receive",
+            "i=0; while [ $i -lt 100 ]; do [ -f " + marker + " ] && exit 0; sleep 0.1; i=$((i+1)); done; exit 1\n");
+  WriteHook(dir / "b.git", "post-receive", "touch " + marker + "\n");
+  WriteFile(dir / "local-a/x.txt", "a\n");
+  WriteFile(dir / "local-b/y.txt", "b\n");
+  EngineOptions o;
+  o.workers = 2;
+  auto engine = Engine(o);
+  BOOST_REQUIRE(engine->Start().ok());
+  BOOST_TEST(WaitFor([&] { return CommitCount("a") == 1 && CommitCount("b") == 1; }));
+}
+
+BOOST_AUTO_TEST_CASE(unreachable_remote_backs_off_and_pushes_once_it_is_back) {
+  AddBinding("flaky");
+  fs::rename(dir / "flaky.git", dir / "flaky.git.away");
+  WriteFile(dir / "local-flaky/edit.txt", "made while the remote was gone\n");
+  EngineOptions o;
+  o.backoff_initial = 200ms;
+  auto engine = Engine(o);
+  BOOST_REQUIRE(engine->Start().ok());
+  std::this_thread::sleep_for(2500ms);
+  auto snap = engine->Snapshot();
+  BOOST_REQUIRE_EQUAL(snap.size(), 1u);
+  // 200 + 400 + 800 + 1600 ms of backoff (with jitter): a handful of attempts, not a busy loop.
+  BOOST_TEST(snap[0].passes >= 2u);
+  BOOST_TEST(snap[0].passes <= 7u);
+  BOOST_TEST(snap[0].failures == snap[0].passes);
+  BOOST_TEST(!snap[0].last_error.empty());
+  fs::rename(dir / "flaky.git.away", dir / "flaky.git");
+  BOOST_TEST(WaitFor([&] { return ShowFile(dir / "flaky.git", "main", "edit.txt") == "made while the remote was gone\n"; }));
+}
+
+BOOST_AUTO_TEST_CASE(sync_now_runs_a_pass_and_reports_its_outcome) {
+  AddBinding("now");
+  auto engine = Engine();
+  BOOST_REQUIRE(engine->Start().ok());
+  GitClone person("file://" + (dir / "now.git"), dir / "person");
+  person.Write("remote.txt", "from remote\n");
+  BOOST_REQUIRE(person.CommitAndPush("remote"));
+  auto r = engine->SyncNow("now", 10s);
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
+  BOOST_TEST(ReadFile(dir / "local-now/remote.txt") == "from remote\n");
+  BOOST_TEST(engine->SyncNow("nope", 1s).status().message() == "no sync binding named 'nope'");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
