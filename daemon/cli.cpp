@@ -61,6 +61,10 @@ int RunCli(int argc, char** argv) {
 
   RegisterCheckConfigCommand(app, ctx);
   RegisterSecretCommand(app, ctx);
+  RegisterRunCommand(app, ctx);
+  RegisterStatusCommand(app, ctx);
+  RegisterSyncNowCommand(app, ctx);
+  RegisterTestConnectionCommand(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,93 @@
+// `gitsyncd status [--json]`: each binding's state, read from the state directory (the truth
+// on disk), so it works whether or not the daemon runs.
+#include <boost/json.hpp>
+
+#include <cstdio>
+
+#include "daemon/cli.h"
+#include "sync/binding_state.h"
+
+namespace gitsyncd {
+namespace {
+
+namespace json = boost::json;
+
+json::object ToJson(const ConnectorConfig& c, const SyncBinding& s, const Result<BindingState>& st) {
+  json::object o{{"name", s.name}, {"connector", c.name}, {"remote", s.remote_url}, {"branch", s.branch},
+                 {"path", s.path}, {"local", s.local}, {"direction", std::string(SyncDirectionName(s.direction))}};
+  if (!st.ok()) {
+    o["state_error"] = st.status().message();
+    return o;
+  }
+  o["last_synced_commit"] = st->last_synced_commit;
+  o["last_success_time"] = st->last_success_time;
+  o["pending_local_changes"] = st->pending_local_changes;
+  o["last_error"] = st->last_error;
+  o["last_error_time"] = st->last_error_time;
+  o["consecutive_failures"] = st->consecutive_failures;
+  json::array warnings;
+  for (const auto& w : st->warnings) warnings.emplace_back(w);
+  o["warnings"] = std::move(warnings);
+  json::array conflicts;
+  for (const auto& k : st->conflicts) {
+    json::array files;
+    for (const auto& f : k.files) files.emplace_back(f);
+    conflicts.push_back(json::object{{"branch", k.branch}, {"time", k.time}, {"policy", k.policy},
+                                     {"files", std::move(files)}, {"resolved", k.resolved}});
+  }
+  o["conflicts"] = std::move(conflicts);
+  return o;
+}
+
+void PrintText(const json::object& o) {
+  auto str = [&](const char* k) { return o.contains(k) && o.at(k).is_string() ? std::string(o.at(k).as_string()) : ""; };
+  std::printf("%s  (%s -> %s, %s)\n", str("name").c_str(), str("local").c_str(), str("remote").c_str(),
+              str("direction").c_str());
+  if (o.contains("state_error")) {
+    std::printf("  state:          %s\n", str("state_error").c_str());
+    return;
+  }
+  std::string commit = str("last_synced_commit");
+  std::printf("  last synced:    %s%s\n", commit.empty() ? "never" : commit.substr(0, 12).c_str(),
+              str("last_success_time").empty() ? "" : (" at " + str("last_success_time")).c_str());
+  std::printf("  pending local:  %llu change(s)\n",
+              static_cast<unsigned long long>(o.at("pending_local_changes").to_number<uint64_t>()));
+  std::string err = str("last_error");
+  std::printf("  last error:     %s\n", err.empty() ? "none" : (err + " (" + str("last_error_time") + ")").c_str());
+  for (const auto& w : o.at("warnings").as_array()) std::printf("  warning:        %s\n", std::string(w.as_string()).c_str());
+  for (const auto& c : o.at("conflicts").as_array()) {
+    const auto& co = c.as_object();
+    std::string files;
+    for (const auto& f : co.at("files").as_array()) files += (files.empty() ? "" : ", ") + std::string(f.as_string());
+    std::printf("  conflict:       %s %s [%s] %s: %s\n", std::string(co.at("time").as_string()).c_str(),
+                std::string(co.at("branch").as_string()).c_str(), std::string(co.at("policy").as_string()).c_str(),
+                co.at("resolved").as_bool() ? "resolved" : "OPEN", files.c_str());
+  }
+}
+
+}  // namespace
+
+void RegisterStatusCommand(CLI::App& app, CliContext& ctx) {
+  auto* cmd = app.add_subcommand("status", "Show each sync binding: last synced commit, pending changes, errors, conflicts");
+  auto as_json = std::make_shared<bool>(false);
+  cmd->add_flag("--json", *as_json, "Print JSON");
+  cmd->callback([&ctx, as_json] {
+    ctx.action = [&ctx, as_json] {
+      auto config = ctx.LoadConfigOrReport();
+      if (!config) return kExitUserError;
+      json::array all;
+      for (const auto& c : config->connectors) {
+        for (const auto& s : c.syncs) all.push_back(ToJson(c, s, LoadBindingState(BindingStateDir(config->daemon, s.name))));
+      }
+      if (*as_json) {
+        std::printf("%s\n", json::serialize(json::object{{"bindings", all}}).c_str());
+      } else {
+        if (all.empty()) std::printf("no sync bindings configured\n");
+        for (const auto& o : all) PrintText(o.as_object());
+      }
+      return kExitOk;
+    };
+  });
+}
+
+}  // namespace gitsyncd

@@ -1,0 +1,47 @@
+// `gitsyncd test-connection NAME [--repo R]`: the "Test" button of a connector.
+#include <cstdio>
+
+#include "daemon/cli.h"
+#include "daemon/remote_credentials.h"
+#include "sync/connection_check.h"
+
+namespace gitsyncd {
+
+void RegisterTestConnectionCommand(CLI::App& app, CliContext& ctx) {
+  auto* cmd = app.add_subcommand("test-connection",
+                                 "Check a connector: resolve the URL, authenticate, list refs, check the branch");
+  auto name = std::make_shared<std::string>();
+  auto repo = std::make_shared<std::string>();
+  cmd->add_option("NAME", *name, "Connector name")->required();
+  cmd->add_option("--repo", *repo, "Repository to test (account connectors; default: test_repo)");
+  cmd->callback([&ctx, name, repo] {
+    ctx.action = [&ctx, name, repo] {
+      auto config = ctx.LoadConfigOrReport();
+      if (!config) return kExitUserError;
+      const ConnectorConfig* c = config->FindConnector(*name);
+      if (c == nullptr) return UserError("no connector named '" + *name + "' in " + ctx.config_dir);
+      std::string url = c->url;
+      if (c->url_type == UrlType::kAccount) {
+        std::string r = !repo->empty() ? *repo : c->test_repo;
+        if (r.empty()) return UserError("connector '" + *name + "' has an account URL: give --repo or set test_repo");
+        auto composed = ComposeRepoUrl(c->provider, c->url, r);
+        if (!composed.ok()) return UserError(composed.status().message());
+        url = *composed;
+      } else if (!repo->empty()) {
+        return UserError("--repo is only for account connectors; '" + *name + "' names one repository");
+      }
+      auto store = CliContext::OpenStore(config->daemon);
+      auto creds = ResolveRemoteCredentials(*config, *c, url, store.ok() ? &*store : nullptr);
+      if (!creds.ok()) return UserError(creds.status().message());
+      Status tls = ConfigureTls(config->daemon.ca_file);
+      if (!tls.ok()) return UserError(tls.message());
+      auto report = CheckConnection(*creds, c->branch);
+      if (!report.ok()) return UserError("test-connection '" + *name + "' failed: " + report.status().message());
+      std::printf("OK: %s: authenticated, %zu refs, branch %s at %s\n", url.c_str(), report->ref_count,
+                  c->branch.c_str(), report->branch_head.substr(0, 12).c_str());
+      return kExitOk;
+    };
+  });
+}
+
+}  // namespace gitsyncd
