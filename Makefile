@@ -16,7 +16,7 @@ build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 demo: deps build
-	$(BUILD_DIR)/daemon/gitsyncd check-config --config examples/quickstart
+	GITSYNCD_BIN=$(BUILD_DIR)/daemon/gitsyncd scripts/demo
 
 test: deps build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600

@@ -29,13 +29,16 @@ BOOST_AUTO_TEST_CASE(check_config_prints_the_exact_errors_for_each_broken_exampl
   BOOST_TEST(cases >= 5);
 }
 
-BOOST_AUTO_TEST_CASE(check_config_accepts_the_quickstart_example) {
+BOOST_AUTO_TEST_CASE(check_config_accepts_the_examples) {
   std::string binary = RequiredEnv("GITSYNCD_BINARY");
-  std::string examples = RequiredEnv("GITSYNCD_SOURCE_DIR") + "/examples/quickstart";
-  CommandResult r = RunCommand({binary, "check-config", "--config", examples});
-  BOOST_TEST(r.exit_code == 0, r.err);
-  BOOST_TEST(r.out.find("3 connectors") != std::string::npos);
-  BOOST_TEST(r.out.find("remote:      https://github.com/acme-platform/service-config.git") != std::string::npos);
+  std::string examples = RequiredEnv("GITSYNCD_SOURCE_DIR") + "/examples";
+  CommandResult quick = RunCommand({binary, "check-config", "--config", examples + "/quickstart"});
+  BOOST_TEST(quick.exit_code == 0, quick.err);
+  BOOST_TEST(quick.out.find("remote:      file:///tmp/gitsyncd-quickstart/remote.git") != std::string::npos);
+  CommandResult providers = RunCommand({binary, "check-config", "--config", examples + "/providers"});
+  BOOST_TEST(providers.exit_code == 0, providers.err);
+  BOOST_TEST(providers.out.find("3 connectors") != std::string::npos);
+  BOOST_TEST(providers.out.find("remote:      https://github.com/acme-platform/service-config.git") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
