@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <ctime>
 #include <cstring>
 #include <filesystem>
 #include <random>
@@ -53,8 +55,30 @@ uint32_t ModeOf(const struct stat& st) {
   return (st.st_mode & S_IXUSR) ? GIT_FILEMODE_BLOB_EXECUTABLE : GIT_FILEMODE_BLOB;
 }
 
-Status ScanDir(git_repository* repo, const std::string& root, const std::string& rel, FlatTree* out,
-               std::vector<std::string>* skipped) {
+// Files modified this close to the scan may change again within the same mtime tick; they
+// are always re-read (git's "racy" rule).
+constexpr int64_t kRacyWindowNs = 2'000'000'000;
+
+int64_t MtimeNs(const struct stat& st) {
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
+struct ScanContext {
+  git_repository* repo;
+  std::string root;
+  FlatTree* out;
+  std::vector<std::string>* skipped;
+  ScanCache* cache;
+  ScanCache fresh;  // what this scan saw, replaces the cache when done
+  int64_t now_ns;
+  git_odb* odb = nullptr;  // a cached id counts only if the blob is really in the repository
+};
+
+Status ScanDir(ScanContext& ctx, const std::string& rel) {
+  git_repository* repo = ctx.repo;
+  const std::string& root = ctx.root;
+  FlatTree* out = ctx.out;
+  std::vector<std::string>* skipped = ctx.skipped;
   std::string dir = rel.empty() ? root : root + "/" + rel;
   std::error_code ec;
   fs::directory_iterator it(dir, ec);
@@ -79,7 +103,7 @@ Status ScanDir(git_repository* repo, const std::string& root, const std::string&
       continue;
     }
     if (S_ISDIR(st.st_mode)) {
-      Status s = ScanDir(repo, root, path, out, skipped);
+      Status s = ScanDir(ctx, path);
       if (!s.ok()) return s;
       continue;
     }
@@ -90,6 +114,22 @@ Status ScanDir(git_repository* repo, const std::string& root, const std::string&
     if (out->size() >= kMaxFiles) {
       return Status::InvalidArgument("folder " + root + " holds more than " + std::to_string(kMaxFiles) + " files");
     }
+    FileEntry e;
+    e.mode = ModeOf(st);
+    ScanCacheEntry seen{st.st_size, MtimeNs(st), st.st_ino, e.mode, {}};
+    if (ctx.cache != nullptr) {
+      auto hit = ctx.cache->entries.find(path);
+      bool same = hit != ctx.cache->entries.end() && hit->second.size == seen.size &&
+                  hit->second.mtime_ns == seen.mtime_ns && hit->second.inode == seen.inode &&
+                  hit->second.mode == seen.mode && seen.mtime_ns < ctx.now_ns - kRacyWindowNs &&
+                  ctx.odb != nullptr && git_odb_exists(ctx.odb, &hit->second.oid) == 1;
+      if (same) {
+        e.oid = hit->second.oid;
+        (*out)[path] = e;
+        ctx.fresh.entries[path] = hit->second;
+        continue;
+      }
+    }
     auto data = ReadWholeFile(full, kMaxFileBytes);
     if (!data.ok()) {
       if (data.status().code() == Status::Code::kInvalidArgument) {
@@ -98,11 +138,12 @@ Status ScanDir(git_repository* repo, const std::string& root, const std::string&
       }
       return data.status();
     }
-    FileEntry e;
-    e.mode = ModeOf(st);
     int rc = git_blob_create_from_buffer(&e.oid, repo, data->data(), data->size());
     if (rc < 0) return GitError(rc, "cannot store " + path);
     (*out)[path] = e;
+    seen.oid = e.oid;
+    ctx.fresh.entries[path] = seen;
+    ctx.fresh.dirty = true;
   }
   return Status::Ok();
 }
@@ -226,7 +267,46 @@ FlatTree UnmanagedEntries(const FlatTree& tree) {
   return out;
 }
 
-Result<FlatTree> ScanFolder(git_repository* repo, const std::string& folder, std::vector<std::string>* skipped) {
+ScanCache LoadScanCache(const std::string& file) {
+  ScanCache cache;
+  FILE* f = std::fopen(file.c_str(), "r");
+  if (f == nullptr) return cache;
+  char line[8192];
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    // <oid> <size> <mtime_ns> <inode> <mode> <path>
+    char hex[GIT_OID_HEXSZ + 1];
+    long long size = 0, mtime = 0;
+    unsigned long long inode = 0;
+    unsigned mode = 0;
+    int consumed = 0;
+    if (std::sscanf(line, "%40s %lld %lld %llu %o %n", hex, &size, &mtime, &inode, &mode, &consumed) != 5) continue;
+    std::string path(line + consumed);
+    if (!path.empty() && path.back() == '\n') path.pop_back();
+    ScanCacheEntry e{size, mtime, inode, mode, {}};
+    if (path.empty() || git_oid_fromstr(&e.oid, hex) < 0) continue;
+    cache.entries[path] = e;
+  }
+  std::fclose(f);
+  return cache;
+}
+
+Status SaveScanCache(const std::string& file, const ScanCache& cache) {
+  std::string tmp = file + ".tmp";
+  FILE* f = std::fopen(tmp.c_str(), "w");
+  if (f == nullptr) return Status::IoError("cannot write " + tmp + ": " + std::strerror(errno));
+  for (const auto& [path, e] : cache.entries) {
+    if (path.find('\n') != std::string::npos) continue;  // cannot be represented; re-read next time
+    std::fprintf(f, "%s %lld %lld %llu %o %s\n", OidHex(e.oid).c_str(), static_cast<long long>(e.size),
+                 static_cast<long long>(e.mtime_ns), static_cast<unsigned long long>(e.inode), e.mode, path.c_str());
+  }
+  bool ok = std::fflush(f) == 0;
+  ok = std::fclose(f) == 0 && ok;
+  if (!ok || ::rename(tmp.c_str(), file.c_str()) != 0) return Status::IoError("cannot save " + file);
+  return Status::Ok();
+}
+
+Result<FlatTree> ScanFolder(git_repository* repo, const std::string& folder, std::vector<std::string>* skipped,
+                            ScanCache* cache) {
   FlatTree out;
   std::error_code ec;
   if (!fs::exists(folder, ec)) {
@@ -236,8 +316,21 @@ Result<FlatTree> ScanFolder(git_repository* repo, const std::string& folder, std
   if (fs::is_symlink(folder, ec) || !fs::is_directory(folder, ec)) {
     return Status::InvalidArgument("local folder " + folder + " is not a directory");
   }
-  Status s = ScanDir(repo, folder, "", &out, skipped);
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
+  ScanContext ctx{repo, folder, &out, skipped, cache, {}, static_cast<int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec};
+  OdbPtr odb;
+  if (cache != nullptr) {
+    git_odb* raw = nullptr;
+    if (git_repository_odb(&raw, repo) == 0) odb.reset(raw);
+    ctx.odb = raw;
+  }
+  Status s = ScanDir(ctx, "");
   if (!s.ok()) return s;
+  if (cache != nullptr) {
+    ctx.fresh.dirty = ctx.fresh.dirty || ctx.fresh.entries.size() != cache->entries.size();
+    *cache = std::move(ctx.fresh);
+  }
   return out;
 }
 

@@ -29,9 +29,28 @@ inline constexpr const char* kTempPrefix = ".gitsyncd-tmp-";
 inline constexpr uint64_t kMaxFileBytes = 64ull * 1024 * 1024;
 inline constexpr size_t kMaxFiles = 100000;
 
+// What a previous scan learned about each file, so unchanged files are not read again: a file
+// whose size, mtime, inode and mode match, and whose mtime is safely in the past (not "racy"),
+// reuses its blob id. Persisted per binding; losing it only costs a full re-read.
+struct ScanCacheEntry {
+  int64_t size = 0;
+  int64_t mtime_ns = 0;
+  uint64_t inode = 0;
+  uint32_t mode = 0;
+  git_oid oid{};
+};
+struct ScanCache {
+  std::map<std::string, ScanCacheEntry> entries;
+  bool dirty = false;
+};
+ScanCache LoadScanCache(const std::string& file);
+Status SaveScanCache(const std::string& file, const ScanCache& cache);
+
 // Reads the folder into blobs of `repo`. Symlinks, `.git` entries and special files are
 // skipped and described in `skipped` ("symlink a/b: not synced"). Stale temp files are removed.
-Result<FlatTree> ScanFolder(git_repository* repo, const std::string& folder, std::vector<std::string>* skipped);
+// `cache` may be null.
+Result<FlatTree> ScanFolder(git_repository* repo, const std::string& folder, std::vector<std::string>* skipped,
+                            ScanCache* cache = nullptr);
 
 // The files under `path` of `commit` (null commit = empty). Paths are relative to `path`.
 Result<FlatTree> SubtreeOfCommit(git_repository* repo, const git_oid* commit, const std::string& path);

@@ -106,7 +106,6 @@ class Pass {
   const BindingSpec& spec_;
   git_repository* repo_;
   BindingState* state_;
-  bool push_rejected_ = false;
 };
 
 Result<git_oid> Pass::Commit(const git_oid& tree_id, const std::vector<git_oid>& parents, const std::string& message) {
@@ -170,11 +169,7 @@ Result<PassOutcome> Pass::PushLocal(const std::optional<git_oid>& remote_head, c
   auto commit = CommitFolderOn(remote_head, local, "gitsyncd: sync " + spec_.name, remote);
   if (!commit.ok()) return commit.status();
   Status pushed = PushRefs(repo_, spec_.remote, {{*commit, "refs/heads/" + spec_.branch}});
-  if (pushed.code() == Status::Code::kConflict) {
-    push_rejected_ = true;
-    return pushed;
-  }
-  if (!pushed.ok()) return pushed;
+  if (!pushed.ok()) return pushed;  // kConflict: the remote moved; the caller merges again
   state_->pending_local_changes = 0;
   Status s = SaveSynced(*commit);
   if (!s.ok()) return s;
@@ -321,7 +316,6 @@ Result<PassOutcome> Pass::Merge(const std::optional<git_oid>& base, const FlatTr
       state_->pending_commit.clear();
       state_->pending_local_tree.clear();
       SaveBindingState(spec_.binding_dir, *state_);
-      if (pushed.code() == Status::Code::kConflict) push_rejected_ = true;
       return pushed;
     }
   }
@@ -347,8 +341,11 @@ Result<PassOutcome> Pass::Merge(const std::optional<git_oid>& base, const FlatTr
 
 Result<PassOutcome> Pass::Run(bool local_trigger_only) {
   std::vector<std::string> skipped;
-  auto scanned = ScanFolder(repo_, spec_.local, &skipped);
+  std::string cache_file = spec_.binding_dir + "/scan-cache";
+  ScanCache cache = LoadScanCache(cache_file);
+  auto scanned = ScanFolder(repo_, spec_.local, &skipped, &cache);
   if (!scanned.ok()) return scanned.status();
+  if (cache.dirty) SaveScanCache(cache_file, cache);  // only a speed-up: a failure costs a re-read
   std::optional<git_oid> base = ParseOid(state_->last_synced_commit);
   auto base_tree = SubtreeOfCommit(repo_, base ? &*base : nullptr, spec_.path);
   if (!base_tree.ok()) return base_tree.status();
@@ -356,6 +353,16 @@ Result<PassOutcome> Pass::Run(bool local_trigger_only) {
 
   if (local_trigger_only && state_->pending_commit.empty() && base && Managed(*scanned) == Managed(*base_tree)) {
     return PassOutcome{"in sync", false};
+  }
+
+  // A local edit on top of the last synced state: push it straight on the last synced commit.
+  // If the remote moved meanwhile the push is rejected (never forced) and the full path below
+  // fetches and merges. This saves a fetch round trip for the common case.
+  if (local_trigger_only && base && state_->pending_commit.empty() && spec_.direction != SyncDirection::kPull) {
+    FlatTree local = *scanned;
+    for (const auto& [p, e] : UnmanagedEntries(*base_tree)) local[p] = e;
+    auto pushed = PushLocal(base, local, *base_tree);
+    if (pushed.ok() || pushed.status().code() != Status::Code::kConflict) return pushed;
   }
 
   auto fetched = FetchBranch(repo_, spec_.remote, spec_.branch);
