@@ -1,5 +1,7 @@
 #include "config/config.h"
 
+#include <sodium.h>
+
 #include <cstdlib>
 
 namespace gitsyncd {
@@ -74,6 +76,32 @@ std::string BindingStateDir(const DaemonConfig& daemon, const std::string& bindi
     }
   }
   return daemon.state_dir + "/bindings/" + escaped;
+}
+
+std::string ConnectorId(std::string_view name) {
+  std::string id;
+  bool plain = true;
+  for (unsigned char ch : name) {
+    char c = static_cast<char>(ch);
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-') {
+      id += c;
+    } else {
+      if (c != ' ') plain = false;
+      if (id.empty() || id.back() != '-') id += '-';
+    }
+  }
+  if (plain && !id.empty()) return id;
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(name.data()), name.size());
+  static const char kHex[] = "0123456789abcdef";
+  std::string suffix;
+  for (int i = 0; i < 4; ++i) {
+    suffix += kHex[digest[i] >> 4];
+    suffix += kHex[digest[i] & 15];
+  }
+  while (!id.empty() && id.back() == '-') id.pop_back();
+  return id.empty() ? "c-" + suffix : id + "-" + suffix;
 }
 
 }  // namespace gitsyncd

@@ -91,6 +91,7 @@ struct ConnectorConfig {
 };
 
 struct ListenConfig {
+  bool configured = false;   // gitsyncd.yaml has a `listen` section
   std::string address = "127.0.0.1";
   uint16_t port = 8787;
   std::string tls_cert;      // empty = plain HTTP (behind a reverse proxy)
@@ -136,5 +137,10 @@ Result<std::string> MasterKeyPath(const DaemonConfig& daemon);
 std::string SecretsDir(const DaemonConfig& daemon);
 // Per-binding state lives under <state_dir>/bindings/<name>.
 std::string BindingStateDir(const DaemonConfig& daemon, const std::string& binding_name);
+
+// The connector's id in webhook URLs (/webhooks/<id>/<token>) and state file names: the name
+// lowercased with spaces as '-' when it is plain ASCII ("Team A" -> "team-a"); other names
+// get a readable ASCII part plus 8 hex digits of the name's SHA-256, so ids stay URL-safe.
+std::string ConnectorId(std::string_view name);
 
 }  // namespace gitsyncd

@@ -104,6 +104,7 @@ void LoadDaemon(const YAML::Node& root, const std::string& dir, const std::strin
   if (!m.Has("listen")) return;
   YamlMap l(m.Get("listen"), "listen", &sink, kListenKeys);
   ListenConfig& lc = d->listen;
+  lc.configured = true;
   if (auto v = l.String("address")) lc.address = *v;
   if (auto v = l.Unsigned("port", 0, 65535)) lc.port = static_cast<uint16_t>(*v);
   if (auto v = l.String("tls_cert")) lc.tls_cert = fs::path(*v).is_absolute() ? *v : (fs::absolute(dir) / *v).string();
@@ -375,6 +376,16 @@ void CheckAcrossFiles(const Config& config, std::vector<ConfigError>* errors) {
     if (!fresh) {
       errors->push_back({c.where, "name",
                          "connector name '" + c.name + "' is already used by " + it->second->file});
+    }
+  }
+  std::map<std::string, const ConnectorConfig*> ids;
+  for (const auto& c : config.connectors) {
+    if (c.name.empty()) continue;
+    auto [it, fresh] = ids.emplace(ConnectorId(c.name), &c);
+    if (!fresh && Lower(it->second->name) != Lower(c.name)) {
+      errors->push_back({c.where, "name",
+                         "connector name '" + c.name + "' has the same webhook id '" + it->first + "' as '" +
+                             it->second->name + "' (" + it->second->file + "); rename one of them"});
     }
   }
   std::map<std::string, const SyncBinding*> syncs;

@@ -1,0 +1,185 @@
+#include "webhooks/delivery_log.h"
+
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace gitsyncd {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+json::object ToJson(const DeliveryRecord& r) {
+  json::array queued;
+  for (const auto& q : r.queued) queued.emplace_back(q);
+  return {{"time", r.time},         {"connector", r.connector}, {"provider", r.provider},
+          {"event", r.event},       {"delivery_id", r.delivery_id}, {"status", r.status},
+          {"verdict", r.verdict},   {"detail", r.detail},       {"queued", std::move(queued)},
+          {"remote", r.remote}};
+}
+
+std::string Str(const json::object& o, std::string_view key) {
+  auto* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+DeliveryRecord FromJson(const json::object& o) {
+  DeliveryRecord r;
+  r.time = Str(o, "time");
+  r.connector = Str(o, "connector");
+  r.provider = Str(o, "provider");
+  r.event = Str(o, "event");
+  r.delivery_id = Str(o, "delivery_id");
+  if (auto* s = o.if_contains("status"); s && s->is_int64()) r.status = static_cast<int>(s->as_int64());
+  r.verdict = Str(o, "verdict");
+  r.detail = Str(o, "detail");
+  if (auto* q = o.if_contains("queued"); q && q->is_array()) {
+    for (const auto& v : q->as_array()) {
+      if (v.is_string()) r.queued.emplace_back(v.as_string());
+    }
+  }
+  r.remote = Str(o, "remote");
+  return r;
+}
+
+}  // namespace
+
+std::string DeliveryLog::NowRfc3339() {
+  auto now = std::chrono::system_clock::now();
+  auto t = std::chrono::system_clock::to_time_t(now);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", std::gmtime(&t));
+  char out[48];
+  std::snprintf(out, sizeof out, "%s.%03lldZ", buf, static_cast<long long>(ms));
+  return out;
+}
+
+Result<std::vector<DeliveryRecord>> DeliveryLog::ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::NotFound("no delivery record at " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  json::error_code ec;
+  json::value v = json::parse(ss.str(), ec);
+  if (ec || !v.is_array()) return Status::Corrupted(path + ": not a delivery record (expected a JSON array)");
+  std::vector<DeliveryRecord> out;
+  for (const auto& e : v.as_array()) {
+    if (e.is_object()) out.push_back(FromJson(e.as_object()));
+  }
+  return out;
+}
+
+DeliveryLog::DeliveryLog(std::string dir, size_t per_connector) : dir_(std::move(dir)), limit_(per_connector) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+    if (entry.path().extension() != ".json") continue;
+    auto records = ReadFile(entry.path().string());
+    if (!records.ok()) {
+      spdlog::warn("webhooks: {}; starting a fresh record for it", records.status().message());
+      continue;
+    }
+    std::string id = entry.path().stem().string();
+    auto& dq = records_[id];
+    for (auto& r : *records) {
+      if (!r.delivery_id.empty() && (r.verdict == "queued" || r.verdict == "ignored" || r.verdict == "ping")) {
+        claimed_[id].ids.insert(r.delivery_id);
+        claimed_[id].order.push_back(r.delivery_id);
+      }
+      dq.push_back(std::move(r));
+    }
+    while (dq.size() > limit_) dq.pop_front();
+  }
+  writer_ = std::thread([this] { Writer(); });
+}
+
+DeliveryLog::~DeliveryLog() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  writer_.join();
+}
+
+bool DeliveryLog::Claim(const std::string& connector_id, const std::string& delivery_id) {
+  if (delivery_id.empty()) return true;
+  std::lock_guard<std::mutex> lock(mu_);
+  Claimed& c = claimed_[connector_id];
+  if (!c.ids.insert(delivery_id).second) return false;
+  c.order.push_back(delivery_id);
+  while (c.order.size() > limit_ * 4) {
+    c.ids.erase(c.order.front());
+    c.order.pop_front();
+  }
+  return true;
+}
+
+void DeliveryLog::Add(const std::string& connector_id, DeliveryRecord record) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& dq = records_[connector_id];
+    dq.push_back(std::move(record));
+    while (dq.size() > limit_) dq.pop_front();
+    dirty_.insert(connector_id);
+  }
+  cv_.notify_one();
+}
+
+std::vector<DeliveryRecord> DeliveryLog::Recent(const std::string& connector_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = records_.find(connector_id);
+  if (it == records_.end()) return {};
+  return {it->second.begin(), it->second.end()};
+}
+
+void DeliveryLog::Flush() {
+  std::lock_guard<std::mutex> write_lock(write_mu_);
+  std::map<std::string, std::deque<DeliveryRecord>> work;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& id : dirty_) work[id] = records_[id];
+    dirty_.clear();
+  }
+  for (const auto& [id, records] : work) WriteOne(id, records);
+}
+
+void DeliveryLog::Writer() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_) {
+    cv_.wait(lock, [this] { return stop_ || !dirty_.empty(); });
+    // Gather bursts into one write per connector.
+    cv_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stop_; });
+    lock.unlock();
+    Flush();
+    lock.lock();
+  }
+  lock.unlock();
+  Flush();
+}
+
+void DeliveryLog::WriteOne(const std::string& id, const std::deque<DeliveryRecord>& records) {
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  json::array a;
+  for (const auto& r : records) a.push_back(ToJson(r));
+  std::string path = dir_ + "/" + id + ".json";
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << json::serialize(a) << "\n";
+    if (!out) {
+      spdlog::warn("webhooks: cannot write delivery record {}", tmp);
+      return;
+    }
+  }
+  fs::rename(tmp, path, ec);
+  if (ec) spdlog::warn("webhooks: cannot replace {}: {}", path, ec.message());
+}
+
+}  // namespace gitsyncd

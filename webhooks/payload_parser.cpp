@@ -1,0 +1,315 @@
+#include "webhooks/payload_parser.h"
+
+#include <boost/json.hpp>
+#include <boost/url/encoding_opts.hpp>
+#include <boost/url/parse_query.hpp>
+
+#include <algorithm>
+
+namespace gitsyncd {
+namespace {
+
+namespace json = boost::json;
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+std::string Header(const HeaderMap& h, std::string_view name) {
+  auto it = h.find(name);
+  return it == h.end() ? std::string() : it->second;
+}
+
+// A missing or null commit id, or Git's all-zeros "no commit" id.
+bool IsNullId(std::string_view id) {
+  return id.empty() || std::all_of(id.begin(), id.end(), [](char c) { return c == '0'; });
+}
+
+// Safe accessors: a payload is untrusted, any member may be missing or of another type.
+const json::value* Member(const json::value* v, std::string_view key) {
+  if (!v || !v->is_object()) return nullptr;
+  return v->as_object().if_contains(key);
+}
+const json::value* Path(const json::value* v, std::initializer_list<std::string_view> keys) {
+  for (auto k : keys) v = Member(v, k);
+  return v;
+}
+std::string Str(const json::value* v) {
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+bool Bool(const json::value* v) { return v && v->is_bool() && v->as_bool(); }
+const json::array* Array(const json::value* v) { return v && v->is_array() ? &v->as_array() : nullptr; }
+
+std::string BranchOf(std::string_view ref) {
+  constexpr std::string_view kHeads = "refs/heads/";
+  if (ref.substr(0, kHeads.size()) == kHeads) return std::string(ref.substr(kHeads.size()));
+  return {};
+}
+
+Status Missing(std::string_view what, std::string_view format) {
+  return Status::InvalidArgument(std::string(format) + " push payload has no " + std::string(what));
+}
+
+Result<PushEvent> ParseGitHub(const json::value& root, PushEvent e) {
+  if (e.event == "ping") {
+    e.ping = true;
+  } else if (e.event == "push") {
+    e.push = true;
+    RefChange c;
+    c.ref = Str(Member(&root, "ref"));
+    if (c.ref.empty()) return Missing("'ref'", "GitHub");
+    c.branch = BranchOf(c.ref);
+    c.before = Str(Member(&root, "before"));
+    c.after = Str(Member(&root, "after"));
+    c.created = Bool(Member(&root, "created")) || IsNullId(c.before);
+    c.deleted = Bool(Member(&root, "deleted")) || IsNullId(c.after);
+    c.forced = Bool(Member(&root, "forced"));
+    e.changes.push_back(std::move(c));
+  }
+  e.repo_full_name = Str(Path(&root, {"repository", "full_name"}));
+  e.repo_name = Str(Path(&root, {"repository", "name"}));
+  if (e.push && e.repo_full_name.empty() && e.repo_name.empty()) return Missing("'repository.full_name'", "GitHub");
+  return e;
+}
+
+// Bitbucket Cloud and the Post Webhooks app share the push.changes[] shape.
+Status ParseCloudChanges(const json::value& root, PushEvent* e, std::string_view format) {
+  const json::array* changes = Array(Path(&root, {"push", "changes"}));
+  if (!changes) return Missing("'push.changes' list", format);
+  for (const json::value& ch : *changes) {
+    const json::value* nw = Member(&ch, "new");
+    const json::value* old = Member(&ch, "old");
+    if (nw && nw->is_null()) nw = nullptr;
+    if (old && old->is_null()) old = nullptr;
+    const json::value* side = nw ? nw : old;
+    if (!side) return Status::InvalidArgument(std::string(format) + " push change has neither 'new' nor 'old'");
+    RefChange c;
+    std::string type = Str(Member(side, "type"));
+    std::string name = Str(Member(side, "name"));
+    if (name.empty()) return Missing("ref 'name' in a change", format);
+    c.ref = (type == "tag" ? "refs/tags/" : "refs/heads/") + name;
+    if (type == "branch" || type == "named_branch") c.branch = name;
+    c.before = Str(Path(old, {"target", "hash"}));
+    c.after = Str(Path(nw, {"target", "hash"}));
+    c.created = Bool(Member(&ch, "created")) || !old;
+    c.deleted = Bool(Member(&ch, "closed")) || !nw;
+    c.forced = Bool(Member(&ch, "forced"));
+    e->changes.push_back(std::move(c));
+  }
+  return Status::Ok();
+}
+
+Result<PushEvent> ParseBitbucketCloud(const json::value& root, PushEvent e) {
+  if (e.event != "repo:push") return e;
+  e.push = true;
+  if (Status s = ParseCloudChanges(root, &e, "Bitbucket Cloud"); !s.ok()) return s;
+  e.repo_full_name = Str(Path(&root, {"repository", "full_name"}));
+  e.repo_name = Str(Path(&root, {"repository", "name"}));
+  if (e.repo_full_name.empty()) return Missing("'repository.full_name'", "Bitbucket Cloud");
+  return e;
+}
+
+Result<PushEvent> ParsePostPlugin(const json::value& root, PushEvent e) {
+  if (e.event != "repo:push") return e;
+  e.push = true;
+  if (Status s = ParseCloudChanges(root, &e, "Post Webhooks for Bitbucket"); !s.ok()) return s;
+  e.repo_full_name = Str(Path(&root, {"repository", "fullName"}));
+  e.repo_name = Str(Path(&root, {"repository", "slug"}));
+  if (e.repo_full_name.empty() && e.repo_name.empty()) return Missing("'repository.fullName'", "Post Webhooks for Bitbucket");
+  return e;
+}
+
+Result<PushEvent> ParseBitbucketServer(const json::value& root, PushEvent e) {
+  if (e.event == "diagnostics:ping") {
+    e.ping = true;
+    return e;
+  }
+  if (e.event != "repo:refs_changed") return e;
+  e.push = true;
+  const json::array* changes = Array(Member(&root, "changes"));
+  if (!changes) return Missing("'changes' list", "Bitbucket Server");
+  for (const json::value& ch : *changes) {
+    RefChange c;
+    c.ref = Str(Member(&ch, "refId"));
+    if (c.ref.empty()) c.ref = Str(Path(&ch, {"ref", "id"}));
+    if (c.ref.empty()) return Missing("'refId' in a change", "Bitbucket Server");
+    if (Str(Path(&ch, {"ref", "type"})) != "TAG") c.branch = BranchOf(c.ref);
+    c.before = Str(Member(&ch, "fromHash"));
+    c.after = Str(Member(&ch, "toHash"));
+    std::string type = Str(Member(&ch, "type"));
+    c.created = type == "ADD" || IsNullId(c.before);
+    c.deleted = type == "DELETE" || IsNullId(c.after);
+    e.changes.push_back(std::move(c));
+  }
+  std::string key = Str(Path(&root, {"repository", "project", "key"}));
+  e.repo_name = Str(Path(&root, {"repository", "slug"}));
+  if (e.repo_name.empty()) return Missing("'repository.slug'", "Bitbucket Server");
+  e.repo_full_name = key.empty() ? e.repo_name : key + "/" + e.repo_name;
+  return e;
+}
+
+Result<PushEvent> ParseGitLab(const json::value& root, PushEvent e) {
+  if (e.event != "Push Hook") return e;
+  e.push = true;
+  RefChange c;
+  c.ref = Str(Member(&root, "ref"));
+  if (c.ref.empty()) return Missing("'ref'", "GitLab");
+  c.branch = BranchOf(c.ref);
+  c.before = Str(Member(&root, "before"));
+  c.after = Str(Member(&root, "after"));
+  c.created = IsNullId(c.before);
+  c.deleted = IsNullId(c.after);
+  e.changes.push_back(std::move(c));
+  e.repo_full_name = Str(Path(&root, {"project", "path_with_namespace"}));
+  e.repo_name = Str(Path(&root, {"project", "path"}));
+  if (e.repo_name.empty()) e.repo_name = Str(Path(&root, {"project", "name"}));
+  if (e.repo_full_name.empty()) return Missing("'project.path_with_namespace'", "GitLab");
+  return e;
+}
+
+Result<PushEvent> ParseAzure(const json::value& root, PushEvent e) {
+  e.event = Str(Member(&root, "eventType"));
+  if (e.event.empty()) {
+    return Status::InvalidArgument(
+        "no provider event header (X-GitHub-Event, X-Gitlab-Event, X-Event-Key) and no Azure DevOps 'eventType' in the body");
+  }
+  if (e.delivery_id.empty()) e.delivery_id = Str(Member(&root, "id"));
+  if (e.event != "git.push") return e;
+  e.push = true;
+  const json::array* updates = Array(Path(&root, {"resource", "refUpdates"}));
+  if (!updates) return Missing("'resource.refUpdates' list", "Azure DevOps");
+  for (const json::value& u : *updates) {
+    RefChange c;
+    c.ref = Str(Member(&u, "name"));
+    if (c.ref.empty()) return Missing("ref 'name' in 'refUpdates'", "Azure DevOps");
+    c.branch = BranchOf(c.ref);
+    c.before = Str(Member(&u, "oldObjectId"));
+    c.after = Str(Member(&u, "newObjectId"));
+    c.created = IsNullId(c.before);
+    c.deleted = IsNullId(c.after);
+    e.changes.push_back(std::move(c));
+  }
+  e.repo_name = Str(Path(&root, {"resource", "repository", "name"}));
+  std::string project = Str(Path(&root, {"resource", "repository", "project", "name"}));
+  if (e.repo_name.empty()) return Missing("'resource.repository.name'", "Azure DevOps");
+  e.repo_full_name = project.empty() ? e.repo_name : project + "/" + e.repo_name;
+  return e;
+}
+
+}  // namespace
+
+std::string_view WebhookFormatName(WebhookFormat f) {
+  switch (f) {
+    case WebhookFormat::kGitHub: return "github";
+    case WebhookFormat::kBitbucketCloud: return "bitbucket-cloud";
+    case WebhookFormat::kBitbucketServer: return "bitbucket-server";
+    case WebhookFormat::kBitbucketPostPlugin: return "bitbucket-post-webhooks";
+    case WebhookFormat::kGitLab: return "gitlab";
+    case WebhookFormat::kAzureDevOps: return "azure-devops";
+  }
+  return "?";
+}
+
+Provider WebhookFormatProvider(WebhookFormat f) {
+  switch (f) {
+    case WebhookFormat::kGitHub: return Provider::kGitHub;
+    case WebhookFormat::kBitbucketCloud: return Provider::kBitbucketCloud;
+    case WebhookFormat::kBitbucketServer:
+    case WebhookFormat::kBitbucketPostPlugin: return Provider::kBitbucketServer;
+    case WebhookFormat::kGitLab: return Provider::kGitLab;
+    case WebhookFormat::kAzureDevOps: return Provider::kAzureRepos;
+  }
+  return Provider::kGit;
+}
+
+WebhookFormat DetectFormat(const HeaderMap& h) {
+  if (h.count("x-github-event")) return WebhookFormat::kGitHub;
+  if (h.count("x-gitlab-event")) return WebhookFormat::kGitLab;
+  if (h.count("x-event-key")) {
+    if (h.count("x-bitbucket-type")) return WebhookFormat::kBitbucketPostPlugin;
+    if (h.count("x-request-uuid") || h.count("x-hook-uuid")) return WebhookFormat::kBitbucketCloud;
+    std::string key = Header(h, "x-event-key");
+    if (key == "repo:refs_changed" || key == "diagnostics:ping" || h.count("x-request-id")) {
+      return WebhookFormat::kBitbucketServer;
+    }
+    return WebhookFormat::kBitbucketCloud;
+  }
+  return WebhookFormat::kAzureDevOps;
+}
+
+std::string EventName(WebhookFormat format, const HeaderMap& h) {
+  switch (format) {
+    case WebhookFormat::kGitHub: return Header(h, "x-github-event");
+    case WebhookFormat::kGitLab: return Header(h, "x-gitlab-event");
+    case WebhookFormat::kAzureDevOps: return {};
+    default: return Header(h, "x-event-key");
+  }
+}
+
+std::string DeliveryId(WebhookFormat format, const HeaderMap& h) {
+  switch (format) {
+    case WebhookFormat::kGitHub: return Header(h, "x-github-delivery");
+    case WebhookFormat::kGitLab: {
+      // Idempotency-Key stays the same across GitLab's retries of one event (GitLab 17.4+).
+      std::string id = Header(h, "idempotency-key");
+      return id.empty() ? Header(h, "x-gitlab-event-uuid") : id;
+    }
+    case WebhookFormat::kBitbucketCloud: return Header(h, "x-request-uuid");
+    case WebhookFormat::kBitbucketServer:
+    case WebhookFormat::kBitbucketPostPlugin: return Header(h, "x-request-id");
+    case WebhookFormat::kAzureDevOps: return {};
+  }
+  return {};
+}
+
+BodyEncoding ClassifyContentType(std::string_view content_type) {
+  std::string mime = Lower(content_type.substr(0, content_type.find(';')));
+  while (!mime.empty() && mime.back() == ' ') mime.pop_back();
+  if (mime == "application/json") return BodyEncoding::kJson;
+  if (mime == "application/x-www-form-urlencoded") return BodyEncoding::kForm;
+  return BodyEncoding::kOther;
+}
+
+Result<std::string> FormPayload(std::string_view body) {
+  auto params = boost::urls::parse_query(body);
+  if (!params) return Status::InvalidArgument("form body is not valid URL encoding: " + params.error().message());
+  boost::urls::encoding_opts opts;
+  opts.space_as_plus = true;
+  for (auto p : *params) {
+    if (p.key == "payload" && p.has_value) return p.value.decode(opts);
+  }
+  return Status::InvalidArgument("form body has no 'payload' field");
+}
+
+Result<PushEvent> ParsePushEvent(WebhookFormat format, std::string_view event, std::string_view text,
+                                 const ParseLimits& limits) {
+  json::parse_options options;
+  options.max_depth = limits.max_depth;
+  json::error_code ec;
+  json::stream_parser parser({}, options);
+  size_t used = parser.write(text.data(), text.size(), ec);
+  if (!ec) parser.finish(ec);
+  if (ec) {
+    std::string what = ec == json::error::too_deep ? "nested deeper than " + std::to_string(limits.max_depth) + " levels"
+                                                   : ec.message();
+    return Status::InvalidArgument("malformed JSON at byte " + std::to_string(used) + ": " + what);
+  }
+  json::value root = parser.release();
+  if (!root.is_object()) return Status::InvalidArgument("payload is not a JSON object");
+  PushEvent e;
+  e.format = format;
+  e.event = std::string(event);
+  switch (format) {
+    case WebhookFormat::kGitHub: return ParseGitHub(root, std::move(e));
+    case WebhookFormat::kBitbucketCloud: return ParseBitbucketCloud(root, std::move(e));
+    case WebhookFormat::kBitbucketServer: return ParseBitbucketServer(root, std::move(e));
+    case WebhookFormat::kBitbucketPostPlugin: return ParsePostPlugin(root, std::move(e));
+    case WebhookFormat::kGitLab: return ParseGitLab(root, std::move(e));
+    case WebhookFormat::kAzureDevOps: return ParseAzure(root, std::move(e));
+  }
+  return Status::Internal("unknown webhook format");
+}
+
+}  // namespace gitsyncd

@@ -1,0 +1,90 @@
+#include "webhooks/webhook_router.h"
+
+#include <algorithm>
+
+namespace gitsyncd {
+namespace {
+
+std::string Normal(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  while (!s.empty() && s.back() == '/') s.pop_back();
+  if (s.size() > 4 && s.compare(s.size() - 4, 4, ".git") == 0) s.resize(s.size() - 4);
+  while (!s.empty() && s.front() == '/') s.erase(0, 1);
+  return s;
+}
+
+// The path part of a clone URL: https://host/a/b.git -> a/b; git@host:a/b.git -> a/b;
+// Azure https://dev.azure.com/org/project/_git/repo -> org/project/repo.
+std::string UrlPath(const std::string& url) {
+  std::string rest = url;
+  if (auto scheme = rest.find("://"); scheme != std::string::npos) {
+    rest = rest.substr(scheme + 3);
+    auto slash = rest.find('/');
+    rest = slash == std::string::npos ? "" : rest.substr(slash);
+  } else if (auto colon = rest.find(':'); colon != std::string::npos) {
+    rest = rest.substr(colon + 1);  // scp-like
+  }
+  for (std::string_view drop : {"/_git/", "/scm/"}) {
+    if (auto at = rest.find(drop); at != std::string::npos) rest.replace(at, drop.size(), "/");
+  }
+  return Normal(rest);
+}
+
+bool EndsWithPath(const std::string& path, const std::string& suffix) {
+  if (suffix.empty() || suffix.size() > path.size()) return false;
+  if (path.compare(path.size() - suffix.size(), suffix.size(), suffix) != 0) return false;
+  return path.size() == suffix.size() || path[path.size() - suffix.size() - 1] == '/';
+}
+
+std::string LastComponent(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+}  // namespace
+
+bool SameRepository(const SyncBinding& binding, const PushEvent& event) {
+  std::string path = UrlPath(binding.remote_url);
+  std::string full = Normal(event.repo_full_name);
+  std::string name = Normal(event.repo_name);
+  if (!full.empty() && EndsWithPath(path, full)) return true;
+  // Bitbucket Server URLs carry the project key, payloads may too; Azure payloads name
+  // project/repo while URLs hold org/project/repo. Fall back to the short name.
+  std::string last = LastComponent(path);
+  if (!name.empty() && last == name) return true;
+  return !full.empty() && last == LastComponent(full);
+}
+
+std::vector<RouteDecision> RoutePush(const ConnectorConfig& connector, const PushEvent& event) {
+  std::vector<RouteDecision> out;
+  for (const SyncBinding& b : connector.syncs) {
+    RouteDecision d{b.name, false, {}};
+    if (!SameRepository(b, event)) {
+      d.reason = "repository '" + event.repo_full_name + "' is not this binding's (" + b.remote_url + ")";
+      out.push_back(std::move(d));
+      continue;
+    }
+    const RefChange* hit = nullptr;
+    for (const RefChange& c : event.changes) {
+      if (!c.branch.empty() && c.branch == b.branch) hit = &c;
+    }
+    if (!hit) {
+      std::string moved;
+      for (const RefChange& c : event.changes) moved += (moved.empty() ? "" : ", ") + c.ref;
+      d.reason = "push moved " + (moved.empty() ? std::string("no refs") : moved) + ", not branch '" + b.branch + "'";
+    } else if (hit->deleted) {
+      d.reason = "branch '" + b.branch + "' was deleted on the remote; the local folder " + b.local +
+                 " is kept as it is and nothing is pulled";
+    } else if (b.direction == SyncDirection::kPush) {
+      d.reason = "direction is push (local to Git only): remote changes are not pulled";
+    } else {
+      d.queue = true;
+      d.reason = "pull queued for " + (hit->after.empty() ? std::string("the new head") : hit->after.substr(0, 12)) +
+                 (hit->forced ? " (forced push)" : "") + (hit->created ? " (branch created)" : "");
+    }
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+}  // namespace gitsyncd

@@ -1,0 +1,58 @@
+// Answers POST /webhooks/<connector-id>/<token>: checks the URL token, that the sender
+// matches the connector's provider, the content type, the signature (webhook.secret), parses
+// the push, recognises redeliveries, queues a pull for each matching binding, records the
+// delivery, and says what it did. Pure CPU work on the caller's thread: no disk, no Git.
+//
+// Status codes: 202 push handled (queued or ignored, with reasons) or event not handled;
+// 200 ping or redelivery; 400 bad payload or provider mismatch; 401 bad URL token or
+// signature; 404 no such webhook; 405 not POST; 415 unsupported content type.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "config/config.h"
+#include "webhooks/delivery_log.h"
+#include "webhooks/http_types.h"
+#include "webhooks/payload_parser.h"
+#include "webhooks/webhook_tokens.h"
+#include "webhooks/webhook_verifier.h"
+
+namespace gitsyncd {
+
+struct WebhookCounters {
+  // verdict -> count, per sender format ("github/queued" ...), for metrics.
+  std::map<std::string, uint64_t> by_format_and_verdict;
+};
+
+class WebhookService {
+ public:
+  // Queues a pull of `binding`; false when the engine does not know it (or is stopping).
+  using Trigger = std::function<bool(const std::string& binding, const std::string& reason)>;
+
+  // `policies` maps connector names to their resolved webhook.secret policy.
+  WebhookService(std::shared_ptr<const Config> config, std::map<std::string, VerifyPolicy> policies,
+                 WebhookTokens tokens, DeliveryLog* log, Trigger trigger, ParseLimits limits = {});
+
+  static constexpr std::string_view kPathPrefix = "/webhooks/";
+  HttpResponse Handle(const HttpRequest& request);
+  WebhookCounters counters() const;
+
+ private:
+  HttpResponse Finish(const std::string& connector_id, DeliveryRecord record, HttpResponse response);
+
+  std::shared_ptr<const Config> config_;
+  std::map<std::string, const ConnectorConfig*> by_id_;  // webhook-enabled connectors
+  std::map<std::string, VerifyPolicy> policies_;
+  WebhookTokens tokens_;
+  DeliveryLog* log_;
+  Trigger trigger_;
+  ParseLimits limits_;
+  mutable std::mutex counters_mu_;
+  WebhookCounters counters_;
+};
+
+}  // namespace gitsyncd

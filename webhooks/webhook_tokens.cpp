@@ -1,0 +1,121 @@
+#include "webhooks/webhook_tokens.h"
+
+#include <sodium.h>
+#include <sys/stat.h>
+
+#include <boost/json.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "webhooks/webhook_verifier.h"
+
+namespace gitsyncd {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+std::string Sha256(std::string_view data) {
+  std::string out(crypto_hash_sha256_BYTES, '\0');
+  crypto_hash_sha256(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(data.data()),
+                     data.size());
+  return out;
+}
+
+std::string ToHex(std::string_view bin) {
+  std::string hex(bin.size() * 2 + 1, '\0');
+  sodium_bin2hex(hex.data(), hex.size(), reinterpret_cast<const unsigned char*>(bin.data()), bin.size());
+  hex.pop_back();
+  return hex;
+}
+
+std::string FromHex(std::string_view hex) {
+  std::string bin(hex.size() / 2, '\0');
+  size_t len = 0;
+  if (sodium_hex2bin(reinterpret_cast<unsigned char*>(bin.data()), bin.size(), hex.data(), hex.size(), nullptr, &len,
+                     nullptr) != 0) {
+    return {};
+  }
+  bin.resize(len);
+  return bin;
+}
+
+std::string TokenFile(const DaemonConfig& daemon, const std::string& id) {
+  return WebhookTokens::Dir(daemon) + "/" + id + ".json";
+}
+
+}  // namespace
+
+std::string WebhookTokens::Dir(const DaemonConfig& daemon) { return daemon.state_dir + "/webhooks/tokens"; }
+
+bool WebhookTokens::Exists(const DaemonConfig& daemon, const std::string& connector_id) {
+  std::error_code ec;
+  return fs::exists(TokenFile(daemon, connector_id), ec);
+}
+
+Result<std::string> WebhookTokens::Rotate(const DaemonConfig& daemon, const std::string& connector_id) {
+  if (sodium_init() < 0) return Status::Internal("libsodium failed to initialise");
+  unsigned char raw[32];
+  randombytes_buf(raw, sizeof raw);
+  std::string token(sodium_base64_ENCODED_LEN(sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING), '\0');
+  sodium_bin2base64(token.data(), token.size(), raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  token.resize(std::strlen(token.c_str()));
+  sodium_memzero(raw, sizeof raw);
+
+  std::error_code ec;
+  fs::create_directories(Dir(daemon), ec);
+  if (ec) return Status::IoError("cannot create " + Dir(daemon) + ": " + ec.message());
+  fs::permissions(daemon.state_dir + "/webhooks", fs::perms::owner_all, ec);
+  fs::permissions(Dir(daemon), fs::perms::owner_all, ec);
+  auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  char when[32];
+  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  std::string body = json::serialize(json::object{{"sha256", ToHex(Sha256(token))}, {"created", when}}) + "\n";
+  std::string path = TokenFile(daemon, connector_id);
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << body;
+    out.flush();
+    if (!out) return Status::IoError("cannot write " + tmp);
+  }
+  ::chmod(tmp.c_str(), 0600);
+  fs::rename(tmp, path, ec);
+  if (ec) return Status::IoError("cannot replace " + path + ": " + ec.message());
+  return token;
+}
+
+WebhookTokens WebhookTokens::Load(const DaemonConfig& daemon, const std::vector<std::string>& ids) {
+  WebhookTokens t;
+  for (const auto& id : ids) {
+    std::ifstream in(TokenFile(daemon, id));
+    if (!in) continue;
+    std::stringstream ss;
+    ss << in.rdbuf();
+    json::error_code ec;
+    json::value v = json::parse(ss.str(), ec);
+    std::string hash;
+    if (!ec && v.is_object() && v.as_object().contains("sha256") && v.at("sha256").is_string()) {
+      hash = FromHex(std::string(v.at("sha256").as_string()));
+    }
+    if (hash.size() == crypto_hash_sha256_BYTES) {
+      t.hashes_[id] = hash;
+    } else {
+      t.problems_.push_back(TokenFile(daemon, id) + ": not a webhook token file (no 64-hex 'sha256'); "
+                            "run `gitsyncd webhook-url --rotate` for this connector");
+    }
+  }
+  return t;
+}
+
+bool WebhookTokens::Matches(const std::string& connector_id, std::string_view token) const {
+  auto it = hashes_.find(connector_id);
+  if (it == hashes_.end()) return false;
+  std::string presented = Sha256(token);
+  return sodium_memcmp(presented.data(), it->second.data(), presented.size()) == 0;
+}
+
+}  // namespace gitsyncd

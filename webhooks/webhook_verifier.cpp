@@ -1,0 +1,126 @@
+#include "webhooks/webhook_verifier.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <sodium.h>
+
+#include <algorithm>
+
+namespace gitsyncd {
+namespace {
+
+std::string Header(const HeaderMap& h, std::string_view name) {
+  auto it = h.find(name);
+  return it == h.end() ? std::string() : it->second;
+}
+
+Verification Accept(std::string how) { return {true, std::move(how), {}}; }
+Verification Refuse(std::string why) { return {false, {}, std::move(why)}; }
+
+std::string DecodeBase64(std::string_view text) {
+  std::string out(text.size(), '\0');
+  size_t len = 0;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(), nullptr,
+                        &len, nullptr, sodium_base64_VARIANT_ORIGINAL) != 0) {
+    return {};
+  }
+  out.resize(len);
+  return out;
+}
+
+}  // namespace
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  // Comparing digests makes the time independent of both content and length.
+  unsigned char da[crypto_generichash_BYTES], db[crypto_generichash_BYTES];
+  crypto_generichash(da, sizeof da, reinterpret_cast<const unsigned char*>(a.data()), a.size(), nullptr, 0);
+  crypto_generichash(db, sizeof db, reinterpret_cast<const unsigned char*>(b.data()), b.size(), nullptr, 0);
+  return sodium_memcmp(da, db, sizeof da) == 0;
+}
+
+std::string HmacHex(std::string_view key, std::string_view body, bool sha1) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(sha1 ? EVP_sha1() : EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
+  static const char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned i = 0; i < len; ++i) {
+    hex += kHex[mac[i] >> 4];
+    hex += kHex[mac[i] & 15];
+  }
+  return hex;
+}
+
+WebhookVerifier::WebhookVerifier(VerifyPolicy policy) : policy_(std::move(policy)) {}
+
+Verification WebhookVerifier::CheckHmac(std::string_view value, std::string_view prefix, bool sha1,
+                                        std::string_view body, std::string_view header_name) const {
+  if (value.substr(0, prefix.size()) != prefix) {
+    return Refuse(std::string(header_name) + " does not start with '" + std::string(prefix) + "'");
+  }
+  std::string given(value.substr(prefix.size()));
+  std::transform(given.begin(), given.end(), given.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::string expected = HmacHex(policy_.secret, body, sha1);
+  if (!ConstantTimeEquals(given, expected)) {
+    return Refuse(std::string(header_name) + " does not match the body signed with webhook.secret");
+  }
+  return Accept(sha1 ? "hmac-sha1" : "hmac-sha256");
+}
+
+Verification WebhookVerifier::Verify(WebhookFormat format, std::string_view event, const HeaderMap& h,
+                                     std::string_view body) const {
+  if (policy_.secret.empty()) return Accept("unsigned (no webhook.secret)");
+  switch (format) {
+    case WebhookFormat::kGitHub: {
+      std::string sha256 = Header(h, "x-hub-signature-256");
+      if (!sha256.empty()) return CheckHmac(sha256, "sha256=", false, body, "X-Hub-Signature-256");
+      std::string sha1 = Header(h, "x-hub-signature");
+      if (sha1.empty()) return Refuse("no X-Hub-Signature-256 header, but webhook.secret is set");
+      if (!policy_.allow_sha1) {
+        return Refuse("signed only with SHA-1 (X-Hub-Signature); refused unless webhook.allow_sha1 is true");
+      }
+      return CheckHmac(sha1, "sha1=", true, body, "X-Hub-Signature");
+    }
+    case WebhookFormat::kBitbucketServer:
+      if (event == "diagnostics:ping" && !h.count("x-hub-signature")) return Accept("unsigned ping (diagnostics:ping)");
+      [[fallthrough]];
+    case WebhookFormat::kBitbucketCloud: {
+      std::string sig = Header(h, "x-hub-signature");
+      if (sig.empty()) return Refuse("no X-Hub-Signature header, but webhook.secret is set");
+      return CheckHmac(sig, "sha256=", false, body, "X-Hub-Signature");
+    }
+    case WebhookFormat::kBitbucketPostPlugin: {
+      // The app signs with X-Hub-Signature when given a secret; older versions only offer
+      // basic auth in the hook settings. Either proves knowledge of the secret.
+      std::string sig = Header(h, "x-hub-signature");
+      if (!sig.empty()) return CheckHmac(sig, "sha256=", false, body, "X-Hub-Signature");
+      [[fallthrough]];
+    }
+    case WebhookFormat::kAzureDevOps: {
+      std::string auth = Header(h, "authorization");
+      if (auth.substr(0, 6) != "Basic " && auth.substr(0, 6) != "basic ") {
+        return Refuse(format == WebhookFormat::kAzureDevOps
+                          ? "no basic auth (Authorization: Basic), but webhook.secret is set"
+                          : "no X-Hub-Signature header and no basic auth, but webhook.secret is set");
+      }
+      std::string creds = DecodeBase64(auth.substr(6));
+      size_t colon = creds.find(':');
+      if (colon == std::string::npos) return Refuse("basic auth credentials are malformed");
+      // webhook.secret is the password, or "user:password" to check the user name too.
+      bool ok = policy_.secret.find(':') != std::string::npos ? ConstantTimeEquals(creds, policy_.secret)
+                                                               : ConstantTimeEquals(creds.substr(colon + 1), policy_.secret);
+      sodium_memzero(creds.data(), creds.size());
+      return ok ? Accept("basic-auth") : Refuse("basic auth password does not match webhook.secret");
+    }
+    case WebhookFormat::kGitLab: {
+      std::string token = Header(h, "x-gitlab-token");
+      if (token.empty()) return Refuse("no X-Gitlab-Token header, but webhook.secret is set");
+      return ConstantTimeEquals(token, policy_.secret) ? Accept("token")
+                                                        : Refuse("X-Gitlab-Token does not match webhook.secret");
+    }
+  }
+  return Refuse("unknown format");
+}
+
+}  // namespace gitsyncd
