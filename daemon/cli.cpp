@@ -65,6 +65,8 @@ int RunCli(int argc, char** argv) {
   RegisterStatusCommand(app, ctx);
   RegisterSyncNowCommand(app, ctx);
   RegisterTestConnectionCommand(app, ctx);
+  RegisterWebhookUrlCommand(app, ctx);
+  RegisterEventsCommand(app, ctx);
 
   try {
     app.parse(argc, argv);

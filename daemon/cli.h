@@ -43,6 +43,8 @@ void RegisterRunCommand(CLI::App& app, CliContext& ctx);
 void RegisterStatusCommand(CLI::App& app, CliContext& ctx);
 void RegisterSyncNowCommand(CLI::App& app, CliContext& ctx);
 void RegisterTestConnectionCommand(CLI::App& app, CliContext& ctx);
+void RegisterWebhookUrlCommand(CLI::App& app, CliContext& ctx);
+void RegisterEventsCommand(CLI::App& app, CliContext& ctx);
 
 // Parses argv and runs the chosen subcommand; returns the process exit code.
 int RunCli(int argc, char** argv);

@@ -16,6 +16,9 @@
 #include "daemon/service_notifier.h"
 #include "sync/remote_auth.h"
 #include "sync/sync_engine.h"
+#include "webhooks/delivery_log.h"
+#include "webhooks/http_server.h"
+#include "webhooks/webhook_service.h"
 
 namespace gitsyncd {
 namespace {
@@ -25,7 +28,114 @@ namespace json = boost::json;
 struct RunningConfig {
   Config config;
   std::optional<SecretStore> store;
-  std::unique_ptr<SyncEngine> engine;
+  std::shared_ptr<SyncEngine> engine;
+  std::map<std::string, VerifyPolicy> webhook_policies;
+};
+
+bool WantsListener(const Config& c) {
+  if (c.daemon.listen.configured) return true;
+  for (const auto& con : c.connectors) {
+    if (con.webhook.enabled) return true;
+  }
+  return false;
+}
+
+// Resolves each webhook-enabled connector's webhook.secret once per config; a secret that
+// cannot be resolved makes that connector refuse every delivery, saying why.
+std::map<std::string, VerifyPolicy> WebhookPolicies(const Config& c, const SecretStore* store) {
+  std::map<std::string, VerifyPolicy> out;
+  for (const auto& con : c.connectors) {
+    if (!con.webhook.enabled) continue;
+    VerifyPolicy p;
+    p.allow_sha1 = con.webhook.allow_sha1;
+    if (con.webhook.secret.present()) {
+      auto secret = ResolveSecret(con.webhook.secret, store, c.dir);
+      if (secret.ok()) {
+        p.secret = *secret;
+      } else {
+        p.error = "webhook.secret of connector '" + con.name + "' cannot be resolved: " + secret.status().message();
+        spdlog::error("{}", p.error);
+      }
+    }
+    out[con.name] = std::move(p);
+  }
+  return out;
+}
+
+// The HTTP side: the listener lives as long as the daemon; the webhook service is rebuilt
+// for each config (reload) and when tokens change, and swapped in under a mutex.
+class HttpFrontend {
+ public:
+  HttpFrontend(const DaemonConfig& daemon)
+      : log_(daemon.state_dir + "/webhooks/deliveries") {}
+
+  Status Start(const ListenConfig& listen) {
+    HttpServerOptions o;
+    o.address = listen.address;
+    o.port = listen.port;
+    o.tls_cert = listen.tls_cert;
+    o.tls_key = listen.tls_key;
+    o.max_body_bytes = listen.max_body_bytes;
+    o.max_connections = listen.max_connections;
+    o.read_timeout = listen.read_timeout;
+    auto server = HttpServer::Start(o, [this](const HttpRequest& r) { return Handle(r); });
+    if (!server.ok()) return server.status();
+    server_ = std::move(server).value();
+    spdlog::info("listening on {}://{}:{}", listen.tls_cert.empty() ? "http" : "https", listen.address, server_->port());
+    return Status::Ok();
+  }
+
+  void Use(const RunningConfig& rc) {
+    auto config = std::make_shared<const Config>(rc.config);
+    std::vector<std::string> ids;
+    for (const auto& c : config->connectors) ids.push_back(ConnectorId(c.name));
+    WebhookTokens tokens = WebhookTokens::Load(config->daemon, ids);
+    for (const auto& p : tokens.problems()) spdlog::error("webhooks: {}", p);
+    std::weak_ptr<SyncEngine> engine = rc.engine;
+    auto service = std::make_shared<WebhookService>(
+        config, rc.webhook_policies, std::move(tokens), &log_,
+        [engine](const std::string& binding, const std::string& reason) {
+          auto e = engine.lock();
+          return e && e->TriggerRemote(binding, reason);
+        });
+    std::lock_guard<std::mutex> lock(mu_);
+    service_ = std::move(service);
+  }
+
+  void SetReady(bool ready) { ready_ = ready; }
+  void Stop() {
+    if (server_) server_->Stop();
+    log_.Flush();
+  }
+
+ private:
+  HttpResponse Handle(const HttpRequest& r) {
+    std::string path = r.target.substr(0, r.target.find('?'));
+    if (path == "/healthz") {
+      HttpResponse res;
+      res.status = ready_ ? 200 : 503;
+      res.body = ready_ ? "{\"status\":\"ok\"}\n" : "{\"status\":\"starting\"}\n";
+      return res;
+    }
+    if (path.rfind(WebhookService::kPathPrefix, 0) == 0) {
+      std::shared_ptr<WebhookService> service;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        service = service_;
+      }
+      if (service) return service->Handle(r);
+    }
+    HttpResponse res;
+    res.status = 404;
+    res.body = "{\"error\":\"not found\"}\n";
+    return res;
+  }
+
+  DeliveryLog log_;
+  std::unique_ptr<HttpServer> server_;
+  std::mutex mu_;
+  std::shared_ptr<WebhookService> service_;
+  std::atomic<bool> ready_{false};
 };
 
 std::optional<SecretStore> OpenStoreIfPresent(const DaemonConfig& daemon) {
@@ -41,10 +151,11 @@ Result<std::unique_ptr<RunningConfig>> StartConfig(Config config) {
   rc->store = OpenStoreIfPresent(rc->config.daemon);
   Status tls = ConfigureTls(rc->config.daemon.ca_file);
   if (!tls.ok()) return tls;
+  rc->webhook_policies = WebhookPolicies(rc->config, rc->store ? &*rc->store : nullptr);
   RunningConfig* raw = rc.get();
   EngineOptions options;
   options.workers = rc->config.daemon.workers;
-  rc->engine = std::make_unique<SyncEngine>(
+  rc->engine = std::make_shared<SyncEngine>(
       rc->config,
       [raw](const ConnectorConfig& c, const SyncBinding& s) {
         return ResolveRemoteCredentials(raw->config, c, s.remote_url, raw->store ? &*raw->store : nullptr);
@@ -55,9 +166,14 @@ Result<std::unique_ptr<RunningConfig>> StartConfig(Config config) {
   return rc;
 }
 
-std::string HandleControl(RunningConfig* const* current, std::mutex* mu, const std::string& request) {
+std::string HandleControl(RunningConfig* const* current, std::mutex* mu, HttpFrontend* http,
+                          const std::string& request) {
   std::lock_guard<std::mutex> lock(*mu);
   SyncEngine& engine = *(*current)->engine;
+  if (request == "reload-webhook-tokens") {
+    if (http) http->Use(**current);
+    return json::serialize(json::object{{"ok", true}, {"listener", http != nullptr}});
+  }
   if (request.rfind("sync-now ", 0) == 0) {
     std::string name = request.substr(9);
     auto r = engine.SyncNow(name, std::chrono::seconds(120));
@@ -103,11 +219,22 @@ int Run(CliContext& ctx) {
   std::unique_ptr<RunningConfig> current = std::move(started).value();
   RunningConfig* current_raw = current.get();
   std::mutex control_mu;
+  std::unique_ptr<HttpFrontend> http;
+  if (WantsListener(current->config)) {
+    http = std::make_unique<HttpFrontend>(current->config.daemon);
+    http->Use(*current);
+    Status listening = http->Start(current->config.daemon.listen);
+    if (!listening.ok()) {
+      current->engine->Stop();
+      return UserError(listening.message());
+    }
+  }
   std::string socket_path = ControlSocketPath(current->config.daemon.state_dir);
   auto control = ControlServer::Start(socket_path, [&](const std::string& req) {
-    return HandleControl(&current_raw, &control_mu, req);
+    return HandleControl(&current_raw, &control_mu, http.get(), req);
   });
   if (!control.ok()) return UserError(control.status().message());
+  if (http) http->SetReady(true);
 
   ServiceNotifier notifier;
   spdlog::info("gitsyncd running: {} (config {})", Summary(current->config), ctx.config_dir);
@@ -142,6 +269,11 @@ int Run(CliContext& ctx) {
       }
       current = std::move(next).value();
       current_raw = current.get();
+      if (http) {
+        http->Use(*current);
+      } else if (WantsListener(current->config)) {
+        spdlog::warn("the new config enables webhooks or `listen`; the listener starts at the next restart");
+      }
       notifier.Ready(Summary(current->config));
       spdlog::info("reloaded: {}", Summary(current->config));
       continue;
@@ -149,6 +281,10 @@ int Run(CliContext& ctx) {
     spdlog::info("stopping (signal {})", sig);
     notifier.Stopping();
     break;
+  }
+  if (http) {
+    http->SetReady(false);
+    http->Stop();
   }
   control->reset();
   std::lock_guard<std::mutex> lock(control_mu);

@@ -70,6 +70,7 @@ Verification WebhookVerifier::CheckHmac(std::string_view value, std::string_view
 
 Verification WebhookVerifier::Verify(WebhookFormat format, std::string_view event, const HeaderMap& h,
                                      std::string_view body) const {
+  if (!policy_.error.empty()) return Refuse(policy_.error);
   if (policy_.secret.empty()) return Accept("unsigned (no webhook.secret)");
   switch (format) {
     case WebhookFormat::kGitHub: {

@@ -15,6 +15,7 @@ namespace gitsyncd {
 struct VerifyPolicy {
   std::string secret;       // empty = the connector has no webhook.secret
   bool allow_sha1 = false;  // GitHub: accept a delivery signed only with X-Hub-Signature (SHA-1)
+  std::string error;        // set when the secret could not be resolved: refuse everything
 };
 
 // What the check found, for the delivery record.

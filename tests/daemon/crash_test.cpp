@@ -11,6 +11,7 @@
 
 #include "tests/support/daemon_process.h"
 #include "tests/support/git_cli.h"
+#include "tests/support/wait_for.h"
 
 using namespace gitsyncd::testing;
 using namespace std::chrono_literals;
@@ -20,16 +21,6 @@ namespace {
 
 constexpr int kRounds = 30;
 constexpr unsigned kSeed = 20261124;
-
-template <typename Pred>
-bool WaitFor(Pred pred, std::chrono::milliseconds limit) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return pred();
-}
 
 }  // namespace
 

@@ -11,21 +11,12 @@
 #include "tests/support/daemon_process.h"
 #include "tests/support/git_cli.h"
 #include "tests/support/git_servers.h"
+#include "tests/support/wait_for.h"
 
 using namespace gitsyncd::testing;
 using namespace std::chrono_literals;
 
 namespace {
-
-template <typename Pred>
-bool WaitFor(Pred pred, std::chrono::milliseconds limit = 20s) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return pred();
-}
 
 struct DaemonFixture {
   TempDir dir;

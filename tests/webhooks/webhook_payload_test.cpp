@@ -199,7 +199,7 @@ BOOST_AUTO_TEST_CASE(bitbucket_cloud_published_test_vector) {
   std::string body = Fixture("bitbucket-cloud-repo_push-signed.json");
   BOOST_REQUIRE(body.size() == 14515u);
   BOOST_TEST("sha256=" + HmacHex(kVectorSecret, body) == kVectorSignature);
-  WebhookVerifier v({kVectorSecret, false});
+  WebhookVerifier v({kVectorSecret, false, {}});
   HeaderMap h{{"x-event-key", "repo:push"}, {"x-hub-signature", kVectorSignature}};
   BOOST_TEST(v.Verify(WebhookFormat::kBitbucketCloud, "repo:push", h, body).accepted);
   body[100] ^= 1;
@@ -210,7 +210,7 @@ BOOST_AUTO_TEST_CASE(bitbucket_cloud_published_test_vector) {
 
 BOOST_AUTO_TEST_CASE(bitbucket_server_signed_delete) {
   std::string body = Fixture("bitbucket-server-repo_refs_changed-signed.json");
-  WebhookVerifier v({kVectorSecret, false});
+  WebhookVerifier v({kVectorSecret, false, {}});
   HeaderMap h{{"x-hub-signature", "sha256=4ffba9e7b58ea3d7e1a230446e8c92baea0aeec89b73f598932387254f0de13e"}};
   BOOST_TEST(v.Verify(WebhookFormat::kBitbucketServer, "repo:refs_changed", h, body).accepted);
   // The unsigned "Test connection" ping is answered; an unsigned push is not.
@@ -221,14 +221,14 @@ BOOST_AUTO_TEST_CASE(bitbucket_server_signed_delete) {
 BOOST_AUTO_TEST_CASE(github_sha256_required_sha1_only_if_allowed) {
   std::string body = Fixture("github-push.json");
   std::string secret = "gh-hook-secret";
-  WebhookVerifier strict({secret, false});
+  WebhookVerifier strict({secret, false, {}});
   HeaderMap sha256{{"x-hub-signature-256", "sha256=" + HmacHex(secret, body)}};
   BOOST_TEST(strict.Verify(WebhookFormat::kGitHub, "push", sha256, body).how == "hmac-sha256");
   HeaderMap sha1{{"x-hub-signature", "sha1=" + HmacHex(secret, body, true)}};
   Verification refused = strict.Verify(WebhookFormat::kGitHub, "push", sha1, body);
   BOOST_TEST(!refused.accepted);
   BOOST_TEST(refused.why == "signed only with SHA-1 (X-Hub-Signature); refused unless webhook.allow_sha1 is true");
-  WebhookVerifier lenient({secret, true});
+  WebhookVerifier lenient({secret, true, {}});
   BOOST_TEST(lenient.Verify(WebhookFormat::kGitHub, "push", sha1, body).how == "hmac-sha1");
   HeaderMap forged{{"x-hub-signature-256", "sha256=" + HmacHex("other", body)}};
   BOOST_TEST(!strict.Verify(WebhookFormat::kGitHub, "push", forged, body).accepted);
@@ -239,7 +239,7 @@ BOOST_AUTO_TEST_CASE(github_sha256_required_sha1_only_if_allowed) {
 }
 
 BOOST_AUTO_TEST_CASE(gitlab_token_and_azure_basic_auth) {
-  WebhookVerifier v({"tok-123", false});
+  WebhookVerifier v({"tok-123", false, {}});
   BOOST_TEST(v.Verify(WebhookFormat::kGitLab, "Push Hook", {{"x-gitlab-token", "tok-123"}}, "{}").accepted);
   BOOST_TEST(!v.Verify(WebhookFormat::kGitLab, "Push Hook", {{"x-gitlab-token", "tok-12"}}, "{}").accepted);
   BOOST_TEST(!v.Verify(WebhookFormat::kGitLab, "Push Hook", {}, "{}").accepted);

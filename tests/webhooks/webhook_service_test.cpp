@@ -86,7 +86,7 @@ const std::string kSecret = "hook-secret-for-tests";
 
 struct GitHubEndpoint : Endpoint {
   GitHubEndpoint() {
-    policies["gh"] = {kSecret, false};
+    policies["gh"] = {kSecret, false, {}};
     Load({{"gh.yaml", Connector("gh", "github", "https://github.com/binkkatal/sample_app.git", "master", dir / "srv/gh")}});
   }
   HeaderMap Signed(const std::string& body, const std::string& event = "push", const std::string& id = "d-1") {
@@ -268,7 +268,7 @@ BOOST_AUTO_TEST_SUITE(providers)
 BOOST_AUTO_TEST_CASE(every_provider_push_queues_its_binding) {
   Endpoint e;
   const std::string secret = "Gkvl$k$wyNpQAF42";
-  for (const char* n : {"bbc", "bbs", "plugin", "gl", "az"}) e.policies[n] = {secret, false};
+  for (const char* n : {"bbc", "bbs", "plugin", "gl", "az"}) e.policies[n] = {secret, false, {}};
   e.Load({
       {"bbc.yaml", Connector("bbc", "bitbucket-cloud", "https://bitbucket.org/nfalco79/test-repos.git", "feature/webhook",
                              e.dir / "srv/bbc")},

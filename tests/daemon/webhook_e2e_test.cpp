@@ -1,0 +1,168 @@
+// Webhook-driven sync end to end: a real `gitsyncd run` with its listener, a real HTTPS Git
+// server (nginx + git http-backend), a push made with the git CLI, and the provider's real
+// payload for that push (tests/fixtures/webhooks/github-push.json with this push's ref, ids
+// and repository) signed with the connector's secret. Polling is off: only the webhook can
+// bring the change into the folder.
+#include <signal.h>
+
+#include <boost/json.hpp>
+#include <boost/test/unit_test.hpp>
+#include <thread>
+
+#include "tests/support/daemon_process.h"
+#include "tests/support/git_cli.h"
+#include "tests/support/git_servers.h"
+#include "tests/support/wait_for.h"
+#include "tests/support/http_client.h"
+#include "webhooks/webhook_verifier.h"
+
+using namespace gitsyncd;
+using namespace gitsyncd::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string kHookSecret = "e2e-hook-secret-7731";
+
+struct WebhookFixture {
+  TempDir dir;
+  GitHttpsServer server{"deploy", "Pa55-word-for-test"};
+  std::string binary = RequiredEnv("GITSYNCD_BINARY");
+  std::string cfg = dir / "etc";
+  std::string local = dir / "srv/app";
+  int port = FreePort();
+  std::map<std::string, std::string> env{{"GITSYNCD_TEST_PASSWORD", "Pa55-word-for-test"},
+                                         {"GITSYNCD_HOOK_SECRET", kHookSecret},
+                                         {"GITSYNCD_CONFIG", ""}};
+
+  WebhookFixture() {
+    server.CreateBareRepo("cfg");
+    WriteFile(cfg + "/gitsyncd.yaml", "state_dir: " + (dir / "state") + "\nca_file: " + server.ca_file() +
+                                          "\nlog_level: debug\nlisten:\n  address: 127.0.0.1\n  port: " +
+                                          std::to_string(port) + "\n  public_url: https://hooks.example.com/\n");
+    WriteFile(cfg + "/connectors.d/team.yaml",
+              "name: team\nprovider: github\nurl: " + server.url("cfg") +
+                  "\nauth:\n  username: deploy\n  password: {env: GITSYNCD_TEST_PASSWORD}\n"
+                  "webhook:\n  enabled: true\n  secret: {env: GITSYNCD_HOOK_SECRET}\n"
+                  "syncs:\n  - name: app\n    path: apps/app\n    local: " + local + "\n");
+  }
+  CommandResult Cli(std::vector<std::string> args) {
+    args.insert(args.begin(), {binary, "--config", cfg});
+    return RunCommand(args, env);
+  }
+  // The GitHub push payload for the current head of main.
+  std::string PushPayload(const std::string& before, const std::string& after) {
+    auto v = boost::json::parse(ReadFile(RequiredEnv("GITSYNCD_TEST_DATA") + "/fixtures/webhooks/github-push.json"));
+    auto& o = v.as_object();
+    o["ref"] = "refs/heads/main";
+    o["before"] = before;
+    o["after"] = after;
+    o["repository"].as_object()["full_name"] = "git/cfg";
+    o["repository"].as_object()["name"] = "cfg";
+    return boost::json::serialize(v);
+  }
+  HttpReply Deliver(const std::string& path, const std::string& body, const std::string& id,
+                    const std::string& secret = kHookSecret) {
+    return HttpExchange(port, BuildRequest("POST", path,
+                                           {{"Content-Type", "application/json"},
+                                            {"X-GitHub-Event", "push"},
+                                            {"X-GitHub-Delivery", id},
+                                            {"X-Hub-Signature-256", "sha256=" + HmacHex(secret, body)}},
+                                           body));
+  }
+  std::string Head() {
+    std::string h = Git({"--git-dir", server.repo_path("cfg"), "rev-parse", "main"}).out;
+    return h.substr(0, h.find('\n'));
+  }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(webhook_e2e, WebhookFixture)
+
+BOOST_AUTO_TEST_CASE(a_signed_push_delivery_brings_the_change_into_the_folder) {
+  CommandResult url = Cli({"webhook-url", "team"});
+  BOOST_REQUIRE_MESSAGE(url.exit_code == 0, url.err);
+  const std::string prefix = "https://hooks.example.com/webhooks/team/";
+  BOOST_REQUIRE_MESSAGE(url.out.rfind(prefix, 0) == 0, url.out);
+  std::string token = url.out.substr(prefix.size(), url.out.size() - prefix.size() - 1);
+  BOOST_TEST(token.size() == 43u);  // 256 bits, base64url
+  std::string path = "/webhooks/team/" + token;
+
+  GitClone person(server.url_with_credentials("cfg"), dir / "person", "main", server.git_env());
+  person.Write("apps/app/replicas.yaml", "replicas: 1\n");
+  BOOST_REQUIRE(person.CommitAndPush("seed"));
+
+  DaemonProcess daemon(binary, cfg, dir.path(), env);
+  BOOST_REQUIRE_MESSAGE(daemon.WaitForNotify("READY=1"), daemon.Log());
+  HttpReply health = HttpExchange(port, BuildRequest("GET", "/healthz", {}, ""));
+  BOOST_TEST(health.status == 200);
+  BOOST_REQUIRE_MESSAGE(WaitFor([&] { return FileExists(local + "/replicas.yaml"); }), daemon.Log());
+
+  // A push, then its delivery: the folder follows without polling.
+  std::string before = Head();
+  person.Write("apps/app/replicas.yaml", "replicas: 5\n");
+  BOOST_REQUIRE(person.CommitAndPush("scale up"));
+  std::string body = PushPayload(before, Head());
+  HttpReply r = Deliver(path, body, "delivery-1");
+  BOOST_TEST(r.status == 202, r.body);
+  auto answer = boost::json::parse(r.body).as_object();
+  BOOST_TEST(answer.at("queued").as_array().at(0).as_string() == "app");
+  BOOST_TEST(WaitFor([&] { return ReadFile(local + "/replicas.yaml") == "replicas: 5\n"; }, 10s), daemon.Log());
+
+  // A redelivery is answered but not processed; a forged one is refused.
+  BOOST_TEST(Deliver(path, body, "delivery-1").status == 200);
+  BOOST_TEST(Deliver(path, body, "delivery-2", "wrong-secret").status == 401);
+  BOOST_TEST(Deliver("/webhooks/team/" + std::string(43, 'x'), body, "delivery-3").status == 401);
+
+  // Rotating the token while the daemon runs retires the old URL at once.
+  CommandResult rotated = Cli({"webhook-url", "team", "--rotate"});
+  BOOST_REQUIRE_MESSAGE(rotated.exit_code == 0, rotated.err);
+  BOOST_TEST(rotated.out != url.out);
+  BOOST_TEST(Deliver(path, body, "delivery-4").status == 401);
+
+  daemon.Signal(SIGTERM);
+  BOOST_TEST(daemon.Wait() == 0);
+
+  // The record survives the daemon and says what happened to each delivery.
+  CommandResult events = Cli({"events", "team", "--json"});
+  BOOST_REQUIRE_MESSAGE(events.exit_code == 0, events.err);
+  auto list = boost::json::parse(events.out).as_array();
+  std::vector<std::string> verdicts;
+  for (const auto& e : list) verdicts.emplace_back(e.at("verdict").as_string());
+  BOOST_TEST((verdicts == std::vector<std::string>{"queued", "duplicate", "refused", "refused", "refused"}));
+  CommandResult text = Cli({"events", "team"});
+  BOOST_TEST(text.out.find("github push delivery-1  202 queued: app: pull queued for") != std::string::npos, text.out);
+
+  std::string log = daemon.Log();
+  BOOST_TEST(log.find(kHookSecret) == std::string::npos);
+  BOOST_TEST(log.find(token) == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(webhook_url_needs_an_enabled_webhook_and_shows_the_same_url_again) {
+  CommandResult missing = Cli({"webhook-url", "nope"});
+  BOOST_TEST(missing.exit_code == 1);
+  BOOST_TEST(missing.err == "gitsyncd: error: no connector named 'nope' in " + cfg + "\n");
+  // Without a secret store the token exists only as a hash after the first display.
+  CommandResult first = Cli({"webhook-url", "team"});
+  BOOST_REQUIRE(first.exit_code == 0);
+  BOOST_TEST(first.err.find("this URL is shown only now") != std::string::npos, first.err);
+  CommandResult again = Cli({"webhook-url", "team"});
+  BOOST_TEST(again.exit_code == 1);
+  BOOST_TEST(again.err.find("stored hashed only and cannot be shown again") != std::string::npos, again.err);
+  // With a secret store, the URL can be shown again.
+  BOOST_REQUIRE(Cli({"secret", "init"}).exit_code == 0);
+  CommandResult made = Cli({"webhook-url", "team", "--rotate"});
+  BOOST_REQUIRE(made.exit_code == 0);
+  CommandResult shown = Cli({"webhook-url", "team"});
+  BOOST_TEST(shown.exit_code == 0, shown.err);
+  BOOST_TEST(shown.out == made.out);
+  // The token file holds a hash, never the token.
+  std::string file = ReadFile(dir / "state/webhooks/tokens/team.json");
+  std::string token = made.out.substr(made.out.rfind('/') + 1);
+  token.pop_back();
+  BOOST_TEST(file.find(token) == std::string::npos);
+  BOOST_TEST(file.find("\"sha256\"") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
