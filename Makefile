@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: deps configure build demo test clean
+.PHONY: deps configure build demo test fuzz clean
 
 deps:
 	@if [ "$$(id -u)" -eq 0 ]; then scripts/install-deps; else sudo scripts/install-deps; fi
@@ -20,6 +20,12 @@ demo: deps build
 
 test: deps build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
+	scripts/fuzz $(FUZZ_SECONDS)
+
+# libFuzzer over the webhook parsers and verifier (clang, ASan+UBSan), bounded in time.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	scripts/fuzz $(FUZZ_SECONDS)
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) build-fuzz

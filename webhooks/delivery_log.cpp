@@ -54,7 +54,9 @@ std::string DeliveryLog::NowRfc3339() {
   auto t = std::chrono::system_clock::to_time_t(now);
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", std::gmtime(&t));
+  std::tm tm{};
+  gmtime_r(&t, &tm);  // the listener's threads call this concurrently
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
   char out[48];
   std::snprintf(out, sizeof out, "%s.%03lldZ", buf, static_cast<long long>(ms));
   return out;

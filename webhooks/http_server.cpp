@@ -25,10 +25,14 @@ struct HttpServer::Impl {
   // Counters outlive the io_context below: sessions destroyed with it still decrement them.
   std::atomic<uint64_t> accepted{0}, refused{0}, requests{0}, timeouts{0};
   std::atomic<unsigned> open{0};
-  net::io_context ioc;
-  std::optional<ssl::context> tls;
-  tcp::acceptor acceptor{ioc};
+  std::optional<ssl::context> tls;  // outlives the TLS sessions destroyed with the contexts
+  // One io_context per thread, each run by exactly that thread: a connection lives on one
+  // of them (its implicit strand), and threads never contend on a shared scheduler queue.
+  std::vector<std::unique_ptr<net::io_context>> contexts;
+  size_t next_context = 0;
+  std::optional<tcp::acceptor> acceptor;
   std::vector<std::thread> threads;
+  uint16_t port = 0;
   bool stopped = false;
 
   void Accept();
@@ -175,9 +179,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 }  // namespace
 
 void HttpServer::Impl::Accept() {
-  acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+  net::io_context& target = *contexts[next_context++ % contexts.size()];
+  acceptor->async_accept(target, [this](beast::error_code ec, tcp::socket socket) {
     if (ec) {
-      if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+      if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
       spdlog::warn("http: accept failed: {}", ec.message());
     } else if (open.load() >= options.max_connections) {
       ++refused;  // over the cap: close at once rather than queue unbounded work
@@ -219,15 +224,22 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
                                      options.tls_key + ": " + e.what());
     }
   }
+  unsigned n = std::max(1u, options.threads);
+  for (unsigned i = 0; i < n; ++i) impl->contexts.push_back(std::make_unique<net::io_context>(1));
+  impl->acceptor.emplace(*impl->contexts[0]);
   tcp::endpoint endpoint(address, options.port);
-  impl->acceptor.open(endpoint.protocol(), ec);
-  if (!ec) impl->acceptor.set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) impl->acceptor.bind(endpoint, ec);
-  if (!ec) impl->acceptor.listen(net::socket_base::max_listen_connections, ec);
+  impl->acceptor->open(endpoint.protocol(), ec);
+  if (!ec) impl->acceptor->set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) impl->acceptor->bind(endpoint, ec);
+  if (!ec) impl->acceptor->listen(net::socket_base::max_listen_connections, ec);
   if (ec) return Status::Unavailable("cannot listen on " + where + ": " + ec.message());
+  impl->port = impl->acceptor->local_endpoint(ec).port();
   impl->Accept();
-  for (unsigned i = 0; i < std::max(1u, options.threads); ++i) {
-    impl->threads.emplace_back([ioc = &impl->ioc] { ioc->run(); });
+  for (auto& ctx : impl->contexts) {
+    impl->threads.emplace_back([ioc = ctx.get()] {
+      auto guard = net::make_work_guard(*ioc);  // idle contexts wait for connections
+      ioc->run();
+    });
   }
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
@@ -235,20 +247,16 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
 void HttpServer::Stop() {
   if (!impl_ || impl_->stopped) return;
   impl_->stopped = true;
-  net::post(impl_->ioc, [impl = impl_.get()] {
+  net::post(*impl_->contexts[0], [impl = impl_.get()] {
     beast::error_code ec;
-    impl->acceptor.close(ec);
+    impl->acceptor->close(ec);
   });
-  impl_->ioc.stop();
+  for (auto& ctx : impl_->contexts) ctx->stop();
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();
 }
 
-uint16_t HttpServer::port() const {
-  beast::error_code ec;
-  auto ep = impl_->acceptor.local_endpoint(ec);
-  return ec ? 0 : ep.port();
-}
+uint16_t HttpServer::port() const { return impl_->port; }
 
 HttpServerStats HttpServer::stats() const {
   return {impl_->accepted.load(), impl_->refused.load(), impl_->requests.load(), impl_->timeouts.load(),

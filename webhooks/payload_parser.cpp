@@ -288,7 +288,12 @@ Result<PushEvent> ParsePushEvent(WebhookFormat format, std::string_view event, s
   json::parse_options options;
   options.max_depth = limits.max_depth;
   json::error_code ec;
-  json::stream_parser parser({}, options);
+  // The DOM lives only for this call: a monotonic arena (a stack block first) avoids one heap
+  // allocation per JSON value.
+  unsigned char arena[32768];
+  json::monotonic_resource memory(arena, sizeof arena);
+  json::stream_parser parser(json::storage_ptr(), options);
+  parser.reset(json::storage_ptr(&memory));
   size_t used = parser.write(text.data(), text.size(), ec);
   if (!ec) parser.finish(ec);
   if (ec) {

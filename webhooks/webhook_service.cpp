@@ -48,8 +48,11 @@ HttpResponse WebhookService::Finish(const std::string& connector_id, DeliveryRec
   if (response.status >= 400) {
     spdlog::warn("webhook {} from {}: {} {}: {}", record.connector, record.remote, response.status, record.verdict,
                  record.detail);
-  } else {
+  } else if (record.verdict == "queued") {
     spdlog::info("webhook {} {} {} {}: {}", record.connector, record.provider, record.event, record.delivery_id,
+                 record.detail);
+  } else {
+    spdlog::debug("webhook {} {} {} {}: {}", record.connector, record.provider, record.event, record.delivery_id,
                  record.detail);
   }
   if (log_) log_->Add(connector_id, std::move(record));

@@ -72,7 +72,9 @@ Result<std::string> WebhookTokens::Rotate(const DaemonConfig& daemon, const std:
   fs::permissions(Dir(daemon), fs::perms::owner_all, ec);
   auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   char when[32];
-  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
   std::string body = json::serialize(json::object{{"sha256", ToHex(Sha256(token))}, {"created", when}}) + "\n";
   std::string path = TokenFile(daemon, connector_id);
   std::string tmp = path + ".tmp";
