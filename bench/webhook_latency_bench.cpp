@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
                 "\nauth:\n  username: deploy\n  password: {env: BENCH_PASS}\nwebhook:\n  enabled: true\n"
                 "  secret: {env: BENCH_SECRET}\nsyncs:\n  - name: app\n    path: apps/app\n    local: " + local + "\n");
   std::map<std::string, std::string> env{{"BENCH_PASS", "bench-pass"}, {"BENCH_SECRET", secret}, {"GITSYNCD_CONFIG", ""}};
+  if (const char* preload = std::getenv("BENCH_DAEMON_PRELOAD")) env["LD_PRELOAD"] = preload;
   CommandResult url = RunCommand({binary, "--config", cfg, "webhook-url", "team"}, env);
   if (url.exit_code != 0) {
     std::fprintf(stderr, "webhook-url failed: %s", url.err.c_str());
@@ -92,6 +93,7 @@ int main(int argc, char** argv) {
     }
     samples.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
   }
+  if (std::getenv("BENCH_ACCESS_LOG")) std::fprintf(stderr, "%s", server.access_log().c_str());
   std::sort(samples.begin(), samples.end());
   auto pct = [&](double p) { return samples[std::min(samples.size() - 1, static_cast<size_t>(p * samples.size()))]; };
   std::printf("| step | rounds | p50 ms | p90 ms | max ms |\n|---|---|---|---|---|\n");

@@ -1,5 +1,7 @@
 #include "sync/git_handles.h"
 
+#include "sync/socket_stream.h"
+
 #include <cstdlib>
 #include <mutex>
 
@@ -38,6 +40,7 @@ void EnsureLibgit2() {
   static std::once_flag once;
   std::call_once(once, [] {
     git_libgit2_init();
+    InstallSocketStream();  // TCP_NODELAY and timeouts under every HTTPS remote
     std::atexit([] { git_libgit2_shutdown(); });
   });
 }

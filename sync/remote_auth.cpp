@@ -1,5 +1,7 @@
 #include "sync/remote_auth.h"
 
+#include "sync/socket_stream.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -188,6 +190,10 @@ int RemoteAuth::CheckCertificate(git_cert* cert, int valid, const char* host, vo
 
 Status RemoteAuth::Explain(int rc, const std::string& context) const {
   if (!failure_.ok()) return failure_.WithContext(context);
+  std::string where = host_ + (port_ ? ":" + std::to_string(port_) : "");
+  if (std::string socket_error = TakeSocketError(); !socket_error.empty()) {
+    return Status::Unavailable(context + ": could not reach " + where + " (" + socket_error + ")");
+  }
   Status s = GitError(rc, context);
   const std::string& m = s.message();
   auto has = [&](const char* needle) { return m.find(needle) != std::string::npos; };

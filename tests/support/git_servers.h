@@ -50,6 +50,8 @@ class GitHttpsServer {
   void Stop();   // simulate the remote going down
   void Start();  // and coming back on the same port
   int port() const { return port_; }
+  // nginx's access log: "<unix time> <request seconds> \"<request>\" <status> <bytes>" lines.
+  std::string access_log() const { return ReadFile(dir_.path() + "/access.log"); }
 
  private:
   TempDir dir_;

@@ -2,7 +2,15 @@
 // auth, and OpenSSH sshd with key auth and known_hosts checking.
 #include <boost/test/unit_test.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+
 #include "sync/connection_check.h"
+#include "sync/socket_stream.h"
 #include "tests/support/git_servers.h"
 #include "tests/sync/sync_test_util.h"
 
@@ -93,6 +101,33 @@ BOOST_FIXTURE_TEST_CASE(https_certificate_from_an_unknown_ca_is_refused, HttpsFi
   BOOST_TEST(r.status().message().find("TLS certificate of localhost could not be verified") != std::string::npos,
              r.status().message());
   BOOST_REQUIRE(ConfigureTls(server.ca_file()).ok());
+}
+
+// A remote that accepts the connection and then never says a word (a hung proxy, a black
+// hole) must fail the pass after the I/O timeout instead of holding a worker forever.
+BOOST_FIXTURE_TEST_CASE(a_silent_remote_times_out_instead_of_hanging, HttpsFixture) {
+  int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  BOOST_REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  BOOST_REQUIRE(::listen(listener, 8) == 0);  // the kernel completes connections; nobody answers
+  socklen_t len = sizeof addr;
+  ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+  std::string port = std::to_string(ntohs(addr.sin_port));
+  SetSocketStreamOptions({std::chrono::seconds(5), std::chrono::seconds(1)});
+  RemoteCredentials silent = spec.remote;
+  silent.url = "https://localhost:" + port + "/git/cfg.git";
+  auto start = std::chrono::steady_clock::now();
+  auto r = CheckConnection(silent, "main");
+  auto took = std::chrono::steady_clock::now() - start;
+  SetSocketStreamOptions({});
+  ::close(listener);
+  BOOST_REQUIRE(!r.ok());
+  BOOST_TEST((r.status().code() == Status::Code::kUnavailable), r.status().message());
+  BOOST_TEST(r.status().message().find("no data from localhost:" + port + " for 1 s") != std::string::npos,
+             r.status().message());
+  BOOST_TEST((took < std::chrono::seconds(4)));
 }
 
 BOOST_FIXTURE_TEST_CASE(https_remote_down_then_back_pushes_the_queued_edit, HttpsFixture) {

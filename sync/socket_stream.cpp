@@ -1,0 +1,195 @@
+#include "sync/socket_stream.h"
+
+#include <fcntl.h>
+#include <git2.h>
+#include <git2/sys/stream.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <utility>
+
+
+namespace gitsyncd {
+namespace {
+
+std::atomic<long long> g_connect_ms{15000};
+std::atomic<long long> g_io_ms{120000};
+
+// Laid out like libgit2's own git_socket_stream (src/libgit2/streams/socket.h, unchanged
+// from 0.28 to 1.6): its SSH transport reads the socket descriptor out of the standard stream
+// at this offset to hand it to libssh2. Installed only for those versions (see below).
+struct SocketStream {
+  git_stream parent;  // first member: libgit2 hands us back this pointer
+  char* host = nullptr;
+  char* port = nullptr;
+  int fd = -1;
+};
+
+SocketStream* Self(git_stream* s) { return reinterpret_cast<SocketStream*>(s); }
+
+thread_local std::string t_last_error;
+
+int Fail(const std::string& message) {
+  t_last_error = message;
+  git_error_set_str(GIT_ERROR_NET, message.c_str());
+  return -1;
+}
+
+// Waits until `fd` is ready for `events` within the I/O timeout; false on timeout/error.
+bool WaitReady(int fd, short events, long long timeout_ms) {
+  pollfd p{fd, events, 0};
+  for (;;) {
+    int rc = ::poll(&p, 1, static_cast<int>(timeout_ms));
+    if (rc > 0) return true;
+    if (rc == 0) {
+      errno = ETIMEDOUT;
+      return false;
+    }
+    if (errno != EINTR) return false;
+  }
+}
+
+int ConnectOne(const addrinfo* ai, long long timeout_ms) {
+  int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+  if (fd < 0) return -1;
+  if (::connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+    if (errno != EINPROGRESS || !WaitReady(fd, POLLOUT, timeout_ms)) {
+      int saved = errno;
+      ::close(fd);
+      errno = saved;
+      return -1;
+    }
+    int err = 0;
+    socklen_t len = sizeof err;
+    ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) {
+      ::close(fd);
+      errno = err;
+      return -1;
+    }
+  }
+  // Blocking from here on (libssh2 expects it), with kernel timeouts on every read/write.
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  timeval tv{static_cast<time_t>(g_io_ms.load() / 1000), static_cast<suseconds_t>((g_io_ms.load() % 1000) * 1000)};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+int Connect(git_stream* stream) {
+  SocketStream* s = Self(stream);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* list = nullptr;
+  std::string host = s->host, port = s->port;
+  int rc = ::getaddrinfo(s->host, s->port, &hints, &list);
+  if (rc != 0) return Fail("failed to resolve address for " + host + ": " + ::gai_strerror(rc));
+  int last_errno = 0;
+  for (addrinfo* ai = list; ai && s->fd < 0; ai = ai->ai_next) {
+    s->fd = ConnectOne(ai, g_connect_ms.load());
+    if (s->fd < 0) last_errno = errno;
+  }
+  ::freeaddrinfo(list);
+  if (s->fd < 0) {
+    return Fail("failed to connect to " + host + ":" + port + ": " +
+                (last_errno == ETIMEDOUT ? "timed out after " + std::to_string(g_connect_ms.load()) + " ms"
+                                         : std::string(std::strerror(last_errno))));
+  }
+  return 0;
+}
+
+ssize_t Read(git_stream* stream, void* data, size_t len) {
+  SocketStream* s = Self(stream);
+  for (;;) {
+    ssize_t n = ::recv(s->fd, data, len, 0);
+    if (n >= 0) return n;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {  // SO_RCVTIMEO expired
+      Fail("no data from " + std::string(s->host) + ":" + s->port + " for " + std::to_string(g_io_ms.load() / 1000) +
+           " s");
+      return -1;
+    }
+    Fail("error reading from " + std::string(s->host) + ":" + s->port + ": " + std::strerror(errno));
+    return -1;
+  }
+}
+
+ssize_t Write(git_stream* stream, const char* data, size_t len, int /*flags*/) {
+  SocketStream* s = Self(stream);
+  size_t off = 0;
+  while (off < len) {
+    ssize_t n = ::send(s->fd, data + off, len - off, MSG_NOSIGNAL);
+    if (n >= 0) {
+      off += static_cast<size_t>(n);
+      continue;
+    }
+    if (errno == EINTR) continue;
+    Fail("error writing to " + std::string(s->host) + ":" + s->port + ": " +
+         std::strerror(errno == EAGAIN || errno == EWOULDBLOCK ? ETIMEDOUT : errno));
+    return -1;
+  }
+  return static_cast<ssize_t>(len);
+}
+
+int Close(git_stream* stream) {
+  SocketStream* s = Self(stream);
+  if (s->fd >= 0) ::close(s->fd);
+  s->fd = -1;
+  return 0;
+}
+
+void Free(git_stream* stream) {
+  Close(stream);
+  SocketStream* s = Self(stream);
+  std::free(s->host);
+  std::free(s->port);
+  delete s;
+}
+
+int New(git_stream** out, const char* host, const char* port) {
+  t_last_error.clear();
+  auto* s = new SocketStream();
+  s->parent.version = GIT_STREAM_VERSION;
+  s->parent.connect = Connect;
+  s->parent.read = Read;
+  s->parent.write = Write;
+  s->parent.close = Close;
+  s->parent.free = Free;
+  s->host = ::strdup(host);
+  s->port = ::strdup(port ? port : "443");
+  *out = &s->parent;
+  return 0;
+}
+
+}  // namespace
+
+std::string TakeSocketError() { return std::exchange(t_last_error, std::string()); }
+
+void SetSocketStreamOptions(const SocketStreamOptions& options) {
+  g_connect_ms = options.connect_timeout.count();
+  g_io_ms = options.io_timeout.count();
+}
+
+int InstallSocketStream() {
+#if LIBGIT2_VER_MAJOR != 1 || LIBGIT2_VER_MINOR > 6
+  return 0;  // newer libgit2 has its own timeouts and another socket layout: keep its stream
+#endif
+  git_stream_registration registration{};
+  registration.version = GIT_STREAM_VERSION;
+  registration.init = New;
+  return git_stream_register(GIT_STREAM_STANDARD, &registration);
+}
+
+}  // namespace gitsyncd
