@@ -56,7 +56,7 @@ void Bench(size_t files, int rounds, std::vector<Row>* rows) {
   spec.local = dir / "local";
   spec.binding_dir = dir / "state/bindings/bench";
   spec.author = {"Bench", "bench@example.com"};
-  spec.remote = {server.url("big"), server.user(), server.password(), "", ""};
+  spec.remote = {server.url("big"), server.user(), server.password(), "", "", ""};
   if (!RunSyncPass(spec).ok()) throw std::runtime_error("initial sync failed");
 
   GitClone person(server.url_with_credentials("big"), dir / "person", "main", env);

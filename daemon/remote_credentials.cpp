@@ -20,6 +20,11 @@ Result<RemoteCredentials> ResolveRemoteCredentials(const Config& config, const C
     // A key file usually ends in a newline, which the secret reader strips; libssh2 wants it.
     if (!creds.ssh_private_key.empty() && creds.ssh_private_key.back() != '\n') creds.ssh_private_key += '\n';
   }
+  if (connector.api.token.present()) {
+    auto v = ResolveSecret(connector.api.token, store, config.dir);
+    if (!v.ok()) return v.status().WithContext("connector '" + connector.name + "' api.token");
+    creds.api_token = *v;
+  }
   return creds;
 }
 

@@ -19,6 +19,7 @@ struct RemoteCredentials {
   std::string password;          // HTTPS password or token (resolved secret)
   std::string ssh_private_key;   // OpenSSH private key text (resolved secret)
   std::string known_hosts_file;  // required for SSH
+  std::string api_token;         // provider API token (resolved secret), for fetch: api
 };
 
 // Process-wide TLS trust for HTTPS remotes: the system CAs plus `extra_ca_file` (may be empty).

@@ -1,5 +1,7 @@
 #include "sync/sync_pass.h"
 
+#include "sync/api_fetch.h"
+
 #include <spdlog/spdlog.h>
 
 #include <ctime>
@@ -100,6 +102,7 @@ class Pass {
   Result<PassOutcome> Merge(const std::optional<git_oid>& base, const FlatTree& base_tree,
                             const std::optional<git_oid>& remote_head, const FlatTree& scanned,
                             const FlatTree& local, const FlatTree& remote);
+  Result<std::optional<git_oid>> Fetch();
   Result<bool> RecoverPending(const std::optional<git_oid>& remote_head, const FlatTree& scanned,
                               const FlatTree& remote);
 
@@ -339,6 +342,18 @@ Result<PassOutcome> Pass::Merge(const std::optional<git_oid>& base, const FlatTr
   return PassOutcome{summary, true};
 }
 
+// The remote branch head: fetched with Git, or (fetch: api) a snapshot of the folder read
+// through the provider's API.
+Result<std::optional<git_oid>> Pass::Fetch() {
+  if (!spec_.api) return FetchBranch(repo_, spec_.remote, spec_.branch);
+  auto api = MakeProviderApi(*spec_.api);
+  if (!api.ok()) return api.status();
+  auto r = FetchFolderViaApi(repo_, spec_.binding_dir, **api, spec_.branch, spec_.path);
+  if (!r.ok()) return Status(r.status()).WithContext("fetch " + spec_.branch + " through " + spec_.api->api_base);
+  for (auto& w : r->warnings) state_->warnings.push_back(std::move(w));
+  return r->snapshot;
+}
+
 Result<PassOutcome> Pass::Run(bool local_trigger_only) {
   std::vector<std::string> skipped;
   std::string cache_file = spec_.binding_dir + "/scan-cache";
@@ -365,7 +380,7 @@ Result<PassOutcome> Pass::Run(bool local_trigger_only) {
     if (pushed.ok() || pushed.status().code() != Status::Code::kConflict) return pushed;
   }
 
-  auto fetched = FetchBranch(repo_, spec_.remote, spec_.branch);
+  auto fetched = Fetch();
   if (!fetched.ok()) return fetched.status();
   std::optional<git_oid> remote_head = *fetched;
   auto remote = SubtreeOfCommit(repo_, remote_head ? &*remote_head : nullptr, spec_.path);
@@ -452,6 +467,15 @@ BindingSpec MakeBindingSpec(const DaemonConfig& daemon, const ConnectorConfig& c
   spec.direction = sync.direction;
   spec.on_conflict = sync.on_conflict;
   spec.author = connector.commit_author;
+  if (connector.fetch == FetchMode::kApi) {
+    ApiTarget api;
+    api.provider = connector.provider;
+    api.api_base = connector.api.url;
+    api.repo = RepoPathFromUrl(sync.remote_url);
+    api.token = remote.api_token;
+    api.http.ca_file = daemon.ca_file;
+    spec.api = std::move(api);
+  }
   spec.remote = std::move(remote);
   return spec;
 }

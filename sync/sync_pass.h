@@ -5,8 +5,10 @@
 // finished by the next one without losing an edit.
 #pragma once
 
+#include <optional>
 #include <string>
 
+#include "api/provider_api.h"
 #include "config/config.h"
 #include "config/status.h"
 #include "sync/remote_auth.h"
@@ -23,6 +25,8 @@ struct BindingSpec {
   ConflictPolicy on_conflict = ConflictPolicy::kKeepBoth;
   CommitAuthor author;
   RemoteCredentials remote;
+  // fetch: api — the folder is read through the provider's REST API instead of Git.
+  std::optional<ApiTarget> api;
 };
 
 BindingSpec MakeBindingSpec(const DaemonConfig& daemon, const ConnectorConfig& connector, const SyncBinding& sync,

@@ -154,15 +154,24 @@ BOOST_AUTO_TEST_CASE(ssh_user_defaults_to_git_or_the_url_user) {
 }
 
 BOOST_AUTO_TEST_CASE(fetch_api_requires_a_token) {
-  auto c = LoadConnector(std::string(kValidConnector) + "fetch: api\n");
-  ExpectErrors(c, {"connectors.d/c.yaml:11:8: fetch: fetch: api needs api.token (token auth only; a password "
+  auto c = LoadConnector(std::string(kValidConnector) + "    direction: pull\nfetch: api\n");
+  ExpectErrors(c, {"connectors.d/c.yaml:12:8: fetch: fetch: api needs api.token (token auth only; a password "
                    "cannot be used)"});
+}
+
+BOOST_AUTO_TEST_CASE(fetch_api_pulls_only_for_now) {
+  auto c = LoadConnector(std::string(kValidConnector) + "api:\n  token: {env: T}\nfetch: api\n");
+  ExpectErrors(c, {"connectors.d/c.yaml:8:5: syncs[0].direction: with fetch: api only direction: pull is supported "
+                   "so far (writing back through the provider API is not implemented yet); set direction: pull or "
+                   "use fetch: git"});
+  auto ok = LoadConnector(std::string(kValidConnector) + "    direction: pull\napi:\n  token: {env: T}\nfetch: api\n");
+  ExpectErrors(ok, {});
 }
 
 BOOST_AUTO_TEST_CASE(fetch_api_is_not_for_plain_git) {
   auto c = LoadConnector(Replace(kValidConnector, "provider: github", "provider: git") +
-                         "api:\n  token: {env: T}\nfetch: api\n");
-  ExpectErrors(c, {"connectors.d/c.yaml:13:8: fetch: fetch: api needs a provider REST API; provider 'git' has "
+                         "    direction: pull\napi:\n  token: {env: T}\nfetch: api\n");
+  ExpectErrors(c, {"connectors.d/c.yaml:14:8: fetch: fetch: api needs a provider REST API; provider 'git' has "
                    "none"});
 }
 

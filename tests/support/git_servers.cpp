@@ -118,11 +118,7 @@ void WaitForPort(int port, const std::string& what, const std::string& log_file,
 
 // ---- HTTPS ----
 
-GitHttpsServer::GitHttpsServer(std::string user, std::string password)
-    : user_(std::move(user)), password_(std::move(password)) {
-  std::string d = dir_.path();
-  fs::create_directories(d + "/repos");
-  fs::create_directories(d + "/tmp");
+std::string MakeTestCertificates(const std::string& d) {
   // A CA and a server certificate for 127.0.0.1/localhost, made for this test only.
   MustRun({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
            "-keyout", d + "/ca.key", "-out", d + "/ca.pem", "-days", "2", "-subj", "/CN=gitsyncd test CA"});
@@ -131,7 +127,52 @@ GitHttpsServer::GitHttpsServer(std::string user, std::string password)
   WriteFile(d + "/ext.cnf", "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
   MustRun({"openssl", "x509", "-req", "-in", d + "/server.csr", "-CA", d + "/ca.pem", "-CAkey", d + "/ca.key",
            "-CAcreateserial", "-out", d + "/server.pem", "-days", "2", "-extfile", d + "/ext.cnf"});
-  ca_file_ = d + "/ca.pem";
+  return d + "/ca.pem";
+}
+
+// ---- GitHub REST API ----
+
+GitHubApiServer::GitHubApiServer(std::string token, const std::map<std::string, std::string>& repos)
+    : token_(std::move(token)) {
+  std::string d = dir_.path();
+  ca_file_ = MakeTestCertificates(d);
+  port_ = FreePort();
+  std::vector<std::string> argv{"python3", RequiredEnv("GITSYNCD_TEST_DATA") + "/support/github_api_server.py",
+                                "--port", std::to_string(port_), "--cert", d + "/server.pem", "--key",
+                                d + "/server.key", "--token", token_};
+  for (const auto& [name, path] : repos) {
+    argv.push_back("--repo");
+    argv.push_back(name + "=" + path);
+  }
+  server_ = ChildProcess(argv, d + "/server.log");
+  WaitForPort(port_, "GitHub API test server", d + "/server.log");
+}
+
+GitHubApiServer::~GitHubApiServer() = default;
+
+std::string GitHubApiServer::api_url() const { return "https://localhost:" + std::to_string(port_) + "/api/v3"; }
+
+std::string GitHubApiServer::Call(const std::string& method, const std::string& path, const std::string& body) const {
+  std::vector<std::string> argv{"curl", "-sS", "--cacert", ca_file_, "-X", method};
+  if (!body.empty()) {
+    argv.push_back("-d");
+    argv.push_back(body);
+  }
+  argv.push_back("https://localhost:" + std::to_string(port_) + path);
+  CommandResult r = RunCommand(argv);
+  if (r.exit_code != 0) throw std::runtime_error("GitHub API test server: " + r.err);
+  return r.out;
+}
+
+void GitHubApiServer::Control(const std::string& json) const { Call("POST", "/__control", json); }
+std::string GitHubApiServer::Stats() const { return Call("GET", "/__stats", ""); }
+
+GitHttpsServer::GitHttpsServer(std::string user, std::string password)
+    : user_(std::move(user)), password_(std::move(password)) {
+  std::string d = dir_.path();
+  fs::create_directories(d + "/repos");
+  fs::create_directories(d + "/tmp");
+  ca_file_ = MakeTestCertificates(d);
   CommandResult hash = RunCommand({"openssl", "passwd", "-apr1", password_});
   WriteFile(d + "/htpasswd", user_ + ":" + Trim(hash.out) + "\n");
   port_ = FreePort();

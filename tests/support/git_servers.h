@@ -60,6 +60,31 @@ class GitHttpsServer {
   ChildProcess fcgiwrap_, nginx_;
 };
 
+// Writes ca.pem/ca.key and server.pem/server.key (localhost, 127.0.0.1) into `dir`;
+// returns the CA file.
+std::string MakeTestCertificates(const std::string& dir);
+
+// tests/support/github_api_server.py: a real bare repository served through GitHub's REST API
+// shapes over TLS at https://localhost:<port>/api/v3 (as GitHub Enterprise's api.url), with
+// bearer-token auth and fault injection (see the script).
+class GitHubApiServer {
+ public:
+  // `repos`: "owner/name" -> path of a bare repository.
+  GitHubApiServer(std::string token, const std::map<std::string, std::string>& repos);
+  ~GitHubApiServer();
+  std::string api_url() const;
+  const std::string& ca_file() const { return ca_file_; }
+  void Control(const std::string& json) const;  // POST /__control
+  std::string Stats() const;                    // GET /__stats (JSON)
+
+ private:
+  std::string Call(const std::string& method, const std::string& path, const std::string& body) const;
+  TempDir dir_;
+  std::string token_, ca_file_;
+  int port_ = 0;
+  ChildProcess server_;
+};
+
 class GitSshServer {
  public:
   // `allow_rsa_sha1`: add `PubkeyAcceptedAlgorithms +ssh-rsa` (libssh2 1.10 signs RSA with SHA-1 only).

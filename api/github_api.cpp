@@ -1,0 +1,176 @@
+#include "api/github_api.h"
+
+#include <boost/json.hpp>
+
+namespace gitsyncd {
+namespace {
+
+namespace json = boost::json;
+
+std::string Str(const json::value* v) { return v && v->is_string() ? std::string(v->as_string()) : std::string(); }
+
+const json::value* Member(const json::value& v, std::string_view key) {
+  return v.is_object() ? v.as_object().if_contains(key) : nullptr;
+}
+
+// Percent-encodes a path segment (branch names may hold '/', '#', '%', ...).
+std::string Encode(const std::string& s, bool keep_slash) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+bool IsHexId(const std::string& s) {
+  if (s.size() != 40 && s.size() != 64) return false;
+  for (char c : s) {
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+Result<json::value> ParseJson(const HttpsResponse& res, const std::string& what) {
+  json::error_code ec;
+  json::value v = json::parse(res.body, ec);
+  if (ec) return Status::Corrupted(what + ": the API answered malformed JSON (" + ec.message() + ")");
+  return v;
+}
+
+}  // namespace
+
+GitHubApi::GitHubApi(ApiTarget target) : target_(std::move(target)), client_(target_.http) {
+  while (!target_.api_base.empty() && target_.api_base.back() == '/') target_.api_base.pop_back();
+  if (target_.api_base.empty()) target_.api_base = "https://api.github.com";
+}
+
+Result<HttpsResponse> GitHubApi::Call(const std::string& path, const std::string& what, bool raw,
+                                      const std::string& download_to, uint64_t max) {
+  HeaderList headers{{"Accept", raw ? "application/vnd.github.raw+json" : "application/vnd.github+json"},
+                     {"Authorization", "Bearer " + target_.token},
+                     {"X-GitHub-Api-Version", "2022-11-28"}};
+  std::string url = target_.api_base + "/repos/" + Encode(target_.repo, true) + path;
+  auto res = ApiGet(client_, target_, url, headers, download_to, max);
+  if (!res.ok()) return Status(res.status()).WithContext(what);
+  switch (res->status) {
+    case 200: return res;
+    case 401: return Status::PermissionDenied(what + ": the API token was refused (HTTP 401) by " + target_.api_base);
+    case 403: return Status::PermissionDenied(what + ": the API token may not read " + target_.repo + " (HTTP 403)");
+    case 404: return Status::NotFound(what + ": not found (HTTP 404) in " + target_.repo);
+    default:
+      return Status::Unavailable(what + ": HTTP " + std::to_string(res->status) + " from " + target_.api_base + ": " +
+                                 res->body.substr(0, 200));
+  }
+}
+
+Result<std::string> GitHubApi::BranchHead(const std::string& branch) {
+  auto res = Call("/git/ref/heads/" + Encode(branch, true), "branch " + branch + " of " + target_.repo);
+  if (!res.ok()) return res.status();
+  auto v = ParseJson(*res, "branch " + branch);
+  if (!v.ok()) return v.status();
+  const json::value* object = Member(*v, "object");
+  std::string sha = object ? Str(Member(*object, "sha")) : "";
+  // A ref lookup can answer a list (prefix matches) instead of one ref: not this branch.
+  if (!IsHexId(sha)) return Status::NotFound("branch " + branch + " of " + target_.repo + ": no such branch");
+  return sha;
+}
+
+Status GitHubApi::ListTree(const std::string& tree_sha, const std::string& prefix, bool recursive,
+                           std::vector<RemoteEntry>* out, int depth) {
+  if (depth > 64) return Status::Corrupted("tree nesting deeper than 64 under " + prefix);
+  auto res = Call("/git/trees/" + tree_sha + (recursive ? "?recursive=1" : ""), "tree " + tree_sha);
+  if (!res.ok()) return res.status();
+  auto v = ParseJson(*res, "tree " + tree_sha);
+  if (!v.ok()) return v.status();
+  const json::value* tree = Member(*v, "tree");
+  if (!tree || !tree->is_array()) return Status::Corrupted("tree " + tree_sha + ": the API answer has no 'tree' list");
+  bool truncated = Member(*v, "truncated") && Member(*v, "truncated")->is_bool() && Member(*v, "truncated")->as_bool();
+  if (truncated && recursive) {
+    // Too large for one answer: list this level and recurse into each subtree on its own.
+    return ListTree(tree_sha, prefix, false, out, depth);
+  }
+  for (const json::value& e : tree->as_array()) {
+    std::string path = Str(Member(e, "path"));
+    std::string type = Str(Member(e, "type"));
+    std::string mode = Str(Member(e, "mode"));
+    std::string sha = Str(Member(e, "sha"));
+    if (Status s = CheckRemotePath(path); !s.ok()) return s;
+    if (!IsHexId(sha)) return Status::Corrupted("tree " + tree_sha + ": entry " + path + " has no valid 'sha'");
+    std::string full = prefix.empty() ? path : prefix + "/" + path;
+    bool dot_git = full == ".git" || full.rfind(".git/", 0) == 0 || full.find("/.git/") != std::string::npos ||
+                   (full.size() >= 5 && full.compare(full.size() - 5, 5, "/.git") == 0);
+    if (dot_git) continue;
+    if (type == "tree") {
+      if (!recursive) {
+        if (Status s = ListTree(sha, full, false, out, depth + 1); !s.ok()) return s;
+      }
+      continue;
+    }
+    RemoteEntry r;
+    r.path = full;
+    r.blob_id = sha;
+    if (const json::value* size = Member(e, "size"); size && size->is_number()) r.size = size->to_number<uint64_t>();
+    if (type == "commit" || mode == "160000") {
+      r.kind = RemoteEntry::Kind::kSubmodule;
+    } else if (mode == "120000") {
+      r.kind = RemoteEntry::Kind::kSymlink;
+    } else if (type == "blob") {
+      r.executable = mode == "100755";
+    } else {
+      return Status::Corrupted("tree " + tree_sha + ": entry " + path + " has unknown type '" + type + "'");
+    }
+    out->push_back(std::move(r));
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<RemoteEntry>> GitHubApi::ListFolder(const std::string& commit, const std::string& path) {
+  auto res = Call("/git/commits/" + commit, "commit " + commit);
+  if (!res.ok()) return res.status();
+  auto v = ParseJson(*res, "commit " + commit);
+  if (!v.ok()) return v.status();
+  const json::value* tree = Member(*v, "tree");
+  std::string sha = tree ? Str(Member(*tree, "sha")) : "";
+  if (!IsHexId(sha)) return Status::Corrupted("commit " + commit + ": the API answer has no tree id");
+  // Walk down to the folder one level at a time: listing the whole repository recursively
+  // would cost as much as the repository, not the folder.
+  std::string walked;
+  size_t start = 0;
+  while (!path.empty() && start < path.size()) {
+    size_t slash = path.find('/', start);
+    std::string part = path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    auto level = Call("/git/trees/" + sha, "tree of " + (walked.empty() ? std::string("/") : walked));
+    if (!level.ok()) return level.status();
+    auto lv = ParseJson(*level, "tree " + sha);
+    if (!lv.ok()) return lv.status();
+    const json::value* entries = Member(*lv, "tree");
+    std::string next;
+    if (entries && entries->is_array()) {
+      for (const json::value& e : entries->as_array()) {
+        if (Str(Member(e, "path")) == part && Str(Member(e, "type")) == "tree") next = Str(Member(e, "sha"));
+      }
+    }
+    walked += (walked.empty() ? "" : "/") + part;
+    if (!IsHexId(next)) return Status::NotFound("folder " + walked + " does not exist at commit " + commit);
+    sha = next;
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  std::vector<RemoteEntry> out;
+  if (Status s = ListTree(sha, "", true, &out, 0); !s.ok()) return s;
+  return out;
+}
+
+Status GitHubApi::Download(const RemoteEntry& entry, const std::string& file) {
+  auto res = Call("/git/blobs/" + entry.blob_id, "file " + entry.path, /*raw=*/true, file, 1ull << 31);
+  return res.ok() ? Status::Ok() : res.status();
+}
+
+}  // namespace gitsyncd

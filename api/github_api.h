@@ -1,0 +1,33 @@
+// GitHub's REST API (and GitHub Enterprise's, via api.url), following
+// https://docs.github.com/en/rest/git (API version 2022-11-28):
+//   GET /repos/{owner}/{repo}/git/ref/heads/{branch}      -> {"object": {"sha"}}
+//   GET /repos/{owner}/{repo}/git/commits/{sha}           -> {"tree": {"sha"}}
+//   GET /repos/{owner}/{repo}/git/trees/{sha}[?recursive=1] -> {"tree": [{path, mode, type, sha, size}], "truncated"}
+//   GET /repos/{owner}/{repo}/git/blobs/{sha} with Accept: application/vnd.github.raw+json -> raw bytes
+// A folder is reached by walking the path one tree at a time, then listed recursively; a
+// truncated recursive listing falls back to listing each subtree on its own.
+#pragma once
+
+#include "api/provider_api.h"
+
+namespace gitsyncd {
+
+class GitHubApi : public ProviderApi {
+ public:
+  explicit GitHubApi(ApiTarget target);
+  Result<std::string> BranchHead(const std::string& branch) override;
+  Result<std::vector<RemoteEntry>> ListFolder(const std::string& commit, const std::string& path) override;
+  Status Download(const RemoteEntry& entry, const std::string& file) override;
+  const HttpsClient& client() const override { return client_; }
+
+ private:
+  Result<HttpsResponse> Call(const std::string& path, const std::string& what, bool raw = false,
+                             const std::string& download_to = "", uint64_t max = 0);
+  Status ListTree(const std::string& tree_sha, const std::string& prefix, bool recursive,
+                  std::vector<RemoteEntry>* out, int depth);
+
+  ApiTarget target_;
+  HttpsClient client_;
+};
+
+}  // namespace gitsyncd

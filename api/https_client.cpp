@@ -1,0 +1,307 @@
+#include "api/https_client.h"
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/version.hpp>
+#include <boost/url/parse.hpp>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+
+#include <cstdlib>
+#include <optional>
+
+namespace gitsyncd {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+
+namespace {
+
+struct Target {
+  std::string host, port, path;  // path includes the query
+};
+
+Result<Target> ParseHttpsUrl(const std::string& url) {
+  auto u = boost::urls::parse_absolute_uri(url);
+  if (!u) return Status::InvalidArgument("not a URL: " + url);
+  if (u->scheme() != "https") return Status::InvalidArgument("only https:// URLs are allowed: " + url);
+  Target t;
+  t.host = std::string(u->host());
+  t.port = u->has_port() ? std::string(u->port()) : "443";
+  t.path = std::string(u->encoded_path());
+  if (t.path.empty()) t.path = "/";
+  if (u->has_query()) t.path += "?" + std::string(u->encoded_query());
+  return t;
+}
+
+std::string Env(const char* a, const char* b) {
+  if (const char* v = std::getenv(a); v && *v) return v;
+  if (const char* v = std::getenv(b); v && *v) return v;
+  return {};
+}
+
+bool NoProxyMatches(const std::string& no_proxy, const std::string& host) {
+  size_t start = 0;
+  while (start <= no_proxy.size()) {
+    size_t comma = no_proxy.find(',', start);
+    std::string item = no_proxy.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    while (!item.empty() && item.front() == ' ') item.erase(0, 1);
+    while (!item.empty() && item.back() == ' ') item.pop_back();
+    if (item == "*") return true;
+    if (!item.empty() && item.front() == '.') item.erase(0, 1);
+    if (!item.empty() && (host == item || (host.size() > item.size() &&
+                                           host.compare(host.size() - item.size(), item.size(), item) == 0 &&
+                                           host[host.size() - item.size() - 1] == '.'))) {
+      return true;
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return false;
+}
+
+}  // namespace
+
+struct HttpsClient::Impl {
+  HttpsClientOptions options;
+  net::io_context ioc;
+  ssl::context tls{ssl::context::tls_client};
+  std::optional<beast::ssl_stream<beast::tcp_stream>> stream;
+  std::string connected_to;  // "host:port" of the open connection
+  beast::flat_buffer buffer;
+  uint64_t requests = 0, bytes = 0, connections = 0;
+  Status tls_setup;
+
+  // Runs the io_context until the started operation completes; Beast's stream timeouts
+  // (expires_after) bound every step.
+  void RunAll() {
+    ioc.restart();
+    ioc.run();
+  }
+
+  std::string ErrorText(const beast::error_code& ec) {
+    if (ec == beast::error::timeout) return "timed out after " + std::to_string(options.timeout.count()) + " ms";
+    std::string m = ec.message();
+    if (ec.category() == net::error::get_ssl_category()) {
+      char buf[256];
+      ::ERR_error_string_n(static_cast<unsigned long>(ec.value()), buf, sizeof buf);
+      m = buf;
+    }
+    return m;
+  }
+
+  Status Connect(const Target& t) {
+    std::string key = t.host + ":" + t.port;
+    if (stream && connected_to == key) return Status::Ok();
+    stream.reset();
+    connected_to.clear();
+    buffer.clear();
+    std::string proxy = options.https_proxy, no_proxy = options.no_proxy;
+    if (options.proxy_from_environment) {
+      if (proxy.empty()) proxy = Env("https_proxy", "HTTPS_PROXY");
+      if (no_proxy.empty()) no_proxy = Env("no_proxy", "NO_PROXY");
+    }
+    bool via_proxy = !proxy.empty() && !NoProxyMatches(no_proxy, t.host);
+    std::string connect_host = t.host, connect_port = t.port, proxy_auth;
+    if (via_proxy) {
+      auto pu = boost::urls::parse_absolute_uri(proxy);
+      if (!pu || pu->scheme() != "http") return Status::InvalidArgument("https_proxy must be http://host:port, got " + proxy);
+      connect_host = std::string(pu->host());
+      connect_port = pu->has_port() ? std::string(pu->port()) : "80";
+      if (pu->has_userinfo()) {
+        std::string ui = std::string(pu->userinfo());
+        std::string enc(4 * ((ui.size() + 2) / 3) + 1, '\0');
+        int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(enc.data()),
+                                reinterpret_cast<const unsigned char*>(ui.data()), static_cast<int>(ui.size()));
+        enc.resize(static_cast<size_t>(n));
+        proxy_auth = "Basic " + enc;
+      }
+    }
+    beast::error_code ec;
+    tcp::resolver resolver(ioc);
+    auto endpoints = resolver.resolve(connect_host, connect_port, ec);
+    if (ec) return Status::Unavailable("cannot resolve " + connect_host + ": " + ec.message());
+    stream.emplace(ioc, tls);
+    auto& tcp_stream = beast::get_lowest_layer(*stream);
+    tcp_stream.expires_after(options.timeout);
+    tcp_stream.async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
+    RunAll();
+    std::string where = via_proxy ? "proxy " + connect_host + ":" + connect_port : key;
+    if (ec) return Fail(Status::Unavailable("cannot connect to " + where + ": " + ErrorText(ec)));
+    tcp_stream.socket().set_option(tcp::no_delay(true), ec);
+    if (via_proxy) {
+      http::request<http::empty_body> req{http::verb::connect, key, 11};
+      req.set(http::field::host, key);
+      if (!proxy_auth.empty()) req.set(http::field::proxy_authorization, proxy_auth);
+      tcp_stream.expires_after(options.timeout);
+      http::async_write(tcp_stream, req, [&](beast::error_code e, size_t) { ec = e; });
+      RunAll();
+      http::response_parser<http::empty_body> res;
+      res.skip(true);  // a CONNECT answer has no body
+      if (!ec) {
+        tcp_stream.expires_after(options.timeout);
+        http::async_read_header(tcp_stream, buffer, res, [&](beast::error_code e, size_t) { ec = e; });
+        RunAll();
+      }
+      if (ec) return Fail(Status::Unavailable("proxy " + where + " failed: " + ErrorText(ec)));
+      if (res.get().result_int() != 200) {
+        return Fail(Status::Unavailable("proxy " + where + " refused CONNECT " + key + ": HTTP " +
+                                        std::to_string(res.get().result_int())));
+      }
+    }
+    // SNI (SSL_set_tlsext_host_name is a macro with a C cast).
+    if (SSL_ctrl(stream->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                 const_cast<char*>(t.host.c_str())) != 1) {
+      return Fail(Status::Internal("cannot set TLS server name " + t.host));
+    }
+    stream->set_verify_callback(ssl::host_name_verification(t.host));
+    tcp_stream.expires_after(options.timeout);
+    stream->async_handshake(ssl::stream_base::client, [&](beast::error_code e) { ec = e; });
+    RunAll();
+    if (ec) {
+      return Fail(Status::PermissionDenied("TLS handshake with " + key + " failed: " + ErrorText(ec) +
+                                           " (certificate not trusted or wrong host name? set ca_file in gitsyncd.yaml "
+                                           "for a private CA)"));
+    }
+    connected_to = key;
+    ++connections;
+    return Status::Ok();
+  }
+
+  Status Fail(Status s) {
+    stream.reset();
+    connected_to.clear();
+    return s;
+  }
+
+  template <class Body>
+  Status Exchange(const Target& t, const HeaderList& headers, http::response_parser<Body>& parser,
+                  HttpsResponse* out) {
+    http::request<http::empty_body> req{http::verb::get, t.path, 11};
+    req.set(http::field::host, t.port == "443" ? t.host : t.host + ":" + t.port);
+    req.set(http::field::user_agent, options.user_agent);
+    for (const auto& [k, v] : headers) req.set(k, v);
+    req.keep_alive(true);
+    beast::error_code ec;
+    auto& tcp_stream = beast::get_lowest_layer(*stream);
+    tcp_stream.expires_after(options.timeout);
+    http::async_write(*stream, req, [&](beast::error_code e, size_t) { ec = e; });
+    RunAll();
+    if (ec) return Status::Unavailable("sending a request to " + connected_to + " failed: " + ErrorText(ec));
+    tcp_stream.expires_after(options.timeout);
+    http::async_read(*stream, buffer, parser, [&](beast::error_code e, size_t) { ec = e; });
+    RunAll();
+    if (ec == http::error::body_limit) return Status::Corrupted("response from " + connected_to + " is larger than allowed");
+    if (ec) return Status::Unavailable("reading the answer of " + connected_to + " failed: " + ErrorText(ec));
+    ++requests;
+    auto& msg = parser.get();
+    out->status = msg.result_int();
+    for (const auto& f : msg) {
+      std::string name(f.name_string());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      out->headers[name] = std::string(f.value());
+    }
+    if (!msg.keep_alive()) {
+      stream.reset();
+      connected_to.clear();
+    }
+    return Status::Ok();
+  }
+
+  // One retry on a fresh connection when a kept-alive one turns out to be closed.
+  template <class MakeParser, class Finish>
+  Result<HttpsResponse> Request(const std::string& url, const HeaderList& headers, MakeParser make, Finish finish) {
+    if (!tls_setup.ok()) return tls_setup;
+    auto t = ParseHttpsUrl(url);
+    if (!t.ok()) return t.status();
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      bool reused = stream.has_value() && connected_to == t->host + ":" + t->port;
+      Status c = Connect(*t);
+      if (!c.ok()) return c;
+      auto parser = make();
+      HttpsResponse res;
+      Status s = Exchange(*t, headers, *parser, &res);
+      if (s.ok()) {
+        finish(*parser, &res);
+        return res;
+      }
+      Fail(Status::Ok());
+      if (!reused || s.code() != Status::Code::kUnavailable) return s;
+    }
+    return Status::Unavailable("request to " + url + " failed");
+  }
+};
+
+HttpsClient::HttpsClient(HttpsClientOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+  beast::error_code ec;
+  impl_->tls.set_verify_mode(ssl::verify_peer);
+  impl_->tls.set_default_verify_paths(ec);
+  if (!ec && !impl_->options.ca_file.empty()) impl_->tls.load_verify_file(impl_->options.ca_file, ec);
+  if (ec) {
+    impl_->tls_setup = Status::InvalidArgument("cannot load CA file " + impl_->options.ca_file + ": " + ec.message());
+  }
+}
+
+HttpsClient::~HttpsClient() = default;
+
+Result<HttpsResponse> HttpsClient::Get(const std::string& url, const HeaderList& headers) {
+  uint64_t limit = impl_->options.max_memory_body;
+  return impl_->Request(
+      url, headers,
+      [limit] {
+        auto p = std::make_unique<http::response_parser<http::string_body>>();
+        p->body_limit(limit);
+        return p;
+      },
+      [this](http::response_parser<http::string_body>& p, HttpsResponse* res) {
+        res->body = std::move(p.get().body());
+        impl_->bytes += res->body.size();
+      });
+}
+
+Result<HttpsResponse> HttpsClient::Download(const std::string& url, const HeaderList& headers, const std::string& file,
+                                            uint64_t max_bytes) {
+  // Peek at the status first would need two reads; instead stream every body to the file and
+  // read a non-2xx one back (they are small error documents).
+  std::string path = file;
+  Status open_error;
+  auto result = impl_->Request(
+      url, headers,
+      [&path, &open_error, max_bytes] {
+        auto p = std::make_unique<http::response_parser<http::file_body>>();
+        p->body_limit(max_bytes);
+        beast::error_code ec;
+        p->get().body().open(path.c_str(), beast::file_mode::write, ec);
+        if (ec) open_error = Status::IoError("cannot write " + path + ": " + ec.message());
+        return p;
+      },
+      [this, &path](http::response_parser<http::file_body>& p, HttpsResponse* res) {
+        beast::error_code ec;
+        impl_->bytes += p.get().body().size();
+        p.get().body().close();
+        if (res->status < 200 || res->status >= 300) {
+          std::FILE* f = std::fopen(path.c_str(), "rb");
+          if (f) {
+            char buf[4096];
+            size_t n = std::fread(buf, 1, sizeof buf, f);
+            res->body.assign(buf, n);
+            std::fclose(f);
+          }
+        }
+      });
+  if (!open_error.ok()) return open_error;
+  return result;
+}
+
+uint64_t HttpsClient::requests() const { return impl_->requests; }
+uint64_t HttpsClient::body_bytes() const { return impl_->bytes; }
+uint64_t HttpsClient::connections() const { return impl_->connections; }
+
+}  // namespace gitsyncd

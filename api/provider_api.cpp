@@ -1,0 +1,87 @@
+#include "api/provider_api.h"
+
+#include <spdlog/spdlog.h>
+
+#include <ctime>
+#include <thread>
+
+#include "api/github_api.h"
+
+namespace gitsyncd {
+
+Status CheckRemotePath(const std::string& path) {
+  auto refuse = [&](const char* why) {
+    std::string shown;
+    for (char c : path) shown += c == '\0' ? std::string("\\0") : std::string(1, c);
+    return Status::Corrupted("remote listing has an unsafe path '" + shown + "' (" + why + "); refusing the whole listing");
+  };
+  if (path.empty()) return refuse("empty");
+  if (path.find('\0') != std::string::npos) return refuse("NUL byte");
+  if (path.find('\\') != std::string::npos) return refuse("backslash");
+  if (path.front() == '/') return refuse("absolute");
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t slash = path.find('/', start);
+    std::string part = path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    if (part == ".." ) return refuse("'..' component");
+    if (part.empty() || part == ".") return refuse("empty or '.' component");
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  return Status::Ok();
+}
+
+Result<HttpsResponse> ApiGet(HttpsClient& client, const ApiTarget& target, const std::string& url,
+                             const HeaderList& headers, const std::string& download_to, uint64_t max_download) {
+  std::chrono::seconds backoff(1);
+  for (int attempt = 0;; ++attempt) {
+    auto res = download_to.empty() ? client.Get(url, headers) : client.Download(url, headers, download_to, max_download);
+    bool last = attempt >= 3;
+    if (!res.ok()) {
+      if (res.status().code() != Status::Code::kUnavailable || last) return res;
+      std::this_thread::sleep_for(backoff);
+      backoff *= 2;
+      continue;
+    }
+    int st = res->status;
+    bool limited = st == 429 || (st == 403 && res->Header("x-ratelimit-remaining") == "0");
+    if (limited) {
+      long long wait = 0;
+      if (std::string ra = res->Header("retry-after"); !ra.empty()) {
+        wait = std::atoll(ra.c_str());
+      } else if (std::string reset = res->Header("x-ratelimit-reset"); !reset.empty()) {
+        wait = std::atoll(reset.c_str()) - static_cast<long long>(std::time(nullptr));
+      } else {
+        wait = 60;
+      }
+      wait = std::max(wait, 1LL);
+      if (wait > target.max_rate_limit_wait.count() || last) {
+        return Status::Unavailable("rate limited by " + target.api_base + " (HTTP " + std::to_string(st) +
+                                   "); the limit resets in " + std::to_string(wait) + " s");
+      }
+      spdlog::info("api: rate limited by {} (HTTP {}), waiting {} s as the provider asks", target.api_base, st, wait);
+      std::this_thread::sleep_for(std::chrono::seconds(wait));
+      continue;
+    }
+    if (st >= 500 && !last) {
+      std::this_thread::sleep_for(backoff);
+      backoff *= 2;
+      continue;
+    }
+    return res;
+  }
+}
+
+Result<std::unique_ptr<ProviderApi>> MakeProviderApi(const ApiTarget& target) {
+  if (target.token.empty()) return Status::InvalidArgument("fetch: api needs api.token");
+  switch (target.provider) {
+    case Provider::kGitHub:
+      return std::unique_ptr<ProviderApi>(new GitHubApi(target));
+    default:
+      return Status::InvalidArgument("fetch: api is not implemented for provider " +
+                                     std::string(ProviderName(target.provider)) +
+                                     " yet (GitHub only); use fetch: git");
+  }
+}
+
+}  // namespace gitsyncd

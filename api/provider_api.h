@@ -1,0 +1,65 @@
+// Reading a branch's folder through a provider's REST API instead of Git (`fetch: api`), for
+// repositories too large to clone: the branch head with one cheap request, the folder's file
+// list, and single files streamed to disk. Entries carry Git blob ids, so unchanged files are
+// never downloaded again and every download can be checked against its id.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "api/https_client.h"
+#include "config/provider.h"
+#include "config/status.h"
+
+namespace gitsyncd {
+
+struct RemoteEntry {
+  enum class Kind { kFile, kSymlink, kSubmodule };
+  std::string path;  // relative to the folder, '/'-separated, checked safe
+  Kind kind = Kind::kFile;
+  bool executable = false;
+  std::string blob_id;  // Git object id (hex)
+  uint64_t size = 0;
+};
+
+struct ApiTarget {
+  Provider provider = Provider::kGitHub;
+  std::string api_base;  // e.g. https://api.github.com or https://ghe.example.com/api/v3
+  std::string repo;      // "owner/name"
+  std::string token;
+  HttpsClientOptions http;
+  std::chrono::seconds max_rate_limit_wait{60};  // longer waits fail the pass (retried later)
+};
+
+class ProviderApi {
+ public:
+  virtual ~ProviderApi() = default;
+  // The commit id at the head of `branch`; NotFound when the branch does not exist.
+  virtual Result<std::string> BranchHead(const std::string& branch) = 0;
+  // Every entry under `path` ("" = root) at `commit`, paths relative to `path`. Entries that
+  // would escape the folder (absolute, "..", NUL, backslash) make this fail; ".git" entries
+  // are left out.
+  virtual Result<std::vector<RemoteEntry>> ListFolder(const std::string& commit, const std::string& path) = 0;
+  // Streams the file's content into `file` (bounded memory).
+  virtual Status Download(const RemoteEntry& entry, const std::string& file) = 0;
+  virtual const HttpsClient& client() const = 0;
+};
+
+// The reader for the target's provider; an error names providers not supported yet.
+Result<std::unique_ptr<ProviderApi>> MakeProviderApi(const ApiTarget& target);
+
+// A GET with the provider's rate limits and transient failures handled: 429, or 403 with
+// X-RateLimit-Remaining: 0, waits for Retry-After / X-RateLimit-Reset (up to
+// max_rate_limit_wait, else fails saying until when); 5xx and dropped connections are
+// retried 3 times with backoff. Other statuses are returned to the caller.
+Result<HttpsResponse> ApiGet(HttpsClient& client, const ApiTarget& target, const std::string& url,
+                             const HeaderList& headers, const std::string& download_to = "",
+                             uint64_t max_download = 0);
+
+// Checks a path from a remote listing: relative, no "..", no NUL or backslash; error names it.
+Status CheckRemotePath(const std::string& path);
+
+}  // namespace gitsyncd

@@ -1,0 +1,155 @@
+#include "sync/api_fetch.h"
+
+#include <boost/json.hpp>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "sync/folder_tree.h"
+#include "sync/git_handles.h"
+
+namespace gitsyncd {
+namespace {
+
+namespace json = boost::json;
+
+struct SnapshotState {
+  std::string remote_commit;
+  std::string snapshot;
+};
+
+std::string StateFile(const std::string& binding_dir) { return binding_dir + "/api-head.json"; }
+
+SnapshotState LoadState(const std::string& binding_dir) {
+  std::ifstream in(StateFile(binding_dir));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  json::error_code ec;
+  json::value v = json::parse(ss.str(), ec);
+  SnapshotState s;
+  if (!ec && v.is_object()) {
+    if (auto* r = v.as_object().if_contains("remote_commit"); r && r->is_string()) s.remote_commit = r->as_string();
+    if (auto* r = v.as_object().if_contains("snapshot"); r && r->is_string()) s.snapshot = r->as_string();
+  }
+  return s;
+}
+
+Status SaveState(const std::string& binding_dir, const SnapshotState& s) {
+  std::string path = StateFile(binding_dir), tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << json::serialize(json::object{{"remote_commit", s.remote_commit}, {"snapshot", s.snapshot}}) << "\n";
+    if (!out) return Status::IoError("cannot write " + tmp);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return Status::IoError("cannot replace " + path);
+  return Status::Ok();
+}
+
+std::optional<git_oid> Oid(const std::string& hex) {
+  git_oid oid;
+  if (hex.size() != GIT_OID_HEXSZ || git_oid_fromstr(&oid, hex.c_str()) != 0) return std::nullopt;
+  return oid;
+}
+
+}  // namespace
+
+std::string RepoPathFromUrl(const std::string& url) {
+  std::string rest = url;
+  if (auto scheme = rest.find("://"); scheme != std::string::npos) {
+    rest = rest.substr(scheme + 3);
+    auto slash = rest.find('/');
+    rest = slash == std::string::npos ? "" : rest.substr(slash + 1);
+  } else if (auto colon = rest.find(':'); colon != std::string::npos) {
+    rest = rest.substr(colon + 1);
+  }
+  while (!rest.empty() && rest.back() == '/') rest.pop_back();
+  if (rest.size() > 4 && rest.compare(rest.size() - 4, 4, ".git") == 0) rest.resize(rest.size() - 4);
+  return rest;
+}
+
+Result<ApiFetchResult> FetchFolderViaApi(git_repository* repo, const std::string& binding_dir, ProviderApi& api,
+                                         const std::string& branch, const std::string& path) {
+  ApiFetchResult result;
+  auto head = api.BranchHead(branch);
+  if (!head.ok()) {
+    if (head.status().code() == Status::Code::kNotFound) return result;  // branch gone
+    return head.status();
+  }
+  SnapshotState state = LoadState(binding_dir);
+  git_odb* odb_raw = nullptr;
+  if (int rc = git_repository_odb(&odb_raw, repo); rc < 0) return GitError(rc, "open object database");
+  std::unique_ptr<git_odb, decltype(&git_odb_free)> odb(odb_raw, git_odb_free);
+  if (state.remote_commit == *head) {
+    if (auto snap = Oid(state.snapshot); snap && git_odb_exists(odb.get(), &*snap)) {
+      result.snapshot = *snap;
+      return result;
+    }
+  }
+  result.head_changed = true;
+  auto entries = api.ListFolder(*head, path);
+  if (!entries.ok()) return entries.status();
+
+  FlatTree files;
+  std::string tmp = binding_dir + "/api-download.tmp";
+  for (const RemoteEntry& e : *entries) {
+    if (e.kind != RemoteEntry::Kind::kFile) {
+      result.warnings.push_back(std::string(e.kind == RemoteEntry::Kind::kSymlink ? "remote symlink " : "remote submodule ") +
+                                e.path + ": not synced (fetch: api reads regular files only)");
+      continue;
+    }
+    auto want = Oid(e.blob_id);
+    if (!want) return Status::Corrupted("remote file " + e.path + " has an invalid blob id '" + e.blob_id + "'");
+    if (!git_odb_exists(odb.get(), &*want)) {
+      Status got = api.Download(e, tmp);
+      if (!got.ok()) {
+        ::unlink(tmp.c_str());
+        return got;
+      }
+      git_oid written;
+      int rc = git_blob_create_from_disk(&written, repo, tmp.c_str());
+      ::unlink(tmp.c_str());
+      if (rc < 0) return GitError(rc, "store downloaded file " + e.path);
+      if (!git_oid_equal(&written, &*want)) {
+        return Status::Corrupted("downloaded content of " + e.path + " does not match its blob id " + e.blob_id +
+                                 " (got " + OidHex(written) + "); nothing applied");
+      }
+      ++result.downloaded;
+    }
+    FileEntry fe;
+    fe.oid = *want;
+    fe.mode = e.executable ? GIT_FILEMODE_BLOB_EXECUTABLE : GIT_FILEMODE_BLOB;
+    files[e.path] = fe;
+  }
+  auto tree_id = ReplaceSubtree(repo, nullptr, path, files);
+  if (!tree_id.ok()) return tree_id.status();
+  git_tree* tree_raw = nullptr;
+  if (int rc = git_tree_lookup(&tree_raw, repo, &*tree_id); rc < 0) return GitError(rc, "read snapshot tree");
+  std::unique_ptr<git_tree, decltype(&git_tree_free)> tree(tree_raw, git_tree_free);
+  git_signature* sig_raw = nullptr;
+  if (int rc = git_signature_now(&sig_raw, "gitsyncd", "gitsyncd@localhost"); rc < 0) return GitError(rc, "signature");
+  std::unique_ptr<git_signature, decltype(&git_signature_free)> sig(sig_raw, git_signature_free);
+  // The previous snapshot is the parent, so the binding's history stays connected and the
+  // last synced snapshot is always an ancestor for merges.
+  std::vector<git_commit*> parents;
+  std::unique_ptr<git_commit, decltype(&git_commit_free)> parent(nullptr, git_commit_free);
+  if (auto prev = Oid(state.snapshot); prev && git_odb_exists(odb.get(), &*prev)) {
+    git_commit* p = nullptr;
+    if (git_commit_lookup(&p, repo, &*prev) == 0) {
+      parent.reset(p);
+      parents.push_back(p);
+    }
+  }
+  std::string message = "API snapshot of " + branch + (path.empty() ? "" : ":" + path) + " at " + *head + "\n";
+  git_oid commit;
+  int rc = git_commit_create(&commit, repo, nullptr, sig.get(), sig.get(), nullptr, message.c_str(), tree.get(),
+                             parents.size(), const_cast<const git_commit**>(parents.data()));
+  if (rc < 0) return GitError(rc, "record API snapshot");
+  state.remote_commit = *head;
+  state.snapshot = OidHex(commit);
+  if (Status s = SaveState(binding_dir, state); !s.ok()) return s;
+  result.snapshot = commit;
+  return result;
+}
+
+}  // namespace gitsyncd
