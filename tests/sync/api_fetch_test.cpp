@@ -1,0 +1,181 @@
+// fetch: api against tests/support/github_api_server.py, which serves a real bare repository
+// through GitHub's documented REST endpoints and JSON shapes (see the script for the docs
+// followed), over TLS with a test CA and bearer-token auth. What the user checks: the folder
+// holds exactly the remote folder's files, a no-change resync costs one request, only changed
+// files are downloaded, rate limits and 5xx are waited out, hostile listings are refused.
+#include <boost/json.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <filesystem>
+
+#include "sync/binding_state.h"
+#include "sync/sync_pass.h"
+#include "tests/support/git_cli.h"
+#include "tests/support/git_servers.h"
+
+using namespace gitsyncd;
+using namespace gitsyncd::testing;
+
+namespace {
+
+struct ApiFixture {
+  TempDir dir;
+  std::string bare = dir / "remote/monorepo.git";
+  std::unique_ptr<GitClone> person;
+  std::unique_ptr<GitHubApiServer> api;
+  BindingSpec spec;
+
+  ApiFixture() {
+    InitBareRepo(bare);
+    person = std::make_unique<GitClone>(bare, dir / "person");
+    person->Write("configs/app/a.yaml", "a: 1\n");
+    person->Write("configs/app/sub/b.yaml", "b: 1\n");
+    person->Write("configs/app/run.sh", "#!/bin/sh\necho hi\n");
+    person->Write("other/outside.txt", "not in the folder\n");
+    // A symlink and a submodule entry inside the folder: reported, never synced.
+    std::filesystem::create_symlink("a.yaml", person->dir() + "/configs/app/link");
+    Git({"-C", person->dir(), "add", "-A"});
+    Git({"-C", person->dir(), "update-index", "--chmod=+x", "configs/app/run.sh"});
+    Git({"-C", person->dir(), "update-index", "--add", "--cacheinfo",
+         "160000,1111111111111111111111111111111111111111,configs/app/vendored"});
+    Git({"-C", person->dir(), "commit", "-q", "-m", "seed"});
+    Git({"-C", person->dir(), "push", "-q", "origin", "HEAD:main"});
+    person->Pull();
+    api = std::make_unique<GitHubApiServer>("ghp-test-token", std::map<std::string, std::string>{{"acme/monorepo", bare}});
+    spec.name = "dns";
+    spec.branch = "main";
+    spec.path = "configs/app";
+    spec.local = dir / "local";
+    spec.binding_dir = dir / "state/bindings/dns";
+    spec.direction = SyncDirection::kPull;
+    ApiTarget t;
+    t.provider = Provider::kGitHub;
+    t.api_base = api->api_url();
+    t.repo = "acme/monorepo";
+    t.token = "ghp-test-token";
+    t.http.ca_file = api->ca_file();
+    t.http.proxy_from_environment = false;
+    spec.api = t;
+  }
+  Result<PassOutcome> Sync() { return RunSyncPass(spec); }
+  std::string Local(const std::string& p) { return ReadFile(spec.local + "/" + p); }
+  int64_t Count(const std::string& kind) {
+    auto v = boost::json::parse(api->Stats());
+    auto* n = v.at("requests").as_object().if_contains(kind);
+    return n ? n->as_int64() : 0;
+  }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(api_fetch, ApiFixture)
+
+BOOST_AUTO_TEST_CASE(initial_fetch_brings_exactly_the_folder) {
+  auto r = Sync();
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
+  BOOST_TEST(Local("a.yaml") == "a: 1\n");
+  BOOST_TEST(Local("sub/b.yaml") == "b: 1\n");
+  BOOST_TEST(Local("run.sh") == "#!/bin/sh\necho hi\n");
+  BOOST_TEST(!FileExists(spec.local + "/other/outside.txt"));
+  BOOST_TEST(!FileExists(spec.local + "/outside.txt"));
+  BOOST_TEST(!FileExists(spec.local + "/link"));
+  BOOST_TEST(!FileExists(spec.local + "/vendored"));
+  BOOST_TEST(Count("blob") == 3);  // the three files of the folder, nothing else
+  auto state = LoadBindingState(spec.binding_dir);
+  BOOST_REQUIRE(state.ok());
+  std::string warnings;
+  for (const auto& w : state->warnings) warnings += w + "\n";
+  BOOST_TEST(warnings.find("remote symlink link: not synced") != std::string::npos, warnings);
+  BOOST_TEST(warnings.find("remote submodule vendored: not synced") != std::string::npos, warnings);
+}
+
+BOOST_AUTO_TEST_CASE(no_change_resync_costs_one_request) {
+  BOOST_REQUIRE(Sync().ok());
+  auto before = boost::json::parse(api->Stats()).at("requests").as_object();
+  BOOST_REQUIRE(Sync().ok());
+  auto after = boost::json::parse(api->Stats()).at("requests").as_object();
+  int64_t total_before = 0, total_after = 0;
+  for (const auto& [k, v] : before) total_before += v.as_int64();
+  for (const auto& [k, v] : after) total_after += v.as_int64();
+  BOOST_TEST(total_after - total_before == 1);
+  BOOST_TEST(after.at("ref").as_int64() - before.at("ref").as_int64() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_push_downloads_only_the_changed_files) {
+  BOOST_REQUIRE(Sync().ok());
+  person->Write("configs/app/a.yaml", "a: 2\n");
+  person->Remove("configs/app/sub/b.yaml");
+  person->Write("configs/app/new.yaml", "new: true\n");
+  person->Write("other/outside.txt", "changed outside\n");
+  BOOST_REQUIRE(person->CommitAndPush("edit"));
+  int64_t blobs = Count("blob");
+  auto r = Sync();
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
+  BOOST_TEST(Local("a.yaml") == "a: 2\n");
+  BOOST_TEST(Local("new.yaml") == "new: true\n");
+  BOOST_TEST(!FileExists(spec.local + "/sub/b.yaml"));
+  BOOST_TEST(Count("blob") - blobs == 2);  // a.yaml and new.yaml; run.sh is known
+}
+
+BOOST_AUTO_TEST_CASE(local_edits_are_never_overwritten) {
+  BOOST_REQUIRE(Sync().ok());
+  WriteFile(spec.local + "/a.yaml", "a: local edit\n");
+  person->Write("configs/app/a.yaml", "a: remote edit\n");
+  person->Write("configs/app/sub/b.yaml", "b: 2\n");
+  BOOST_REQUIRE(person->CommitAndPush("remote"));
+  BOOST_REQUIRE(Sync().ok());
+  BOOST_TEST(Local("a.yaml") == "a: local edit\n");
+  BOOST_TEST(Local("sub/b.yaml") == "b: 2\n");
+}
+
+BOOST_AUTO_TEST_CASE(rate_limits_and_server_errors_are_waited_out) {
+  api->Control("{\"rate_limit\": 1}");
+  auto r = Sync();
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
+  api->Control("{\"rate_limit_403\": 1}");
+  person->Write("configs/app/a.yaml", "a: 3\n");
+  BOOST_REQUIRE(person->CommitAndPush("again"));
+  BOOST_REQUIRE(Sync().ok());
+  api->Control("{\"fail_5xx\": 2}");
+  person->Write("configs/app/a.yaml", "a: 4\n");
+  BOOST_REQUIRE(person->CommitAndPush("and again"));
+  r = Sync();
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
+  BOOST_TEST(Local("a.yaml") == "a: 4\n");
+  BOOST_TEST(Count("rate_limited") == 2);
+  BOOST_TEST(Count("bad_gateway") == 2);
+}
+
+BOOST_AUTO_TEST_CASE(a_truncated_listing_is_completed_level_by_level) {
+  api->Control("{\"truncate\": true}");
+  BOOST_REQUIRE(Sync().ok());
+  BOOST_TEST(Local("sub/b.yaml") == "b: 1\n");
+  BOOST_TEST(Count("tree") >= 2);
+}
+
+BOOST_AUTO_TEST_CASE(a_hostile_listing_is_refused_and_nothing_is_written) {
+  api->Control(
+      "{\"inject\": {\"path\": \"../../evil.yaml\", \"mode\": \"100644\", \"type\": \"blob\", "
+      "\"sha\": \"e69de29bb2d1d6434b8b29ae775ad8c2e48c5391\", \"size\": 0}}");
+  auto r = Sync();
+  BOOST_REQUIRE(!r.ok());
+  BOOST_TEST(r.status().message().find("unsafe path '../../evil.yaml' ('..' component)") != std::string::npos,
+             r.status().message());
+  BOOST_TEST(!FileExists(spec.local + "/a.yaml"));
+  BOOST_TEST(!FileExists(dir / "evil.yaml"));
+}
+
+BOOST_AUTO_TEST_CASE(a_wrong_token_or_missing_branch_is_a_clear_error) {
+  spec.api->token = "wrong";
+  auto r = Sync();
+  BOOST_REQUIRE(!r.ok());
+  BOOST_TEST(r.status().message().find("the API token was refused (HTTP 401)") != std::string::npos,
+             r.status().message());
+  spec.api->token = "ghp-test-token";
+  BOOST_REQUIRE(Sync().ok());
+  spec.branch = "release";  // never existed: the folder stays as it is
+  r = Sync();
+  BOOST_TEST(Local("a.yaml") == "a: 1\n");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
