@@ -1,0 +1,51 @@
+// fetch: api through a real `gitsyncd run`: the connector reads its folder from the GitHub
+// REST API test server (tests/support/github_api_server.py, real bare repository behind it),
+// with the token from the environment and the server's CA in gitsyncd.yaml's ca_file.
+#include <signal.h>
+
+#include <boost/test/unit_test.hpp>
+
+#include "tests/support/daemon_process.h"
+#include "tests/support/git_cli.h"
+#include "tests/support/git_servers.h"
+#include "tests/support/wait_for.h"
+
+using namespace gitsyncd::testing;
+using namespace std::chrono_literals;
+
+BOOST_AUTO_TEST_CASE(daemon_pulls_a_folder_through_the_github_api) {
+  TempDir dir;
+  std::string bare = dir / "remote/monorepo.git";
+  InitBareRepo(bare);
+  GitClone person(bare, dir / "person");
+  person.Write("dns/zones/example.com.yaml", "ttl: 300\n");
+  person.Write("services/huge/blob.bin", std::string(100000, 'x'));
+  BOOST_REQUIRE(person.CommitAndPush("seed"));
+  GitHubApiServer api("ghp-e2e-token", {{"acme/monorepo", bare}});
+
+  std::string cfg = dir / "etc", local = dir / "srv/zones";
+  WriteFile(cfg + "/gitsyncd.yaml", "state_dir: " + (dir / "state") + "\nca_file: " + api.ca_file() + "\n");
+  WriteFile(cfg + "/connectors.d/mono.yaml",
+            "name: mono\nprovider: github\nurl: https://github.acme.example/acme/monorepo.git\n"
+            "api:\n  token: {env: GH_TOKEN}\n  url: " + api.api_url() +
+                "\nfetch: api\nsyncs:\n  - name: zones\n    path: dns/zones\n    local: " + local +
+                "\n    direction: pull\n");
+  std::map<std::string, std::string> env{{"GH_TOKEN", "ghp-e2e-token"}, {"GITSYNCD_CONFIG", ""}};
+  std::string binary = RequiredEnv("GITSYNCD_BINARY");
+
+  DaemonProcess daemon(binary, cfg, dir.path(), env);
+  BOOST_REQUIRE_MESSAGE(daemon.WaitForNotify("READY=1"), daemon.Log());
+  BOOST_REQUIRE_MESSAGE(WaitFor([&] { return FileExists(local + "/example.com.yaml"); }), daemon.Log());
+  BOOST_TEST(ReadFile(local + "/example.com.yaml") == "ttl: 300\n");
+  BOOST_TEST(!FileExists(local + "/blob.bin"));
+
+  person.Write("dns/zones/example.com.yaml", "ttl: 60\n");
+  BOOST_REQUIRE(person.CommitAndPush("lower ttl"));
+  CommandResult now = RunCommand({binary, "--config", cfg, "sync-now", "zones"}, env);
+  BOOST_TEST(now.exit_code == 0, now.err);
+  BOOST_TEST(ReadFile(local + "/example.com.yaml") == "ttl: 60\n");
+
+  daemon.Signal(SIGTERM);
+  BOOST_TEST(daemon.Wait() == 0);
+  BOOST_TEST(daemon.Log().find("ghp-e2e-token") == std::string::npos);
+}
