@@ -70,6 +70,37 @@ Result<HttpsResponse> GitHubApi::Call(const std::string& path, const std::string
   }
 }
 
+// GET /repos/{owner}/{repo} (https://docs.github.com/en/rest/repos/repos#get-a-repository);
+// classic tokens list their scopes in X-OAuth-Scopes.
+Result<ApiAccess> GitHubApi::CheckAccess() {
+  auto res = Call("", "repository " + target_.repo);
+  if (!res.ok()) return res.status();
+  ApiAccess access;
+  if (auto it = res->headers.find("x-oauth-scopes"); it != res->headers.end()) {
+    access.scopes_reported = true;
+    access.scopes = it->second;
+    bool can_read = false;
+    size_t start = 0;
+    while (start <= access.scopes.size()) {
+      size_t comma = access.scopes.find(',', start);
+      std::string scope = access.scopes.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      while (!scope.empty() && scope.front() == ' ') scope.erase(0, 1);
+      while (!scope.empty() && scope.back() == ' ') scope.pop_back();
+      if (scope == "repo" || scope == "public_repo") can_read = true;
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    auto v = ParseJson(*res, "repository " + target_.repo);
+    bool is_private = v.ok() && Member(*v, "private") && Member(*v, "private")->is_bool() &&
+                      Member(*v, "private")->as_bool();
+    if (!can_read || (is_private && access.scopes.find("repo") == std::string::npos)) {
+      return Status::PermissionDenied("the API token lacks the 'repo' scope needed to read " + target_.repo +
+                                      " (it has: " + (access.scopes.empty() ? "no scopes" : access.scopes) + ")");
+    }
+  }
+  return access;
+}
+
 Result<std::string> GitHubApi::BranchHead(const std::string& branch) {
   auto res = Call("/git/ref/heads/" + Encode(branch, true), "branch " + branch + " of " + target_.repo);
   if (!res.ok()) return res.status();

@@ -15,6 +15,7 @@ namespace gitsyncd {
 class GitHubApi : public ProviderApi {
  public:
   explicit GitHubApi(ApiTarget target);
+  Result<ApiAccess> CheckAccess() override;
   Result<std::string> BranchHead(const std::string& branch) override;
   Result<std::vector<RemoteEntry>> ListFolder(const std::string& commit, const std::string& path) override;
   Status Download(const RemoteEntry& entry, const std::string& file) override;

@@ -34,9 +34,16 @@ struct ApiTarget {
   std::chrono::seconds max_rate_limit_wait{60};  // longer waits fail the pass (retried later)
 };
 
+struct ApiAccess {
+  bool scopes_reported = false;  // classic tokens report scopes; fine-grained ones do not
+  std::string scopes;            // as reported, e.g. "repo, read:org"
+};
+
 class ProviderApi {
  public:
   virtual ~ProviderApi() = default;
+  // Checks that the token is accepted and may read the repository; names missing scopes.
+  virtual Result<ApiAccess> CheckAccess() = 0;
   // The commit id at the head of `branch`; NotFound when the branch does not exist.
   virtual Result<std::string> BranchHead(const std::string& branch) = 0;
   // Every entry under `path` ("" = root) at `commit`, paths relative to `path`. Entries that

@@ -3,9 +3,35 @@
 
 #include "daemon/cli.h"
 #include "daemon/remote_credentials.h"
+#include "api/provider_api.h"
+#include "sync/api_fetch.h"
 #include "sync/connection_check.h"
 
 namespace gitsyncd {
+namespace {
+
+// fetch: api connectors never use Git: check the token, its scopes and the branch through the API.
+int TestApi(const Config& config, const ConnectorConfig& c, const std::string& url, const std::string& token) {
+  ApiTarget target;
+  target.provider = c.provider;
+  target.api_base = c.api.url;
+  target.repo = RepoPathFromUrl(url);
+  target.token = token;
+  target.http.ca_file = config.daemon.ca_file;
+  auto api = MakeProviderApi(target);
+  if (!api.ok()) return UserError("test-connection '" + c.name + "' failed: " + api.status().message());
+  auto access = (*api)->CheckAccess();
+  if (!access.ok()) return UserError("test-connection '" + c.name + "' failed: " + access.status().message());
+  auto head = (*api)->BranchHead(c.branch);
+  if (!head.ok()) return UserError("test-connection '" + c.name + "' failed: " + head.status().message());
+  std::printf("OK: %s (API %s): token accepted%s, branch %s at %s\n", target.repo.c_str(),
+              target.api_base.empty() ? "https://api.github.com" : target.api_base.c_str(),
+              access->scopes_reported ? (", scopes: " + access->scopes).c_str() : " (scopes not reported)",
+              c.branch.c_str(), head->substr(0, 12).c_str());
+  return kExitOk;
+}
+
+}  // namespace
 
 void RegisterTestConnectionCommand(CLI::App& app, CliContext& ctx) {
   auto* cmd = app.add_subcommand("test-connection",
@@ -33,6 +59,7 @@ void RegisterTestConnectionCommand(CLI::App& app, CliContext& ctx) {
       auto store = CliContext::OpenStore(config->daemon);
       auto creds = ResolveRemoteCredentials(*config, *c, url, store.ok() ? &*store : nullptr);
       if (!creds.ok()) return UserError(creds.status().message());
+      if (c->fetch == FetchMode::kApi) return TestApi(*config, *c, url, creds->api_token);
       Status tls = ConfigureTls(config->daemon.ca_file);
       if (!tls.ok()) return UserError(tls.message());
       auto report = CheckConnection(*creds, c->branch);

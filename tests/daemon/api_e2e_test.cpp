@@ -33,6 +33,11 @@ BOOST_AUTO_TEST_CASE(daemon_pulls_a_folder_through_the_github_api) {
   std::map<std::string, std::string> env{{"GH_TOKEN", "ghp-e2e-token"}, {"GITSYNCD_CONFIG", ""}};
   std::string binary = RequiredEnv("GITSYNCD_BINARY");
 
+  CommandResult test = RunCommand({binary, "--config", cfg, "test-connection", "mono"}, env);
+  BOOST_TEST(test.exit_code == 0, test.err);
+  BOOST_TEST(test.out.find("OK: acme/monorepo (API " + api.api_url() + "): token accepted (scopes not reported), "
+                           "branch main at ") == 0u, test.out);
+
   DaemonProcess daemon(binary, cfg, dir.path(), env);
   BOOST_REQUIRE_MESSAGE(daemon.WaitForNotify("READY=1"), daemon.Log());
   BOOST_REQUIRE_MESSAGE(WaitFor([&] { return FileExists(local + "/example.com.yaml"); }), daemon.Log());
@@ -48,4 +53,43 @@ BOOST_AUTO_TEST_CASE(daemon_pulls_a_folder_through_the_github_api) {
   daemon.Signal(SIGTERM);
   BOOST_TEST(daemon.Wait() == 0);
   BOOST_TEST(daemon.Log().find("ghp-e2e-token") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(test_connection_names_a_missing_token_scope) {
+  TempDir dir;
+  std::string bare = dir / "remote/monorepo.git";
+  InitBareRepo(bare);
+  GitClone person(bare, dir / "person");
+  person.Write("a.yaml", "a: 1\n");
+  BOOST_REQUIRE(person.CommitAndPush("seed"));
+  std::string cfg = dir / "etc";
+  std::string binary = RequiredEnv("GITSYNCD_BINARY");
+  std::map<std::string, std::string> env{{"GH_TOKEN", "classic"}, {"GITSYNCD_CONFIG", ""}};
+  auto write_config = [&](const GitHubApiServer& api) {
+    WriteFile(cfg + "/gitsyncd.yaml", "state_dir: " + (dir / "state") + "\nca_file: " + api.ca_file() + "\n");
+    WriteFile(cfg + "/connectors.d/mono.yaml",
+              "name: mono\nprovider: github\nurl: https://github.acme.example/acme/monorepo.git\n"
+              "api:\n  token: {env: GH_TOKEN}\n  url: " + api.api_url() +
+                  "\nfetch: api\nsyncs:\n  - name: all\n    local: " + (dir / "srv") + "\n    direction: pull\n");
+  };
+  {
+    GitHubApiServer api("classic", {{"acme/monorepo", bare}}, "read:org, gist");
+    write_config(api);
+    CommandResult r = RunCommand({binary, "--config", cfg, "test-connection", "mono"}, env);
+    BOOST_TEST(r.exit_code == 1);
+    BOOST_TEST(r.err.find("the API token lacks the 'repo' scope needed to read acme/monorepo (it has: read:org, gist)") !=
+                   std::string::npos,
+               r.err);
+  }
+  {
+    GitHubApiServer api("classic", {{"acme/monorepo", bare}}, "repo, read:org");
+    write_config(api);
+    CommandResult r = RunCommand({binary, "--config", cfg, "test-connection", "mono"}, env);
+    BOOST_TEST(r.exit_code == 0, r.err);
+    BOOST_TEST(r.out.find("token accepted, scopes: repo, read:org, branch main at") != std::string::npos, r.out);
+    env["GH_TOKEN"] = "revoked";
+    r = RunCommand({binary, "--config", cfg, "test-connection", "mono"}, env);
+    BOOST_TEST(r.exit_code == 1);
+    BOOST_TEST(r.err.find("the API token was refused (HTTP 401)") != std::string::npos, r.err);
+  }
 }

@@ -132,7 +132,8 @@ std::string MakeTestCertificates(const std::string& d) {
 
 // ---- GitHub REST API ----
 
-GitHubApiServer::GitHubApiServer(std::string token, const std::map<std::string, std::string>& repos)
+GitHubApiServer::GitHubApiServer(std::string token, const std::map<std::string, std::string>& repos,
+                                 const char* scopes)
     : token_(std::move(token)) {
   std::string d = dir_.path();
   ca_file_ = MakeTestCertificates(d);
@@ -140,6 +141,10 @@ GitHubApiServer::GitHubApiServer(std::string token, const std::map<std::string, 
   std::vector<std::string> argv{"python3", RequiredEnv("GITSYNCD_TEST_DATA") + "/support/github_api_server.py",
                                 "--port", std::to_string(port_), "--cert", d + "/server.pem", "--key",
                                 d + "/server.key", "--token", token_};
+  if (scopes) {
+    argv.push_back("--scopes");
+    argv.push_back(scopes);
+  }
   for (const auto& [name, path] : repos) {
     argv.push_back("--repo");
     argv.push_back(name + "=" + path);

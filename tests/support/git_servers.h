@@ -70,7 +70,8 @@ std::string MakeTestCertificates(const std::string& dir);
 class GitHubApiServer {
  public:
   // `repos`: "owner/name" -> path of a bare repository.
-  GitHubApiServer(std::string token, const std::map<std::string, std::string>& repos);
+  // `scopes`: the X-OAuth-Scopes a classic token reports; nullptr = a fine-grained token.
+  GitHubApiServer(std::string token, const std::map<std::string, std::string>& repos, const char* scopes = nullptr);
   ~GitHubApiServer();
   std::string api_url() const;
   const std::string& ca_file() const { return ca_file_; }

@@ -2,6 +2,8 @@
 """A test server that serves a real local bare Git repository through GitHub's REST API.
 
 It follows GitHub's documented endpoints and JSON shapes (REST API version 2022-11-28):
+  - Repositories: https://docs.github.com/en/rest/repos/repos#get-a-repository
+      GET /repos/{owner}/{repo} -> {"full_name", "private", "default_branch", ...}; classic tokens get X-OAuth-Scopes
   - Git references: https://docs.github.com/en/rest/git/refs#get-a-reference
       GET /repos/{owner}/{repo}/git/ref/heads/{branch} -> {"ref", "node_id", "url", "object": {"sha", "type", "url"}}
   - Git commits: https://docs.github.com/en/rest/git/commits#get-a-commit-object
@@ -48,6 +50,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     repos = {}
     token = ""
+    scopes = None
 
     def log_message(self, fmt, *args):
         pass
@@ -109,6 +112,14 @@ class Handler(BaseHTTPRequestHandler):
         if limited == "502":
             self.count("bad_gateway")
             return self.send(502, {"message": "Server Error"})
+        r = re.match(r"^/api/v3/repos/([^/]+/[^/]+)$", self.path)
+        if r and r.group(1) in self.repos:
+            # https://docs.github.com/en/rest/repos/repos#get-a-repository (a subset of the fields)
+            self.count("repo")
+            owner, name = r.group(1).split("/")
+            extra = {"X-OAuth-Scopes": self.scopes} if self.scopes is not None else {}
+            return self.send(200, {"id": 1, "name": name, "full_name": r.group(1), "private": True,
+                                   "owner": {"login": owner}, "default_branch": "main"}, headers=extra)
         m = re.match(r"^/api/v3/repos/([^/]+/[^/]+)/git/(ref/heads|commits|trees|blobs)/([^?]+)(\?.*)?$", self.path)
         if not m or m.group(1) not in self.repos:
             self.count("not_found")
@@ -177,7 +188,9 @@ def main():
     ap.add_argument("--key", required=True)
     ap.add_argument("--token", required=True)
     ap.add_argument("--repo", action="append", default=[], help="owner/name=/path/to/bare.git")
+    ap.add_argument("--scopes", default=None, help="X-OAuth-Scopes to report (classic token); unset = fine-grained")
     a = ap.parse_args()
+    Handler.scopes = a.scopes
     Handler.token = a.token
     Handler.repos = dict(r.split("=", 1) for r in a.repo)
     server = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
