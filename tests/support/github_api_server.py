@@ -23,7 +23,7 @@ Test controls (not GitHub's): POST /__control with a JSON object
   {"truncate": true}         recursive tree listings answer "truncated": true with only the top level
   {"inject": {...entry}}     add this entry to every tree listing (hostile paths, symlinks...)
   {"fail_5xx": N}            the next N API requests get 502
-and GET /__stats -> {"requests": {...by kind...}, "blob_bytes": n}.
+and GET /__stats -> {"requests": {...by kind...}, "blob_bytes": n, "bytes_sent": body bytes of all answers}.
 """
 import argparse
 import json
@@ -34,9 +34,9 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-LOCK = threading.Lock()
+LOCK = threading.RLock()
 STATE = {"rate_limit": 0, "rate_limit_403": 0, "truncate": False, "inject": [], "fail_5xx": 0}
-STATS = {"requests": {}, "blob_bytes": 0}
+STATS = {"requests": {}, "blob_bytes": 0, "bytes_sent": 0}
 
 
 def git(repo, *args, binary=False):
@@ -64,6 +64,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
         self.wfile.write(data)
+        with LOCK:
+            STATS["bytes_sent"] += len(data)
 
     def count(self, kind):
         with LOCK:
@@ -193,10 +195,24 @@ def main():
     Handler.scopes = a.scopes
     Handler.token = a.token
     Handler.repos = dict(r.split("=", 1) for r in a.repo)
-    server = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(a.cert, a.key)
-    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+
+    class TlsServer(ThreadingHTTPServer):
+        daemon_threads = True
+
+        # The TLS handshake runs in the connection's own thread, with a deadline: a client
+        # that connects and stalls (a port probe, a broken client) cannot block accept().
+        def finish_request(self, request, client_address):
+            request.settimeout(30)
+            try:
+                request = ctx.wrap_socket(request, server_side=True)
+            except (ssl.SSLError, OSError):
+                request.close()
+                return
+            super().finish_request(request, client_address)
+
+    server = TlsServer(("127.0.0.1", a.port), Handler)
     server.serve_forever()
 
 
