@@ -5,7 +5,7 @@
 //   (2) the best Git-native way: `git clone --depth 1 --filter=blob:none --sparse` +
 //       `git sparse-checkout set <folder>`, same server;
 //   (3) gitsyncd with fetch: api — the folder through the GitHub REST API test server
-//       (tests/support/github_api_server.py) over HTTPS;
+//       (tests/support/provider_api_server.py) over HTTPS;
 //   (4) fetch: api again with no change (must be one request).
 // Reports bytes the server sent (nginx $body_bytes_sent / the API server's counter), wall
 // time and the peak RSS of the process doing the work (wait4 ru_maxrss, children included).
@@ -115,7 +115,7 @@ uint64_t NginxBytes(const GitHttpsServer& s) {
   return total;
 }
 
-uint64_t ApiBytes(const GitHubApiServer& a, uint64_t* requests) {
+uint64_t ApiBytes(const ProviderApiServer& a, uint64_t* requests) {
   auto v = boost::json::parse(a.Stats()).as_object();
   *requests = 0;
   for (const auto& [k, n] : v.at("requests").as_object()) *requests += static_cast<uint64_t>(n.as_int64());
@@ -149,7 +149,7 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "generated %zu files + %zu MB history in %.1f s (pack %s)\n", files, history_mb,
                std::chrono::duration<double>(Clock::now() - g0).count(),
                Git({"--git-dir", bare, "count-objects", "-vH"}).out.c_str());
-  GitHubApiServer api("bench-token", {{"acme/mono", bare}});
+  ProviderApiServer api("bench-token", {{"acme/mono", bare}});
   uint64_t folder_bytes = FolderBytes(bare);
 
   std::printf("Repository: %zu files, %zu MB of history; folder %s: 50 files, %llu bytes.\n\n", files, history_mb,

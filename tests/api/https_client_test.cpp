@@ -16,14 +16,14 @@ namespace {
 struct ClientFixture {
   TempDir dir;
   std::string bare = dir / "repo.git";
-  std::unique_ptr<GitHubApiServer> api;
+  std::unique_ptr<ProviderApiServer> api;
   HeaderList auth{{"Authorization", "Bearer tok"}};
   ClientFixture() {
     InitBareRepo(bare);
     GitClone p(bare, dir / "p");
     p.Write("big.bin", std::string(300000, 'z'));
     p.CommitAndPush("seed");
-    api = std::make_unique<GitHubApiServer>("tok", std::map<std::string, std::string>{{"o/r", bare}});
+    api = std::make_unique<ProviderApiServer>("tok", std::map<std::string, std::string>{{"o/r", bare}});
   }
   HttpsClientOptions Options() {
     HttpsClientOptions o;

@@ -1,5 +1,5 @@
 // fetch: api through a real `gitsyncd run`: the connector reads its folder from the GitHub
-// REST API test server (tests/support/github_api_server.py, real bare repository behind it),
+// REST API test server (tests/support/provider_api_server.py, real bare repository behind it),
 // with the token from the environment and the server's CA in gitsyncd.yaml's ca_file.
 #include <signal.h>
 
@@ -21,7 +21,7 @@ BOOST_AUTO_TEST_CASE(daemon_pulls_a_folder_through_the_github_api) {
   person.Write("dns/zones/example.com.yaml", "ttl: 300\n");
   person.Write("services/huge/blob.bin", std::string(100000, 'x'));
   BOOST_REQUIRE(person.CommitAndPush("seed"));
-  GitHubApiServer api("ghp-e2e-token", {{"acme/monorepo", bare}});
+  ProviderApiServer api("ghp-e2e-token", {{"acme/monorepo", bare}});
 
   std::string cfg = dir / "etc", local = dir / "srv/zones";
   WriteFile(cfg + "/gitsyncd.yaml", "state_dir: " + (dir / "state") + "\nca_file: " + api.ca_file() + "\n");
@@ -65,7 +65,7 @@ BOOST_AUTO_TEST_CASE(test_connection_names_a_missing_token_scope) {
   std::string cfg = dir / "etc";
   std::string binary = RequiredEnv("GITSYNCD_BINARY");
   std::map<std::string, std::string> env{{"GH_TOKEN", "classic"}, {"GITSYNCD_CONFIG", ""}};
-  auto write_config = [&](const GitHubApiServer& api) {
+  auto write_config = [&](const ProviderApiServer& api) {
     WriteFile(cfg + "/gitsyncd.yaml", "state_dir: " + (dir / "state") + "\nca_file: " + api.ca_file() + "\n");
     WriteFile(cfg + "/connectors.d/mono.yaml",
               "name: mono\nprovider: github\nurl: https://github.acme.example/acme/monorepo.git\n"
@@ -73,7 +73,7 @@ BOOST_AUTO_TEST_CASE(test_connection_names_a_missing_token_scope) {
                   "\nfetch: api\nsyncs:\n  - name: all\n    local: " + (dir / "srv") + "\n    direction: pull\n");
   };
   {
-    GitHubApiServer api("classic", {{"acme/monorepo", bare}}, "read:org, gist");
+    ProviderApiServer api("classic", {{"acme/monorepo", bare}}, "read:org, gist");
     write_config(api);
     CommandResult r = RunCommand({binary, "--config", cfg, "test-connection", "mono"}, env);
     BOOST_TEST(r.exit_code == 1);
@@ -82,7 +82,7 @@ BOOST_AUTO_TEST_CASE(test_connection_names_a_missing_token_scope) {
                r.err);
   }
   {
-    GitHubApiServer api("classic", {{"acme/monorepo", bare}}, "repo, read:org");
+    ProviderApiServer api("classic", {{"acme/monorepo", bare}}, "repo, read:org");
     write_config(api);
     CommandResult r = RunCommand({binary, "--config", cfg, "test-connection", "mono"}, env);
     BOOST_TEST(r.exit_code == 0, r.err);

@@ -132,13 +132,13 @@ std::string MakeTestCertificates(const std::string& d) {
 
 // ---- GitHub REST API ----
 
-GitHubApiServer::GitHubApiServer(std::string token, const std::map<std::string, std::string>& repos,
+ProviderApiServer::ProviderApiServer(std::string token, const std::map<std::string, std::string>& repos,
                                  const char* scopes)
     : token_(std::move(token)) {
   std::string d = dir_.path();
   ca_file_ = MakeTestCertificates(d);
   port_ = FreePort();
-  std::vector<std::string> argv{"python3", RequiredEnv("GITSYNCD_TEST_DATA") + "/support/github_api_server.py",
+  std::vector<std::string> argv{"python3", RequiredEnv("GITSYNCD_TEST_DATA") + "/support/provider_api_server.py",
                                 "--port", std::to_string(port_), "--cert", d + "/server.pem", "--key",
                                 d + "/server.key", "--token", token_};
   if (scopes) {
@@ -153,11 +153,12 @@ GitHubApiServer::GitHubApiServer(std::string token, const std::map<std::string, 
   WaitForPort(port_, "GitHub API test server", d + "/server.log");
 }
 
-GitHubApiServer::~GitHubApiServer() = default;
+ProviderApiServer::~ProviderApiServer() = default;
 
-std::string GitHubApiServer::api_url() const { return "https://localhost:" + std::to_string(port_) + "/api/v3"; }
+std::string ProviderApiServer::api_url() const { return "https://localhost:" + std::to_string(port_) + "/api/v3"; }
+std::string ProviderApiServer::gitlab_api_url() const { return "https://localhost:" + std::to_string(port_) + "/api/v4"; }
 
-std::string GitHubApiServer::Call(const std::string& method, const std::string& path, const std::string& body) const {
+std::string ProviderApiServer::Call(const std::string& method, const std::string& path, const std::string& body) const {
   std::vector<std::string> argv{"curl", "-sS", "--cacert", ca_file_, "-X", method};
   if (!body.empty()) {
     argv.push_back("-d");
@@ -169,8 +170,8 @@ std::string GitHubApiServer::Call(const std::string& method, const std::string& 
   return r.out;
 }
 
-void GitHubApiServer::Control(const std::string& json) const { Call("POST", "/__control", json); }
-std::string GitHubApiServer::Stats() const { return Call("GET", "/__stats", ""); }
+void ProviderApiServer::Control(const std::string& json) const { Call("POST", "/__control", json); }
+std::string ProviderApiServer::Stats() const { return Call("GET", "/__stats", ""); }
 
 GitHttpsServer::GitHttpsServer(std::string user, std::string password)
     : user_(std::move(user)), password_(std::move(password)) {

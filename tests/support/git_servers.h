@@ -64,16 +64,17 @@ class GitHttpsServer {
 // returns the CA file.
 std::string MakeTestCertificates(const std::string& dir);
 
-// tests/support/github_api_server.py: a real bare repository served through GitHub's REST API
-// shapes over TLS at https://localhost:<port>/api/v3 (as GitHub Enterprise's api.url), with
-// bearer-token auth and fault injection (see the script).
-class GitHubApiServer {
+// tests/support/provider_api_server.py: real bare repositories served through providers'
+// documented REST API shapes over TLS (GitHub at /api/v3, as GitHub Enterprise's api.url;
+// GitLab at /api/v4), with token auth and fault injection (see the script).
+class ProviderApiServer {
  public:
   // `repos`: "owner/name" -> path of a bare repository.
   // `scopes`: the X-OAuth-Scopes a classic token reports; nullptr = a fine-grained token.
-  GitHubApiServer(std::string token, const std::map<std::string, std::string>& repos, const char* scopes = nullptr);
-  ~GitHubApiServer();
-  std::string api_url() const;
+  ProviderApiServer(std::string token, const std::map<std::string, std::string>& repos, const char* scopes = nullptr);
+  ~ProviderApiServer();
+  std::string api_url() const;         // GitHub: https://localhost:<port>/api/v3
+  std::string gitlab_api_url() const;  // GitLab: https://localhost:<port>/api/v4
   const std::string& ca_file() const { return ca_file_; }
   void Control(const std::string& json) const;  // POST /__control
   std::string Stats() const;                    // GET /__stats (JSON)

@@ -1,4 +1,4 @@
-// fetch: api against tests/support/github_api_server.py, which serves a real bare repository
+// fetch: api against tests/support/provider_api_server.py, which serves a real bare repository
 // through GitHub's documented REST endpoints and JSON shapes (see the script for the docs
 // followed), over TLS with a test CA and bearer-token auth. What the user checks: the folder
 // holds exactly the remote folder's files, a no-change resync costs one request, only changed
@@ -22,7 +22,7 @@ struct ApiFixture {
   TempDir dir;
   std::string bare = dir / "remote/monorepo.git";
   std::unique_ptr<GitClone> person;
-  std::unique_ptr<GitHubApiServer> api;
+  std::unique_ptr<ProviderApiServer> api;
   BindingSpec spec;
 
   ApiFixture() {
@@ -41,7 +41,7 @@ struct ApiFixture {
     Git({"-C", person->dir(), "commit", "-q", "-m", "seed"});
     Git({"-C", person->dir(), "push", "-q", "origin", "HEAD:main"});
     person->Pull();
-    api = std::make_unique<GitHubApiServer>("ghp-test-token", std::map<std::string, std::string>{{"acme/monorepo", bare}});
+    api = std::make_unique<ProviderApiServer>("ghp-test-token", std::map<std::string, std::string>{{"acme/monorepo", bare}});
     spec.name = "dns";
     spec.branch = "main";
     spec.path = "configs/app";
