@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "api/github_api.h"
+#include "api/gitlab_api.h"
 
 namespace gitsyncd {
 
@@ -77,10 +78,12 @@ Result<std::unique_ptr<ProviderApi>> MakeProviderApi(const ApiTarget& target) {
   switch (target.provider) {
     case Provider::kGitHub:
       return std::unique_ptr<ProviderApi>(new GitHubApi(target));
+    case Provider::kGitLab:
+      return std::unique_ptr<ProviderApi>(new GitLabApi(target));
     default:
       return Status::InvalidArgument("fetch: api is not implemented for provider " +
                                      std::string(ProviderName(target.provider)) +
-                                     " yet (GitHub only); use fetch: git");
+                                     " yet (GitHub and GitLab only); use fetch: git");
   }
 }
 

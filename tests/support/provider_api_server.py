@@ -1,7 +1,17 @@
 #!/usr/bin/env python3
-"""A test server that serves a real local bare Git repository through GitHub's REST API.
+"""A test server that serves real local bare Git repositories through providers' REST APIs.
 
-It follows GitHub's documented endpoints and JSON shapes (REST API version 2022-11-28):
+GitLab (under /api/v4), following https://docs.gitlab.com/ee/api/ :
+  - GET /projects/:id (projects.html#get-a-single-project), :id = URL-encoded "group/project"
+  - GET /personal_access_tokens/self -> {"scopes": [...]} (personal_access_tokens.html)
+  - GET /projects/:id/repository/branches/:branch -> {"name", "commit": {"id", ...}} (branches.html)
+  - GET /projects/:id/repository/tree?ref=&path=&recursive=&per_page=&page= -> [{"id", "name", "type", "path", "mode"}]
+      with X-Page, X-Per-Page, X-Next-Page, X-Total, X-Total-Pages and Link (repositories.html, rest/index.html#pagination)
+  - GET /projects/:id/repository/files/:file_path/raw?ref= -> raw bytes (repository_files.html)
+  - Auth: PRIVATE-TOKEN header (or Authorization: Bearer); 401 {"message": "401 Unauthorized"}.
+  Control {"per_page_max": N} caps the page size so listings span several pages.
+
+GitHub follows its documented endpoints and JSON shapes (REST API version 2022-11-28):
   - Repositories: https://docs.github.com/en/rest/repos/repos#get-a-repository
       GET /repos/{owner}/{repo} -> {"full_name", "private", "default_branch", ...}; classic tokens get X-OAuth-Scopes
   - Git references: https://docs.github.com/en/rest/git/refs#get-a-reference
@@ -32,10 +42,11 @@ import ssl
 import subprocess
 import threading
 import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.RLock()
-STATE = {"rate_limit": 0, "rate_limit_403": 0, "truncate": False, "inject": [], "fail_5xx": 0}
+STATE = {"rate_limit": 0, "rate_limit_403": 0, "truncate": False, "inject": [], "fail_5xx": 0, "per_page_max": 100}
 STATS = {"requests": {}, "blob_bytes": 0, "bytes_sent": 0}
 
 
@@ -89,6 +100,11 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 return self.send(200, STATS)
         auth = self.headers.get("Authorization", "")
+        if self.path.startswith("/api/v4/"):
+            if self.headers.get("PRIVATE-TOKEN", "") != self.token and auth != "Bearer " + self.token:
+                self.count("unauthorized")
+                return self.send(401, {"message": "401 Unauthorized"})
+            return self.gitlab()
         if auth not in ("Bearer " + self.token, "token " + self.token):
             self.count("unauthorized")
             return self.send(401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"})
@@ -181,6 +197,79 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, {"sha": arg, "size": len(data), "encoding": "base64",
                                    "content": base64.b64encode(data).decode()})
         return self.send(404, {"message": "Not Found"})
+
+
+def unquote(s):
+    return urllib.parse.unquote(s)
+
+
+def gitlab(self):
+    url = urllib.parse.urlsplit(self.path)
+    q = dict(urllib.parse.parse_qsl(url.query))
+    path = url.path[len("/api/v4"):]
+    if path == "/personal_access_tokens/self":
+        self.count("token_self")
+        if self.scopes is None:
+            return self.send(404, {"message": "404 Not Found"})
+        return self.send(200, {"id": 1, "name": "t", "active": True, "scopes": [x.strip() for x in self.scopes.split(",")]})
+    m = re.match(r"^/projects/([^/]+)(/repository/(branches|tree|files)(/(.*))?)?$", path)
+    project = unquote(m.group(1)) if m else None
+    if not m or project not in self.repos:
+        self.count("not_found")
+        return self.send(404, {"message": "404 Project Not Found"})
+    repo = self.repos[project]
+    kind, rest = m.group(3), m.group(5)
+    if kind is None:
+        self.count("repo")
+        return self.send(200, {"id": 7, "path_with_namespace": project, "default_branch": "main", "visibility": "private"})
+    if kind == "branches":
+        self.count("ref")
+        branch = unquote(rest or "")
+        sha = git(repo, "rev-parse", "--verify", "-q", "refs/heads/" + branch)
+        if not sha:
+            return self.send(404, {"message": "404 Branch Not Found"})
+        return self.send(200, {"name": branch, "merged": False, "protected": False, "default": branch == "main",
+                               "commit": {"id": sha.strip(), "short_id": sha.strip()[:8], "title": "x"}})
+    if kind == "tree":
+        self.count("tree")
+        ref, sub = q.get("ref", "main"), q.get("path", "")
+        recursive = q.get("recursive") == "true"
+        with LOCK:
+            cap = STATE["per_page_max"]
+            inject = list(STATE["inject"])
+        per_page = min(int(q.get("per_page", "20")), cap, 100)
+        page = int(q.get("page", "1"))
+        treeish = ref + (":" + sub if sub else "")
+        listing = git(repo, "ls-tree", *(["-r", "-t"] if recursive else []), treeish)
+        if listing is None:
+            return self.send(404, {"message": "404 Tree Not Found"})
+        entries = []
+        for line in listing.splitlines():
+            meta, p = line.split("\t", 1)
+            mode, typ, sha = meta.split()
+            full = (sub + "/" + p) if sub else p
+            entries.append({"id": sha, "name": full.rsplit("/", 1)[-1], "type": typ, "path": full, "mode": mode})
+        entries.extend(inject)
+        total_pages = max(1, (len(entries) + per_page - 1) // per_page)
+        chunk = entries[(page - 1) * per_page: page * per_page]
+        headers = {"X-Page": str(page), "X-Per-Page": str(per_page), "X-Total": str(len(entries)),
+                   "X-Total-Pages": str(total_pages), "X-Next-Page": str(page + 1) if page < total_pages else ""}
+        return self.send(200, chunk, headers=headers)
+    if kind == "files":
+        self.count("blob")
+        if not rest or not rest.endswith("/raw"):
+            return self.send(404, {"message": "404 File Not Found"})
+        file_path = unquote(rest[: -len("/raw")])
+        data = git(repo, "show", q.get("ref", "main") + ":" + file_path, binary=True)
+        if data is None:
+            return self.send(404, {"message": "404 File Not Found"})
+        with LOCK:
+            STATS["blob_bytes"] += len(data)
+        return self.send(200, data, content_type="text/plain; charset=utf-8")
+    return self.send(404, {"message": "404 Not Found"})
+
+
+Handler.gitlab = gitlab
 
 
 def main():

@@ -19,13 +19,17 @@ using namespace gitsyncd::testing;
 namespace {
 
 struct ApiFixture {
+  explicit ApiFixture(Provider provider = Provider::kGitHub, const char* scopes = nullptr) : provider_(provider) {
+    Setup(scopes);
+  }
+  Provider provider_;
   TempDir dir;
   std::string bare = dir / "remote/monorepo.git";
   std::unique_ptr<GitClone> person;
   std::unique_ptr<ProviderApiServer> api;
   BindingSpec spec;
 
-  ApiFixture() {
+  void Setup(const char* scopes) {
     InitBareRepo(bare);
     person = std::make_unique<GitClone>(bare, dir / "person");
     person->Write("configs/app/a.yaml", "a: 1\n");
@@ -41,7 +45,8 @@ struct ApiFixture {
     Git({"-C", person->dir(), "commit", "-q", "-m", "seed"});
     Git({"-C", person->dir(), "push", "-q", "origin", "HEAD:main"});
     person->Pull();
-    api = std::make_unique<ProviderApiServer>("ghp-test-token", std::map<std::string, std::string>{{"acme/monorepo", bare}});
+    api = std::make_unique<ProviderApiServer>("ghp-test-token", std::map<std::string, std::string>{{"acme/monorepo", bare}},
+                                              scopes);
     spec.name = "dns";
     spec.branch = "main";
     spec.path = "configs/app";
@@ -49,8 +54,8 @@ struct ApiFixture {
     spec.binding_dir = dir / "state/bindings/dns";
     spec.direction = SyncDirection::kPull;
     ApiTarget t;
-    t.provider = Provider::kGitHub;
-    t.api_base = api->api_url();
+    t.provider = provider_;
+    t.api_base = provider_ == Provider::kGitLab ? api->gitlab_api_url() : api->api_url();
     t.repo = "acme/monorepo";
     t.token = "ghp-test-token";
     t.http.ca_file = api->ca_file();
@@ -179,3 +184,64 @@ BOOST_AUTO_TEST_CASE(a_wrong_token_or_missing_branch_is_a_clear_error) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+struct GitLabFixture : ApiFixture {
+  GitLabFixture() : ApiFixture(Provider::kGitLab, "read_api, read_repository") {}
+};
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(gitlab_api_fetch, GitLabFixture)
+
+BOOST_AUTO_TEST_CASE(paginated_listing_brings_exactly_the_folder_then_only_changes) {
+  api->Control("{\"per_page_max\": 2}");  // 6 entries in the folder: 3+ pages
+  auto r = Sync();
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
+  BOOST_TEST(Local("a.yaml") == "a: 1\n");
+  BOOST_TEST(Local("sub/b.yaml") == "b: 1\n");
+  BOOST_TEST(Local("run.sh") == "#!/bin/sh\necho hi\n");
+  BOOST_TEST(!FileExists(spec.local + "/link"));
+  BOOST_TEST(!FileExists(spec.local + "/outside.txt"));
+  BOOST_TEST(Count("tree") >= 3);
+  BOOST_TEST(Count("blob") == 3);
+  person->Write("configs/app/a.yaml", "a: 2\n");
+  BOOST_REQUIRE(person->CommitAndPush("edit"));
+  r = Sync();
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
+  BOOST_TEST(Local("a.yaml") == "a: 2\n");
+  BOOST_TEST(Count("blob") == 4);
+  int64_t refs = Count("ref"), trees = Count("tree");
+  BOOST_REQUIRE(Sync().ok());
+  BOOST_TEST(Count("ref") == refs + 1);
+  BOOST_TEST(Count("tree") == trees);
+}
+
+BOOST_AUTO_TEST_CASE(token_scopes_are_checked) {
+  auto good = MakeProviderApi(*spec.api);
+  BOOST_REQUIRE(good.ok());
+  auto access = (*good)->CheckAccess();
+  BOOST_REQUIRE_MESSAGE(access.ok(), access.status().message());
+  BOOST_TEST(access->scopes == "read_api, read_repository");
+}
+
+BOOST_AUTO_TEST_CASE(a_hostile_listing_is_refused) {
+  api->Control("{\"inject\": {\"id\": \"e69de29bb2d1d6434b8b29ae775ad8c2e48c5391\", \"name\": \"x\", "
+               "\"type\": \"blob\", \"path\": \"configs/app/../../etc/x\", \"mode\": \"100644\"}}");
+  auto r = Sync();
+  BOOST_REQUIRE(!r.ok());
+  BOOST_TEST(r.status().message().find("unsafe path 'configs/app/../../etc/x'") != std::string::npos,
+             r.status().message());
+  BOOST_TEST(!FileExists(spec.local + "/a.yaml"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(gitlab_token_without_read_api_is_named) {
+  ApiFixture f(Provider::kGitLab, "read_user");
+  auto api = MakeProviderApi(*f.spec.api);
+  BOOST_REQUIRE(api.ok());
+  auto access = (*api)->CheckAccess();
+  BOOST_REQUIRE(!access.ok());
+  BOOST_TEST(access.status().message() ==
+             "the API token lacks the 'read_api' scope needed to read acme/monorepo (it has: read_user)");
+}

@@ -1,0 +1,161 @@
+#include "api/gitlab_api.h"
+
+#include <boost/json.hpp>
+
+namespace gitsyncd {
+namespace {
+
+namespace json = boost::json;
+
+std::string Str(const json::value* v) { return v && v->is_string() ? std::string(v->as_string()) : std::string(); }
+const json::value* Member(const json::value& v, std::string_view key) {
+  return v.is_object() ? v.as_object().if_contains(key) : nullptr;
+}
+
+bool IsHexId(const std::string& s) {
+  if (s.size() != 40 && s.size() != 64) return false;
+  for (char c : s) {
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string UrlEncodeComponent(const std::string& s) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+GitLabApi::GitLabApi(ApiTarget target) : target_(std::move(target)), client_(target_.http) {
+  while (!target_.api_base.empty() && target_.api_base.back() == '/') target_.api_base.pop_back();
+  if (target_.api_base.empty()) target_.api_base = "https://gitlab.com/api/v4";
+  project_ = UrlEncodeComponent(target_.repo);
+}
+
+Result<HttpsResponse> GitLabApi::Call(const std::string& path, const std::string& what, const std::string& download_to,
+                                      uint64_t max) {
+  HeaderList headers{{"PRIVATE-TOKEN", target_.token}, {"Accept", "application/json"}};
+  auto res = ApiGet(client_, target_, target_.api_base + path, headers, download_to, max);
+  if (!res.ok()) return Status(res.status()).WithContext(what);
+  switch (res->status) {
+    case 200: return res;
+    case 401: return Status::PermissionDenied(what + ": the API token was refused (HTTP 401) by " + target_.api_base);
+    case 403: return Status::PermissionDenied(what + ": the API token may not read " + target_.repo + " (HTTP 403)");
+    case 404: return Status::NotFound(what + ": not found (HTTP 404) in " + target_.repo);
+    default:
+      return Status::Unavailable(what + ": HTTP " + std::to_string(res->status) + " from " + target_.api_base + ": " +
+                                 res->body.substr(0, 200));
+  }
+}
+
+Result<ApiAccess> GitLabApi::CheckAccess() {
+  auto project = Call("/projects/" + project_, "project " + target_.repo);
+  if (!project.ok()) return project.status();
+  ApiAccess access;
+  // Personal, project and group access tokens can read their own scopes (GitLab 15.5+).
+  auto self = Call("/personal_access_tokens/self", "token scopes");
+  if (!self.ok()) return access;  // older GitLab, or a token kind that cannot: not reported
+  json::error_code ec;
+  json::value v = json::parse(self->body, ec);
+  const json::value* scopes = ec ? nullptr : Member(v, "scopes");
+  if (!scopes || !scopes->is_array()) return access;
+  access.scopes_reported = true;
+  bool api = false, read_api = false, read_repository = false;
+  for (const auto& s : scopes->as_array()) {
+    std::string name = s.is_string() ? std::string(s.as_string()) : "";
+    access.scopes += (access.scopes.empty() ? "" : ", ") + name;
+    api = api || name == "api";
+    read_api = read_api || name == "read_api";
+    read_repository = read_repository || name == "read_repository";
+  }
+  if (!api && !read_api) {
+    return Status::PermissionDenied("the API token lacks the 'read_api' scope needed to read " + target_.repo +
+                                    " (it has: " + (access.scopes.empty() ? "no scopes" : access.scopes) + ")");
+  }
+  if (!api && !read_repository) {
+    return Status::PermissionDenied("the API token lacks the 'read_repository' scope needed to read " + target_.repo +
+                                    " (it has: " + access.scopes + ")");
+  }
+  return access;
+}
+
+Result<std::string> GitLabApi::BranchHead(const std::string& branch) {
+  auto res = Call("/projects/" + project_ + "/repository/branches/" + UrlEncodeComponent(branch),
+                  "branch " + branch + " of " + target_.repo);
+  if (!res.ok()) return res.status();
+  json::error_code ec;
+  json::value v = json::parse(res->body, ec);
+  if (ec) return Status::Corrupted("branch " + branch + ": the API answered malformed JSON");
+  const json::value* commit = Member(v, "commit");
+  std::string id = commit ? Str(Member(*commit, "id")) : "";
+  if (!IsHexId(id)) return Status::Corrupted("branch " + branch + ": the API answer has no commit id");
+  return id;
+}
+
+Result<std::vector<RemoteEntry>> GitLabApi::ListFolder(const std::string& commit, const std::string& path) {
+  commit_ = commit;
+  folder_ = path;
+  std::vector<RemoteEntry> out;
+  std::string prefix = path.empty() ? "" : path + "/";
+  std::string page = "1";
+  for (int pages = 0; !page.empty(); ++pages) {
+    if (pages > 10000) return Status::Corrupted("tree listing of " + target_.repo + " never ends (over 10000 pages)");
+    std::string query = "?ref=" + commit + "&recursive=true&per_page=100&page=" + page +
+                        (path.empty() ? "" : "&path=" + UrlEncodeComponent(path));
+    auto res = Call("/projects/" + project_ + "/repository/tree" + query, "tree of " + (path.empty() ? "/" : path));
+    if (!res.ok()) return res.status();
+    json::error_code ec;
+    json::value v = json::parse(res->body, ec);
+    if (ec || !v.is_array()) return Status::Corrupted("tree of " + path + ": the API answer is not a JSON list");
+    for (const json::value& e : v.as_array()) {
+      std::string full = Str(Member(e, "path"));
+      std::string type = Str(Member(e, "type"));
+      std::string mode = Str(Member(e, "mode"));
+      std::string id = Str(Member(e, "id"));
+      if (Status s = CheckRemotePath(full); !s.ok()) return s;
+      if (full.compare(0, prefix.size(), prefix) != 0) {
+        return Status::Corrupted("tree of " + path + ": entry " + full + " is outside the folder");
+      }
+      std::string rel = full.substr(prefix.size());
+      if (Status s = CheckRemotePath(rel); !s.ok()) return s;
+      if (rel == ".git" || rel.rfind(".git/", 0) == 0 || rel.find("/.git/") != std::string::npos) continue;
+      if (type == "tree") continue;
+      if (!IsHexId(id)) return Status::Corrupted("tree of " + path + ": entry " + full + " has no valid 'id'");
+      RemoteEntry r;
+      r.path = rel;
+      r.blob_id = id;
+      if (type == "commit" || mode == "160000") {
+        r.kind = RemoteEntry::Kind::kSubmodule;
+      } else if (mode == "120000") {
+        r.kind = RemoteEntry::Kind::kSymlink;
+      } else if (type == "blob") {
+        r.executable = mode == "100755";
+      } else {
+        return Status::Corrupted("tree of " + path + ": entry " + full + " has unknown type '" + type + "'");
+      }
+      out.push_back(std::move(r));
+    }
+    page = res->Header("x-next-page");
+  }
+  return out;
+}
+
+Status GitLabApi::Download(const RemoteEntry& entry, const std::string& file) {
+  std::string full = folder_.empty() ? entry.path : folder_ + "/" + entry.path;
+  auto res = Call("/projects/" + project_ + "/repository/files/" + UrlEncodeComponent(full) + "/raw?ref=" + commit_,
+                  "file " + entry.path, file, 1ull << 31);
+  return res.ok() ? Status::Ok() : res.status();
+}
+
+}  // namespace gitsyncd

@@ -1,0 +1,38 @@
+// GitLab's REST API v4 (gitlab.com or self-managed via api.url), following
+// https://docs.gitlab.com/ee/api/ :
+//   GET /projects/:id                                   (projects.html#get-a-single-project)
+//   GET /personal_access_tokens/self                    -> {"scopes": [...]}  (token scopes)
+//   GET /projects/:id/repository/branches/:branch       -> {"commit": {"id"}}
+//   GET /projects/:id/repository/tree?ref=&path=&recursive=true&per_page=100&page=N
+//       -> [{"id", "name", "type": blob|tree|commit, "path", "mode"}], paginated by X-Next-Page
+//   GET /projects/:id/repository/files/:file_path/raw?ref=  -> the raw bytes
+// :id is the URL-encoded "group/project" path; auth with the PRIVATE-TOKEN header.
+#pragma once
+
+#include "api/provider_api.h"
+
+namespace gitsyncd {
+
+class GitLabApi : public ProviderApi {
+ public:
+  explicit GitLabApi(ApiTarget target);
+  Result<ApiAccess> CheckAccess() override;
+  Result<std::string> BranchHead(const std::string& branch) override;
+  Result<std::vector<RemoteEntry>> ListFolder(const std::string& commit, const std::string& path) override;
+  Status Download(const RemoteEntry& entry, const std::string& file) override;
+  const HttpsClient& client() const override { return client_; }
+
+ private:
+  Result<HttpsResponse> Call(const std::string& path, const std::string& what, const std::string& download_to = "",
+                             uint64_t max = 0);
+  ApiTarget target_;
+  HttpsClient client_;
+  std::string project_;  // URL-encoded project path
+  std::string commit_;   // the commit ListFolder listed, for Download's ref
+  std::string folder_;   // the folder ListFolder listed
+};
+
+// Percent-encodes every byte but unreserved ones ('/' too, as GitLab's :id and :file_path need).
+std::string UrlEncodeComponent(const std::string& s);
+
+}  // namespace gitsyncd
