@@ -163,36 +163,37 @@ Status GitHubApi::ListTree(const std::string& tree_sha, const std::string& prefi
 }
 
 Result<std::vector<RemoteEntry>> GitHubApi::ListFolder(const std::string& commit, const std::string& path) {
-  auto res = Call("/git/commits/" + commit, "commit " + commit);
-  if (!res.ok()) return res.status();
-  auto v = ParseJson(*res, "commit " + commit);
-  if (!v.ok()) return v.status();
-  const json::value* tree = Member(*v, "tree");
-  std::string sha = tree ? Str(Member(*tree, "sha")) : "";
-  if (!IsHexId(sha)) return Status::Corrupted("commit " + commit + ": the API answer has no tree id");
-  // Walk down to the folder one level at a time: listing the whole repository recursively
-  // would cost as much as the repository, not the folder.
-  std::string walked;
-  size_t start = 0;
-  while (!path.empty() && start < path.size()) {
-    size_t slash = path.find('/', start);
-    std::string part = path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
-    auto level = Call("/git/trees/" + sha, "tree of " + (walked.empty() ? std::string("/") : walked));
-    if (!level.ok()) return level.status();
-    auto lv = ParseJson(*level, "tree " + sha);
+  std::string sha;
+  if (path.empty()) {
+    // The trees endpoint resolves a commit id to its tree ("SHA1 value or ref name").
+    sha = commit;
+  } else {
+    // The folder's tree id from its parent's listing. A nested folder's parent is read with
+    // the contents API (GET /repos/{owner}/{repo}/contents/{parent}?ref=), which names just
+    // that directory's entries; walking the trees from the root would list the root's
+    // (possibly thousands of) entries on the way.
+    size_t slash = path.rfind('/');
+    std::string parent = slash == std::string::npos ? "" : path.substr(0, slash);
+    std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+    auto level = parent.empty() ? Call("/git/trees/" + commit, "tree of /")
+                                : Call("/contents/" + Encode(parent, true) + "?ref=" + commit, "folder " + parent);
+    if (!level.ok()) {
+      if (level.status().code() == Status::Code::kNotFound) {
+        return Status::NotFound("folder " + path + " does not exist at commit " + commit);
+      }
+      return level.status();
+    }
+    auto lv = ParseJson(*level, "folder " + parent);
     if (!lv.ok()) return lv.status();
-    const json::value* entries = Member(*lv, "tree");
-    std::string next;
+    const json::value* entries = parent.empty() ? Member(*lv, "tree") : &*lv;
     if (entries && entries->is_array()) {
       for (const json::value& e : entries->as_array()) {
-        if (Str(Member(e, "path")) == part && Str(Member(e, "type")) == "tree") next = Str(Member(e, "sha"));
+        std::string type = Str(Member(e, "type"));
+        std::string entry_name = parent.empty() ? Str(Member(e, "path")) : Str(Member(e, "name"));
+        if (entry_name == name && (type == "tree" || type == "dir")) sha = Str(Member(e, "sha"));
       }
     }
-    walked += (walked.empty() ? "" : "/") + part;
-    if (!IsHexId(next)) return Status::NotFound("folder " + walked + " does not exist at commit " + commit);
-    sha = next;
-    if (slash == std::string::npos) break;
-    start = slash + 1;
+    if (!IsHexId(sha)) return Status::NotFound("folder " + path + " does not exist at commit " + commit);
   }
   std::vector<RemoteEntry> out;
   if (Status s = ListTree(sha, "", true, &out, 0); !s.ok()) return s;

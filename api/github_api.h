@@ -1,11 +1,12 @@
 // GitHub's REST API (and GitHub Enterprise's, via api.url), following
 // https://docs.github.com/en/rest/git (API version 2022-11-28):
 //   GET /repos/{owner}/{repo}/git/ref/heads/{branch}      -> {"object": {"sha"}}
-//   GET /repos/{owner}/{repo}/git/commits/{sha}           -> {"tree": {"sha"}}
+//   GET /repos/{owner}/{repo}/contents/{path}?ref={sha}    -> [{"type": "dir", "name", "sha", ...}]
 //   GET /repos/{owner}/{repo}/git/trees/{sha}[?recursive=1] -> {"tree": [{path, mode, type, sha, size}], "truncated"}
 //   GET /repos/{owner}/{repo}/git/blobs/{sha} with Accept: application/vnd.github.raw+json -> raw bytes
-// A folder is reached by walking the path one tree at a time, then listed recursively; a
-// truncated recursive listing falls back to listing each subtree on its own.
+// The folder's tree id comes from its parent's listing (root: the trees endpoint; deeper:
+// the contents API, which lists only that directory), then the folder is listed recursively;
+// a truncated recursive listing falls back to listing each subtree on its own.
 #pragma once
 
 #include "api/provider_api.h"

@@ -104,8 +104,6 @@ Result<std::string> GitLabApi::BranchHead(const std::string& branch) {
 }
 
 Result<std::vector<RemoteEntry>> GitLabApi::ListFolder(const std::string& commit, const std::string& path) {
-  commit_ = commit;
-  folder_ = path;
   std::vector<RemoteEntry> out;
   std::string prefix = path.empty() ? "" : path + "/";
   std::string page = "1";
@@ -134,6 +132,8 @@ Result<std::vector<RemoteEntry>> GitLabApi::ListFolder(const std::string& commit
       if (!IsHexId(id)) return Status::Corrupted("tree of " + path + ": entry " + full + " has no valid 'id'");
       RemoteEntry r;
       r.path = rel;
+      r.repo_path = full;
+      r.commit = commit;
       r.blob_id = id;
       if (type == "commit" || mode == "160000") {
         r.kind = RemoteEntry::Kind::kSubmodule;
@@ -152,8 +152,8 @@ Result<std::vector<RemoteEntry>> GitLabApi::ListFolder(const std::string& commit
 }
 
 Status GitLabApi::Download(const RemoteEntry& entry, const std::string& file) {
-  std::string full = folder_.empty() ? entry.path : folder_ + "/" + entry.path;
-  auto res = Call("/projects/" + project_ + "/repository/files/" + UrlEncodeComponent(full) + "/raw?ref=" + commit_,
+  auto res = Call("/projects/" + project_ + "/repository/files/" + UrlEncodeComponent(entry.repo_path) +
+                      "/raw?ref=" + entry.commit,
                   "file " + entry.path, file, 1ull << 31);
   return res.ok() ? Status::Ok() : res.status();
 }

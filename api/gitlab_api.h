@@ -28,8 +28,6 @@ class GitLabApi : public ProviderApi {
   ApiTarget target_;
   HttpsClient client_;
   std::string project_;  // URL-encoded project path
-  std::string commit_;   // the commit ListFolder listed, for Download's ref
-  std::string folder_;   // the folder ListFolder listed
 };
 
 // Percent-encodes every byte but unreserved ones ('/' too, as GitLab's :id and :file_path need).

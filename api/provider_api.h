@@ -23,6 +23,8 @@ struct RemoteEntry {
   bool executable = false;
   std::string blob_id;  // Git object id (hex)
   uint64_t size = 0;
+  std::string repo_path;  // path from the repository root
+  std::string commit;     // the commit it was listed at
 };
 
 struct ApiTarget {
@@ -50,7 +52,8 @@ class ProviderApi {
   // would escape the folder (absolute, "..", NUL, backslash) make this fail; ".git" entries
   // are left out.
   virtual Result<std::vector<RemoteEntry>> ListFolder(const std::string& commit, const std::string& path) = 0;
-  // Streams the file's content into `file` (bounded memory).
+  // Streams the file's content into `file` (bounded memory). Stateless: several readers of
+  // one target may download the entries of one listing in parallel.
   virtual Status Download(const RemoteEntry& entry, const std::string& file) = 0;
   virtual const HttpsClient& client() const = 0;
 };

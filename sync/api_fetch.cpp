@@ -3,7 +3,10 @@
 #include <boost/json.hpp>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <fstream>
+#include <thread>
 #include <sstream>
 
 #include "sync/folder_tree.h"
@@ -68,9 +71,43 @@ std::string RepoPathFromUrl(const std::string& url) {
   return rest;
 }
 
-Result<ApiFetchResult> FetchFolderViaApi(git_repository* repo, const std::string& binding_dir, ProviderApi& api,
-                                         const std::string& branch, const std::string& path) {
+namespace {
+
+// Downloads `entries` into tmp files <binding_dir>/api-download-<i>.tmp over up to `parallel`
+// connections; returns the first failure (in entry order).
+Status DownloadAll(const ApiTarget& target, ProviderApi& first, const std::vector<const RemoteEntry*>& entries,
+                   const std::string& binding_dir, unsigned parallel) {
+  std::vector<Status> results(entries.size());
+  std::atomic<size_t> next{0};
+  auto work = [&](ProviderApi& api) {
+    for (size_t i; (i = next++) < entries.size();) {
+      results[i] = api.Download(*entries[i], binding_dir + "/api-download-" + std::to_string(i) + ".tmp");
+    }
+  };
+  unsigned extra = static_cast<unsigned>(std::min<size_t>(parallel, entries.size())) - 1;
+  std::vector<std::unique_ptr<ProviderApi>> readers;
+  for (unsigned i = 0; i < extra; ++i) {
+    auto r = MakeProviderApi(target);
+    if (r.ok()) readers.push_back(std::move(r).value());
+  }
+  std::vector<std::thread> threads;
+  for (auto& r : readers) threads.emplace_back([&work, reader = r.get()] { work(*reader); });
+  work(first);
+  for (auto& t : threads) t.join();
+  for (const Status& s : results) {
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<ApiFetchResult> FetchFolderViaApi(git_repository* repo, const std::string& binding_dir, const ApiTarget& target,
+                                         const std::string& branch, const std::string& path, unsigned parallel) {
   ApiFetchResult result;
+  auto made = MakeProviderApi(target);
+  if (!made.ok()) return made.status();
+  ProviderApi& api = **made;
   auto head = api.BranchHead(branch);
   if (!head.ok()) {
     if (head.status().code() == Status::Code::kNotFound) return result;  // branch gone
@@ -90,8 +127,9 @@ Result<ApiFetchResult> FetchFolderViaApi(git_repository* repo, const std::string
   auto entries = api.ListFolder(*head, path);
   if (!entries.ok()) return entries.status();
 
+  // Which files are new to this repository; only those are downloaded.
   FlatTree files;
-  std::string tmp = binding_dir + "/api-download.tmp";
+  std::vector<const RemoteEntry*> missing;
   for (const RemoteEntry& e : *entries) {
     if (e.kind != RemoteEntry::Kind::kFile) {
       result.warnings.push_back(std::string(e.kind == RemoteEntry::Kind::kSymlink ? "remote symlink " : "remote submodule ") +
@@ -100,27 +138,31 @@ Result<ApiFetchResult> FetchFolderViaApi(git_repository* repo, const std::string
     }
     auto want = Oid(e.blob_id);
     if (!want) return Status::Corrupted("remote file " + e.path + " has an invalid blob id '" + e.blob_id + "'");
-    if (!git_odb_exists(odb.get(), &*want)) {
-      Status got = api.Download(e, tmp);
-      if (!got.ok()) {
-        ::unlink(tmp.c_str());
-        return got;
-      }
-      git_oid written;
-      int rc = git_blob_create_from_disk(&written, repo, tmp.c_str());
-      ::unlink(tmp.c_str());
-      if (rc < 0) return GitError(rc, "store downloaded file " + e.path);
-      if (!git_oid_equal(&written, &*want)) {
-        return Status::Corrupted("downloaded content of " + e.path + " does not match its blob id " + e.blob_id +
-                                 " (got " + OidHex(written) + "); nothing applied");
-      }
-      ++result.downloaded;
-    }
+    if (!git_odb_exists(odb.get(), &*want)) missing.push_back(&e);
     FileEntry fe;
     fe.oid = *want;
     fe.mode = e.executable ? GIT_FILEMODE_BLOB_EXECUTABLE : GIT_FILEMODE_BLOB;
     files[e.path] = fe;
   }
+  Status downloaded = missing.empty() ? Status::Ok() : DownloadAll(target, api, missing, binding_dir, parallel);
+  Status stored = downloaded;
+  for (size_t i = 0; i < missing.size(); ++i) {
+    std::string tmp = binding_dir + "/api-download-" + std::to_string(i) + ".tmp";
+    if (stored.ok()) {
+      git_oid written;
+      int rc = git_blob_create_from_disk(&written, repo, tmp.c_str());
+      if (rc < 0) {
+        stored = GitError(rc, "store downloaded file " + missing[i]->path);
+      } else if (OidHex(written) != missing[i]->blob_id) {
+        stored = Status::Corrupted("downloaded content of " + missing[i]->path + " does not match its blob id " +
+                                   missing[i]->blob_id + " (got " + OidHex(written) + "); nothing applied");
+      } else {
+        ++result.downloaded;
+      }
+    }
+    ::unlink(tmp.c_str());
+  }
+  if (!stored.ok()) return stored;
   auto tree_id = ReplaceSubtree(repo, nullptr, path, files);
   if (!tree_id.ok()) return tree_id.status();
   git_tree* tree_raw = nullptr;

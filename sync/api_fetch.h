@@ -27,8 +27,10 @@ struct ApiFetchResult {
   std::vector<std::string> warnings;
 };
 
-Result<ApiFetchResult> FetchFolderViaApi(git_repository* repo, const std::string& binding_dir, ProviderApi& api,
-                                         const std::string& branch, const std::string& path);
+// Changed files are downloaded over up to `parallel` connections at once (each with its own
+// reader of `target`), then stored and checked one by one.
+Result<ApiFetchResult> FetchFolderViaApi(git_repository* repo, const std::string& binding_dir, const ApiTarget& target,
+                                         const std::string& branch, const std::string& path, unsigned parallel = 8);
 
 // "owner/name" from a clone URL (https://host/owner/name.git, git@host:owner/name.git).
 std::string RepoPathFromUrl(const std::string& url);

@@ -346,9 +346,7 @@ Result<PassOutcome> Pass::Merge(const std::optional<git_oid>& base, const FlatTr
 // through the provider's API.
 Result<std::optional<git_oid>> Pass::Fetch() {
   if (!spec_.api) return FetchBranch(repo_, spec_.remote, spec_.branch);
-  auto api = MakeProviderApi(*spec_.api);
-  if (!api.ok()) return api.status();
-  auto r = FetchFolderViaApi(repo_, spec_.binding_dir, **api, spec_.branch, spec_.path);
+  auto r = FetchFolderViaApi(repo_, spec_.binding_dir, *spec_.api, spec_.branch, spec_.path);
   if (!r.ok()) return Status(r.status()).WithContext("fetch " + spec_.branch + " through " + spec_.api->api_base);
   for (auto& w : r->warnings) state_->warnings.push_back(std::move(w));
   return r->snapshot;

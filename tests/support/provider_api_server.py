@@ -14,6 +14,8 @@ GitLab (under /api/v4), following https://docs.gitlab.com/ee/api/ :
 GitHub follows its documented endpoints and JSON shapes (REST API version 2022-11-28):
   - Repositories: https://docs.github.com/en/rest/repos/repos#get-a-repository
       GET /repos/{owner}/{repo} -> {"full_name", "private", "default_branch", ...}; classic tokens get X-OAuth-Scopes
+  - Repository contents (a directory): https://docs.github.com/en/rest/repos/contents#get-repository-content
+      GET /repos/{owner}/{repo}/contents/{path}?ref= -> [{"type": file|dir|symlink|submodule, "name", "path", "sha", "size", ...}]
   - Git references: https://docs.github.com/en/rest/git/refs#get-a-reference
       GET /repos/{owner}/{repo}/git/ref/heads/{branch} -> {"ref", "node_id", "url", "object": {"sha", "type", "url"}}
   - Git commits: https://docs.github.com/en/rest/git/commits#get-a-commit-object
@@ -138,6 +140,29 @@ class Handler(BaseHTTPRequestHandler):
             extra = {"X-OAuth-Scopes": self.scopes} if self.scopes is not None else {}
             return self.send(200, {"id": 1, "name": name, "full_name": r.group(1), "private": True,
                                    "owner": {"login": owner}, "default_branch": "main"}, headers=extra)
+        c = re.match(r"^/api/v3/repos/([^/]+/[^/]+)/contents/([^?]*)(\?.*)?$", self.path)
+        if c and c.group(1) in self.repos:
+            # https://docs.github.com/en/rest/repos/contents#get-repository-content (a directory)
+            self.count("contents")
+            repo = self.repos[c.group(1)]
+            q = dict(urllib.parse.parse_qsl((c.group(3) or "?")[1:]))
+            sub = urllib.parse.unquote(c.group(2)).strip("/")
+            listing = git(repo, "ls-tree", "-l", q.get("ref", "main") + (":" + sub if sub else ""))
+            if listing is None:
+                return self.send(404, {"message": "Not Found"})
+            base = "https://%s/api/v3/repos/%s" % (self.headers.get("Host"), c.group(1))
+            kinds = {"blob": "file", "tree": "dir", "commit": "submodule"}
+            out = []
+            for line in listing.splitlines():
+                meta, name = line.split("\t", 1)
+                mode, typ, sha, size = meta.split()
+                p = (sub + "/" + name) if sub else name
+                kind = "symlink" if mode == "120000" else kinds[typ]
+                out.append({"type": kind, "size": int(size) if size != "-" else 0, "name": name, "path": p, "sha": sha,
+                            "url": base + "/contents/" + p, "git_url": base + "/git/" + typ + "s/" + sha,
+                            "html_url": None, "download_url": None,
+                            "_links": {"self": base + "/contents/" + p, "git": base + "/git/" + typ + "s/" + sha}})
+            return self.send(200, out)
         m = re.match(r"^/api/v3/repos/([^/]+/[^/]+)/git/(ref/heads|commits|trees|blobs)/([^?]+)(\?.*)?$", self.path)
         if not m or m.group(1) not in self.repos:
             self.count("not_found")

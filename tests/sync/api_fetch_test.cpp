@@ -94,6 +94,28 @@ BOOST_AUTO_TEST_CASE(initial_fetch_brings_exactly_the_folder) {
   BOOST_TEST(warnings.find("remote submodule vendored: not synced") != std::string::npos, warnings);
 }
 
+BOOST_AUTO_TEST_CASE(top_level_and_root_folders) {
+  spec.path = "configs";
+  auto r = Sync();
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
+  BOOST_TEST(Local("app/a.yaml") == "a: 1\n");
+  BOOST_TEST(!FileExists(spec.local + "/other/outside.txt"));
+  spec.path = "";
+  spec.local = dir / "whole";
+  spec.binding_dir = dir / "state/bindings/whole";
+  r = Sync();
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
+  BOOST_TEST(Local("other/outside.txt") == "not in the folder\n");
+  BOOST_TEST(Local("configs/app/sub/b.yaml") == "b: 1\n");
+  spec.path = "no/such/folder";
+  spec.local = dir / "none";
+  spec.binding_dir = dir / "state/bindings/none";
+  r = Sync();
+  BOOST_REQUIRE(!r.ok());
+  BOOST_TEST(r.status().message().find("folder no/such/folder does not exist at commit") != std::string::npos,
+             r.status().message());
+}
+
 BOOST_AUTO_TEST_CASE(no_change_resync_costs_one_request) {
   BOOST_REQUIRE(Sync().ok());
   auto before = boost::json::parse(api->Stats()).at("requests").as_object();
