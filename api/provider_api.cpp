@@ -5,6 +5,7 @@
 #include <ctime>
 #include <thread>
 
+#include "api/azure_api.h"
 #include "api/github_api.h"
 #include "api/gitlab_api.h"
 
@@ -80,10 +81,12 @@ Result<std::unique_ptr<ProviderApi>> MakeProviderApi(const ApiTarget& target) {
       return std::unique_ptr<ProviderApi>(new GitHubApi(target));
     case Provider::kGitLab:
       return std::unique_ptr<ProviderApi>(new GitLabApi(target));
+    case Provider::kAzureRepos:
+      return std::unique_ptr<ProviderApi>(new AzureApi(target));
     default:
       return Status::InvalidArgument("fetch: api is not implemented for provider " +
                                      std::string(ProviderName(target.provider)) +
-                                     " yet (GitHub and GitLab only); use fetch: git");
+                                     " yet (GitHub, GitLab and Azure Repos only); use fetch: git");
   }
 }
 

@@ -75,6 +75,8 @@ class ProviderApiServer {
   ~ProviderApiServer();
   std::string api_url() const;         // GitHub: https://localhost:<port>/api/v3
   std::string gitlab_api_url() const;  // GitLab: https://localhost:<port>/api/v4
+  // Azure Repos: https://localhost:<port>/azure/<org>/<project> (repos matched by name)
+  std::string azure_api_url(const std::string& org, const std::string& project) const;
   const std::string& ca_file() const { return ca_file_; }
   void Control(const std::string& json) const;  // POST /__control
   std::string Stats() const;                    // GET /__stats (JSON)

@@ -1,6 +1,15 @@
 #!/usr/bin/env python3
 """A test server that serves real local bare Git repositories through providers' REST APIs.
 
+Azure Repos (under /azure/{org}/{project}), REST 7.1, following
+https://learn.microsoft.com/en-us/rest/api/azure/devops/git/ :
+  - GET .../_apis/git/repositories/{repo} (Repositories - Get)
+  - GET .../_apis/git/repositories/{repo}/refs?filter=heads/{b} -> {"value": [{"name", "objectId"}], "count"} (Refs - List)
+  - GET .../_apis/git/repositories/{repo}/items?scopePath=&recursionLevel=Full&versionDescriptor.version=
+      -> {"count", "value": [{"objectId", "gitObjectType", "commitId", "path", "isFolder", "isSymLink"?, "url"}]} (Items - List)
+  - GET .../_apis/git/repositories/{repo}/blobs/{id}?$format=octetstream -> raw bytes (Blobs - Get Blob)
+  - Auth: basic, the PAT as password; 401 otherwise. {repo} matches the name part of a --repo owner/name.
+
 GitLab (under /api/v4), following https://docs.gitlab.com/ee/api/ :
   - GET /projects/:id (projects.html#get-a-single-project), :id = URL-encoded "group/project"
   - GET /personal_access_tokens/self -> {"scopes": [...]} (personal_access_tokens.html)
@@ -102,6 +111,12 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 return self.send(200, STATS)
         auth = self.headers.get("Authorization", "")
+        if self.path.startswith("/azure/"):
+            import base64 as b64
+            if auth != "Basic " + b64.b64encode((":" + self.token).encode()).decode():
+                self.count("unauthorized")
+                return self.send(401, {"message": "TF400813: The user is not authorized"})
+            return self.azure()
         if self.path.startswith("/api/v4/"):
             if self.headers.get("PRIVATE-TOKEN", "") != self.token and auth != "Bearer " + self.token:
                 self.count("unauthorized")
@@ -295,6 +310,64 @@ def gitlab(self):
 
 
 Handler.gitlab = gitlab
+
+
+def azure(self):
+    url = urllib.parse.urlsplit(self.path)
+    q = dict(urllib.parse.parse_qsl(url.query))
+    m = re.match(r"^/azure/([^/]+)/([^/]+)/_apis/git/repositories/([^/]+)(/(refs|items|blobs)(/([0-9a-f]+))?)?$", url.path)
+    name = unquote(m.group(3)) if m else None
+    repo = next((p for k, p in self.repos.items() if k.split("/")[-1] == name), None)
+    if not m or repo is None or q.get("api-version") != "7.1":
+        self.count("not_found")
+        return self.send(404, {"message": "TF401019: The Git repository does not exist"})
+    kind = m.group(5)
+    if kind is None:
+        self.count("repo")
+        return self.send(200, {"id": "0000", "name": name, "defaultBranch": "refs/heads/main"})
+    if kind == "refs":
+        self.count("ref")
+        prefix = "refs/" + q.get("filter", "")
+        out = []
+        for line in (git(repo, "for-each-ref", "--format=%(refname) %(objectname)", "refs/heads/") or "").splitlines():
+            ref, sha = line.split()
+            if ref.startswith(prefix):
+                out.append({"name": ref, "objectId": sha, "creator": {"displayName": "x"}})
+        return self.send(200, {"value": out, "count": len(out)})
+    if kind == "items":
+        self.count("tree_recursive")
+        scope = q.get("scopePath", "/").strip("/")
+        version = q.get("versionDescriptor.version", "main")
+        with LOCK:
+            inject = list(STATE["inject"])
+        listing = git(repo, "ls-tree", "-r", "-t", version + (":" + scope if scope else ""))
+        if listing is None:
+            return self.send(404, {"message": "TF401174: The item could not be found"})
+        items = [{"objectId": "0" * 40, "gitObjectType": "tree", "commitId": version, "path": "/" + scope, "isFolder": True}]
+        for line in listing.splitlines():
+            meta, p = line.split("\t", 1)
+            mode, typ, sha = meta.split()
+            item = {"objectId": sha, "gitObjectType": typ, "commitId": version,
+                    "path": "/" + ((scope + "/" + p) if scope else p), "url": "x"}
+            if typ == "tree":
+                item["isFolder"] = True
+            if mode == "120000":
+                item["isSymLink"] = True
+            items.append(item)
+        items.extend(inject)
+        return self.send(200, {"count": len(items), "value": items})
+    if kind == "blobs":
+        self.count("blob")
+        data = git(repo, "cat-file", "blob", m.group(7) or "", binary=True)
+        if data is None:
+            return self.send(404, {"message": "TF401174"})
+        with LOCK:
+            STATS["blob_bytes"] += len(data)
+        return self.send(200, data, content_type="application/octet-stream")
+    return self.send(404, {"message": "not found"})
+
+
+Handler.azure = azure
 
 
 def main():

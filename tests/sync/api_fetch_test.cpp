@@ -55,8 +55,10 @@ struct ApiFixture {
     spec.direction = SyncDirection::kPull;
     ApiTarget t;
     t.provider = provider_;
-    t.api_base = provider_ == Provider::kGitLab ? api->gitlab_api_url() : api->api_url();
-    t.repo = "acme/monorepo";
+    t.api_base = provider_ == Provider::kGitLab       ? api->gitlab_api_url()
+                 : provider_ == Provider::kAzureRepos ? api->azure_api_url("acme", "platform")
+                                                      : api->api_url();
+    t.repo = provider_ == Provider::kAzureRepos ? "acme/platform/_git/monorepo" : "acme/monorepo";
     t.token = "ghp-test-token";
     t.http.ca_file = api->ca_file();
     t.http.proxy_from_environment = false;
@@ -267,3 +269,46 @@ BOOST_AUTO_TEST_CASE(gitlab_token_without_read_api_is_named) {
   BOOST_TEST(access.status().message() ==
              "the API token lacks the 'read_api' scope needed to read acme/monorepo (it has: read_user)");
 }
+
+namespace {
+struct AzureFixture : ApiFixture {
+  AzureFixture() : ApiFixture(Provider::kAzureRepos) {}
+};
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(azure_api_fetch, AzureFixture)
+
+BOOST_AUTO_TEST_CASE(items_listing_brings_exactly_the_folder_then_only_changes) {
+  auto r = Sync();
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
+  BOOST_TEST(Local("a.yaml") == "a: 1\n");
+  BOOST_TEST(Local("sub/b.yaml") == "b: 1\n");
+  BOOST_TEST(!FileExists(spec.local + "/link"));
+  BOOST_TEST(!FileExists(spec.local + "/vendored"));
+  BOOST_TEST(!FileExists(spec.local + "/outside.txt"));
+  BOOST_TEST(Count("blob") == 3);
+  person->Write("configs/app/sub/b.yaml", "b: 2\n");
+  BOOST_REQUIRE(person->CommitAndPush("edit"));
+  BOOST_REQUIRE(Sync().ok());
+  BOOST_TEST(Local("sub/b.yaml") == "b: 2\n");
+  BOOST_TEST(Count("blob") == 4);
+  int64_t refs = Count("ref"), lists = Count("tree_recursive");
+  BOOST_REQUIRE(Sync().ok());
+  BOOST_TEST(Count("ref") == refs + 1);
+  BOOST_TEST(Count("tree_recursive") == lists);
+  auto api_reader = MakeProviderApi(*spec.api);
+  BOOST_REQUIRE(api_reader.ok());
+  auto access = (*api_reader)->CheckAccess();
+  BOOST_TEST(access.ok());
+  BOOST_TEST(!access->scopes_reported);
+}
+
+BOOST_AUTO_TEST_CASE(a_wrong_pat_is_refused) {
+  spec.api->token = "wrong";
+  auto r = Sync();
+  BOOST_REQUIRE(!r.ok());
+  BOOST_TEST(r.status().message().find("the API token was refused (HTTP 401)") != std::string::npos,
+             r.status().message());
+}
+
+BOOST_AUTO_TEST_SUITE_END()

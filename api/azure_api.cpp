@@ -1,0 +1,144 @@
+#include "api/azure_api.h"
+
+#include <openssl/evp.h>
+
+#include <boost/json.hpp>
+
+#include "api/gitlab_api.h"
+
+namespace gitsyncd {
+namespace {
+
+namespace json = boost::json;
+
+std::string Str(const json::value* v) { return v && v->is_string() ? std::string(v->as_string()) : std::string(); }
+const json::value* Member(const json::value& v, std::string_view key) {
+  return v.is_object() ? v.as_object().if_contains(key) : nullptr;
+}
+bool True(const json::value* v) { return v && v->is_bool() && v->as_bool(); }
+
+bool IsHexId(const std::string& s) {
+  if (s.size() != 40 && s.size() != 64) return false;
+  for (char c : s) {
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+std::string Base64(const std::string& s) {
+  std::string out(4 * ((s.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(s.data()),
+                          static_cast<int>(s.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+}  // namespace
+
+AzureApi::AzureApi(ApiTarget target) : target_(std::move(target)), client_(target_.http) {
+  // target.repo comes from the clone URL path: {org}/{project}/_git/{repo} (or {collection}/...).
+  std::string path = target_.repo;
+  auto git = path.find("/_git/");
+  repo_ = git == std::string::npos ? path.substr(path.rfind('/') + 1) : path.substr(git + 6);
+  base_ = target_.api_base;
+  while (!base_.empty() && base_.back() == '/') base_.pop_back();
+  if (base_.empty()) base_ = "https://dev.azure.com/" + (git == std::string::npos ? path : path.substr(0, git));
+  auth_ = "Basic " + Base64(":" + target_.token);
+}
+
+Result<HttpsResponse> AzureApi::Call(const std::string& path, const std::string& query, const std::string& what,
+                                     const std::string& download_to, uint64_t max) {
+  HeaderList headers{{"Authorization", auth_}, {"Accept", download_to.empty() ? "application/json" : "application/octet-stream"}};
+  std::string url = base_ + "/_apis/git/repositories/" + UrlEncodeComponent(repo_) + path + "?" +
+                    (query.empty() ? "" : query + "&") + "api-version=7.1";
+  auto res = ApiGet(client_, target_, url, headers, download_to, max);
+  if (!res.ok()) return Status(res.status()).WithContext(what);
+  switch (res->status) {
+    case 200: return res;
+    case 203:  // Azure answers an anonymous sign-in page with 203 when the PAT is not accepted
+    case 401: return Status::PermissionDenied(what + ": the API token was refused (HTTP " + std::to_string(res->status) + ") by " + base_);
+    case 403: return Status::PermissionDenied(what + ": the API token may not read " + repo_ + " (HTTP 403; it needs Code (read))");
+    case 404: return Status::NotFound(what + ": not found (HTTP 404) in " + repo_);
+    default:
+      return Status::Unavailable(what + ": HTTP " + std::to_string(res->status) + " from " + base_ + ": " +
+                                 res->body.substr(0, 200));
+  }
+}
+
+Result<ApiAccess> AzureApi::CheckAccess() {
+  auto res = Call("", "", "repository " + repo_);
+  if (!res.ok()) return res.status();
+  return ApiAccess{};  // PAT scopes are not reported by the API
+}
+
+Result<std::string> AzureApi::BranchHead(const std::string& branch) {
+  auto res = Call("/refs", "filter=heads/" + UrlEncodeComponent(branch), "branch " + branch + " of " + repo_);
+  if (!res.ok()) return res.status();
+  json::error_code ec;
+  json::value v = json::parse(res->body, ec);
+  const json::value* refs = ec ? nullptr : Member(v, "value");
+  if (!refs || !refs->is_array()) return Status::Corrupted("branch " + branch + ": the API answer has no 'value' list");
+  for (const json::value& r : refs->as_array()) {  // the filter is a prefix match
+    if (Str(Member(r, "name")) == "refs/heads/" + branch) {
+      std::string id = Str(Member(r, "objectId"));
+      if (!IsHexId(id)) return Status::Corrupted("branch " + branch + ": invalid objectId '" + id + "'");
+      return id;
+    }
+  }
+  return Status::NotFound("branch " + branch + " of " + repo_ + ": no such branch");
+}
+
+Result<std::vector<RemoteEntry>> AzureApi::ListFolder(const std::string& commit, const std::string& path) {
+  std::string scope = "/" + path;
+  auto res = Call("/items",
+                  "scopePath=" + UrlEncodeComponent(scope) + "&recursionLevel=Full&versionDescriptor.version=" + commit +
+                      "&versionDescriptor.versionType=commit",
+                  "items of " + scope);
+  if (!res.ok()) {
+    if (res.status().code() == Status::Code::kNotFound) {
+      return Status::NotFound("folder " + path + " does not exist at commit " + commit);
+    }
+    return res.status();
+  }
+  json::error_code ec;
+  json::value v = json::parse(res->body, ec);
+  const json::value* items = ec ? nullptr : Member(v, "value");
+  if (!items || !items->is_array()) return Status::Corrupted("items of " + scope + ": the API answer has no 'value' list");
+  std::string prefix = path.empty() ? "/" : scope + "/";
+  std::vector<RemoteEntry> out;
+  for (const json::value& it : items->as_array()) {
+    std::string full = Str(Member(it, "path"));
+    if (full == scope || (path.empty() && full == "/")) continue;  // the folder itself
+    if (full.compare(0, prefix.size(), prefix) != 0) {
+      return Status::Corrupted("items of " + scope + ": entry " + full + " is outside the folder");
+    }
+    std::string rel = full.substr(prefix.size());
+    if (Status s = CheckRemotePath(rel); !s.ok()) return s;
+    if (rel == ".git" || rel.rfind(".git/", 0) == 0 || rel.find("/.git/") != std::string::npos) continue;
+    std::string type = Str(Member(it, "gitObjectType"));
+    if (True(Member(it, "isFolder")) || type == "tree") continue;
+    std::string id = Str(Member(it, "objectId"));
+    if (!IsHexId(id)) return Status::Corrupted("items of " + scope + ": entry " + full + " has no valid objectId");
+    RemoteEntry r;
+    r.path = rel;
+    r.repo_path = full.substr(1);
+    r.commit = commit;
+    r.blob_id = id;
+    if (type == "commit") {
+      r.kind = RemoteEntry::Kind::kSubmodule;
+    } else if (True(Member(it, "isSymLink"))) {
+      r.kind = RemoteEntry::Kind::kSymlink;
+    } else if (type != "blob") {
+      return Status::Corrupted("items of " + scope + ": entry " + full + " has unknown type '" + type + "'");
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Status AzureApi::Download(const RemoteEntry& entry, const std::string& file) {
+  auto res = Call("/blobs/" + entry.blob_id, "$format=octetstream", "file " + entry.path, file, 1ull << 31);
+  return res.ok() ? Status::Ok() : res.status();
+}
+
+}  // namespace gitsyncd

@@ -1,0 +1,36 @@
+// Azure Repos (Azure DevOps Services, or Server via api.url), REST API 7.1, following
+// https://learn.microsoft.com/en-us/rest/api/azure/devops/git/ :
+//   GET {base}/_apis/git/repositories/{repo}?api-version=7.1                     (Repositories - Get)
+//   GET {base}/_apis/git/repositories/{repo}/refs?filter=heads/{branch}&...      (Refs - List) -> {"value": [{"name", "objectId"}]}
+//   GET {base}/_apis/git/repositories/{repo}/items?scopePath=/{path}&recursionLevel=Full
+//       &versionDescriptor.version={commit}&versionDescriptor.versionType=commit  (Items - List)
+//       -> {"value": [{"objectId", "gitObjectType": blob|tree|commit, "path": "/...", "isFolder", "isSymLink"}]}
+//   GET {base}/_apis/git/repositories/{repo}/blobs/{objectId}?$format=octetstream (Blobs - Get Blob) -> raw bytes
+// {base} is https://dev.azure.com/{organization}/{project}; auth is basic with the PAT as
+// password. Azure reports neither file modes (no executable bit) nor PAT scopes.
+#pragma once
+
+#include "api/provider_api.h"
+
+namespace gitsyncd {
+
+class AzureApi : public ProviderApi {
+ public:
+  explicit AzureApi(ApiTarget target);
+  Result<ApiAccess> CheckAccess() override;
+  Result<std::string> BranchHead(const std::string& branch) override;
+  Result<std::vector<RemoteEntry>> ListFolder(const std::string& commit, const std::string& path) override;
+  Status Download(const RemoteEntry& entry, const std::string& file) override;
+  const HttpsClient& client() const override { return client_; }
+
+ private:
+  Result<HttpsResponse> Call(const std::string& path, const std::string& query, const std::string& what,
+                             const std::string& download_to = "", uint64_t max = 0);
+  ApiTarget target_;
+  HttpsClient client_;
+  std::string base_;  // https://dev.azure.com/{org}/{project}
+  std::string repo_;  // repository name
+  std::string auth_;  // "Basic ..."
+};
+
+}  // namespace gitsyncd
