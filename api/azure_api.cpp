@@ -4,26 +4,19 @@
 
 #include <boost/json.hpp>
 
+#include "api/api_answer.h"
+
 #include "api/gitlab_api.h"
 
 namespace gitsyncd {
 namespace {
 
 namespace json = boost::json;
+using api_answer::IsObjectId;
+using api_answer::Member;
+using api_answer::Str;
+using api_answer::True;
 
-std::string Str(const json::value* v) { return v && v->is_string() ? std::string(v->as_string()) : std::string(); }
-const json::value* Member(const json::value& v, std::string_view key) {
-  return v.is_object() ? v.as_object().if_contains(key) : nullptr;
-}
-bool True(const json::value* v) { return v && v->is_bool() && v->as_bool(); }
-
-bool IsHexId(const std::string& s) {
-  if (s.size() != 40 && s.size() != 64) return false;
-  for (char c : s) {
-    if (!std::isxdigit(static_cast<unsigned char>(c))) return false;
-  }
-  return true;
-}
 
 std::string Base64(const std::string& s) {
   std::string out(4 * ((s.size() + 2) / 3) + 1, '\0');
@@ -52,17 +45,7 @@ Result<HttpsResponse> AzureApi::Call(const std::string& path, const std::string&
   std::string url = base_ + "/_apis/git/repositories/" + UrlEncodeComponent(repo_) + path + "?" +
                     (query.empty() ? "" : query + "&") + "api-version=7.1";
   auto res = ApiGet(client_, target_, url, headers, download_to, max);
-  if (!res.ok()) return Status(res.status()).WithContext(what);
-  switch (res->status) {
-    case 200: return res;
-    case 203:  // Azure answers an anonymous sign-in page with 203 when the PAT is not accepted
-    case 401: return Status::PermissionDenied(what + ": the API token was refused (HTTP " + std::to_string(res->status) + ") by " + base_);
-    case 403: return Status::PermissionDenied(what + ": the API token may not read " + repo_ + " (HTTP 403; it needs Code (read))");
-    case 404: return Status::NotFound(what + ": not found (HTTP 404) in " + repo_);
-    default:
-      return Status::Unavailable(what + ": HTTP " + std::to_string(res->status) + " from " + base_ + ": " +
-                                 res->body.substr(0, 200));
-  }
+  return api_answer::Checked(std::move(res), what, base_, repo_, "Code (read)");
 }
 
 Result<ApiAccess> AzureApi::CheckAccess() {
@@ -81,7 +64,7 @@ Result<std::string> AzureApi::BranchHead(const std::string& branch) {
   for (const json::value& r : refs->as_array()) {  // the filter is a prefix match
     if (Str(Member(r, "name")) == "refs/heads/" + branch) {
       std::string id = Str(Member(r, "objectId"));
-      if (!IsHexId(id)) return Status::Corrupted("branch " + branch + ": invalid objectId '" + id + "'");
+      if (!IsObjectId(id)) return Status::Corrupted("branch " + branch + ": invalid objectId '" + id + "'");
       return id;
     }
   }
@@ -118,7 +101,7 @@ Result<std::vector<RemoteEntry>> AzureApi::ListFolder(const std::string& commit,
     std::string type = Str(Member(it, "gitObjectType"));
     if (True(Member(it, "isFolder")) || type == "tree") continue;
     std::string id = Str(Member(it, "objectId"));
-    if (!IsHexId(id)) return Status::Corrupted("items of " + scope + ": entry " + full + " has no valid objectId");
+    if (!IsObjectId(id)) return Status::Corrupted("items of " + scope + ": entry " + full + " has no valid objectId");
     RemoteEntry r;
     r.path = rel;
     r.repo_path = full.substr(1);

@@ -2,16 +2,18 @@
 
 #include <boost/json.hpp>
 
+#include "api/api_answer.h"
+
 namespace gitsyncd {
 namespace {
 
 namespace json = boost::json;
+using api_answer::IsObjectId;
+using api_answer::Member;
+using api_answer::Str;
+using api_answer::True;
 
-std::string Str(const json::value* v) { return v && v->is_string() ? std::string(v->as_string()) : std::string(); }
 
-const json::value* Member(const json::value& v, std::string_view key) {
-  return v.is_object() ? v.as_object().if_contains(key) : nullptr;
-}
 
 // Percent-encodes a path segment (branch names may hold '/', '#', '%', ...).
 std::string Encode(const std::string& s, bool keep_slash) {
@@ -27,14 +29,6 @@ std::string Encode(const std::string& s, bool keep_slash) {
     }
   }
   return out;
-}
-
-bool IsHexId(const std::string& s) {
-  if (s.size() != 40 && s.size() != 64) return false;
-  for (char c : s) {
-    if (!std::isxdigit(static_cast<unsigned char>(c))) return false;
-  }
-  return true;
 }
 
 Result<json::value> ParseJson(const HttpsResponse& res, const std::string& what) {
@@ -58,16 +52,7 @@ Result<HttpsResponse> GitHubApi::Call(const std::string& path, const std::string
                      {"X-GitHub-Api-Version", "2022-11-28"}};
   std::string url = target_.api_base + "/repos/" + Encode(target_.repo, true) + path;
   auto res = ApiGet(client_, target_, url, headers, download_to, max);
-  if (!res.ok()) return Status(res.status()).WithContext(what);
-  switch (res->status) {
-    case 200: return res;
-    case 401: return Status::PermissionDenied(what + ": the API token was refused (HTTP 401) by " + target_.api_base);
-    case 403: return Status::PermissionDenied(what + ": the API token may not read " + target_.repo + " (HTTP 403)");
-    case 404: return Status::NotFound(what + ": not found (HTTP 404) in " + target_.repo);
-    default:
-      return Status::Unavailable(what + ": HTTP " + std::to_string(res->status) + " from " + target_.api_base + ": " +
-                                 res->body.substr(0, 200));
-  }
+  return api_answer::Checked(std::move(res), what, target_.api_base, target_.repo);
 }
 
 // GET /repos/{owner}/{repo} (https://docs.github.com/en/rest/repos/repos#get-a-repository);
@@ -109,7 +94,7 @@ Result<std::string> GitHubApi::BranchHead(const std::string& branch) {
   const json::value* object = Member(*v, "object");
   std::string sha = object ? Str(Member(*object, "sha")) : "";
   // A ref lookup can answer a list (prefix matches) instead of one ref: not this branch.
-  if (!IsHexId(sha)) return Status::NotFound("branch " + branch + " of " + target_.repo + ": no such branch");
+  if (!IsObjectId(sha)) return Status::NotFound("branch " + branch + " of " + target_.repo + ": no such branch");
   return sha;
 }
 
@@ -133,7 +118,7 @@ Status GitHubApi::ListTree(const std::string& tree_sha, const std::string& prefi
     std::string mode = Str(Member(e, "mode"));
     std::string sha = Str(Member(e, "sha"));
     if (Status s = CheckRemotePath(path); !s.ok()) return s;
-    if (!IsHexId(sha)) return Status::Corrupted("tree " + tree_sha + ": entry " + path + " has no valid 'sha'");
+    if (!IsObjectId(sha)) return Status::Corrupted("tree " + tree_sha + ": entry " + path + " has no valid 'sha'");
     std::string full = prefix.empty() ? path : prefix + "/" + path;
     bool dot_git = full == ".git" || full.rfind(".git/", 0) == 0 || full.find("/.git/") != std::string::npos ||
                    (full.size() >= 5 && full.compare(full.size() - 5, 5, "/.git") == 0);
@@ -193,7 +178,7 @@ Result<std::vector<RemoteEntry>> GitHubApi::ListFolder(const std::string& commit
         if (entry_name == name && (type == "tree" || type == "dir")) sha = Str(Member(e, "sha"));
       }
     }
-    if (!IsHexId(sha)) return Status::NotFound("folder " + path + " does not exist at commit " + commit);
+    if (!IsObjectId(sha)) return Status::NotFound("folder " + path + " does not exist at commit " + commit);
   }
   std::vector<RemoteEntry> out;
   if (Status s = ListTree(sha, "", true, &out, 0); !s.ok()) return s;

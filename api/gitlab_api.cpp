@@ -2,23 +2,17 @@
 
 #include <boost/json.hpp>
 
+#include "api/api_answer.h"
+
 namespace gitsyncd {
 namespace {
 
 namespace json = boost::json;
+using api_answer::IsObjectId;
+using api_answer::Member;
+using api_answer::Str;
+using api_answer::True;
 
-std::string Str(const json::value* v) { return v && v->is_string() ? std::string(v->as_string()) : std::string(); }
-const json::value* Member(const json::value& v, std::string_view key) {
-  return v.is_object() ? v.as_object().if_contains(key) : nullptr;
-}
-
-bool IsHexId(const std::string& s) {
-  if (s.size() != 40 && s.size() != 64) return false;
-  for (char c : s) {
-    if (!std::isxdigit(static_cast<unsigned char>(c))) return false;
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -47,16 +41,7 @@ Result<HttpsResponse> GitLabApi::Call(const std::string& path, const std::string
                                       uint64_t max) {
   HeaderList headers{{"PRIVATE-TOKEN", target_.token}, {"Accept", "application/json"}};
   auto res = ApiGet(client_, target_, target_.api_base + path, headers, download_to, max);
-  if (!res.ok()) return Status(res.status()).WithContext(what);
-  switch (res->status) {
-    case 200: return res;
-    case 401: return Status::PermissionDenied(what + ": the API token was refused (HTTP 401) by " + target_.api_base);
-    case 403: return Status::PermissionDenied(what + ": the API token may not read " + target_.repo + " (HTTP 403)");
-    case 404: return Status::NotFound(what + ": not found (HTTP 404) in " + target_.repo);
-    default:
-      return Status::Unavailable(what + ": HTTP " + std::to_string(res->status) + " from " + target_.api_base + ": " +
-                                 res->body.substr(0, 200));
-  }
+  return api_answer::Checked(std::move(res), what, target_.api_base, target_.repo);
 }
 
 Result<ApiAccess> GitLabApi::CheckAccess() {
@@ -99,7 +84,7 @@ Result<std::string> GitLabApi::BranchHead(const std::string& branch) {
   if (ec) return Status::Corrupted("branch " + branch + ": the API answered malformed JSON");
   const json::value* commit = Member(v, "commit");
   std::string id = commit ? Str(Member(*commit, "id")) : "";
-  if (!IsHexId(id)) return Status::Corrupted("branch " + branch + ": the API answer has no commit id");
+  if (!IsObjectId(id)) return Status::Corrupted("branch " + branch + ": the API answer has no commit id");
   return id;
 }
 
@@ -129,7 +114,7 @@ Result<std::vector<RemoteEntry>> GitLabApi::ListFolder(const std::string& commit
       if (Status s = CheckRemotePath(rel); !s.ok()) return s;
       if (rel == ".git" || rel.rfind(".git/", 0) == 0 || rel.find("/.git/") != std::string::npos) continue;
       if (type == "tree") continue;
-      if (!IsHexId(id)) return Status::Corrupted("tree of " + path + ": entry " + full + " has no valid 'id'");
+      if (!IsObjectId(id)) return Status::Corrupted("tree of " + path + ": entry " + full + " has no valid 'id'");
       RemoteEntry r;
       r.path = rel;
       r.repo_path = full;

@@ -159,6 +159,9 @@ std::string ProviderApiServer::api_url() const { return "https://localhost:" + s
 std::string ProviderApiServer::azure_api_url(const std::string& org, const std::string& project) const {
   return "https://localhost:" + std::to_string(port_) + "/azure/" + org + "/" + project;
 }
+std::string ProviderApiServer::bitbucket_server_url() const {
+  return "https://localhost:" + std::to_string(port_) + "/bbs";
+}
 std::string ProviderApiServer::gitlab_api_url() const { return "https://localhost:" + std::to_string(port_) + "/api/v4"; }
 
 std::string ProviderApiServer::Call(const std::string& method, const std::string& path, const std::string& body) const {

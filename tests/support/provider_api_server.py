@@ -1,6 +1,16 @@
 #!/usr/bin/env python3
 """A test server that serves real local bare Git repositories through providers' REST APIs.
 
+Bitbucket Server / Data Center (under /bbs), REST 1.0, following
+https://developer.atlassian.com/server/bitbucket/rest/ :
+  - GET /rest/api/1.0/projects/{key}/repos/{slug} (repository); {key}/{slug} matches --repo key/slug case-insensitively
+  - GET .../branches?filterText=&start=&limit= -> {"size", "limit", "isLastPage", "start", "nextPageStart"?,
+      "values": [{"id": "refs/heads/x", "displayId", "type": "BRANCH", "latestCommit", "isDefault"}]}
+  - GET .../browse/{path}?at=&start=&limit= -> {"path": {...}, "revision", "children": {"size", "limit", "isLastPage",
+      "start", "nextPageStart"?, "values": [{"path": {"components", "name", "toString"}, "contentId", "type": FILE|DIRECTORY|SUBMODULE, "size"?}]}}
+  - GET .../raw/{path}?at= -> raw bytes
+  - Auth: Authorization: Bearer <HTTP access token>; 401 otherwise. Control {"per_page_max": N} caps "limit".
+
 Azure Repos (under /azure/{org}/{project}), REST 7.1, following
 https://learn.microsoft.com/en-us/rest/api/azure/devops/git/ :
   - GET .../_apis/git/repositories/{repo} (Repositories - Get)
@@ -111,6 +121,11 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 return self.send(200, STATS)
         auth = self.headers.get("Authorization", "")
+        if self.path.startswith("/bbs/"):
+            if auth != "Bearer " + self.token:
+                self.count("unauthorized")
+                return self.send(401, {"errors": [{"message": "Authentication failed. Please check your credentials."}]})
+            return self.bitbucket_server()
         if self.path.startswith("/azure/"):
             import base64 as b64
             if auth != "Basic " + b64.b64encode((":" + self.token).encode()).decode():
@@ -368,6 +383,73 @@ def azure(self):
 
 
 Handler.azure = azure
+
+
+def bitbucket_server(self):
+    url = urllib.parse.urlsplit(self.path)
+    q = dict(urllib.parse.parse_qsl(url.query))
+    m = re.match(r"^/bbs/rest/api/1\.0/projects/([^/]+)/repos/([^/]+)(/(branches|browse|raw)(/(.*))?)?$", url.path)
+    key = (unquote(m.group(1)) + "/" + unquote(m.group(2))).lower() if m else None
+    repo = next((p for k, p in self.repos.items() if k.lower() == key), None)
+    if not m or repo is None:
+        self.count("not_found")
+        return self.send(404, {"errors": [{"message": "Repository does not exist."}]})
+    kind, rest = m.group(4), unquote(m.group(6) or "").strip("/")
+    with LOCK:
+        cap = STATE["per_page_max"]
+        inject = list(STATE["inject"])
+    start, limit = int(q.get("start", "0")), min(int(q.get("limit", "25")), cap)
+
+    def page(values):
+        chunk = values[start:start + limit]
+        out = {"size": len(chunk), "limit": limit, "isLastPage": start + limit >= len(values), "start": start,
+               "values": chunk}
+        if not out["isLastPage"]:
+            out["nextPageStart"] = start + limit
+        return out
+
+    if kind is None:
+        self.count("repo")
+        return self.send(200, {"slug": unquote(m.group(2)), "name": unquote(m.group(2)), "scmId": "git",
+                               "project": {"key": unquote(m.group(1))}})
+    if kind == "branches":
+        self.count("ref")
+        values = []
+        for line in (git(repo, "for-each-ref", "--format=%(refname) %(objectname)", "refs/heads/") or "").splitlines():
+            ref, sha = line.split()
+            if q.get("filterText", "") in ref:
+                values.append({"id": ref, "displayId": ref[len("refs/heads/"):], "type": "BRANCH",
+                               "latestCommit": sha, "latestChangeset": sha, "isDefault": ref == "refs/heads/main"})
+        return self.send(200, page(values))
+    if kind == "browse":
+        self.count("tree")
+        at = q.get("at", "main")
+        listing = git(repo, "ls-tree", "-l", at + (":" + rest if rest else ""))
+        if listing is None:
+            return self.send(404, {"errors": [{"message": "The path does not exist at revision " + at}]})
+        types = {"blob": "FILE", "tree": "DIRECTORY", "commit": "SUBMODULE"}
+        values = []
+        for line in listing.splitlines():
+            meta, name = line.split("\t", 1)
+            mode, typ, sha, size = meta.split()
+            v = {"path": {"components": [name], "name": name, "toString": name}, "contentId": sha, "type": types[typ]}
+            if typ == "blob":
+                v["size"] = int(size)
+            values.append(v)
+        values.extend(inject)
+        return self.send(200, {"path": {"toString": rest}, "revision": at, "children": page(values)})
+    if kind == "raw":
+        self.count("blob")
+        data = git(repo, "show", q.get("at", "main") + ":" + rest, binary=True)
+        if data is None:
+            return self.send(404, {"errors": [{"message": "not found"}]})
+        with LOCK:
+            STATS["blob_bytes"] += len(data)
+        return self.send(200, data, content_type="text/plain")
+    return self.send(404, {"errors": [{"message": "not found"}]})
+
+
+Handler.bitbucket_server = bitbucket_server
 
 
 def main():

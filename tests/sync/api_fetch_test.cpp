@@ -57,8 +57,11 @@ struct ApiFixture {
     t.provider = provider_;
     t.api_base = provider_ == Provider::kGitLab       ? api->gitlab_api_url()
                  : provider_ == Provider::kAzureRepos ? api->azure_api_url("acme", "platform")
+                 : provider_ == Provider::kBitbucketServer ? api->bitbucket_server_url()
                                                       : api->api_url();
-    t.repo = provider_ == Provider::kAzureRepos ? "acme/platform/_git/monorepo" : "acme/monorepo";
+    t.repo = provider_ == Provider::kAzureRepos        ? "acme/platform/_git/monorepo"
+             : provider_ == Provider::kBitbucketServer ? "scm/ACME/monorepo"
+                                                       : "acme/monorepo";
     t.token = "ghp-test-token";
     t.http.ca_file = api->ca_file();
     t.http.proxy_from_environment = false;
@@ -306,6 +309,51 @@ BOOST_AUTO_TEST_CASE(items_listing_brings_exactly_the_folder_then_only_changes) 
 BOOST_AUTO_TEST_CASE(a_wrong_pat_is_refused) {
   spec.api->token = "wrong";
   auto r = Sync();
+  BOOST_REQUIRE(!r.ok());
+  BOOST_TEST(r.status().message().find("the API token was refused (HTTP 401)") != std::string::npos,
+             r.status().message());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+struct BitbucketServerFixture : ApiFixture {
+  BitbucketServerFixture() : ApiFixture(Provider::kBitbucketServer) {}
+};
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(bitbucket_server_api_fetch, BitbucketServerFixture)
+
+BOOST_AUTO_TEST_CASE(paged_browsing_brings_exactly_the_folder_then_only_changes) {
+  api->Control("{\"per_page_max\": 2}");
+  auto r = Sync();
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
+  BOOST_TEST(Local("a.yaml") == "a: 1\n");
+  BOOST_TEST(Local("sub/b.yaml") == "b: 1\n");
+  BOOST_TEST(Local("run.sh") == "#!/bin/sh\necho hi\n");
+  BOOST_TEST(!FileExists(spec.local + "/vendored"));
+  BOOST_TEST(!FileExists(spec.local + "/outside.txt"));
+  person->Write("configs/app/sub/b.yaml", "b: 2\n");
+  BOOST_REQUIRE(person->CommitAndPush("edit"));
+  int64_t blobs = Count("blob");
+  BOOST_REQUIRE(Sync().ok());
+  BOOST_TEST(Local("sub/b.yaml") == "b: 2\n");
+  BOOST_TEST(Count("blob") == blobs + 1);
+  int64_t refs = Count("ref"), trees = Count("tree");
+  BOOST_REQUIRE(Sync().ok());
+  BOOST_TEST(Count("ref") == refs + 1);
+  BOOST_TEST(Count("tree") == trees);
+}
+
+BOOST_AUTO_TEST_CASE(api_url_is_required_and_a_wrong_token_is_refused) {
+  spec.api->api_base = "";
+  auto r = Sync();
+  BOOST_REQUIRE(!r.ok());
+  BOOST_TEST(r.status().message().find("fetch: api with bitbucket-server needs api.url") != std::string::npos,
+             r.status().message());
+  spec.api->api_base = api->bitbucket_server_url();
+  spec.api->token = "wrong";
+  r = Sync();
   BOOST_REQUIRE(!r.ok());
   BOOST_TEST(r.status().message().find("the API token was refused (HTTP 401)") != std::string::npos,
              r.status().message());

@@ -1,0 +1,159 @@
+#include "api/bitbucket_server_api.h"
+
+#include <boost/json.hpp>
+
+#include "api/api_answer.h"
+
+#include "api/gitlab_api.h"
+
+namespace gitsyncd {
+namespace {
+
+namespace json = boost::json;
+using api_answer::IsObjectId;
+using api_answer::Member;
+using api_answer::Str;
+using api_answer::True;
+
+
+// Each path segment encoded on its own; '/' between them kept.
+std::string EncodePath(const std::string& path) {
+  std::string out;
+  size_t start = 0;
+  while (start <= path.size() && !path.empty()) {
+    size_t slash = path.find('/', start);
+    out += UrlEncodeComponent(path.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+    if (slash == std::string::npos) break;
+    out += '/';
+    start = slash + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+BitbucketServerApi::BitbucketServerApi(ApiTarget target) : target_(std::move(target)), client_(target_.http) {
+  std::string base = target_.api_base;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  // target.repo comes from the clone URL: scm/{key}/{slug} (HTTPS) or {key}/{slug} (SSH).
+  std::string path = target_.repo;
+  if (path.rfind("scm/", 0) == 0) path = path.substr(4);
+  auto slash = path.find('/');
+  if (base.empty()) {
+    setup_ = Status::InvalidArgument("fetch: api with bitbucket-server needs api.url (the server's base URL, e.g. "
+                                     "https://bitbucket.example.com)");
+  } else if (slash == std::string::npos || path.find('/', slash + 1) != std::string::npos) {
+    setup_ = Status::InvalidArgument("cannot tell project and repository from '" + target_.repo + "'");
+  }
+  repo_base_ = base + "/rest/api/1.0/projects/" + UrlEncodeComponent(path.substr(0, slash)) + "/repos/" +
+               UrlEncodeComponent(slash == std::string::npos ? "" : path.substr(slash + 1));
+}
+
+Result<HttpsResponse> BitbucketServerApi::Call(const std::string& path, const std::string& what,
+                                               const std::string& download_to, uint64_t max) {
+  if (!setup_.ok()) return setup_;
+  HeaderList headers{{"Authorization", "Bearer " + target_.token}, {"Accept", "application/json"}};
+  auto res = ApiGet(client_, target_, repo_base_ + path, headers, download_to, max);
+  return api_answer::Checked(std::move(res), what, target_.api_base, target_.repo, "repository read");
+}
+
+Result<ApiAccess> BitbucketServerApi::CheckAccess() {
+  auto res = Call("", "repository " + target_.repo);
+  if (!res.ok()) return res.status();
+  return ApiAccess{};  // token permissions are not reported; reading the repository proves read access
+}
+
+Result<std::string> BitbucketServerApi::BranchHead(const std::string& branch) {
+  std::string start = "0";
+  for (int pages = 0; pages < 100; ++pages) {
+    auto res = Call("/branches?filterText=" + UrlEncodeComponent(branch) + "&limit=100&start=" + start,
+                    "branch " + branch + " of " + target_.repo);
+    if (!res.ok()) return res.status();
+    json::error_code ec;
+    json::value v = json::parse(res->body, ec);
+    const json::value* values = ec ? nullptr : Member(v, "values");
+    if (!values || !values->is_array()) return Status::Corrupted("branches: the API answer has no 'values' list");
+    for (const json::value& b : values->as_array()) {  // filterText matches substrings
+      if (Str(Member(b, "id")) == "refs/heads/" + branch) {
+        std::string id = Str(Member(b, "latestCommit"));
+        if (!IsObjectId(id)) return Status::Corrupted("branch " + branch + ": invalid latestCommit '" + id + "'");
+        return id;
+      }
+    }
+    const json::value* last = Member(v, "isLastPage");
+    const json::value* next = Member(v, "nextPageStart");
+    if (!last || !last->is_bool() || last->as_bool() || !next || !next->is_number()) break;
+    start = std::to_string(next->to_number<int64_t>());
+  }
+  return Status::NotFound("branch " + branch + " of " + target_.repo + ": no such branch");
+}
+
+Status BitbucketServerApi::ListDirectory(const std::string& commit, const std::string& folder, const std::string& rel,
+                                         std::vector<RemoteEntry>* out, int depth) {
+  if (depth > 64) return Status::Corrupted("folder nesting deeper than 64 under " + rel);
+  std::string dir = folder.empty() ? rel : rel.empty() ? folder : folder + "/" + rel;
+  int64_t start = 0;
+  for (int pages = 0;; ++pages) {
+    if (pages > 10000) return Status::Corrupted("listing of " + dir + " never ends");
+    auto res = Call("/browse/" + EncodePath(dir) + "?at=" + commit + "&limit=500&start=" + std::to_string(start),
+                    "folder " + (dir.empty() ? std::string("/") : dir));
+    if (!res.ok()) {
+      if (res.status().code() == Status::Code::kNotFound && rel.empty()) {
+        return Status::NotFound("folder " + folder + " does not exist at commit " + commit);
+      }
+      return res.status();
+    }
+    json::error_code ec;
+    json::value v = json::parse(res->body, ec);
+    const json::value* children = ec ? nullptr : Member(v, "children");
+    const json::value* values = children ? Member(*children, "values") : nullptr;
+    if (!values || !values->is_array()) return Status::Corrupted("folder " + dir + ": the API answer has no children");
+    for (const json::value& c : values->as_array()) {
+      const json::value* p = Member(c, "path");
+      std::string name = p ? Str(Member(*p, "toString")) : "";
+      if (Status s = CheckRemotePath(name); !s.ok()) return s;
+      std::string child = rel.empty() ? name : rel + "/" + name;
+      if (Status s = CheckRemotePath(child); !s.ok()) return s;
+      if (child == ".git" || child.rfind(".git/", 0) == 0 || child.find("/.git/") != std::string::npos ||
+          name == ".git") {
+        continue;
+      }
+      std::string type = Str(Member(c, "type"));
+      if (type == "DIRECTORY") {
+        if (Status s = ListDirectory(commit, folder, child, out, depth + 1); !s.ok()) return s;
+        continue;
+      }
+      RemoteEntry r;
+      r.path = child;
+      r.repo_path = folder.empty() ? child : folder + "/" + child;
+      r.commit = commit;
+      r.blob_id = Str(Member(c, "contentId"));
+      if (type == "SUBMODULE") {
+        r.kind = RemoteEntry::Kind::kSubmodule;
+      } else if (type != "FILE") {
+        return Status::Corrupted("folder " + dir + ": entry " + name + " has unknown type '" + type + "'");
+      }
+      if (!IsObjectId(r.blob_id)) return Status::Corrupted("folder " + dir + ": entry " + name + " has no valid contentId");
+      if (const json::value* size = Member(c, "size"); size && size->is_number()) r.size = size->to_number<uint64_t>();
+      out->push_back(std::move(r));
+    }
+    const json::value* last = Member(*children, "isLastPage");
+    const json::value* next = Member(*children, "nextPageStart");
+    if (!last || !last->is_bool() || last->as_bool() || !next || !next->is_number()) break;
+    start = next->to_number<int64_t>();
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<RemoteEntry>> BitbucketServerApi::ListFolder(const std::string& commit, const std::string& path) {
+  std::vector<RemoteEntry> out;
+  if (Status s = ListDirectory(commit, path, "", &out, 0); !s.ok()) return s;
+  return out;
+}
+
+Status BitbucketServerApi::Download(const RemoteEntry& entry, const std::string& file) {
+  auto res = Call("/raw/" + EncodePath(entry.repo_path) + "?at=" + entry.commit, "file " + entry.path, file, 1ull << 31);
+  return res.ok() ? Status::Ok() : res.status();
+}
+
+}  // namespace gitsyncd

@@ -1,0 +1,35 @@
+// Bitbucket Server / Data Center REST API 1.0, following
+// https://developer.atlassian.com/server/bitbucket/rest/ :
+//   GET {base}/rest/api/1.0/projects/{key}/repos/{slug}                          (repository)
+//   GET .../branches?filterText={branch}&limit=100 -> {"values": [{"id", "latestCommit"}], "isLastPage", "nextPageStart"}
+//   GET .../browse/{path}?at={commit}&start=&limit= -> {"children": {"values": [{"path": {"toString"}, "contentId",
+//       "type": FILE|DIRECTORY|SUBMODULE, "size"}], "isLastPage", "nextPageStart"}}   (one directory per request)
+//   GET .../raw/{path}?at={commit} -> raw bytes
+// {base} is api.url (required: the server's base URL); auth with an HTTP access token (Bearer).
+#pragma once
+
+#include "api/provider_api.h"
+
+namespace gitsyncd {
+
+class BitbucketServerApi : public ProviderApi {
+ public:
+  explicit BitbucketServerApi(ApiTarget target);
+  Result<ApiAccess> CheckAccess() override;
+  Result<std::string> BranchHead(const std::string& branch) override;
+  Result<std::vector<RemoteEntry>> ListFolder(const std::string& commit, const std::string& path) override;
+  Status Download(const RemoteEntry& entry, const std::string& file) override;
+  const HttpsClient& client() const override { return client_; }
+
+ private:
+  Result<HttpsResponse> Call(const std::string& path, const std::string& what, const std::string& download_to = "",
+                             uint64_t max = 0);
+  Status ListDirectory(const std::string& commit, const std::string& folder, const std::string& rel,
+                       std::vector<RemoteEntry>* out, int depth);
+  ApiTarget target_;
+  HttpsClient client_;
+  std::string repo_base_;  // {base}/rest/api/1.0/projects/{key}/repos/{slug}
+  Status setup_;
+};
+
+}  // namespace gitsyncd
