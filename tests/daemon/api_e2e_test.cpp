@@ -8,6 +8,7 @@
 #include "tests/support/daemon_process.h"
 #include "tests/support/git_cli.h"
 #include "tests/support/git_servers.h"
+#include "tests/support/http_client.h"
 #include "tests/support/wait_for.h"
 
 using namespace gitsyncd::testing;
@@ -24,12 +25,14 @@ BOOST_AUTO_TEST_CASE(daemon_pulls_a_folder_through_the_github_api) {
   ProviderApiServer api("ghp-e2e-token", {{"acme/monorepo", bare}});
 
   std::string cfg = dir / "etc", local = dir / "srv/zones";
-  WriteFile(cfg + "/gitsyncd.yaml", "state_dir: " + (dir / "state") + "\nca_file: " + api.ca_file() + "\n");
+  int port = FreePort();
+  WriteFile(cfg + "/gitsyncd.yaml", "state_dir: " + (dir / "state") + "\nca_file: " + api.ca_file() +
+                                        "\nlisten:\n  port: " + std::to_string(port) + "\n");
   WriteFile(cfg + "/connectors.d/mono.yaml",
             "name: mono\nprovider: github\nurl: https://github.acme.example/acme/monorepo.git\n"
             "api:\n  token: {env: GH_TOKEN}\n  url: " + api.api_url() +
-                "\nfetch: api\nsyncs:\n  - name: zones\n    path: dns/zones\n    local: " + local +
-                "\n    direction: pull\n");
+                "\nfetch: api\nwebhook:\n  enabled: true\nsyncs:\n  - name: zones\n    path: dns/zones\n    local: " +
+                local + "\n    direction: pull\n");
   std::map<std::string, std::string> env{{"GH_TOKEN", "ghp-e2e-token"}, {"GITSYNCD_CONFIG", ""}};
   std::string binary = RequiredEnv("GITSYNCD_BINARY");
 
@@ -49,6 +52,23 @@ BOOST_AUTO_TEST_CASE(daemon_pulls_a_folder_through_the_github_api) {
   CommandResult now = RunCommand({binary, "--config", cfg, "sync-now", "zones"}, env);
   BOOST_TEST(now.exit_code == 0, now.err);
   BOOST_TEST(ReadFile(local + "/example.com.yaml") == "ttl: 60\n");
+
+  // A webhook delivery triggers the API pass the same way (no polling configured).
+  CommandResult url = RunCommand({binary, "--config", cfg, "webhook-url", "mono"}, env);
+  BOOST_REQUIRE_MESSAGE(url.exit_code == 0, url.err);
+  std::string path = url.out.substr(url.out.find("/webhooks/"));
+  path.pop_back();
+  person.Write("dns/zones/example.com.yaml", "ttl: 30\n");
+  BOOST_REQUIRE(person.CommitAndPush("lower again"));
+  std::string body = "{\"ref\": \"refs/heads/main\", \"before\": \"\", \"after\": \"" + person.Head() +
+                     "\", \"repository\": {\"full_name\": \"acme/monorepo\", \"name\": \"monorepo\"}}";
+  HttpReply hook = HttpExchange(port, BuildRequest("POST", path,
+                                                   {{"Content-Type", "application/json"},
+                                                    {"X-GitHub-Event", "push"},
+                                                    {"X-GitHub-Delivery", "api-1"}},
+                                                   body));
+  BOOST_TEST(hook.status == 202, hook.body);
+  BOOST_TEST(WaitFor([&] { return ReadFile(local + "/example.com.yaml") == "ttl: 30\n"; }, 10s), daemon.Log());
 
   daemon.Signal(SIGTERM);
   BOOST_TEST(daemon.Wait() == 0);
