@@ -12,6 +12,8 @@
 #include "daemon/cli.h"
 #include "daemon/control_socket.h"
 #include "daemon/logging.h"
+#include "daemon/metrics.h"
+#include "daemon/status_json.h"
 #include "daemon/remote_credentials.h"
 #include "daemon/service_notifier.h"
 #include "sync/remote_auth.h"
@@ -100,6 +102,8 @@ class HttpFrontend {
         });
     std::lock_guard<std::mutex> lock(mu_);
     service_ = std::move(service);
+    engine_ = rc.engine;
+    config_ = config;
   }
 
   void SetReady(bool ready) { ready_ = ready; }
@@ -117,17 +121,75 @@ class HttpFrontend {
       res.body = ready_ ? "{\"status\":\"ok\"}\n" : "{\"status\":\"starting\"}\n";
       return res;
     }
+    std::shared_ptr<WebhookService> service;
+    std::shared_ptr<SyncEngine> engine;
+    std::shared_ptr<const Config> config;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      service = service_;
+      engine = engine_;
+      config = config_;
+    }
     if (path.rfind(WebhookService::kPathPrefix, 0) == 0) {
-      std::shared_ptr<WebhookService> service;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        service = service_;
-      }
       if (service) return service->Handle(r);
+      return Error(503, "starting");
+    }
+    bool admin = path == "/metrics" || path.rfind("/api/", 0) == 0;
+    if (!admin) return Error(404, "not found");
+    // Operator endpoints answer only on loopback (put a reverse proxy with auth in front
+    // to reach them from elsewhere).
+    if (!r.from_loopback) return Error(403, "only answered on loopback");
+    if (!engine || !config) return Error(503, "starting");
+    if (path == "/metrics" && r.method == "GET") {
+      HttpResponse res;
+      res.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      res.body = RenderMetrics(engine->Snapshot(), engine->QueueDepth(),
+                               service ? service->counters() : WebhookCounters{});
+      return res;
+    }
+    if (path == "/api/v1/status" && r.method == "GET") return StatusJson(*config, *engine);
+    const std::string prefix = "/api/v1/syncs/", suffix = "/sync";
+    if (path.rfind(prefix, 0) == 0 && path.size() > prefix.size() + suffix.size() &&
+        path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      if (r.method != "POST") return Error(405, "use POST");
+      std::string name = path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
+      if (!engine->TriggerRemote(name, "api request")) return Error(404, "no sync binding named '" + name + "'");
+      HttpResponse res;
+      res.status = 202;
+      res.body = json::serialize(json::object{{"queued", name}}) + "\n";
+      return res;
+    }
+    return Error(404, "not found");
+  }
+
+  static HttpResponse Error(int status, const std::string& message) {
+    HttpResponse res;
+    res.status = status;
+    res.body = json::serialize(json::object{{"error", message}}) + "\n";
+    return res;
+  }
+
+  // The same objects as `gitsyncd status --json`, from the engine's copy of each state.json.
+  static HttpResponse StatusJson(const Config& config, const SyncEngine& engine) {
+    std::map<std::string, EngineBindingStatus> live;
+    for (auto& b : engine.Snapshot()) live.emplace(b.name, std::move(b));
+    json::array all;
+    for (const auto& c : config.connectors) {
+      for (const auto& s : c.syncs) {
+        auto it = live.find(s.name);
+        Result<BindingState> st = it != live.end() && it->second.state ? Result<BindingState>(*it->second.state)
+                                                                       : Result<BindingState>(BindingState{});
+        json::object o = BindingStatusJson(c, s, st);
+        if (it != live.end()) {
+          o["running"] = it->second.running;
+          o["queued"] = it->second.queued;
+          o["next_retry_in_s"] = it->second.next_retry_in_s;
+        }
+        all.push_back(std::move(o));
+      }
     }
     HttpResponse res;
-    res.status = 404;
-    res.body = "{\"error\":\"not found\"}\n";
+    res.body = json::serialize(json::object{{"bindings", std::move(all)}}) + "\n";
     return res;
   }
 
@@ -135,6 +197,8 @@ class HttpFrontend {
   std::unique_ptr<HttpServer> server_;
   std::mutex mu_;
   std::shared_ptr<WebhookService> service_;
+  std::shared_ptr<SyncEngine> engine_;
+  std::shared_ptr<const Config> config_;
   std::atomic<bool> ready_{false};
 };
 

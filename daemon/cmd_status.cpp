@@ -5,39 +5,13 @@
 #include <cstdio>
 
 #include "daemon/cli.h"
+#include "daemon/status_json.h"
 #include "sync/binding_state.h"
 
 namespace gitsyncd {
 namespace {
 
 namespace json = boost::json;
-
-json::object ToJson(const ConnectorConfig& c, const SyncBinding& s, const Result<BindingState>& st) {
-  json::object o{{"name", s.name}, {"connector", c.name}, {"remote", s.remote_url}, {"branch", s.branch},
-                 {"path", s.path}, {"local", s.local}, {"direction", std::string(SyncDirectionName(s.direction))}};
-  if (!st.ok()) {
-    o["state_error"] = st.status().message();
-    return o;
-  }
-  o["last_synced_commit"] = st->last_synced_commit;
-  o["last_success_time"] = st->last_success_time;
-  o["pending_local_changes"] = st->pending_local_changes;
-  o["last_error"] = st->last_error;
-  o["last_error_time"] = st->last_error_time;
-  o["consecutive_failures"] = st->consecutive_failures;
-  json::array warnings;
-  for (const auto& w : st->warnings) warnings.emplace_back(w);
-  o["warnings"] = std::move(warnings);
-  json::array conflicts;
-  for (const auto& k : st->conflicts) {
-    json::array files;
-    for (const auto& f : k.files) files.emplace_back(f);
-    conflicts.push_back(json::object{{"branch", k.branch}, {"time", k.time}, {"policy", k.policy},
-                                     {"files", std::move(files)}, {"resolved", k.resolved}});
-  }
-  o["conflicts"] = std::move(conflicts);
-  return o;
-}
 
 void PrintText(const json::object& o) {
   auto str = [&](const char* k) { return o.contains(k) && o.at(k).is_string() ? std::string(o.at(k).as_string()) : ""; };
@@ -77,7 +51,7 @@ void RegisterStatusCommand(CLI::App& app, CliContext& ctx) {
       if (!config) return kExitUserError;
       json::array all;
       for (const auto& c : config->connectors) {
-        for (const auto& s : c.syncs) all.push_back(ToJson(c, s, LoadBindingState(BindingStateDir(config->daemon, s.name))));
+        for (const auto& s : c.syncs) all.push_back(BindingStatusJson(c, s, LoadBindingState(BindingStateDir(config->daemon, s.name))));
       }
       if (*as_json) {
         std::printf("%s\n", json::serialize(json::object{{"bindings", all}}).c_str());

@@ -26,6 +26,11 @@ struct BindingRuntime {
   uint64_t passes = 0;
   uint32_t failures = 0;
   std::string last_outcome, last_error;
+  uint64_t errors_total = 0;
+  double last_success_unix = 0;
+  std::array<uint64_t, 12> duration_buckets{};
+  double duration_sum_s = 0;
+  std::optional<BindingState> state;
   Clock::time_point retry_at{};  // zero = no retry scheduled
   std::chrono::seconds poll_interval{0};
   Clock::time_point next_poll{};
@@ -82,18 +87,30 @@ struct SyncEngine::Impl {
       b.want_remote = false;
       BindingSpec spec = b.spec;
       lock.unlock();
+      auto started = Clock::now();
       Result<PassOutcome> r = RunSyncPass(spec, local_only);
+      double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+      auto state = LoadBindingState(spec.binding_dir);
       lock.lock();
       b.running = false;
       ++b.passes;
+      size_t bucket = 0;
+      while (bucket < EngineBindingStatus::kDurationBounds.size() && seconds > EngineBindingStatus::kDurationBounds[bucket]) {
+        ++bucket;
+      }
+      ++b.duration_buckets[bucket];
+      b.duration_sum_s += seconds;
+      if (state.ok()) b.state = std::move(state).value();
       if (r.ok()) {
         if (r->contacted_remote && r->summary != "in sync") spdlog::info("sync '{}': {}", name, r->summary);
         b.failures = 0;
+        b.last_success_unix = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
         b.last_outcome = r->summary;
         b.last_error.clear();
         b.retry_at = {};
       } else {
         ++b.failures;
+        ++b.errors_total;
         b.last_error = r.status().message();
         auto delay = Backoff(b.failures);
         b.retry_at = Clock::now() + delay;
@@ -154,6 +171,7 @@ SyncEngine::SyncEngine(const Config& config, CredentialResolver resolver, Engine
       }
       b.spec = MakeBindingSpec(config.daemon, c, s, creds.ok() ? *creds : RemoteCredentials{});
       b.poll_interval = s.poll_interval;
+      if (auto st = LoadBindingState(b.spec.binding_dir); st.ok()) b.state = std::move(st).value();
       impl_->bindings.emplace(s.name, std::move(b));
     }
   }
@@ -258,12 +276,22 @@ std::vector<EngineBindingStatus> SyncEngine::Snapshot() const {
     s.failures = b.failures;
     s.last_outcome = b.last_outcome;
     s.last_error = b.last_error;
+    s.errors_total = b.errors_total;
+    s.last_success_unix = b.last_success_unix;
+    s.duration_buckets = b.duration_buckets;
+    s.duration_sum_s = b.duration_sum_s;
+    s.state = b.state;
     if (b.retry_at != Clock::time_point{} && b.retry_at > now) {
       s.next_retry_in_s = std::chrono::duration<double>(b.retry_at - now).count();
     }
     out.push_back(std::move(s));
   }
   return out;
+}
+
+size_t SyncEngine::QueueDepth() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->queue.size();
 }
 
 std::vector<std::string> SyncEngine::BindingNames() const {

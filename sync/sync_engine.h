@@ -11,8 +11,12 @@
 #include <string>
 #include <vector>
 
+#include <array>
+#include <optional>
+
 #include "config/config.h"
 #include "config/status.h"
+#include "sync/binding_state.h"
 #include "sync/remote_auth.h"
 
 namespace gitsyncd {
@@ -27,6 +31,15 @@ struct EngineBindingStatus {
   std::string last_outcome;    // summary of the last successful pass
   std::string last_error;
   double next_retry_in_s = 0;  // > 0 while backing off
+  // For metrics: totals since the engine started, and pass durations as a histogram.
+  uint64_t errors_total = 0;
+  double last_success_unix = 0;  // 0 = none yet
+  static constexpr std::array<double, 11> kDurationBounds{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+  std::array<uint64_t, 12> duration_buckets{};  // per bound, last = +Inf (not cumulative)
+  double duration_sum_s = 0;
+  // The binding's state.json as of its last pass (read on the worker thread after the pass),
+  // so status pages never touch the disk.
+  std::optional<BindingState> state;
 };
 
 struct EngineOptions {
@@ -62,6 +75,7 @@ class SyncEngine {
   Result<std::string> SyncNow(const std::string& binding, std::chrono::milliseconds timeout);
 
   std::vector<EngineBindingStatus> Snapshot() const;
+  size_t QueueDepth() const;  // bindings waiting for a worker
   std::vector<std::string> BindingNames() const;
 
  private:

@@ -115,6 +115,39 @@ BOOST_AUTO_TEST_CASE(a_signed_push_delivery_brings_the_change_into_the_folder) {
   BOOST_TEST(Deliver(path, body, "delivery-2", "wrong-secret").status == 401);
   BOOST_TEST(Deliver("/webhooks/team/" + std::string(43, 'x'), body, "delivery-3").status == 401);
 
+  // Operator endpoints on loopback: Prometheus metrics, the status JSON, a sync request.
+  HttpReply metrics = HttpExchange(port, BuildRequest("GET", "/metrics", {}, ""));
+  BOOST_TEST(metrics.status == 200);
+  BOOST_TEST(metrics.headers["content-type"].find("text/plain; version=0.0.4") == 0u);
+  for (const char* line : {"# TYPE gitsyncd_sync_passes_total counter",
+                           "gitsyncd_sync_passes_total{binding=\"app\",result=\"error\"} 0",
+                           "gitsyncd_sync_pass_duration_seconds_bucket{binding=\"app\",le=\"+Inf\"}",
+                           "gitsyncd_pending_local_changes{binding=\"app\"} 0",
+                           "gitsyncd_open_conflicts{binding=\"app\"} 0", "gitsyncd_queue_depth ",
+                           "gitsyncd_webhook_deliveries_total{provider=\"github\",verdict=\"queued\"} 1",
+                           "gitsyncd_webhook_deliveries_total{provider=\"github\",verdict=\"duplicate\"} 1",
+                           "gitsyncd_webhook_deliveries_total{provider=\"github\",verdict=\"refused\"} 1",
+                           // a wrong URL token is refused before the sender is looked at
+                           "gitsyncd_webhook_deliveries_total{provider=\"unknown\",verdict=\"refused\"} 1"}) {
+    BOOST_TEST(metrics.body.find(line) != std::string::npos, line << "\n" << metrics.body);
+  }
+  // The pass that wrote the file records its commit right after; the status follows.
+  boost::json::array bindings;
+  BOOST_TEST(WaitFor([&] {
+    HttpReply status = HttpExchange(port, BuildRequest("GET", "/api/v1/status", {}, ""));
+    if (status.status != 200) return false;
+    bindings = boost::json::parse(status.body).at("bindings").as_array();
+    return bindings.size() == 1u && std::string(bindings[0].at("last_synced_commit").as_string()) == Head();
+  }, 10s));
+  BOOST_REQUIRE(bindings.size() == 1u);
+  BOOST_TEST(bindings[0].at("name").as_string() == "app");
+  BOOST_TEST(bindings[0].at("pending_local_changes").to_number<int>() == 0);
+  HttpReply sync = HttpExchange(port, BuildRequest("POST", "/api/v1/syncs/app/sync", {}, ""));
+  BOOST_TEST(sync.status == 202, sync.body);
+  BOOST_TEST(HttpExchange(port, BuildRequest("POST", "/api/v1/syncs/nope/sync", {}, "")).status == 404);
+  BOOST_TEST(HttpExchange(port, BuildRequest("GET", "/api/v1/syncs/app/sync", {}, "")).status == 405);
+  BOOST_TEST(HttpExchange(port, BuildRequest("GET", "/nothing-here", {}, "")).status == 404);
+
   // Rotating the token while the daemon runs retires the old URL at once.
   CommandResult rotated = Cli({"webhook-url", "team", "--rotate"});
   BOOST_REQUIRE_MESSAGE(rotated.exit_code == 0, rotated.err);

@@ -1,0 +1,82 @@
+#include "daemon/metrics.h"
+
+#include <fmt/format.h>
+
+namespace gitsyncd {
+namespace {
+
+// Label values escape backslash, double quote and newline.
+std::string Label(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+void Header(std::string* out, const char* name, const char* type, const char* help) {
+  *out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+}
+
+}  // namespace
+
+std::string RenderMetrics(const std::vector<EngineBindingStatus>& bindings, size_t queue_depth,
+                          const WebhookCounters& webhooks) {
+  std::string out;
+  Header(&out, "gitsyncd_sync_passes_total", "counter", "Sync passes finished, by binding and result.");
+  for (const auto& b : bindings) {
+    std::string l = Label(b.name);
+    out += fmt::format("gitsyncd_sync_passes_total{{binding=\"{}\",result=\"ok\"}} {}\n", l, b.passes - b.errors_total);
+    out += fmt::format("gitsyncd_sync_passes_total{{binding=\"{}\",result=\"error\"}} {}\n", l, b.errors_total);
+  }
+  Header(&out, "gitsyncd_sync_pass_duration_seconds", "histogram", "Duration of sync passes.");
+  for (const auto& b : bindings) {
+    std::string l = Label(b.name);
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < EngineBindingStatus::kDurationBounds.size(); ++i) {
+      cumulative += b.duration_buckets[i];
+      out += fmt::format("gitsyncd_sync_pass_duration_seconds_bucket{{binding=\"{}\",le=\"{}\"}} {}\n", l,
+                         EngineBindingStatus::kDurationBounds[i], cumulative);
+    }
+    cumulative += b.duration_buckets.back();
+    out += fmt::format("gitsyncd_sync_pass_duration_seconds_bucket{{binding=\"{}\",le=\"+Inf\"}} {}\n", l, cumulative);
+    out += fmt::format("gitsyncd_sync_pass_duration_seconds_sum{{binding=\"{}\"}} {:.6f}\n", l, b.duration_sum_s);
+    out += fmt::format("gitsyncd_sync_pass_duration_seconds_count{{binding=\"{}\"}} {}\n", l, cumulative);
+  }
+  Header(&out, "gitsyncd_last_success_timestamp_seconds", "gauge", "Unix time of the binding's last successful pass (0 = none).");
+  for (const auto& b : bindings) {
+    out += fmt::format("gitsyncd_last_success_timestamp_seconds{{binding=\"{}\"}} {:.3f}\n", Label(b.name),
+                       b.last_success_unix);
+  }
+  Header(&out, "gitsyncd_pending_local_changes", "gauge", "Files changed locally and not yet pushed.");
+  Header(&out, "gitsyncd_open_conflicts", "gauge", "Conflict branches not yet marked resolved.");
+  for (const auto& b : bindings) {
+    size_t open = 0;
+    if (b.state) {
+      for (const auto& c : b.state->conflicts) open += c.resolved ? 0 : 1;
+    }
+    out += fmt::format("gitsyncd_pending_local_changes{{binding=\"{}\"}} {}\n", Label(b.name),
+                       b.state ? b.state->pending_local_changes : 0);
+    out += fmt::format("gitsyncd_open_conflicts{{binding=\"{}\"}} {}\n", Label(b.name), open);
+  }
+  Header(&out, "gitsyncd_consecutive_failures", "gauge", "Failed passes in a row (retries back off).");
+  for (const auto& b : bindings) {
+    out += fmt::format("gitsyncd_consecutive_failures{{binding=\"{}\"}} {}\n", Label(b.name), b.failures);
+  }
+  Header(&out, "gitsyncd_queue_depth", "gauge", "Bindings waiting for a worker.");
+  out += fmt::format("gitsyncd_queue_depth {}\n", queue_depth);
+  Header(&out, "gitsyncd_webhook_deliveries_total", "counter", "Webhook deliveries by sender format and verdict.");
+  for (const auto& [key, n] : webhooks.by_format_and_verdict) {
+    auto slash = key.find('/');
+    out += fmt::format("gitsyncd_webhook_deliveries_total{{provider=\"{}\",verdict=\"{}\"}} {}\n",
+                       Label(key.substr(0, slash)), Label(key.substr(slash + 1)), n);
+  }
+  return out;
+}
+
+}  // namespace gitsyncd
