@@ -62,10 +62,14 @@ void DaemonProcess::Drain(int timeout_ms) {
 }
 
 bool DaemonProcess::WaitForNotify(const std::string& what, std::chrono::milliseconds timeout) {
+  return WaitForNotifyAfter(0, what, timeout);
+}
+
+bool DaemonProcess::WaitForNotifyAfter(size_t seen, const std::string& what, std::chrono::milliseconds timeout) {
   auto end = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    for (const auto& n : notes_) {
-      if (n.find(what) != std::string::npos) return true;
+    for (size_t i = seen; i < notes_.size(); ++i) {
+      if (notes_[i].find(what) != std::string::npos) return true;
     }
     if (std::chrono::steady_clock::now() >= end) return false;
     Drain(100);

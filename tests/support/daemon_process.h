@@ -18,6 +18,10 @@ class DaemonProcess {
   ~DaemonProcess();
   // Waits for a notify message containing `what` (e.g. "READY=1"); false on timeout.
   bool WaitForNotify(const std::string& what, std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  // The same, counting only messages received after the first `seen` ones (e.g. READY=1
+  // again after a reload: pass notifications().size() taken before the SIGHUP).
+  bool WaitForNotifyAfter(size_t seen, const std::string& what,
+                          std::chrono::milliseconds timeout = std::chrono::seconds(20));
   void Signal(int sig);
   void Kill();  // SIGKILL, as a crash
   // Waits for exit; returns the exit code, or -1 for a signal death or timeout.

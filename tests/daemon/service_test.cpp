@@ -1,0 +1,98 @@
+// `gitsyncd run` as systemd drives it: a NOTIFY_SOCKET owned by the test receives READY=1,
+// STATUS=, WATCHDOG=1 (with WATCHDOG_USEC set) and STOPPING=1; SIGHUP reloads connectors
+// added, changed and removed, and a broken config is rejected with its file:line errors while
+// the running one keeps syncing. Remotes are local bare repositories (file://) for speed.
+#include <signal.h>
+
+#include <boost/json.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <filesystem>
+
+#include "tests/support/daemon_process.h"
+#include "tests/support/git_cli.h"
+#include "tests/support/wait_for.h"
+
+using namespace gitsyncd::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct ServiceFixture {
+  TempDir dir;
+  std::string binary = RequiredEnv("GITSYNCD_BINARY");
+  std::string cfg = dir / "etc";
+  std::map<std::string, std::string> env{{"GITSYNCD_CONFIG", ""}};
+
+  ServiceFixture() {
+    WriteFile(cfg + "/gitsyncd.yaml", "state_dir: " + (dir / "state") + "\n");
+    AddConnector("one");
+  }
+  std::string Remote(const std::string& name) { return dir / ("remotes/" + name + ".git"); }
+  std::string Local(const std::string& name) { return dir / ("srv/" + name); }
+  void AddConnector(const std::string& name) {
+    if (!std::filesystem::exists(Remote(name))) InitBareRepo(Remote(name));
+    WriteFile(cfg + "/connectors.d/" + name + ".yaml",
+              "name: " + name + "\nprovider: git\nurl: file://" + Remote(name) + "\nsyncs:\n  - name: " + name +
+                  "-app\n    local: " + Local(name) + "\n");
+  }
+  bool OnRemote(const std::string& name, const std::string& file, const std::string& content) {
+    return ShowFile(Remote(name), "main", file) == content;
+  }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(service, ServiceFixture)
+
+BOOST_AUTO_TEST_CASE(ready_status_watchdog_and_stopping_reach_systemd) {
+  env["WATCHDOG_USEC"] = "200000";
+  DaemonProcess daemon(binary, cfg, dir.path(), env);
+  BOOST_REQUIRE_MESSAGE(daemon.WaitForNotify("READY=1"), daemon.Log());
+  BOOST_TEST(daemon.WaitForNotify("STATUS=1 connectors, 1 sync bindings"));
+  BOOST_TEST(daemon.WaitForNotify("WATCHDOG=1", 3s));
+  daemon.Signal(SIGTERM);
+  BOOST_TEST(daemon.Wait() == 0);
+  BOOST_TEST(daemon.WaitForNotify("STOPPING=1", 1s));
+}
+
+BOOST_AUTO_TEST_CASE(sighup_adds_changes_and_removes_connectors_and_rejects_a_broken_config) {
+  DaemonProcess daemon(binary, cfg, dir.path(), env);
+  BOOST_REQUIRE_MESSAGE(daemon.WaitForNotify("READY=1"), daemon.Log());
+  WriteFile(Local("one") + "/a.yaml", "a: 1\n");
+  BOOST_REQUIRE_MESSAGE(WaitFor([&] { return OnRemote("one", "a.yaml", "a: 1\n"); }), daemon.Log());
+
+  // Added: a second connector starts syncing after SIGHUP.
+  AddConnector("two");
+  size_t seen = daemon.notifications().size();
+  daemon.Signal(SIGHUP);
+  BOOST_REQUIRE(daemon.WaitForNotifyAfter(seen, "RELOADING=1"));
+  BOOST_REQUIRE(daemon.WaitForNotifyAfter(seen, "READY=1\nSTATUS=2 connectors, 2 sync bindings"));
+  WriteFile(Local("two") + "/b.yaml", "b: 1\n");
+  BOOST_TEST(WaitFor([&] { return OnRemote("two", "b.yaml", "b: 1\n"); }), daemon.Log());
+
+  // Broken: rejected with file:line, and the running config keeps syncing.
+  WriteFile(cfg + "/connectors.d/three.yaml", "name: three\nprovider: gitlabb\n");
+  seen = daemon.notifications().size();
+  daemon.Signal(SIGHUP);
+  BOOST_REQUIRE(daemon.WaitForNotifyAfter(seen, "STATUS=reload rejected; 2 connectors, 2 sync bindings"));
+  BOOST_TEST(daemon.Log().find("connectors.d/three.yaml:2:11: provider:") != std::string::npos, daemon.Log());
+  WriteFile(Local("one") + "/a.yaml", "a: 2\n");
+  BOOST_TEST(WaitFor([&] { return OnRemote("one", "a.yaml", "a: 2\n"); }), daemon.Log());
+
+  // Removed (and the broken file fixed by removing it): one connector left.
+  std::filesystem::remove(cfg + "/connectors.d/three.yaml");
+  std::filesystem::remove(cfg + "/connectors.d/two.yaml");
+  seen = daemon.notifications().size();
+  daemon.Signal(SIGHUP);
+  BOOST_REQUIRE(daemon.WaitForNotifyAfter(seen, "READY=1\nSTATUS=1 connectors, 1 sync bindings"));
+  WriteFile(Local("two") + "/b.yaml", "b: not synced any more\n");
+  WriteFile(Local("one") + "/a.yaml", "a: 3\n");
+  BOOST_TEST(WaitFor([&] { return OnRemote("one", "a.yaml", "a: 3\n"); }), daemon.Log());
+  BOOST_TEST(OnRemote("two", "b.yaml", "b: 1\n"));
+
+  daemon.Signal(SIGTERM);
+  BOOST_TEST(daemon.Wait() == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
