@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: deps configure build demo test fuzz clean
+.PHONY: deps configure build demo test fuzz package clean
 
 deps:
 	@if [ "$$(id -u)" -eq 0 ]; then scripts/install-deps; else sudo scripts/install-deps; fi
@@ -21,6 +21,11 @@ demo: deps build
 test: deps build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
 	scripts/fuzz $(FUZZ_SECONDS)
+	scripts/check-package $(BUILD_DIR)
+
+# The .deb (CPack), installed (root) or unpacked, then run: --version and check-config.
+package: deps build
+	scripts/check-package $(BUILD_DIR)
 
 # libFuzzer over the webhook parsers and verifier (clang, ASan+UBSan), bounded in time.
 FUZZ_SECONDS ?= 60
