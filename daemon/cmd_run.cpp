@@ -14,6 +14,7 @@
 #include "daemon/logging.h"
 #include "daemon/metrics.h"
 #include "daemon/status_json.h"
+#include "daemon/status_page.h"
 #include "daemon/remote_credentials.h"
 #include "daemon/service_notifier.h"
 #include "sync/remote_auth.h"
@@ -134,11 +135,19 @@ class HttpFrontend {
       if (service) return service->Handle(r);
       return Error(503, "starting");
     }
-    bool admin = path == "/metrics" || path.rfind("/api/", 0) == 0;
+    bool admin = path == "/" || path == "/ui/status.js" || path == "/metrics" || path.rfind("/api/", 0) == 0;
     if (!admin) return Error(404, "not found");
     // Operator endpoints answer only on loopback (put a reverse proxy with auth in front
     // to reach them from elsewhere).
     if (!r.from_loopback) return Error(403, "only answered on loopback");
+    if (path == "/" || path == "/ui/status.js") {
+      HttpResponse page;
+      page.content_type = path == "/" ? "text/html; charset=utf-8" : "text/javascript; charset=utf-8";
+      page.body = std::string(path == "/" ? StatusPageHtml() : StatusPageScript());
+      page.headers.emplace_back("Content-Security-Policy", std::string(kStatusPageCsp));
+      page.headers.emplace_back("X-Content-Type-Options", "nosniff");
+      return page;
+    }
     if (!engine || !config) return Error(503, "starting");
     if (path == "/metrics" && r.method == "GET") {
       HttpResponse res;
