@@ -100,6 +100,7 @@ struct ListenConfig {
   uint64_t max_body_bytes = 5 * 1024 * 1024;
   unsigned max_connections = 256;
   std::chrono::seconds read_timeout{10};
+  SecretRef admin_token;  // lets non-loopback clients use /, /metrics and /api/ (Bearer)
 };
 
 // gitsyncd.yaml
@@ -108,6 +109,7 @@ struct DaemonConfig {
   std::string master_key;    // default <state_dir>/master.key; "${CREDENTIALS_DIRECTORY}" expands
   std::string secrets_dir;   // default <state_dir>/secrets
   std::string log_level = "info";
+  std::string log_format = "text";  // "json": one JSON object per line
   std::string ca_file;       // extra CA bundle for HTTPS remotes and APIs
   unsigned workers = 4;      // Git worker threads
   ListenConfig listen;

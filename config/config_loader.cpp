@@ -19,10 +19,10 @@ constexpr size_t kMaxConnectorFiles = 1000;
 constexpr std::chrono::seconds kMinPollInterval{10};
 
 const std::vector<std::string> kDaemonKeys = {"state_dir", "master_key", "secrets_dir", "log_level",
-                                              "ca_file",   "workers",    "listen"};
+                                              "log_format", "ca_file",   "workers",    "listen"};
 const std::vector<std::string> kListenKeys = {"address",        "port",            "tls_cert",    "tls_key",
                                               "public_url",     "max_body_bytes",  "max_connections",
-                                              "read_timeout"};
+                                              "read_timeout",   "admin_token"};
 const std::vector<std::string> kConnectorKeys = {"name",  "provider",      "url_type", "url",     "branch",
                                                  "auth",  "api",           "commit_author", "fetch",
                                                  "webhook", "test_repo",   "syncs"};
@@ -100,6 +100,7 @@ void LoadDaemon(const YAML::Node& root, const std::string& dir, const std::strin
   path_key("secrets_dir", &d->secrets_dir);
   path_key("ca_file", &d->ca_file);
   if (auto v = m.Choice("log_level", {"trace", "debug", "info", "warn", "error", "critical", "off"})) d->log_level = *v;
+  if (auto v = m.Choice("log_format", {"text", "json"})) d->log_format = *v;
   if (auto v = m.Unsigned("workers", 1, 64)) d->workers = static_cast<unsigned>(*v);
   if (!m.Has("listen")) return;
   YamlMap l(m.Get("listen"), "listen", &sink, kListenKeys);
@@ -128,6 +129,7 @@ void LoadDaemon(const YAML::Node& root, const std::string& dir, const std::strin
     }
   }
   if (auto v = l.Unsigned("max_connections", 1, 100000)) lc.max_connections = static_cast<unsigned>(*v);
+  lc.admin_token = l.Secret("admin_token");
   if (auto v = l.Duration("read_timeout")) {
     if (v->count() < 1 || v->count() > 600) {
       sink.Add(l.Get("read_timeout"), "listen.read_timeout", "must be between 1s and 10m");

@@ -22,6 +22,7 @@
 #include "webhooks/delivery_log.h"
 #include "webhooks/http_server.h"
 #include "webhooks/webhook_service.h"
+#include "webhooks/webhook_verifier.h"
 
 namespace gitsyncd {
 namespace {
@@ -108,6 +109,8 @@ class HttpFrontend {
   }
 
   void SetReady(bool ready) { ready_ = ready; }
+  // Lets clients off loopback use the operator endpoints with "Authorization: Bearer <token>".
+  void SetAdminToken(std::string token) { admin_token_ = std::move(token); }
   void Stop() {
     if (server_) server_->Stop();
     log_.Flush();
@@ -139,7 +142,16 @@ class HttpFrontend {
     if (!admin) return Error(404, "not found");
     // Operator endpoints answer only on loopback (put a reverse proxy with auth in front
     // to reach them from elsewhere).
-    if (!r.from_loopback) return Error(403, "only answered on loopback");
+    if (!r.from_loopback) {
+      std::string auth = r.Header("authorization");
+      bool token_ok = !admin_token_.empty() && auth.rfind("Bearer ", 0) == 0 &&
+                      ConstantTimeEquals(auth.substr(7), admin_token_);
+      if (!token_ok) {
+        return Error(admin_token_.empty() ? 403 : 401,
+                     admin_token_.empty() ? "only answered on loopback (set listen.admin_token to allow others)"
+                                          : "missing or wrong admin token (Authorization: Bearer ...)");
+      }
+    }
     if (path == "/" || path == "/ui/status.js") {
       HttpResponse page;
       page.content_type = path == "/" ? "text/html; charset=utf-8" : "text/javascript; charset=utf-8";
@@ -208,6 +220,7 @@ class HttpFrontend {
   std::shared_ptr<WebhookService> service_;
   std::shared_ptr<SyncEngine> engine_;
   std::shared_ptr<const Config> config_;
+  std::string admin_token_;
   std::atomic<bool> ready_{false};
 };
 
@@ -276,7 +289,7 @@ std::string Summary(const Config& c) {
 int Run(CliContext& ctx) {
   auto config = ctx.LoadConfigOrReport();
   if (!config) return kExitUserError;
-  if (ctx.log_level.empty()) SetupLogging(config->daemon.log_level);
+  SetupLogging(ctx.log_level.empty() ? config->daemon.log_level : ctx.log_level, config->daemon.log_format);
   std::error_code ec;
   std::filesystem::create_directories(config->daemon.state_dir, ec);
   if (ec) return UserError("cannot create state_dir " + config->daemon.state_dir + ": " + ec.message());
@@ -296,6 +309,15 @@ int Run(CliContext& ctx) {
   if (WantsListener(current->config)) {
     http = std::make_unique<HttpFrontend>(current->config.daemon);
     http->Use(*current);
+    if (current->config.daemon.listen.admin_token.present()) {
+      auto token = ResolveSecret(current->config.daemon.listen.admin_token, current->store ? &*current->store : nullptr,
+                                 current->config.dir);
+      if (!token.ok()) {
+        current->engine->Stop();
+        return UserError(token.status().WithContext("listen.admin_token").message());
+      }
+      http->SetAdminToken(*token);
+    }
     Status listening = http->Start(current->config.daemon.listen);
     if (!listening.ok()) {
       current->engine->Stop();

@@ -22,18 +22,45 @@ class JournalPriorityFlag : public spdlog::custom_flag_formatter {
   }
 };
 
+// "%J": the message as a JSON string body (quotes, backslashes and control bytes escaped).
+class JsonMessageFlag : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+    static const char kHex[] = "0123456789abcdef";
+    for (char c : std::string_view(msg.payload.data(), msg.payload.size())) {
+      unsigned char u = static_cast<unsigned char>(c);
+      if (c == '"' || c == '\\') {
+        dest.push_back('\\');
+        dest.push_back(c);
+      } else if (u < 0x20) {
+        const char esc[] = {'\\', 'u', '0', '0', kHex[u >> 4], kHex[u & 15]};
+        dest.append(esc, esc + 6);
+      } else {
+        dest.push_back(c);
+      }
+    }
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return spdlog::details::make_unique<JsonMessageFlag>();
+  }
+};
+
 }  // namespace
 
-Status SetupLogging(const std::string& level) {
+Status SetupLogging(const std::string& level, const std::string& format) {
   auto lvl = spdlog::level::from_str(level);
   if (lvl == spdlog::level::off && level != "off") {
     return Status::InvalidArgument("unknown log level '" + level +
                                    "' (use trace, debug, info, warn, error, critical or off)");
   }
   auto logger = std::make_shared<spdlog::logger>("gitsyncd", std::make_shared<spdlog::sinks::stderr_sink_mt>());
-  auto formatter = std::make_unique<spdlog::pattern_formatter>();
+  auto formatter = std::make_unique<spdlog::pattern_formatter>(
+      format == "json" ? spdlog::pattern_time_type::utc : spdlog::pattern_time_type::local);
   const char* journal = std::getenv("JOURNAL_STREAM");
-  if (journal != nullptr && *journal != '\0') {
+  if (format == "json") {
+    formatter->add_flag<JsonMessageFlag>('J').set_pattern(
+        "{\"time\":\"%Y-%m-%dT%H:%M:%S.%eZ\",\"level\":\"%l\",\"msg\":\"%J\"}");
+  } else if (journal != nullptr && *journal != '\0') {
     formatter->add_flag<JournalPriorityFlag>('*').set_pattern("%*%v");
   } else {
     formatter->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");

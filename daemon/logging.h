@@ -9,6 +9,7 @@
 namespace gitsyncd {
 
 // `level`: trace|debug|info|warn|error|critical|off.
-Status SetupLogging(const std::string& level);
+// `format` "json" writes one JSON object per line: {"time", "level", "msg"}.
+Status SetupLogging(const std::string& level, const std::string& format = "text");
 
 }  // namespace gitsyncd

@@ -11,6 +11,8 @@
 
 #include "tests/support/daemon_process.h"
 #include "tests/support/git_cli.h"
+#include "tests/support/git_servers.h"
+#include "tests/support/http_client.h"
 #include "tests/support/wait_for.h"
 
 using namespace gitsyncd::testing;
@@ -93,6 +95,57 @@ BOOST_AUTO_TEST_CASE(sighup_adds_changes_and_removes_connectors_and_rejects_a_br
 
   daemon.Signal(SIGTERM);
   BOOST_TEST(daemon.Wait() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(json_logs_and_the_admin_token_for_clients_off_loopback) {
+  int port = FreePort();
+  WriteFile(cfg + "/gitsyncd.yaml", "state_dir: " + (dir / "state") + "\nlog_level: debug\nlog_format: json\n"
+                                    "listen:\n  address: 0.0.0.0\n  port: " + std::to_string(port) +
+                                    "\n  admin_token: {env: GITSYNCD_ADMIN}\n");
+  const std::string admin = "adm-7f3c9e1b-token";
+  env["GITSYNCD_ADMIN"] = admin;
+  DaemonProcess daemon(binary, cfg, dir.path(), env);
+  BOOST_REQUIRE_MESSAGE(daemon.WaitForNotify("READY=1"), daemon.Log());
+  WriteFile(Local("one") + "/a.yaml", "a: 1\n");
+  BOOST_REQUIRE(WaitFor([&] { return OnRemote("one", "a.yaml", "a: 1\n"); }));
+
+  // Loopback needs no token.
+  BOOST_TEST(HttpExchange(port, BuildRequest("GET", "/metrics", {}, "")).status == 200);
+  std::string ip = NonLoopbackAddress();
+  if (ip.empty()) {
+    BOOST_TEST_MESSAGE("no non-loopback IPv4 address on this machine: the off-loopback checks are not run");
+  } else {
+    BOOST_TEST(HttpExchange(port, BuildRequest("GET", "/metrics", {}, ""), 5000, ip).status == 401);
+    BOOST_TEST(HttpExchange(port, BuildRequest("GET", "/metrics", {{"Authorization", "Bearer wrong"}}, ""), 5000, ip)
+                   .status == 401);
+    HttpReply ok = HttpExchange(port, BuildRequest("GET", "/api/v1/status", {{"Authorization", "Bearer " + admin}}, ""),
+                                5000, ip);
+    BOOST_TEST(ok.status == 200, ok.body);
+    BOOST_TEST(ok.body.find("\"one-app\"") != std::string::npos);
+    // Health and webhooks are not operator endpoints: no token needed.
+    BOOST_TEST(HttpExchange(port, BuildRequest("GET", "/healthz", {}, ""), 5000, ip).status == 200);
+  }
+  daemon.Signal(SIGTERM);
+  BOOST_TEST(daemon.Wait() == 0);
+
+  // Every log line is one JSON object with time, level and msg; the token never appears.
+  std::string log = daemon.Log();
+  size_t lines = 0;
+  for (size_t start = 0; start < log.size();) {
+    size_t end = log.find('\n', start);
+    std::string line = log.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    start = end == std::string::npos ? log.size() : end + 1;
+    if (line.empty()) continue;
+    ++lines;
+    boost::system::error_code ec;
+    auto v = boost::json::parse(line, ec);
+    BOOST_REQUIRE_MESSAGE(!ec && v.is_object(), "not a JSON line: " + line);
+    BOOST_TEST(v.as_object().contains("time"));
+    BOOST_TEST(v.as_object().contains("level"));
+    BOOST_TEST(v.as_object().contains("msg"));
+  }
+  BOOST_TEST(lines > 3u);
+  BOOST_TEST(log.find(admin) == std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,6 +1,8 @@
 #include "tests/support/http_client.h"
 
 #include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -21,12 +23,12 @@ std::string BuildRequest(const std::string& method, const std::string& target,
   return r + "\r\n" + body;
 }
 
-HttpConnection::HttpConnection(int port) {
+HttpConnection::HttpConnection(int port, const std::string& ipv4) {
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::inet_pton(AF_INET, ipv4.c_str(), &addr.sin_addr);
   if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     ::close(fd_);
     throw std::runtime_error("cannot connect to 127.0.0.1:" + std::to_string(port));
@@ -116,8 +118,22 @@ bool HttpConnection::WaitClosed(int timeout_ms) {
   return eof;
 }
 
-HttpReply HttpExchange(int port, const std::string& request, int timeout_ms) {
-  HttpConnection c(port);
+std::string NonLoopbackAddress() {
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return {};
+  std::string found;
+  for (ifaddrs* i = list; i && found.empty(); i = i->ifa_next) {
+    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || (i->ifa_flags & IFF_LOOPBACK)) continue;
+    char buf[INET_ADDRSTRLEN];
+    ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, buf, sizeof buf);
+    found = buf;
+  }
+  ::freeifaddrs(list);
+  return found;
+}
+
+HttpReply HttpExchange(int port, const std::string& request, int timeout_ms, const std::string& ipv4) {
+  HttpConnection c(port, ipv4);
   c.Send(request);
   return c.Read(timeout_ms);
 }

@@ -23,7 +23,7 @@ std::string BuildRequest(const std::string& method, const std::string& target,
 
 class HttpConnection {
  public:
-  explicit HttpConnection(int port);  // throws when it cannot connect
+  explicit HttpConnection(int port, const std::string& ipv4 = "127.0.0.1");  // throws when it cannot connect
   ~HttpConnection();
   HttpConnection(const HttpConnection&) = delete;
   HttpConnection& operator=(const HttpConnection&) = delete;
@@ -39,6 +39,10 @@ class HttpConnection {
 };
 
 // One request on a fresh connection.
-HttpReply HttpExchange(int port, const std::string& request, int timeout_ms = 5000);
+HttpReply HttpExchange(int port, const std::string& request, int timeout_ms = 5000,
+                       const std::string& ipv4 = "127.0.0.1");
+
+// A local IPv4 address that is not loopback (e.g. the container's eth0), or "" if none.
+std::string NonLoopbackAddress();
 
 }  // namespace gitsyncd::testing
