@@ -67,6 +67,7 @@ int RunCli(int argc, char** argv) {
   RegisterTestConnectionCommand(app, ctx);
   RegisterWebhookUrlCommand(app, ctx);
   RegisterEventsCommand(app, ctx);
+  RegisterSystemdDropInCommand(app, ctx);
 
   try {
     app.parse(argc, argv);
