@@ -191,3 +191,71 @@ Status GitHubApi::Download(const RemoteEntry& entry, const std::string& file) {
 }
 
 }  // namespace gitsyncd
+
+namespace gitsyncd {
+
+Result<std::vector<RemoteRepo>> GitHubApi::ListRepositories(const std::string& account) {
+  HeaderList headers{{"Accept", "application/vnd.github+json"},
+                     {"Authorization", "Bearer " + target_.token},
+                     {"X-GitHub-Api-Version", "2022-11-28"}};
+  std::vector<RemoteRepo> out;
+  for (const char* kind : {"/orgs/", "/users/"}) {
+    std::string url = target_.api_base + kind + Encode(account, false) + "/repos?per_page=100&page=1";
+    bool found = true;
+    for (int pages = 0; !url.empty(); ++pages) {
+      if (pages > 10000) return Status::Corrupted("repository list of " + account + " never ends");
+      auto res = api_answer::Checked(ApiGet(client_, target_, url, headers), "repositories of " + account,
+                                     target_.api_base, account, "the read:org scope");
+      if (!res.ok()) {
+        if (res.status().code() == Status::Code::kNotFound && pages == 0) {
+          found = false;
+          break;
+        }
+        return res.status();
+      }
+      if (pages == 0) {
+        // Classic tokens list their scopes; an organization's private repos need repo + read:org.
+        std::string scopes = res->Header("x-oauth-scopes");
+        if (res->headers.count("x-oauth-scopes") && std::string(kind) == "/orgs/" &&
+            (scopes.find("repo") == std::string::npos || scopes.find("read:org") == std::string::npos)) {
+          return Status::PermissionDenied("the API token needs the 'repo' and 'read:org' scopes to list " + account +
+                                          "'s repositories (it has: " + (scopes.empty() ? "no scopes" : scopes) + ")");
+        }
+      }
+      auto v = ParseJson(*res, "repositories of " + account);
+      if (!v.ok()) return v.status();
+      if (!v->is_array()) return Status::Corrupted("repositories of " + account + ": the API answer is not a list");
+      for (const json::value& r : v->as_array()) {
+        RemoteRepo repo;
+        repo.name = Str(Member(r, "name"));
+        repo.full_name = Str(Member(r, "full_name"));
+        repo.default_branch = Str(Member(r, "default_branch"));
+        repo.archived = api_answer::True(Member(r, "archived"));
+        if (const json::value* perms = Member(r, "permissions")) repo.can_read = api_answer::True(Member(*perms, "pull"));
+        if (!repo.name.empty()) out.push_back(std::move(repo));
+      }
+      // Link: <https://...&page=2>; rel="next", <...>; rel="last"
+      url.clear();
+      std::string link = res->Header("link");
+      for (size_t at = 0; (at = link.find('<', at)) != std::string::npos;) {
+        size_t end = link.find('>', at);
+        if (end == std::string::npos) break;
+        size_t rel = link.find("rel=\"next\"", end);
+        size_t comma = link.find(',', end);
+        if (rel != std::string::npos && (comma == std::string::npos || rel < comma)) {
+          url = link.substr(at + 1, end - at - 1);
+          // The token goes along: follow only links into the same API.
+          if (url.rfind(target_.api_base + "/", 0) != 0) {
+            return Status::Corrupted("repositories of " + account + ": next page link leaves " + target_.api_base);
+          }
+          break;
+        }
+        at = end;
+      }
+    }
+    if (found) return out;
+  }
+  return Status::NotFound("no organization or user named '" + account + "' at " + target_.api_base);
+}
+
+}  // namespace gitsyncd

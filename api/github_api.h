@@ -21,6 +21,8 @@ class GitHubApi : public ProviderApi {
   Result<std::vector<RemoteEntry>> ListFolder(const std::string& commit, const std::string& path) override;
   Status Download(const RemoteEntry& entry, const std::string& file) override;
   const HttpsClient& client() const override { return client_; }
+  // GET /orgs/{org}/repos (users: /users/{user}/repos), 100 per page, following Link rel="next".
+  Result<std::vector<RemoteRepo>> ListRepositories(const std::string& account) override;
 
  private:
   Result<HttpsResponse> Call(const std::string& path, const std::string& what, bool raw = false,

@@ -144,3 +144,33 @@ Status GitLabApi::Download(const RemoteEntry& entry, const std::string& file) {
 }
 
 }  // namespace gitsyncd
+
+namespace gitsyncd {
+
+Result<std::vector<RemoteRepo>> GitLabApi::ListRepositories(const std::string& account) {
+  std::vector<RemoteRepo> out;
+  std::string page = "1";
+  for (int pages = 0; !page.empty(); ++pages) {
+    if (pages > 10000) return Status::Corrupted("project list of " + account + " never ends");
+    auto res = Call("/groups/" + UrlEncodeComponent(account) + "/projects?include_subgroups=true&per_page=100&page=" + page,
+                    "projects of group " + account);
+    if (!res.ok()) return res.status();
+    json::error_code ec;
+    json::value v = json::parse(res->body, ec);
+    if (ec || !v.is_array()) return Status::Corrupted("projects of " + account + ": the API answer is not a list");
+    for (const json::value& p : v.as_array()) {
+      RemoteRepo r;
+      std::string full = Str(Member(p, "path_with_namespace"));
+      // Subgroup projects keep their subgroup path under the group: "group/sub/name" -> "sub/name".
+      r.name = full.rfind(account + "/", 0) == 0 ? full.substr(account.size() + 1) : Str(Member(p, "path"));
+      r.full_name = full;
+      r.default_branch = Str(Member(p, "default_branch"));
+      r.archived = True(Member(p, "archived"));
+      if (!r.name.empty()) out.push_back(std::move(r));
+    }
+    page = res->Header("x-next-page");
+  }
+  return out;
+}
+
+}  // namespace gitsyncd

@@ -75,6 +75,10 @@ Result<HttpsResponse> ApiGet(HttpsClient& client, const ApiTarget& target, const
   }
 }
 
+Result<std::vector<RemoteRepo>> ProviderApi::ListRepositories(const std::string&) {
+  return Status::InvalidArgument("listing an account's repositories is not implemented for this provider yet");
+}
+
 Result<std::unique_ptr<ProviderApi>> MakeProviderApi(const ApiTarget& target) {
   if (target.token.empty()) return Status::InvalidArgument("fetch: api needs api.token");
   switch (target.provider) {

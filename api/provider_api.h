@@ -41,6 +41,15 @@ struct ApiAccess {
   std::string scopes;            // as reported, e.g. "repo, read:org"
 };
 
+// A repository of an account (organization, group, workspace, project), for `gitsyncd import`.
+struct RemoteRepo {
+  std::string name;          // short name, as in clone URLs
+  std::string full_name;     // "org/name", "group/sub/name", "PROJECT/slug", "project/name"
+  std::string default_branch;
+  bool can_read = true;      // the token may read it (GitHub reports permissions per repo)
+  bool archived = false;
+};
+
 class ProviderApi {
  public:
   virtual ~ProviderApi() = default;
@@ -56,6 +65,10 @@ class ProviderApi {
   // one target may download the entries of one listing in parallel.
   virtual Status Download(const RemoteEntry& entry, const std::string& file) = 0;
   virtual const HttpsClient& client() const = 0;
+  // Every repository of `account` (all pages). `account` is the account URL's path:
+  // "org" (GitHub, Gitea, Gogs), "group/subgroup" (GitLab, subgroups included), "PROJECT"
+  // (Bitbucket Server), "org/project" (Azure). Also checks the token may list them.
+  virtual Result<std::vector<RemoteRepo>> ListRepositories(const std::string& account);
 };
 
 // The reader for the target's provider; an error names providers not supported yet.

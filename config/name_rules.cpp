@@ -128,4 +128,20 @@ size_t EditDistance(std::string_view a, std::string_view b) {
   return prev[b.size()];
 }
 
+std::string CheckImportName(std::string_view name) {
+  std::string base = CheckDisplayName(name);
+  if (!base.empty()) return base;
+  auto special = [](char c) { return c == ' ' || c == '_' || c == '-' || c == '.'; };
+  if (special(name.front()) || special(name.back())) return "must not start or end with a space, '_', '-' or '.'";
+  for (size_t i = 1; i < name.size(); ++i) {
+    if (special(name[i]) && special(name[i - 1])) return "must not contain two special characters in a row";
+  }
+  if (name.size() >= 4) {
+    std::string tail(name.substr(name.size() - 4));
+    for (auto& c : tail) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (tail == ".git") return "must not end in '.git'";
+  }
+  return {};
+}
+
 }  // namespace gitsyncd

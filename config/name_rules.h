@@ -13,6 +13,11 @@ namespace gitsyncd {
 // block (U+1F600..U+1F64F).
 std::string CheckDisplayName(std::string_view name);
 
+// Names of imported connectors and syncs (`gitsyncd import`): a display name that also does
+// not start or end with a special character (space, '_', '-', '.'), has no two of them in a
+// row, and does not end in ".git".
+std::string CheckImportName(std::string_view name);
+
 // A Git branch name as `git check-ref-format --branch` accepts it, and no Emoticons.
 std::string CheckBranchName(std::string_view branch);
 

@@ -68,6 +68,7 @@ int RunCli(int argc, char** argv) {
   RegisterWebhookUrlCommand(app, ctx);
   RegisterEventsCommand(app, ctx);
   RegisterSystemdDropInCommand(app, ctx);
+  RegisterImportCommand(app, ctx);
 
   try {
     app.parse(argc, argv);

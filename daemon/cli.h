@@ -46,6 +46,7 @@ void RegisterTestConnectionCommand(CLI::App& app, CliContext& ctx);
 void RegisterWebhookUrlCommand(CLI::App& app, CliContext& ctx);
 void RegisterEventsCommand(CLI::App& app, CliContext& ctx);
 void RegisterSystemdDropInCommand(CLI::App& app, CliContext& ctx);
+void RegisterImportCommand(CLI::App& app, CliContext& ctx);
 
 // Parses argv and runs the chosen subcommand; returns the process exit code.
 int RunCli(int argc, char** argv);

@@ -22,6 +22,7 @@ https://learn.microsoft.com/en-us/rest/api/azure/devops/git/ :
 
 GitLab (under /api/v4), following https://docs.gitlab.com/ee/api/ :
   - GET /projects/:id (projects.html#get-a-single-project), :id = URL-encoded "group/project"
+  - GET /groups/:id/projects?include_subgroups=true&per_page=&page= (groups.html#list-a-groups-projects)
   - GET /personal_access_tokens/self -> {"scopes": [...]} (personal_access_tokens.html)
   - GET /projects/:id/repository/branches/:branch -> {"name", "commit": {"id", ...}} (branches.html)
   - GET /projects/:id/repository/tree?ref=&path=&recursive=&per_page=&page= -> [{"id", "name", "type", "path", "mode"}]
@@ -31,6 +32,10 @@ GitLab (under /api/v4), following https://docs.gitlab.com/ee/api/ :
   Control {"per_page_max": N} caps the page size so listings span several pages.
 
 GitHub follows its documented endpoints and JSON shapes (REST API version 2022-11-28):
+  - Organization repositories: https://docs.github.com/en/rest/repos/repos#list-organization-repositories
+      GET /orgs/{org}/repos?per_page=&page= -> [{"name", "full_name", "private", "archived", "default_branch",
+      "permissions": {"admin", "push", "pull"}}], paginated with a Link header (rel="next"/"last").
+      Control {"no_permission": ["org/name", ...]} lists repos the token may not pull.
   - Repositories: https://docs.github.com/en/rest/repos/repos#get-a-repository
       GET /repos/{owner}/{repo} -> {"full_name", "private", "default_branch", ...}; classic tokens get X-OAuth-Scopes
   - Repository contents (a directory): https://docs.github.com/en/rest/repos/contents#get-repository-content
@@ -162,6 +167,33 @@ class Handler(BaseHTTPRequestHandler):
         if limited == "502":
             self.count("bad_gateway")
             return self.send(502, {"message": "Server Error"})
+        o = re.match(r"^/api/v3/(orgs|users)/([^/?]+)/repos(\?.*)?$", self.path)
+        if o:
+            # https://docs.github.com/en/rest/repos/repos#list-organization-repositories
+            self.count("list_repos")
+            owner = o.group(2)
+            names = sorted(k for k in self.repos if k.split("/")[0] == owner)
+            if not names or o.group(1) == "users":
+                return self.send(404, {"message": "Not Found"})
+            q = dict(urllib.parse.parse_qsl((o.group(3) or "?")[1:]))
+            with LOCK:
+                per_page = min(int(q.get("per_page", "30")), STATE["per_page_max"])
+                denied = set(STATE.get("no_permission", []))
+            page = int(q.get("page", "1"))
+            chunk = names[(page - 1) * per_page: page * per_page]
+            pages = max(1, (len(names) + per_page - 1) // per_page)
+            items = [{"id": i, "name": k.split("/")[1], "full_name": k, "private": True, "archived": False,
+                      "default_branch": "main", "permissions": {"admin": False, "push": k not in denied,
+                                                                "pull": k not in denied}} for i, k in enumerate(chunk)]
+            base = "https://%s/api/v3/orgs/%s/repos?per_page=%d" % (self.headers.get("Host"), owner, per_page)
+            links = []
+            if page < pages:
+                links.append('<%s&page=%d>; rel="next"' % (base, page + 1))
+            links.append('<%s&page=%d>; rel="last"' % (base, pages))
+            headers = {"Link": ", ".join(links)}
+            if self.scopes is not None:
+                headers["X-OAuth-Scopes"] = self.scopes
+            return self.send(200, items, headers=headers)
         r = re.match(r"^/api/v3/repos/([^/]+/[^/]+)$", self.path)
         if r and r.group(1) in self.repos:
             # https://docs.github.com/en/rest/repos/repos#get-a-repository (a subset of the fields)
@@ -267,6 +299,22 @@ def gitlab(self):
         if self.scopes is None:
             return self.send(404, {"message": "404 Not Found"})
         return self.send(200, {"id": 1, "name": "t", "active": True, "scopes": [x.strip() for x in self.scopes.split(",")]})
+    g = re.match(r"^/groups/([^/]+)/projects$", path)
+    if g:
+        # https://docs.gitlab.com/ee/api/groups.html#list-a-groups-projects (include_subgroups)
+        self.count("list_repos")
+        group = unquote(g.group(1))
+        names = sorted(k for k in self.repos if k.startswith(group + "/") and
+                       (q.get("include_subgroups") == "true" or k.count("/") == group.count("/") + 1))
+        with LOCK:
+            per_page = min(int(q.get("per_page", "20")), STATE["per_page_max"])
+        page = int(q.get("page", "1"))
+        chunk = names[(page - 1) * per_page: page * per_page]
+        pages = max(1, (len(names) + per_page - 1) // per_page)
+        items = [{"id": i, "path": k.split("/")[-1], "path_with_namespace": k, "default_branch": "main",
+                  "archived": False} for i, k in enumerate(chunk)]
+        return self.send(200, items, headers={"X-Page": str(page), "X-Total-Pages": str(pages),
+                                              "X-Next-Page": str(page + 1) if page < pages else ""})
     m = re.match(r"^/projects/([^/]+)(/repository/(branches|tree|files)(/(.*))?)?$", path)
     project = unquote(m.group(1)) if m else None
     if not m or project not in self.repos:

@@ -1,0 +1,121 @@
+// `gitsyncd import` against the provider API test server (GitHub's organization repository
+// listing, paginated, with per-repository permissions): three repositories imported, a name
+// that is already taken and a repository the token may not read skipped and reported; then
+// `gitsyncd run` syncs all three.
+#include <signal.h>
+
+#include <boost/test/unit_test.hpp>
+
+#include <filesystem>
+
+#include "tests/support/daemon_process.h"
+#include "tests/support/git_cli.h"
+#include "tests/support/git_servers.h"
+#include "tests/support/wait_for.h"
+
+using namespace gitsyncd::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct ImportFixture {
+  TempDir dir;
+  std::string binary = RequiredEnv("GITSYNCD_BINARY");
+  std::string cfg = dir / "etc";
+  std::string remotes = dir / "remotes/acme";
+  std::map<std::string, std::string> env{{"GITSYNCD_CONFIG", ""}, {"GH_TOKEN", "ghp-import"}};
+  std::unique_ptr<ProviderApiServer> api;
+
+  explicit ImportFixture(const char* scopes = "repo, read:org") {
+    std::map<std::string, std::string> repos;
+    for (const char* name : {"alpha", "beta", "gamma", "delta", "team"}) {
+      std::string bare = remotes + "/" + name + ".git";
+      InitBareRepo(bare);
+      GitClone p(bare, dir / (std::string("seed-") + name));
+      p.Write("config.yaml", std::string("repo: ") + name + "\n");
+      p.CommitAndPush("seed");
+      repos[std::string("acme/") + name] = bare;
+    }
+    api = std::make_unique<ProviderApiServer>("ghp-import", repos, scopes);
+    api->Control("{\"per_page_max\": 2, \"no_permission\": [\"acme/delta\"]}");  // 3 pages
+    WriteFile(cfg + "/gitsyncd.yaml", "state_dir: " + (dir / "state") + "\nca_file: " + api->ca_file() + "\n");
+    // An account connector; "team" (one of the repo names) is already taken by it.
+    WriteFile(cfg + "/connectors.d/acme.yaml",
+              "name: team\nprovider: github\nurl_type: account\nurl: file://" + remotes +
+                  "\napi:\n  token: {env: GH_TOKEN}\n  url: " + api->api_url() +
+                  "\ncommit_author:\n  name: Import Bot\n  email: import@example.com\n");
+  }
+  CommandResult Cli(std::vector<std::string> args) {
+    args.insert(args.begin(), {binary, "--config", cfg});
+    return RunCommand(args, env);
+  }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(import, ImportFixture)
+
+BOOST_AUTO_TEST_CASE(import_all_repositories_then_they_sync) {
+  CommandResult r = Cli({"import", "team", "--all", "--local-root", dir / "srv"});
+  BOOST_TEST(r.exit_code == 0, r.err);
+  BOOST_TEST(r.out.find("imported acme/alpha as 'alpha'") != std::string::npos, r.out);
+  BOOST_TEST(r.out.find("imported acme/beta as 'beta'") != std::string::npos, r.out);
+  BOOST_TEST(r.out.find("imported acme/gamma as 'gamma'") != std::string::npos, r.out);
+  BOOST_TEST(r.out.find("skipped acme/delta: the API token may not read it") != std::string::npos, r.out);
+  BOOST_TEST(r.out.find("skipped acme/team: a connector or sync named 'team' already exists") != std::string::npos, r.out);
+  BOOST_TEST(r.out.find("3 imported, 2 skipped") != std::string::npos, r.out);
+  BOOST_TEST(r.err.find("5/5") != std::string::npos, r.err);  // the progress bar reached the end
+  BOOST_TEST(FileExists(cfg + "/connectors.d/alpha.yaml"));
+  BOOST_TEST(!FileExists(cfg + "/connectors.d/delta.yaml"));
+  CommandResult check = Cli({"check-config"});
+  BOOST_TEST(check.exit_code == 0, check.err);
+
+  // Importing again never overwrites: everything is skipped.
+  std::string before = ReadFile(cfg + "/connectors.d/alpha.yaml");
+  CommandResult again = Cli({"import", "team", "--all", "--local-root", dir / "srv"});
+  BOOST_TEST(again.out.find("skipped acme/alpha: a connector or sync named 'alpha' already exists") != std::string::npos,
+             again.out);
+  BOOST_TEST(ReadFile(cfg + "/connectors.d/alpha.yaml") == before);
+
+  DaemonProcess daemon(binary, cfg, dir.path(), env);
+  BOOST_REQUIRE_MESSAGE(daemon.WaitForNotify("READY=1"), daemon.Log());
+  for (const char* name : {"alpha", "beta", "gamma"}) {
+    std::string file = dir / (std::string("srv/") + name + "/config.yaml");
+    BOOST_TEST(WaitFor([&] { return FileExists(file) && ReadFile(file) == std::string("repo: ") + name + "\n"; }),
+               name << "\n" << daemon.Log());
+  }
+  daemon.Signal(SIGTERM);
+  BOOST_TEST(daemon.Wait() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(import_one_repository_with_a_new_name_and_the_name_rules) {
+  CommandResult bad = Cli({"import", "team", "--repo", "alpha", "--name", "alpha--x", "--local", dir / "srv/a"});
+  BOOST_TEST(bad.exit_code == 1);
+  BOOST_TEST(bad.out.find("name 'alpha--x' must not contain two special characters in a row") != std::string::npos,
+             bad.out);
+  for (const char* name : {"-alpha", "alpha.", "alpha.git"}) {
+    CommandResult r = Cli({"import", "team", "--repo", "alpha", "--name", name, "--local", dir / "srv/a"});
+    BOOST_TEST(r.exit_code == 1, name);
+  }
+  CommandResult ok = Cli({"import", "team", "--repo", "alpha", "--name", "Alpha Config", "--branch", "main", "--path",
+                          "", "--local", dir / "srv/a", "--direction", "pull"});
+  BOOST_TEST(ok.exit_code == 0, ok.err);
+  std::string yaml = ReadFile(cfg + "/connectors.d/Alpha Config.yaml");
+  BOOST_TEST(yaml.find("name: \"Alpha Config\"") != std::string::npos, yaml);
+  BOOST_TEST(yaml.find("url: \"file://" + remotes + "/alpha.git\"") != std::string::npos, yaml);
+  BOOST_TEST(yaml.find("token: {env: GH_TOKEN}") != std::string::npos, yaml);
+  BOOST_TEST(yaml.find("ghp-import") == std::string::npos);  // secret references only, never values
+  CommandResult missing = Cli({"import", "team", "--repo", "nope", "--local", dir / "srv/n"});
+  BOOST_TEST(missing.exit_code == 1);
+  BOOST_TEST(missing.err.find("no repository named 'nope' in ") != std::string::npos, missing.err);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(import_names_missing_token_scopes) {
+  ImportFixture f("repo");
+  CommandResult r = f.Cli({"import", "team", "--all", "--local-root", f.dir / "srv"});
+  BOOST_TEST(r.exit_code == 1);
+  BOOST_TEST(r.err.find("the API token needs the 'repo' and 'read:org' scopes to list ") != std::string::npos, r.err);
+  BOOST_TEST(!FileExists(f.cfg + "/connectors.d/alpha.yaml"));
+}
