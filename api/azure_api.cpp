@@ -125,3 +125,32 @@ Status AzureApi::Download(const RemoteEntry& entry, const std::string& file) {
 }
 
 }  // namespace gitsyncd
+
+namespace gitsyncd {
+
+Result<std::vector<RemoteRepo>> AzureApi::ListRepositories(const std::string& account) {
+  std::string base = target_.api_base;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  if (base.empty()) base = "https://dev.azure.com/" + account;
+  HeaderList headers{{"Authorization", auth_}, {"Accept", "application/json"}};
+  auto res = api_answer::Checked(ApiGet(client_, target_, base + "/_apis/git/repositories?api-version=7.1", headers),
+                                 "repositories of " + account, base, account, "Code (read)");
+  if (!res.ok()) return res.status();
+  json::error_code ec;
+  json::value v = json::parse(res->body, ec);
+  const json::value* values = ec ? nullptr : Member(v, "value");
+  if (!values || !values->is_array()) return Status::Corrupted("repositories of " + account + ": no 'value' list");
+  std::vector<RemoteRepo> out;
+  for (const json::value& r : values->as_array()) {
+    RemoteRepo repo;
+    repo.name = Str(Member(r, "name"));
+    repo.full_name = account + "/" + repo.name;
+    std::string branch = Str(Member(r, "defaultBranch"));
+    if (branch.rfind("refs/heads/", 0) == 0) repo.default_branch = branch.substr(11);
+    repo.archived = True(Member(r, "isDisabled"));
+    if (!repo.name.empty()) out.push_back(std::move(repo));
+  }
+  return out;
+}
+
+}  // namespace gitsyncd

@@ -22,6 +22,8 @@ class AzureApi : public ProviderApi {
   Result<std::vector<RemoteEntry>> ListFolder(const std::string& commit, const std::string& path) override;
   Status Download(const RemoteEntry& entry, const std::string& file) override;
   const HttpsClient& client() const override { return client_; }
+  // GET {org}/{project}/_apis/git/repositories (one answer, no paging).
+  Result<std::vector<RemoteRepo>> ListRepositories(const std::string& account) override;
 
  private:
   Result<HttpsResponse> Call(const std::string& path, const std::string& query, const std::string& what,

@@ -157,3 +157,40 @@ Status BitbucketServerApi::Download(const RemoteEntry& entry, const std::string&
 }
 
 }  // namespace gitsyncd
+
+namespace gitsyncd {
+
+Result<std::vector<RemoteRepo>> BitbucketServerApi::ListRepositories(const std::string& account) {
+  std::string base = target_.api_base;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  if (base.empty()) return Status::InvalidArgument("import from bitbucket-server needs api.url (the server's base URL)");
+  HeaderList headers{{"Authorization", "Bearer " + target_.token}, {"Accept", "application/json"}};
+  std::vector<RemoteRepo> out;
+  int64_t start = 0;
+  for (int pages = 0;; ++pages) {
+    if (pages > 10000) return Status::Corrupted("repository list of " + account + " never ends");
+    std::string url = base + "/rest/api/1.0/projects/" + UrlEncodeComponent(account) + "/repos?limit=100&start=" +
+                      std::to_string(start);
+    auto res = api_answer::Checked(ApiGet(client_, target_, url, headers), "repositories of project " + account, base,
+                                   account, "project read");
+    if (!res.ok()) return res.status();
+    json::error_code ec;
+    json::value v = json::parse(res->body, ec);
+    const json::value* values = ec ? nullptr : Member(v, "values");
+    if (!values || !values->is_array()) return Status::Corrupted("repositories of " + account + ": no 'values' list");
+    for (const json::value& r : values->as_array()) {
+      RemoteRepo repo;
+      repo.name = Str(Member(r, "slug"));
+      repo.full_name = account + "/" + repo.name;
+      repo.archived = True(Member(r, "archived"));
+      if (!repo.name.empty()) out.push_back(std::move(repo));
+    }
+    const json::value* last = Member(v, "isLastPage");
+    const json::value* next = Member(v, "nextPageStart");
+    if (!last || !last->is_bool() || last->as_bool() || !next || !next->is_number()) break;
+    start = next->to_number<int64_t>();
+  }
+  return out;
+}
+
+}  // namespace gitsyncd

@@ -20,6 +20,8 @@ class BitbucketServerApi : public ProviderApi {
   Result<std::vector<RemoteEntry>> ListFolder(const std::string& commit, const std::string& path) override;
   Status Download(const RemoteEntry& entry, const std::string& file) override;
   const HttpsClient& client() const override { return client_; }
+  // GET /rest/api/1.0/projects/{key}/repos?start=&limit= (paged by nextPageStart).
+  Result<std::vector<RemoteRepo>> ListRepositories(const std::string& account) override;
 
  private:
   Result<HttpsResponse> Call(const std::string& path, const std::string& what, const std::string& download_to = "",

@@ -378,6 +378,14 @@ Handler.gitlab = gitlab
 def azure(self):
     url = urllib.parse.urlsplit(self.path)
     q = dict(urllib.parse.parse_qsl(url.query))
+    la = re.match(r"^/azure/([^/]+)/([^/]+)/_apis/git/repositories$", url.path)
+    if la and q.get("api-version") == "7.1":
+        # Repositories - List
+        self.count("list_repos")
+        names = sorted(k.split("/")[-1] for k in self.repos)
+        return self.send(200, {"count": len(names), "value": [
+            {"id": "%08d" % i, "name": n, "defaultBranch": "refs/heads/main", "isDisabled": False}
+            for i, n in enumerate(names)]})
     m = re.match(r"^/azure/([^/]+)/([^/]+)/_apis/git/repositories/([^/]+)(/(refs|items|blobs)(/([0-9a-f]+))?)?$", url.path)
     name = unquote(m.group(3)) if m else None
     repo = next((p for k, p in self.repos.items() if k.split("/")[-1] == name), None)
@@ -436,6 +444,22 @@ Handler.azure = azure
 def bitbucket_server(self):
     url = urllib.parse.urlsplit(self.path)
     q = dict(urllib.parse.parse_qsl(url.query))
+    lp = re.match(r"^/bbs/rest/api/1\.0/projects/([^/]+)/repos$", url.path)
+    if lp:
+        # GET /rest/api/1.0/projects/{key}/repos (paged)
+        self.count("list_repos")
+        key = unquote(lp.group(1)).lower()
+        names = sorted(k for k in self.repos if k.split("/")[0].lower() == key)
+        with LOCK:
+            limit = min(int(q.get("limit", "25")), STATE["per_page_max"])
+        start = int(q.get("start", "0"))
+        chunk = names[start:start + limit]
+        out = {"size": len(chunk), "limit": limit, "isLastPage": start + limit >= len(names), "start": start,
+               "values": [{"slug": k.split("/")[1], "name": k.split("/")[1], "scmId": "git", "archived": False,
+                           "project": {"key": k.split("/")[0]}} for k in chunk]}
+        if not out["isLastPage"]:
+            out["nextPageStart"] = start + limit
+        return self.send(200, out)
     m = re.match(r"^/bbs/rest/api/1\.0/projects/([^/]+)/repos/([^/]+)(/(branches|browse|raw)(/(.*))?)?$", url.path)
     key = (unquote(m.group(1)) + "/" + unquote(m.group(2))).lower() if m else None
     repo = next((p for k, p in self.repos.items() if k.lower() == key), None)
