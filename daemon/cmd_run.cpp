@@ -11,6 +11,7 @@
 
 #include "daemon/cli.h"
 #include "daemon/control_socket.h"
+#include "daemon/import_jobs.h"
 #include "daemon/logging.h"
 #include "daemon/metrics.h"
 #include "daemon/status_json.h"
@@ -111,6 +112,7 @@ class HttpFrontend {
   void SetReady(bool ready) { ready_ = ready; }
   // Lets clients off loopback use the operator endpoints with "Authorization: Bearer <token>".
   void SetAdminToken(std::string token) { admin_token_ = std::move(token); }
+  void SetImportJobs(ImportJobs* jobs) { jobs_ = jobs; }
   void Stop() {
     if (server_) server_->Stop();
     log_.Flush();
@@ -169,6 +171,7 @@ class HttpFrontend {
       return res;
     }
     if (path == "/api/v1/status" && r.method == "GET") return StatusJson(*config, *engine);
+    if (path.rfind("/api/v1/imports", 0) == 0 && jobs_) return Imports(r, path, *config);
     const std::string prefix = "/api/v1/syncs/", suffix = "/sync";
     if (path.rfind(prefix, 0) == 0 && path.size() > prefix.size() + suffix.size() &&
         path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0) {
@@ -181,6 +184,36 @@ class HttpFrontend {
       return res;
     }
     return Error(404, "not found");
+  }
+
+  // POST /api/v1/imports (an import request as JSON) -> 202 {"id"}; GET /api/v1/imports/ID;
+  // POST /api/v1/imports/ID/cancel. The job runs on its own thread, never here.
+  HttpResponse Imports(const HttpRequest& r, const std::string& path, const Config& config) {
+    if (path == "/api/v1/imports") {
+      if (r.method != "POST") return Error(405, "use POST");
+      json::error_code ec;
+      auto v = json::parse(r.body, ec);
+      if (ec) return Error(400, "the body is not JSON");
+      auto req = ImportRequestFromJson(v);
+      if (!req.ok()) return Error(400, req.status().message());
+      auto id = jobs_->Start(config, *req);
+      if (!id.ok()) return Error(400, id.status().message());
+      HttpResponse res;
+      res.status = 202;
+      res.body = json::serialize(json::object{{"id", *id}}) + "\n";
+      return res;
+    }
+    std::string rest = path.substr(std::string("/api/v1/imports/").size());
+    bool cancel = rest.size() > 7 && rest.compare(rest.size() - 7, 7, "/cancel") == 0;
+    std::string id = cancel ? rest.substr(0, rest.size() - 7) : rest;
+    if (cancel != (r.method == "POST")) return Error(405, cancel ? "use POST" : "use GET");
+    auto p = jobs_->Get(id);
+    if (!p) return Error(404, "no import job " + id);
+    if (cancel) jobs_->Cancel(id);
+    HttpResponse res;
+    res.status = cancel ? 202 : 200;
+    res.body = json::serialize(json::object{{"id", id}, {"job", ToJson(*p)}}) + "\n";
+    return res;
   }
 
   static HttpResponse Error(int status, const std::string& message) {
@@ -221,6 +254,7 @@ class HttpFrontend {
   std::shared_ptr<SyncEngine> engine_;
   std::shared_ptr<const Config> config_;
   std::string admin_token_;
+  ImportJobs* jobs_ = nullptr;
   std::atomic<bool> ready_{false};
 };
 
@@ -252,10 +286,36 @@ Result<std::unique_ptr<RunningConfig>> StartConfig(Config config) {
   return rc;
 }
 
-std::string HandleControl(RunningConfig* const* current, std::mutex* mu, HttpFrontend* http,
+// import-start <json> / import-status <id> / import-cancel <id>; empty when not an import request.
+std::string HandleImportControl(ImportJobs* jobs, const Config& config, const std::string& request) {
+  auto word = request.substr(0, request.find(' '));
+  std::string arg = request.size() > word.size() ? request.substr(word.size() + 1) : "";
+  if (word == "import-start") {
+    json::error_code ec;
+    auto v = json::parse(arg, ec);
+    auto r = ec ? Result<ImportRequest>(Status::InvalidArgument("malformed import request")) : ImportRequestFromJson(v);
+    if (!r.ok()) return json::serialize(json::object{{"ok", false}, {"error", r.status().message()}});
+    auto id = jobs->Start(config, *r);
+    if (!id.ok()) return json::serialize(json::object{{"ok", false}, {"error", id.status().message()}});
+    return json::serialize(json::object{{"ok", true}, {"id", *id}});
+  }
+  if (word == "import-status" || word == "import-cancel") {
+    auto p = jobs->Get(arg);
+    if (!p) return json::serialize(json::object{{"ok", false}, {"error", "no import job " + arg}});
+    if (word == "import-cancel") jobs->Cancel(arg);
+    return json::serialize(json::object{{"ok", true}, {"id", arg}, {"job", ToJson(*p)}});
+  }
+  return {};
+}
+
+std::string HandleControl(RunningConfig* const* current, std::mutex* mu, HttpFrontend* http, ImportJobs* jobs,
                           const std::string& request) {
   std::lock_guard<std::mutex> lock(*mu);
   SyncEngine& engine = *(*current)->engine;
+  if (request.rfind("import-", 0) == 0) {
+    std::string answer = HandleImportControl(jobs, (*current)->config, request);
+    if (!answer.empty()) return answer;
+  }
   if (request == "reload-webhook-tokens") {
     if (http) http->Use(**current);
     return json::serialize(json::object{{"ok", true}, {"listener", http != nullptr}});
@@ -305,10 +365,12 @@ int Run(CliContext& ctx) {
   std::unique_ptr<RunningConfig> current = std::move(started).value();
   RunningConfig* current_raw = current.get();
   std::mutex control_mu;
+  ImportJobs import_jobs;
   std::unique_ptr<HttpFrontend> http;
   if (WantsListener(current->config)) {
     http = std::make_unique<HttpFrontend>(current->config.daemon);
     http->Use(*current);
+    http->SetImportJobs(&import_jobs);
     if (current->config.daemon.listen.admin_token.present()) {
       auto token = ResolveSecret(current->config.daemon.listen.admin_token, current->store ? &*current->store : nullptr,
                                  current->config.dir);
@@ -326,7 +388,7 @@ int Run(CliContext& ctx) {
   }
   std::string socket_path = ControlSocketPath(current->config.daemon.state_dir);
   auto control = ControlServer::Start(socket_path, [&](const std::string& req) {
-    return HandleControl(&current_raw, &control_mu, http.get(), req);
+    return HandleControl(&current_raw, &control_mu, http.get(), &import_jobs, req);
   });
   if (!control.ok()) return UserError(control.status().message());
   if (http) http->SetReady(true);

@@ -11,6 +11,7 @@
 #include "tests/support/daemon_process.h"
 #include "tests/support/git_cli.h"
 #include "tests/support/git_servers.h"
+#include "tests/support/http_client.h"
 #include "tests/support/wait_for.h"
 
 using namespace gitsyncd::testing;
@@ -108,6 +109,56 @@ BOOST_AUTO_TEST_CASE(import_one_repository_with_a_new_name_and_the_name_rules) {
   CommandResult missing = Cli({"import", "team", "--repo", "nope", "--local", dir / "srv/n"});
   BOOST_TEST(missing.exit_code == 1);
   BOOST_TEST(missing.err.find("no repository named 'nope' in ") != std::string::npos, missing.err);
+}
+
+BOOST_AUTO_TEST_CASE(import_runs_as_a_job_in_the_daemon_then_the_repos_sync) {
+  int port = FreePort();
+  WriteFile(cfg + "/gitsyncd.yaml", "state_dir: " + (dir / "state") + "\nca_file: " + api->ca_file() +
+                                        "\nlisten:\n  port: " + std::to_string(port) + "\n");
+  DaemonProcess daemon(binary, cfg, dir.path(), env);
+  BOOST_REQUIRE_MESSAGE(daemon.WaitForNotify("READY=1"), daemon.Log());
+  CommandResult r = Cli({"import", "team", "--all", "--local-root", dir / "srv"});
+  BOOST_TEST(r.exit_code == 0, r.err);
+  BOOST_TEST(r.err.find("import job import-1 in the daemon") != std::string::npos, r.err);
+  BOOST_TEST(r.out.find("3 imported, 2 skipped") != std::string::npos, r.out);
+  // The daemon reloads itself and syncs the new connectors.
+  for (const char* name : {"alpha", "beta", "gamma"}) {
+    std::string file = dir / (std::string("srv/") + name + "/config.yaml");
+    BOOST_TEST(WaitFor([&] { return FileExists(file); }), name << "\n" << daemon.Log());
+  }
+  // The same job over the local API.
+  HttpReply status = HttpExchange(port, BuildRequest("GET", "/api/v1/imports/import-1", {}, ""));
+  BOOST_TEST(status.status == 200);
+  BOOST_TEST(status.body.find("\"state\":\"finished\"") != std::string::npos, status.body);
+  BOOST_TEST(HttpExchange(port, BuildRequest("GET", "/api/v1/imports/import-9", {}, "")).status == 404);
+  daemon.Signal(SIGTERM);
+  BOOST_TEST(daemon.Wait() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_canceled_import_leaves_nothing_behind) {
+  int port = FreePort();
+  WriteFile(cfg + "/gitsyncd.yaml", "state_dir: " + (dir / "state") + "\nca_file: " + api->ca_file() +
+                                        "\nlisten:\n  port: " + std::to_string(port) + "\n");
+  api->Control("{\"delay_ms\": 600}");
+  DaemonProcess daemon(binary, cfg, dir.path(), env);
+  BOOST_REQUIRE_MESSAGE(daemon.WaitForNotify("READY=1"), daemon.Log());
+  std::string body = "{\"connector\": \"team\", \"all\": true, \"local_root\": \"" + (dir / "srv") + "\"}";
+  HttpReply started = HttpExchange(port, BuildRequest("POST", "/api/v1/imports", {{"Content-Type", "application/json"}}, body));
+  BOOST_REQUIRE_MESSAGE(started.status == 202, started.body);
+  BOOST_TEST(started.body.find("\"id\":\"import-1\"") != std::string::npos);
+  CommandResult cancel = Cli({"import", "--cancel", "import-1"});
+  BOOST_TEST(cancel.exit_code == 0, cancel.err);
+  BOOST_TEST(WaitFor([&] {
+    return HttpExchange(port, BuildRequest("GET", "/api/v1/imports/import-1", {}, "")).body.find("\"state\":\"canceled\"") !=
+           std::string::npos;
+  }, 10s));
+  for (const auto& e : std::filesystem::directory_iterator(cfg + "/connectors.d")) {
+    BOOST_TEST(e.path().filename() == "acme.yaml", e.path());  // no new file, no temp file
+  }
+  BOOST_TEST(HttpExchange(port, BuildRequest("POST", "/api/v1/imports", {}, "{\"connector\": \"nope\", \"all\": true}"))
+                 .status == 400);
+  daemon.Signal(SIGTERM);
+  BOOST_TEST(daemon.Wait() == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

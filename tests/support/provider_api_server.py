@@ -35,7 +35,8 @@ GitHub follows its documented endpoints and JSON shapes (REST API version 2022-1
   - Organization repositories: https://docs.github.com/en/rest/repos/repos#list-organization-repositories
       GET /orgs/{org}/repos?per_page=&page= -> [{"name", "full_name", "private", "archived", "default_branch",
       "permissions": {"admin", "push", "pull"}}], paginated with a Link header (rel="next"/"last").
-      Control {"no_permission": ["org/name", ...]} lists repos the token may not pull.
+      Control {"no_permission": ["org/name", ...]} lists repos the token may not pull;
+      {"delay_ms": N} makes each listing page take N ms (to cancel imports mid-way).
   - Repositories: https://docs.github.com/en/rest/repos/repos#get-a-repository
       GET /repos/{owner}/{repo} -> {"full_name", "private", "default_branch", ...}; classic tokens get X-OAuth-Scopes
   - Repository contents (a directory): https://docs.github.com/en/rest/repos/contents#get-repository-content
@@ -171,6 +172,9 @@ class Handler(BaseHTTPRequestHandler):
         if o:
             # https://docs.github.com/en/rest/repos/repos#list-organization-repositories
             self.count("list_repos")
+            with LOCK:
+                delay = STATE.get("delay_ms", 0)
+            time.sleep(delay / 1000.0)
             owner = o.group(2)
             names = sorted(k for k in self.repos if k.split("/")[0] == owner)
             if not names or o.group(1) == "users":

@@ -1,0 +1,42 @@
+// Import jobs inside the daemon: each runs on its own thread (never on the HTTP or control
+// threads), reports scheduled -> started -> finished | failed | canceled with per-repository
+// progress, and can be canceled between repositories. A job that imported something asks
+// the daemon to reload (SIGHUP to itself) so the new connectors start syncing.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "daemon/import_runner.h"
+
+namespace gitsyncd {
+
+class ImportJobs {
+ public:
+  ImportJobs() = default;
+  ~ImportJobs();  // cancels running jobs and waits for them
+  ImportJobs(const ImportJobs&) = delete;
+  ImportJobs& operator=(const ImportJobs&) = delete;
+
+  // Validates and schedules; returns the job id.
+  Result<std::string> Start(const Config& config, const ImportRequest& request);
+  std::optional<ImportProgress> Get(const std::string& id) const;
+  bool Cancel(const std::string& id);
+
+ private:
+  struct Job {
+    ImportRequest request;
+    ImportProgress progress;
+    std::atomic<bool> cancel{false};
+    std::thread thread;
+  };
+  mutable std::mutex mu_;
+  std::map<std::string, std::unique_ptr<Job>> jobs_;
+  uint64_t next_ = 1;
+};
+
+}  // namespace gitsyncd
