@@ -47,10 +47,15 @@ Result<HttpsResponse> GitLabApi::Call(const std::string& path, const std::string
 Result<ApiAccess> GitLabApi::CheckAccess() {
   auto project = Call("/projects/" + project_, "project " + target_.repo);
   if (!project.ok()) return project.status();
+  return CheckScopes(target_.repo);
+}
+
+// Personal, project and group access tokens can read their own scopes (GitLab 15.5+); older
+// servers and other token kinds do not report them.
+Result<ApiAccess> GitLabApi::CheckScopes(const std::string& what) {
   ApiAccess access;
-  // Personal, project and group access tokens can read their own scopes (GitLab 15.5+).
   auto self = Call("/personal_access_tokens/self", "token scopes");
-  if (!self.ok()) return access;  // older GitLab, or a token kind that cannot: not reported
+  if (!self.ok()) return access;
   json::error_code ec;
   json::value v = json::parse(self->body, ec);
   const json::value* scopes = ec ? nullptr : Member(v, "scopes");
@@ -65,11 +70,11 @@ Result<ApiAccess> GitLabApi::CheckAccess() {
     read_repository = read_repository || name == "read_repository";
   }
   if (!api && !read_api) {
-    return Status::PermissionDenied("the API token lacks the 'read_api' scope needed to read " + target_.repo +
+    return Status::PermissionDenied("the API token lacks the 'read_api' scope needed to read " + what +
                                     " (it has: " + (access.scopes.empty() ? "no scopes" : access.scopes) + ")");
   }
   if (!api && !read_repository) {
-    return Status::PermissionDenied("the API token lacks the 'read_repository' scope needed to read " + target_.repo +
+    return Status::PermissionDenied("the API token lacks the 'read_repository' scope needed to read " + what +
                                     " (it has: " + access.scopes + ")");
   }
   return access;
@@ -148,6 +153,7 @@ Status GitLabApi::Download(const RemoteEntry& entry, const std::string& file) {
 namespace gitsyncd {
 
 Result<std::vector<RemoteRepo>> GitLabApi::ListRepositories(const std::string& account) {
+  if (auto scopes = CheckScopes("the projects of " + account); !scopes.ok()) return scopes.status();
   std::vector<RemoteRepo> out;
   std::string page = "1";
   for (int pages = 0; !page.empty(); ++pages) {

@@ -27,6 +27,7 @@ class GitLabApi : public ProviderApi {
  private:
   Result<HttpsResponse> Call(const std::string& path, const std::string& what, const std::string& download_to = "",
                              uint64_t max = 0);
+  Result<ApiAccess> CheckScopes(const std::string& what);  // read_api + read_repository (or api)
   ApiTarget target_;
   HttpsClient client_;
   std::string project_;  // URL-encoded project path

@@ -16,15 +16,26 @@ namespace {
 struct ListFixture {
   TempDir dir;
   std::unique_ptr<ProviderApiServer> api;
-  ListFixture() {
+  explicit ListFixture(const char* scopes = "repo, read:org") {
     std::map<std::string, std::string> repos;
     for (const char* n : {"acme/a1", "acme/a2", "acme/a3", "acme/a4", "acme/a5", "other/x"}) {
       std::string bare = dir / (std::string(n) + ".git");
       InitBareRepo(bare);
       repos[n] = bare;
     }
-    api = std::make_unique<ProviderApiServer>("tok", repos, "repo, read:org");
+    api = std::make_unique<ProviderApiServer>("tok", repos, scopes);
     api->Control("{\"per_page_max\": 2}");
+  }
+  Result<std::vector<RemoteRepo>> List(Provider p, const std::string& base, const std::string& account) {
+    ApiTarget t;
+    t.provider = p;
+    t.api_base = base;
+    t.token = "tok";
+    t.http.ca_file = api->ca_file();
+    t.http.proxy_from_environment = false;
+    auto reader = MakeProviderApi(t);
+    if (!reader.ok()) return reader.status();
+    return (*reader)->ListRepositories(account);
   }
   std::vector<std::string> Names(Provider p, const std::string& base, const std::string& account) {
     ApiTarget t;
@@ -54,8 +65,12 @@ BOOST_AUTO_TEST_CASE(github_organization_over_three_pages) {
   BOOST_TEST(Names(Provider::kGitHub, api->api_url(), "acme") == kAcme);
 }
 
-BOOST_AUTO_TEST_CASE(gitlab_group_over_three_pages) {
-  BOOST_TEST(Names(Provider::kGitLab, api->gitlab_api_url(), "acme") == kAcme);
+BOOST_AUTO_TEST_CASE(gitlab_group_needs_read_api) {
+  // This server's token reports GitHub-style scopes only.
+  auto r = List(Provider::kGitLab, api->gitlab_api_url(), "acme");
+  BOOST_REQUIRE(!r.ok());
+  BOOST_TEST(r.status().message() ==
+             "the API token lacks the 'read_api' scope needed to read the projects of acme (it has: repo, read:org)");
 }
 
 BOOST_AUTO_TEST_CASE(bitbucket_server_project_over_three_pages) {
@@ -70,3 +85,8 @@ BOOST_AUTO_TEST_CASE(azure_project) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(gitlab_group_over_three_pages) {
+  ListFixture f("read_api, read_repository");
+  BOOST_TEST(f.Names(Provider::kGitLab, f.api->gitlab_api_url(), "acme") == kAcme);
+}
