@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "api/azure_api.h"
+#include "api/bitbucket_cloud_api.h"
 #include "api/bitbucket_server_api.h"
 #include "api/github_api.h"
 #include "api/gitlab_api.h"
@@ -90,6 +91,8 @@ Result<std::unique_ptr<ProviderApi>> MakeProviderApi(const ApiTarget& target) {
       return std::unique_ptr<ProviderApi>(new AzureApi(target));
     case Provider::kBitbucketServer:
       return std::unique_ptr<ProviderApi>(new BitbucketServerApi(target));
+    case Provider::kBitbucketCloud:
+      return std::unique_ptr<ProviderApi>(new BitbucketCloudApi(target));
     default:
       return Status::InvalidArgument("fetch: api is not implemented for provider " +
                                      std::string(ProviderName(target.provider)) +

@@ -78,6 +78,10 @@ BOOST_AUTO_TEST_CASE(bitbucket_server_project_over_three_pages) {
              (std::vector<std::string>{"ACME/a1", "ACME/a2", "ACME/a3", "ACME/a4", "ACME/a5"}));
 }
 
+BOOST_AUTO_TEST_CASE(bitbucket_cloud_workspace_over_three_pages) {
+  BOOST_TEST(Names(Provider::kBitbucketCloud, api->bitbucket_cloud_url(), "acme") == kAcme);
+}
+
 BOOST_AUTO_TEST_CASE(azure_project) {
   auto names = Names(Provider::kAzureRepos, api->azure_api_url("acme", "platform"), "acme/platform");
   BOOST_TEST(names.size() == 6u);  // the test server puts every repository in the project

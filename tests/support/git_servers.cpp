@@ -159,6 +159,9 @@ std::string ProviderApiServer::api_url() const { return "https://localhost:" + s
 std::string ProviderApiServer::azure_api_url(const std::string& org, const std::string& project) const {
   return "https://localhost:" + std::to_string(port_) + "/azure/" + org + "/" + project;
 }
+std::string ProviderApiServer::bitbucket_cloud_url() const {
+  return "https://localhost:" + std::to_string(port_) + "/bbc";
+}
 std::string ProviderApiServer::bitbucket_server_url() const {
   return "https://localhost:" + std::to_string(port_) + "/bbs";
 }

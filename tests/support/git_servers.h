@@ -76,6 +76,7 @@ class ProviderApiServer {
   std::string api_url() const;         // GitHub: https://localhost:<port>/api/v3
   std::string gitlab_api_url() const;  // GitLab: https://localhost:<port>/api/v4
   std::string bitbucket_server_url() const;  // Bitbucket Server base: https://localhost:<port>/bbs
+  std::string bitbucket_cloud_url() const;   // Bitbucket Cloud API base: https://localhost:<port>/bbc
   // Azure Repos: https://localhost:<port>/azure/<org>/<project> (repos matched by name)
   std::string azure_api_url(const std::string& org, const std::string& project) const;
   const std::string& ca_file() const { return ca_file_; }

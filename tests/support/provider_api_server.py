@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
 """A test server that serves real local bare Git repositories through providers' REST APIs.
 
+Bitbucket Cloud (under /bbc), REST 2.0: GET /2.0/repositories/{workspace}?pagelen=&page= ->
+  {"pagelen", "page", "size", "values": [{"slug", "full_name", "mainbranch": {"name"}}], "next"?}
+  (https://developer.atlassian.com/cloud/bitbucket/rest/api-group-repositories/); auth: Bearer.
+
 Bitbucket Server / Data Center (under /bbs), REST 1.0, following
 https://developer.atlassian.com/server/bitbucket/rest/ :
   - GET /rest/api/1.0/projects/{key}/repos/{slug} (repository); {key}/{slug} matches --repo key/slug case-insensitively
@@ -127,6 +131,11 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 return self.send(200, STATS)
         auth = self.headers.get("Authorization", "")
+        if self.path.startswith("/bbc/"):
+            if auth != "Bearer " + self.token:
+                self.count("unauthorized")
+                return self.send(401, {"type": "error", "error": {"message": "Access token expired."}})
+            return self.bitbucket_cloud()
         if self.path.startswith("/bbs/"):
             if auth != "Bearer " + self.token:
                 self.count("unauthorized")
@@ -526,6 +535,32 @@ def bitbucket_server(self):
 
 
 Handler.bitbucket_server = bitbucket_server
+
+
+def bitbucket_cloud(self):
+    url = urllib.parse.urlsplit(self.path)
+    q = dict(urllib.parse.parse_qsl(url.query))
+    m = re.match(r"^/bbc/2\.0/repositories/([^/]+)$", url.path)
+    if not m:
+        return self.send(404, {"type": "error", "error": {"message": "Resource not found"}})
+    # https://developer.atlassian.com/cloud/bitbucket/rest/api-group-repositories/#api-repositories-workspace-get
+    self.count("list_repos")
+    ws = unquote(m.group(1))
+    names = sorted(k for k in self.repos if k.split("/")[0] == ws)
+    with LOCK:
+        pagelen = min(int(q.get("pagelen", "10")), STATE["per_page_max"])
+    page = int(q.get("page", "1"))
+    chunk = names[(page - 1) * pagelen: page * pagelen]
+    out = {"pagelen": pagelen, "page": page, "size": len(names),
+           "values": [{"type": "repository", "slug": k.split("/")[1], "name": k.split("/")[1], "full_name": k,
+                       "is_private": True, "mainbranch": {"type": "branch", "name": "main"}} for k in chunk]}
+    if page * pagelen < len(names):
+        out["next"] = "https://%s/bbc/2.0/repositories/%s?pagelen=%d&page=%d" % (self.headers.get("Host"), ws, pagelen,
+                                                                              page + 1)
+    return self.send(200, out)
+
+
+Handler.bitbucket_cloud = bitbucket_cloud
 
 
 def main():
