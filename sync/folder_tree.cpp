@@ -335,14 +335,27 @@ Result<FlatTree> ScanFolder(git_repository* repo, const std::string& folder, std
 }
 
 Result<FlatTree> SubtreeOfCommit(git_repository* repo, const git_oid* commit, const std::string& path) {
-  auto all = FlattenCommit(repo, commit);
-  if (!all.ok() || path.empty()) return all;
-  FlatTree out;
-  std::string prefix = path + "/";
-  for (const auto& [p, e] : *all) {
-    if (p.compare(0, prefix.size(), prefix) == 0) out[p.substr(prefix.size())] = e;
-  }
-  return out;
+  if (commit == nullptr || path.empty()) return FlattenCommit(repo, commit);
+  // Only the folder's own tree is read: the rest of a large repository is never walked.
+  git_commit* c = nullptr;
+  int rc = git_commit_lookup(&c, repo, commit);
+  if (rc < 0) return GitError(rc, "cannot read commit " + OidHex(*commit));
+  CommitPtr cp(c);
+  git_tree* root = nullptr;
+  rc = git_commit_tree(&root, c);
+  if (rc < 0) return GitError(rc, "cannot read tree of " + OidHex(*commit));
+  TreePtr rp(root);
+  git_tree_entry* entry = nullptr;
+  rc = git_tree_entry_bypath(&entry, root, path.c_str());
+  if (rc == GIT_ENOTFOUND) return FlatTree{};
+  if (rc < 0) return GitError(rc, "cannot find " + path + " in " + OidHex(*commit));
+  TreeEntryPtr ep(entry);
+  if (git_tree_entry_type(entry) != GIT_OBJECT_TREE) return FlatTree{};  // a file where the folder should be
+  git_tree* sub = nullptr;
+  rc = git_tree_lookup(&sub, repo, git_tree_entry_id(entry));
+  if (rc < 0) return GitError(rc, "cannot read tree " + path);
+  TreePtr sp(sub);
+  return Flatten(sub);
 }
 
 Result<git_oid> WriteTree(git_repository* repo, const FlatTree& files) {
@@ -364,18 +377,80 @@ Result<git_oid> WriteTree(git_repository* repo, const FlatTree& files) {
   return tree;
 }
 
+namespace {
+
+// Rebuilds `tree` (null = none) with the entry at components[i..] replaced by `sub` (nullopt =
+// removed), writing only the trees along the path. Returns nullopt when the result is empty.
+Result<std::optional<git_oid>> Splice(git_repository* repo, const git_tree* tree,
+                                      const std::vector<std::string>& components, size_t i,
+                                      const std::optional<git_oid>& sub) {
+  git_treebuilder* raw = nullptr;
+  int rc = git_treebuilder_new(&raw, repo, tree);
+  if (rc < 0) return GitError(rc, "cannot start a tree");
+  TreeBuilderPtr builder(raw);
+  const std::string& name = components[i];
+  std::optional<git_oid> child = sub;
+  if (i + 1 < components.size()) {
+    const git_tree_entry* existing = tree ? git_tree_entry_byname(tree, name.c_str()) : nullptr;
+    TreePtr child_tree(nullptr);
+    if (existing && git_tree_entry_type(existing) == GIT_OBJECT_TREE) {
+      git_tree* t = nullptr;
+      rc = git_tree_lookup(&t, repo, git_tree_entry_id(existing));
+      if (rc < 0) return GitError(rc, "cannot read tree " + name);
+      child_tree.reset(t);
+    }
+    auto spliced = Splice(repo, child_tree.get(), components, i + 1, sub);
+    if (!spliced.ok()) return spliced.status();
+    child = *spliced;
+  }
+  if (child) {
+    rc = git_treebuilder_insert(nullptr, raw, name.c_str(), &*child, GIT_FILEMODE_TREE);
+  } else if (git_treebuilder_get(raw, name.c_str()) != nullptr) {
+    rc = git_treebuilder_remove(raw, name.c_str());
+  }
+  if (rc < 0) return GitError(rc, "cannot place " + name + " in a tree");
+  if (git_treebuilder_entrycount(raw) == 0) return std::optional<git_oid>();
+  git_oid out;
+  rc = git_treebuilder_write(&out, raw);
+  if (rc < 0) return GitError(rc, "cannot write tree");
+  return std::optional<git_oid>(out);
+}
+
+}  // namespace
+
 Result<git_oid> ReplaceSubtree(git_repository* repo, const git_oid* commit, const std::string& path,
                                const FlatTree& files) {
-  auto all = FlattenCommit(repo, commit);
-  if (!all.ok()) return all.status();
   if (path.empty()) return WriteTree(repo, files);
-  FlatTree merged;
-  std::string prefix = path + "/";
-  for (const auto& [p, e] : *all) {
-    if (p.compare(0, prefix.size(), prefix) != 0 && p != path) merged[p] = e;
+  // The folder's tree from its files, then only the trees along `path` are rewritten: the
+  // cost follows the folder and the path depth, not the size of the repository.
+  std::optional<git_oid> sub;
+  if (!files.empty()) {
+    auto written = WriteTree(repo, files);
+    if (!written.ok()) return written.status();
+    sub = *written;
   }
-  for (const auto& [p, e] : files) merged[prefix + p] = e;
-  return WriteTree(repo, merged);
+  TreePtr root(nullptr);
+  if (commit != nullptr) {
+    git_commit* c = nullptr;
+    int rc = git_commit_lookup(&c, repo, commit);
+    if (rc < 0) return GitError(rc, "cannot read commit " + OidHex(*commit));
+    CommitPtr cp(c);
+    git_tree* t = nullptr;
+    rc = git_commit_tree(&t, c);
+    if (rc < 0) return GitError(rc, "cannot read tree of " + OidHex(*commit));
+    root.reset(t);
+  }
+  std::vector<std::string> components;
+  for (size_t start = 0; start <= path.size();) {
+    size_t slash = path.find('/', start);
+    components.push_back(path.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  auto spliced = Splice(repo, root.get(), components, 0, sub);
+  if (!spliced.ok()) return spliced.status();
+  if (*spliced) return **spliced;
+  return WriteTree(repo, FlatTree{});  // the whole repository is empty
 }
 
 Result<std::optional<FileEntry>> HashLocalFile(const std::string& path) {

@@ -246,3 +246,56 @@ BOOST_FIXTURE_TEST_CASE(unreachable_remote_is_an_unavailable_error_recorded_in_s
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+// A folder two levels deep, with siblings at every level that the sync must never touch.
+struct NestedFixture : SyncFixture {
+  NestedFixture() : SyncFixture("apps/web") {
+    GitClone p = Person("seed");
+    p.Write("apps/web/app.yaml", "replicas: 1\n");
+    p.Write("apps/web/sub/deep.yaml", "deep: true\n");
+    p.Write("apps/api/app.yaml", "replicas: 9\n");
+    p.Write("apps/web-old/app.yaml", "old: true\n");
+    p.Write("top.txt", "top\n");
+    BOOST_REQUIRE(p.CommitAndPush("seed"));
+    Sync();
+  }
+  std::string Remote(const std::string& path) { return ShowFile(remote, "main", path); }
+};
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(a_nested_folder_is_replaced_without_touching_its_siblings, NestedFixture) {
+  BOOST_TEST(Local("app.yaml") == "replicas: 1\n");
+  BOOST_TEST(Local("sub/deep.yaml") == "deep: true\n");
+  WriteLocal("app.yaml", "replicas: 2\n");
+  WriteLocal("new/file.yaml", "new: 1\n");
+  fs::remove(local + "/sub/deep.yaml");
+  Sync();
+  BOOST_TEST(Remote("apps/web/app.yaml") == "replicas: 2\n");
+  BOOST_TEST(Remote("apps/web/new/file.yaml") == "new: 1\n");
+  bool found = true;
+  ShowFile(remote, "main", "apps/web/sub/deep.yaml", &found);
+  BOOST_TEST(!found);
+  BOOST_TEST(Remote("apps/api/app.yaml") == "replicas: 9\n");
+  BOOST_TEST(Remote("apps/web-old/app.yaml") == "old: true\n");
+  BOOST_TEST(Remote("top.txt") == "top\n");
+  // Emptying the folder removes it from the branch, and nothing else.
+  fs::remove(local + "/app.yaml");
+  fs::remove_all(local + "/new");
+  Sync();
+  ShowFile(remote, "main", "apps/web/app.yaml", &found);
+  BOOST_TEST(!found);
+  BOOST_TEST(Remote("apps/api/app.yaml") == "replicas: 9\n");
+  BOOST_TEST(Remote("top.txt") == "top\n");
+}
+
+BOOST_AUTO_TEST_CASE(a_nested_folder_that_does_not_exist_yet_is_created_on_the_branch) {
+  SyncFixture f("team/new/config");
+  GitClone p = f.Person("seed");
+  p.Write("other.txt", "x\n");
+  BOOST_REQUIRE(p.CommitAndPush("seed"));
+  f.WriteLocal("c.yaml", "c: 1\n");
+  f.Sync();
+  BOOST_TEST(ShowFile(f.remote, "main", "team/new/config/c.yaml") == "c: 1\n");
+  BOOST_TEST(ShowFile(f.remote, "main", "other.txt") == "x\n");
+}
