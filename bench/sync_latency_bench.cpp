@@ -4,7 +4,8 @@
 // for a one-file change in a repository of N files, next to the git CLI doing the same steps
 // (commit+push; fetch+merge into a checkout). Prints a table of p50/p90 in milliseconds.
 //
-// Usage: sync_latency_bench [ROUNDS] [FILES...]     (default: 20 rounds, 100 and 20000 files)
+// Usage: sync_latency_bench [ROUNDS] [FILES[:FOLDER]...]
+//   (default: 20 rounds; 100 files, 20000 files, and 20000 files with the binding on folder d1/)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -32,10 +33,11 @@ double Percentile(std::vector<double> v, double p) {
 struct Row {
   std::string what;
   size_t files;
+  std::string folder;
   std::vector<double> samples;
 };
 
-void Bench(size_t files, int rounds, std::vector<Row>* rows) {
+void Bench(size_t files, const std::string& folder, int rounds, std::vector<Row>* rows) {
   TempDir dir;
   GitHttpsServer server;
   server.CreateBareRepo("big");
@@ -53,6 +55,7 @@ void Bench(size_t files, int rounds, std::vector<Row>* rows) {
   BindingSpec spec;
   spec.name = "bench";
   spec.branch = "main";
+  spec.path = folder;
   spec.local = dir / "local";
   spec.binding_dir = dir / "state/bindings/bench";
   spec.author = {"Bench", "bench@example.com"};
@@ -61,13 +64,15 @@ void Bench(size_t files, int rounds, std::vector<Row>* rows) {
 
   GitClone person(server.url_with_credentials("big"), dir / "person", "main", env);
   GitClone cli(server.url_with_credentials("big"), dir / "cli", "main", env);
-  Row push{"gitsyncd: local edit -> on remote", files, {}};
-  Row pull{"gitsyncd: remote push -> in folder", files, {}};
-  Row cli_push{"git CLI: add+commit+push", files, {}};
-  Row cli_pull{"git CLI: fetch+merge", files, {}};
+  Row push{"gitsyncd: local edit -> on remote", files, folder.empty() ? "(root)" : folder, {}};
+  Row pull{"gitsyncd: remote push -> in folder", files, folder.empty() ? "(root)" : folder, {}};
+  Row cli_push{"git CLI: add+commit+push", files, folder.empty() ? "(root)" : folder, {}};
+  Row cli_pull{"git CLI: fetch+merge", files, folder.empty() ? "(root)" : folder, {}};
   for (int r = 0; r < rounds; ++r) {
     std::string n = std::to_string(r);
-    WriteFile(spec.local + "/d1/f1.yaml", "key: 1\nvalue: local edit " + n + "\n");
+    // d1/ holds files 1, 201, 401, ...: the edits below stay inside a "d1" folder binding too.
+    std::string in_folder = folder.empty() ? "d1/" : "";
+    WriteFile(spec.local + "/" + in_folder + "f1.yaml", "key: 1\nvalue: local edit " + n + "\n");
     auto t0 = Clock::now();
     auto res = RunSyncPass(spec, /*local_trigger_only=*/true);  // what an inotify event starts
     auto t1 = Clock::now();
@@ -75,12 +80,12 @@ void Bench(size_t files, int rounds, std::vector<Row>* rows) {
     push.samples.push_back(Ms(t0, t1));
 
     person.Pull();
-    person.Write("d2/f2.yaml", "key: 2\nvalue: remote edit " + n + "\n");
+    person.Write("d1/f201.yaml", "key: 201\nvalue: remote edit " + n + "\n");
     if (!person.CommitAndPush("remote " + n)) throw std::runtime_error("person push failed");
     t0 = Clock::now();
     res = RunSyncPass(spec);
     t1 = Clock::now();
-    if (!res.ok() || ReadFile(spec.local + "/d2/f2.yaml").find("remote edit " + n) == std::string::npos) {
+    if (!res.ok() || ReadFile(spec.local + "/" + in_folder + "f201.yaml").find("remote edit " + n) == std::string::npos) {
       throw std::runtime_error("pull did not arrive");
     }
     pull.samples.push_back(Ms(t0, t1));
@@ -114,19 +119,24 @@ void Bench(size_t files, int rounds, std::vector<Row>* rows) {
 
 int main(int argc, char** argv) {
   int rounds = argc > 1 ? std::atoi(argv[1]) : 20;
-  std::vector<size_t> sizes;
-  for (int i = 2; i < argc; ++i) sizes.push_back(static_cast<size_t>(std::atol(argv[i])));
-  if (sizes.empty()) sizes = {100, 20000};
+  // Each further argument: FILES or FILES:FOLDER (the binding's path; default the root).
+  std::vector<std::string> configs;
+  for (int i = 2; i < argc; ++i) configs.emplace_back(argv[i]);
+  if (configs.empty()) configs = {"100", "20000", "20000:d1"};
   std::vector<Row> rows;
   try {
-    for (size_t n : sizes) Bench(n, rounds, &rows);
+    for (const auto& c : configs) {
+      auto colon = c.find(':');
+      Bench(static_cast<size_t>(std::atol(c.substr(0, colon).c_str())), colon == std::string::npos ? "" : c.substr(colon + 1),
+            rounds, &rows);
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench failed: %s\n", e.what());
     return 1;
   }
-  std::printf("| step | repo files | rounds | p50 ms | p90 ms |\n|---|---|---|---|---|\n");
+  std::printf("| step | repo files | synced folder | rounds | p50 ms | p90 ms |\n|---|---|---|---|---|---|\n");
   for (const auto& r : rows) {
-    std::printf("| %s | %zu | %zu | %.1f | %.1f |\n", r.what.c_str(), r.files, r.samples.size(),
+    std::printf("| %s | %zu | %s | %zu | %.1f | %.1f |\n", r.what.c_str(), r.files, r.folder.c_str(), r.samples.size(),
                 Percentile(r.samples, 0.5), Percentile(r.samples, 0.9));
   }
   return 0;
