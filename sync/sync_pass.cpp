@@ -21,9 +21,30 @@ namespace fs = std::filesystem;
 constexpr int kMaxPushAttempts = 5;
 constexpr size_t kMaxListedPaths = 100;
 
+// A kill -9 while libgit2 writes a ref, the index or the config leaves its "<file>.lock"
+// behind, and every later write of that file fails. Passes of one binding never overlap and
+// the binding's repository belongs to this daemon alone, so a lock seen when a pass starts
+// is stale: remove it (the file it guarded was never replaced, so nothing is lost).
+void RemoveStaleLocks(const std::string& repo_dir) {
+  std::error_code ec;
+  std::vector<fs::path> stale;
+  for (const char* top : {"HEAD.lock", "index.lock", "packed-refs.lock", "config.lock", "shallow.lock"}) {
+    if (fs::exists(fs::path(repo_dir) / top, ec)) stale.push_back(fs::path(repo_dir) / top);
+  }
+  for (auto it = fs::recursive_directory_iterator(fs::path(repo_dir) / "refs", ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->path().extension() == ".lock") stale.push_back(it->path());
+  }
+  for (const auto& f : stale) {
+    spdlog::warn("removing stale lock {} (left by an interrupted run)", f.string());
+    fs::remove(f, ec);
+  }
+}
+
 Result<RepositoryPtr> OpenRepo(const std::string& binding_dir) {
   EnsureLibgit2();
   std::string path = binding_dir + "/repo";
+  RemoveStaleLocks(path);
   git_repository* raw = nullptr;
   int rc = git_repository_open_bare(&raw, path.c_str());
   if (rc == GIT_ENOTFOUND) {

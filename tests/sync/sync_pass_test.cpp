@@ -299,3 +299,20 @@ BOOST_AUTO_TEST_CASE(a_nested_folder_that_does_not_exist_yet_is_created_on_the_b
   BOOST_TEST(ShowFile(f.remote, "main", "team/new/config/c.yaml") == "c: 1\n");
   BOOST_TEST(ShowFile(f.remote, "main", "other.txt") == "x\n");
 }
+
+// A kill -9 while libgit2 wrote a ref leaves "<ref>.lock" behind; the next pass must not be
+// stuck behind it (the crash test hit this: every later fetch failed to record the head).
+BOOST_FIXTURE_TEST_CASE(a_stale_ref_lock_from_a_crash_does_not_block_later_passes, SeededFixture) {
+  std::string repo = spec.binding_dir + "/repo";
+  std::vector<std::string> locks = {repo + "/refs/remotes/origin/main.lock", repo + "/HEAD.lock",
+                                    repo + "/packed-refs.lock"};
+  for (const auto& l : locks) WriteFile(l, "");
+  GitClone p = Person("other");
+  p.Write("config/new.yaml", "new: 1\n");
+  BOOST_REQUIRE(p.CommitAndPush("remote edit"));
+  WriteLocal("local.yaml", "local: 1\n");
+  Sync();
+  BOOST_TEST(Local("new.yaml") == "new: 1\n");
+  BOOST_TEST(ShowFile(remote, "main", "config/local.yaml") == "local: 1\n");
+  for (const auto& l : locks) BOOST_TEST(!FileExists(l), l);
+}
