@@ -21,7 +21,6 @@ class AzureApi : public ProviderApi {
   Result<std::string> BranchHead(const std::string& branch) override;
   Result<std::vector<RemoteEntry>> ListFolder(const std::string& commit, const std::string& path) override;
   Status Download(const RemoteEntry& entry, const std::string& file) override;
-  const HttpsClient& client() const override { return client_; }
   // GET {org}/{project}/_apis/git/repositories (one answer, no paging).
   Result<std::vector<RemoteRepo>> ListRepositories(const std::string& account) override;
 

@@ -17,7 +17,6 @@ class BitbucketCloudApi : public ProviderApi {
   Result<std::string> BranchHead(const std::string& branch) override;
   Result<std::vector<RemoteEntry>> ListFolder(const std::string& commit, const std::string& path) override;
   Status Download(const RemoteEntry& entry, const std::string& file) override;
-  const HttpsClient& client() const override { return client_; }
   Result<std::vector<RemoteRepo>> ListRepositories(const std::string& account) override;
 
  private:

@@ -19,7 +19,6 @@ class BitbucketServerApi : public ProviderApi {
   Result<std::string> BranchHead(const std::string& branch) override;
   Result<std::vector<RemoteEntry>> ListFolder(const std::string& commit, const std::string& path) override;
   Status Download(const RemoteEntry& entry, const std::string& file) override;
-  const HttpsClient& client() const override { return client_; }
   // GET /rest/api/1.0/projects/{key}/repos?start=&limit= (paged by nextPageStart).
   Result<std::vector<RemoteRepo>> ListRepositories(const std::string& account) override;
 

@@ -20,7 +20,6 @@ class GitHubApi : public ProviderApi {
   Result<std::string> BranchHead(const std::string& branch) override;
   Result<std::vector<RemoteEntry>> ListFolder(const std::string& commit, const std::string& path) override;
   Status Download(const RemoteEntry& entry, const std::string& file) override;
-  const HttpsClient& client() const override { return client_; }
   // GET /orgs/{org}/repos (users: /users/{user}/repos), 100 per page, following Link rel="next".
   Result<std::vector<RemoteRepo>> ListRepositories(const std::string& account) override;
 

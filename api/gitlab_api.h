@@ -20,7 +20,6 @@ class GitLabApi : public ProviderApi {
   Result<std::string> BranchHead(const std::string& branch) override;
   Result<std::vector<RemoteEntry>> ListFolder(const std::string& commit, const std::string& path) override;
   Status Download(const RemoteEntry& entry, const std::string& file) override;
-  const HttpsClient& client() const override { return client_; }
   // GET /groups/:id/projects?include_subgroups=true, 100 per page, following X-Next-Page.
   Result<std::vector<RemoteRepo>> ListRepositories(const std::string& account) override;
 

@@ -75,7 +75,7 @@ struct HttpsClient::Impl {
   std::optional<beast::ssl_stream<beast::tcp_stream>> stream;
   std::string connected_to;  // "host:port" of the open connection
   beast::flat_buffer buffer;
-  uint64_t requests = 0, bytes = 0, connections = 0;
+  uint64_t requests = 0, connections = 0;
   Status tls_setup;
 
   // Runs the io_context until the started operation completes; Beast's stream timeouts
@@ -260,10 +260,7 @@ Result<HttpsResponse> HttpsClient::Get(const std::string& url, const HeaderList&
         p->body_limit(limit);
         return p;
       },
-      [this](http::response_parser<http::string_body>& p, HttpsResponse* res) {
-        res->body = std::move(p.get().body());
-        impl_->bytes += res->body.size();
-      });
+      [](http::response_parser<http::string_body>& p, HttpsResponse* res) { res->body = std::move(p.get().body()); });
 }
 
 Result<HttpsResponse> HttpsClient::Download(const std::string& url, const HeaderList& headers, const std::string& file,
@@ -282,9 +279,7 @@ Result<HttpsResponse> HttpsClient::Download(const std::string& url, const Header
         if (ec) open_error = Status::IoError("cannot write " + path + ": " + ec.message());
         return p;
       },
-      [this, &path](http::response_parser<http::file_body>& p, HttpsResponse* res) {
-        beast::error_code ec;
-        impl_->bytes += p.get().body().size();
+      [&path](http::response_parser<http::file_body>& p, HttpsResponse* res) {
         p.get().body().close();
         if (res->status < 200 || res->status >= 300) {
           std::FILE* f = std::fopen(path.c_str(), "rb");
@@ -301,7 +296,6 @@ Result<HttpsResponse> HttpsClient::Download(const std::string& url, const Header
 }
 
 uint64_t HttpsClient::requests() const { return impl_->requests; }
-uint64_t HttpsClient::body_bytes() const { return impl_->bytes; }
 uint64_t HttpsClient::connections() const { return impl_->connections; }
 
 }  // namespace gitsyncd

@@ -54,7 +54,6 @@ class HttpsClient {
                                  uint64_t max_bytes);
 
   uint64_t requests() const;
-  uint64_t body_bytes() const;     // response body bytes received
   uint64_t connections() const;    // TCP+TLS connections opened
 
   struct Impl;

@@ -64,7 +64,6 @@ class ProviderApi {
   // Streams the file's content into `file` (bounded memory). Stateless: several readers of
   // one target may download the entries of one listing in parallel.
   virtual Status Download(const RemoteEntry& entry, const std::string& file) = 0;
-  virtual const HttpsClient& client() const = 0;
   // Every repository of `account` (all pages). `account` is the account URL's path:
   // "org" (GitHub, Gitea, Gogs), "group/subgroup" (GitLab, subgroups included), "PROJECT"
   // (Bitbucket Server), "org/project" (Azure). Also checks the token may list them.

@@ -107,4 +107,18 @@ Result<std::string> ComposeRepoUrl(Provider provider, std::string_view account_u
   return base + sep + name;
 }
 
+std::string RepoPathFromUrl(std::string_view url) {
+  std::string rest(url);
+  if (auto scheme = rest.find("://"); scheme != std::string::npos) {
+    rest = rest.substr(scheme + 3);
+    auto slash = rest.find('/');
+    rest = slash == std::string::npos ? "" : rest.substr(slash + 1);
+  } else if (auto colon = rest.find(':'); colon != std::string::npos) {
+    rest = rest.substr(colon + 1);
+  }
+  while (!rest.empty() && rest.back() == '/') rest.pop_back();
+  if (rest.size() > 4 && rest.compare(rest.size() - 4, 4, ".git") == 0) rest.resize(rest.size() - 4);
+  return rest;
+}
+
 }  // namespace gitsyncd

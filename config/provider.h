@@ -35,4 +35,9 @@ Result<UrlScheme> ClassifyUrl(std::string_view url);
 Result<std::string> ComposeRepoUrl(Provider provider, std::string_view account_url,
                                    std::string_view repo);
 
+// The repository path of a clone URL, without host and ".git": https://host/owner/name.git ->
+// "owner/name"; git@host:owner/name.git -> "owner/name"; https://bb/scm/KEY/slug.git ->
+// "scm/KEY/slug"; Azure https://dev.azure.com/org/proj/_git/repo -> "org/proj/_git/repo".
+std::string RepoPathFromUrl(std::string_view url);
+
 }  // namespace gitsyncd

@@ -4,7 +4,6 @@
 #include "daemon/cli.h"
 #include "daemon/remote_credentials.h"
 #include "api/provider_api.h"
-#include "sync/api_fetch.h"
 #include "sync/connection_check.h"
 
 namespace gitsyncd {

@@ -12,7 +12,6 @@
 #include "config/config_loader.h"
 #include "config/name_rules.h"
 #include "daemon/remote_credentials.h"
-#include "sync/api_fetch.h"
 
 namespace gitsyncd {
 namespace {

@@ -57,20 +57,6 @@ std::optional<git_oid> Oid(const std::string& hex) {
 
 }  // namespace
 
-std::string RepoPathFromUrl(const std::string& url) {
-  std::string rest = url;
-  if (auto scheme = rest.find("://"); scheme != std::string::npos) {
-    rest = rest.substr(scheme + 3);
-    auto slash = rest.find('/');
-    rest = slash == std::string::npos ? "" : rest.substr(slash + 1);
-  } else if (auto colon = rest.find(':'); colon != std::string::npos) {
-    rest = rest.substr(colon + 1);
-  }
-  while (!rest.empty() && rest.back() == '/') rest.pop_back();
-  if (rest.size() > 4 && rest.compare(rest.size() - 4, 4, ".git") == 0) rest.resize(rest.size() - 4);
-  return rest;
-}
-
 namespace {
 
 // Downloads `entries` into tmp files <binding_dir>/api-download-<i>.tmp over up to `parallel`
@@ -123,7 +109,6 @@ Result<ApiFetchResult> FetchFolderViaApi(git_repository* repo, const std::string
       return result;
     }
   }
-  result.head_changed = true;
   auto entries = api.ListFolder(*head, path);
   if (!entries.ok()) return entries.status();
 

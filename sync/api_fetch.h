@@ -22,7 +22,6 @@ namespace gitsyncd {
 
 struct ApiFetchResult {
   std::optional<git_oid> snapshot;  // nullopt: the branch does not exist
-  bool head_changed = false;
   size_t downloaded = 0;            // files fetched this time
   std::vector<std::string> warnings;
 };
@@ -31,8 +30,5 @@ struct ApiFetchResult {
 // reader of `target`), then stored and checked one by one.
 Result<ApiFetchResult> FetchFolderViaApi(git_repository* repo, const std::string& binding_dir, const ApiTarget& target,
                                          const std::string& branch, const std::string& path, unsigned parallel = 8);
-
-// "owner/name" from a clone URL (https://host/owner/name.git, git@host:owner/name.git).
-std::string RepoPathFromUrl(const std::string& url);
 
 }  // namespace gitsyncd

@@ -172,17 +172,23 @@ Result<FlatTree> Flatten(const git_tree* tree) {
   return out;
 }
 
-Result<FlatTree> FlattenCommit(git_repository* repo, const git_oid* commit) {
-  if (commit == nullptr) return FlatTree{};
+// The root tree of `commit`.
+Result<TreePtr> CommitTree(git_repository* repo, const git_oid& commit) {
   git_commit* c = nullptr;
-  int rc = git_commit_lookup(&c, repo, commit);
-  if (rc < 0) return GitError(rc, "cannot read commit " + OidHex(*commit));
+  int rc = git_commit_lookup(&c, repo, &commit);
+  if (rc < 0) return GitError(rc, "cannot read commit " + OidHex(commit));
   CommitPtr cp(c);
   git_tree* t = nullptr;
   rc = git_commit_tree(&t, c);
-  if (rc < 0) return GitError(rc, "cannot read tree of " + OidHex(*commit));
-  TreePtr tp(t);
-  return Flatten(t);
+  if (rc < 0) return GitError(rc, "cannot read tree of " + OidHex(commit));
+  return TreePtr(t);
+}
+
+Result<FlatTree> FlattenCommit(git_repository* repo, const git_oid* commit) {
+  if (commit == nullptr) return FlatTree{};
+  auto tree = CommitTree(repo, *commit);
+  if (!tree.ok()) return tree.status();
+  return Flatten(tree->get());
 }
 
 std::string RandomSuffix() {
@@ -337,16 +343,10 @@ Result<FlatTree> ScanFolder(git_repository* repo, const std::string& folder, std
 Result<FlatTree> SubtreeOfCommit(git_repository* repo, const git_oid* commit, const std::string& path) {
   if (commit == nullptr || path.empty()) return FlattenCommit(repo, commit);
   // Only the folder's own tree is read: the rest of a large repository is never walked.
-  git_commit* c = nullptr;
-  int rc = git_commit_lookup(&c, repo, commit);
-  if (rc < 0) return GitError(rc, "cannot read commit " + OidHex(*commit));
-  CommitPtr cp(c);
-  git_tree* root = nullptr;
-  rc = git_commit_tree(&root, c);
-  if (rc < 0) return GitError(rc, "cannot read tree of " + OidHex(*commit));
-  TreePtr rp(root);
+  auto root = CommitTree(repo, *commit);
+  if (!root.ok()) return root.status();
   git_tree_entry* entry = nullptr;
-  rc = git_tree_entry_bypath(&entry, root, path.c_str());
+  int rc = git_tree_entry_bypath(&entry, root->get(), path.c_str());
   if (rc == GIT_ENOTFOUND) return FlatTree{};
   if (rc < 0) return GitError(rc, "cannot find " + path + " in " + OidHex(*commit));
   TreeEntryPtr ep(entry);
@@ -431,14 +431,9 @@ Result<git_oid> ReplaceSubtree(git_repository* repo, const git_oid* commit, cons
   }
   TreePtr root(nullptr);
   if (commit != nullptr) {
-    git_commit* c = nullptr;
-    int rc = git_commit_lookup(&c, repo, commit);
-    if (rc < 0) return GitError(rc, "cannot read commit " + OidHex(*commit));
-    CommitPtr cp(c);
-    git_tree* t = nullptr;
-    rc = git_commit_tree(&t, c);
-    if (rc < 0) return GitError(rc, "cannot read tree of " + OidHex(*commit));
-    root.reset(t);
+    auto tree = CommitTree(repo, *commit);
+    if (!tree.ok()) return tree.status();
+    root = std::move(tree).value();
   }
   std::vector<std::string> components;
   for (size_t start = 0; start <= path.size();) {

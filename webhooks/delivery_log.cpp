@@ -133,13 +133,6 @@ void DeliveryLog::Add(const std::string& connector_id, DeliveryRecord record) {
   cv_.notify_one();
 }
 
-std::vector<DeliveryRecord> DeliveryLog::Recent(const std::string& connector_id) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = records_.find(connector_id);
-  if (it == records_.end()) return {};
-  return {it->second.begin(), it->second.end()};
-}
-
 void DeliveryLog::Flush() {
   std::lock_guard<std::mutex> write_lock(write_mu_);
   std::map<std::string, std::deque<DeliveryRecord>> work;

@@ -43,7 +43,6 @@ class DeliveryLog {
   // redelivery. Empty ids are never duplicates.
   bool Claim(const std::string& connector_id, const std::string& delivery_id);
   void Add(const std::string& connector_id, DeliveryRecord record);
-  std::vector<DeliveryRecord> Recent(const std::string& connector_id) const;
   void Flush();  // writes pending changes now
 
   // Reads one connector's record file (for the CLI, without a running daemon).

@@ -13,17 +13,10 @@ std::string Normal(std::string s) {
   return s;
 }
 
-// The path part of a clone URL: https://host/a/b.git -> a/b; git@host:a/b.git -> a/b;
-// Azure https://dev.azure.com/org/project/_git/repo -> org/project/repo.
+// The path part of a clone URL, normalised, with Azure's "_git" and Bitbucket Server's
+// "scm" parts left out: https://host/a/b.git -> a/b; org/project/_git/repo -> org/project/repo.
 std::string UrlPath(const std::string& url) {
-  std::string rest = url;
-  if (auto scheme = rest.find("://"); scheme != std::string::npos) {
-    rest = rest.substr(scheme + 3);
-    auto slash = rest.find('/');
-    rest = slash == std::string::npos ? "" : rest.substr(slash);
-  } else if (auto colon = rest.find(':'); colon != std::string::npos) {
-    rest = rest.substr(colon + 1);  // scp-like
-  }
+  std::string rest = "/" + RepoPathFromUrl(url);
   for (std::string_view drop : {"/_git/", "/scm/"}) {
     if (auto at = rest.find(drop); at != std::string::npos) rest.replace(at, drop.size(), "/");
   }
