@@ -1,7 +1,5 @@
 #include "api/azure_api.h"
 
-#include <openssl/evp.h>
-
 #include <boost/json.hpp>
 
 #include "api/api_answer.h"
@@ -18,13 +16,6 @@ using api_answer::Str;
 using api_answer::True;
 
 
-std::string Base64(const std::string& s) {
-  std::string out(4 * ((s.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(s.data()),
-                          static_cast<int>(s.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
 
 }  // namespace
 
@@ -36,7 +27,7 @@ AzureApi::AzureApi(ApiTarget target) : target_(std::move(target)), client_(targe
   base_ = target_.api_base;
   while (!base_.empty() && base_.back() == '/') base_.pop_back();
   if (base_.empty()) base_ = "https://dev.azure.com/" + (git == std::string::npos ? path : path.substr(0, git));
-  auth_ = "Basic " + Base64(":" + target_.token);
+  auth_ = "Basic " + api_answer::Base64Encode(":" + target_.token);
 }
 
 Result<HttpsResponse> AzureApi::Call(const std::string& path, const std::string& query, const std::string& what,

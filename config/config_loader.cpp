@@ -193,10 +193,12 @@ void LoadSync(YamlMap& m, const ConnectorConfig& c, SyncBinding* s) {
   if (auto v = m.Choice("direction", {"push", "pull", "bidirectional"})) {
     s->direction = *v == "push" ? SyncDirection::kPush : *v == "pull" ? SyncDirection::kPull : SyncDirection::kBidirectional;
   }
-  if (c.fetch == FetchMode::kApi && s->direction != SyncDirection::kPull) {
-    const std::string why =
-        "with fetch: api only direction: pull is supported so far (writing back through the provider "
-        "API is not implemented yet); set direction: pull or use fetch: git";
+  // Writing back through the provider's commit API exists for these providers so far.
+  bool api_writes = c.provider == Provider::kGitHub;
+  if (c.fetch == FetchMode::kApi && s->direction != SyncDirection::kPull && !api_writes) {
+    const std::string why = "with fetch: api and provider " + std::string(ProviderName(c.provider)) +
+                            " only direction: pull is supported so far (writing back through its API is not "
+                            "implemented yet); set direction: pull or use fetch: git";
     if (m.Has("direction")) {
       sink->Add(m.Get("direction"), m.KeyPath("direction"), why);
     } else {

@@ -1,6 +1,5 @@
 #include "sync/api_fetch.h"
 
-#include <boost/json.hpp>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,45 +8,12 @@
 #include <thread>
 #include <sstream>
 
+#include "sync/api_state.h"
 #include "sync/folder_tree.h"
 #include "sync/git_handles.h"
 
 namespace gitsyncd {
 namespace {
-
-namespace json = boost::json;
-
-struct SnapshotState {
-  std::string remote_commit;
-  std::string snapshot;
-};
-
-std::string StateFile(const std::string& binding_dir) { return binding_dir + "/api-head.json"; }
-
-SnapshotState LoadState(const std::string& binding_dir) {
-  std::ifstream in(StateFile(binding_dir));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  json::error_code ec;
-  json::value v = json::parse(ss.str(), ec);
-  SnapshotState s;
-  if (!ec && v.is_object()) {
-    if (auto* r = v.as_object().if_contains("remote_commit"); r && r->is_string()) s.remote_commit = r->as_string();
-    if (auto* r = v.as_object().if_contains("snapshot"); r && r->is_string()) s.snapshot = r->as_string();
-  }
-  return s;
-}
-
-Status SaveState(const std::string& binding_dir, const SnapshotState& s) {
-  std::string path = StateFile(binding_dir), tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << json::serialize(json::object{{"remote_commit", s.remote_commit}, {"snapshot", s.snapshot}}) << "\n";
-    if (!out) return Status::IoError("cannot write " + tmp);
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return Status::IoError("cannot replace " + path);
-  return Status::Ok();
-}
 
 std::optional<git_oid> Oid(const std::string& hex) {
   git_oid oid;
@@ -99,7 +65,7 @@ Result<ApiFetchResult> FetchFolderViaApi(git_repository* repo, const std::string
     if (head.status().code() == Status::Code::kNotFound) return result;  // branch gone
     return head.status();
   }
-  SnapshotState state = LoadState(binding_dir);
+  ApiState state = LoadApiState(binding_dir);
   git_odb* odb_raw = nullptr;
   if (int rc = git_repository_odb(&odb_raw, repo); rc < 0) return GitError(rc, "open object database");
   std::unique_ptr<git_odb, decltype(&git_odb_free)> odb(odb_raw, git_odb_free);
@@ -172,9 +138,8 @@ Result<ApiFetchResult> FetchFolderViaApi(git_repository* repo, const std::string
   int rc = git_commit_create(&commit, repo, nullptr, sig.get(), sig.get(), nullptr, message.c_str(), tree.get(),
                              parents.size(), const_cast<const git_commit**>(parents.data()));
   if (rc < 0) return GitError(rc, "record API snapshot");
-  state.remote_commit = *head;
-  state.snapshot = OidHex(commit);
-  if (Status s = SaveState(binding_dir, state); !s.ok()) return s;
+  state.SetHead(OidHex(commit), *head);
+  if (Status s = SaveApiState(binding_dir, state); !s.ok()) return s;
   result.snapshot = commit;
   return result;
 }

@@ -1,6 +1,7 @@
 #include "sync/sync_pass.h"
 
 #include "sync/api_fetch.h"
+#include "sync/api_push.h"
 
 #include <spdlog/spdlog.h>
 
@@ -124,6 +125,7 @@ class Pass {
                             const std::optional<git_oid>& remote_head, const FlatTree& scanned,
                             const FlatTree& local, const FlatTree& remote);
   Result<std::optional<git_oid>> Fetch();
+  Status Push(const std::vector<RefUpdate>& updates);
   Result<bool> RecoverPending(const std::optional<git_oid>& remote_head, const FlatTree& scanned,
                               const FlatTree& remote);
 
@@ -192,7 +194,7 @@ Result<PassOutcome> Pass::PushLocal(const std::optional<git_oid>& remote_head, c
   auto changes = ChangedPaths(Managed(remote), Managed(local));
   auto commit = CommitFolderOn(remote_head, local, "gitsyncd: sync " + spec_.name, remote);
   if (!commit.ok()) return commit.status();
-  Status pushed = PushRefs(repo_, spec_.remote, {{*commit, "refs/heads/" + spec_.branch}});
+  Status pushed = Push({{*commit, "refs/heads/" + spec_.branch}});
   if (!pushed.ok()) return pushed;  // kConflict: the remote moved; the caller merges again
   state_->pending_local_changes = 0;
   Status s = SaveSynced(*commit);
@@ -335,7 +337,7 @@ Result<PassOutcome> Pass::Merge(const std::optional<git_oid>& base, const FlatTr
     state_->pending_local_tree = OidHex(*l);
     Status s = SaveBindingState(spec_.binding_dir, *state_);
     if (!s.ok()) return s;
-    Status pushed = PushRefs(repo_, spec_.remote, updates);
+    Status pushed = Push(updates);
     if (!pushed.ok()) {
       state_->pending_commit.clear();
       state_->pending_local_tree.clear();
@@ -371,6 +373,12 @@ Result<std::optional<git_oid>> Pass::Fetch() {
   if (!r.ok()) return Status(r.status()).WithContext("fetch " + spec_.branch + " through " + spec_.api->api_base);
   for (auto& w : r->warnings) state_->warnings.push_back(std::move(w));
   return r->snapshot;
+}
+
+// Pushed with Git, or (fetch: api) written through the provider's commit API.
+Status Pass::Push(const std::vector<RefUpdate>& updates) {
+  if (!spec_.api) return PushRefs(repo_, spec_.remote, updates);
+  return PushViaApi(repo_, {*spec_.api, spec_.binding_dir, spec_.branch, spec_.path, spec_.author}, updates);
 }
 
 Result<PassOutcome> Pass::Run(bool local_trigger_only) {

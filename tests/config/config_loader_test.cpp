@@ -159,13 +159,13 @@ BOOST_AUTO_TEST_CASE(fetch_api_requires_a_token) {
                    "cannot be used)"});
 }
 
-BOOST_AUTO_TEST_CASE(fetch_api_pulls_only_for_now) {
+BOOST_AUTO_TEST_CASE(fetch_api_writes_back_where_the_provider_api_can) {
+  // GitHub writes through its Git Data API: push and bidirectional bindings are accepted.
   auto c = LoadConnector(std::string(kValidConnector) + "api:\n  token: {env: T}\nfetch: api\n");
-  ExpectErrors(c, {"connectors.d/c.yaml:8:5: syncs[0].direction: with fetch: api only direction: pull is supported "
-                   "so far (writing back through the provider API is not implemented yet); set direction: pull or "
-                   "use fetch: git"});
-  auto ok = LoadConnector(std::string(kValidConnector) + "    direction: pull\napi:\n  token: {env: T}\nfetch: api\n");
-  ExpectErrors(ok, {});
+  ExpectErrors(c, {});
+  BOOST_TEST((c.result.config.connectors[0].syncs[0].direction == SyncDirection::kBidirectional));
+  auto pull = LoadConnector(std::string(kValidConnector) + "    direction: pull\napi:\n  token: {env: T}\nfetch: api\n");
+  ExpectErrors(pull, {});
 }
 
 BOOST_AUTO_TEST_CASE(fetch_api_is_not_for_plain_git) {

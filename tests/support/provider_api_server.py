@@ -68,9 +68,11 @@ and GET /__stats -> {"requests": {...by kind...}, "blob_bytes": n, "bytes_sent":
 """
 import argparse
 import json
+import os
 import re
 import ssl
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -81,11 +83,67 @@ STATE = {"rate_limit": 0, "rate_limit_403": 0, "truncate": False, "inject": [], 
 STATS = {"requests": {}, "blob_bytes": 0, "bytes_sent": 0}
 
 
-def git(repo, *args, binary=False):
-    out = subprocess.run(["git", "--git-dir", repo, *args], capture_output=True, check=False)
+def git(repo, *args, binary=False, input=None, env=None):
+    full_env = None
+    if env:
+        full_env = dict(os.environ)
+        full_env.update(env)
+    out = subprocess.run(["git", "--git-dir", repo, *args], capture_output=True, check=False, input=input,
+                         env=full_env)
     if out.returncode != 0:
         return None
     return out.stdout if binary else out.stdout.decode()
+
+
+def is_ancestor(repo, old, new):
+    return subprocess.run(["git", "--git-dir", repo, "merge-base", "--is-ancestor", old, new],
+                          capture_output=True).returncode == 0
+
+
+def update_ref(repo, ref, new, old):
+    """Compare-and-swap of a ref, as the providers do it: `old` "" = must not exist yet."""
+    return git(repo, "update-ref", ref, new, old or "0" * 40) is not None
+
+
+def write_tree(repo, base_tree, edits):
+    """A tree: `base_tree` (or empty) with `edits` [(path, mode, sha or None = delete)] applied.
+    Returns (tree sha, None) or (None, the path that cannot be deleted)."""
+    present = set((git(repo, "ls-tree", "-r", "--name-only", base_tree) or "").splitlines()) if base_tree else set()
+    lines = []
+    for path, mode, sha in edits:
+        if sha is None:
+            if path not in present:
+                return None, path
+            present.discard(path)
+            lines.append("0 %s\t%s\n" % ("0" * 40, path))
+        else:
+            present.add(path)
+            lines.append("%s %s\t%s\n" % (mode, sha, path))
+    with tempfile.TemporaryDirectory() as d:
+        env = {"GIT_INDEX_FILE": os.path.join(d, "index")}
+        git(repo, "read-tree", *([base_tree] if base_tree else ["--empty"]), env=env)
+        git(repo, "update-index", "--index-info", input="".join(lines).encode(), env=env)
+        return (git(repo, "write-tree", env=env) or "").strip(), None
+
+
+def commit_tree(repo, tree, parents, message, author_name, author_email, committer=None):
+    env = {"GIT_AUTHOR_NAME": author_name, "GIT_AUTHOR_EMAIL": author_email,
+           "GIT_COMMITTER_NAME": (committer or (author_name, author_email))[0],
+           "GIT_COMMITTER_EMAIL": (committer or (author_name, author_email))[1]}
+    args = ["commit-tree", tree]
+    for p in parents:
+        args += ["-p", p]
+    out = git(repo, *args, "-F", "-", input=message.encode(), env=env)
+    return out.strip() if out else None
+
+
+def file_at(repo, rev, path):
+    """(blob sha, mode) of `path` at `rev`, or (None, None)."""
+    out = git(repo, "ls-tree", rev, "--", path)
+    if not out:
+        return None, None
+    meta = out.split("\t", 1)[0].split()
+    return meta[2], meta[0]
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -113,23 +171,42 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             STATS["requests"][kind] = STATS["requests"].get(kind, 0) + 1
 
-    def do_POST(self):
-        length = int(self.headers.get("Content-Length", "0"))
-        body = json.loads(self.rfile.read(length) or b"{}")
-        if self.path != "/__control":
-            return self.send(404, {"message": "Not Found"})
-        with LOCK:
-            for k, v in body.items():
-                if k == "inject":
-                    STATE["inject"].append(v)
-                else:
-                    STATE[k] = v
-        self.send(200, {"ok": True})
-
     def do_GET(self):
+        self.dispatch()
+
+    def do_POST(self):
+        self.dispatch()
+
+    def do_PUT(self):
+        self.dispatch()
+
+    def do_PATCH(self):
+        self.dispatch()
+
+    def dispatch(self):
+        length = int(self.headers.get("Content-Length", "0"))
+        self.body = self.rfile.read(length) if length else b""
+        if self.path == "/__control" and self.command == "POST":
+            with LOCK:
+                for k, v in json.loads(self.body or b"{}").items():
+                    if k == "inject":
+                        STATE["inject"].append(v)
+                    else:
+                        STATE[k] = v
+            return self.send(200, {"ok": True})
         if self.path == "/__stats":
             with LOCK:
                 return self.send(200, STATS)
+        self.route()
+
+    def json_body(self):
+        try:
+            v = json.loads(self.body or b"null")
+        except ValueError:
+            return None
+        return v
+
+    def route(self):
         auth = self.headers.get("Authorization", "")
         if self.path.startswith("/bbc/"):
             if auth != "Bearer " + self.token:
@@ -177,6 +254,8 @@ class Handler(BaseHTTPRequestHandler):
         if limited == "502":
             self.count("bad_gateway")
             return self.send(502, {"message": "Server Error"})
+        if self.command != "GET":
+            return self.github_write()
         o = re.match(r"^/api/v3/(orgs|users)/([^/?]+)/repos(\?.*)?$", self.path)
         if o:
             # https://docs.github.com/en/rest/repos/repos#list-organization-repositories
@@ -297,6 +376,104 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, {"sha": arg, "size": len(data), "encoding": "base64",
                                    "content": base64.b64encode(data).decode()})
         return self.send(404, {"message": "Not Found"})
+
+
+def github_write(self):
+    """GitHub's Git Data API writes (https://docs.github.com/en/rest/git):
+      POST  /repos/{o}/{r}/git/blobs   {"content", "encoding": "utf-8"|"base64"} -> 201 {"url", "sha"}
+            (https://docs.github.com/en/rest/git/blobs#create-a-blob)
+      POST  /repos/{o}/{r}/git/trees   {"base_tree", "tree": [{"path", "mode", "type", "sha"|null}]} -> 201 {"sha", "url",
+            "tree", "truncated"}; deleting a path that does not exist is 422 (https://docs.github.com/en/rest/git/trees#create-a-tree)
+      POST  /repos/{o}/{r}/git/commits {"message", "tree", "parents", "author": {"name", "email", "date"?}, "committer"?}
+            -> 201 {"sha", "tree", "parents", "author", "committer", "message"}; the committer defaults to the author
+            (https://docs.github.com/en/rest/git/commits#create-a-commit)
+      PATCH /repos/{o}/{r}/git/refs/heads/{branch} {"sha", "force"} -> 200 {"ref", "object": {"sha"}}; without force a
+            non-fast-forward is 422 "Update is not a fast forward" (https://docs.github.com/en/rest/git/refs#update-a-reference)
+      POST  /repos/{o}/{r}/git/refs    {"ref", "sha"} -> 201; 422 "Reference already exists"
+            (https://docs.github.com/en/rest/git/refs#create-a-reference)
+    Control {"move_branch_before_write": "main"}: before the next ref update, someone else commits on that branch.
+    """
+    m = re.match(r"^/api/v3/repos/([^/]+/[^/]+)/git/(blobs|trees|commits|refs)(/heads/(.+))?$", self.path)
+    if not m or m.group(1) not in self.repos:
+        self.count("not_found")
+        return self.send(404, {"message": "Not Found"})
+    repo, kind, branch = self.repos[m.group(1)], m.group(2), m.group(4)
+    base = "https://%s/api/v3/repos/%s/git" % (self.headers.get("Host"), m.group(1))
+    body = self.json_body()
+    if not isinstance(body, dict):
+        return self.send(400, {"message": "Problems parsing JSON"})
+    if kind == "blobs" and self.command == "POST":
+        self.count("write_blob")
+        import base64
+        data = base64.b64decode(body.get("content", "")) if body.get("encoding") == "base64" else \
+            body.get("content", "").encode()
+        sha = git(repo, "hash-object", "-w", "--stdin", input=data).strip()
+        return self.send(201, {"url": base + "/blobs/" + sha, "sha": sha})
+    if kind == "trees" and self.command == "POST":
+        self.count("write_tree")
+        edits = []
+        for e in body.get("tree", []):
+            if e.get("type") != "blob" or e.get("mode") not in ("100644", "100755", "120000"):
+                return self.send(422, {"message": "Invalid tree info"})
+            edits.append((e["path"], e["mode"], e.get("sha")))
+        tree, missing = write_tree(repo, body.get("base_tree"), edits)
+        if missing:
+            return self.send(422, {"message": "GitRPC::BadObjectState", "path": missing})
+        return self.send(201, {"sha": tree, "url": base + "/trees/" + tree, "tree": [], "truncated": False})
+    if kind == "commits" and self.command == "POST":
+        self.count("write_commit")
+        author = body.get("author") or {"name": "token user", "email": "token@example.com"}
+        committer = body.get("committer") or author
+        sha = commit_tree(repo, body.get("tree", ""), body.get("parents", []), body.get("message", ""),
+                          author["name"], author["email"], (committer["name"], committer["email"]))
+        if not sha:
+            return self.send(422, {"message": "Tree SHA does not exist or parents are invalid"})
+        return self.send(201, {"sha": sha, "url": base + "/commits/" + sha, "message": body.get("message", ""),
+                               "tree": {"sha": body["tree"]}, "parents": [{"sha": p} for p in body.get("parents", [])],
+                               "author": author, "committer": committer})
+    if kind == "refs" and branch and self.command == "PATCH":
+        self.count("write_ref")
+        branch = unquote(branch)
+        with LOCK:
+            mover = STATE.pop("move_branch_before_write", None)
+        if mover == branch:
+            someone_else_commits(repo, branch)
+        new = body.get("sha", "")
+        ref = "refs/heads/" + branch
+        current = (git(repo, "rev-parse", "--verify", "-q", ref) or "").strip()
+        if not current:
+            return self.send(422, {"message": "Reference does not exist"})
+        if not body.get("force") and not is_ancestor(repo, current, new):
+            self.count("write_rejected")
+            return self.send(422, {"message": "Update is not a fast forward",
+                                   "documentation_url": "https://docs.github.com/rest/git/refs#update-a-reference"})
+        if not update_ref(repo, ref, new, current):
+            self.count("write_rejected")
+            return self.send(422, {"message": "Update is not a fast forward"})
+        return self.send(200, {"ref": ref, "url": base + "/refs/heads/" + branch,
+                               "object": {"sha": new, "type": "commit", "url": base + "/commits/" + new}})
+    if kind == "refs" and not branch and self.command == "POST":
+        self.count("write_ref")
+        ref, sha = body.get("ref", ""), body.get("sha", "")
+        if not ref.startswith("refs/") or ref.count("/") < 2:
+            return self.send(422, {"message": "Reference name must start with 'refs/' and have at least two slashes."})
+        if not update_ref(repo, ref, sha, ""):
+            return self.send(422, {"message": "Reference already exists"})
+        return self.send(201, {"ref": ref, "url": base + "/" + ref[5:], "object": {"sha": sha, "type": "commit"}})
+    return self.send(404, {"message": "Not Found"})
+
+
+Handler.github_write = github_write
+
+
+def someone_else_commits(repo, branch):
+    """Another person's commit on `branch`: a new file outside any synced folder."""
+    ref = "refs/heads/" + branch
+    head = git(repo, "rev-parse", ref).strip()
+    blob = git(repo, "hash-object", "-w", "--stdin", input=("moved at %f\n" % time.time()).encode()).strip()
+    tree, _ = write_tree(repo, head + "^{tree}", [("elsewhere/moved-%d.txt" % int(time.time() * 1e6), "100644", blob)])
+    commit = commit_tree(repo, tree, [head], "someone else\n", "Someone Else", "else@example.com")
+    update_ref(repo, ref, commit, head)
 
 
 def unquote(s):

@@ -9,74 +9,10 @@
 #include <filesystem>
 
 #include "sync/binding_state.h"
-#include "sync/sync_pass.h"
-#include "tests/support/git_cli.h"
-#include "tests/support/git_servers.h"
+#include "tests/sync/api_fixture.h"
 
 using namespace gitsyncd;
 using namespace gitsyncd::testing;
-
-namespace {
-
-struct ApiFixture {
-  explicit ApiFixture(Provider provider = Provider::kGitHub, const char* scopes = nullptr) : provider_(provider) {
-    Setup(scopes);
-  }
-  Provider provider_;
-  TempDir dir;
-  std::string bare = dir / "remote/monorepo.git";
-  std::unique_ptr<GitClone> person;
-  std::unique_ptr<ProviderApiServer> api;
-  BindingSpec spec;
-
-  void Setup(const char* scopes) {
-    InitBareRepo(bare);
-    person = std::make_unique<GitClone>(bare, dir / "person");
-    person->Write("configs/app/a.yaml", "a: 1\n");
-    person->Write("configs/app/sub/b.yaml", "b: 1\n");
-    person->Write("configs/app/run.sh", "#!/bin/sh\necho hi\n");
-    person->Write("other/outside.txt", "not in the folder\n");
-    // A symlink and a submodule entry inside the folder: reported, never synced.
-    std::filesystem::create_symlink("a.yaml", person->dir() + "/configs/app/link");
-    Git({"-C", person->dir(), "add", "-A"});
-    Git({"-C", person->dir(), "update-index", "--chmod=+x", "configs/app/run.sh"});
-    Git({"-C", person->dir(), "update-index", "--add", "--cacheinfo",
-         "160000,1111111111111111111111111111111111111111,configs/app/vendored"});
-    Git({"-C", person->dir(), "commit", "-q", "-m", "seed"});
-    Git({"-C", person->dir(), "push", "-q", "origin", "HEAD:main"});
-    person->Pull();
-    api = std::make_unique<ProviderApiServer>("ghp-test-token", std::map<std::string, std::string>{{"acme/monorepo", bare}},
-                                              scopes);
-    spec.name = "dns";
-    spec.branch = "main";
-    spec.path = "configs/app";
-    spec.local = dir / "local";
-    spec.binding_dir = dir / "state/bindings/dns";
-    spec.direction = SyncDirection::kPull;
-    ApiTarget t;
-    t.provider = provider_;
-    t.api_base = provider_ == Provider::kGitLab       ? api->gitlab_api_url()
-                 : provider_ == Provider::kAzureRepos ? api->azure_api_url("acme", "platform")
-                 : provider_ == Provider::kBitbucketServer ? api->bitbucket_server_url()
-                                                      : api->api_url();
-    t.repo = provider_ == Provider::kAzureRepos        ? "acme/platform/_git/monorepo"
-             : provider_ == Provider::kBitbucketServer ? "scm/ACME/monorepo"
-                                                       : "acme/monorepo";
-    t.token = "ghp-test-token";
-    t.http.ca_file = api->ca_file();
-    t.http.proxy_from_environment = false;
-    spec.api = t;
-  }
-  Result<PassOutcome> Sync() { return RunSyncPass(spec); }
-  std::string Local(const std::string& p) { return ReadFile(spec.local + "/" + p); }
-  int64_t Count(const std::string& kind) {
-    auto v = boost::json::parse(api->Stats());
-    auto* n = v.at("requests").as_object().if_contains(kind);
-    return n ? n->as_int64() : 0;
-  }
-};
-
-}  // namespace
 
 BOOST_FIXTURE_TEST_SUITE(api_fetch, ApiFixture)
 

@@ -1,0 +1,182 @@
+// fetch: api write-back against tests/support/provider_api_server.py, whose write endpoints
+// follow each provider's documented commit API (cited in the script) and create real commits
+// in the bare repository behind it, with the providers' compare-and-swap refusals. What the
+// user checks, with the git CLI on that repository: local edits (added, modified, deleted
+// files) land as one commit by the connector's commit author; a branch moved meanwhile is
+// merged, never overwritten; a conflict's losing side is on a conflict branch; our own commit
+// is not fetched back.
+#include <boost/test/unit_test.hpp>
+
+#include <filesystem>
+
+#include "tests/sync/api_fixture.h"
+
+using namespace gitsyncd;
+using namespace gitsyncd::testing;
+
+namespace {
+
+const char* kAuthor = "Config Bot <config-bot@acme.example>";
+
+// `git log -1 --format=<fmt> <rev>` without the newline.
+std::string Log(const std::string& repo, const std::string& rev, const std::string& fmt) {
+  std::string out = LogFormat(repo, rev, fmt);
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+std::string Remote(ApiFixture& f, const std::string& path, bool* found = nullptr, const std::string& rev = "main") {
+  return ShowFile(f.bare, rev, "configs/app/" + path, found);
+}
+
+std::string ConflictBranch(ApiFixture& f) {
+  for (const auto& b : Branches(f.bare)) {
+    if (b.rfind("gitsyncd/conflicts/dns/", 0) == 0) return b;
+  }
+  return "";
+}
+
+bool IsAncestor(const std::string& repo, const std::string& older, const std::string& newer) {
+  return Git({"--git-dir", repo, "merge-base", "--is-ancestor", older, newer}, "", {}, true).exit_code == 0;
+}
+
+// Edits, additions and (where the API can) deletions land as a real commit by the commit
+// author; links and submodules the folder cannot hold stay in the repository; the next pass
+// costs one request.
+void EditsLandAsOneCommitByTheAuthor(ApiFixture& f, bool deletes, const std::string& author = kAuthor) {
+  f.spec.direction = SyncDirection::kBidirectional;
+  auto r = f.Sync();
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
+  std::string before = Log(f.bare, "main", "%H");
+  WriteFile(f.spec.local + "/a.yaml", "a: 2\n");
+  WriteFile(f.spec.local + "/new/c.yaml", "c: 1\n");
+  if (deletes) std::filesystem::remove(f.spec.local + "/sub/b.yaml");
+  r = f.Sync();
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
+  BOOST_TEST(r->summary.find("pushed") == 0u, r->summary);
+
+  bool found = false;
+  BOOST_TEST(Remote(f, "a.yaml") == "a: 2\n");
+  BOOST_TEST(Remote(f, "new/c.yaml") == "c: 1\n");
+  Remote(f, "sub/b.yaml", &found);
+  BOOST_TEST(found == !deletes);
+  BOOST_TEST(ShowFile(f.bare, "main", "other/outside.txt") == "not in the folder\n");
+  std::string tree = Git({"--git-dir", f.bare, "ls-tree", "-r", "main", "configs/app"}).out;
+  BOOST_TEST(tree.find("100755 blob") != std::string::npos, tree);  // run.sh keeps its mode
+  BOOST_TEST(tree.find("120000 blob") != std::string::npos, tree);  // the symlink is still there
+  BOOST_TEST(tree.find("160000 commit") != std::string::npos, tree);  // and the submodule
+  BOOST_TEST(Log(f.bare, "main", "%an <%ae>") == author);
+  BOOST_TEST(IsAncestor(f.bare, before, "main"));
+  // Someone pulling with git sees it.
+  f.person->Pull();
+  BOOST_TEST(ReadFile(f.person->dir() + "/configs/app/new/c.yaml") == "c: 1\n");
+
+  // Our own commit is known: the next pass asks for the branch head and nothing else.
+  int64_t requests = f.Total();
+  r = f.Sync();
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
+  BOOST_TEST(r->summary == "in sync");
+  BOOST_TEST(f.Total() - requests == 1);
+}
+
+// A local edit written on the last synced commit while someone pushed meanwhile: the write is
+// refused (or, where the provider checks only the files written, detected from the new
+// commit's parent), the pass fetches, merges and writes again; both edits end up everywhere.
+void AMovedBranchIsMergedNeverOverwritten(ApiFixture& f, bool branch_cas) {
+  f.spec.direction = SyncDirection::kBidirectional;
+  BOOST_REQUIRE(f.Sync().ok());
+  WriteFile(f.spec.local + "/a.yaml", "a: local\n");
+  f.person->Write("configs/app/sub/b.yaml", "b: person\n");
+  BOOST_REQUIRE(f.person->CommitAndPush("person edits b"));
+  std::string theirs = f.person->Head();
+  auto r = RunSyncPass(f.spec, /*local_trigger_only=*/true);  // writes on the last synced commit first
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
+  BOOST_TEST(Remote(f, "a.yaml") == "a: local\n");
+  BOOST_TEST(Remote(f, "sub/b.yaml") == "b: person\n");
+  BOOST_TEST(IsAncestor(f.bare, theirs, "main"));  // nothing of theirs was overwritten
+  BOOST_TEST(f.Local("sub/b.yaml") == "b: person\n");
+  BOOST_TEST(f.Local("a.yaml") == "a: local\n");
+  if (branch_cas) BOOST_TEST(f.Count("write_rejected") >= 1);
+  auto again = f.Sync();
+  BOOST_REQUIRE_MESSAGE(again.ok(), again.status().message());
+  BOOST_TEST(again->summary == "in sync");
+}
+
+// After a first sync, a.yaml is edited locally ("a: local") and by the person ("a: remote",
+// pushed). Returns the commit both started from.
+std::string BothSidesEditA(ApiFixture& f) {
+  f.spec.direction = SyncDirection::kBidirectional;
+  auto r = f.Sync();
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
+  std::string base = Log(f.bare, "main", "%H");
+  WriteFile(f.spec.local + "/a.yaml", "a: local\n");
+  f.person->Write("configs/app/a.yaml", "a: remote\n");
+  BOOST_REQUIRE(f.person->CommitAndPush("person edits a"));
+  return base;
+}
+
+// Both sides changed the same file: the remote version wins on the branch (keep-both), the
+// local one is written to a conflict branch through the API, based on the last synced commit.
+void ASameFileConflictGoesToAConflictBranch(ApiFixture& f, const std::string& author = kAuthor) {
+  std::string base = BothSidesEditA(f);
+  auto r = f.Sync();
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
+  BOOST_TEST(r->summary.find("conflict in 1 file (keep-both)") == 0u, r->summary);
+  std::string branch = ConflictBranch(f);
+  BOOST_REQUIRE_MESSAGE(!branch.empty(), "no conflict branch");
+  BOOST_TEST(r->summary.find(branch) != std::string::npos, r->summary);
+  BOOST_TEST(Remote(f, "a.yaml", nullptr, branch) == "a: local\n");
+  BOOST_TEST(Remote(f, "sub/b.yaml", nullptr, branch) == "b: 1\n");
+  BOOST_TEST(ShowFile(f.bare, branch, "other/outside.txt") == "not in the folder\n");
+  BOOST_TEST(Log(f.bare, branch + "~1", "%H") == base);
+  BOOST_TEST(Log(f.bare, branch, "%an <%ae>") == author);
+  BOOST_TEST(Remote(f, "a.yaml") == "a: remote\n");
+  BOOST_TEST(f.Local("a.yaml") == "a: remote\n");
+}
+
+// prefer-local: the local version goes to the branch, the remote one (the person's commit as
+// it is) to the conflict branch.
+void PreferLocalKeepsTheRemoteVersionOnAConflictBranch(ApiFixture& f) {
+  f.spec.on_conflict = ConflictPolicy::kPreferLocal;
+  BothSidesEditA(f);
+  std::string theirs = f.person->Head();
+  auto r = f.Sync();
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
+  std::string branch = ConflictBranch(f);
+  BOOST_REQUIRE_MESSAGE(!branch.empty(), "no conflict branch");
+  BOOST_TEST(Log(f.bare, branch, "%H") == theirs);
+  BOOST_TEST(Remote(f, "a.yaml") == "a: local\n");
+  BOOST_TEST(IsAncestor(f.bare, theirs, "main"));
+  BOOST_TEST(f.Local("a.yaml") == "a: local\n");
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(github_api_push, ApiFixture)
+
+BOOST_AUTO_TEST_CASE(edits_land_as_one_commit_by_the_author) { EditsLandAsOneCommitByTheAuthor(*this, true); }
+BOOST_AUTO_TEST_CASE(a_moved_branch_is_merged_never_overwritten) { AMovedBranchIsMergedNeverOverwritten(*this, true); }
+BOOST_AUTO_TEST_CASE(a_same_file_conflict_goes_to_a_conflict_branch) { ASameFileConflictGoesToAConflictBranch(*this); }
+BOOST_AUTO_TEST_CASE(prefer_local_keeps_the_remote_version_on_a_conflict_branch) {
+  PreferLocalKeepsTheRemoteVersionOnAConflictBranch(*this);
+}
+
+BOOST_AUTO_TEST_CASE(a_branch_moved_during_a_merge_write_is_merged_again) {
+  // The branch moves between the pass's fetch and its write: the merge is refused, fetched
+  // and merged again, and all three edits survive.
+  spec.direction = SyncDirection::kBidirectional;
+  BOOST_REQUIRE(Sync().ok());
+  WriteFile(spec.local + "/a.yaml", "a: local\n");
+  person->Write("configs/app/sub/b.yaml", "b: person\n");
+  BOOST_REQUIRE(person->CommitAndPush("person edits b"));
+  api->Control("{\"move_branch_before_write\": \"main\"}");
+  auto r = Sync();
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
+  BOOST_TEST(Count("write_rejected") == 1);
+  BOOST_TEST(Remote(*this, "a.yaml") == "a: local\n");
+  BOOST_TEST(Remote(*this, "sub/b.yaml") == "b: person\n");
+  std::string moved = Git({"--git-dir", bare, "ls-tree", "-r", "--name-only", "main", "elsewhere"}).out;
+  BOOST_TEST(moved.find("elsewhere/moved-") == 0u, moved);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
