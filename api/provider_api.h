@@ -49,6 +49,7 @@ struct FileChange {
   Kind kind = Kind::kModify;
   std::string path;         // from the repository root
   bool executable = false;  // kAdd/kModify
+  bool executable_before = false;  // kModify: the mode at the parent
   std::string content;      // kAdd/kModify: the whole file
   std::string blob_id;      // kAdd/kModify: its Git blob id, checked where the API reports one
 };

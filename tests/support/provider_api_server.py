@@ -505,13 +505,15 @@ def gitlab(self):
                   "archived": False} for i, k in enumerate(chunk)]
         return self.send(200, items, headers={"X-Page": str(page), "X-Total-Pages": str(pages),
                                               "X-Next-Page": str(page + 1) if page < pages else ""})
-    m = re.match(r"^/projects/([^/]+)(/repository/(branches|tree|files)(/(.*))?)?$", path)
+    m = re.match(r"^/projects/([^/]+)(/repository/(branches|tree|files|commits)(/(.*))?)?$", path)
     project = unquote(m.group(1)) if m else None
     if not m or project not in self.repos:
         self.count("not_found")
         return self.send(404, {"message": "404 Project Not Found"})
     repo = self.repos[project]
     kind, rest = m.group(3), m.group(5)
+    if self.command == "POST" and kind in ("commits", "branches") and not rest:
+        return self.gitlab_write(repo, kind, q)
     if kind is None:
         self.count("repo")
         return self.send(200, {"id": 7, "path_with_namespace": project, "default_branch": "main", "visibility": "private"})
@@ -563,6 +565,113 @@ def gitlab(self):
 
 
 Handler.gitlab = gitlab
+
+
+def last_commit_for_path(repo, rev, path):
+    return (git(repo, "log", "-1", "--format=%H", rev, "--", path) or "").strip()
+
+
+def gitlab_write(self, repo, kind, q):
+    """GitLab writes:
+      POST /projects/:id/repository/commits {"branch", "commit_message", "start_branch"?, "start_sha"?, "force"?,
+           "author_name"?, "author_email"?, "actions": [{"action": create|delete|move|update|chmod, "file_path",
+           "previous_path"?, "content"?, "encoding": text|base64, "last_commit_id"?, "execute_filemode"?}]}
+           -> 201 {"id", "short_id", "title", "author_name", "author_email", "committer_name", "committer_email",
+           "message", "parent_ids", ...}; validation failures are 400 {"message"}
+           (https://docs.gitlab.com/ee/api/commits.html#create-a-commit-with-multiple-files-and-actions; the checks
+           follow app/services/commits/create_service.rb and files/multi_service.rb: start_sha on an existing branch
+           is refused, last_commit_id refuses an update/delete of a file changed on the branch since that commit)
+      POST /projects/:id/repository/branches?branch=&ref= -> 201 {"name", "commit": {"id"}}; 400 "Branch already
+           exists" (https://docs.gitlab.com/ee/api/branches.html#create-repository-branch)
+    The committer is the token's user ("GitLab Token User"), as on GitLab.
+    """
+    if kind == "branches":
+        self.count("write_ref")
+        name, ref = q.get("branch", ""), q.get("ref", "")
+        sha = (git(repo, "rev-parse", "--verify", "-q", ref + "^{commit}") or "").strip()
+        if not sha:
+            return self.send(400, {"message": "Invalid reference name: " + ref})
+        if not update_ref(repo, "refs/heads/" + name, sha, ""):
+            return self.send(400, {"message": "Branch already exists"})
+        return self.send(201, {"name": name, "merged": False, "protected": False, "commit": {"id": sha}})
+    body = self.json_body()
+    if not isinstance(body, dict):
+        return self.send(400, {"message": "400 Bad request"})
+    self.count("write_commit")
+    branch = body.get("branch", "")
+    ref = "refs/heads/" + branch
+    head = (git(repo, "rev-parse", "--verify", "-q", ref) or "").strip()
+    start_sha, start_branch = body.get("start_sha"), body.get("start_branch")
+    if start_sha and start_branch:
+        return self.send(400, {"message": "You can't pass both start_branch and start_sha"})
+    different = bool(start_sha) or (start_branch is not None and start_branch != branch)
+    if head and different and not body.get("force"):
+        return self.send(400, {"message": "A branch called '%s' already exists. Switch to that branch in order to make "
+                                          "changes" % branch})
+    if not head and not different:
+        return self.send(400, {"message": "You can only create or edit files when you are on a branch"})
+    if head and not different:
+        with LOCK:
+            mover = STATE.pop("move_branch_before_write", None)
+        if mover == branch:
+            someone_else_commits(repo, branch)
+            head = git(repo, "rev-parse", ref).strip()
+    start = start_sha or (head if not start_branch or start_branch == branch else
+                          (git(repo, "rev-parse", "--verify", "-q", "refs/heads/" + start_branch) or "").strip())
+    if not start:
+        return self.send(400, {"message": "Cannot find start_sha '%s'" % start_sha})
+    import base64
+    edits = []
+    modes = {}
+    for a in body.get("actions", []):
+        action, fp = a.get("action"), a.get("file_path", "")
+        sha, mode = file_at(repo, start, fp)
+        sha, mode = modes.get(fp, (sha, mode))
+        if action in ("update", "move", "delete") and a.get("last_commit_id"):
+            checked = a.get("previous_path") or fp
+            now, then = last_commit_for_path(repo, start, checked), last_commit_for_path(repo, a["last_commit_id"], checked)
+            if now and then and now != then:
+                self.count("write_rejected")
+                return self.send(400, {"message": "The file has changed since you started editing it: " + checked})
+        if action == "create" and sha:
+            self.count("write_rejected")
+            return self.send(400, {"message": "A file with this name already exists"})
+        if action in ("update", "delete", "chmod") and not sha:
+            self.count("write_rejected")
+            return self.send(400, {"message": "A file with this name doesn't exist"})
+        if action in ("create", "update"):
+            content = a.get("content", "")
+            data = base64.b64decode(content) if a.get("encoding") == "base64" else content.encode()
+            blob = git(repo, "hash-object", "-w", "--stdin", input=data).strip()
+            mode = mode if action == "update" else "100644"
+            modes[fp] = (blob, mode)
+            edits.append((fp, mode, blob))
+        elif action == "delete":
+            modes[fp] = (None, None)
+            edits.append((fp, None, None))
+        elif action == "chmod":
+            mode = "100755" if a.get("execute_filemode") else "100644"
+            modes[fp] = (sha, mode)
+            edits.append((fp, mode, sha))
+        else:
+            return self.send(400, {"message": "Unknown action '%s'" % action})
+    tree, missing = write_tree(repo, start + "^{tree}", edits)
+    if missing:
+        return self.send(400, {"message": "A file with this name doesn't exist"})
+    author = (body.get("author_name") or "GitLab Token User", body.get("author_email") or "token-user@gitlab.example")
+    message = body.get("commit_message", "")
+    commit = commit_tree(repo, tree, [start], message, author[0], author[1],
+                         ("GitLab Token User", "token-user@gitlab.example"))
+    if not update_ref(repo, ref, commit, head if head and not body.get("force") else (head or "")):
+        return self.send(409, {"message": "Could not update branch %s: it moved" % branch})
+    return self.send(201, {"id": commit, "short_id": commit[:11], "title": message.split("\n", 1)[0],
+                           "author_name": author[0], "author_email": author[1],
+                           "committer_name": "GitLab Token User", "committer_email": "token-user@gitlab.example",
+                           "message": message, "parent_ids": [start], "status": None,
+                           "web_url": "https://gitlab.example/%s/-/commit/%s" % ("project", commit)})
+
+
+Handler.gitlab_write = gitlab_write
 
 
 def azure(self):

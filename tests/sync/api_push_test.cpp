@@ -5,6 +5,8 @@
 // files) land as one commit by the connector's commit author; a branch moved meanwhile is
 // merged, never overwritten; a conflict's losing side is on a conflict branch; our own commit
 // is not fetched back.
+#include <boost/test/data/monomorphic.hpp>
+#include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <filesystem>
@@ -134,6 +136,21 @@ void ASameFileConflictGoesToAConflictBranch(ApiFixture& f, const std::string& au
   BOOST_TEST(f.Local("a.yaml") == "a: remote\n");
 }
 
+// The same, but the local edit is written first on the last synced commit (a pass started by
+// the file event): every provider refuses that stale write of a file changed meanwhile; the
+// pass then fetches and puts the local version on a conflict branch.
+void AStaleWriteOfAChangedFileIsRefused(ApiFixture& f) {
+  BothSidesEditA(f);
+  auto r = RunSyncPass(f.spec, /*local_trigger_only=*/true);
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
+  BOOST_TEST(f.Count("write_rejected") >= 1);
+  std::string branch = ConflictBranch(f);
+  BOOST_REQUIRE_MESSAGE(!branch.empty(), "no conflict branch");
+  BOOST_TEST(Remote(f, "a.yaml", nullptr, branch) == "a: local\n");
+  BOOST_TEST(Remote(f, "a.yaml") == "a: remote\n");
+  BOOST_TEST(f.Local("a.yaml") == "a: remote\n");
+}
+
 // prefer-local: the local version goes to the branch, the remote one (the person's commit as
 // it is) to the conflict branch.
 void PreferLocalKeepsTheRemoteVersionOnAConflictBranch(ApiFixture& f) {
@@ -152,14 +169,70 @@ void PreferLocalKeepsTheRemoteVersionOnAConflictBranch(ApiFixture& f) {
 
 }  // namespace
 
-BOOST_FIXTURE_TEST_SUITE(github_api_push, ApiFixture)
+namespace {
 
-BOOST_AUTO_TEST_CASE(edits_land_as_one_commit_by_the_author) { EditsLandAsOneCommitByTheAuthor(*this, true); }
-BOOST_AUTO_TEST_CASE(a_moved_branch_is_merged_never_overwritten) { AMovedBranchIsMergedNeverOverwritten(*this, true); }
-BOOST_AUTO_TEST_CASE(a_same_file_conflict_goes_to_a_conflict_branch) { ASameFileConflictGoesToAConflictBranch(*this); }
-BOOST_AUTO_TEST_CASE(prefer_local_keeps_the_remote_version_on_a_conflict_branch) {
-  PreferLocalKeepsTheRemoteVersionOnAConflictBranch(*this);
+// What each provider's commit API can do, as the tests expect it.
+struct Writer {
+  const char* name;
+  const char* scopes;  // reported token scopes, where the provider reports them
+  bool deletes;        // the API can delete files
+  bool branch_cas;     // the API refuses a write on a moved branch (not only on changed files)
+  const char* author;  // the commit author the remote records
+};
+const Writer kWriters[] = {
+    {"github", nullptr, true, true, kAuthor},
+    {"gitlab", "api", true, false, kAuthor},
+};
+std::vector<std::string> WriterNames() {
+  std::vector<std::string> names;
+  for (const Writer& w : kWriters) names.push_back(w.name);
+  return names;
 }
+const Writer& WriterNamed(const std::string& name) {
+  for (const Writer& w : kWriters) {
+    if (name == w.name) return w;
+  }
+  throw std::runtime_error("no writer " + name);
+}
+struct Fixture : ApiFixture {
+  explicit Fixture(const Writer& w) : ApiFixture(*ParseProvider(w.name), w.scopes), writer(w) {}
+  const Writer& writer;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(api_push)
+
+BOOST_DATA_TEST_CASE(edits_land_as_one_commit_by_the_author, boost::unit_test::data::make(WriterNames()), name) {
+  Fixture f(WriterNamed(name));
+  EditsLandAsOneCommitByTheAuthor(f, f.writer.deletes, f.writer.author);
+}
+
+BOOST_DATA_TEST_CASE(a_moved_branch_is_merged_never_overwritten, boost::unit_test::data::make(WriterNames()), name) {
+  Fixture f(WriterNamed(name));
+  AMovedBranchIsMergedNeverOverwritten(f, f.writer.branch_cas);
+}
+
+BOOST_DATA_TEST_CASE(a_same_file_conflict_goes_to_a_conflict_branch, boost::unit_test::data::make(WriterNames()),
+                     name) {
+  Fixture f(WriterNamed(name));
+  ASameFileConflictGoesToAConflictBranch(f, f.writer.author);
+}
+
+BOOST_DATA_TEST_CASE(a_stale_write_of_a_changed_file_is_refused, boost::unit_test::data::make(WriterNames()), name) {
+  Fixture f(WriterNamed(name));
+  AStaleWriteOfAChangedFileIsRefused(f);
+}
+
+BOOST_DATA_TEST_CASE(prefer_local_keeps_the_remote_version_on_a_conflict_branch,
+                     boost::unit_test::data::make(WriterNames()), name) {
+  Fixture f(WriterNamed(name));
+  PreferLocalKeepsTheRemoteVersionOnAConflictBranch(f);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(github_api_push, ApiFixture)
 
 BOOST_AUTO_TEST_CASE(a_branch_moved_during_a_merge_write_is_merged_again) {
   // The branch moves between the pass's fetch and its write: the merge is refused, fetched
@@ -177,6 +250,33 @@ BOOST_AUTO_TEST_CASE(a_branch_moved_during_a_merge_write_is_merged_again) {
   BOOST_TEST(Remote(*this, "sub/b.yaml") == "b: person\n");
   std::string moved = Git({"--git-dir", bare, "ls-tree", "-r", "--name-only", "main", "elsewhere"}).out;
   BOOST_TEST(moved.find("elsewhere/moved-") == 0u, moved);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+struct GitLabPushFixture : ApiFixture {
+  GitLabPushFixture() : ApiFixture(Provider::kGitLab, "api") {}
+};
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(gitlab_api_push, GitLabPushFixture)
+
+BOOST_AUTO_TEST_CASE(a_new_executable_keeps_its_mode) {
+  spec.direction = SyncDirection::kBidirectional;
+  BOOST_REQUIRE(Sync().ok());
+  WriteFile(spec.local + "/deploy.sh", "#!/bin/sh\n");
+  std::filesystem::permissions(spec.local + "/deploy.sh", std::filesystem::perms::owner_exec,
+                               std::filesystem::perm_options::add);
+  std::filesystem::permissions(spec.local + "/run.sh", std::filesystem::perms::owner_exec | std::filesystem::perms::group_exec |
+                                                           std::filesystem::perms::others_exec,
+                               std::filesystem::perm_options::remove);
+  auto r = Sync();
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
+  std::string tree = Git({"--git-dir", bare, "ls-tree", "main", "configs/app/"}).out;
+  BOOST_TEST(tree.find("100755 blob") != std::string::npos, tree);
+  BOOST_TEST(Git({"--git-dir", bare, "ls-tree", "main", "configs/app/deploy.sh"}).out.rfind("100755", 0) == 0u);
+  BOOST_TEST(Git({"--git-dir", bare, "ls-tree", "main", "configs/app/run.sh"}).out.rfind("100644", 0) == 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
