@@ -50,6 +50,7 @@ struct FileChange {
   std::string path;         // from the repository root
   bool executable = false;  // kAdd/kModify
   bool executable_before = false;  // kModify: the mode at the parent
+  std::string blob_id_before;      // kModify: the content's id at the parent
   std::string content;      // kAdd/kModify: the whole file
   std::string blob_id;      // kAdd/kModify: its Git blob id, checked where the API reports one
 };

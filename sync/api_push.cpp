@@ -36,6 +36,7 @@ Result<std::vector<FileChange>> FolderChanges(git_repository* repo, const git_oi
     c.path = prefix + p;
     c.executable = e.mode == GIT_FILEMODE_BLOB_EXECUTABLE;
     c.executable_before = existed && old->second.mode == GIT_FILEMODE_BLOB_EXECUTABLE;
+    if (existed) c.blob_id_before = OidHex(old->second.oid);
     c.blob_id = OidHex(e.oid);
     git_blob* raw = nullptr;
     if (int rc = git_blob_lookup(&raw, repo, &e.oid); rc < 0) return GitError(rc, "read " + c.path);

@@ -685,13 +685,16 @@ def azure(self):
         return self.send(200, {"count": len(names), "value": [
             {"id": "%08d" % i, "name": n, "defaultBranch": "refs/heads/main", "isDisabled": False}
             for i, n in enumerate(names)]})
-    m = re.match(r"^/azure/([^/]+)/([^/]+)/_apis/git/repositories/([^/]+)(/(refs|items|blobs)(/([0-9a-f]+))?)?$", url.path)
+    m = re.match(r"^/azure/([^/]+)/([^/]+)/_apis/git/repositories/([^/]+)(/(refs|items|blobs|pushes)(/([0-9a-f]+))?)?$",
+                 url.path)
     name = unquote(m.group(3)) if m else None
     repo = next((p for k, p in self.repos.items() if k.split("/")[-1] == name), None)
     if not m or repo is None or q.get("api-version") != "7.1":
         self.count("not_found")
         return self.send(404, {"message": "TF401019: The Git repository does not exist"})
     kind = m.group(5)
+    if self.command == "POST" and kind in ("refs", "pushes"):
+        return self.azure_write(repo, kind)
     if kind is None:
         self.count("repo")
         return self.send(200, {"id": "0000", "name": name, "defaultBranch": "refs/heads/main"})
@@ -738,6 +741,92 @@ def azure(self):
 
 
 Handler.azure = azure
+
+ZERO = "0" * 40
+
+
+def azure_write(self, repo, kind):
+    """Azure Repos writes (REST 7.1):
+      POST .../_apis/git/repositories/{repo}/pushes (https://learn.microsoft.com/en-us/rest/api/azure/devops/git/pushes/create)
+          {"refUpdates": [{"name", "oldObjectId"}], "commits": [{"comment", "author"?: {"name", "email"}, "parents"?,
+          "changes": [{"changeType": add|edit|delete, "item": {"path"}, "newContent": {"content", "contentType":
+          rawtext|base64encoded}}]}]} -> 201 {"commits": [{"commitId", "author", "committer", "comment"}], "refUpdates":
+          [{"name", "oldObjectId", "newObjectId"}], "pushId", "date", "pushedBy"}. oldObjectId must be the branch's head
+          (409 TF401028 otherwise); for a branch that does not exist it is the commit the new branch starts on
+          ("Use the object id of the base branch when creating a branch", GitRefUpdate).
+      POST .../_apis/git/repositories/{repo}/refs (https://learn.microsoft.com/en-us/rest/api/azure/devops/git/refs/update-refs)
+          [{"name", "oldObjectId", "newObjectId"}] -> 200 {"value": [{"name", "oldObjectId", "newObjectId", "success",
+          "updateStatus"}], "count"}; creating: oldObjectId all zeros.
+    The committer (and the pusher) is the PAT's user ("Azure Token User").
+    """
+    body = self.json_body()
+    if kind == "refs":
+        self.count("write_ref")
+        if not isinstance(body, list):
+            return self.send(400, {"message": "The body of the request contains invalid Json."})
+        results = []
+        for u in body:
+            ref, old, new = u.get("name", ""), u.get("oldObjectId", ZERO), u.get("newObjectId", ZERO)
+            ok = update_ref(repo, ref, new, "" if old == ZERO else old)
+            results.append({"name": ref, "oldObjectId": old, "newObjectId": new, "success": ok,
+                            "updateStatus": "succeeded" if ok else "staleOldObjectId", "repositoryId": "0000"})
+        return self.send(200, {"value": results, "count": len(results)})
+    if not isinstance(body, dict) or len(body.get("refUpdates", [])) != 1 or len(body.get("commits", [])) != 1:
+        return self.send(400, {"message": "TF400898: An Internal Error Occurred (this server takes one ref update "
+                                          "and one commit)"})
+    self.count("write_commit")
+    update, commit = body["refUpdates"][0], body["commits"][0]
+    ref, old = update.get("name", ""), update.get("oldObjectId", ZERO)
+    branch = ref[len("refs/heads/"):]
+    with LOCK:
+        mover = STATE.pop("move_branch_before_write", None)
+    if mover == branch:
+        someone_else_commits(repo, branch)
+    head = (git(repo, "rev-parse", "--verify", "-q", ref) or "").strip()
+    stale = {"$id": "1", "innerException": None, "typeName": "Microsoft.TeamFoundation.Git.Server.GitReferenceStaleException",
+             "typeKey": "GitReferenceStaleException", "errorCode": 0, "eventId": 3000,
+             "message": "TF401028: The reference '%s' has already been updated by another client, so you cannot update "
+                        "it. Please try again." % ref}
+    if head and head != old:
+        self.count("write_rejected")
+        return self.send(409, stale)
+    import base64
+    edits = []
+    for ch in commit.get("changes", []):
+        path = ch.get("item", {}).get("path", "").lstrip("/")
+        kind_ = ch.get("changeType")
+        exists, mode = file_at(repo, old, path) if old != ZERO else (None, None)
+        if kind_ == "delete":
+            if not exists:
+                return self.send(400, {"message": "TF401174: The item '/%s' could not be found." % path})
+            edits.append((path, None, None))
+            continue
+        if kind_ == "add" and exists:
+            return self.send(400, {"message": "TF402456: An item with the same path '/%s' already exists." % path})
+        if kind_ == "edit" and not exists:
+            return self.send(400, {"message": "TF401174: The item '/%s' could not be found." % path})
+        content = ch.get("newContent", {})
+        data = base64.b64decode(content.get("content", "")) if content.get("contentType") == "base64encoded" else \
+            content.get("content", "").encode()
+        blob = git(repo, "hash-object", "-w", "--stdin", input=data).strip()
+        edits.append((path, mode or "100644", blob))
+    tree, missing = write_tree(repo, (old + "^{tree}") if old != ZERO else None, edits)
+    if missing:
+        return self.send(400, {"message": "TF401174: The item '/%s' could not be found." % missing})
+    author = commit.get("author") or {"name": "Azure Token User", "email": "token-user@azure.example"}
+    sha = commit_tree(repo, tree, [old] if old != ZERO else [], commit.get("comment", ""), author.get("name"),
+                      author.get("email"), ("Azure Token User", "token-user@azure.example"))
+    if not update_ref(repo, ref, sha, head):
+        self.count("write_rejected")
+        return self.send(409, stale)
+    return self.send(201, {"commits": [{"commitId": sha, "author": author, "comment": commit.get("comment", ""),
+                                        "committer": {"name": "Azure Token User", "email": "token-user@azure.example"}}],
+                           "refUpdates": [{"repositoryId": "0000", "name": ref, "oldObjectId": old, "newObjectId": sha}],
+                           "pushId": 1, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                           "pushedBy": {"displayName": "Azure Token User"}})
+
+
+Handler.azure_write = azure_write
 
 
 def bitbucket_server(self):

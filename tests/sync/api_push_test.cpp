@@ -182,6 +182,7 @@ struct Writer {
 const Writer kWriters[] = {
     {"github", nullptr, true, true, kAuthor},
     {"gitlab", "api", true, false, kAuthor},
+    {"azure-repos", nullptr, true, true, kAuthor},
 };
 std::vector<std::string> WriterNames() {
   std::vector<std::string> names;
