@@ -195,7 +195,8 @@ void LoadSync(YamlMap& m, const ConnectorConfig& c, SyncBinding* s) {
   }
   // Writing back through the provider's commit API exists for these providers so far.
   bool api_writes =
-      c.provider == Provider::kGitHub || c.provider == Provider::kGitLab || c.provider == Provider::kAzureRepos;
+      c.provider == Provider::kGitHub || c.provider == Provider::kGitLab || c.provider == Provider::kAzureRepos ||
+      c.provider == Provider::kBitbucketServer;
   if (c.fetch == FetchMode::kApi && s->direction != SyncDirection::kPull && !api_writes) {
     const std::string why = "with fetch: api and provider " + std::string(ProviderName(c.provider)) +
                             " only direction: pull is supported so far (writing back through its API is not "

@@ -855,6 +855,8 @@ def bitbucket_server(self):
         self.count("not_found")
         return self.send(404, {"errors": [{"message": "Repository does not exist."}]})
     kind, rest = m.group(4), unquote(m.group(6) or "").strip("/")
+    if (self.command, kind) in (("PUT", "browse"), ("POST", "branches")):
+        return self.bitbucket_server_write(repo, kind, rest)
     with LOCK:
         cap = STATE["per_page_max"]
         inject = list(STATE["inject"])
@@ -910,6 +912,100 @@ def bitbucket_server(self):
 
 
 Handler.bitbucket_server = bitbucket_server
+
+
+def multipart_fields(self):
+    """{name: (value bytes, {disposition params})} of a multipart/form-data body (RFC 7578)."""
+    ctype = self.headers.get("Content-Type", "")
+    m = re.search(r'boundary="?([^";]+)"?', ctype)
+    if not ctype.startswith("multipart/form-data") or not m:
+        return None
+    fields = {}
+    for part in self.body.split(b"--" + m.group(1).encode())[1:]:
+        if part.startswith(b"--"):
+            break
+        head, _, value = part.partition(b"\r\n\r\n")
+        if value.endswith(b"\r\n"):
+            value = value[:-2]
+        params = {}
+        for line in head.decode("utf-8", "replace").split("\r\n"):
+            if line.lower().startswith("content-disposition:"):
+                for k, v in re.findall(r'([\w-]+)\s*[=:]\s*"([^"]*)"', line):
+                    params[k.lower()] = urllib.parse.unquote(v)
+        if "name" in params:
+            fields.setdefault(params["name"], []).append((value, params))
+    return fields
+
+
+Handler.multipart_fields = multipart_fields
+
+TOKEN_USER = {"name": "token-user", "emailAddress": "token-user@bitbucket.example", "displayName": "Bitbucket Token User",
+              "id": 7, "slug": "token-user", "type": "NORMAL", "active": True}
+
+
+def bitbucket_server_write(self, repo, kind, rest):
+    """Bitbucket Server / Data Center writes (REST 1.0, https://developer.atlassian.com/server/bitbucket/rest/):
+      PUT  .../browse/{path} multipart/form-data {content (file), message, branch, sourceCommitId?, sourceBranch?}
+           (api-group-repository, "Edit file"): one commit; sourceCommitId is "the commit ID of the file before it was
+           edited, used to identify if content has changed" (409 if the file changed on the branch since; a new file
+           is sent without it, 409 if it exists). -> 200 the commit {"id", "displayId", "author", "committer",
+           "authorTimestamp", "message", "parents": [{"id", "displayId"}]}. The author is the token's user.
+           Multipart writes need "X-Atlassian-Token: no-check" (XSRF protection, 403 otherwise).
+      POST .../branches {"name", "startPoint", "message"?} (api-group-repository, "Create branch") -> 200
+           {"id": "refs/heads/x", "displayId", "type": "BRANCH", "latestCommit", "isDefault"}
+    There is no REST endpoint that deletes a file.
+    """
+    if kind == "branches":
+        self.count("write_ref")
+        body = self.json_body() or {}
+        name, start = body.get("name", ""), body.get("startPoint", "")
+        sha = (git(repo, "rev-parse", "--verify", "-q", start + "^{commit}") or "").strip()
+        if not sha:
+            return self.send(400, {"errors": [{"message": "Start point '%s' does not exist." % start}]})
+        if not update_ref(repo, "refs/heads/" + name, sha, ""):
+            return self.send(409, {"errors": [{"message": "Branch '%s' already exists in repository." % name}]})
+        return self.send(200, {"id": "refs/heads/" + name, "displayId": name, "type": "BRANCH", "latestCommit": sha,
+                               "latestChangeset": sha, "isDefault": False})
+    if self.headers.get("X-Atlassian-Token") != "no-check":
+        return self.send(403, {"errors": [{"message": "XSRF check failed"}]})
+    fields = self.multipart_fields()
+    if fields is None or "content" not in fields or "branch" not in fields:
+        return self.send(400, {"errors": [{"message": "content and branch are required"}]})
+    self.count("write_commit")
+    field = lambda k: fields[k][0][0].decode() if k in fields else None
+    branch, source = field("branch"), field("sourceCommitId")
+    ref = "refs/heads/" + branch
+    with LOCK:
+        mover = STATE.pop("move_branch_before_write", None)
+    if mover == branch:
+        someone_else_commits(repo, branch)
+    head = (git(repo, "rev-parse", "--verify", "-q", ref) or "").strip()
+    if not head:
+        return self.send(404, {"errors": [{"message": "Branch '%s' does not exist." % branch}]})
+    now_blob, mode = file_at(repo, head, rest)
+    if source:
+        then_blob, _ = file_at(repo, source, rest)
+        if now_blob != then_blob:
+            self.count("write_rejected")
+            return self.send(409, {"errors": [{"context": None, "exceptionName":
+                                               "com.atlassian.bitbucket.content.FileContentModificationException",
+                                               "message": "The file '%s' has been modified since '%s'." % (rest, source)}]})
+    elif now_blob:
+        self.count("write_rejected")
+        return self.send(409, {"errors": [{"message": "The file '%s' already exists on branch '%s'." % (rest, branch)}]})
+    blob = git(repo, "hash-object", "-w", "--stdin", input=fields["content"][0][0]).strip()
+    tree, _ = write_tree(repo, head + "^{tree}", [(rest, mode or "100644", blob)])
+    message = field("message") or "Edited %s online with Bitbucket" % rest
+    sha = commit_tree(repo, tree, [head], message, TOKEN_USER["displayName"], TOKEN_USER["emailAddress"])
+    if not update_ref(repo, ref, sha, head):
+        self.count("write_rejected")
+        return self.send(409, {"errors": [{"message": "The branch '%s' was updated concurrently." % branch}]})
+    return self.send(200, {"id": sha, "displayId": sha[:11], "author": TOKEN_USER, "committer": TOKEN_USER,
+                           "authorTimestamp": int(time.time() * 1000), "message": message,
+                           "parents": [{"id": head, "displayId": head[:11]}]})
+
+
+Handler.bitbucket_server_write = bitbucket_server_write
 
 
 def bitbucket_cloud(self):

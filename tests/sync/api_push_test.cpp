@@ -183,6 +183,8 @@ const Writer kWriters[] = {
     {"github", nullptr, true, true, kAuthor},
     {"gitlab", "api", true, false, kAuthor},
     {"azure-repos", nullptr, true, true, kAuthor},
+    // The file edit API deletes nothing, checks per file, and the author is the token's user.
+    {"bitbucket-server", nullptr, false, false, "Bitbucket Token User <token-user@bitbucket.example>"},
 };
 std::vector<std::string> WriterNames() {
   std::vector<std::string> names;
@@ -278,6 +280,37 @@ BOOST_AUTO_TEST_CASE(a_new_executable_keeps_its_mode) {
   BOOST_TEST(tree.find("100755 blob") != std::string::npos, tree);
   BOOST_TEST(Git({"--git-dir", bare, "ls-tree", "main", "configs/app/deploy.sh"}).out.rfind("100755", 0) == 0u);
   BOOST_TEST(Git({"--git-dir", bare, "ls-tree", "main", "configs/app/run.sh"}).out.rfind("100644", 0) == 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+struct BitbucketServerPushFixture : ApiFixture {
+  BitbucketServerPushFixture() : ApiFixture(Provider::kBitbucketServer) {}
+};
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(bitbucket_server_api_push, BitbucketServerPushFixture)
+
+BOOST_AUTO_TEST_CASE(a_local_deletion_is_refused_with_a_clear_error_and_nothing_written) {
+  spec.direction = SyncDirection::kBidirectional;
+  BOOST_REQUIRE(Sync().ok());
+  std::string before = Log(bare, "main", "%H");
+  std::filesystem::remove(spec.local + "/sub/b.yaml");
+  WriteFile(spec.local + "/a.yaml", "a: 2\n");
+  auto r = Sync();
+  BOOST_REQUIRE(!r.ok());
+  BOOST_TEST(r.status().message().find("Bitbucket Server: cannot write the deletion of configs/app/sub/b.yaml to branch "
+                                       "main: its REST API has no way to delete a file") != std::string::npos,
+             r.status().message());
+  BOOST_TEST(Log(bare, "main", "%H") == before);
+  BOOST_TEST(!FileExists(spec.local + "/sub/b.yaml"));  // the local folder is left as the user made it
+  BOOST_TEST(Local("a.yaml") == "a: 2\n");
+  // Restoring the file lets the edit through.
+  WriteFile(spec.local + "/sub/b.yaml", "b: 1\n");
+  r = Sync();
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
+  BOOST_TEST(Remote(*this, "a.yaml") == "a: 2\n");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
