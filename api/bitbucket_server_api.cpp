@@ -17,19 +17,6 @@ using api_answer::Str;
 using api_answer::True;
 
 
-// Each path segment encoded on its own; '/' between them kept.
-std::string EncodePath(const std::string& path) {
-  std::string out;
-  size_t start = 0;
-  while (start <= path.size() && !path.empty()) {
-    size_t slash = path.find('/', start);
-    out += UrlEncodeComponent(path.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
-    if (slash == std::string::npos) break;
-    out += '/';
-    start = slash + 1;
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -96,7 +83,7 @@ Status BitbucketServerApi::ListDirectory(const std::string& commit, const std::s
   int64_t start = 0;
   for (int pages = 0;; ++pages) {
     if (pages > 10000) return Status::Corrupted("listing of " + dir + " never ends");
-    auto res = Call("/browse/" + EncodePath(dir) + "?at=" + commit + "&limit=500&start=" + std::to_string(start),
+    auto res = Call("/browse/" + UrlEncodePath(dir) + "?at=" + commit + "&limit=500&start=" + std::to_string(start),
                     "folder " + (dir.empty() ? std::string("/") : dir));
     if (!res.ok()) {
       if (res.status().code() == Status::Code::kNotFound && rel.empty()) {
@@ -202,7 +189,7 @@ Result<std::string> BitbucketServerApi::Commit(const CommitRequest& req) {
     // The commit the file was last seen at: refused (409) if it changed on the branch since.
     if (c.kind == FileChange::Kind::kModify) form.AddField("sourceCommitId", head);
     std::string body = form.Finish();
-    auto res = Write("PUT", "/browse/" + EncodePath(c.path), form.ContentType(), body, what);
+    auto res = Write("PUT", "/browse/" + UrlEncodePath(c.path), form.ContentType(), body, what);
     if (!res.ok()) return res.status();
     auto v = api_answer::ParseJson(*res, "Bitbucket Server: " + what);
     if (!v.ok()) return v.status();
@@ -222,7 +209,7 @@ Result<std::string> BitbucketServerApi::Commit(const CommitRequest& req) {
 }
 
 Status BitbucketServerApi::Download(const RemoteEntry& entry, const std::string& file) {
-  auto res = Call("/raw/" + EncodePath(entry.repo_path) + "?at=" + entry.commit, "file " + entry.path, file, 1ull << 31);
+  auto res = Call("/raw/" + UrlEncodePath(entry.repo_path) + "?at=" + entry.commit, "file " + entry.path, file, 1ull << 31);
   return res.ok() ? Status::Ok() : res.status();
 }
 

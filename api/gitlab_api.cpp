@@ -31,6 +31,19 @@ std::string UrlEncodeComponent(const std::string& s) {
   return out;
 }
 
+std::string UrlEncodePath(const std::string& path) {
+  std::string out;
+  size_t start = 0;
+  while (!path.empty() && start <= path.size()) {
+    size_t slash = path.find('/', start);
+    out += UrlEncodeComponent(path.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+    if (slash == std::string::npos) break;
+    out += '/';
+    start = slash + 1;
+  }
+  return out;
+}
+
 GitLabApi::GitLabApi(ApiTarget target) : target_(std::move(target)), client_(target_.http) {
   while (!target_.api_base.empty() && target_.api_base.back() == '/') target_.api_base.pop_back();
   if (target_.api_base.empty()) target_.api_base = "https://gitlab.com/api/v4";

@@ -45,5 +45,7 @@ class GitLabApi : public ProviderApi {
 
 // Percent-encodes every byte but unreserved ones ('/' too, as GitLab's :id and :file_path need).
 std::string UrlEncodeComponent(const std::string& s);
+// A path for a URL: each segment encoded on its own, '/' between them kept.
+std::string UrlEncodePath(const std::string& path);
 
 }  // namespace gitsyncd

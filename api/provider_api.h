@@ -25,6 +25,7 @@ struct RemoteEntry {
   bool executable = false;
   std::string blob_id;  // Git object id (hex); empty when the provider lists none (Bitbucket Cloud)
   uint64_t size = 0;
+  bool size_known = false;  // `size` is what the listing said (checked after a download without blob id)
   std::string repo_path;  // path from the repository root
   std::string commit;     // the commit it was listed at
 };

@@ -193,20 +193,6 @@ void LoadSync(YamlMap& m, const ConnectorConfig& c, SyncBinding* s) {
   if (auto v = m.Choice("direction", {"push", "pull", "bidirectional"})) {
     s->direction = *v == "push" ? SyncDirection::kPush : *v == "pull" ? SyncDirection::kPull : SyncDirection::kBidirectional;
   }
-  // Writing back through the provider's commit API exists for these providers so far.
-  bool api_writes =
-      c.provider == Provider::kGitHub || c.provider == Provider::kGitLab || c.provider == Provider::kAzureRepos ||
-      c.provider == Provider::kBitbucketServer;
-  if (c.fetch == FetchMode::kApi && s->direction != SyncDirection::kPull && !api_writes) {
-    const std::string why = "with fetch: api and provider " + std::string(ProviderName(c.provider)) +
-                            " only direction: pull is supported so far (writing back through its API is not "
-                            "implemented yet); set direction: pull or use fetch: git";
-    if (m.Has("direction")) {
-      sink->Add(m.Get("direction"), m.KeyPath("direction"), why);
-    } else {
-      sink->Add(m.Where(), m.KeyPath("direction"), why);
-    }
-  }
   if (auto v = m.Choice("on_conflict", {"keep-both", "prefer-remote", "prefer-local"})) {
     s->on_conflict = *v == "keep-both" ? ConflictPolicy::kKeepBoth
                      : *v == "prefer-remote" ? ConflictPolicy::kPreferRemote

@@ -2,10 +2,13 @@
 
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <thread>
+#include <set>
 #include <sstream>
 
 #include "sync/api_state.h"
@@ -78,6 +81,37 @@ Result<ApiFetchResult> FetchFolderViaApi(git_repository* repo, const std::string
   auto entries = api.ListFolder(*head, path);
   if (!entries.ok()) return entries.status();
 
+  // Readers whose listings carry no blob ids (Bitbucket Cloud): a file the provider reports
+  // unchanged since the last snapshot keeps that snapshot's content (if its size agrees); the
+  // others are downloaded and hashed. Without a usable comparison everything is downloaded.
+  std::optional<FlatTree> previous;
+  std::set<std::string> changed;
+  if (!api.ListsBlobIds()) {
+    auto prev = Oid(state.snapshot);
+    if (prev && !state.remote_commit.empty() && git_odb_exists(odb.get(), &*prev)) {
+      auto diff = api.ChangedFiles(state.remote_commit, *head);
+      auto tree = SubtreeOfCommit(repo, &*prev, path);
+      if (diff.ok() && tree.ok()) {
+        previous = std::move(*tree);
+        changed.insert(diff->begin(), diff->end());
+      } else {
+        spdlog::warn("api: cannot compare {} with {} ({}); downloading every file of the folder", state.remote_commit,
+                     *head, diff.ok() ? tree.status().message() : diff.status().message());
+      }
+    }
+  }
+  auto unchanged = [&](const RemoteEntry& e) -> std::optional<git_oid> {
+    if (!previous || changed.count(e.repo_path)) return std::nullopt;
+    auto it = previous->find(e.path);
+    if (it == previous->end()) return std::nullopt;
+    size_t len = 0;
+    git_object_t type;
+    if (git_odb_read_header(&len, &type, odb.get(), &it->second.oid) != 0 || (e.size_known && len != e.size)) {
+      return std::nullopt;
+    }
+    return it->second.oid;
+  };
+
   // Which files are new to this repository; only those are downloaded.
   FlatTree files;
   std::vector<const RemoteEntry*> missing;
@@ -87,26 +121,47 @@ Result<ApiFetchResult> FetchFolderViaApi(git_repository* repo, const std::string
                                 e.path + ": not synced (fetch: api reads regular files only)");
       continue;
     }
+    FileEntry fe;
+    fe.mode = e.executable ? GIT_FILEMODE_BLOB_EXECUTABLE : GIT_FILEMODE_BLOB;
+    if (e.blob_id.empty() && !api.ListsBlobIds()) {
+      if (auto same = unchanged(e)) {
+        fe.oid = *same;
+      } else {
+        missing.push_back(&e);
+      }
+      files[e.path] = fe;
+      continue;
+    }
     auto want = Oid(e.blob_id);
     if (!want) return Status::Corrupted("remote file " + e.path + " has an invalid blob id '" + e.blob_id + "'");
     if (!git_odb_exists(odb.get(), &*want)) missing.push_back(&e);
-    FileEntry fe;
     fe.oid = *want;
-    fe.mode = e.executable ? GIT_FILEMODE_BLOB_EXECUTABLE : GIT_FILEMODE_BLOB;
     files[e.path] = fe;
   }
   Status downloaded = missing.empty() ? Status::Ok() : DownloadAll(target, api, missing, binding_dir, parallel);
   Status stored = downloaded;
   for (size_t i = 0; i < missing.size(); ++i) {
     std::string tmp = binding_dir + "/api-download-" + std::to_string(i) + ".tmp";
+    const RemoteEntry& e = *missing[i];
     if (stored.ok()) {
       git_oid written;
       int rc = git_blob_create_from_disk(&written, repo, tmp.c_str());
+      size_t len = 0;
+      git_object_t type;
       if (rc < 0) {
-        stored = GitError(rc, "store downloaded file " + missing[i]->path);
-      } else if (OidHex(written) != missing[i]->blob_id) {
-        stored = Status::Corrupted("downloaded content of " + missing[i]->path + " does not match its blob id " +
-                                   missing[i]->blob_id + " (got " + OidHex(written) + "); nothing applied");
+        stored = GitError(rc, "store downloaded file " + e.path);
+      } else if (e.blob_id.empty()) {
+        // No id to check against: at least the size the listing gave must match.
+        if (e.size_known && (git_odb_read_header(&len, &type, odb.get(), &written) != 0 || len != e.size)) {
+          stored = Status::Corrupted("downloaded content of " + e.path + " has " + std::to_string(len) +
+                                     " bytes, the listing said " + std::to_string(e.size) + "; nothing applied");
+        } else {
+          files[e.path].oid = written;
+          ++result.downloaded;
+        }
+      } else if (OidHex(written) != e.blob_id) {
+        stored = Status::Corrupted("downloaded content of " + e.path + " does not match its blob id " + e.blob_id +
+                                   " (got " + OidHex(written) + "); nothing applied");
       } else {
         ++result.downloaded;
       }

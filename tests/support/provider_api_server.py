@@ -434,13 +434,9 @@ def github_write(self):
     if kind == "refs" and branch and self.command == "PATCH":
         self.count("write_ref")
         branch = unquote(branch)
-        with LOCK:
-            mover = STATE.pop("move_branch_before_write", None)
-        if mover == branch:
-            someone_else_commits(repo, branch)
         new = body.get("sha", "")
         ref = "refs/heads/" + branch
-        current = (git(repo, "rev-parse", "--verify", "-q", ref) or "").strip()
+        current = branch_head_for_write(repo, branch)
         if not current:
             return self.send(422, {"message": "Reference does not exist"})
         if not body.get("force") and not is_ancestor(repo, current, new):
@@ -464,6 +460,21 @@ def github_write(self):
 
 
 Handler.github_write = github_write
+
+
+def branch_head_for_write(repo, branch):
+    """The branch's head as a write finds it ("" if none); first, if the test asked for it
+    (control {"move_branch_before_write": branch}), someone else commits on it."""
+    with LOCK:
+        mover = STATE.pop("move_branch_before_write", None)
+    if mover == branch:
+        someone_else_commits(repo, branch)
+    return (git(repo, "rev-parse", "--verify", "-q", "refs/heads/" + branch) or "").strip()
+
+
+def first_text(fields, name):
+    """The first value of multipart field `name` as text, or None."""
+    return fields[name][0][0].decode() if name in fields else None
 
 
 def someone_else_commits(repo, branch):
@@ -611,11 +622,7 @@ def gitlab_write(self, repo, kind, q):
     if not head and not different:
         return self.send(400, {"message": "You can only create or edit files when you are on a branch"})
     if head and not different:
-        with LOCK:
-            mover = STATE.pop("move_branch_before_write", None)
-        if mover == branch:
-            someone_else_commits(repo, branch)
-            head = git(repo, "rev-parse", ref).strip()
+        head = branch_head_for_write(repo, branch)
     start = start_sha or (head if not start_branch or start_branch == branch else
                           (git(repo, "rev-parse", "--verify", "-q", "refs/heads/" + start_branch) or "").strip())
     if not start:
@@ -778,11 +785,7 @@ def azure_write(self, repo, kind):
     update, commit = body["refUpdates"][0], body["commits"][0]
     ref, old = update.get("name", ""), update.get("oldObjectId", ZERO)
     branch = ref[len("refs/heads/"):]
-    with LOCK:
-        mover = STATE.pop("move_branch_before_write", None)
-    if mover == branch:
-        someone_else_commits(repo, branch)
-    head = (git(repo, "rev-parse", "--verify", "-q", ref) or "").strip()
+    head = branch_head_for_write(repo, branch)
     stale = {"$id": "1", "innerException": None, "typeName": "Microsoft.TeamFoundation.Git.Server.GitReferenceStaleException",
              "typeKey": "GitReferenceStaleException", "errorCode": 0, "eventId": 3000,
              "message": "TF401028: The reference '%s' has already been updated by another client, so you cannot update "
@@ -972,14 +975,9 @@ def bitbucket_server_write(self, repo, kind, rest):
     if fields is None or "content" not in fields or "branch" not in fields:
         return self.send(400, {"errors": [{"message": "content and branch are required"}]})
     self.count("write_commit")
-    field = lambda k: fields[k][0][0].decode() if k in fields else None
-    branch, source = field("branch"), field("sourceCommitId")
+    branch, source = first_text(fields, "branch"), first_text(fields, "sourceCommitId")
     ref = "refs/heads/" + branch
-    with LOCK:
-        mover = STATE.pop("move_branch_before_write", None)
-    if mover == branch:
-        someone_else_commits(repo, branch)
-    head = (git(repo, "rev-parse", "--verify", "-q", ref) or "").strip()
+    head = branch_head_for_write(repo, branch)
     if not head:
         return self.send(404, {"errors": [{"message": "Branch '%s' does not exist." % branch}]})
     now_blob, mode = file_at(repo, head, rest)
@@ -995,7 +993,7 @@ def bitbucket_server_write(self, repo, kind, rest):
         return self.send(409, {"errors": [{"message": "The file '%s' already exists on branch '%s'." % (rest, branch)}]})
     blob = git(repo, "hash-object", "-w", "--stdin", input=fields["content"][0][0]).strip()
     tree, _ = write_tree(repo, head + "^{tree}", [(rest, mode or "100644", blob)])
-    message = field("message") or "Edited %s online with Bitbucket" % rest
+    message = first_text(fields, "message") or "Edited %s online with Bitbucket" % rest
     sha = commit_tree(repo, tree, [head], message, TOKEN_USER["displayName"], TOKEN_USER["emailAddress"])
     if not update_ref(repo, ref, sha, head):
         self.count("write_rejected")
@@ -1009,26 +1007,200 @@ Handler.bitbucket_server_write = bitbucket_server_write
 
 
 def bitbucket_cloud(self):
+    """Bitbucket Cloud REST 2.0 (https://developer.atlassian.com/cloud/bitbucket/rest/), under /bbc:
+      GET  /2.0/repositories/{ws}?pagelen=&page= -> {"pagelen", "page", "size", "values": [{"slug", "full_name",
+           "mainbranch": {"name"}}], "next"?}                                (api-group-repositories)
+      GET  /2.0/repositories/{ws}/{repo}                                    (api-group-repositories)
+      GET  /2.0/repositories/{ws}/{repo}/refs/branches/{name} -> {"type": "branch", "name", "target": {"type": "commit",
+           "hash", ...}}; 404 {"type": "error", "error": {"message"}}        (api-group-refs)
+      GET  /2.0/repositories/{ws}/{repo}/src/{commit}/{path}?max_depth=&pagelen=&page= on a directory ->
+           {"pagelen", "page", "values": [{"type": commit_file|commit_directory, "path" (from the root), "commit":
+           {"hash"}, "attributes": [executable|link|subrepository|binary|lfs], "size", "mimetype", "escaped_path"}],
+           "next"?}, listing max_depth levels (default 1); on a file its raw bytes   (api-group-source)
+      GET  /2.0/repositories/{ws}/{repo}/diffstat/{spec}?merge=&pagelen= with spec "{new}..{old}" -> {"values":
+           [{"type": "diffstat", "status": added|removed|modified|renamed, "lines_added", "lines_removed", "old":
+           {"path", "type", "escaped_path"}|null, "new": ...}], "next"?}; merge=false is a plain two-way diff, else
+           the diff of {new} against its merge base with {old}              (api-group-commits)
+      POST /2.0/repositories/{ws}/{repo}/src multipart/form-data: message, author, parents, branch, files (repeated,
+           paths to delete), and a field per written file (its path, a leading slash allowed; Content-Disposition
+           x-attributes "executable" or "link") -> 201, Location: .../commit/{hash}, empty body. With an existing
+           branch and parents, the parent must be the branch's head (409 otherwise); a new branch is created on the
+           parent                                                          (api-group-source, "Create a commit")
+      POST /2.0/repositories/{ws}/{repo}/refs/branches {"name", "target": {"hash"}} -> 201 the branch (api-group-refs)
+    Control {"max_depth_cap": N} lists at most N levels whatever max_depth asks.
+    """
     url = urllib.parse.urlsplit(self.path)
     q = dict(urllib.parse.parse_qsl(url.query))
+    host = "https://%s/bbc/2.0/repositories/" % self.headers.get("Host")
+    not_found = {"type": "error", "error": {"message": "Resource not found"}}
     m = re.match(r"^/bbc/2\.0/repositories/([^/]+)$", url.path)
-    if not m:
-        return self.send(404, {"type": "error", "error": {"message": "Resource not found"}})
-    # https://developer.atlassian.com/cloud/bitbucket/rest/api-group-repositories/#api-repositories-workspace-get
-    self.count("list_repos")
-    ws = unquote(m.group(1))
-    names = sorted(k for k in self.repos if k.split("/")[0] == ws)
+    if m:
+        # https://developer.atlassian.com/cloud/bitbucket/rest/api-group-repositories/#api-repositories-workspace-get
+        self.count("list_repos")
+        ws = unquote(m.group(1))
+        names = sorted(k for k in self.repos if k.split("/")[0] == ws)
+        with LOCK:
+            pagelen = min(int(q.get("pagelen", "10")), STATE["per_page_max"])
+        page = int(q.get("page", "1"))
+        chunk = names[(page - 1) * pagelen: page * pagelen]
+        out = {"pagelen": pagelen, "page": page, "size": len(names),
+               "values": [{"type": "repository", "slug": k.split("/")[1], "name": k.split("/")[1], "full_name": k,
+                           "is_private": True, "mainbranch": {"type": "branch", "name": "main"}} for k in chunk]}
+        if page * pagelen < len(names):
+            out["next"] = host + "%s?pagelen=%d&page=%d" % (ws, pagelen, page + 1)
+        return self.send(200, out)
+    m = re.match(r"^/bbc/2\.0/repositories/([^/]+)/([^/]+)(/(refs/branches|src|diffstat)(/(.*))?)?$", url.path)
+    full = (unquote(m.group(1)) + "/" + unquote(m.group(2))) if m else None
+    if not m or full not in self.repos:
+        self.count("not_found")
+        return self.send(404, not_found)
+    repo, kind, rest = self.repos[full], m.group(4), m.group(6)
+    base = host + full
+    if kind is None:
+        self.count("repo")
+        return self.send(200, {"type": "repository", "full_name": full, "slug": full.split("/")[1], "is_private": True,
+                               "mainbranch": {"type": "branch", "name": "main"}})
+    if self.command == "POST":
+        return self.bitbucket_cloud_write(repo, kind, rest, base)
     with LOCK:
-        pagelen = min(int(q.get("pagelen", "10")), STATE["per_page_max"])
+        cap = STATE["per_page_max"]
+        inject = list(STATE["inject"])
+        depth_cap = STATE.get("max_depth_cap")
+    pagelen = min(int(q.get("pagelen", "10")), cap)
     page = int(q.get("page", "1"))
-    chunk = names[(page - 1) * pagelen: page * pagelen]
-    out = {"pagelen": pagelen, "page": page, "size": len(names),
-           "values": [{"type": "repository", "slug": k.split("/")[1], "name": k.split("/")[1], "full_name": k,
-                       "is_private": True, "mainbranch": {"type": "branch", "name": "main"}} for k in chunk]}
-    if page * pagelen < len(names):
-        out["next"] = "https://%s/bbc/2.0/repositories/%s?pagelen=%d&page=%d" % (self.headers.get("Host"), ws, pagelen,
-                                                                              page + 1)
-    return self.send(200, out)
+
+    def paged(values, link):
+        out = {"pagelen": pagelen, "page": page, "values": values[(page - 1) * pagelen: page * pagelen]}
+        if page * pagelen < len(values):
+            query = dict(q)
+            query["page"] = str(page + 1)
+            out["next"] = link + "?" + urllib.parse.urlencode(query)
+        return out
+
+    if kind == "refs/branches":
+        self.count("ref")
+        name = unquote(rest or "")
+        sha = (git(repo, "rev-parse", "--verify", "-q", "refs/heads/" + name) or "").strip()
+        if not sha:
+            return self.send(404, {"type": "error", "error": {"message": "Branch \"%s\" not found" % name}})
+        return self.send(200, {"type": "branch", "name": name,
+                               "target": {"type": "commit", "hash": sha, "links": {"self": {"href": base + "/commit/" + sha}}}})
+    if kind == "src":
+        commit, _, path = (rest or "").partition("/")
+        path = unquote(path).strip("/")
+        typ = (git(repo, "cat-file", "-t", commit + ":" + path) or "").strip() if path else "tree"
+        if typ == "blob":
+            self.count("blob")
+            data = git(repo, "cat-file", "blob", commit + ":" + path, binary=True)
+            with LOCK:
+                STATS["blob_bytes"] += len(data)
+            return self.send(200, data, content_type="application/octet-stream")
+        if typ != "tree":
+            return self.send(404, {"type": "error", "error": {"message": "No such file or directory: " + path}})
+        self.count("tree")
+        depth = max(1, int(q.get("max_depth", "1")))
+        if depth_cap:
+            depth = min(depth, depth_cap)
+        listing = git(repo, "ls-tree", "-r", "-t", "-l", commit + (":" + path if path else "")) or ""
+        values = []
+        for line in listing.splitlines():
+            meta, p = line.split("\t", 1)
+            mode, otype, sha, size = meta.split()
+            if p.count("/") + 1 > depth:
+                continue
+            fullpath = (path + "/" + p) if path else p
+            e = {"type": "commit_directory" if otype == "tree" else "commit_file", "path": fullpath,
+                 "escaped_path": fullpath, "commit": {"type": "commit", "hash": commit},
+                 "links": {"self": {"href": "%s/src/%s/%s" % (base, commit, fullpath)}}}
+            if otype != "tree":
+                e["attributes"] = (["executable"] if mode == "100755" else ["link"] if mode == "120000" else
+                                   ["subrepository"] if mode == "160000" else [])
+                e["size"] = int(size) if size != "-" else 0
+                e["mimetype"] = None
+            values.append(e)
+        values.extend(inject)
+        return self.send(200, paged(values, "%s/src/%s/%s" % (base, commit, path + "/" if path else "")))
+    if kind == "diffstat":
+        self.count("diffstat")
+        new, _, old = unquote(rest or "").partition("..")
+        if q.get("merge", "true") != "false" and old:
+            old = (git(repo, "merge-base", new, old) or "").strip()
+        out = git(repo, "diff-tree", "-r", "-M", "--name-status", old or new + "^", new)
+        if out is None:
+            return self.send(404, {"type": "error", "error": {"message": "Commit not found"}})
+        names = {"A": "added", "D": "removed", "M": "modified", "T": "modified", "R": "renamed"}
+        side = lambda p: {"path": p, "type": "commit_file", "escaped_path": p} if p else None
+        values = []
+        for line in out.splitlines():
+            parts = line.split("\t")
+            status = names.get(parts[0][0], "modified")
+            if status == "renamed":
+                old_path, new_path = parts[1], parts[2]
+            elif status == "added":
+                old_path, new_path = None, parts[1]
+            elif status == "removed":
+                old_path, new_path = parts[1], None
+            else:
+                old_path = new_path = parts[1]
+            values.append({"type": "diffstat", "status": status, "lines_added": 0, "lines_removed": 0,
+                           "old": side(old_path), "new": side(new_path)})
+        return self.send(200, paged(values, "%s/diffstat/%s" % (base, rest)))
+    return self.send(404, not_found)
+
+
+def bitbucket_cloud_write(self, repo, kind, rest, base):
+    if kind == "refs/branches" and not rest:
+        self.count("write_ref")
+        body = self.json_body() or {}
+        name, sha = body.get("name", ""), (body.get("target") or {}).get("hash", "")
+        if not update_ref(repo, "refs/heads/" + name, sha, ""):
+            return self.send(400, {"type": "error", "error": {"message": "BRANCH_ALREADY_EXISTS"}})
+        return self.send(201, {"type": "branch", "name": name, "target": {"type": "commit", "hash": sha}})
+    if kind != "src" or rest:
+        return self.send(404, {"type": "error", "error": {"message": "Resource not found"}})
+    fields = self.multipart_fields()
+    if fields is None:
+        return self.send(400, {"type": "error", "error": {"message": "expected multipart/form-data"}})
+    self.count("write_commit")
+    meta = {"message", "author", "parents", "files", "branch"}
+    branch = first_text(fields, "branch") or "main"
+    parents = [p for p in (first_text(fields, "parents") or "").split(",") if p]
+    ref = "refs/heads/" + branch
+    head = branch_head_for_write(repo, branch)
+    if head and parents and parents[0] != head:
+        self.count("write_rejected")
+        return self.send(409, {"type": "error", "error": {"message": "Commit %s is not the head of %s" % (parents[0], branch)}})
+    start = head or (parents[0] if parents else git(repo, "rev-parse", "refs/heads/main").strip())
+    edits = []
+    written = set()
+    for name, items in fields.items():
+        if name in meta:
+            continue
+        path = name.lstrip("/")
+        data, params = items[0]
+        attrs = params.get("x-attributes", "")
+        mode = "100755" if "executable" in attrs else "120000" if "link" in attrs else "100644"
+        blob = git(repo, "hash-object", "-w", "--stdin", input=data).strip()
+        edits.append((path, mode, blob))
+        written.add(path)
+    for data, _ in fields.get("files", []):
+        path = data.decode().lstrip("/")
+        if path not in written:
+            edits.append((path, None, None))
+    tree, missing = write_tree(repo, start + "^{tree}", edits)
+    if missing:
+        return self.send(400, {"type": "error", "error": {"message": "No such file: " + missing}})
+    am = re.match(r"^(.*?)\s*<([^>]*)>$", first_text(fields, "author") or "")
+    author = (am.group(1), am.group(2)) if am else ("Bitbucket Token User", "token-user@bitbucket.example")
+    sha = commit_tree(repo, tree, [start] + parents[1:], first_text(fields, "message") or "Edited online with Bitbucket",
+                      author[0], author[1])
+    if not update_ref(repo, ref, sha, head):
+        self.count("write_rejected")
+        return self.send(409, {"type": "error", "error": {"message": "The branch moved"}})
+    return self.send(201, b"", content_type="text/plain", headers={"Location": base + "/commit/" + sha})
+
+
+Handler.bitbucket_cloud_write = bitbucket_cloud_write
 
 
 Handler.bitbucket_cloud = bitbucket_cloud

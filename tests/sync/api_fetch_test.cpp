@@ -14,23 +14,36 @@
 using namespace gitsyncd;
 using namespace gitsyncd::testing;
 
+namespace {
+
+// After a first sync, the person edits a.yaml, adds new.yaml, deletes sub/b.yaml and edits a
+// file outside the folder; the next pass brings exactly that. Returns the files it downloaded.
+int64_t DownloadsAfterAPushEditingAddingAndDeleting(ApiFixture& f) {
+  f.MustSync();
+  f.person->Write("configs/app/a.yaml", "a: 2\n");
+  f.person->Remove("configs/app/sub/b.yaml");
+  f.person->Write("configs/app/new.yaml", "new: true\n");
+  f.person->Write("other/outside.txt", "changed outside\n");
+  BOOST_REQUIRE(f.person->CommitAndPush("edit"));
+  int64_t blobs = f.Count("blob");
+  f.MustSync();
+  BOOST_TEST(f.Local("a.yaml") == "a: 2\n");
+  BOOST_TEST(f.Local("new.yaml") == "new: true\n");
+  BOOST_TEST(f.Local("run.sh") == "#!/bin/sh\necho hi\n");
+  BOOST_TEST(!FileExists(f.spec.local + "/sub/b.yaml"));
+  BOOST_TEST(!FileExists(f.spec.local + "/outside.txt"));
+  return f.Count("blob") - blobs;
+}
+
+}  // namespace
+
 BOOST_FIXTURE_TEST_SUITE(api_fetch, ApiFixture)
 
 BOOST_AUTO_TEST_CASE(initial_fetch_brings_exactly_the_folder) {
-  auto r = Sync();
-  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
-  BOOST_TEST(Local("a.yaml") == "a: 1\n");
-  BOOST_TEST(Local("sub/b.yaml") == "b: 1\n");
-  BOOST_TEST(Local("run.sh") == "#!/bin/sh\necho hi\n");
-  BOOST_TEST(!FileExists(spec.local + "/other/outside.txt"));
-  BOOST_TEST(!FileExists(spec.local + "/outside.txt"));
-  BOOST_TEST(!FileExists(spec.local + "/link"));
-  BOOST_TEST(!FileExists(spec.local + "/vendored"));
+  MustSync();
+  ExpectExactlyTheSeededFolder();
   BOOST_TEST(Count("blob") == 3);  // the three files of the folder, nothing else
-  auto state = LoadBindingState(spec.binding_dir);
-  BOOST_REQUIRE(state.ok());
-  std::string warnings;
-  for (const auto& w : state->warnings) warnings += w + "\n";
+  std::string warnings = Warnings();
   BOOST_TEST(warnings.find("remote symlink link: not synced") != std::string::npos, warnings);
   BOOST_TEST(warnings.find("remote submodule vendored: not synced") != std::string::npos, warnings);
 }
@@ -70,19 +83,7 @@ BOOST_AUTO_TEST_CASE(no_change_resync_costs_one_request) {
 }
 
 BOOST_AUTO_TEST_CASE(a_push_downloads_only_the_changed_files) {
-  BOOST_REQUIRE(Sync().ok());
-  person->Write("configs/app/a.yaml", "a: 2\n");
-  person->Remove("configs/app/sub/b.yaml");
-  person->Write("configs/app/new.yaml", "new: true\n");
-  person->Write("other/outside.txt", "changed outside\n");
-  BOOST_REQUIRE(person->CommitAndPush("edit"));
-  int64_t blobs = Count("blob");
-  auto r = Sync();
-  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
-  BOOST_TEST(Local("a.yaml") == "a: 2\n");
-  BOOST_TEST(Local("new.yaml") == "new: true\n");
-  BOOST_TEST(!FileExists(spec.local + "/sub/b.yaml"));
-  BOOST_TEST(Count("blob") - blobs == 2);  // a.yaml and new.yaml; run.sh is known
+  BOOST_TEST(DownloadsAfterAPushEditingAddingAndDeleting(*this) == 2);  // a.yaml and new.yaml; run.sh is known
 }
 
 BOOST_AUTO_TEST_CASE(local_edits_are_never_overwritten) {
@@ -125,24 +126,18 @@ BOOST_AUTO_TEST_CASE(a_hostile_listing_is_refused_and_nothing_is_written) {
   api->Control(
       "{\"inject\": {\"path\": \"../../evil.yaml\", \"mode\": \"100644\", \"type\": \"blob\", "
       "\"sha\": \"e69de29bb2d1d6434b8b29ae775ad8c2e48c5391\", \"size\": 0}}");
-  auto r = Sync();
-  BOOST_REQUIRE(!r.ok());
-  BOOST_TEST(r.status().message().find("unsafe path '../../evil.yaml' ('..' component)") != std::string::npos,
-             r.status().message());
+  ExpectFailure("unsafe path '../../evil.yaml' ('..' component)");
   BOOST_TEST(!FileExists(spec.local + "/a.yaml"));
   BOOST_TEST(!FileExists(dir / "evil.yaml"));
 }
 
 BOOST_AUTO_TEST_CASE(a_wrong_token_or_missing_branch_is_a_clear_error) {
   spec.api->token = "wrong";
-  auto r = Sync();
-  BOOST_REQUIRE(!r.ok());
-  BOOST_TEST(r.status().message().find("the API token was refused (HTTP 401)") != std::string::npos,
-             r.status().message());
+  ExpectFailure("the API token was refused (HTTP 401)");
   spec.api->token = "ghp-test-token";
   BOOST_REQUIRE(Sync().ok());
   spec.branch = "release";  // never existed: the folder stays as it is
-  r = Sync();
+  ExpectFailure("branch release no longer exists");
   BOOST_TEST(Local("a.yaml") == "a: 1\n");
 }
 
@@ -158,19 +153,13 @@ BOOST_FIXTURE_TEST_SUITE(gitlab_api_fetch, GitLabFixture)
 
 BOOST_AUTO_TEST_CASE(paginated_listing_brings_exactly_the_folder_then_only_changes) {
   api->Control("{\"per_page_max\": 2}");  // 6 entries in the folder: 3+ pages
-  auto r = Sync();
-  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
-  BOOST_TEST(Local("a.yaml") == "a: 1\n");
-  BOOST_TEST(Local("sub/b.yaml") == "b: 1\n");
-  BOOST_TEST(Local("run.sh") == "#!/bin/sh\necho hi\n");
-  BOOST_TEST(!FileExists(spec.local + "/link"));
-  BOOST_TEST(!FileExists(spec.local + "/outside.txt"));
+  MustSync();
+  ExpectExactlyTheSeededFolder();
   BOOST_TEST(Count("tree") >= 3);
   BOOST_TEST(Count("blob") == 3);
   person->Write("configs/app/a.yaml", "a: 2\n");
   BOOST_REQUIRE(person->CommitAndPush("edit"));
-  r = Sync();
-  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
+  MustSync();
   BOOST_TEST(Local("a.yaml") == "a: 2\n");
   BOOST_TEST(Count("blob") == 4);
   int64_t refs = Count("ref"), trees = Count("tree");
@@ -190,10 +179,7 @@ BOOST_AUTO_TEST_CASE(token_scopes_are_checked) {
 BOOST_AUTO_TEST_CASE(a_hostile_listing_is_refused) {
   api->Control("{\"inject\": {\"id\": \"e69de29bb2d1d6434b8b29ae775ad8c2e48c5391\", \"name\": \"x\", "
                "\"type\": \"blob\", \"path\": \"configs/app/../../etc/x\", \"mode\": \"100644\"}}");
-  auto r = Sync();
-  BOOST_REQUIRE(!r.ok());
-  BOOST_TEST(r.status().message().find("unsafe path 'configs/app/../../etc/x'") != std::string::npos,
-             r.status().message());
+  ExpectFailure("unsafe path 'configs/app/../../etc/x'");
   BOOST_TEST(!FileExists(spec.local + "/a.yaml"));
 }
 
@@ -209,22 +195,11 @@ BOOST_AUTO_TEST_CASE(gitlab_token_without_read_api_is_named) {
              "the API token lacks the 'read_api' scope needed to read acme/monorepo (it has: read_user)");
 }
 
-namespace {
-struct AzureFixture : ApiFixture {
-  AzureFixture() : ApiFixture(Provider::kAzureRepos) {}
-};
-}  // namespace
-
-BOOST_FIXTURE_TEST_SUITE(azure_api_fetch, AzureFixture)
+BOOST_FIXTURE_TEST_SUITE(azure_api_fetch, On<Provider::kAzureRepos>)
 
 BOOST_AUTO_TEST_CASE(items_listing_brings_exactly_the_folder_then_only_changes) {
-  auto r = Sync();
-  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
-  BOOST_TEST(Local("a.yaml") == "a: 1\n");
-  BOOST_TEST(Local("sub/b.yaml") == "b: 1\n");
-  BOOST_TEST(!FileExists(spec.local + "/link"));
-  BOOST_TEST(!FileExists(spec.local + "/vendored"));
-  BOOST_TEST(!FileExists(spec.local + "/outside.txt"));
+  MustSync();
+  ExpectExactlyTheSeededFolder();
   BOOST_TEST(Count("blob") == 3);
   person->Write("configs/app/sub/b.yaml", "b: 2\n");
   BOOST_REQUIRE(person->CommitAndPush("edit"));
@@ -244,31 +219,17 @@ BOOST_AUTO_TEST_CASE(items_listing_brings_exactly_the_folder_then_only_changes) 
 
 BOOST_AUTO_TEST_CASE(a_wrong_pat_is_refused) {
   spec.api->token = "wrong";
-  auto r = Sync();
-  BOOST_REQUIRE(!r.ok());
-  BOOST_TEST(r.status().message().find("the API token was refused (HTTP 401)") != std::string::npos,
-             r.status().message());
+  ExpectFailure("the API token was refused (HTTP 401)");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
 
-namespace {
-struct BitbucketServerFixture : ApiFixture {
-  BitbucketServerFixture() : ApiFixture(Provider::kBitbucketServer) {}
-};
-}  // namespace
-
-BOOST_FIXTURE_TEST_SUITE(bitbucket_server_api_fetch, BitbucketServerFixture)
+BOOST_FIXTURE_TEST_SUITE(bitbucket_server_api_fetch, On<Provider::kBitbucketServer>)
 
 BOOST_AUTO_TEST_CASE(paged_browsing_brings_exactly_the_folder_then_only_changes) {
   api->Control("{\"per_page_max\": 2}");
-  auto r = Sync();
-  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
-  BOOST_TEST(Local("a.yaml") == "a: 1\n");
-  BOOST_TEST(Local("sub/b.yaml") == "b: 1\n");
-  BOOST_TEST(Local("run.sh") == "#!/bin/sh\necho hi\n");
-  BOOST_TEST(!FileExists(spec.local + "/vendored"));
-  BOOST_TEST(!FileExists(spec.local + "/outside.txt"));
+  MustSync();
+  ExpectExactlyTheSeededFolder(/*symlinks_reported=*/false);
   person->Write("configs/app/sub/b.yaml", "b: 2\n");
   BOOST_REQUIRE(person->CommitAndPush("edit"));
   int64_t blobs = Count("blob");
@@ -283,16 +244,72 @@ BOOST_AUTO_TEST_CASE(paged_browsing_brings_exactly_the_folder_then_only_changes)
 
 BOOST_AUTO_TEST_CASE(api_url_is_required_and_a_wrong_token_is_refused) {
   spec.api->api_base = "";
-  auto r = Sync();
-  BOOST_REQUIRE(!r.ok());
-  BOOST_TEST(r.status().message().find("fetch: api with bitbucket-server needs api.url") != std::string::npos,
-             r.status().message());
+  ExpectFailure("fetch: api with bitbucket-server needs api.url");
   spec.api->api_base = api->bitbucket_server_url();
   spec.api->token = "wrong";
-  r = Sync();
-  BOOST_REQUIRE(!r.ok());
-  BOOST_TEST(r.status().message().find("the API token was refused (HTTP 401)") != std::string::npos,
-             r.status().message());
+  ExpectFailure("the API token was refused (HTTP 401)");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(bitbucket_cloud_api_fetch, On<Provider::kBitbucketCloud>)
+
+BOOST_AUTO_TEST_CASE(paged_listing_brings_exactly_the_folder_with_its_modes) {
+  api->Control("{\"per_page_max\": 2}");
+  MustSync();
+  ExpectExactlyTheSeededFolder();
+  bool executable = (std::filesystem::status(spec.local + "/run.sh").permissions() &
+                     std::filesystem::perms::owner_exec) != std::filesystem::perms::none;
+  BOOST_TEST(executable);
+  BOOST_TEST(Count("blob") == 3);
+  std::string warnings = Warnings();
+  BOOST_TEST(warnings.find("remote symlink link: not synced") != std::string::npos, warnings);
+  BOOST_TEST(warnings.find("remote submodule vendored: not synced") != std::string::npos, warnings);
+}
+
+BOOST_AUTO_TEST_CASE(a_push_downloads_only_the_files_its_diffstat_names) {
+  // a.yaml and new.yaml; run.sh is kept from the last snapshot, as the diffstat names it not.
+  BOOST_TEST(DownloadsAfterAPushEditingAddingAndDeleting(*this) == 2);
+  BOOST_TEST(Count("diffstat") == 1);
+
+  // A push outside the folder: listed again, nothing downloaded.
+  person->Write("other/outside.txt", "changed again\n");
+  BOOST_REQUIRE(person->CommitAndPush("outside"));
+  int64_t blobs = Count("blob");
+  BOOST_REQUIRE(Sync().ok());
+  BOOST_TEST(Count("blob") == blobs);
+  BOOST_TEST(Local("a.yaml") == "a: 2\n");
+
+  // No change: one request.
+  int64_t requests = Total();
+  BOOST_REQUIRE(Sync().ok());
+  BOOST_TEST(Total() - requests == 1);
+}
+
+BOOST_AUTO_TEST_CASE(directories_the_listing_did_not_descend_into_are_listed_on_their_own) {
+  api->Control("{\"max_depth_cap\": 1}");  // the server lists one level, whatever max_depth asks
+  auto r = Sync();
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
+  BOOST_TEST(Local("sub/b.yaml") == "b: 1\n");
+  BOOST_TEST(Count("tree") == 2);
+}
+
+BOOST_AUTO_TEST_CASE(hostile_listings_are_refused_and_nothing_is_written) {
+  api->Control("{\"inject\": {\"type\": \"commit_file\", \"path\": \"configs/app/../../evil.yaml\", "
+               "\"attributes\": [], \"size\": 1}}");
+  ExpectFailure("unsafe path 'configs/app/../../evil.yaml'");
+  BOOST_TEST(!FileExists(spec.local + "/a.yaml"));
+}
+
+BOOST_AUTO_TEST_CASE(a_wrong_token_or_missing_branch_is_a_clear_error) {
+  spec.api->token = "wrong";
+  ExpectFailure("the API token was refused (HTTP 401)");
+  spec.api->token = "ghp-test-token";
+  auto reader = MakeProviderApi(*spec.api);
+  BOOST_REQUIRE(reader.ok());
+  auto head = (*reader)->BranchHead("release");
+  BOOST_TEST((head.status().code() == Status::Code::kNotFound));
+  BOOST_TEST((*reader)->CheckAccess().ok());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

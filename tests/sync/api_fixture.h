@@ -5,12 +5,14 @@
 #pragma once
 
 #include <boost/json.hpp>
+#include <boost/test/unit_test.hpp>
 
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
 
+#include "sync/binding_state.h"
 #include "sync/sync_pass.h"
 #include "tests/support/git_cli.h"
 #include "tests/support/git_servers.h"
@@ -44,6 +46,11 @@ struct ApiFixture {
     Git({"-C", person->dir(), "commit", "-q", "-m", "seed"});
     Git({"-C", person->dir(), "push", "-q", "origin", "HEAD:main"});
     person->Pull();
+    // The person's work tree as a checkout would leave it, so their later `git add -A` keeps
+    // run.sh's mode and the submodule entry.
+    std::filesystem::permissions(person->dir() + "/configs/app/run.sh", std::filesystem::perms::owner_exec,
+                                 std::filesystem::perm_options::add);
+    std::filesystem::create_directories(person->dir() + "/configs/app/vendored");
     api = std::make_unique<ProviderApiServer>("ghp-test-token", std::map<std::string, std::string>{{"acme/monorepo", bare}},
                                               scopes);
     spec.name = "dns";
@@ -58,6 +65,7 @@ struct ApiFixture {
     t.api_base = provider_ == Provider::kGitLab       ? api->gitlab_api_url()
                  : provider_ == Provider::kAzureRepos ? api->azure_api_url("acme", "platform")
                  : provider_ == Provider::kBitbucketServer ? api->bitbucket_server_url()
+                 : provider_ == Provider::kBitbucketCloud  ? api->bitbucket_cloud_url()
                                                       : api->api_url();
     t.repo = provider_ == Provider::kAzureRepos        ? "acme/platform/_git/monorepo"
              : provider_ == Provider::kBitbucketServer ? "scm/ACME/monorepo"
@@ -68,6 +76,36 @@ struct ApiFixture {
     spec.api = t;
   }
   Result<PassOutcome> Sync() { return RunSyncPass(spec); }
+  // A pass that must succeed.
+  void MustSync() {
+    auto r = Sync();
+    BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
+  }
+  // A pass that must fail with a message containing `needle`.
+  void ExpectFailure(const std::string& needle) {
+    auto r = Sync();
+    BOOST_REQUIRE(!r.ok());
+    BOOST_TEST(r.status().message().find(needle) != std::string::npos, r.status().message());
+  }
+  // The binding's warnings (gitsyncd status), one a line.
+  std::string Warnings() {
+    auto state = LoadBindingState(spec.binding_dir);
+    BOOST_REQUIRE(state.ok());
+    std::string all;
+    for (const auto& w : state->warnings) all += w + "\n";
+    return all;
+  }
+  // The local folder holds the seeded folder's regular files and nothing else. Bitbucket
+  // Server's listings do not tell symlinks from files: there the link arrives as a file.
+  void ExpectExactlyTheSeededFolder(bool symlinks_reported = true) {
+    BOOST_TEST(Local("a.yaml") == "a: 1\n");
+    BOOST_TEST(Local("sub/b.yaml") == "b: 1\n");
+    BOOST_TEST(Local("run.sh") == "#!/bin/sh\necho hi\n");
+    BOOST_TEST(!FileExists(spec.local + "/other/outside.txt"));
+    BOOST_TEST(!FileExists(spec.local + "/outside.txt"));
+    BOOST_TEST(FileExists(spec.local + "/link") == !symlinks_reported);
+    BOOST_TEST(!FileExists(spec.local + "/vendored"));
+  }
   std::string Local(const std::string& p) { return ReadFile(spec.local + "/" + p); }
   // Every request the server answered, of any kind.
   int64_t Total() {
@@ -83,5 +121,11 @@ struct ApiFixture {
   }
 };
 
+
+// The fixture for one provider, with tokens that report no scopes.
+template <Provider P>
+struct On : ApiFixture {
+  On() : ApiFixture(P) {}
+};
 
 }  // namespace gitsyncd::testing

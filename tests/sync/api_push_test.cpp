@@ -185,6 +185,7 @@ const Writer kWriters[] = {
     {"azure-repos", nullptr, true, true, kAuthor},
     // The file edit API deletes nothing, checks per file, and the author is the token's user.
     {"bitbucket-server", nullptr, false, false, "Bitbucket Token User <token-user@bitbucket.example>"},
+    {"bitbucket-cloud", nullptr, true, true, kAuthor},
 };
 std::vector<std::string> WriterNames() {
   std::vector<std::string> names;
