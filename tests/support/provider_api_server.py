@@ -95,6 +95,154 @@ def git(repo, *args, binary=False, input=None, env=None):
     return out.stdout if binary else out.stdout.decode()
 
 
+class GitObjects:
+    """Fast reads of one bare repository: one long-lived `git cat-file --batch-command` process
+    (objects never change under their id, so tree listings are cached by id) and refs read from
+    the files (a loose ref, else packed-refs), as fresh as the repository. Writes still use `git`
+    commands; the process finds the objects they add (loose objects are looked up on disk)."""
+    _all = {}
+    _all_lock = threading.Lock()
+
+    @classmethod
+    def of(cls, repo):
+        with cls._all_lock:
+            if repo not in cls._all:
+                cls._all[repo] = GitObjects(repo)
+            return cls._all[repo]
+
+    def __init__(self, repo):
+        self.repo = repo
+        self.lock = threading.Lock()
+        self.proc = subprocess.Popen(["git", "--git-dir", repo, "cat-file", "--batch-command"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.trees = {}  # tree id -> [(mode, type, id, name)]
+        self.sizes = {}  # blob id -> size
+
+    def _ask(self, command, name):
+        """(id, type, size, content or None), or None when `name` names no object."""
+        if "\n" in name:
+            return None
+        with self.lock:
+            self.proc.stdin.write(("%s %s\n" % (command, name)).encode())
+            self.proc.stdin.flush()
+            header = self.proc.stdout.readline().decode()
+            parts = header.split()
+            if len(parts) != 3 or parts[1] not in ("blob", "tree", "commit", "tag"):
+                return None
+            data = None
+            if command == "contents":
+                data = self.proc.stdout.read(int(parts[2]))
+                self.proc.stdout.read(1)
+            return parts[0], parts[1], int(parts[2]), data
+
+    def ref(self, name):
+        """The id `name` ("refs/heads/main") points at, or ""."""
+        try:
+            with open(os.path.join(self.repo, name)) as f:
+                value = f.read().strip()
+            return self.ref(value[5:]) if value.startswith("ref: ") else value
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return self.packed_refs().get(name, "")
+
+    def packed_refs(self):
+        out = {}
+        try:
+            with open(os.path.join(self.repo, "packed-refs")) as f:
+                for line in f:
+                    if line[:1] not in ("#", "^") and " " in line:
+                        sha, ref = line.strip().split(" ", 1)
+                        out[ref] = sha
+        except FileNotFoundError:
+            pass
+        return out
+
+    def branches(self):
+        """{"refs/heads/x": id} of every branch."""
+        out = {k: v for k, v in self.packed_refs().items() if k.startswith("refs/heads/")}
+        heads = os.path.join(self.repo, "refs", "heads")
+        for root, _, files in os.walk(heads):
+            for name in files:
+                if name.endswith(".lock"):
+                    continue
+                ref = "refs/heads/" + os.path.relpath(os.path.join(root, name), heads).replace(os.sep, "/")
+                sha = self.ref(ref)
+                if sha:
+                    out[ref] = sha
+        return dict(sorted(out.items()))
+
+    def resolve(self, rev):
+        """A revision "x" or "x:path", with x a branch name or an object id, as something
+        cat-file takes without looking at refs."""
+        base, colon, path = rev.partition(":")
+        if not re.match(r"^[0-9a-f]{40}$", base):
+            base = self.ref(base if base.startswith("refs/") else "refs/heads/" + base) or base
+        return base + colon + path
+
+    def info(self, rev):
+        return self._ask("info", self.resolve(rev))
+
+    def contents(self, rev):
+        got = self._ask("contents", self.resolve(rev))
+        return got[3] if got else None
+
+    def blob(self, rev):
+        got = self._ask("contents", self.resolve(rev))
+        return got[3] if got and got[1] == "blob" else None
+
+    def size(self, sha):
+        if sha not in self.sizes:
+            got = self._ask("info", sha)
+            self.sizes[sha] = got[2] if got else 0
+        return self.sizes[sha]
+
+    def tree_entries(self, tree):
+        if tree not in self.trees:
+            got = self._ask("contents", tree)
+            if not got or got[1] != "tree":
+                return None
+            data, entries, i = got[3], [], 0
+            while i < len(data):
+                sp = data.index(b" ", i)
+                nul = data.index(b"\0", sp)
+                mode = data[i:sp].decode()
+                mode = mode.rjust(6, "0")
+                typ = "tree" if mode == "040000" else "commit" if mode == "160000" else "blob"
+                entries.append((mode, typ, data[nul + 1:nul + 21].hex(), data[sp + 1:nul].decode("utf-8", "replace")))
+                i = nul + 21
+            self.trees[tree] = entries
+        return self.trees[tree]
+
+    def ls_tree(self, rev, recursive=False, trees=False, long=False):
+        """What `git ls-tree [-r] [-t] [-l] <rev>` prints, or None when `rev` is no tree-ish."""
+        got = self.info(rev)
+        if not got:
+            return None
+        sha, typ = got[0], got[1]
+        if typ == "commit":
+            text = self.contents(sha).decode()
+            sha = re.search(r"^tree ([0-9a-f]+)$", text, re.M).group(1)
+        elif typ != "tree":
+            return None
+        lines = []
+
+        def walk(tree, prefix):
+            for mode, otype, oid, name in self.tree_entries(tree) or []:
+                path = prefix + name
+                if otype != "tree" or not recursive or trees:
+                    size = (str(self.size(oid)) if otype == "blob" else "-").rjust(7)
+                    meta = "%s %s %s" % (mode, otype, oid) + (" " + size if long else "")
+                    lines.append(meta + "\t" + path)
+                if otype == "tree" and recursive:
+                    walk(oid, path + "/")
+
+        walk(sha, "")
+        return "".join(line + "\n" for line in lines)
+
+
+def objects(repo):
+    return GitObjects.of(repo)
+
+
 def is_ancestor(repo, old, new):
     return subprocess.run(["git", "--git-dir", repo, "merge-base", "--is-ancestor", old, new],
                           capture_output=True).returncode == 0
@@ -301,7 +449,7 @@ class Handler(BaseHTTPRequestHandler):
             repo = self.repos[c.group(1)]
             q = dict(urllib.parse.parse_qsl((c.group(3) or "?")[1:]))
             sub = urllib.parse.unquote(c.group(2)).strip("/")
-            listing = git(repo, "ls-tree", "-l", q.get("ref", "main") + (":" + sub if sub else ""))
+            listing = objects(repo).ls_tree(q.get("ref", "main") + (":" + sub if sub else ""), long=True)
             if listing is None:
                 return self.send(404, {"message": "Not Found"})
             base = "https://%s/api/v3/repos/%s" % (self.headers.get("Host"), c.group(1))
@@ -327,14 +475,15 @@ class Handler(BaseHTTPRequestHandler):
         if kind == "ref/heads":
             self.count("ref")
             branch = re.sub(r"%([0-9A-Fa-f]{2})", lambda x: chr(int(x.group(1), 16)), arg)
-            sha = git(repo, "rev-parse", "--verify", "-q", "refs/heads/" + branch)
+            sha = objects(repo).ref("refs/heads/" + branch)
             if not sha:
                 return self.send(404, {"message": "Not Found"})
             return self.send(200, {"ref": "refs/heads/" + branch, "node_id": "x", "url": base + "/refs/heads/" + branch,
                                    "object": {"sha": sha.strip(), "type": "commit", "url": base + "/commits/" + sha.strip()}})
         if kind == "commits":
             self.count("commit")
-            text = git(repo, "cat-file", "commit", arg)
+            got = objects(repo).info(arg)
+            text = objects(repo).contents(arg).decode() if got and got[1] == "commit" else None
             if text is None:
                 return self.send(404, {"message": "Not Found"})
             tree = re.search(r"^tree ([0-9a-f]+)$", text, re.M).group(1)
@@ -349,8 +498,8 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 truncate = STATE["truncate"] and recursive
                 inject = list(STATE["inject"])
-            args = ["ls-tree", "-l", "--full-tree"] + (["-r", "-t"] if recursive and not truncate else []) + [arg]
-            listing = git(repo, *args)
+            deep = recursive and not truncate
+            listing = objects(repo).ls_tree(arg, recursive=deep, trees=deep, long=True)
             if listing is None:
                 return self.send(404, {"message": "Not Found"})
             entries = []
@@ -365,7 +514,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, {"sha": arg, "url": base + "/trees/" + arg, "tree": entries, "truncated": truncate})
         if kind == "blobs":
             self.count("blob")
-            data = git(repo, "cat-file", "blob", arg, binary=True)
+            data = objects(repo).blob(arg)
             if data is None:
                 return self.send(404, {"message": "Not Found"})
             with LOCK:
@@ -531,7 +680,7 @@ def gitlab(self):
     if kind == "branches":
         self.count("ref")
         branch = unquote(rest or "")
-        sha = git(repo, "rev-parse", "--verify", "-q", "refs/heads/" + branch)
+        sha = objects(repo).ref("refs/heads/" + branch)
         if not sha:
             return self.send(404, {"message": "404 Branch Not Found"})
         return self.send(200, {"name": branch, "merged": False, "protected": False, "default": branch == "main",
@@ -546,7 +695,7 @@ def gitlab(self):
         per_page = min(int(q.get("per_page", "20")), cap, 100)
         page = int(q.get("page", "1"))
         treeish = ref + (":" + sub if sub else "")
-        listing = git(repo, "ls-tree", *(["-r", "-t"] if recursive else []), treeish)
+        listing = objects(repo).ls_tree(treeish, recursive=recursive, trees=recursive)
         if listing is None:
             return self.send(404, {"message": "404 Tree Not Found"})
         entries = []
@@ -566,7 +715,7 @@ def gitlab(self):
         if not rest or not rest.endswith("/raw"):
             return self.send(404, {"message": "404 File Not Found"})
         file_path = unquote(rest[: -len("/raw")])
-        data = git(repo, "show", q.get("ref", "main") + ":" + file_path, binary=True)
+        data = objects(repo).blob(q.get("ref", "main") + ":" + file_path)
         if data is None:
             return self.send(404, {"message": "404 File Not Found"})
         with LOCK:
@@ -709,8 +858,7 @@ def azure(self):
         self.count("ref")
         prefix = "refs/" + q.get("filter", "")
         out = []
-        for line in (git(repo, "for-each-ref", "--format=%(refname) %(objectname)", "refs/heads/") or "").splitlines():
-            ref, sha = line.split()
+        for ref, sha in objects(repo).branches().items():
             if ref.startswith(prefix):
                 out.append({"name": ref, "objectId": sha, "creator": {"displayName": "x"}})
         return self.send(200, {"value": out, "count": len(out)})
@@ -720,7 +868,7 @@ def azure(self):
         version = q.get("versionDescriptor.version", "main")
         with LOCK:
             inject = list(STATE["inject"])
-        listing = git(repo, "ls-tree", "-r", "-t", version + (":" + scope if scope else ""))
+        listing = objects(repo).ls_tree(version + (":" + scope if scope else ""), recursive=True, trees=True)
         if listing is None:
             return self.send(404, {"message": "TF401174: The item could not be found"})
         items = [{"objectId": "0" * 40, "gitObjectType": "tree", "commitId": version, "path": "/" + scope, "isFolder": True}]
@@ -738,7 +886,7 @@ def azure(self):
         return self.send(200, {"count": len(items), "value": items})
     if kind == "blobs":
         self.count("blob")
-        data = git(repo, "cat-file", "blob", m.group(7) or "", binary=True)
+        data = objects(repo).blob(m.group(7) or "")
         if data is None:
             return self.send(404, {"message": "TF401174"})
         with LOCK:
@@ -880,8 +1028,7 @@ def bitbucket_server(self):
     if kind == "branches":
         self.count("ref")
         values = []
-        for line in (git(repo, "for-each-ref", "--format=%(refname) %(objectname)", "refs/heads/") or "").splitlines():
-            ref, sha = line.split()
+        for ref, sha in objects(repo).branches().items():
             if q.get("filterText", "") in ref:
                 values.append({"id": ref, "displayId": ref[len("refs/heads/"):], "type": "BRANCH",
                                "latestCommit": sha, "latestChangeset": sha, "isDefault": ref == "refs/heads/main"})
@@ -889,7 +1036,7 @@ def bitbucket_server(self):
     if kind == "browse":
         self.count("tree")
         at = q.get("at", "main")
-        listing = git(repo, "ls-tree", "-l", at + (":" + rest if rest else ""))
+        listing = objects(repo).ls_tree(at + (":" + rest if rest else ""), long=True)
         if listing is None:
             return self.send(404, {"errors": [{"message": "The path does not exist at revision " + at}]})
         types = {"blob": "FILE", "tree": "DIRECTORY", "commit": "SUBMODULE"}
@@ -905,7 +1052,7 @@ def bitbucket_server(self):
         return self.send(200, {"path": {"toString": rest}, "revision": at, "children": page(values)})
     if kind == "raw":
         self.count("blob")
-        data = git(repo, "show", q.get("at", "main") + ":" + rest, binary=True)
+        data = objects(repo).blob(q.get("at", "main") + ":" + rest)
         if data is None:
             return self.send(404, {"errors": [{"message": "not found"}]})
         with LOCK:
@@ -1080,7 +1227,7 @@ def bitbucket_cloud(self):
     if kind == "refs/branches":
         self.count("ref")
         name = unquote(rest or "")
-        sha = (git(repo, "rev-parse", "--verify", "-q", "refs/heads/" + name) or "").strip()
+        sha = objects(repo).ref("refs/heads/" + name)
         if not sha:
             return self.send(404, {"type": "error", "error": {"message": "Branch \"%s\" not found" % name}})
         return self.send(200, {"type": "branch", "name": name,
@@ -1088,10 +1235,11 @@ def bitbucket_cloud(self):
     if kind == "src":
         commit, _, path = (rest or "").partition("/")
         path = unquote(path).strip("/")
-        typ = (git(repo, "cat-file", "-t", commit + ":" + path) or "").strip() if path else "tree"
+        got = objects(repo).info(commit + ":" + path) if path else None
+        typ = got[1] if got else ("tree" if not path else "")
         if typ == "blob":
             self.count("blob")
-            data = git(repo, "cat-file", "blob", commit + ":" + path, binary=True)
+            data = objects(repo).blob(commit + ":" + path)
             with LOCK:
                 STATS["blob_bytes"] += len(data)
             return self.send(200, data, content_type="application/octet-stream")
@@ -1101,7 +1249,8 @@ def bitbucket_cloud(self):
         depth = max(1, int(q.get("max_depth", "1")))
         if depth_cap:
             depth = min(depth, depth_cap)
-        listing = git(repo, "ls-tree", "-r", "-t", "-l", commit + (":" + path if path else "")) or ""
+        listing = objects(repo).ls_tree(commit + (":" + path if path else ""), recursive=True, trees=True,
+                                        long=True) or ""
         values = []
         for line in listing.splitlines():
             meta, p = line.split("\t", 1)
