@@ -70,6 +70,7 @@ import argparse
 import json
 import os
 import re
+import socket
 import ssl
 import subprocess
 import tempfile
@@ -1372,11 +1373,17 @@ def main():
 
     class TlsServer(ThreadingHTTPServer):
         daemon_threads = True
+        # A fetch opens up to 8 download connections at once; the default backlog of 5 drops
+        # the extra SYNs, which clients resend only after a second.
+        request_queue_size = 64
 
         # The TLS handshake runs in the connection's own thread, with a deadline: a client
         # that connects and stalls (a port probe, a broken client) cannot block accept().
         def finish_request(self, request, client_address):
             request.settimeout(30)
+            # Headers and body go out in separate writes: without TCP_NODELAY the body waits
+            # for the client's delayed ACK (~40 ms per request).
+            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             try:
                 request = ctx.wrap_socket(request, server_side=True)
             except (ssl.SSLError, OSError):
