@@ -1,9 +1,14 @@
 #!/usr/bin/env python3
 """A test server that serves real local bare Git repositories through providers' REST APIs.
 
-Bitbucket Cloud (under /bbc), REST 2.0: GET /2.0/repositories/{workspace}?pagelen=&page= ->
-  {"pagelen", "page", "size", "values": [{"slug", "full_name", "mainbranch": {"name"}}], "next"?}
-  (https://developer.atlassian.com/cloud/bitbucket/rest/api-group-repositories/); auth: Bearer.
+Bitbucket Cloud (under /bbc), REST 2.0: workspace listing, refs, src listings and files, diffstat,
+  and writes (POST src, POST refs/branches); see bitbucket_cloud() for the endpoints and the docs
+  followed. Auth: Bearer.
+
+Every provider's write endpoints (see github_write, gitlab_write, azure_write,
+bitbucket_server_write, bitbucket_cloud_write for the docs each follows) create real commits in the
+bare repository with git plumbing, and refuse a write on a moved branch as the provider does (its
+compare-and-swap), counted as "write_rejected" in /__stats.
 
 Bitbucket Server / Data Center (under /bbs), REST 1.0, following
 https://developer.atlassian.com/server/bitbucket/rest/ :
@@ -56,7 +61,8 @@ GitHub follows its documented endpoints and JSON shapes (REST API version 2022-1
   - Auth: "Authorization: Bearer <token>" (or "token <token>"); 401 {"message": "Bad credentials"} otherwise.
   - Rate limits: https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api
       429 with Retry-After, or 403 with x-ratelimit-remaining: 0 and x-ratelimit-reset.
-The Git data comes from the `git` CLI on the bare repository, so ids are real object ids.
+The Git data comes from the bare repository itself (one long-lived `git cat-file --batch-command`
+per repository for reads, `git` plumbing for writes), so ids are real object ids.
 
 Test controls (not GitHub's): POST /__control with a JSON object
   {"rate_limit": N}          the next N API requests get 429 + Retry-After: 1
@@ -64,6 +70,8 @@ Test controls (not GitHub's): POST /__control with a JSON object
   {"truncate": true}         recursive tree listings answer "truncated": true with only the top level
   {"inject": {...entry}}     add this entry to every tree listing (hostile paths, symlinks...)
   {"fail_5xx": N}            the next N API requests get 502
+  {"move_branch_before_write": "main"}  before the next write to that branch, someone else commits on it
+  {"max_depth_cap": N}       Bitbucket Cloud src listings go at most N levels deep
 and GET /__stats -> {"requests": {...by kind...}, "blob_bytes": n, "bytes_sent": body bytes of all answers}.
 """
 import argparse
