@@ -186,6 +186,9 @@ Result<git_oid> Pass::CommitFolderOn(const std::optional<git_oid>& parent, const
   return Commit(*tree, parents, message);
 }
 
+// Records the new synced commit in memory; RunSyncPass writes state.json once at the end of the
+// pass. A crash before that write is safe: the next pass finds the folder equal to the remote
+// head and records it then (and a merge's journal, saved before its push, finishes the job).
 Status Pass::SaveSynced(const git_oid& commit) {
   state_->last_synced_commit = OidHex(commit);
   // Keep the synced commit reachable inside our repository.
@@ -193,7 +196,7 @@ Status Pass::SaveSynced(const git_oid& commit) {
   int rc = git_reference_create(&ref, repo_, "refs/gitsyncd/synced", &commit, 1, "gitsyncd synced");
   if (rc < 0) return GitError(rc, "cannot record synced commit");
   git_reference_free(ref);
-  return SaveBindingState(spec_.binding_dir, *state_);
+  return Status::Ok();
 }
 
 Result<PassOutcome> Pass::PushLocal(const std::optional<git_oid>& remote_head, const FlatTree& local,
