@@ -77,7 +77,6 @@ struct TlsStream {
   std::string host;
   ContextPtr context;
   SSL* ssl = nullptr;
-  bool connected = false;
   std::string cert_der;
   git_cert_x509 cert{};
 };
@@ -168,7 +167,6 @@ int Connect(git_stream* stream) {
   ERR_clear_error();
   int rc = SSL_connect(s->ssl);
   if (rc != 1) return TlsFailure(s, rc, "TLS handshake with");
-  s->connected = true;
   X509* peer = SSL_get1_peer_certificate(s->ssl);
   if (peer != nullptr) {
     int len = i2d_X509(peer, nullptr);
@@ -221,8 +219,8 @@ ssize_t Write(git_stream* stream, const char* data, size_t len, int /*flags*/) {
 
 int Close(git_stream* stream) {
   TlsStream* s = Self(stream);
-  if (s->ssl != nullptr && s->connected) SSL_shutdown(s->ssl);  // close_notify; no wait for the reply
-  s->connected = false;
+  // No close_notify: HTTP/1.1 frames its own messages, and a write to a connection the server
+  // already closed would leave a stale socket error for the next failure report on this thread.
   return s->owns_io ? s->io->close(s->io) : 0;
 }
 
