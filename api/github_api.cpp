@@ -78,6 +78,14 @@ Result<ApiAccess> GitHubApi::CheckAccess() {
                                       " (it has: " + (access.scopes.empty() ? "no scopes" : access.scopes) + ")");
     }
   }
+  // An authenticated answer carries the token's permissions on the repository.
+  if (auto v = ParseJson(*res, "repository " + target_.repo); v.ok()) {
+    if (const json::value* push = Member(Member(*v, "permissions"), "push"); push && push->is_bool()) {
+      access.can_write = push->as_bool();
+      access.write_needs = "push access to " + target_.repo + " (classic token: the 'repo' scope; fine-grained: "
+                           "Contents: read and write)";
+    }
+  }
   return access;
 }
 

@@ -90,6 +90,9 @@ Result<ApiAccess> GitLabApi::CheckScopes(const std::string& what) {
     return Status::PermissionDenied("the API token lacks the 'read_repository' scope needed to read " + what +
                                     " (it has: " + access.scopes + ")");
   }
+  // The commits API takes only the full 'api' scope (write_repository is for Git over HTTPS).
+  access.can_write = api;
+  access.write_needs = "the 'api' scope (it has: " + access.scopes + ")";
   return access;
 }
 

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,10 @@ struct ApiTarget {
 struct ApiAccess {
   bool scopes_reported = false;  // classic tokens report scopes; fine-grained ones do not
   std::string scopes;            // as reported, e.g. "repo, read:org"
+  // Whether the token may write back (commit through the API), where the provider says so;
+  // `write_needs` names what is missing when it may not.
+  std::optional<bool> can_write;
+  std::string write_needs;
 };
 
 // One file of a commit written through the API.
@@ -79,7 +84,8 @@ struct RemoteRepo {
 class ProviderApi {
  public:
   virtual ~ProviderApi() = default;
-  // Checks that the token is accepted and may read the repository; names missing scopes.
+  // Checks that the token is accepted and may read the repository; names missing scopes, and
+  // reports whether it may write where the provider tells.
   virtual Result<ApiAccess> CheckAccess() = 0;
   // The commit id at the head of `branch`; NotFound when the branch does not exist.
   virtual Result<std::string> BranchHead(const std::string& branch) = 0;

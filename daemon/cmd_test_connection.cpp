@@ -21,12 +21,23 @@ int TestApi(const Config& config, const ConnectorConfig& c, const std::string& u
   if (!api.ok()) return UserError("test-connection '" + c.name + "' failed: " + api.status().message());
   auto access = (*api)->CheckAccess();
   if (!access.ok()) return UserError("test-connection '" + c.name + "' failed: " + access.status().message());
+  // Bindings that push or sync both ways write through the API: the token must be allowed to.
+  const SyncBinding* writer = nullptr;
+  for (const auto& s : c.syncs) {
+    if (s.direction != SyncDirection::kPull && writer == nullptr) writer = &s;
+  }
+  if (writer && access->can_write == false) {
+    return UserError("test-connection '" + c.name + "' failed: sync '" + writer->name +
+                     "' writes back through the API, but the token may not write to " + target.repo + ": it needs " +
+                     access->write_needs);
+  }
   auto head = (*api)->BranchHead(c.branch);
   if (!head.ok()) return UserError("test-connection '" + c.name + "' failed: " + head.status().message());
-  std::printf("OK: %s (API %s): token accepted%s, branch %s at %s\n", target.repo.c_str(),
+  std::string write = !writer ? "" : access->can_write ? ", may write" : ", write access not reported";
+  std::printf("OK: %s (API %s): token accepted%s%s, branch %s at %s\n", target.repo.c_str(),
               target.api_base.empty() ? "https://api.github.com" : target.api_base.c_str(),
               access->scopes_reported ? (", scopes: " + access->scopes).c_str() : " (scopes not reported)",
-              c.branch.c_str(), head->substr(0, 12).c_str());
+              write.c_str(), c.branch.c_str(), head->substr(0, 12).c_str());
   return kExitOk;
 }
 

@@ -43,14 +43,21 @@ void ExpectFirstPassThenAPush(DaemonProcess& daemon, GitClone& person, const std
   BOOST_TEST(ReadFile(local + "/example.com.yaml") == "ttl: 60\n");
 }
 
+// A bare monorepo (seeded by SeedMonorepo) and a person's clone of it.
+struct Monorepo {
+  TempDir dir;
+  std::string bare = InitBare(dir / "remote/monorepo.git");
+  GitClone person{bare, dir / "person"};
+  Monorepo() { SeedMonorepo(person); }
+  static std::string InitBare(const std::string& path) {
+    InitBareRepo(path);
+    return path;
+  }
+};
+
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(daemon_pulls_a_folder_through_the_github_api) {
-  TempDir dir;
-  std::string bare = dir / "remote/monorepo.git";
-  InitBareRepo(bare);
-  GitClone person(bare, dir / "person");
-  SeedMonorepo(person);
+BOOST_FIXTURE_TEST_CASE(daemon_pulls_a_folder_through_the_github_api, Monorepo) {
   ProviderApiServer api("ghp-e2e-token", {{"acme/monorepo", bare}});
 
   std::string cfg = dir / "etc", local = dir / "srv/zones";
@@ -95,13 +102,7 @@ BOOST_AUTO_TEST_CASE(daemon_pulls_a_folder_through_the_github_api) {
   BOOST_TEST(daemon.Log().find("ghp-e2e-token") == std::string::npos);
 }
 
-BOOST_AUTO_TEST_CASE(test_connection_names_a_missing_token_scope) {
-  TempDir dir;
-  std::string bare = dir / "remote/monorepo.git";
-  InitBareRepo(bare);
-  GitClone person(bare, dir / "person");
-  person.Write("a.yaml", "a: 1\n");
-  BOOST_REQUIRE(person.CommitAndPush("seed"));
+BOOST_FIXTURE_TEST_CASE(test_connection_names_a_missing_token_scope, Monorepo) {
   std::string cfg = dir / "etc";
   std::string binary = RequiredEnv("GITSYNCD_BINARY");
   std::map<std::string, std::string> env{{"GH_TOKEN", "classic"}, {"GITSYNCD_CONFIG", ""}};
@@ -171,17 +172,12 @@ std::vector<std::string> ProviderNames() {
 // Per provider, through `gitsyncd run`: the first pass brings the folder, a push arrives with
 // sync-now, and an edit in the local folder reaches the remote through the provider's commit
 // API (never a clone), by the connector's commit author.
-BOOST_DATA_TEST_CASE(daemon_syncs_both_ways_through_each_provider_api, boost::unit_test::data::make(ProviderNames()),
-                     name) {
+BOOST_DATA_TEST_CASE_F(Monorepo, daemon_syncs_both_ways_through_each_provider_api,
+                       boost::unit_test::data::make(ProviderNames()), name) {
   ProviderSetup setup;
   for (const auto& p : Providers()) {
     if (name == p.provider) setup = p;
   }
-  TempDir dir;
-  std::string bare = dir / "remote/monorepo.git";
-  InitBareRepo(bare);
-  GitClone person(bare, dir / "person");
-  SeedMonorepo(person);
   ProviderApiServer api("e2e-token", {{"acme/monorepo", bare}});
 
   std::string cfg = dir / "etc", local = dir / "srv/zones";
@@ -215,4 +211,44 @@ BOOST_DATA_TEST_CASE(daemon_syncs_both_ways_through_each_provider_api, boost::un
   daemon.Signal(SIGTERM);
   BOOST_TEST(daemon.Wait() == 0);
   BOOST_TEST(daemon.Log().find("e2e-token") == std::string::npos);
+}
+
+// A connector whose syncs write back needs a token that may write; test-connection says so
+// where the provider tells (GitHub's repository permissions, GitLab's token scopes).
+BOOST_FIXTURE_TEST_CASE(test_connection_checks_write_access_for_syncs_that_write_back, Monorepo) {
+  std::string cfg = dir / "etc", binary = RequiredEnv("GITSYNCD_BINARY");
+  std::map<std::string, std::string> env{{"API_TOKEN", "t"}, {"GITSYNCD_CONFIG", ""}};
+  auto run = [&](const ProviderApiServer& api, const std::string& provider, const std::string& api_url,
+                 const std::string& direction) {
+    WriteFile(cfg + "/gitsyncd.yaml", "state_dir: " + (dir / "state") + "\nca_file: " + api.ca_file() + "\n");
+    WriteFile(cfg + "/connectors.d/mono.yaml",
+              "name: mono\nprovider: " + provider + "\nurl: https://" + provider +
+                  ".acme.example/acme/monorepo.git\napi:\n  token: {env: API_TOKEN}\n  url: " + api_url +
+                  "\nfetch: api\nsyncs:\n  - name: zones\n    path: dns/zones\n    local: " + (dir / "srv") +
+                  "\n    direction: " + direction + "\n");
+    return RunCommand({binary, "--config", cfg, "test-connection", "mono"}, env);
+  };
+  {
+    ProviderApiServer api("t", {{"acme/monorepo", bare}});
+    api.Control("{\"read_only\": [\"acme/monorepo\"]}");
+    CommandResult pull = run(api, "github", api.api_url(), "pull");
+    BOOST_TEST(pull.exit_code == 0, pull.err);
+    CommandResult both = run(api, "github", api.api_url(), "bidirectional");
+    BOOST_TEST(both.exit_code == 1);
+    BOOST_TEST(both.err.find("sync 'zones' writes back through the API, but the token may not write to acme/monorepo: "
+                             "it needs push access to acme/monorepo") != std::string::npos,
+               both.err);
+  }
+  {
+    ProviderApiServer api("t", {{"acme/monorepo", bare}}, "read_api, read_repository");
+    CommandResult r = run(api, "gitlab", api.gitlab_api_url(), "push");
+    BOOST_TEST(r.exit_code == 1);
+    BOOST_TEST(r.err.find("it needs the 'api' scope (it has: read_api, read_repository)") != std::string::npos, r.err);
+  }
+  {
+    ProviderApiServer api("t", {{"acme/monorepo", bare}}, "api");
+    CommandResult r = run(api, "gitlab", api.gitlab_api_url(), "bidirectional");
+    BOOST_TEST(r.exit_code == 0, r.err);
+    BOOST_TEST(r.out.find("token accepted, scopes: api, may write, branch main at") != std::string::npos, r.out);
+  }
 }

@@ -47,7 +47,8 @@ GitHub follows its documented endpoints and JSON shapes (REST API version 2022-1
       Control {"no_permission": ["org/name", ...]} lists repos the token may not pull;
       {"delay_ms": N} makes each listing page take N ms (to cancel imports mid-way).
   - Repositories: https://docs.github.com/en/rest/repos/repos#get-a-repository
-      GET /repos/{owner}/{repo} -> {"full_name", "private", "default_branch", ...}; classic tokens get X-OAuth-Scopes
+      GET /repos/{owner}/{repo} -> {"full_name", "private", "default_branch", "permissions": {"admin", "maintain",
+      "push", "triage", "pull"}, ...}; classic tokens get X-OAuth-Scopes
   - Repository contents (a directory): https://docs.github.com/en/rest/repos/contents#get-repository-content
       GET /repos/{owner}/{repo}/contents/{path}?ref= -> [{"type": file|dir|symlink|submodule, "name", "path", "sha", "size", ...}]
   - Git references: https://docs.github.com/en/rest/git/refs#get-a-reference
@@ -72,6 +73,7 @@ Test controls (not GitHub's): POST /__control with a JSON object
   {"fail_5xx": N}            the next N API requests get 502
   {"move_branch_before_write": "main"}  before the next write to that branch, someone else commits on it
   {"max_depth_cap": N}       Bitbucket Cloud src listings go at most N levels deep
+  {"read_only": ["o/r"]}     GitHub reports "permissions": {"push": false} for these repositories
 and GET /__stats -> {"requests": {...by kind...}, "blob_bytes": n, "bytes_sent": body bytes of all answers}.
 """
 import argparse
@@ -449,8 +451,12 @@ class Handler(BaseHTTPRequestHandler):
             self.count("repo")
             owner, name = r.group(1).split("/")
             extra = {"X-OAuth-Scopes": self.scopes} if self.scopes is not None else {}
+            with LOCK:
+                read_only = r.group(1) in STATE.get("read_only", [])
             return self.send(200, {"id": 1, "name": name, "full_name": r.group(1), "private": True,
-                                   "owner": {"login": owner}, "default_branch": "main"}, headers=extra)
+                                   "owner": {"login": owner}, "default_branch": "main",
+                                   "permissions": {"admin": False, "maintain": False, "push": not read_only,
+                                                   "triage": True, "pull": True}}, headers=extra)
         c = re.match(r"^/api/v3/repos/([^/]+/[^/]+)/contents/([^?]*)(\?.*)?$", self.path)
         if c and c.group(1) in self.repos:
             # https://docs.github.com/en/rest/repos/contents#get-repository-content (a directory)
