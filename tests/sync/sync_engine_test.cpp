@@ -188,6 +188,8 @@ BOOST_AUTO_TEST_CASE(a_folder_moved_inside_the_synced_folder_is_synced_under_its
   BOOST_REQUIRE(WaitFor([&] { return !engine->Snapshot()[0].running && !engine->Snapshot()[0].queued; }));
   WriteFile(dir / "local-mv/new/sub/x.txt", "edited after the move\n");
   BOOST_TEST(WaitFor([&] { return ShowFile(dir / "mv.git", "main", "new/sub/x.txt") == "edited after the move\n"; }));
+  // The push lands before the pass ends: wait for its outcome.
+  BOOST_REQUIRE(WaitFor([&] { return !engine->Snapshot()[0].running && !engine->Snapshot()[0].queued; }));
   BOOST_TEST(engine->Snapshot()[0].last_pass_incremental);
 }
 
