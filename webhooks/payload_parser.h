@@ -38,8 +38,14 @@ struct ParseLimits {
 
 // Parses the JSON text of a delivery of `format` with event `event`. Errors are
 // InvalidArgument with a message naming what is wrong ("malformed JSON at byte 812: ...",
-// "push payload has no 'ref'").
+// "push payload has no 'ref'"). The whole text is tokenised and checked (syntax, depth,
+// trailing bytes), but only the members the format's reader needs are kept as values.
 Result<PushEvent> ParsePushEvent(WebhookFormat format, std::string_view event, std::string_view json,
                                  const ParseLimits& limits = {});
+
+// The same through a full JSON document: slower, kept as the reference the tests and the
+// fuzz target compare ParsePushEvent with.
+Result<PushEvent> ParsePushEventFullDocument(WebhookFormat format, std::string_view event, std::string_view json,
+                                             const ParseLimits& limits = {});
 
 }  // namespace gitsyncd
