@@ -141,6 +141,21 @@ BOOST_AUTO_TEST_CASE(redelivery_is_recognised_even_after_a_restart) {
 // The record is written by the log's own thread within its batch window (10 ms), with no
 // Flush and no clean shutdown: a daemon killed right after that still recognises the
 // redelivery. The first log stays alive here, as a killed process would never have stopped it.
+// The answer is written without a JSON document: whatever a sender puts in its delivery id
+// comes back as valid, equal JSON.
+BOOST_AUTO_TEST_CASE(answers_are_valid_json_whatever_the_delivery_id) {
+  std::string body = Fixture("github-push.json");
+  std::string id = "q\"b\\s/\x01\x1f\b\f\n\r\t\x7f\xc3\xa9";
+  HttpResponse r = Post(Url("gh"), Signed(body, "push", id), body);
+  BOOST_TEST(r.status == 202, r.body);
+  BOOST_TEST(Body(r).at("delivery").as_string() == id);
+  BOOST_TEST(r.body.back() == '\n');
+  HttpResponse again = Post(Url("gh"), Signed(body, "push", id), body);
+  BOOST_TEST(Body(again).at("duplicate").as_bool());
+  std::string ping = Fixture("github-ping.json");
+  BOOST_TEST(Body(Post(Url("gh"), Signed(ping, "ping", id + "p"), ping)).at("ping").as_string() == "ok");
+}
+
 BOOST_AUTO_TEST_CASE(redelivery_is_recognised_after_a_crash_once_the_batch_is_written) {
   std::string body = Fixture("github-push.json");
   auto start = std::chrono::steady_clock::now();
