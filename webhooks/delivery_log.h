@@ -4,10 +4,12 @@
 //
 // Adding a record only touches memory (no syscall, no wake-up while a write is pending): a
 // background thread, woken by the first change, waits `batch` (10 ms) to gather more, then
-// rewrites each changed connector's <dir>/<connector-id>.json (temp file, fdatasync, rename).
-// So a record is on disk at most `batch` plus one write after it was added: a crash or
-// SIGKILL loses at most that window, a normal stop (destructor, Flush) loses nothing, and a
-// power failure leaves the newest or an older complete file, never a torn one.
+// rewrites each changed connector's <dir>/<connector-id>.json (a temp file swapped in
+// atomically). So a record is in the file at most `batch` plus one write after it was added:
+// a crash or SIGKILL of the daemon loses at most that window, a normal stop (destructor,
+// Flush) loses nothing. The file is never torn; it is not fsynced, so after a power failure
+// it may be an older version (a redelivery of those deliveries would be processed again,
+// which only costs a fetch).
 #pragma once
 
 #include <chrono>

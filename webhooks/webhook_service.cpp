@@ -2,46 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include "webhooks/json_text.h"
 #include "webhooks/webhook_router.h"
 
 namespace gitsyncd {
 namespace {
-
-// Appends `s` as a JSON string, escaped as Boost.JSON's serializer does. The answers are
-// written straight into one string: no document is built for a few members.
-void Quote(std::string& out, std::string_view s) {
-  static const char kHex[] = "0123456789abcdef";
-  out += '"';
-  for (char ch : s) {
-    auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out += kHex[c >> 4];
-          out += kHex[c & 15];
-        } else {
-          out += ch;
-        }
-    }
-  }
-  out += '"';
-}
-
-// `"key":"value"` after a comma (or the opening brace).
-void Member(std::string& out, std::string_view key, std::string_view value) {
-  if (out.size() > 1) out += ',';
-  Quote(out, key);
-  out += ':';
-  Quote(out, value);
-}
 
 HttpResponse Json(int status, std::string body) {
   HttpResponse r;
@@ -53,7 +18,7 @@ HttpResponse Json(int status, std::string body) {
 
 HttpResponse ErrorJson(int status, std::string_view message) {
   std::string body = "{";
-  Member(body, "error", message);
+  AppendJsonMember(body, "error", message);
   return Json(status, std::move(body));
 }
 
@@ -163,21 +128,21 @@ HttpResponse WebhookService::Handle(const HttpRequest& req) {
 
   std::string body = "{";
   body.reserve(256);
-  Member(body, "connector", connector.name);
-  Member(body, "provider", rec.provider);
-  Member(body, "event", rec.event);
-  Member(body, "delivery", rec.delivery_id);
-  Member(body, "verified", v.how);
+  AppendJsonMember(body, "connector", connector.name);
+  AppendJsonMember(body, "provider", rec.provider);
+  AppendJsonMember(body, "event", rec.event);
+  AppendJsonMember(body, "delivery", rec.delivery_id);
+  AppendJsonMember(body, "verified", v.how);
   if (event.ping) {
     rec.verdict = "ping";
     rec.detail = "ping answered (" + v.how + ")";
-    Member(body, "ping", "ok");
+    AppendJsonMember(body, "ping", "ok");
     return Finish(id, std::move(rec), Json(200, std::move(body)));
   }
   if (!event.push) {
     rec.verdict = "ignored";
     rec.detail = "event '" + rec.event + "' is not a push; nothing to sync";
-    Member(body, "ignored", rec.detail);
+    AppendJsonMember(body, "ignored", rec.detail);
     return Finish(id, std::move(rec), Json(202, std::move(body)));
   }
   if (log_ && !log_->Claim(id, rec.delivery_id)) {
@@ -197,13 +162,8 @@ HttpResponse WebhookService::Handle(const HttpRequest& req) {
       rec.queued.push_back(d.binding);
     } else {
       ignored += ignored.empty() ? "{" : ",{";
-      Quote(ignored, "binding");
-      ignored += ':';
-      Quote(ignored, d.binding);
-      ignored += ',';
-      Quote(ignored, "reason");
-      ignored += ':';
-      Quote(ignored, d.reason);
+      AppendJsonMember(ignored, "binding", d.binding);
+      AppendJsonMember(ignored, "reason", d.reason);
       ignored += '}';
     }
     rec.detail += (rec.detail.empty() ? "" : "; ") + d.binding + ": " + d.reason;
@@ -213,7 +173,7 @@ HttpResponse WebhookService::Handle(const HttpRequest& req) {
   body += ",\"queued\":[";
   for (size_t i = 0; i < rec.queued.size(); ++i) {
     if (i) body += ',';
-    Quote(body, rec.queued[i]);
+    AppendJsonString(body, rec.queued[i]);
   }
   body += "],\"ignored\":[";
   body += ignored;
