@@ -1,8 +1,11 @@
 // Sync latency on loopback HTTPS (nginx + git http-backend, TLS, basic auth):
-//   (1) local edit -> commit visible on the remote branch (one pass; debounce excluded),
-//   (2) remote push -> file updated in the local folder (one pass, as `sync-now` runs it),
+//   (1) local edit -> commit visible on the remote branch: the pass the folder watcher starts
+//       (its debounce excluded: the pass's own duration, as the engine measures it),
+//   (2) remote push -> file updated in the local folder: `sync-now` (SyncEngine::SyncNow),
 // for a one-file change in a repository of N files, next to the git CLI doing the same steps
 // (commit+push; fetch+merge into a checkout). Prints a table of p50/p90 in milliseconds.
+// gitsyncd runs as in the daemon: the SyncEngine with its worker pool and inotify watcher,
+// so passes after the first look only at the paths the watcher reported.
 //
 // Usage: sync_latency_bench [ROUNDS] [FILES[:FOLDER]...]
 //   (default: 20 rounds; 100 files, 20000 files, and 20000 files with the binding on folder d1/)
@@ -10,9 +13,11 @@
 #include <chrono>
 #include <cstdio>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "sync/remote_auth.h"
+#include "sync/sync_engine.h"
 #include "sync/sync_pass.h"
 #include "tests/support/git_cli.h"
 #include "tests/support/git_servers.h"
@@ -52,43 +57,78 @@ void Bench(size_t files, const std::string& folder, int rounds, std::vector<Row>
     if (!seed.CommitAndPush("seed")) throw std::runtime_error("seed push failed");
   }
   if (!ConfigureTls(server.ca_file()).ok()) throw std::runtime_error("tls");
-  BindingSpec spec;
-  spec.name = "bench";
-  spec.branch = "main";
-  spec.path = folder;
-  spec.local = dir / "local";
-  spec.binding_dir = dir / "state/bindings/bench";
-  spec.author = {"Bench", "bench@example.com"};
-  spec.remote = {server.url("big"), server.user(), server.password(), "", "", ""};
-  if (!RunSyncPass(spec).ok()) throw std::runtime_error("initial sync failed");
+  Config config;
+  config.daemon.state_dir = dir / "state";
+  ConnectorConfig connector;
+  connector.name = "bench";
+  connector.url = server.url("big");
+  connector.commit_author = {"Bench", "bench@example.com"};
+  SyncBinding binding;
+  binding.name = "bench";
+  binding.branch = "main";
+  binding.path = folder;
+  binding.local = dir / "local";
+  binding.remote_url = connector.url;
+  connector.syncs.push_back(binding);
+  config.connectors.push_back(connector);
+  EngineOptions options;
+  options.debounce_quiet = std::chrono::milliseconds(20);
+  options.debounce_max = std::chrono::milliseconds(200);
+  options.rescan_interval = std::chrono::hours(24);  // the safety net stays out of the rounds
+  SyncEngine engine(
+      config,
+      [&](const ConnectorConfig&, const SyncBinding&) -> Result<RemoteCredentials> {
+        return RemoteCredentials{server.url("big"), server.user(), server.password(), "", "", ""};
+      },
+      options);
+  if (!engine.Start().ok()) throw std::runtime_error("engine did not start");
+  // Waits until the binding is idle and the watcher has had time to report our own writes.
+  auto settle = [&] {
+    for (;;) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      auto s = engine.Snapshot().at(0);
+      if (s.passes > 0 && !s.running && !s.queued) return s;
+    }
+  };
+  if (!engine.SyncNow("bench", std::chrono::minutes(5)).ok()) throw std::runtime_error("initial sync failed");
+  settle();
 
   GitClone person(server.url_with_credentials("big"), dir / "person", "main", env);
   GitClone cli(server.url_with_credentials("big"), dir / "cli", "main", env);
-  Row push{"gitsyncd: local edit -> on remote", files, folder.empty() ? "(root)" : folder, {}};
-  Row pull{"gitsyncd: remote push -> in folder", files, folder.empty() ? "(root)" : folder, {}};
-  Row cli_push{"git CLI: add+commit+push", files, folder.empty() ? "(root)" : folder, {}};
-  Row cli_pull{"git CLI: fetch+merge", files, folder.empty() ? "(root)" : folder, {}};
+  std::string where = folder.empty() ? "(root)" : folder;
+  Row push{"gitsyncd: local edit -> on remote", files, where, {}};
+  Row pull{"gitsyncd: remote push -> in folder", files, where, {}};
+  Row cli_push{"git CLI: add+commit+push", files, where, {}};
+  Row cli_pull{"git CLI: fetch+merge", files, where, {}};
+  size_t incremental = 0;
   for (int r = 0; r < rounds; ++r) {
     std::string n = std::to_string(r);
     // d1/ holds files 1, 201, 401, ...: the edits below stay inside a "d1" folder binding too.
     std::string in_folder = folder.empty() ? "d1/" : "";
-    WriteFile(spec.local + "/" + in_folder + "f1.yaml", "key: 1\nvalue: local edit " + n + "\n");
-    auto t0 = Clock::now();
-    auto res = RunSyncPass(spec, /*local_trigger_only=*/true);  // what an inotify event starts
-    auto t1 = Clock::now();
-    if (!res.ok()) throw std::runtime_error(res.status().message());
-    push.samples.push_back(Ms(t0, t1));
+    uint64_t before = settle().passes;
+    WriteFile(binding.local + "/" + in_folder + "f1.yaml", "key: 1\nvalue: local edit " + n + "\n");
+    EngineBindingStatus pass;
+    for (;;) {  // the pass the watcher starts
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      pass = engine.Snapshot().at(0);
+      if (pass.passes > before && !pass.running && pass.last_outcome.rfind("pushed", 0) == 0) break;
+      if (!pass.last_error.empty()) throw std::runtime_error(pass.last_error);
+    }
+    push.samples.push_back(pass.last_pass_seconds * 1000.0);
+    incremental += pass.last_pass_incremental ? 1 : 0;
 
     person.Pull();
     person.Write("d1/f201.yaml", "key: 201\nvalue: remote edit " + n + "\n");
     if (!person.CommitAndPush("remote " + n)) throw std::runtime_error("person push failed");
-    t0 = Clock::now();
-    res = RunSyncPass(spec);
-    t1 = Clock::now();
-    if (!res.ok() || ReadFile(spec.local + "/" + in_folder + "f201.yaml").find("remote edit " + n) == std::string::npos) {
-      throw std::runtime_error("pull did not arrive");
+    settle();
+    auto t0 = Clock::now();
+    auto res = engine.SyncNow("bench", std::chrono::minutes(1));
+    auto t1 = Clock::now();
+    if (!res.ok() || ReadFile(binding.local + "/" + in_folder + "f201.yaml").find("remote edit " + n) == std::string::npos) {
+      throw std::runtime_error("pull did not arrive: " + (res.ok() ? *res : res.status().message()));
     }
     pull.samples.push_back(Ms(t0, t1));
+    incremental += engine.Snapshot().at(0).last_pass_incremental ? 1 : 0;
 
     // The git CLI doing the same two steps on its own checkout.
     Git({"pull", "--quiet", "--no-rebase", "origin", "main"}, cli.dir(), env);
@@ -107,8 +147,10 @@ void Bench(size_t files, const std::string& folder, int rounds, std::vector<Row>
     Git({"merge", "--quiet", "--ff-only", "origin/main"}, cli.dir(), env);
     t1 = Clock::now();
     cli_pull.samples.push_back(Ms(t0, t1));
-    RunSyncPass(spec);  // keep gitsyncd's folder current with the CLI's pushes (untimed)
+    engine.SyncNow("bench", std::chrono::minutes(1));  // keep the folder current with the CLI's pushes (untimed)
   }
+  std::fprintf(stderr, "%zu files, folder %s: %zu of %d timed passes looked only at the changed paths\n", files,
+               where.c_str(), incremental, 2 * rounds);
   rows->push_back(push);
   rows->push_back(pull);
   rows->push_back(cli_push);

@@ -238,6 +238,8 @@ class HttpFrontend {
           o["running"] = it->second.running;
           o["queued"] = it->second.queued;
           o["next_retry_in_s"] = it->second.next_retry_in_s;
+          o["last_pass_ms"] = it->second.last_pass_seconds * 1000.0;
+          o["last_pass_incremental"] = it->second.last_pass_incremental;
         }
         all.push_back(std::move(o));
       }

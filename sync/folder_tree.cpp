@@ -19,7 +19,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-Result<std::string> ReadWholeFile(const std::string& path, uint64_t limit) {
+}  // namespace
+
+Result<std::string> ReadLocalFile(const std::string& path, uint64_t limit) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) return Status::IoError("cannot read " + path + ": " + std::strerror(errno));
   struct stat st{};
@@ -50,6 +52,8 @@ Result<std::string> ReadWholeFile(const std::string& path, uint64_t limit) {
   data.resize(off);
   return data;
 }
+
+namespace {
 
 uint32_t ModeOf(const struct stat& st) {
   return (st.st_mode & S_IXUSR) ? GIT_FILEMODE_BLOB_EXECUTABLE : GIT_FILEMODE_BLOB;
@@ -130,7 +134,7 @@ Status ScanDir(ScanContext& ctx, const std::string& rel) {
         continue;
       }
     }
-    auto data = ReadWholeFile(full, kMaxFileBytes);
+    auto data = ReadLocalFile(full, kMaxFileBytes);
     if (!data.ok()) {
       if (data.status().code() == Status::Code::kInvalidArgument) {
         skipped->push_back(data.status().message());
@@ -163,15 +167,6 @@ int CollectEntry(const char* root, const git_tree_entry* entry, void* payload) {
   return 0;
 }
 
-Result<FlatTree> Flatten(const git_tree* tree) {
-  FlatTree out;
-  if (tree == nullptr) return out;
-  WalkCtx ctx{&out};
-  int rc = git_tree_walk(tree, GIT_TREEWALK_PRE, &CollectEntry, &ctx);
-  if (rc < 0) return GitError(rc, "cannot read tree");
-  return out;
-}
-
 // The root tree of `commit`.
 Result<TreePtr> CommitTree(git_repository* repo, const git_oid& commit) {
   git_commit* c = nullptr;
@@ -182,13 +177,6 @@ Result<TreePtr> CommitTree(git_repository* repo, const git_oid& commit) {
   rc = git_commit_tree(&t, c);
   if (rc < 0) return GitError(rc, "cannot read tree of " + OidHex(commit));
   return TreePtr(t);
-}
-
-Result<FlatTree> FlattenCommit(git_repository* repo, const git_oid* commit) {
-  if (commit == nullptr) return FlatTree{};
-  auto tree = CommitTree(repo, *commit);
-  if (!tree.ok()) return tree.status();
-  return Flatten(tree->get());
 }
 
 std::string RandomSuffix() {
@@ -245,8 +233,18 @@ Status WriteFileAtomically(git_repository* repo, const std::string& full, const 
   return Status::Ok();
 }
 
-// True when no folder on the way from `folder` to `path` is a symlink (or a non-folder):
-// writing or deleting through a link could touch files outside the synced folder.
+
+}  // namespace
+
+Result<FlatTree> FlattenTree(const git_tree* tree) {
+  FlatTree out;
+  if (tree == nullptr) return out;
+  WalkCtx ctx{&out};
+  int rc = git_tree_walk(tree, GIT_TREEWALK_PRE, &CollectEntry, &ctx);
+  if (rc < 0) return GitError(rc, "cannot read tree");
+  return out;
+}
+
 bool ParentsAreRealFolders(const std::string& folder, const std::string& path) {
   std::string cur = folder;
   size_t start = 0;
@@ -258,8 +256,6 @@ bool ParentsAreRealFolders(const std::string& folder, const std::string& path) {
   }
   return true;
 }
-
-}  // namespace
 
 bool IsManaged(const FileEntry& e) {
   return e.mode == GIT_FILEMODE_BLOB || e.mode == GIT_FILEMODE_BLOB_EXECUTABLE;
@@ -340,22 +336,27 @@ Result<FlatTree> ScanFolder(git_repository* repo, const std::string& folder, std
   return out;
 }
 
-Result<FlatTree> SubtreeOfCommit(git_repository* repo, const git_oid* commit, const std::string& path) {
-  if (commit == nullptr || path.empty()) return FlattenCommit(repo, commit);
-  // Only the folder's own tree is read: the rest of a large repository is never walked.
+Result<TreePtr> FolderTreeOfCommit(git_repository* repo, const git_oid* commit, const std::string& path) {
+  if (commit == nullptr) return TreePtr(nullptr);
   auto root = CommitTree(repo, *commit);
-  if (!root.ok()) return root.status();
+  if (!root.ok() || path.empty()) return root;
+  // Only the folder's own tree is read: the rest of a large repository is never walked.
   git_tree_entry* entry = nullptr;
   int rc = git_tree_entry_bypath(&entry, root->get(), path.c_str());
-  if (rc == GIT_ENOTFOUND) return FlatTree{};
+  if (rc == GIT_ENOTFOUND) return TreePtr(nullptr);
   if (rc < 0) return GitError(rc, "cannot find " + path + " in " + OidHex(*commit));
   TreeEntryPtr ep(entry);
-  if (git_tree_entry_type(entry) != GIT_OBJECT_TREE) return FlatTree{};  // a file where the folder should be
+  if (git_tree_entry_type(entry) != GIT_OBJECT_TREE) return TreePtr(nullptr);  // a file where the folder should be
   git_tree* sub = nullptr;
   rc = git_tree_lookup(&sub, repo, git_tree_entry_id(entry));
   if (rc < 0) return GitError(rc, "cannot read tree " + path);
-  TreePtr sp(sub);
-  return Flatten(sub);
+  return TreePtr(sub);
+}
+
+Result<FlatTree> SubtreeOfCommit(git_repository* repo, const git_oid* commit, const std::string& path) {
+  auto tree = FolderTreeOfCommit(repo, commit, path);
+  if (!tree.ok()) return tree.status();
+  return FlattenTree(tree->get());
 }
 
 Result<git_oid> WriteTree(git_repository* repo, const FlatTree& files) {
@@ -459,7 +460,7 @@ Result<std::optional<FileEntry>> HashLocalFile(const std::string& path) {
     odd.mode = 0;
     return std::optional<FileEntry>(odd);
   }
-  auto data = ReadWholeFile(path, kMaxFileBytes);
+  auto data = ReadLocalFile(path, kMaxFileBytes);
   if (!data.ok()) return data.status();
   FileEntry e;
   e.mode = ModeOf(st);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config/status.h"
+#include "sync/git_handles.h"
 
 namespace gitsyncd {
 
@@ -54,6 +55,20 @@ Result<FlatTree> ScanFolder(git_repository* repo, const std::string& folder, std
 
 // The files under `path` of `commit` (null commit = empty). Paths are relative to `path`.
 Result<FlatTree> SubtreeOfCommit(git_repository* repo, const git_oid* commit, const std::string& path);
+
+// The folder's own tree at `path` of `commit` (the root tree for path ""); a null TreePtr
+// when the commit is null or holds no folder there.
+Result<TreePtr> FolderTreeOfCommit(git_repository* repo, const git_oid* commit, const std::string& path);
+
+// Every file under `tree` (null = none), paths relative to it.
+Result<FlatTree> FlattenTree(const git_tree* tree);
+
+// Reads a regular local file, refusing more than `limit` bytes and symlinks.
+Result<std::string> ReadLocalFile(const std::string& path, uint64_t limit = kMaxFileBytes);
+
+// True when no folder on the way from `folder` to `path` is a symlink (or a non-folder):
+// writing, deleting or reading through a link could touch files outside the synced folder.
+bool ParentsAreRealFolders(const std::string& folder, const std::string& path);
 
 // Writes a tree object for `files`.
 Result<git_oid> WriteTree(git_repository* repo, const FlatTree& files);

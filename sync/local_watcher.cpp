@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "sync/folder_tree.h"
@@ -33,34 +34,48 @@ struct LocalWatcher::Impl {
   int inotify_fd = -1;
   int wake_fd = -1;
   std::thread thread;
-  std::mutex mu;
-  std::map<int, std::pair<std::string, std::string>> watches;  // wd -> (binding, dir)
-  std::map<std::string, std::string> roots;                    // binding -> folder
+  mutable std::mutex mu;
+  struct Watch {
+    std::string binding;
+    std::string rel;  // the folder relative to the binding's root ("" = the root)
+  };
+  std::map<int, Watch> watches;                // wd -> watched folder
+  std::map<std::string, std::string> roots;    // binding -> folder
+  std::set<std::string> unwatched;             // bindings with a folder that could not be watched
+  bool running = false;
   struct Burst {
     Clock::time_point first, last;
+    LocalChanges changes;
   };
   std::map<std::string, Burst> pending;
 
-  void WatchTree(const std::string& binding, const std::string& dir) {
+  // Caller holds mu. A folder moved inside the tree keeps its watch descriptors: adding the
+  // watch again returns the same descriptor, and its path is updated here.
+  void WatchTree(const std::string& binding, const std::string& rel) {
+    std::string dir = rel.empty() ? roots[binding] : roots[binding] + "/" + rel;
     int wd = inotify_add_watch(inotify_fd, dir.c_str(), kMask);
     if (wd < 0) {
-      spdlog::warn("sync '{}': cannot watch {}: {} (the periodic rescan still sees changes)", binding, dir,
-                   std::strerror(errno));
+      spdlog::warn("sync '{}': cannot watch {}: {} (passes scan the whole folder)", binding, dir, std::strerror(errno));
+      unwatched.insert(binding);
       return;
     }
-    watches[wd] = {binding, dir};
+    watches[wd] = {binding, rel};
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(dir, ec)) {
       if (e.is_directory(ec) && !e.is_symlink(ec) && e.path().filename() != ".git") {
-        WatchTree(binding, e.path().string());
+        std::string name = e.path().filename().string();
+        WatchTree(binding, rel.empty() ? name : rel + "/" + name);
       }
     }
   }
 
-  void Note(const std::string& binding) {
+  // Caller holds mu. `path` "" notes a change without a path (the report is incomplete).
+  void Note(const std::string& binding, const std::string& path, bool complete = true) {
     auto now = Clock::now();
-    auto [it, fresh] = pending.try_emplace(binding, Burst{now, now});
+    auto [it, fresh] = pending.try_emplace(binding, Burst{now, now, {}});
     if (!fresh) it->second.last = now;
+    if (!path.empty()) it->second.changes.paths.insert(path);
+    if (!complete || unwatched.count(binding) != 0) it->second.changes.complete = false;
   }
 
   void HandleEvents() {
@@ -73,7 +88,7 @@ struct LocalWatcher::Impl {
         auto* ev = reinterpret_cast<inotify_event*>(p);
         p += sizeof(inotify_event) + ev->len;
         if (ev->mask & IN_Q_OVERFLOW) {
-          for (const auto& [b, f] : roots) Note(b);
+          for (const auto& [b, f] : roots) Note(b, "", false);
           continue;
         }
         auto w = watches.find(ev->wd);
@@ -82,19 +97,28 @@ struct LocalWatcher::Impl {
           watches.erase(w);
           continue;
         }
+        const Watch watch = w->second;
         std::string name = ev->len > 0 ? ev->name : "";
-        if (name.rfind(kTempPrefix, 0) == 0) continue;  // our own in-flight writes
-        if ((ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MOVED_TO)) && name != ".git") {
-          WatchTree(w->second.first, w->second.second + "/" + name);
+        if (name.empty()) {
+          // The watched folder itself was moved or deleted: its paths cannot be trusted.
+          if (ev->mask & (IN_MOVE_SELF | IN_DELETE_SELF)) Note(watch.binding, "", false);
+          continue;
         }
-        Note(w->second.first);
+        if (name.rfind(kTempPrefix, 0) == 0) continue;  // our own in-flight writes
+        std::string rel = watch.rel.empty() ? name : watch.rel + "/" + name;
+        bool is_dir = (ev->mask & IN_ISDIR) != 0;
+        if (is_dir && (ev->mask & (IN_CREATE | IN_MOVED_TO)) && name != ".git") WatchTree(watch.binding, rel);
+        // A moved folder: events queued before the move name its old place. Rare enough
+        // to pay a full scan for.
+        bool moved_dir = is_dir && (ev->mask & (IN_MOVED_FROM | IN_MOVED_TO));
+        Note(watch.binding, rel, !moved_dir);
       }
     }
   }
 
   // Fires the bursts that are due; returns how long until the next one is.
   int FireDue() {
-    std::vector<std::string> due;
+    std::vector<std::pair<std::string, LocalChanges>> due;
     int wait_ms = -1;
     {
       std::lock_guard<std::mutex> lock(mu);
@@ -102,7 +126,7 @@ struct LocalWatcher::Impl {
       for (auto it = pending.begin(); it != pending.end();) {
         auto at = std::min(it->second.last + quiet, it->second.first + max_delay);
         if (at <= now) {
-          due.push_back(it->first);
+          due.emplace_back(it->first, std::move(it->second.changes));
           it = pending.erase(it);
         } else {
           int ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(at - now).count()) + 1;
@@ -111,7 +135,7 @@ struct LocalWatcher::Impl {
         }
       }
     }
-    for (const auto& b : due) on_change(b);
+    for (auto& [b, changes] : due) on_change(b, std::move(changes));
     return wait_ms;
   }
 
@@ -149,18 +173,31 @@ Status LocalWatcher::Add(const std::string& binding, const std::string& folder) 
   fs::create_directories(folder, ec);
   std::lock_guard<std::mutex> lock(impl_->mu);
   impl_->roots[binding] = folder;
-  impl_->WatchTree(binding, folder);
+  impl_->WatchTree(binding, "");
   return Status::Ok();
+}
+
+bool LocalWatcher::WatchesAll(const std::string& binding) const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->running && impl_->roots.count(binding) != 0 && impl_->unwatched.count(binding) == 0;
 }
 
 Status LocalWatcher::Start() {
   if (impl_->inotify_fd < 0 || impl_->wake_fd < 0) return Status::IoError("inotify unavailable");
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->running = true;
+  }
   impl_->thread = std::thread([this] { impl_->Loop(); });
   return Status::Ok();
 }
 
 void LocalWatcher::Stop() {
   if (!impl_->thread.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->running = false;
+  }
   uint64_t one = 1;
   [[maybe_unused]] ssize_t n = ::write(impl_->wake_fd, &one, sizeof one);
   impl_->thread.join();

@@ -30,11 +30,19 @@ Result<std::optional<git_oid>> FetchBranch(git_repository* repo, const RemoteCre
   }
   if (found == nullptr) return std::optional<git_oid>();
   git_oid head = found->oid;
-  std::string spec = "+" + want + ":refs/remotes/origin/" + branch;
-  char* specs[] = {spec.data()};
-  git_strarray refspecs = {specs, 1};
-  rc = git_remote_download(remote.get(), &refspecs, &opts);
-  if (rc < 0) return auth.Explain(rc, "fetch from " + creds.url);
+  // The head is a commit we already hold (our own push, or an unchanged branch): skip the
+  // negotiation round trip. A commit in the repository has all its objects (we never write
+  // a commit before its tree and blobs, and fetches land whole packs).
+  git_commit* have = nullptr;
+  if (git_commit_lookup(&have, repo, &head) == 0) {
+    git_commit_free(have);
+  } else {
+    std::string spec = "+" + want + ":refs/remotes/origin/" + branch;
+    char* specs[] = {spec.data()};
+    git_strarray refspecs = {specs, 1};
+    rc = git_remote_download(remote.get(), &refspecs, &opts);
+    if (rc < 0) return auth.Explain(rc, "fetch from " + creds.url);
+  }
   git_remote_disconnect(remote.get());
   // Record the remote-tracking ref ourselves (an anonymous remote does not update refs).
   git_reference* ref = nullptr;

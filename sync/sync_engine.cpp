@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "sync/local_watcher.h"
@@ -34,6 +35,15 @@ struct BindingRuntime {
   Clock::time_point retry_at{};  // zero = no retry scheduled
   std::chrono::seconds poll_interval{0};
   Clock::time_point next_poll{};
+  // What the next pass may trust instead of scanning the whole folder: the paths the watcher
+  // reported since the running (or last) pass began, complete while no event was lost, and
+  // whether that pass left the folder in step with the synced commit.
+  std::set<std::string> changed_paths;
+  bool changes_complete = false;
+  bool in_step = false;
+  bool full_scan = false;  // the queued pass scans in full (the periodic safety net)
+  double last_pass_seconds = 0;
+  bool last_pass_incremental = false;
 };
 
 }  // namespace
@@ -52,9 +62,10 @@ struct SyncEngine::Impl {
   Clock::time_point next_rescan{};
 
   // Caller holds mu.
-  void Enqueue(BindingRuntime& b, const std::string& name, bool remote) {
+  void Enqueue(BindingRuntime& b, const std::string& name, bool remote, bool full_scan = false) {
     if (!b.setup.ok() || stopping) return;
     b.want_remote = b.want_remote || remote;
+    b.full_scan = b.full_scan || full_scan;
     if (b.running) {
       b.rerun = true;
       return;
@@ -63,6 +74,16 @@ struct SyncEngine::Impl {
     b.queued = true;
     queue.push_back(name);
     work_cv.notify_one();
+  }
+
+  void NoteLocalChanges(const std::string& name, LocalChanges changes) {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = bindings.find(name);
+    if (it == bindings.end()) return;
+    BindingRuntime& b = it->second;
+    b.changed_paths.merge(changes.paths);
+    if (!changes.complete) b.changes_complete = false;
+    Enqueue(b, name, false);
   }
 
   std::chrono::milliseconds Backoff(uint32_t failures) {
@@ -85,10 +106,18 @@ struct SyncEngine::Impl {
       b.running = true;
       bool local_only = !b.want_remote;
       b.want_remote = false;
+      // The watcher's paths stand for the folder only when it saw every change since the
+      // last pass began and that pass left the folder in step; otherwise scan it all.
+      bool watched = watcher && watcher->WatchesAll(name);
+      std::optional<std::set<std::string>> hints;
+      if (watched && b.changes_complete && b.in_step && !b.full_scan) hints = std::move(b.changed_paths);
+      b.changed_paths.clear();
+      b.changes_complete = watched;
+      b.full_scan = false;
       BindingSpec spec = b.spec;
       lock.unlock();
       auto started = Clock::now();
-      Result<PassOutcome> r = RunSyncPass(spec, local_only);
+      Result<PassOutcome> r = RunSyncPass(spec, PassOptions{local_only, hints ? &*hints : nullptr});
       double seconds = std::chrono::duration<double>(Clock::now() - started).count();
       auto state = LoadBindingState(spec.binding_dir);
       lock.lock();
@@ -100,6 +129,9 @@ struct SyncEngine::Impl {
       }
       ++b.duration_buckets[bucket];
       b.duration_sum_s += seconds;
+      b.last_pass_seconds = seconds;
+      b.last_pass_incremental = r.ok() && r->incremental;
+      b.in_step = r.ok() && r->folder_in_step;
       if (state.ok()) b.state = std::move(state).value();
       if (r.ok()) {
         if (r->contacted_remote && r->summary != "in sync") spdlog::info("sync '{}': {}", name, r->summary);
@@ -131,7 +163,7 @@ struct SyncEngine::Impl {
       auto now = Clock::now();
       auto next = now + std::chrono::hours(1);
       if (now >= next_rescan) {
-        for (auto& [name, b] : bindings) Enqueue(b, name, false);
+        for (auto& [name, b] : bindings) Enqueue(b, name, false, /*full_scan=*/true);
         next_rescan = now + options.rescan_interval;
       }
       next = std::min(next, next_rescan);
@@ -180,7 +212,8 @@ SyncEngine::SyncEngine(const Config& config, CredentialResolver resolver, Engine
 SyncEngine::~SyncEngine() { Stop(); }
 
 Status SyncEngine::Start() {
-  impl_->watcher = std::make_unique<LocalWatcher>([this](const std::string& b) { TriggerLocal(b); },
+  impl_->watcher = std::make_unique<LocalWatcher>(
+      [this](const std::string& b, LocalChanges changes) { impl_->NoteLocalChanges(b, std::move(changes)); },
                                                   impl_->options.debounce_quiet, impl_->options.debounce_max);
   for (auto& [name, b] : impl_->bindings) {
     if (!b.setup.ok()) {
@@ -281,6 +314,8 @@ std::vector<EngineBindingStatus> SyncEngine::Snapshot() const {
     s.duration_buckets = b.duration_buckets;
     s.duration_sum_s = b.duration_sum_s;
     s.state = b.state;
+    s.last_pass_seconds = b.last_pass_seconds;
+    s.last_pass_incremental = b.last_pass_incremental;
     if (b.retry_at != Clock::time_point{} && b.retry_at > now) {
       s.next_retry_in_s = std::chrono::duration<double>(b.retry_at - now).count();
     }

@@ -37,6 +37,8 @@ struct EngineBindingStatus {
   static constexpr std::array<double, 11> kDurationBounds{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
   std::array<uint64_t, 12> duration_buckets{};  // per bound, last = +Inf (not cumulative)
   double duration_sum_s = 0;
+  double last_pass_seconds = 0;
+  bool last_pass_incremental = false;  // decided from the watcher's paths, no full scan
   // The binding's state.json as of its last pass (read on the worker thread after the pass),
   // so status pages never touch the disk.
   std::optional<BindingState> state;

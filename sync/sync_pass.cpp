@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "sync/binding_state.h"
+#include "sync/folder_changes.h"
 #include "sync/folder_tree.h"
 #include "sync/git_handles.h"
 #include "sync/remote_ops.h"
@@ -85,6 +86,14 @@ std::vector<std::string> ChangedPaths(const FlatTree& from, const FlatTree& to) 
   return out;
 }
 
+// The changed paths for a commit message, at most kMaxListedPaths of them.
+std::string ListedPaths(const std::vector<std::string>& lines) {
+  std::string out;
+  for (size_t i = 0; i < lines.size() && i < kMaxListedPaths; ++i) out += lines[i] + "\n";
+  if (lines.size() > kMaxListedPaths) out += "... and " + std::to_string(lines.size() - kMaxListedPaths) + " more\n";
+  return out;
+}
+
 std::string Plural(size_t n, const char* what) { return std::to_string(n) + " " + what + (n == 1 ? "" : "s"); }
 
 std::string RefSafe(const std::string& name) {
@@ -110,13 +119,18 @@ class Pass {
   Pass(const BindingSpec& spec, git_repository* repo, BindingState* state)
       : spec_(spec), repo_(repo), state_(state) {}
 
-  Result<PassOutcome> Run(bool local_trigger_only);
+  Result<PassOutcome> Run(const PassOptions& options);
 
  private:
+  Result<std::optional<PassOutcome>> RunIncremental(const std::set<std::string>& changed, bool local_trigger_only);
+  Result<PassOutcome> PushChanges(const git_oid& parent, const ChangeList& changes);
+  Result<PassOutcome> RunFull(bool local_trigger_only);
+
   Result<git_oid> Commit(const git_oid& tree, const std::vector<git_oid>& parents, const std::string& message);
   Result<git_oid> CommitFolderOn(const std::optional<git_oid>& parent, const FlatTree& files, const std::string& title,
                                  const FlatTree& before);
   Status SaveSynced(const git_oid& commit);
+  Result<PassOutcome> PushSyncCommit(const git_oid& commit, size_t changes);
   Result<PassOutcome> PushLocal(const std::optional<git_oid>& remote_head, const FlatTree& local, const FlatTree& remote);
   Result<PassOutcome> ApplyRemote(const git_oid& remote_head, const FlatTree& scanned, const FlatTree& target,
                                   const std::string& what);
@@ -163,18 +177,18 @@ Result<git_oid> Pass::CommitFolderOn(const std::optional<git_oid>& parent, const
                                      const std::string& title, const FlatTree& before) {
   auto tree = ReplaceSubtree(repo_, parent ? &*parent : nullptr, spec_.path, files);
   if (!tree.ok()) return tree.status();
-  std::string message = title + "\n\n";
   auto changes = ChangedPaths(Managed(before), Managed(files));
   std::string prefix = spec_.path.empty() ? "" : spec_.path + "/";
-  for (size_t i = 0; i < changes.size() && i < kMaxListedPaths; ++i) {
-    message += changes[i].substr(0, 2) + prefix + changes[i].substr(2) + "\n";
-  }
-  if (changes.size() > kMaxListedPaths) message += "... and " + std::to_string(changes.size() - kMaxListedPaths) + " more\n";
+  for (auto& c : changes) c.insert(2, prefix);
+  std::string message = title + "\n\n" + ListedPaths(changes);
   std::vector<git_oid> parents;
   if (parent) parents.push_back(*parent);
   return Commit(*tree, parents, message);
 }
 
+// Records the new synced commit in memory; RunSyncPass writes state.json once at the end of the
+// pass. A crash before that write is safe: the next pass finds the folder equal to the remote
+// head and records it then (and a merge's journal, saved before its push, finishes the job).
 Status Pass::SaveSynced(const git_oid& commit) {
   state_->last_synced_commit = OidHex(commit);
   // Keep the synced commit reachable inside our repository.
@@ -182,7 +196,7 @@ Status Pass::SaveSynced(const git_oid& commit) {
   int rc = git_reference_create(&ref, repo_, "refs/gitsyncd/synced", &commit, 1, "gitsyncd synced");
   if (rc < 0) return GitError(rc, "cannot record synced commit");
   git_reference_free(ref);
-  return SaveBindingState(spec_.binding_dir, *state_);
+  return Status::Ok();
 }
 
 Result<PassOutcome> Pass::PushLocal(const std::optional<git_oid>& remote_head, const FlatTree& local,
@@ -192,12 +206,16 @@ Result<PassOutcome> Pass::PushLocal(const std::optional<git_oid>& remote_head, c
   auto changes = ChangedPaths(Managed(remote), Managed(local));
   auto commit = CommitFolderOn(remote_head, local, "gitsyncd: sync " + spec_.name, remote);
   if (!commit.ok()) return commit.status();
-  Status pushed = PushRefs(repo_, spec_.remote, {{*commit, "refs/heads/" + spec_.branch}});
+  return PushSyncCommit(*commit, changes.size());
+}
+
+Result<PassOutcome> Pass::PushSyncCommit(const git_oid& commit, size_t changes) {
+  Status pushed = PushRefs(repo_, spec_.remote, {{commit, "refs/heads/" + spec_.branch}});
   if (!pushed.ok()) return pushed;  // kConflict: the remote moved; the caller merges again
   state_->pending_local_changes = 0;
-  Status s = SaveSynced(*commit);
+  Status s = SaveSynced(commit);
   if (!s.ok()) return s;
-  return PassOutcome{"pushed " + Plural(changes.size(), "change") + " (" + OidHex(*commit).substr(0, 8) + ")", true};
+  return PassOutcome{"pushed " + Plural(changes, "change") + " (" + OidHex(commit).substr(0, 8) + ")", true, true};
 }
 
 Result<PassOutcome> Pass::ApplyRemote(const git_oid& remote_head, const FlatTree& scanned, const FlatTree& target,
@@ -210,7 +228,7 @@ Result<PassOutcome> Pass::ApplyRemote(const git_oid& remote_head, const FlatTree
   if (!s.ok()) return s;
   return PassOutcome{what + ": " + Plural(report.written.size(), "file") + " written, " +
                          std::to_string(report.deleted.size()) + " deleted",
-                     true};
+                     true, report.kept.empty()};
 }
 
 // A merge was pushed but the process may have died before the folder was updated. If the
@@ -360,7 +378,7 @@ Result<PassOutcome> Pass::Merge(const std::optional<git_oid>& base, const FlatTr
     summary = "conflict in " + Plural(conflicted.size(), "file") + " (" + record.policy + "); the " +
               (take_local ? "remote" : "local") + " version is on branch " + record.branch;
   }
-  return PassOutcome{summary, true};
+  return PassOutcome{summary, true, report.kept.empty()};
 }
 
 // The remote branch head: fetched with Git, or (fetch: api) a snapshot of the folder read
@@ -373,7 +391,97 @@ Result<std::optional<git_oid>> Pass::Fetch() {
   return r->snapshot;
 }
 
-Result<PassOutcome> Pass::Run(bool local_trigger_only) {
+Result<PassOutcome> Pass::PushChanges(const git_oid& parent, const ChangeList& changes) {
+  FlatTree before, after;
+  for (const auto& c : changes) {
+    if (c.before) before[c.path] = *c.before;
+    if (c.after) after[c.path] = *c.after;
+  }
+  Status valid = CheckYamlFiles(repo_, after, before, "local");
+  if (!valid.ok()) return valid;
+  auto tree = UpdateTreeOfCommit(repo_, parent, spec_.path, changes);
+  if (!tree.ok()) return tree.status();
+  std::string prefix = spec_.path.empty() ? "" : spec_.path + "/";
+  auto commit = Commit(*tree, {parent}, "gitsyncd: sync " + spec_.name + "\n\n" + ListedPaths(DescribeChanges(changes, prefix)));
+  if (!commit.ok()) return commit.status();
+  auto pushed = PushSyncCommit(*commit, changes.size());
+  if (pushed.ok()) pushed->incremental = true;
+  return pushed;
+}
+
+// The common passes decided from the changed paths alone: a local edit pushed on the synced
+// commit, a remote push applied to the folder, or nothing to do. Both sides changed (a merge),
+// a deleted branch, `direction: push` over a moved remote, symlinks, and files turned into
+// folders return nullopt: the full pass decides those.
+Result<std::optional<PassOutcome>> Pass::RunIncremental(const std::set<std::string>& changed,
+                                                        bool local_trigger_only) {
+  using Maybe = std::optional<PassOutcome>;
+  std::optional<git_oid> base = ParseOid(state_->last_synced_commit);
+  if (!base || !state_->pending_commit.empty() || spec_.api || spec_.direction == SyncDirection::kPull) return Maybe();
+  auto base_folder = FolderTreeOfCommit(repo_, &*base, spec_.path);
+  if (!base_folder.ok()) return base_folder.status();
+  auto local = LocalChangesAt(repo_, spec_.local, base_folder->get(), changed);
+  if (!local.ok()) return local.status();
+  if (!*local || !IsSimpleChangeList(**local)) return Maybe();
+  const ChangeList& local_changes = **local;
+  state_->pending_local_changes = static_cast<uint32_t>(local_changes.size());
+  if (local_trigger_only) {
+    if (local_changes.empty()) return Maybe(PassOutcome{"in sync", false, true, true});
+    // Straight on the synced commit; a rejected push (the remote moved) passes again and merges.
+    auto pushed = PushChanges(*base, local_changes);
+    if (!pushed.ok()) return pushed.status();
+    return Maybe(*pushed);
+  }
+  auto fetched = Fetch();
+  if (!fetched.ok()) return fetched.status();
+  if (!*fetched) return Maybe();
+  const git_oid remote_head = **fetched;
+  if (git_oid_equal(&remote_head, &*base)) {
+    if (local_changes.empty()) return Maybe(PassOutcome{"in sync", true, true, true});
+    auto pushed = PushChanges(*base, local_changes);
+    if (!pushed.ok()) return pushed.status();
+    return Maybe(*pushed);
+  }
+  if (!local_changes.empty() || spec_.direction != SyncDirection::kBidirectional) return Maybe();
+  auto remote_folder = FolderTreeOfCommit(repo_, &remote_head, spec_.path);
+  if (!remote_folder.ok()) return remote_folder.status();
+  auto remote_changes = DiffFolderTrees(repo_, base_folder->get(), remote_folder->get());
+  if (!remote_changes.ok()) return remote_changes.status();
+  if (!IsSimpleChangeList(*remote_changes)) return Maybe();
+  // A changed file the watcher has not reported yet (still in its debounce) is a local edit
+  // too: then both sides changed, and the full pass merges.
+  for (const auto& c : *remote_changes) {
+    if (!ParentsAreRealFolders(spec_.local, c.path)) return Maybe();
+    auto now = HashLocalFile(spec_.local + "/" + c.path);
+    if (!now.ok()) return now.status();
+    bool as_synced = now->has_value() == c.before.has_value() && (!c.before || **now == *c.before);
+    bool as_remote = c.after && now->has_value() && **now == *c.after;
+    if (!as_synced && !as_remote) return Maybe();
+  }
+  // Only the changed paths: every other file of the folder is as synced and stays untouched.
+  FlatTree seen, target;
+  for (const auto& c : *remote_changes) {
+    if (c.before) seen[c.path] = *c.before;
+    if (c.after) target[c.path] = *c.after;
+  }
+  Status valid = CheckYamlFiles(repo_, target, seen, "remote");
+  if (!valid.ok()) return valid;
+  auto pulled = ApplyRemote(remote_head, seen, target, "pulled");
+  if (!pulled.ok()) return pulled.status();
+  pulled->incremental = true;
+  return Maybe(*pulled);
+}
+
+Result<PassOutcome> Pass::Run(const PassOptions& options) {
+  if (options.changed_paths != nullptr) {
+    auto fast = RunIncremental(*options.changed_paths, options.local_trigger_only);
+    if (!fast.ok()) return fast.status();
+    if (*fast) return **fast;
+  }
+  return RunFull(options.local_trigger_only);
+}
+
+Result<PassOutcome> Pass::RunFull(bool local_trigger_only) {
   std::vector<std::string> skipped;
   std::string cache_file = spec_.binding_dir + "/scan-cache";
   ScanCache cache = LoadScanCache(cache_file);
@@ -386,7 +494,7 @@ Result<PassOutcome> Pass::Run(bool local_trigger_only) {
   state_->warnings = skipped;
 
   if (local_trigger_only && state_->pending_commit.empty() && base && Managed(*scanned) == Managed(*base_tree)) {
-    return PassOutcome{"in sync", false};
+    return PassOutcome{"in sync", false, true};
   }
 
   // A local edit on top of the last synced state: push it straight on the last synced commit.
@@ -434,7 +542,7 @@ Result<PassOutcome> Pass::Run(bool local_trigger_only) {
       Status s = SaveSynced(*remote_head);
       if (!s.ok()) return s;
     }
-    return PassOutcome{"in sync", true};
+    return PassOutcome{"in sync", true, true};
   }
   switch (spec_.direction) {
     case SyncDirection::kPush:
@@ -459,7 +567,9 @@ Result<PassOutcome> Pass::Run(bool local_trigger_only) {
       }
       Status valid = CheckYamlFiles(repo_, target, local, "remote");
       if (!valid.ok()) return valid;
-      return ApplyRemote(*remote_head, *scanned, target, "pulled");
+      auto pulled = ApplyRemote(*remote_head, *scanned, target, "pulled");
+      if (pulled.ok() && local_changed) pulled->folder_in_step = false;  // local edits stay unsynced
+      return pulled;
     }
     case SyncDirection::kBidirectional:
       break;
@@ -499,7 +609,7 @@ BindingSpec MakeBindingSpec(const DaemonConfig& daemon, const ConnectorConfig& c
   return spec;
 }
 
-Result<PassOutcome> RunSyncPass(const BindingSpec& spec, bool local_trigger_only) {
+Result<PassOutcome> RunSyncPass(const BindingSpec& spec, const PassOptions& options) {
   auto state = LoadBindingState(spec.binding_dir);
   if (!state.ok()) return state.status();
   auto repo = OpenRepo(spec.binding_dir);
@@ -507,7 +617,9 @@ Result<PassOutcome> RunSyncPass(const BindingSpec& spec, bool local_trigger_only
   if (repo.ok()) {
     for (int attempt = 0; attempt < kMaxPushAttempts; ++attempt) {
       Pass pass(spec, repo->get(), &*state);
-      outcome = pass.Run(local_trigger_only && attempt == 0);
+      PassOptions this_time = options;
+      this_time.local_trigger_only = options.local_trigger_only && attempt == 0;
+      outcome = pass.Run(this_time);
       // A rejected push means the remote moved: fetch and merge again, never force.
       if (outcome.ok() || outcome.status().code() != Status::Code::kConflict) break;
       spdlog::info("sync '{}': push rejected, the remote moved; merging again", spec.name);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <optional>
+#include <set>
 #include <string>
 
 #include "api/provider_api.h"
@@ -35,11 +36,30 @@ BindingSpec MakeBindingSpec(const DaemonConfig& daemon, const ConnectorConfig& c
 struct PassOutcome {
   std::string summary;   // "in sync", "pushed 2 files", "pulled 1 file", "merged ...", "conflict ..."
   bool contacted_remote = false;
+  // The folder was left holding exactly the synced commit's folder (nothing kept back, no
+  // merge left to finish): the next pass may look only where the watcher saw changes.
+  bool folder_in_step = false;
+  // Decided from the changed paths alone, without scanning the whole folder.
+  bool incremental = false;
 };
 
-// Runs one pass. `local_trigger_only`: the pass was started by a local file event; when the
-// folder still matches the last synced state, it returns without touching the network.
-// Errors are also recorded in the binding's state.json (last_error, consecutive_failures).
-Result<PassOutcome> RunSyncPass(const BindingSpec& spec, bool local_trigger_only = false);
+struct PassOptions {
+  // Started by a local file event: when the folder still matches the last synced state, the
+  // pass returns without touching the network.
+  bool local_trigger_only = false;
+  // The paths (files or folders, relative to the folder) the folder watcher saw change since
+  // the previous pass began, given only when it saw every change and that pass left the
+  // folder in step. The pass then looks only there, and costs what the change costs; cases
+  // it cannot decide that way (a merge, a symlink, a file turned folder) fall back to a full
+  // scan. Null: the whole folder is scanned.
+  const std::set<std::string>* changed_paths = nullptr;
+};
+
+// Runs one pass. Errors are also recorded in the binding's state.json (last_error,
+// consecutive_failures).
+Result<PassOutcome> RunSyncPass(const BindingSpec& spec, const PassOptions& options);
+inline Result<PassOutcome> RunSyncPass(const BindingSpec& spec, bool local_trigger_only = false) {
+  return RunSyncPass(spec, PassOptions{local_trigger_only, nullptr});
+}
 
 }  // namespace gitsyncd

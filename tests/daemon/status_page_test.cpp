@@ -43,6 +43,13 @@ BOOST_AUTO_TEST_CASE(status_page_renders_each_binding_in_a_browser) {
     auto s = HttpExchange(port, BuildRequest("GET", "/api/v1/status", {}, ""));
     return s.body.find("\"last_synced_commit\":\"\"") == std::string::npos;
   }));
+  // A later edit is decided from the watcher's paths alone, without scanning the folder.
+  WriteFile(local + "/replicas.yaml", "replicas: 3\n");
+  BOOST_REQUIRE(WaitFor([&] { return ShowFile(remote, "main", "replicas.yaml") == "replicas: 3\n"; }));
+  BOOST_TEST(WaitFor([&] {
+    auto s = HttpExchange(port, BuildRequest("GET", "/api/v1/status", {}, ""));
+    return s.body.find("\"last_pass_incremental\":true") != std::string::npos;
+  }));
 
   HttpReply page = HttpExchange(port, BuildRequest("GET", "/", {}, ""));
   BOOST_TEST(page.status == 200);

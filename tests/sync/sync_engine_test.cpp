@@ -142,4 +142,53 @@ BOOST_AUTO_TEST_CASE(sync_now_runs_a_pass_and_reports_its_outcome) {
   BOOST_TEST(engine->SyncNow("nope", 1s).status().message() == "no sync binding named 'nope'");
 }
 
+BOOST_AUTO_TEST_CASE(after_the_first_pass_edits_are_decided_from_the_watched_paths) {
+  AddBinding("inc");
+  WriteFile(dir / "local-inc/keep/a.yaml", "a: 1\n");
+  auto engine = Engine();
+  BOOST_REQUIRE(engine->Start().ok());
+  BOOST_REQUIRE(WaitFor([&] { return CommitCount("inc") == 1; }));
+  BOOST_REQUIRE(WaitFor([&] { return engine->Snapshot()[0].passes >= 1 && !engine->Snapshot()[0].running; }));
+  BOOST_TEST(!engine->Snapshot()[0].last_pass_incremental);  // the first pass scans everything
+
+  WriteFile(dir / "local-inc/keep/a.yaml", "a: 2\n");
+  BOOST_REQUIRE(WaitFor([&] { return ShowFile(dir / "inc.git", "main", "keep/a.yaml") == "a: 2\n"; }));
+  BOOST_REQUIRE(WaitFor([&] { return !engine->Snapshot()[0].running; }));
+  BOOST_TEST(engine->Snapshot()[0].last_pass_incremental);
+
+  // A folder created with files in it: the watcher reports the folder, the pass reads it whole.
+  fs::create_directories(dir / "tmp-made/deep");
+  WriteFile(dir / "tmp-made/deep/b.txt", "bee\n");
+  WriteFile(dir / "local-inc/c.txt", "sea\n");
+  fs::rename(dir / "tmp-made", dir / "local-inc/made");  // arrives whole, as one event
+  BOOST_TEST(WaitFor([&] {
+    return ShowFile(dir / "inc.git", "main", "made/deep/b.txt") == "bee\n" &&
+           ShowFile(dir / "inc.git", "main", "c.txt") == "sea\n";
+  }));
+
+  // A remote push through sync-now is applied from the changed subtrees.
+  GitClone person("file://" + (dir / "inc.git"), dir / "person");
+  person.Write("keep/a.yaml", "a: remote\n");
+  BOOST_REQUIRE(person.CommitAndPush("remote"));
+  auto r = engine->SyncNow("inc", 10s);
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
+  BOOST_TEST(ReadFile(dir / "local-inc/keep/a.yaml") == "a: remote\n");
+}
+
+BOOST_AUTO_TEST_CASE(a_folder_moved_inside_the_synced_folder_is_synced_under_its_new_name) {
+  AddBinding("mv");
+  WriteFile(dir / "local-mv/old/sub/x.txt", "x\n");
+  auto engine = Engine();
+  BOOST_REQUIRE(engine->Start().ok());
+  BOOST_REQUIRE(WaitFor([&] { return ShowFile(dir / "mv.git", "main", "old/sub/x.txt") == "x\n"; }));
+  fs::rename(dir / "local-mv/old", dir / "local-mv/new");
+  BOOST_REQUIRE(WaitFor([&] { return ShowFile(dir / "mv.git", "main", "new/sub/x.txt") == "x\n"; }));
+  BOOST_TEST(ShowFile(dir / "mv.git", "main", "old/sub/x.txt").empty());
+  // The watches moved with the folder: an edit inside it now lands under the new name.
+  BOOST_REQUIRE(WaitFor([&] { return !engine->Snapshot()[0].running && !engine->Snapshot()[0].queued; }));
+  WriteFile(dir / "local-mv/new/sub/x.txt", "edited after the move\n");
+  BOOST_TEST(WaitFor([&] { return ShowFile(dir / "mv.git", "main", "new/sub/x.txt") == "edited after the move\n"; }));
+  BOOST_TEST(engine->Snapshot()[0].last_pass_incremental);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
