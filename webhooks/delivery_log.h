@@ -21,6 +21,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "config/status.h"
@@ -73,7 +74,7 @@ class DeliveryLog {
   bool writer_idle_ = false;  // the writer waits for a first change (only then is it woken)
   std::map<std::string, Records> records_;
   struct Claimed {
-    std::set<std::string> ids;
+    std::unordered_set<std::string> ids;
     std::deque<std::string> order;  // oldest first, bounded
   };
   std::map<std::string, Claimed> claimed_;

@@ -120,7 +120,9 @@ class RequestReader : public http::basic_parser<true> {
   void on_response_impl(int, beast::string_view, int, beast::error_code&) override {}
   void on_field_impl(http::field, beast::string_view name, beast::string_view value, beast::error_code&) override {
     std::string lower(name.data(), name.size());
-    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (auto& c : lower) {
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
     req_->headers.emplace(std::move(lower), std::string(value.data(), value.size()));  // the first one stays
   }
   void on_header_impl(beast::error_code&) override {}

@@ -14,16 +14,17 @@ namespace {
 
 namespace json = boost::json;
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
+// ASCII case-insensitive equality (header values such as media types).
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
 }
 
-std::string Header(const HeaderMap& h, std::string_view name) {
-  auto it = h.find(name);
-  return it == h.end() ? std::string() : it->second;
-}
+std::string Header(const HeaderMap& h, std::string_view name) { return std::string(HeaderValue(h, name)); }
 
 // A missing or null commit id, or Git's all-zeros "no commit" id.
 bool IsNullId(std::string_view id) {
@@ -267,11 +268,16 @@ std::string DeliveryId(WebhookFormat format, const HeaderMap& h) {
   return {};
 }
 
+std::string_view HeaderValue(const HeaderMap& headers, std::string_view name) {
+  auto it = headers.find(name);
+  return it == headers.end() ? std::string_view() : std::string_view(it->second);
+}
+
 BodyEncoding ClassifyContentType(std::string_view content_type) {
-  std::string mime = Lower(content_type.substr(0, content_type.find(';')));
-  while (!mime.empty() && mime.back() == ' ') mime.pop_back();
-  if (mime == "application/json") return BodyEncoding::kJson;
-  if (mime == "application/x-www-form-urlencoded") return BodyEncoding::kForm;
+  std::string_view mime = content_type.substr(0, content_type.find(';'));
+  while (!mime.empty() && mime.back() == ' ') mime.remove_suffix(1);
+  if (EqualsIgnoreCase(mime, "application/json")) return BodyEncoding::kJson;
+  if (EqualsIgnoreCase(mime, "application/x-www-form-urlencoded")) return BodyEncoding::kForm;
   return BodyEncoding::kOther;
 }
 

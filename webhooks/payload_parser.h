@@ -15,6 +15,9 @@ namespace gitsyncd {
 // Request headers with lowercased names (a repeated header keeps its first value).
 using HeaderMap = std::map<std::string, std::string, std::less<>>;
 
+// The value of header `name` (lowercase), or "" when absent; valid while `headers` lives.
+std::string_view HeaderValue(const HeaderMap& headers, std::string_view name);
+
 // The sender format from the provider's event headers: X-GitHub-Event, X-Gitlab-Event,
 // X-Event-Key (+ X-Bitbucket-Type for the Post Webhooks app, X-Request-UUID / X-Hook-UUID for
 // Bitbucket Cloud, otherwise Bitbucket Server). Azure DevOps sends no event header: a

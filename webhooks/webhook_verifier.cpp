@@ -16,10 +16,6 @@
 namespace gitsyncd {
 namespace {
 
-std::string Header(const HeaderMap& h, std::string_view name) {
-  auto it = h.find(name);
-  return it == h.end() ? std::string() : it->second;
-}
 
 Verification Accept(std::string how) { return {true, std::move(how), {}}; }
 Verification Refuse(std::string why) { return {false, {}, std::move(why)}; }
@@ -154,9 +150,9 @@ Verification WebhookVerifier::Verify(WebhookFormat format, std::string_view even
   if (policy_.secret.empty()) return Accept("unsigned (no webhook.secret)");
   switch (format) {
     case WebhookFormat::kGitHub: {
-      std::string sha256 = Header(h, "x-hub-signature-256");
+      std::string_view sha256 = HeaderValue(h, "x-hub-signature-256");
       if (!sha256.empty()) return CheckHmac(sha256, "sha256=", false, body, "X-Hub-Signature-256");
-      std::string sha1 = Header(h, "x-hub-signature");
+      std::string_view sha1 = HeaderValue(h, "x-hub-signature");
       if (sha1.empty()) return Refuse("no X-Hub-Signature-256 header, but webhook.secret is set");
       if (!policy_.allow_sha1) {
         return Refuse("signed only with SHA-1 (X-Hub-Signature); refused unless webhook.allow_sha1 is true");
@@ -167,19 +163,19 @@ Verification WebhookVerifier::Verify(WebhookFormat format, std::string_view even
       if (event == "diagnostics:ping" && !h.count("x-hub-signature")) return Accept("unsigned ping (diagnostics:ping)");
       [[fallthrough]];
     case WebhookFormat::kBitbucketCloud: {
-      std::string sig = Header(h, "x-hub-signature");
+      std::string_view sig = HeaderValue(h, "x-hub-signature");
       if (sig.empty()) return Refuse("no X-Hub-Signature header, but webhook.secret is set");
       return CheckHmac(sig, "sha256=", false, body, "X-Hub-Signature");
     }
     case WebhookFormat::kBitbucketPostPlugin: {
       // The app signs with X-Hub-Signature when given a secret; older versions only offer
       // basic auth in the hook settings. Either proves knowledge of the secret.
-      std::string sig = Header(h, "x-hub-signature");
+      std::string_view sig = HeaderValue(h, "x-hub-signature");
       if (!sig.empty()) return CheckHmac(sig, "sha256=", false, body, "X-Hub-Signature");
       [[fallthrough]];
     }
     case WebhookFormat::kAzureDevOps: {
-      std::string auth = Header(h, "authorization");
+      std::string_view auth = HeaderValue(h, "authorization");
       if (auth.substr(0, 6) != "Basic " && auth.substr(0, 6) != "basic ") {
         return Refuse(format == WebhookFormat::kAzureDevOps
                           ? "no basic auth (Authorization: Basic), but webhook.secret is set"
@@ -195,7 +191,7 @@ Verification WebhookVerifier::Verify(WebhookFormat format, std::string_view even
       return ok ? Accept("basic-auth") : Refuse("basic auth password does not match webhook.secret");
     }
     case WebhookFormat::kGitLab: {
-      std::string token = Header(h, "x-gitlab-token");
+      std::string_view token = HeaderValue(h, "x-gitlab-token");
       if (token.empty()) return Refuse("no X-Gitlab-Token header, but webhook.secret is set");
       return ConstantTimeEquals(token, policy_.secret) ? Accept("token")
                                                         : Refuse("X-Gitlab-Token does not match webhook.secret");
