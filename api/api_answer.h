@@ -2,8 +2,11 @@
 // or of another type) and turning an HTTP status into our Status with the reader's words.
 #pragma once
 
+#include <openssl/evp.h>
+
 #include <boost/json.hpp>
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -48,6 +51,44 @@ inline Result<HttpsResponse> Checked(Result<HttpsResponse> res, const std::strin
   }
   if (st == 404) return Status::NotFound(what + ": not found (HTTP 404) in " + repo);
   return Status::Unavailable(what + ": HTTP " + std::to_string(st) + " from " + base + ": " + res->body.substr(0, 200));
+}
+
+// For a write (`what` names the provider, the step and the file): 2xx passes; answers
+// `moved(status, body)` recognizes (the provider's compare-and-swap failed) become Conflict,
+// so the pass fetches, merges and writes again; 401/403 name the permission `needs`; others
+// are errors with the provider's own message.
+inline Result<HttpsResponse> CheckedWrite(Result<HttpsResponse> res, const std::string& what, const std::string& base,
+                                          const std::string& repo, const std::string& needs,
+                                          const std::function<bool(int, const std::string&)>& moved) {
+  if (!res.ok()) return Status(res.status()).WithContext(what);
+  int st = res->status;
+  if (st >= 200 && st < 300) return res;
+  std::string said = res->body.substr(0, 300);
+  if (moved && moved(st, res->body)) {
+    return Status::Conflict(what + ": the branch moved (HTTP " + std::to_string(st) + ": " + said + ")");
+  }
+  if (st == 401) return Status::PermissionDenied(what + ": the API token was refused (HTTP 401) by " + base);
+  if (st == 403 || st == 404) {
+    return Status::PermissionDenied(what + ": the API token may not write to " + repo + " (HTTP " + std::to_string(st) +
+                                    (needs.empty() ? "" : "; it needs " + needs) + "): " + said);
+  }
+  if (st >= 500) return Status::Unavailable(what + ": HTTP " + std::to_string(st) + " from " + base + ": " + said);
+  return Status::InvalidArgument(what + ": refused by " + base + " (HTTP " + std::to_string(st) + "): " + said);
+}
+
+inline Result<boost::json::value> ParseJson(const HttpsResponse& res, const std::string& what) {
+  boost::json::error_code ec;
+  boost::json::value v = boost::json::parse(res.body, ec);
+  if (ec) return Status::Corrupted(what + ": the API answered malformed JSON (" + ec.message() + ")");
+  return v;
+}
+
+inline std::string Base64Encode(const std::string& s) {
+  std::string out(4 * ((s.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(s.data()),
+                          static_cast<int>(s.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
 }
 
 }  // namespace gitsyncd::api_answer

@@ -1,7 +1,5 @@
 #include "api/azure_api.h"
 
-#include <openssl/evp.h>
-
 #include <boost/json.hpp>
 
 #include "api/api_answer.h"
@@ -18,13 +16,6 @@ using api_answer::Str;
 using api_answer::True;
 
 
-std::string Base64(const std::string& s) {
-  std::string out(4 * ((s.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(s.data()),
-                          static_cast<int>(s.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
 
 }  // namespace
 
@@ -36,7 +27,7 @@ AzureApi::AzureApi(ApiTarget target) : target_(std::move(target)), client_(targe
   base_ = target_.api_base;
   while (!base_.empty() && base_.back() == '/') base_.pop_back();
   if (base_.empty()) base_ = "https://dev.azure.com/" + (git == std::string::npos ? path : path.substr(0, git));
-  auth_ = "Basic " + Base64(":" + target_.token);
+  auth_ = "Basic " + api_answer::Base64Encode(":" + target_.token);
 }
 
 Result<HttpsResponse> AzureApi::Call(const std::string& path, const std::string& query, const std::string& what,
@@ -117,6 +108,68 @@ Result<std::vector<RemoteEntry>> AzureApi::ListFolder(const std::string& commit,
     out.push_back(std::move(r));
   }
   return out;
+}
+
+Result<HttpsResponse> AzureApi::Write(const std::string& path, const std::string& body, const std::string& what) {
+  HeaderList headers{{"Authorization", auth_}, {"Accept", "application/json"}, {"Content-Type", "application/json"}};
+  std::string url = base_ + "/_apis/git/repositories/" + UrlEncodeComponent(repo_) + path + "?api-version=7.1";
+  return api_answer::CheckedWrite(ApiSend(client_, target_, "POST", url, headers, body), "Azure Repos: " + what, base_,
+                                  repo_, "Code (read & write)", [](int st, const std::string& answer) {
+                                    // TF401028: the reference has already been updated by another client.
+                                    return st == 409 || answer.find("TF401028") != std::string::npos;
+                                  });
+}
+
+Result<std::string> AzureApi::Commit(const CommitRequest& req) {
+  json::array changes;
+  for (const FileChange& c : req.changes) {
+    // Azure keeps no executable bit: a change of the mode alone has nothing to write.
+    if (c.kind == FileChange::Kind::kModify && c.blob_id == c.blob_id_before) continue;
+    json::object change{{"item", json::object{{"path", "/" + c.path}}}};
+    if (c.kind == FileChange::Kind::kDelete) {
+      change["changeType"] = "delete";
+    } else {
+      change["changeType"] = c.kind == FileChange::Kind::kAdd ? "add" : "edit";
+      change["newContent"] = json::object{{"content", api_answer::Base64Encode(c.content)}, {"contentType", "base64encoded"}};
+    }
+    changes.push_back(std::move(change));
+  }
+  std::string ref = "refs/heads/" + req.branch;
+  if (changes.empty()) {
+    if (!req.new_branch) return req.parent;
+    json::array update{json::object{{"name", ref}, {"oldObjectId", std::string(40, '0')}, {"newObjectId", req.parent}}};
+    auto res = Write("/refs", json::serialize(update), "create branch " + req.branch);
+    if (!res.ok()) return res.status();
+    auto v = api_answer::ParseJson(*res, "Azure Repos: create branch " + req.branch);
+    if (!v.ok()) return v.status();
+    const json::value* results = Member(*v, "value");
+    const json::value* first = results && results->is_array() && !results->as_array().empty() ? &results->as_array()[0]
+                                                                                               : nullptr;
+    if (!first || !True(Member(*first, "success"))) {
+      return Status::InvalidArgument("Azure Repos: create branch " + req.branch + " refused: " +
+                                     (first ? Str(Member(*first, "updateStatus")) : std::string("no answer")));
+    }
+    return req.parent;
+  }
+  // oldObjectId is the compare-and-swap: the push is refused (409 TF401028) unless the branch
+  // is still there; a branch that does not exist yet is created on it.
+  json::object push{
+      {"refUpdates", json::array{json::object{{"name", ref}, {"oldObjectId", req.parent}}}},
+      {"commits", json::array{json::object{{"comment", req.message},
+                                           {"author", json::object{{"name", req.author_name}, {"email", req.author_email}}},
+                                           {"changes", std::move(changes)}}}}};
+  std::string what = "push " + std::to_string(req.changes.size()) + " file(s) to " + req.branch;
+  auto res = Write("/pushes", json::serialize(push), what);
+  if (!res.ok()) return res.status();
+  auto v = api_answer::ParseJson(*res, "Azure Repos: " + what);
+  if (!v.ok()) return v.status();
+  const json::value* updates = Member(*v, "refUpdates");
+  std::string head;
+  if (updates && updates->is_array() && !updates->as_array().empty()) {
+    head = Str(Member(updates->as_array()[0], "newObjectId"));
+  }
+  if (!IsObjectId(head)) return Status::Corrupted("Azure Repos: " + what + ": the answer names no new commit");
+  return head;
 }
 
 Status AzureApi::Download(const RemoteEntry& entry, const std::string& file) {

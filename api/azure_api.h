@@ -6,8 +6,16 @@
 //       &versionDescriptor.version={commit}&versionDescriptor.versionType=commit  (Items - List)
 //       -> {"value": [{"objectId", "gitObjectType": blob|tree|commit, "path": "/...", "isFolder", "isSymLink"}]}
 //   GET {base}/_apis/git/repositories/{repo}/blobs/{objectId}?$format=octetstream (Blobs - Get Blob) -> raw bytes
+//   POST {base}/_apis/git/repositories/{repo}/pushes?api-version=7.1                  (Pushes - Create)
+//       {"refUpdates": [{"name", "oldObjectId"}], "commits": [{"comment", "author": {"name", "email"},
+//       "changes": [{"changeType": add|edit|delete, "item": {"path"}, "newContent": {"content", "contentType"}}]}]}
+//       -> 201 {"commits": [{"commitId"}], "refUpdates": [{"name", "newObjectId"}]}; 409 TF401028 = the branch moved.
+//       A branch that does not exist yet is created on oldObjectId.
+//   POST {base}/_apis/git/repositories/{repo}/refs?api-version=7.1                   (Refs - Update Refs)
+//       [{"name", "oldObjectId": "0000...", "newObjectId"}] -> {"value": [{"success", "updateStatus"}]}
 // {base} is https://dev.azure.com/{organization}/{project}; auth is basic with the PAT as
-// password. Azure reports neither file modes (no executable bit) nor PAT scopes.
+// password. Azure reports neither file modes (no executable bit) nor PAT scopes, and its
+// pushes API cannot set them: new files are written 100644, a mode-only change is not written.
 #pragma once
 
 #include "api/provider_api.h"
@@ -23,10 +31,12 @@ class AzureApi : public ProviderApi {
   Status Download(const RemoteEntry& entry, const std::string& file) override;
   // GET {org}/{project}/_apis/git/repositories (one answer, no paging).
   Result<std::vector<RemoteRepo>> ListRepositories(const std::string& account) override;
+  Result<std::string> Commit(const CommitRequest& request) override;
 
  private:
   Result<HttpsResponse> Call(const std::string& path, const std::string& query, const std::string& what,
                              const std::string& download_to = "", uint64_t max = 0);
+  Result<HttpsResponse> Write(const std::string& path, const std::string& body, const std::string& what);
   ApiTarget target_;
   HttpsClient client_;
   std::string base_;  // https://dev.azure.com/{org}/{project}

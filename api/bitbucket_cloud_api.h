@@ -1,9 +1,20 @@
-// Bitbucket Cloud's REST API 2.0, following
-// https://developer.atlassian.com/cloud/bitbucket/rest/ :
-//   GET /2.0/repositories/{workspace}?pagelen=100 -> {"values": [{"slug", "full_name", "mainbranch": {"name"}}], "next"}
-// Used to list a workspace's repositories for `gitsyncd import` (token: Bearer). Reading a
-// folder (fetch: api) is not implemented for Bitbucket Cloud: its `src` listings carry no blob
-// ids, so "download only what changed, checked against its id" needs its diffstat API first.
+// Bitbucket Cloud's REST API 2.0, following https://developer.atlassian.com/cloud/bitbucket/rest/
+// ({base} is api.url, default https://api.bitbucket.org; repositories are {workspace}/{repo}):
+//   GET  /2.0/repositories/{workspace}?pagelen=100 -> {"values": [{"slug", "full_name", "mainbranch": {"name"}}], "next"}
+//   GET  /2.0/repositories/{ws}/{repo}                                  (the repository: access check)
+//   GET  /2.0/repositories/{ws}/{repo}/refs/branches/{name}             -> {"target": {"hash"}}
+//   GET  /2.0/repositories/{ws}/{repo}/src/{commit}/{path}/?max_depth=&pagelen=
+//        -> {"values": [{"type": commit_file|commit_directory, "path", "size", "attributes": [executable|link|
+//        subrepository|...]}], "next"}; the same URL on a file answers its raw bytes
+//   GET  /2.0/repositories/{ws}/{repo}/diffstat/{new}..{old}?merge=false -> {"values": [{"status", "old": {"path"},
+//        "new": {"path"}}], "next"}  (note the order: the commit with the changes first)
+//   POST /2.0/repositories/{ws}/{repo}/src  multipart: message, author ("Name <email>"), parents, branch, one
+//        field per written file (x-attributes="executable" for executables), `files` per deleted file
+//        -> 201, Location: .../commit/{hash}; 409 when `parents` is not the branch's head (it moved)
+//   POST /2.0/repositories/{ws}/{repo}/refs/branches {"name", "target": {"hash"}}  (a new branch at a commit)
+// Auth: Bearer (repository, workspace or OAuth access token).
+// Listings carry no Git blob ids: the reader says so (ListsBlobIds() is false) and offers the
+// diffstat between two commits instead, so a fetch downloads only the files that changed.
 #pragma once
 
 #include "api/provider_api.h"
@@ -17,11 +28,20 @@ class BitbucketCloudApi : public ProviderApi {
   Result<std::string> BranchHead(const std::string& branch) override;
   Result<std::vector<RemoteEntry>> ListFolder(const std::string& commit, const std::string& path) override;
   Status Download(const RemoteEntry& entry, const std::string& file) override;
+  Result<std::vector<std::string>> ChangedFiles(const std::string& from, const std::string& to) override;
+  bool ListsBlobIds() const override { return false; }
+  Result<std::string> Commit(const CommitRequest& request) override;
   Result<std::vector<RemoteRepo>> ListRepositories(const std::string& account) override;
 
  private:
+  // GET {base}{path} (or a full `url` from a "next" link, which must stay in {base}).
+  Result<HttpsResponse> Call(const std::string& url, const std::string& what, const std::string& download_to = "",
+                             uint64_t max = 0);
+  Status ListDirectory(const std::string& commit, const std::string& folder, const std::string& dir,
+                       std::vector<RemoteEntry>* out, int depth);
   ApiTarget target_;
   HttpsClient client_;
+  std::string repo_url_;  // {base}/2.0/repositories/{ws}/{repo}
 };
 
 }  // namespace gitsyncd

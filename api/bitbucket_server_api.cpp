@@ -5,6 +5,7 @@
 #include "api/api_answer.h"
 
 #include "api/gitlab_api.h"
+#include "api/multipart.h"
 
 namespace gitsyncd {
 namespace {
@@ -16,19 +17,6 @@ using api_answer::Str;
 using api_answer::True;
 
 
-// Each path segment encoded on its own; '/' between them kept.
-std::string EncodePath(const std::string& path) {
-  std::string out;
-  size_t start = 0;
-  while (start <= path.size() && !path.empty()) {
-    size_t slash = path.find('/', start);
-    out += UrlEncodeComponent(path.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
-    if (slash == std::string::npos) break;
-    out += '/';
-    start = slash + 1;
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -95,7 +83,7 @@ Status BitbucketServerApi::ListDirectory(const std::string& commit, const std::s
   int64_t start = 0;
   for (int pages = 0;; ++pages) {
     if (pages > 10000) return Status::Corrupted("listing of " + dir + " never ends");
-    auto res = Call("/browse/" + EncodePath(dir) + "?at=" + commit + "&limit=500&start=" + std::to_string(start),
+    auto res = Call("/browse/" + UrlEncodePath(dir) + "?at=" + commit + "&limit=500&start=" + std::to_string(start),
                     "folder " + (dir.empty() ? std::string("/") : dir));
     if (!res.ok()) {
       if (res.status().code() == Status::Code::kNotFound && rel.empty()) {
@@ -151,8 +139,77 @@ Result<std::vector<RemoteEntry>> BitbucketServerApi::ListFolder(const std::strin
   return out;
 }
 
+Result<HttpsResponse> BitbucketServerApi::Write(const std::string& method, const std::string& path,
+                                                const std::string& content_type, const std::string& body,
+                                                const std::string& what) {
+  if (!setup_.ok()) return setup_;
+  // X-Atlassian-Token: Bitbucket's XSRF check refuses multipart writes without it.
+  HeaderList headers{{"Authorization", "Bearer " + target_.token},
+                     {"Accept", "application/json"},
+                     {"Content-Type", content_type},
+                     {"X-Atlassian-Token", "no-check"}};
+  return api_answer::CheckedWrite(ApiSend(client_, target_, method, repo_base_ + path, headers, body),
+                                  "Bitbucket Server: " + what, target_.api_base, target_.repo, "repository write",
+                                  [](int st, const std::string&) { return st == 409; });
+}
+
+Result<std::string> BitbucketServerApi::Commit(const CommitRequest& req) {
+  std::string deleted;
+  for (const FileChange& c : req.changes) {
+    if (c.kind == FileChange::Kind::kDelete) deleted += (deleted.empty() ? "" : ", ") + c.path;
+  }
+  if (!deleted.empty()) {
+    return Status::InvalidArgument(
+        "Bitbucket Server: cannot write the deletion of " + deleted + " to branch " + req.branch +
+        ": its REST API has no way to delete a file (the file edit API only creates and updates files). Delete "
+        "them in Bitbucket or with git, or restore them locally; nothing was written");
+  }
+  std::string head = req.parent;
+  if (req.new_branch) {
+    auto res = Write("POST", "/branches", "application/json",
+                     json::serialize(json::object{{"name", req.branch}, {"startPoint", req.parent}}),
+                     "create branch " + req.branch);
+    if (!res.ok()) return res.status();
+  }
+  std::vector<const FileChange*> files;
+  for (const FileChange& c : req.changes) {
+    // The file edit API keeps no executable bit: a change of the mode alone has nothing to write.
+    if (c.kind == FileChange::Kind::kModify && c.blob_id == c.blob_id_before) continue;
+    files.push_back(&c);
+  }
+  for (size_t i = 0; i < files.size(); ++i) {
+    const FileChange& c = *files[i];
+    std::string what = "edit " + c.path + " on " + req.branch;
+    MultipartBody form;
+    form.AddFile("content", c.path.substr(c.path.rfind('/') + 1), c.content);
+    form.AddField("message", files.size() == 1 ? req.message
+                                               : req.message + "\n\n(file " + std::to_string(i + 1) + " of " +
+                                                     std::to_string(files.size()) + ": " + c.path + ")");
+    form.AddField("branch", req.branch);
+    // The commit the file was last seen at: refused (409) if it changed on the branch since.
+    if (c.kind == FileChange::Kind::kModify) form.AddField("sourceCommitId", head);
+    std::string body = form.Finish();
+    auto res = Write("PUT", "/browse/" + UrlEncodePath(c.path), form.ContentType(), body, what);
+    if (!res.ok()) return res.status();
+    auto v = api_answer::ParseJson(*res, "Bitbucket Server: " + what);
+    if (!v.ok()) return v.status();
+    std::string id = Str(Member(*v, "id"));
+    const json::value* parents = Member(*v, "parents");
+    std::string parent = parents && parents->is_array() && !parents->as_array().empty()
+                             ? Str(Member(parents->as_array()[0], "id"))
+                             : "";
+    if (!IsObjectId(id)) return Status::Corrupted("Bitbucket Server: " + what + ": the answer has no commit id");
+    if (parent != head) {
+      return Status::Conflict("Bitbucket Server: " + what + ": the branch had moved (the new commit " + id +
+                              " follows " + parent + ", not " + head + "); fetching and merging again");
+    }
+    head = id;
+  }
+  return head;
+}
+
 Status BitbucketServerApi::Download(const RemoteEntry& entry, const std::string& file) {
-  auto res = Call("/raw/" + EncodePath(entry.repo_path) + "?at=" + entry.commit, "file " + entry.path, file, 1ull << 31);
+  auto res = Call("/raw/" + UrlEncodePath(entry.repo_path) + "?at=" + entry.commit, "file " + entry.path, file, 1ull << 31);
   return res.ok() ? Status::Ok() : res.status();
 }
 

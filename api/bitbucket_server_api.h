@@ -5,7 +5,16 @@
 //   GET .../browse/{path}?at={commit}&start=&limit= -> {"children": {"values": [{"path": {"toString"}, "contentId",
 //       "type": FILE|DIRECTORY|SUBMODULE, "size"}], "isLastPage", "nextPageStart"}}   (one directory per request)
 //   GET .../raw/{path}?at={commit} -> raw bytes
+//   PUT  .../browse/{path} multipart {content, message, branch, sourceCommitId (omitted for a new file)}
+//        -> {"id", "parents": [{"id"}]}: one commit per file; 409 = the file changed since sourceCommitId
+//        (or exists already)
+//   POST .../branches {"name", "startPoint"} (a new branch at a commit)
 // {base} is api.url (required: the server's base URL); auth with an HTTP access token (Bearer).
+// Limits of writing back: the REST API cannot delete a file (a local deletion fails the write
+// with an error naming the files, nothing written), cannot set the executable bit, and records
+// the token's user as the author (commit_author is not used). Its check is per file, so a
+// commit landing on a branch moved by others (in other files) is recognized by its parent and
+// reported as a Conflict: the pass fetches the result and merges.
 #pragma once
 
 #include "api/provider_api.h"
@@ -21,10 +30,13 @@ class BitbucketServerApi : public ProviderApi {
   Status Download(const RemoteEntry& entry, const std::string& file) override;
   // GET /rest/api/1.0/projects/{key}/repos?start=&limit= (paged by nextPageStart).
   Result<std::vector<RemoteRepo>> ListRepositories(const std::string& account) override;
+  Result<std::string> Commit(const CommitRequest& request) override;
 
  private:
   Result<HttpsResponse> Call(const std::string& path, const std::string& what, const std::string& download_to = "",
                              uint64_t max = 0);
+  Result<HttpsResponse> Write(const std::string& method, const std::string& path, const std::string& content_type,
+                              const std::string& body, const std::string& what);
   Status ListDirectory(const std::string& commit, const std::string& folder, const std::string& rel,
                        std::vector<RemoteEntry>* out, int depth);
   ApiTarget target_;

@@ -9,6 +9,7 @@ namespace {
 
 namespace json = boost::json;
 using api_answer::IsObjectId;
+using api_answer::ParseJson;
 using api_answer::Member;
 using api_answer::Str;
 using api_answer::True;
@@ -31,12 +32,6 @@ std::string Encode(const std::string& s, bool keep_slash) {
   return out;
 }
 
-Result<json::value> ParseJson(const HttpsResponse& res, const std::string& what) {
-  json::error_code ec;
-  json::value v = json::parse(res.body, ec);
-  if (ec) return Status::Corrupted(what + ": the API answered malformed JSON (" + ec.message() + ")");
-  return v;
-}
 
 }  // namespace
 
@@ -183,6 +178,87 @@ Result<std::vector<RemoteEntry>> GitHubApi::ListFolder(const std::string& commit
   std::vector<RemoteEntry> out;
   if (Status s = ListTree(sha, "", true, &out, 0); !s.ok()) return s;
   return out;
+}
+
+Result<HttpsResponse> GitHubApi::Write(const std::string& method, const std::string& path, const std::string& body,
+                                       const std::string& what,
+                                       const std::function<bool(int, const std::string&)>& moved) {
+  HeaderList headers{{"Accept", "application/vnd.github+json"},
+                     {"Authorization", "Bearer " + target_.token},
+                     {"X-GitHub-Api-Version", "2022-11-28"},
+                     {"Content-Type", "application/json"}};
+  std::string url = target_.api_base + "/repos/" + Encode(target_.repo, true) + path;
+  return api_answer::CheckedWrite(ApiSend(client_, target_, method, url, headers, body), "GitHub: " + what,
+                                  target_.api_base, target_.repo, "the 'repo' scope (classic) or Contents: write",
+                                  moved);
+}
+
+Result<std::string> GitHubApi::Commit(const CommitRequest& req) {
+  // Blobs first; GitHub names each by its Git id, which must be the one we computed.
+  json::array entries;
+  for (const FileChange& c : req.changes) {
+    if (c.kind == FileChange::Kind::kDelete) {
+      entries.push_back(json::object{{"path", c.path}, {"mode", "100644"}, {"type", "blob"}, {"sha", nullptr}});
+      continue;
+    }
+    std::string what = "create blob for " + c.path;
+    auto blob = Write("POST", "/git/blobs",
+                      json::serialize(json::object{{"content", api_answer::Base64Encode(c.content)}, {"encoding", "base64"}}),
+                      what);
+    if (!blob.ok()) return blob.status();
+    auto v = ParseJson(*blob, "GitHub: " + what);
+    if (!v.ok()) return v.status();
+    std::string sha = Str(Member(*v, "sha"));
+    if (sha != c.blob_id) {
+      return Status::Corrupted("GitHub: " + what + ": stored as blob '" + sha + "', expected " + c.blob_id);
+    }
+    entries.push_back(json::object{{"path", c.path}, {"mode", c.executable ? "100755" : "100644"}, {"type", "blob"},
+                                   {"sha", sha}});
+  }
+  std::string head = req.parent;
+  if (!entries.empty()) {
+    auto parent = Call("/git/commits/" + req.parent, "commit " + req.parent);
+    if (!parent.ok()) return Status(parent.status()).WithContext("GitHub: read the parent commit");
+    auto pv = ParseJson(*parent, "GitHub: commit " + req.parent);
+    if (!pv.ok()) return pv.status();
+    std::string base_tree = Str(Member(Member(*pv, "tree"), "sha"));
+    if (!IsObjectId(base_tree)) return Status::Corrupted("GitHub: commit " + req.parent + " has no tree sha");
+    // The new tree is the parent's with just these paths replaced (nested paths allowed).
+    auto tree = Write("POST", "/git/trees",
+                      json::serialize(json::object{{"base_tree", base_tree}, {"tree", std::move(entries)}}),
+                      "create tree on " + req.parent);
+    if (!tree.ok()) return tree.status();
+    auto tv = ParseJson(*tree, "GitHub: create tree");
+    if (!tv.ok()) return tv.status();
+    std::string tree_sha = Str(Member(*tv, "sha"));
+    if (!IsObjectId(tree_sha)) return Status::Corrupted("GitHub: create tree: no sha in the answer");
+    json::object commit{{"message", req.message},
+                        {"tree", tree_sha},
+                        {"parents", json::array{json::value(req.parent)}},
+                        {"author", json::object{{"name", req.author_name}, {"email", req.author_email}}}};
+    auto made = Write("POST", "/git/commits", json::serialize(commit), "create commit on " + req.parent);
+    if (!made.ok()) return made.status();
+    auto cv = ParseJson(*made, "GitHub: create commit");
+    if (!cv.ok()) return cv.status();
+    head = Str(Member(*cv, "sha"));
+    if (!IsObjectId(head)) return Status::Corrupted("GitHub: create commit: no sha in the answer");
+  }
+  if (req.new_branch) {
+    auto ref = Write("POST", "/git/refs",
+                     json::serialize(json::object{{"ref", "refs/heads/" + req.branch}, {"sha", head}}),
+                     "create branch " + req.branch);
+    if (!ref.ok()) return ref.status();
+    return head;
+  }
+  // Moves the branch only if the new commit descends from its head (no force): a branch that
+  // moved since `parent` answers 422 "Update is not a fast forward".
+  auto ref = Write("PATCH", "/git/refs/heads/" + Encode(req.branch, true),
+                   json::serialize(json::object{{"sha", head}, {"force", false}}), "update branch " + req.branch,
+                   [](int st, const std::string& body) {
+                     return st == 422 && body.find("fast forward") != std::string::npos;
+                   });
+  if (!ref.ok()) return ref.status();
+  return head;
 }
 
 Status GitHubApi::Download(const RemoteEntry& entry, const std::string& file) {

@@ -7,7 +7,16 @@
 // The folder's tree id comes from its parent's listing (root: the trees endpoint; deeper:
 // the contents API, which lists only that directory), then the folder is listed recursively;
 // a truncated recursive listing falls back to listing each subtree on its own.
+// Writing back (https://docs.github.com/en/rest/git), each step its own request:
+//   POST  /repos/{owner}/{repo}/git/blobs   {"content" (base64), "encoding"}  -> {"sha"}, checked against ours
+//   GET   /repos/{owner}/{repo}/git/commits/{parent}                          -> {"tree": {"sha"}}
+//   POST  /repos/{owner}/{repo}/git/trees   {"base_tree", "tree": [{path, mode, type, sha|null}]} -> {"sha"}
+//   POST  /repos/{owner}/{repo}/git/commits {"message", "tree", "parents", "author": {name, email}} -> {"sha"}
+//   PATCH /repos/{owner}/{repo}/git/refs/heads/{branch} {"sha", "force": false}; 422 "not a fast forward" = moved
+//   POST  /repos/{owner}/{repo}/git/refs    {"ref", "sha"}                    (a new branch)
 #pragma once
+
+#include <functional>
 
 #include "api/provider_api.h"
 
@@ -22,8 +31,12 @@ class GitHubApi : public ProviderApi {
   Status Download(const RemoteEntry& entry, const std::string& file) override;
   // GET /orgs/{org}/repos (users: /users/{user}/repos), 100 per page, following Link rel="next".
   Result<std::vector<RemoteRepo>> ListRepositories(const std::string& account) override;
+  Result<std::string> Commit(const CommitRequest& request) override;
 
  private:
+  // A write with a JSON body; `moved` recognizes the answers meaning the branch moved.
+  Result<HttpsResponse> Write(const std::string& method, const std::string& path, const std::string& body,
+                              const std::string& what, const std::function<bool(int, const std::string&)>& moved = {});
   Result<HttpsResponse> Call(const std::string& path, const std::string& what, bool raw = false,
                              const std::string& download_to = "", uint64_t max = 0);
   Status ListTree(const std::string& tree_sha, const std::string& prefix, bool recursive,

@@ -31,6 +31,19 @@ std::string UrlEncodeComponent(const std::string& s) {
   return out;
 }
 
+std::string UrlEncodePath(const std::string& path) {
+  std::string out;
+  size_t start = 0;
+  while (!path.empty() && start <= path.size()) {
+    size_t slash = path.find('/', start);
+    out += UrlEncodeComponent(path.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+    if (slash == std::string::npos) break;
+    out += '/';
+    start = slash + 1;
+  }
+  return out;
+}
+
 GitLabApi::GitLabApi(ApiTarget target) : target_(std::move(target)), client_(target_.http) {
   while (!target_.api_base.empty() && target_.api_base.back() == '/') target_.api_base.pop_back();
   if (target_.api_base.empty()) target_.api_base = "https://gitlab.com/api/v4";
@@ -139,6 +152,67 @@ Result<std::vector<RemoteEntry>> GitLabApi::ListFolder(const std::string& commit
     page = res->Header("x-next-page");
   }
   return out;
+}
+
+Result<std::string> GitLabApi::Commit(const CommitRequest& req) {
+  HeaderList headers{{"PRIVATE-TOKEN", target_.token}, {"Accept", "application/json"},
+                     {"Content-Type", "application/json"}};
+  std::string base = target_.api_base + "/projects/" + project_ + "/repository";
+  auto moved = [](int st, const std::string& body) {
+    return st == 409 || (st == 400 && (body.find("has changed since you started editing it") != std::string::npos ||
+                                       body.find("A file with this name already exists") != std::string::npos ||
+                                       body.find("A file with this name doesn't exist") != std::string::npos));
+  };
+  if (req.changes.empty()) {
+    auto res = api_answer::CheckedWrite(
+        ApiSend(client_, target_, "POST",
+                base + "/branches?branch=" + UrlEncodeComponent(req.branch) + "&ref=" + req.parent, headers, ""),
+        "GitLab: create branch " + req.branch, target_.api_base, target_.repo, "the 'api' scope", nullptr);
+    if (!res.ok()) return res.status();
+    return req.parent;
+  }
+  json::array actions;
+  for (const FileChange& c : req.changes) {
+    json::object a{{"file_path", c.path}};
+    if (c.kind == FileChange::Kind::kDelete) {
+      a["action"] = "delete";
+    } else {
+      a["action"] = c.kind == FileChange::Kind::kAdd ? "create" : "update";
+      a["content"] = api_answer::Base64Encode(c.content);
+      a["encoding"] = "base64";
+    }
+    // Refused if the file changed on the branch since the parent (ignored for "create",
+    // which is refused if the file exists at all).
+    if (!req.new_branch && c.kind != FileChange::Kind::kAdd) a["last_commit_id"] = req.parent;
+    actions.push_back(std::move(a));
+    if (c.kind != FileChange::Kind::kDelete && c.executable != c.executable_before) {
+      actions.push_back(json::object{{"action", "chmod"}, {"file_path", c.path}, {"execute_filemode", c.executable}});
+    }
+  }
+  json::object body{{"branch", req.branch},
+                    {"commit_message", req.message},
+                    {"author_name", req.author_name},
+                    {"author_email", req.author_email},
+                    {"stats", false},
+                    {"actions", std::move(actions)}};
+  if (req.new_branch) body["start_sha"] = req.parent;
+  std::string what = "GitLab: commit " + std::to_string(req.changes.size()) + " file(s) to " + req.branch;
+  auto res = api_answer::CheckedWrite(ApiSend(client_, target_, "POST", base + "/commits", headers, json::serialize(body)),
+                                      what, target_.api_base, target_.repo, "the 'api' scope", moved);
+  if (!res.ok()) return res.status();
+  auto v = api_answer::ParseJson(*res, what);
+  if (!v.ok()) return v.status();
+  std::string id = Str(Member(*v, "id"));
+  const json::value* parents = Member(*v, "parent_ids");
+  std::string parent = parents && parents->is_array() && !parents->as_array().empty() && parents->as_array()[0].is_string()
+                           ? std::string(parents->as_array()[0].as_string())
+                           : "";
+  if (!IsObjectId(id)) return Status::Corrupted(what + ": the answer has no commit id");
+  if (parent != req.parent) {
+    return Status::Conflict(what + ": the branch had moved (the new commit " + id + " follows " + parent + ", not " +
+                            req.parent + "); fetching and merging again");
+  }
+  return id;
 }
 
 Status GitLabApi::Download(const RemoteEntry& entry, const std::string& file) {

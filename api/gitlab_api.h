@@ -7,6 +7,16 @@
 //       -> [{"id", "name", "type": blob|tree|commit, "path", "mode"}], paginated by X-Next-Page
 //   GET /projects/:id/repository/files/:file_path/raw?ref=  -> the raw bytes
 // :id is the URL-encoded "group/project" path; auth with the PRIVATE-TOKEN header.
+// Writing back (commits.html#create-a-commit-with-multiple-files-and-actions, branches.html):
+//   POST /projects/:id/repository/commits {"branch", "commit_message", "author_name", "author_email",
+//       "start_sha" (new branch only), "actions": [{"action": create|update|delete|chmod, "file_path",
+//       "content", "encoding": "base64", "last_commit_id", "execute_filemode"}]} -> {"id", "parent_ids"}
+//   POST /projects/:id/repository/branches?branch=&ref=   (a new branch at a commit)
+// GitLab has no compare-and-swap on the branch: `start_sha` on an existing branch is refused,
+// and `last_commit_id` (the parent) makes it refuse each updated or deleted file changed since
+// (400 "The file has changed since you started editing it"). A commit that still lands on a
+// branch moved by others (in other files) is recognized by its parent_ids and reported as a
+// Conflict, so the pass fetches the result and merges; nothing is overwritten either way.
 #pragma once
 
 #include "api/provider_api.h"
@@ -22,6 +32,7 @@ class GitLabApi : public ProviderApi {
   Status Download(const RemoteEntry& entry, const std::string& file) override;
   // GET /groups/:id/projects?include_subgroups=true, 100 per page, following X-Next-Page.
   Result<std::vector<RemoteRepo>> ListRepositories(const std::string& account) override;
+  Result<std::string> Commit(const CommitRequest& request) override;
 
  private:
   Result<HttpsResponse> Call(const std::string& path, const std::string& what, const std::string& download_to = "",
@@ -34,5 +45,7 @@ class GitLabApi : public ProviderApi {
 
 // Percent-encodes every byte but unreserved ones ('/' too, as GitLab's :id and :file_path need).
 std::string UrlEncodeComponent(const std::string& s);
+// A path for a URL: each segment encoded on its own, '/' between them kept.
+std::string UrlEncodePath(const std::string& path);
 
 }  // namespace gitsyncd

@@ -182,12 +182,16 @@ struct HttpsClient::Impl {
 
   template <class Body>
   Status Exchange(const Target& t, const HeaderList& headers, http::response_parser<Body>& parser,
-                  HttpsResponse* out) {
-    http::request<http::empty_body> req{http::verb::get, t.path, 11};
+                  HttpsResponse* out, http::verb method, const std::string* body) {
+    http::request<http::string_body> req{method, t.path, 11};
     req.set(http::field::host, t.port == "443" ? t.host : t.host + ":" + t.port);
     req.set(http::field::user_agent, options.user_agent);
     for (const auto& [k, v] : headers) req.set(k, v);
     req.keep_alive(true);
+    if (body) {
+      req.body() = *body;
+      req.prepare_payload();
+    }
     beast::error_code ec;
     auto& tcp_stream = beast::get_lowest_layer(*stream);
     tcp_stream.expires_after(options.timeout);
@@ -214,9 +218,11 @@ struct HttpsClient::Impl {
     return Status::Ok();
   }
 
-  // One retry on a fresh connection when a kept-alive one turns out to be closed.
+  // One retry on a fresh connection when a kept-alive one turns out to be closed (only for
+  // requests without a body: a write is never sent twice).
   template <class MakeParser, class Finish>
-  Result<HttpsResponse> Request(const std::string& url, const HeaderList& headers, MakeParser make, Finish finish) {
+  Result<HttpsResponse> Request(const std::string& url, const HeaderList& headers, MakeParser make, Finish finish,
+                                http::verb method = http::verb::get, const std::string* body = nullptr) {
     if (!tls_setup.ok()) return tls_setup;
     auto t = ParseHttpsUrl(url);
     if (!t.ok()) return t.status();
@@ -226,15 +232,30 @@ struct HttpsClient::Impl {
       if (!c.ok()) return c;
       auto parser = make();
       HttpsResponse res;
-      Status s = Exchange(*t, headers, *parser, &res);
+      Status s = Exchange(*t, headers, *parser, &res, method, body);
       if (s.ok()) {
         finish(*parser, &res);
         return res;
       }
       Fail(Status::Ok());
-      if (!reused || s.code() != Status::Code::kUnavailable) return s;
+      if (!reused || s.code() != Status::Code::kUnavailable || body) return s;
     }
     return Status::Unavailable("request to " + url + " failed");
+  }
+
+  // A request whose answer is kept in memory, capped at max_memory_body.
+  Result<HttpsResponse> InMemory(const std::string& url, const HeaderList& headers, http::verb method,
+                                 const std::string* body) {
+    uint64_t limit = options.max_memory_body;
+    return Request(
+        url, headers,
+        [limit] {
+          auto p = std::make_unique<http::response_parser<http::string_body>>();
+          p->body_limit(limit);
+          return p;
+        },
+        [](http::response_parser<http::string_body>& p, HttpsResponse* res) { res->body = std::move(p.get().body()); },
+        method, body);
   }
 };
 
@@ -252,15 +273,14 @@ HttpsClient::HttpsClient(HttpsClientOptions options) : impl_(std::make_unique<Im
 HttpsClient::~HttpsClient() = default;
 
 Result<HttpsResponse> HttpsClient::Get(const std::string& url, const HeaderList& headers) {
-  uint64_t limit = impl_->options.max_memory_body;
-  return impl_->Request(
-      url, headers,
-      [limit] {
-        auto p = std::make_unique<http::response_parser<http::string_body>>();
-        p->body_limit(limit);
-        return p;
-      },
-      [](http::response_parser<http::string_body>& p, HttpsResponse* res) { res->body = std::move(p.get().body()); });
+  return impl_->InMemory(url, headers, http::verb::get, nullptr);
+}
+
+Result<HttpsResponse> HttpsClient::Send(const std::string& method, const std::string& url, const HeaderList& headers,
+                                        const std::string& body) {
+  http::verb verb = http::string_to_verb(method);
+  if (verb == http::verb::unknown) return Status::InvalidArgument("unknown HTTP method " + method);
+  return impl_->InMemory(url, headers, verb, &body);
 }
 
 Result<HttpsResponse> HttpsClient::Download(const std::string& url, const HeaderList& headers, const std::string& file,

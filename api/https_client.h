@@ -48,6 +48,11 @@ class HttpsClient {
 
   // GET `url` (https://host[:port]/path?query); the body is kept in memory (capped).
   Result<HttpsResponse> Get(const std::string& url, const HeaderList& headers);
+  // `method` ("POST", "PUT", "PATCH", ...) with `body` (its Content-Type among `headers`); the
+  // answer's body is kept in memory (capped). The request is sent once: a dropped connection
+  // is an Unavailable error, never silently replayed (a write may have landed).
+  Result<HttpsResponse> Send(const std::string& method, const std::string& url, const HeaderList& headers,
+                             const std::string& body);
   // GET `url` streaming a 2xx body into `file` (created/truncated), at most `max_bytes`.
   // Non-2xx bodies are kept in memory for the error message.
   Result<HttpsResponse> Download(const std::string& url, const HeaderList& headers, const std::string& file,

@@ -35,14 +35,18 @@ Status CheckRemotePath(const std::string& path) {
   return Status::Ok();
 }
 
-Result<HttpsResponse> ApiGet(HttpsClient& client, const ApiTarget& target, const std::string& url,
-                             const HeaderList& headers, const std::string& download_to, uint64_t max_download) {
+namespace {
+
+// The shared retry loop. `write`: a request with a body, sent again only after a rate-limit
+// answer (which means it was not processed).
+template <class Request>
+Result<HttpsResponse> WithRetries(const ApiTarget& target, bool write, Request request) {
   std::chrono::seconds backoff(1);
   for (int attempt = 0;; ++attempt) {
-    auto res = download_to.empty() ? client.Get(url, headers) : client.Download(url, headers, download_to, max_download);
+    auto res = request();
     bool last = attempt >= 3;
     if (!res.ok()) {
-      if (res.status().code() != Status::Code::kUnavailable || last) return res;
+      if (write || res.status().code() != Status::Code::kUnavailable || last) return res;
       std::this_thread::sleep_for(backoff);
       backoff *= 2;
       continue;
@@ -67,7 +71,7 @@ Result<HttpsResponse> ApiGet(HttpsClient& client, const ApiTarget& target, const
       std::this_thread::sleep_for(std::chrono::seconds(wait));
       continue;
     }
-    if (st >= 500 && !last) {
+    if (st >= 500 && !last && !write) {
       std::this_thread::sleep_for(backoff);
       backoff *= 2;
       continue;
@@ -76,8 +80,30 @@ Result<HttpsResponse> ApiGet(HttpsClient& client, const ApiTarget& target, const
   }
 }
 
+}  // namespace
+
+Result<HttpsResponse> ApiGet(HttpsClient& client, const ApiTarget& target, const std::string& url,
+                             const HeaderList& headers, const std::string& download_to, uint64_t max_download) {
+  return WithRetries(target, false, [&] {
+    return download_to.empty() ? client.Get(url, headers) : client.Download(url, headers, download_to, max_download);
+  });
+}
+
+Result<HttpsResponse> ApiSend(HttpsClient& client, const ApiTarget& target, const std::string& method,
+                              const std::string& url, const HeaderList& headers, const std::string& body) {
+  return WithRetries(target, true, [&] { return client.Send(method, url, headers, body); });
+}
+
 Result<std::vector<RemoteRepo>> ProviderApi::ListRepositories(const std::string&) {
   return Status::InvalidArgument("listing an account's repositories is not implemented for this provider yet");
+}
+
+Result<std::vector<std::string>> ProviderApi::ChangedFiles(const std::string&, const std::string&) {
+  return Status::InvalidArgument("comparing commits is not implemented for this provider");
+}
+
+Result<std::string> ProviderApi::Commit(const CommitRequest&) {
+  return Status::InvalidArgument("writing back through the API is not implemented for this provider yet");
 }
 
 Result<std::unique_ptr<ProviderApi>> MakeProviderApi(const ApiTarget& target) {

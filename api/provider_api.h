@@ -1,7 +1,9 @@
 // Reading a branch's folder through a provider's REST API instead of Git (`fetch: api`), for
 // repositories too large to clone: the branch head with one cheap request, the folder's file
-// list, and single files streamed to disk. Entries carry Git blob ids, so unchanged files are
-// never downloaded again and every download can be checked against its id.
+// list, and single files streamed to disk. Entries carry Git blob ids (where the provider lists
+// them), so unchanged files are never downloaded again and every download can be checked
+// against its id. Writing back goes through the provider's commit API: one commit on top of a
+// known parent, and the branch moved only if it is still there (never forced).
 #pragma once
 
 #include <chrono>
@@ -21,8 +23,9 @@ struct RemoteEntry {
   std::string path;  // relative to the folder, '/'-separated, checked safe
   Kind kind = Kind::kFile;
   bool executable = false;
-  std::string blob_id;  // Git object id (hex)
+  std::string blob_id;  // Git object id (hex); empty when the provider lists none (Bitbucket Cloud)
   uint64_t size = 0;
+  bool size_known = false;  // `size` is what the listing said (checked after a download without blob id)
   std::string repo_path;  // path from the repository root
   std::string commit;     // the commit it was listed at
 };
@@ -39,6 +42,29 @@ struct ApiTarget {
 struct ApiAccess {
   bool scopes_reported = false;  // classic tokens report scopes; fine-grained ones do not
   std::string scopes;            // as reported, e.g. "repo, read:org"
+};
+
+// One file of a commit written through the API.
+struct FileChange {
+  enum class Kind { kAdd, kModify, kDelete };
+  Kind kind = Kind::kModify;
+  std::string path;         // from the repository root
+  bool executable = false;  // kAdd/kModify
+  bool executable_before = false;  // kModify: the mode at the parent
+  std::string blob_id_before;      // kModify: the content's id at the parent
+  std::string content;      // kAdd/kModify: the whole file
+  std::string blob_id;      // kAdd/kModify: its Git blob id, checked where the API reports one
+};
+
+struct CommitRequest {
+  std::string branch;  // the branch to move (or to create, see new_branch)
+  // The remote commit the changes apply to. For an existing branch it must still be the
+  // branch's head (compare-and-swap); a new branch starts there.
+  std::string parent;
+  bool new_branch = false;
+  std::string message;
+  std::string author_name, author_email;
+  std::vector<FileChange> changes;  // may be empty only for a new branch (then it points at parent)
 };
 
 // A repository of an account (organization, group, workspace, project), for `gitsyncd import`.
@@ -64,6 +90,15 @@ class ProviderApi {
   // Streams the file's content into `file` (bounded memory). Stateless: several readers of
   // one target may download the entries of one listing in parallel.
   virtual Status Download(const RemoteEntry& entry, const std::string& file) = 0;
+  // Repository paths (from the root) whose content or mode differs between commits `from` and
+  // `to`. Only for readers whose listings carry no blob ids (see ListsBlobIds).
+  virtual Result<std::vector<std::string>> ChangedFiles(const std::string& from, const std::string& to);
+  virtual bool ListsBlobIds() const { return true; }
+  // Writes `request` as one new commit (Bitbucket Server: one commit per file) and moves the
+  // branch to it, never forced. Returns the branch's new head. Conflict when the branch moved
+  // (the compare-and-swap failed, or a changed file was changed there meanwhile): the caller
+  // fetches, merges and tries again. Errors name the provider, the step and the file.
+  virtual Result<std::string> Commit(const CommitRequest& request);
   // Every repository of `account` (all pages). `account` is the account URL's path:
   // "org" (GitHub, Gitea, Gogs), "group/subgroup" (GitLab, subgroups included), "PROJECT"
   // (Bitbucket Server), "org/project" (Azure). Also checks the token may list them.
@@ -80,6 +115,12 @@ Result<std::unique_ptr<ProviderApi>> MakeProviderApi(const ApiTarget& target);
 Result<HttpsResponse> ApiGet(HttpsClient& client, const ApiTarget& target, const std::string& url,
                              const HeaderList& headers, const std::string& download_to = "",
                              uint64_t max_download = 0);
+
+// A write (POST, PUT, PATCH) with rate limits waited out like ApiGet, but sent only once
+// otherwise: 5xx answers and dropped connections are returned (the write may have landed;
+// the caller's next pass finds out through the compare-and-swap).
+Result<HttpsResponse> ApiSend(HttpsClient& client, const ApiTarget& target, const std::string& method,
+                              const std::string& url, const HeaderList& headers, const std::string& body);
 
 // Checks a path from a remote listing: relative, no "..", no NUL or backslash; error names it.
 Status CheckRemotePath(const std::string& path);

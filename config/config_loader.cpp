@@ -193,16 +193,6 @@ void LoadSync(YamlMap& m, const ConnectorConfig& c, SyncBinding* s) {
   if (auto v = m.Choice("direction", {"push", "pull", "bidirectional"})) {
     s->direction = *v == "push" ? SyncDirection::kPush : *v == "pull" ? SyncDirection::kPull : SyncDirection::kBidirectional;
   }
-  if (c.fetch == FetchMode::kApi && s->direction != SyncDirection::kPull) {
-    const std::string why =
-        "with fetch: api only direction: pull is supported so far (writing back through the provider "
-        "API is not implemented yet); set direction: pull or use fetch: git";
-    if (m.Has("direction")) {
-      sink->Add(m.Get("direction"), m.KeyPath("direction"), why);
-    } else {
-      sink->Add(m.Where(), m.KeyPath("direction"), why);
-    }
-  }
   if (auto v = m.Choice("on_conflict", {"keep-both", "prefer-remote", "prefer-local"})) {
     s->on_conflict = *v == "keep-both" ? ConflictPolicy::kKeepBoth
                      : *v == "prefer-remote" ? ConflictPolicy::kPreferRemote

@@ -1,53 +1,22 @@
 #include "sync/api_fetch.h"
 
-#include <boost/json.hpp>
 #include <unistd.h>
+
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <thread>
+#include <set>
 #include <sstream>
 
+#include "sync/api_state.h"
 #include "sync/folder_tree.h"
 #include "sync/git_handles.h"
 
 namespace gitsyncd {
 namespace {
-
-namespace json = boost::json;
-
-struct SnapshotState {
-  std::string remote_commit;
-  std::string snapshot;
-};
-
-std::string StateFile(const std::string& binding_dir) { return binding_dir + "/api-head.json"; }
-
-SnapshotState LoadState(const std::string& binding_dir) {
-  std::ifstream in(StateFile(binding_dir));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  json::error_code ec;
-  json::value v = json::parse(ss.str(), ec);
-  SnapshotState s;
-  if (!ec && v.is_object()) {
-    if (auto* r = v.as_object().if_contains("remote_commit"); r && r->is_string()) s.remote_commit = r->as_string();
-    if (auto* r = v.as_object().if_contains("snapshot"); r && r->is_string()) s.snapshot = r->as_string();
-  }
-  return s;
-}
-
-Status SaveState(const std::string& binding_dir, const SnapshotState& s) {
-  std::string path = StateFile(binding_dir), tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << json::serialize(json::object{{"remote_commit", s.remote_commit}, {"snapshot", s.snapshot}}) << "\n";
-    if (!out) return Status::IoError("cannot write " + tmp);
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return Status::IoError("cannot replace " + path);
-  return Status::Ok();
-}
 
 std::optional<git_oid> Oid(const std::string& hex) {
   git_oid oid;
@@ -99,7 +68,7 @@ Result<ApiFetchResult> FetchFolderViaApi(git_repository* repo, const std::string
     if (head.status().code() == Status::Code::kNotFound) return result;  // branch gone
     return head.status();
   }
-  SnapshotState state = LoadState(binding_dir);
+  ApiState state = LoadApiState(binding_dir);
   git_odb* odb_raw = nullptr;
   if (int rc = git_repository_odb(&odb_raw, repo); rc < 0) return GitError(rc, "open object database");
   std::unique_ptr<git_odb, decltype(&git_odb_free)> odb(odb_raw, git_odb_free);
@@ -112,6 +81,37 @@ Result<ApiFetchResult> FetchFolderViaApi(git_repository* repo, const std::string
   auto entries = api.ListFolder(*head, path);
   if (!entries.ok()) return entries.status();
 
+  // Readers whose listings carry no blob ids (Bitbucket Cloud): a file the provider reports
+  // unchanged since the last snapshot keeps that snapshot's content (if its size agrees); the
+  // others are downloaded and hashed. Without a usable comparison everything is downloaded.
+  std::optional<FlatTree> previous;
+  std::set<std::string> changed;
+  if (!api.ListsBlobIds()) {
+    auto prev = Oid(state.snapshot);
+    if (prev && !state.remote_commit.empty() && git_odb_exists(odb.get(), &*prev)) {
+      auto diff = api.ChangedFiles(state.remote_commit, *head);
+      auto tree = SubtreeOfCommit(repo, &*prev, path);
+      if (diff.ok() && tree.ok()) {
+        previous = std::move(*tree);
+        changed.insert(diff->begin(), diff->end());
+      } else {
+        spdlog::warn("api: cannot compare {} with {} ({}); downloading every file of the folder", state.remote_commit,
+                     *head, diff.ok() ? tree.status().message() : diff.status().message());
+      }
+    }
+  }
+  auto unchanged = [&](const RemoteEntry& e) -> std::optional<git_oid> {
+    if (!previous || changed.count(e.repo_path)) return std::nullopt;
+    auto it = previous->find(e.path);
+    if (it == previous->end()) return std::nullopt;
+    size_t len = 0;
+    git_object_t type;
+    if (git_odb_read_header(&len, &type, odb.get(), &it->second.oid) != 0 || (e.size_known && len != e.size)) {
+      return std::nullopt;
+    }
+    return it->second.oid;
+  };
+
   // Which files are new to this repository; only those are downloaded.
   FlatTree files;
   std::vector<const RemoteEntry*> missing;
@@ -121,26 +121,47 @@ Result<ApiFetchResult> FetchFolderViaApi(git_repository* repo, const std::string
                                 e.path + ": not synced (fetch: api reads regular files only)");
       continue;
     }
+    FileEntry fe;
+    fe.mode = e.executable ? GIT_FILEMODE_BLOB_EXECUTABLE : GIT_FILEMODE_BLOB;
+    if (e.blob_id.empty() && !api.ListsBlobIds()) {
+      if (auto same = unchanged(e)) {
+        fe.oid = *same;
+      } else {
+        missing.push_back(&e);
+      }
+      files[e.path] = fe;
+      continue;
+    }
     auto want = Oid(e.blob_id);
     if (!want) return Status::Corrupted("remote file " + e.path + " has an invalid blob id '" + e.blob_id + "'");
     if (!git_odb_exists(odb.get(), &*want)) missing.push_back(&e);
-    FileEntry fe;
     fe.oid = *want;
-    fe.mode = e.executable ? GIT_FILEMODE_BLOB_EXECUTABLE : GIT_FILEMODE_BLOB;
     files[e.path] = fe;
   }
   Status downloaded = missing.empty() ? Status::Ok() : DownloadAll(target, api, missing, binding_dir, parallel);
   Status stored = downloaded;
   for (size_t i = 0; i < missing.size(); ++i) {
     std::string tmp = binding_dir + "/api-download-" + std::to_string(i) + ".tmp";
+    const RemoteEntry& e = *missing[i];
     if (stored.ok()) {
       git_oid written;
       int rc = git_blob_create_from_disk(&written, repo, tmp.c_str());
+      size_t len = 0;
+      git_object_t type;
       if (rc < 0) {
-        stored = GitError(rc, "store downloaded file " + missing[i]->path);
-      } else if (OidHex(written) != missing[i]->blob_id) {
-        stored = Status::Corrupted("downloaded content of " + missing[i]->path + " does not match its blob id " +
-                                   missing[i]->blob_id + " (got " + OidHex(written) + "); nothing applied");
+        stored = GitError(rc, "store downloaded file " + e.path);
+      } else if (e.blob_id.empty()) {
+        // No id to check against: at least the size the listing gave must match.
+        if (e.size_known && (git_odb_read_header(&len, &type, odb.get(), &written) != 0 || len != e.size)) {
+          stored = Status::Corrupted("downloaded content of " + e.path + " has " + std::to_string(len) +
+                                     " bytes, the listing said " + std::to_string(e.size) + "; nothing applied");
+        } else {
+          files[e.path].oid = written;
+          ++result.downloaded;
+        }
+      } else if (OidHex(written) != e.blob_id) {
+        stored = Status::Corrupted("downloaded content of " + e.path + " does not match its blob id " + e.blob_id +
+                                   " (got " + OidHex(written) + "); nothing applied");
       } else {
         ++result.downloaded;
       }
@@ -172,9 +193,8 @@ Result<ApiFetchResult> FetchFolderViaApi(git_repository* repo, const std::string
   int rc = git_commit_create(&commit, repo, nullptr, sig.get(), sig.get(), nullptr, message.c_str(), tree.get(),
                              parents.size(), const_cast<const git_commit**>(parents.data()));
   if (rc < 0) return GitError(rc, "record API snapshot");
-  state.remote_commit = *head;
-  state.snapshot = OidHex(commit);
-  if (Status s = SaveState(binding_dir, state); !s.ok()) return s;
+  state.SetHead(OidHex(commit), *head);
+  if (Status s = SaveApiState(binding_dir, state); !s.ok()) return s;
   result.snapshot = commit;
   return result;
 }

@@ -119,10 +119,13 @@ Status SaveBindingState(const std::string& binding_dir, const BindingState& s) {
                                         {"resolved", c.resolved}});
   }
   o["conflicts"] = std::move(conflicts);
-  std::string data = json::serialize(o) + "\n";
+  return WriteStateFile(binding_dir, kFile, json::serialize(o) + "\n");
+}
+
+Status WriteStateFile(const std::string& binding_dir, const std::string& name, const std::string& data) {
   std::error_code ec;
   fs::create_directories(binding_dir, ec);
-  std::string path = binding_dir + "/" + kFile;
+  std::string path = binding_dir + "/" + name;
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return Status::IoError("cannot write " + tmp + ": " + std::strerror(errno));

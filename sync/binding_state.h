@@ -39,6 +39,10 @@ struct BindingState {
 Result<BindingState> LoadBindingState(const std::string& binding_dir);
 Status SaveBindingState(const std::string& binding_dir, const BindingState& state);
 
+// Replaces <binding_dir>/<name> with `data` atomically and durably (temp file, fsync,
+// rename, fsync of the folder): a crash leaves the old or the new content.
+Status WriteStateFile(const std::string& binding_dir, const std::string& name, const std::string& data);
+
 std::string NowIso8601();
 
 }  // namespace gitsyncd

@@ -117,7 +117,7 @@ void AddDifferences(const EntryMap& before, const EntryMap& after, ChangeList* o
 }
 
 void SortByPath(ChangeList* changes) {
-  std::sort(changes->begin(), changes->end(), [](const FileChange& a, const FileChange& b) { return a.path < b.path; });
+  std::sort(changes->begin(), changes->end(), [](const PathChange& a, const PathChange& b) { return a.path < b.path; });
 }
 
 std::optional<FileEntry> EntryOf(const git_tree_entry* e) {

@@ -16,12 +16,12 @@
 
 namespace gitsyncd {
 
-struct FileChange {
+struct PathChange {
   std::string path;                // relative to the folder
   std::optional<FileEntry> before;  // nullopt: did not exist
   std::optional<FileEntry> after;   // nullopt: deleted
 };
-using ChangeList = std::vector<FileChange>;  // sorted by path, one entry per path
+using ChangeList = std::vector<PathChange>;  // sorted by path, one entry per path
 
 // The local changes at `hinted` paths (files or folders relative to `folder`) against `base`,
 // the folder's tree at the last synced commit (null = empty). Changed files are stored as

@@ -1,6 +1,7 @@
 #include "sync/git_handles.h"
 
 #include "sync/socket_stream.h"
+#include "sync/tls_stream.h"
 
 #include <cstdlib>
 #include <mutex>
@@ -41,6 +42,7 @@ void EnsureLibgit2() {
   std::call_once(once, [] {
     git_libgit2_init();
     InstallSocketStream();  // TCP_NODELAY and timeouts under every HTTPS remote
+    InstallTlsStream();     // OpenSSL instead of mbedTLS over it
     std::atexit([] { git_libgit2_shutdown(); });
   });
 }

@@ -26,6 +26,9 @@ using Clock = std::chrono::steady_clock;
 constexpr uint32_t kMask = IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_ATTRIB |
                            IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK;
 
+// A burst touching more paths than this is reported as "scan everything".
+constexpr size_t kMaxBurstPaths = 5000;
+
 }  // namespace
 
 struct LocalWatcher::Impl {
@@ -74,8 +77,12 @@ struct LocalWatcher::Impl {
     auto now = Clock::now();
     auto [it, fresh] = pending.try_emplace(binding, Burst{now, now, {}});
     if (!fresh) it->second.last = now;
-    if (!path.empty()) it->second.changes.paths.insert(path);
-    if (!complete || unwatched.count(binding) != 0) it->second.changes.complete = false;
+    LocalChanges& c = it->second.changes;
+    if (!path.empty() && c.complete) c.paths.insert(path);
+    if (!complete || unwatched.count(binding) != 0 || c.paths.size() > kMaxBurstPaths) {
+      c.complete = false;  // the pass scans in full: the paths are not needed
+      c.paths.clear();
+    }
   }
 
   void HandleEvents() {

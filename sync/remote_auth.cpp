@@ -1,6 +1,7 @@
 #include "sync/remote_auth.h"
 
 #include "sync/socket_stream.h"
+#include "sync/tls_stream.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -60,8 +61,11 @@ void ParseHostPort(const std::string& url, std::string* host, int* port) {
 
 Status ConfigureTls(const std::string& extra_ca_file) {
   EnsureLibgit2();
-  // libgit2 (mbedTLS) replaces its trust chain on every call, so the extra CA file and the
-  // system CA folder are loaded together in one call.
+  Status trust = SetTlsTrust(extra_ca_file);  // our OpenSSL stream (tls_stream.h)
+  if (!trust.ok()) return trust;
+  // And libgit2's own mbedTLS, used only if our stream could not be registered. It replaces
+  // its trust chain on every call, so the extra CA file and the system CA folder are loaded
+  // together in one call.
   const char* system_bundle = "/etc/ssl/certs/ca-certificates.crt";
   int rc = 0;
   if (extra_ca_file.empty()) {

@@ -175,6 +175,8 @@ int New(git_stream** out, const char* host, const char* port) {
 
 }  // namespace
 
+int NewSocketStream(git_stream** out, const char* host, const char* port) { return New(out, host, port); }
+
 std::string TakeSocketError() { return std::exchange(t_last_error, std::string()); }
 
 void SetSocketStreamOptions(const SocketStreamOptions& options) {

@@ -13,6 +13,8 @@
 
 #include "config/status.h"
 
+struct git_stream;
+
 namespace gitsyncd {
 
 struct SocketStreamOptions {
@@ -30,5 +32,8 @@ std::string TakeSocketError();
 
 // Registers the stream with libgit2; called once by EnsureLibgit2 after git_libgit2_init.
 int InstallSocketStream();
+
+// A new, unconnected stream to host:port (what the TLS stream runs over).
+int NewSocketStream(git_stream** out, const char* host, const char* port);
 
 }  // namespace gitsyncd

@@ -18,6 +18,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+constexpr size_t kMaxChangedPaths = 5000;
+
 struct BindingRuntime {
   BindingSpec spec;
   std::string connector;
@@ -86,7 +88,12 @@ struct SyncEngine::Impl {
     if (it == bindings.end()) return;
     BindingRuntime& b = it->second;
     b.changed_paths.merge(changes.paths);
-    if (!changes.complete) b.changes_complete = false;
+    // Past a few thousand paths a full scan is as cheap, and memory stays bounded however
+    // long the remote is away.
+    if (!changes.complete || b.changed_paths.size() > kMaxChangedPaths) {
+      b.changes_complete = false;
+      b.changed_paths.clear();
+    }
     Enqueue(b, name, false);
   }
 

@@ -1,6 +1,7 @@
 #include "sync/sync_pass.h"
 
 #include "sync/api_fetch.h"
+#include "sync/api_push.h"
 
 #include <spdlog/spdlog.h>
 
@@ -138,6 +139,7 @@ class Pass {
                             const std::optional<git_oid>& remote_head, const FlatTree& scanned,
                             const FlatTree& local, const FlatTree& remote);
   Result<std::optional<git_oid>> Fetch();
+  Status Push(const std::vector<RefUpdate>& updates);
   Result<bool> RecoverPending(const std::optional<git_oid>& remote_head, const FlatTree& scanned,
                               const FlatTree& remote);
 
@@ -210,7 +212,7 @@ Result<PassOutcome> Pass::PushLocal(const std::optional<git_oid>& remote_head, c
 }
 
 Result<PassOutcome> Pass::PushSyncCommit(const git_oid& commit, size_t changes) {
-  Status pushed = PushRefs(repo_, spec_.remote, {{commit, "refs/heads/" + spec_.branch}});
+  Status pushed = Push({{commit, "refs/heads/" + spec_.branch}});
   if (!pushed.ok()) return pushed;  // kConflict: the remote moved; the caller merges again
   state_->pending_local_changes = 0;
   Status s = SaveSynced(commit);
@@ -353,7 +355,7 @@ Result<PassOutcome> Pass::Merge(const std::optional<git_oid>& base, const FlatTr
     state_->pending_local_tree = OidHex(*l);
     Status s = SaveBindingState(spec_.binding_dir, *state_);
     if (!s.ok()) return s;
-    Status pushed = PushRefs(repo_, spec_.remote, updates);
+    Status pushed = Push(updates);
     if (!pushed.ok()) {
       state_->pending_commit.clear();
       state_->pending_local_tree.clear();
@@ -389,6 +391,12 @@ Result<std::optional<git_oid>> Pass::Fetch() {
   if (!r.ok()) return Status(r.status()).WithContext("fetch " + spec_.branch + " through " + spec_.api->api_base);
   for (auto& w : r->warnings) state_->warnings.push_back(std::move(w));
   return r->snapshot;
+}
+
+// Pushed with Git, or (fetch: api) written through the provider's commit API.
+Status Pass::Push(const std::vector<RefUpdate>& updates) {
+  if (!spec_.api) return PushRefs(repo_, spec_.remote, updates);
+  return PushViaApi(repo_, {*spec_.api, spec_.binding_dir, spec_.branch, spec_.path, spec_.author}, updates);
 }
 
 Result<PassOutcome> Pass::PushChanges(const git_oid& parent, const ChangeList& changes) {

@@ -159,13 +159,14 @@ BOOST_AUTO_TEST_CASE(fetch_api_requires_a_token) {
                    "cannot be used)"});
 }
 
-BOOST_AUTO_TEST_CASE(fetch_api_pulls_only_for_now) {
-  auto c = LoadConnector(std::string(kValidConnector) + "api:\n  token: {env: T}\nfetch: api\n");
-  ExpectErrors(c, {"connectors.d/c.yaml:8:5: syncs[0].direction: with fetch: api only direction: pull is supported "
-                   "so far (writing back through the provider API is not implemented yet); set direction: pull or "
-                   "use fetch: git"});
-  auto ok = LoadConnector(std::string(kValidConnector) + "    direction: pull\napi:\n  token: {env: T}\nfetch: api\n");
-  ExpectErrors(ok, {});
+BOOST_AUTO_TEST_CASE(fetch_api_bindings_may_write_back) {
+  // Writing back goes through the provider's commit API: push and bidirectional are accepted.
+  auto c = LoadConnector(std::string(kValidConnector) + "    direction: push\napi:\n  token: {env: T}\nfetch: api\n");
+  ExpectErrors(c, {});
+  BOOST_TEST((c.result.config.connectors[0].syncs[0].direction == SyncDirection::kPush));
+  auto both = LoadConnector(std::string(kValidConnector) + "api:\n  token: {env: T}\nfetch: api\n");
+  ExpectErrors(both, {});
+  BOOST_TEST((both.result.config.connectors[0].syncs[0].direction == SyncDirection::kBidirectional));
 }
 
 BOOST_AUTO_TEST_CASE(fetch_api_is_not_for_plain_git) {

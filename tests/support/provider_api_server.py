@@ -68,9 +68,11 @@ and GET /__stats -> {"requests": {...by kind...}, "blob_bytes": n, "bytes_sent":
 """
 import argparse
 import json
+import os
 import re
 import ssl
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -81,11 +83,215 @@ STATE = {"rate_limit": 0, "rate_limit_403": 0, "truncate": False, "inject": [], 
 STATS = {"requests": {}, "blob_bytes": 0, "bytes_sent": 0}
 
 
-def git(repo, *args, binary=False):
-    out = subprocess.run(["git", "--git-dir", repo, *args], capture_output=True, check=False)
+def git(repo, *args, binary=False, input=None, env=None):
+    full_env = None
+    if env:
+        full_env = dict(os.environ)
+        full_env.update(env)
+    out = subprocess.run(["git", "--git-dir", repo, *args], capture_output=True, check=False, input=input,
+                         env=full_env)
     if out.returncode != 0:
         return None
     return out.stdout if binary else out.stdout.decode()
+
+
+class GitObjects:
+    """Fast reads of one bare repository: one long-lived `git cat-file --batch-command` process
+    (objects never change under their id, so tree listings are cached by id) and refs read from
+    the files (a loose ref, else packed-refs), as fresh as the repository. Writes still use `git`
+    commands; the process finds the objects they add (loose objects are looked up on disk)."""
+    _all = {}
+    _all_lock = threading.Lock()
+
+    @classmethod
+    def of(cls, repo):
+        with cls._all_lock:
+            if repo not in cls._all:
+                cls._all[repo] = GitObjects(repo)
+            return cls._all[repo]
+
+    def __init__(self, repo):
+        self.repo = repo
+        self.lock = threading.Lock()
+        self.proc = subprocess.Popen(["git", "--git-dir", repo, "cat-file", "--batch-command"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.trees = {}  # tree id -> [(mode, type, id, name)]
+        self.sizes = {}  # blob id -> size
+
+    def _ask(self, command, name):
+        """(id, type, size, content or None), or None when `name` names no object."""
+        if "\n" in name:
+            return None
+        with self.lock:
+            self.proc.stdin.write(("%s %s\n" % (command, name)).encode())
+            self.proc.stdin.flush()
+            header = self.proc.stdout.readline().decode()
+            parts = header.split()
+            if len(parts) != 3 or parts[1] not in ("blob", "tree", "commit", "tag"):
+                return None
+            data = None
+            if command == "contents":
+                data = self.proc.stdout.read(int(parts[2]))
+                self.proc.stdout.read(1)
+            return parts[0], parts[1], int(parts[2]), data
+
+    def ref(self, name):
+        """The id `name` ("refs/heads/main") points at, or ""."""
+        try:
+            with open(os.path.join(self.repo, name)) as f:
+                value = f.read().strip()
+            return self.ref(value[5:]) if value.startswith("ref: ") else value
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return self.packed_refs().get(name, "")
+
+    def packed_refs(self):
+        out = {}
+        try:
+            with open(os.path.join(self.repo, "packed-refs")) as f:
+                for line in f:
+                    if line[:1] not in ("#", "^") and " " in line:
+                        sha, ref = line.strip().split(" ", 1)
+                        out[ref] = sha
+        except FileNotFoundError:
+            pass
+        return out
+
+    def branches(self):
+        """{"refs/heads/x": id} of every branch."""
+        out = {k: v for k, v in self.packed_refs().items() if k.startswith("refs/heads/")}
+        heads = os.path.join(self.repo, "refs", "heads")
+        for root, _, files in os.walk(heads):
+            for name in files:
+                if name.endswith(".lock"):
+                    continue
+                ref = "refs/heads/" + os.path.relpath(os.path.join(root, name), heads).replace(os.sep, "/")
+                sha = self.ref(ref)
+                if sha:
+                    out[ref] = sha
+        return dict(sorted(out.items()))
+
+    def resolve(self, rev):
+        """A revision "x" or "x:path", with x a branch name or an object id, as something
+        cat-file takes without looking at refs."""
+        base, colon, path = rev.partition(":")
+        if not re.match(r"^[0-9a-f]{40}$", base):
+            base = self.ref(base if base.startswith("refs/") else "refs/heads/" + base) or base
+        return base + colon + path
+
+    def info(self, rev):
+        return self._ask("info", self.resolve(rev))
+
+    def contents(self, rev):
+        got = self._ask("contents", self.resolve(rev))
+        return got[3] if got else None
+
+    def blob(self, rev):
+        got = self._ask("contents", self.resolve(rev))
+        return got[3] if got and got[1] == "blob" else None
+
+    def size(self, sha):
+        if sha not in self.sizes:
+            got = self._ask("info", sha)
+            self.sizes[sha] = got[2] if got else 0
+        return self.sizes[sha]
+
+    def tree_entries(self, tree):
+        if tree not in self.trees:
+            got = self._ask("contents", tree)
+            if not got or got[1] != "tree":
+                return None
+            data, entries, i = got[3], [], 0
+            while i < len(data):
+                sp = data.index(b" ", i)
+                nul = data.index(b"\0", sp)
+                mode = data[i:sp].decode()
+                mode = mode.rjust(6, "0")
+                typ = "tree" if mode == "040000" else "commit" if mode == "160000" else "blob"
+                entries.append((mode, typ, data[nul + 1:nul + 21].hex(), data[sp + 1:nul].decode("utf-8", "replace")))
+                i = nul + 21
+            self.trees[tree] = entries
+        return self.trees[tree]
+
+    def ls_tree(self, rev, recursive=False, trees=False, long=False):
+        """What `git ls-tree [-r] [-t] [-l] <rev>` prints, or None when `rev` is no tree-ish."""
+        got = self.info(rev)
+        if not got:
+            return None
+        sha, typ = got[0], got[1]
+        if typ == "commit":
+            text = self.contents(sha).decode()
+            sha = re.search(r"^tree ([0-9a-f]+)$", text, re.M).group(1)
+        elif typ != "tree":
+            return None
+        lines = []
+
+        def walk(tree, prefix):
+            for mode, otype, oid, name in self.tree_entries(tree) or []:
+                path = prefix + name
+                if otype != "tree" or not recursive or trees:
+                    size = (str(self.size(oid)) if otype == "blob" else "-").rjust(7)
+                    meta = "%s %s %s" % (mode, otype, oid) + (" " + size if long else "")
+                    lines.append(meta + "\t" + path)
+                if otype == "tree" and recursive:
+                    walk(oid, path + "/")
+
+        walk(sha, "")
+        return "".join(line + "\n" for line in lines)
+
+
+def objects(repo):
+    return GitObjects.of(repo)
+
+
+def is_ancestor(repo, old, new):
+    return subprocess.run(["git", "--git-dir", repo, "merge-base", "--is-ancestor", old, new],
+                          capture_output=True).returncode == 0
+
+
+def update_ref(repo, ref, new, old):
+    """Compare-and-swap of a ref, as the providers do it: `old` "" = must not exist yet."""
+    return git(repo, "update-ref", ref, new, old or "0" * 40) is not None
+
+
+def write_tree(repo, base_tree, edits):
+    """A tree: `base_tree` (or empty) with `edits` [(path, mode, sha or None = delete)] applied.
+    Returns (tree sha, None) or (None, the path that cannot be deleted)."""
+    present = set((git(repo, "ls-tree", "-r", "--name-only", base_tree) or "").splitlines()) if base_tree else set()
+    lines = []
+    for path, mode, sha in edits:
+        if sha is None:
+            if path not in present:
+                return None, path
+            present.discard(path)
+            lines.append("0 %s\t%s\n" % ("0" * 40, path))
+        else:
+            present.add(path)
+            lines.append("%s %s\t%s\n" % (mode, sha, path))
+    with tempfile.TemporaryDirectory() as d:
+        env = {"GIT_INDEX_FILE": os.path.join(d, "index")}
+        git(repo, "read-tree", *([base_tree] if base_tree else ["--empty"]), env=env)
+        git(repo, "update-index", "--index-info", input="".join(lines).encode(), env=env)
+        return (git(repo, "write-tree", env=env) or "").strip(), None
+
+
+def commit_tree(repo, tree, parents, message, author_name, author_email, committer=None):
+    env = {"GIT_AUTHOR_NAME": author_name, "GIT_AUTHOR_EMAIL": author_email,
+           "GIT_COMMITTER_NAME": (committer or (author_name, author_email))[0],
+           "GIT_COMMITTER_EMAIL": (committer or (author_name, author_email))[1]}
+    args = ["commit-tree", tree]
+    for p in parents:
+        args += ["-p", p]
+    out = git(repo, *args, "-F", "-", input=message.encode(), env=env)
+    return out.strip() if out else None
+
+
+def file_at(repo, rev, path):
+    """(blob sha, mode) of `path` at `rev`, or (None, None)."""
+    out = git(repo, "ls-tree", rev, "--", path)
+    if not out:
+        return None, None
+    meta = out.split("\t", 1)[0].split()
+    return meta[2], meta[0]
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -113,23 +319,42 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             STATS["requests"][kind] = STATS["requests"].get(kind, 0) + 1
 
-    def do_POST(self):
-        length = int(self.headers.get("Content-Length", "0"))
-        body = json.loads(self.rfile.read(length) or b"{}")
-        if self.path != "/__control":
-            return self.send(404, {"message": "Not Found"})
-        with LOCK:
-            for k, v in body.items():
-                if k == "inject":
-                    STATE["inject"].append(v)
-                else:
-                    STATE[k] = v
-        self.send(200, {"ok": True})
-
     def do_GET(self):
+        self.dispatch()
+
+    def do_POST(self):
+        self.dispatch()
+
+    def do_PUT(self):
+        self.dispatch()
+
+    def do_PATCH(self):
+        self.dispatch()
+
+    def dispatch(self):
+        length = int(self.headers.get("Content-Length", "0"))
+        self.body = self.rfile.read(length) if length else b""
+        if self.path == "/__control" and self.command == "POST":
+            with LOCK:
+                for k, v in json.loads(self.body or b"{}").items():
+                    if k == "inject":
+                        STATE["inject"].append(v)
+                    else:
+                        STATE[k] = v
+            return self.send(200, {"ok": True})
         if self.path == "/__stats":
             with LOCK:
                 return self.send(200, STATS)
+        self.route()
+
+    def json_body(self):
+        try:
+            v = json.loads(self.body or b"null")
+        except ValueError:
+            return None
+        return v
+
+    def route(self):
         auth = self.headers.get("Authorization", "")
         if self.path.startswith("/bbc/"):
             if auth != "Bearer " + self.token:
@@ -177,6 +402,8 @@ class Handler(BaseHTTPRequestHandler):
         if limited == "502":
             self.count("bad_gateway")
             return self.send(502, {"message": "Server Error"})
+        if self.command != "GET":
+            return self.github_write()
         o = re.match(r"^/api/v3/(orgs|users)/([^/?]+)/repos(\?.*)?$", self.path)
         if o:
             # https://docs.github.com/en/rest/repos/repos#list-organization-repositories
@@ -222,7 +449,7 @@ class Handler(BaseHTTPRequestHandler):
             repo = self.repos[c.group(1)]
             q = dict(urllib.parse.parse_qsl((c.group(3) or "?")[1:]))
             sub = urllib.parse.unquote(c.group(2)).strip("/")
-            listing = git(repo, "ls-tree", "-l", q.get("ref", "main") + (":" + sub if sub else ""))
+            listing = objects(repo).ls_tree(q.get("ref", "main") + (":" + sub if sub else ""), long=True)
             if listing is None:
                 return self.send(404, {"message": "Not Found"})
             base = "https://%s/api/v3/repos/%s" % (self.headers.get("Host"), c.group(1))
@@ -248,14 +475,15 @@ class Handler(BaseHTTPRequestHandler):
         if kind == "ref/heads":
             self.count("ref")
             branch = re.sub(r"%([0-9A-Fa-f]{2})", lambda x: chr(int(x.group(1), 16)), arg)
-            sha = git(repo, "rev-parse", "--verify", "-q", "refs/heads/" + branch)
+            sha = objects(repo).ref("refs/heads/" + branch)
             if not sha:
                 return self.send(404, {"message": "Not Found"})
             return self.send(200, {"ref": "refs/heads/" + branch, "node_id": "x", "url": base + "/refs/heads/" + branch,
                                    "object": {"sha": sha.strip(), "type": "commit", "url": base + "/commits/" + sha.strip()}})
         if kind == "commits":
             self.count("commit")
-            text = git(repo, "cat-file", "commit", arg)
+            got = objects(repo).info(arg)
+            text = objects(repo).contents(arg).decode() if got and got[1] == "commit" else None
             if text is None:
                 return self.send(404, {"message": "Not Found"})
             tree = re.search(r"^tree ([0-9a-f]+)$", text, re.M).group(1)
@@ -270,8 +498,8 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 truncate = STATE["truncate"] and recursive
                 inject = list(STATE["inject"])
-            args = ["ls-tree", "-l", "--full-tree"] + (["-r", "-t"] if recursive and not truncate else []) + [arg]
-            listing = git(repo, *args)
+            deep = recursive and not truncate
+            listing = objects(repo).ls_tree(arg, recursive=deep, trees=deep, long=True)
             if listing is None:
                 return self.send(404, {"message": "Not Found"})
             entries = []
@@ -286,7 +514,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, {"sha": arg, "url": base + "/trees/" + arg, "tree": entries, "truncated": truncate})
         if kind == "blobs":
             self.count("blob")
-            data = git(repo, "cat-file", "blob", arg, binary=True)
+            data = objects(repo).blob(arg)
             if data is None:
                 return self.send(404, {"message": "Not Found"})
             with LOCK:
@@ -297,6 +525,115 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, {"sha": arg, "size": len(data), "encoding": "base64",
                                    "content": base64.b64encode(data).decode()})
         return self.send(404, {"message": "Not Found"})
+
+
+def github_write(self):
+    """GitHub's Git Data API writes (https://docs.github.com/en/rest/git):
+      POST  /repos/{o}/{r}/git/blobs   {"content", "encoding": "utf-8"|"base64"} -> 201 {"url", "sha"}
+            (https://docs.github.com/en/rest/git/blobs#create-a-blob)
+      POST  /repos/{o}/{r}/git/trees   {"base_tree", "tree": [{"path", "mode", "type", "sha"|null}]} -> 201 {"sha", "url",
+            "tree", "truncated"}; deleting a path that does not exist is 422 (https://docs.github.com/en/rest/git/trees#create-a-tree)
+      POST  /repos/{o}/{r}/git/commits {"message", "tree", "parents", "author": {"name", "email", "date"?}, "committer"?}
+            -> 201 {"sha", "tree", "parents", "author", "committer", "message"}; the committer defaults to the author
+            (https://docs.github.com/en/rest/git/commits#create-a-commit)
+      PATCH /repos/{o}/{r}/git/refs/heads/{branch} {"sha", "force"} -> 200 {"ref", "object": {"sha"}}; without force a
+            non-fast-forward is 422 "Update is not a fast forward" (https://docs.github.com/en/rest/git/refs#update-a-reference)
+      POST  /repos/{o}/{r}/git/refs    {"ref", "sha"} -> 201; 422 "Reference already exists"
+            (https://docs.github.com/en/rest/git/refs#create-a-reference)
+    Control {"move_branch_before_write": "main"}: before the next ref update, someone else commits on that branch.
+    """
+    m = re.match(r"^/api/v3/repos/([^/]+/[^/]+)/git/(blobs|trees|commits|refs)(/heads/(.+))?$", self.path)
+    if not m or m.group(1) not in self.repos:
+        self.count("not_found")
+        return self.send(404, {"message": "Not Found"})
+    repo, kind, branch = self.repos[m.group(1)], m.group(2), m.group(4)
+    base = "https://%s/api/v3/repos/%s/git" % (self.headers.get("Host"), m.group(1))
+    body = self.json_body()
+    if not isinstance(body, dict):
+        return self.send(400, {"message": "Problems parsing JSON"})
+    if kind == "blobs" and self.command == "POST":
+        self.count("write_blob")
+        import base64
+        data = base64.b64decode(body.get("content", "")) if body.get("encoding") == "base64" else \
+            body.get("content", "").encode()
+        sha = git(repo, "hash-object", "-w", "--stdin", input=data).strip()
+        return self.send(201, {"url": base + "/blobs/" + sha, "sha": sha})
+    if kind == "trees" and self.command == "POST":
+        self.count("write_tree")
+        edits = []
+        for e in body.get("tree", []):
+            if e.get("type") != "blob" or e.get("mode") not in ("100644", "100755", "120000"):
+                return self.send(422, {"message": "Invalid tree info"})
+            edits.append((e["path"], e["mode"], e.get("sha")))
+        tree, missing = write_tree(repo, body.get("base_tree"), edits)
+        if missing:
+            return self.send(422, {"message": "GitRPC::BadObjectState", "path": missing})
+        return self.send(201, {"sha": tree, "url": base + "/trees/" + tree, "tree": [], "truncated": False})
+    if kind == "commits" and self.command == "POST":
+        self.count("write_commit")
+        author = body.get("author") or {"name": "token user", "email": "token@example.com"}
+        committer = body.get("committer") or author
+        sha = commit_tree(repo, body.get("tree", ""), body.get("parents", []), body.get("message", ""),
+                          author["name"], author["email"], (committer["name"], committer["email"]))
+        if not sha:
+            return self.send(422, {"message": "Tree SHA does not exist or parents are invalid"})
+        return self.send(201, {"sha": sha, "url": base + "/commits/" + sha, "message": body.get("message", ""),
+                               "tree": {"sha": body["tree"]}, "parents": [{"sha": p} for p in body.get("parents", [])],
+                               "author": author, "committer": committer})
+    if kind == "refs" and branch and self.command == "PATCH":
+        self.count("write_ref")
+        branch = unquote(branch)
+        new = body.get("sha", "")
+        ref = "refs/heads/" + branch
+        current = branch_head_for_write(repo, branch)
+        if not current:
+            return self.send(422, {"message": "Reference does not exist"})
+        if not body.get("force") and not is_ancestor(repo, current, new):
+            self.count("write_rejected")
+            return self.send(422, {"message": "Update is not a fast forward",
+                                   "documentation_url": "https://docs.github.com/rest/git/refs#update-a-reference"})
+        if not update_ref(repo, ref, new, current):
+            self.count("write_rejected")
+            return self.send(422, {"message": "Update is not a fast forward"})
+        return self.send(200, {"ref": ref, "url": base + "/refs/heads/" + branch,
+                               "object": {"sha": new, "type": "commit", "url": base + "/commits/" + new}})
+    if kind == "refs" and not branch and self.command == "POST":
+        self.count("write_ref")
+        ref, sha = body.get("ref", ""), body.get("sha", "")
+        if not ref.startswith("refs/") or ref.count("/") < 2:
+            return self.send(422, {"message": "Reference name must start with 'refs/' and have at least two slashes."})
+        if not update_ref(repo, ref, sha, ""):
+            return self.send(422, {"message": "Reference already exists"})
+        return self.send(201, {"ref": ref, "url": base + "/" + ref[5:], "object": {"sha": sha, "type": "commit"}})
+    return self.send(404, {"message": "Not Found"})
+
+
+Handler.github_write = github_write
+
+
+def branch_head_for_write(repo, branch):
+    """The branch's head as a write finds it ("" if none); first, if the test asked for it
+    (control {"move_branch_before_write": branch}), someone else commits on it."""
+    with LOCK:
+        mover = STATE.pop("move_branch_before_write", None)
+    if mover == branch:
+        someone_else_commits(repo, branch)
+    return (git(repo, "rev-parse", "--verify", "-q", "refs/heads/" + branch) or "").strip()
+
+
+def first_text(fields, name):
+    """The first value of multipart field `name` as text, or None."""
+    return fields[name][0][0].decode() if name in fields else None
+
+
+def someone_else_commits(repo, branch):
+    """Another person's commit on `branch`: a new file outside any synced folder."""
+    ref = "refs/heads/" + branch
+    head = git(repo, "rev-parse", ref).strip()
+    blob = git(repo, "hash-object", "-w", "--stdin", input=("moved at %f\n" % time.time()).encode()).strip()
+    tree, _ = write_tree(repo, head + "^{tree}", [("elsewhere/moved-%d.txt" % int(time.time() * 1e6), "100644", blob)])
+    commit = commit_tree(repo, tree, [head], "someone else\n", "Someone Else", "else@example.com")
+    update_ref(repo, ref, commit, head)
 
 
 def unquote(s):
@@ -328,20 +665,22 @@ def gitlab(self):
                   "archived": False} for i, k in enumerate(chunk)]
         return self.send(200, items, headers={"X-Page": str(page), "X-Total-Pages": str(pages),
                                               "X-Next-Page": str(page + 1) if page < pages else ""})
-    m = re.match(r"^/projects/([^/]+)(/repository/(branches|tree|files)(/(.*))?)?$", path)
+    m = re.match(r"^/projects/([^/]+)(/repository/(branches|tree|files|commits)(/(.*))?)?$", path)
     project = unquote(m.group(1)) if m else None
     if not m or project not in self.repos:
         self.count("not_found")
         return self.send(404, {"message": "404 Project Not Found"})
     repo = self.repos[project]
     kind, rest = m.group(3), m.group(5)
+    if self.command == "POST" and kind in ("commits", "branches") and not rest:
+        return self.gitlab_write(repo, kind, q)
     if kind is None:
         self.count("repo")
         return self.send(200, {"id": 7, "path_with_namespace": project, "default_branch": "main", "visibility": "private"})
     if kind == "branches":
         self.count("ref")
         branch = unquote(rest or "")
-        sha = git(repo, "rev-parse", "--verify", "-q", "refs/heads/" + branch)
+        sha = objects(repo).ref("refs/heads/" + branch)
         if not sha:
             return self.send(404, {"message": "404 Branch Not Found"})
         return self.send(200, {"name": branch, "merged": False, "protected": False, "default": branch == "main",
@@ -356,7 +695,7 @@ def gitlab(self):
         per_page = min(int(q.get("per_page", "20")), cap, 100)
         page = int(q.get("page", "1"))
         treeish = ref + (":" + sub if sub else "")
-        listing = git(repo, "ls-tree", *(["-r", "-t"] if recursive else []), treeish)
+        listing = objects(repo).ls_tree(treeish, recursive=recursive, trees=recursive)
         if listing is None:
             return self.send(404, {"message": "404 Tree Not Found"})
         entries = []
@@ -376,7 +715,7 @@ def gitlab(self):
         if not rest or not rest.endswith("/raw"):
             return self.send(404, {"message": "404 File Not Found"})
         file_path = unquote(rest[: -len("/raw")])
-        data = git(repo, "show", q.get("ref", "main") + ":" + file_path, binary=True)
+        data = objects(repo).blob(q.get("ref", "main") + ":" + file_path)
         if data is None:
             return self.send(404, {"message": "404 File Not Found"})
         with LOCK:
@@ -386,6 +725,109 @@ def gitlab(self):
 
 
 Handler.gitlab = gitlab
+
+
+def last_commit_for_path(repo, rev, path):
+    return (git(repo, "log", "-1", "--format=%H", rev, "--", path) or "").strip()
+
+
+def gitlab_write(self, repo, kind, q):
+    """GitLab writes:
+      POST /projects/:id/repository/commits {"branch", "commit_message", "start_branch"?, "start_sha"?, "force"?,
+           "author_name"?, "author_email"?, "actions": [{"action": create|delete|move|update|chmod, "file_path",
+           "previous_path"?, "content"?, "encoding": text|base64, "last_commit_id"?, "execute_filemode"?}]}
+           -> 201 {"id", "short_id", "title", "author_name", "author_email", "committer_name", "committer_email",
+           "message", "parent_ids", ...}; validation failures are 400 {"message"}
+           (https://docs.gitlab.com/ee/api/commits.html#create-a-commit-with-multiple-files-and-actions; the checks
+           follow app/services/commits/create_service.rb and files/multi_service.rb: start_sha on an existing branch
+           is refused, last_commit_id refuses an update/delete of a file changed on the branch since that commit)
+      POST /projects/:id/repository/branches?branch=&ref= -> 201 {"name", "commit": {"id"}}; 400 "Branch already
+           exists" (https://docs.gitlab.com/ee/api/branches.html#create-repository-branch)
+    The committer is the token's user ("GitLab Token User"), as on GitLab.
+    """
+    if kind == "branches":
+        self.count("write_ref")
+        name, ref = q.get("branch", ""), q.get("ref", "")
+        sha = (git(repo, "rev-parse", "--verify", "-q", ref + "^{commit}") or "").strip()
+        if not sha:
+            return self.send(400, {"message": "Invalid reference name: " + ref})
+        if not update_ref(repo, "refs/heads/" + name, sha, ""):
+            return self.send(400, {"message": "Branch already exists"})
+        return self.send(201, {"name": name, "merged": False, "protected": False, "commit": {"id": sha}})
+    body = self.json_body()
+    if not isinstance(body, dict):
+        return self.send(400, {"message": "400 Bad request"})
+    self.count("write_commit")
+    branch = body.get("branch", "")
+    ref = "refs/heads/" + branch
+    head = (git(repo, "rev-parse", "--verify", "-q", ref) or "").strip()
+    start_sha, start_branch = body.get("start_sha"), body.get("start_branch")
+    if start_sha and start_branch:
+        return self.send(400, {"message": "You can't pass both start_branch and start_sha"})
+    different = bool(start_sha) or (start_branch is not None and start_branch != branch)
+    if head and different and not body.get("force"):
+        return self.send(400, {"message": "A branch called '%s' already exists. Switch to that branch in order to make "
+                                          "changes" % branch})
+    if not head and not different:
+        return self.send(400, {"message": "You can only create or edit files when you are on a branch"})
+    if head and not different:
+        head = branch_head_for_write(repo, branch)
+    start = start_sha or (head if not start_branch or start_branch == branch else
+                          (git(repo, "rev-parse", "--verify", "-q", "refs/heads/" + start_branch) or "").strip())
+    if not start:
+        return self.send(400, {"message": "Cannot find start_sha '%s'" % start_sha})
+    import base64
+    edits = []
+    modes = {}
+    for a in body.get("actions", []):
+        action, fp = a.get("action"), a.get("file_path", "")
+        sha, mode = file_at(repo, start, fp)
+        sha, mode = modes.get(fp, (sha, mode))
+        if action in ("update", "move", "delete") and a.get("last_commit_id"):
+            checked = a.get("previous_path") or fp
+            now, then = last_commit_for_path(repo, start, checked), last_commit_for_path(repo, a["last_commit_id"], checked)
+            if now and then and now != then:
+                self.count("write_rejected")
+                return self.send(400, {"message": "The file has changed since you started editing it: " + checked})
+        if action == "create" and sha:
+            self.count("write_rejected")
+            return self.send(400, {"message": "A file with this name already exists"})
+        if action in ("update", "delete", "chmod") and not sha:
+            self.count("write_rejected")
+            return self.send(400, {"message": "A file with this name doesn't exist"})
+        if action in ("create", "update"):
+            content = a.get("content", "")
+            data = base64.b64decode(content) if a.get("encoding") == "base64" else content.encode()
+            blob = git(repo, "hash-object", "-w", "--stdin", input=data).strip()
+            mode = mode if action == "update" else "100644"
+            modes[fp] = (blob, mode)
+            edits.append((fp, mode, blob))
+        elif action == "delete":
+            modes[fp] = (None, None)
+            edits.append((fp, None, None))
+        elif action == "chmod":
+            mode = "100755" if a.get("execute_filemode") else "100644"
+            modes[fp] = (sha, mode)
+            edits.append((fp, mode, sha))
+        else:
+            return self.send(400, {"message": "Unknown action '%s'" % action})
+    tree, missing = write_tree(repo, start + "^{tree}", edits)
+    if missing:
+        return self.send(400, {"message": "A file with this name doesn't exist"})
+    author = (body.get("author_name") or "GitLab Token User", body.get("author_email") or "token-user@gitlab.example")
+    message = body.get("commit_message", "")
+    commit = commit_tree(repo, tree, [start], message, author[0], author[1],
+                         ("GitLab Token User", "token-user@gitlab.example"))
+    if not update_ref(repo, ref, commit, head if head and not body.get("force") else (head or "")):
+        return self.send(409, {"message": "Could not update branch %s: it moved" % branch})
+    return self.send(201, {"id": commit, "short_id": commit[:11], "title": message.split("\n", 1)[0],
+                           "author_name": author[0], "author_email": author[1],
+                           "committer_name": "GitLab Token User", "committer_email": "token-user@gitlab.example",
+                           "message": message, "parent_ids": [start], "status": None,
+                           "web_url": "https://gitlab.example/%s/-/commit/%s" % ("project", commit)})
+
+
+Handler.gitlab_write = gitlab_write
 
 
 def azure(self):
@@ -399,13 +841,16 @@ def azure(self):
         return self.send(200, {"count": len(names), "value": [
             {"id": "%08d" % i, "name": n, "defaultBranch": "refs/heads/main", "isDisabled": False}
             for i, n in enumerate(names)]})
-    m = re.match(r"^/azure/([^/]+)/([^/]+)/_apis/git/repositories/([^/]+)(/(refs|items|blobs)(/([0-9a-f]+))?)?$", url.path)
+    m = re.match(r"^/azure/([^/]+)/([^/]+)/_apis/git/repositories/([^/]+)(/(refs|items|blobs|pushes)(/([0-9a-f]+))?)?$",
+                 url.path)
     name = unquote(m.group(3)) if m else None
     repo = next((p for k, p in self.repos.items() if k.split("/")[-1] == name), None)
     if not m or repo is None or q.get("api-version") != "7.1":
         self.count("not_found")
         return self.send(404, {"message": "TF401019: The Git repository does not exist"})
     kind = m.group(5)
+    if self.command == "POST" and kind in ("refs", "pushes"):
+        return self.azure_write(repo, kind)
     if kind is None:
         self.count("repo")
         return self.send(200, {"id": "0000", "name": name, "defaultBranch": "refs/heads/main"})
@@ -413,8 +858,7 @@ def azure(self):
         self.count("ref")
         prefix = "refs/" + q.get("filter", "")
         out = []
-        for line in (git(repo, "for-each-ref", "--format=%(refname) %(objectname)", "refs/heads/") or "").splitlines():
-            ref, sha = line.split()
+        for ref, sha in objects(repo).branches().items():
             if ref.startswith(prefix):
                 out.append({"name": ref, "objectId": sha, "creator": {"displayName": "x"}})
         return self.send(200, {"value": out, "count": len(out)})
@@ -424,7 +868,7 @@ def azure(self):
         version = q.get("versionDescriptor.version", "main")
         with LOCK:
             inject = list(STATE["inject"])
-        listing = git(repo, "ls-tree", "-r", "-t", version + (":" + scope if scope else ""))
+        listing = objects(repo).ls_tree(version + (":" + scope if scope else ""), recursive=True, trees=True)
         if listing is None:
             return self.send(404, {"message": "TF401174: The item could not be found"})
         items = [{"objectId": "0" * 40, "gitObjectType": "tree", "commitId": version, "path": "/" + scope, "isFolder": True}]
@@ -442,7 +886,7 @@ def azure(self):
         return self.send(200, {"count": len(items), "value": items})
     if kind == "blobs":
         self.count("blob")
-        data = git(repo, "cat-file", "blob", m.group(7) or "", binary=True)
+        data = objects(repo).blob(m.group(7) or "")
         if data is None:
             return self.send(404, {"message": "TF401174"})
         with LOCK:
@@ -452,6 +896,88 @@ def azure(self):
 
 
 Handler.azure = azure
+
+ZERO = "0" * 40
+
+
+def azure_write(self, repo, kind):
+    """Azure Repos writes (REST 7.1):
+      POST .../_apis/git/repositories/{repo}/pushes (https://learn.microsoft.com/en-us/rest/api/azure/devops/git/pushes/create)
+          {"refUpdates": [{"name", "oldObjectId"}], "commits": [{"comment", "author"?: {"name", "email"}, "parents"?,
+          "changes": [{"changeType": add|edit|delete, "item": {"path"}, "newContent": {"content", "contentType":
+          rawtext|base64encoded}}]}]} -> 201 {"commits": [{"commitId", "author", "committer", "comment"}], "refUpdates":
+          [{"name", "oldObjectId", "newObjectId"}], "pushId", "date", "pushedBy"}. oldObjectId must be the branch's head
+          (409 TF401028 otherwise); for a branch that does not exist it is the commit the new branch starts on
+          ("Use the object id of the base branch when creating a branch", GitRefUpdate).
+      POST .../_apis/git/repositories/{repo}/refs (https://learn.microsoft.com/en-us/rest/api/azure/devops/git/refs/update-refs)
+          [{"name", "oldObjectId", "newObjectId"}] -> 200 {"value": [{"name", "oldObjectId", "newObjectId", "success",
+          "updateStatus"}], "count"}; creating: oldObjectId all zeros.
+    The committer (and the pusher) is the PAT's user ("Azure Token User").
+    """
+    body = self.json_body()
+    if kind == "refs":
+        self.count("write_ref")
+        if not isinstance(body, list):
+            return self.send(400, {"message": "The body of the request contains invalid Json."})
+        results = []
+        for u in body:
+            ref, old, new = u.get("name", ""), u.get("oldObjectId", ZERO), u.get("newObjectId", ZERO)
+            ok = update_ref(repo, ref, new, "" if old == ZERO else old)
+            results.append({"name": ref, "oldObjectId": old, "newObjectId": new, "success": ok,
+                            "updateStatus": "succeeded" if ok else "staleOldObjectId", "repositoryId": "0000"})
+        return self.send(200, {"value": results, "count": len(results)})
+    if not isinstance(body, dict) or len(body.get("refUpdates", [])) != 1 or len(body.get("commits", [])) != 1:
+        return self.send(400, {"message": "TF400898: An Internal Error Occurred (this server takes one ref update "
+                                          "and one commit)"})
+    self.count("write_commit")
+    update, commit = body["refUpdates"][0], body["commits"][0]
+    ref, old = update.get("name", ""), update.get("oldObjectId", ZERO)
+    branch = ref[len("refs/heads/"):]
+    head = branch_head_for_write(repo, branch)
+    stale = {"$id": "1", "innerException": None, "typeName": "Microsoft.TeamFoundation.Git.Server.GitReferenceStaleException",
+             "typeKey": "GitReferenceStaleException", "errorCode": 0, "eventId": 3000,
+             "message": "TF401028: The reference '%s' has already been updated by another client, so you cannot update "
+                        "it. Please try again." % ref}
+    if head and head != old:
+        self.count("write_rejected")
+        return self.send(409, stale)
+    import base64
+    edits = []
+    for ch in commit.get("changes", []):
+        path = ch.get("item", {}).get("path", "").lstrip("/")
+        kind_ = ch.get("changeType")
+        exists, mode = file_at(repo, old, path) if old != ZERO else (None, None)
+        if kind_ == "delete":
+            if not exists:
+                return self.send(400, {"message": "TF401174: The item '/%s' could not be found." % path})
+            edits.append((path, None, None))
+            continue
+        if kind_ == "add" and exists:
+            return self.send(400, {"message": "TF402456: An item with the same path '/%s' already exists." % path})
+        if kind_ == "edit" and not exists:
+            return self.send(400, {"message": "TF401174: The item '/%s' could not be found." % path})
+        content = ch.get("newContent", {})
+        data = base64.b64decode(content.get("content", "")) if content.get("contentType") == "base64encoded" else \
+            content.get("content", "").encode()
+        blob = git(repo, "hash-object", "-w", "--stdin", input=data).strip()
+        edits.append((path, mode or "100644", blob))
+    tree, missing = write_tree(repo, (old + "^{tree}") if old != ZERO else None, edits)
+    if missing:
+        return self.send(400, {"message": "TF401174: The item '/%s' could not be found." % missing})
+    author = commit.get("author") or {"name": "Azure Token User", "email": "token-user@azure.example"}
+    sha = commit_tree(repo, tree, [old] if old != ZERO else [], commit.get("comment", ""), author.get("name"),
+                      author.get("email"), ("Azure Token User", "token-user@azure.example"))
+    if not update_ref(repo, ref, sha, head):
+        self.count("write_rejected")
+        return self.send(409, stale)
+    return self.send(201, {"commits": [{"commitId": sha, "author": author, "comment": commit.get("comment", ""),
+                                        "committer": {"name": "Azure Token User", "email": "token-user@azure.example"}}],
+                           "refUpdates": [{"repositoryId": "0000", "name": ref, "oldObjectId": old, "newObjectId": sha}],
+                           "pushId": 1, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                           "pushedBy": {"displayName": "Azure Token User"}})
+
+
+Handler.azure_write = azure_write
 
 
 def bitbucket_server(self):
@@ -480,6 +1006,8 @@ def bitbucket_server(self):
         self.count("not_found")
         return self.send(404, {"errors": [{"message": "Repository does not exist."}]})
     kind, rest = m.group(4), unquote(m.group(6) or "").strip("/")
+    if (self.command, kind) in (("PUT", "browse"), ("POST", "branches")):
+        return self.bitbucket_server_write(repo, kind, rest)
     with LOCK:
         cap = STATE["per_page_max"]
         inject = list(STATE["inject"])
@@ -500,8 +1028,7 @@ def bitbucket_server(self):
     if kind == "branches":
         self.count("ref")
         values = []
-        for line in (git(repo, "for-each-ref", "--format=%(refname) %(objectname)", "refs/heads/") or "").splitlines():
-            ref, sha = line.split()
+        for ref, sha in objects(repo).branches().items():
             if q.get("filterText", "") in ref:
                 values.append({"id": ref, "displayId": ref[len("refs/heads/"):], "type": "BRANCH",
                                "latestCommit": sha, "latestChangeset": sha, "isDefault": ref == "refs/heads/main"})
@@ -509,7 +1036,7 @@ def bitbucket_server(self):
     if kind == "browse":
         self.count("tree")
         at = q.get("at", "main")
-        listing = git(repo, "ls-tree", "-l", at + (":" + rest if rest else ""))
+        listing = objects(repo).ls_tree(at + (":" + rest if rest else ""), long=True)
         if listing is None:
             return self.send(404, {"errors": [{"message": "The path does not exist at revision " + at}]})
         types = {"blob": "FILE", "tree": "DIRECTORY", "commit": "SUBMODULE"}
@@ -525,7 +1052,7 @@ def bitbucket_server(self):
         return self.send(200, {"path": {"toString": rest}, "revision": at, "children": page(values)})
     if kind == "raw":
         self.count("blob")
-        data = git(repo, "show", q.get("at", "main") + ":" + rest, binary=True)
+        data = objects(repo).blob(q.get("at", "main") + ":" + rest)
         if data is None:
             return self.send(404, {"errors": [{"message": "not found"}]})
         with LOCK:
@@ -537,27 +1064,292 @@ def bitbucket_server(self):
 Handler.bitbucket_server = bitbucket_server
 
 
+def multipart_fields(self):
+    """{name: (value bytes, {disposition params})} of a multipart/form-data body (RFC 7578)."""
+    ctype = self.headers.get("Content-Type", "")
+    m = re.search(r'boundary="?([^";]+)"?', ctype)
+    if not ctype.startswith("multipart/form-data") or not m:
+        return None
+    fields = {}
+    for part in self.body.split(b"--" + m.group(1).encode())[1:]:
+        if part.startswith(b"--"):
+            break
+        head, _, value = part.partition(b"\r\n\r\n")
+        if value.endswith(b"\r\n"):
+            value = value[:-2]
+        params = {}
+        for line in head.decode("utf-8", "replace").split("\r\n"):
+            if line.lower().startswith("content-disposition:"):
+                for k, v in re.findall(r'([\w-]+)\s*[=:]\s*"([^"]*)"', line):
+                    params[k.lower()] = urllib.parse.unquote(v)
+        if "name" in params:
+            fields.setdefault(params["name"], []).append((value, params))
+    return fields
+
+
+Handler.multipart_fields = multipart_fields
+
+TOKEN_USER = {"name": "token-user", "emailAddress": "token-user@bitbucket.example", "displayName": "Bitbucket Token User",
+              "id": 7, "slug": "token-user", "type": "NORMAL", "active": True}
+
+
+def bitbucket_server_write(self, repo, kind, rest):
+    """Bitbucket Server / Data Center writes (REST 1.0, https://developer.atlassian.com/server/bitbucket/rest/):
+      PUT  .../browse/{path} multipart/form-data {content (file), message, branch, sourceCommitId?, sourceBranch?}
+           (api-group-repository, "Edit file"): one commit; sourceCommitId is "the commit ID of the file before it was
+           edited, used to identify if content has changed" (409 if the file changed on the branch since; a new file
+           is sent without it, 409 if it exists). -> 200 the commit {"id", "displayId", "author", "committer",
+           "authorTimestamp", "message", "parents": [{"id", "displayId"}]}. The author is the token's user.
+           Multipart writes need "X-Atlassian-Token: no-check" (XSRF protection, 403 otherwise).
+      POST .../branches {"name", "startPoint", "message"?} (api-group-repository, "Create branch") -> 200
+           {"id": "refs/heads/x", "displayId", "type": "BRANCH", "latestCommit", "isDefault"}
+    There is no REST endpoint that deletes a file.
+    """
+    if kind == "branches":
+        self.count("write_ref")
+        body = self.json_body() or {}
+        name, start = body.get("name", ""), body.get("startPoint", "")
+        sha = (git(repo, "rev-parse", "--verify", "-q", start + "^{commit}") or "").strip()
+        if not sha:
+            return self.send(400, {"errors": [{"message": "Start point '%s' does not exist." % start}]})
+        if not update_ref(repo, "refs/heads/" + name, sha, ""):
+            return self.send(409, {"errors": [{"message": "Branch '%s' already exists in repository." % name}]})
+        return self.send(200, {"id": "refs/heads/" + name, "displayId": name, "type": "BRANCH", "latestCommit": sha,
+                               "latestChangeset": sha, "isDefault": False})
+    if self.headers.get("X-Atlassian-Token") != "no-check":
+        return self.send(403, {"errors": [{"message": "XSRF check failed"}]})
+    fields = self.multipart_fields()
+    if fields is None or "content" not in fields or "branch" not in fields:
+        return self.send(400, {"errors": [{"message": "content and branch are required"}]})
+    self.count("write_commit")
+    branch, source = first_text(fields, "branch"), first_text(fields, "sourceCommitId")
+    ref = "refs/heads/" + branch
+    head = branch_head_for_write(repo, branch)
+    if not head:
+        return self.send(404, {"errors": [{"message": "Branch '%s' does not exist." % branch}]})
+    now_blob, mode = file_at(repo, head, rest)
+    if source:
+        then_blob, _ = file_at(repo, source, rest)
+        if now_blob != then_blob:
+            self.count("write_rejected")
+            return self.send(409, {"errors": [{"context": None, "exceptionName":
+                                               "com.atlassian.bitbucket.content.FileContentModificationException",
+                                               "message": "The file '%s' has been modified since '%s'." % (rest, source)}]})
+    elif now_blob:
+        self.count("write_rejected")
+        return self.send(409, {"errors": [{"message": "The file '%s' already exists on branch '%s'." % (rest, branch)}]})
+    blob = git(repo, "hash-object", "-w", "--stdin", input=fields["content"][0][0]).strip()
+    tree, _ = write_tree(repo, head + "^{tree}", [(rest, mode or "100644", blob)])
+    message = first_text(fields, "message") or "Edited %s online with Bitbucket" % rest
+    sha = commit_tree(repo, tree, [head], message, TOKEN_USER["displayName"], TOKEN_USER["emailAddress"])
+    if not update_ref(repo, ref, sha, head):
+        self.count("write_rejected")
+        return self.send(409, {"errors": [{"message": "The branch '%s' was updated concurrently." % branch}]})
+    return self.send(200, {"id": sha, "displayId": sha[:11], "author": TOKEN_USER, "committer": TOKEN_USER,
+                           "authorTimestamp": int(time.time() * 1000), "message": message,
+                           "parents": [{"id": head, "displayId": head[:11]}]})
+
+
+Handler.bitbucket_server_write = bitbucket_server_write
+
+
 def bitbucket_cloud(self):
+    """Bitbucket Cloud REST 2.0 (https://developer.atlassian.com/cloud/bitbucket/rest/), under /bbc:
+      GET  /2.0/repositories/{ws}?pagelen=&page= -> {"pagelen", "page", "size", "values": [{"slug", "full_name",
+           "mainbranch": {"name"}}], "next"?}                                (api-group-repositories)
+      GET  /2.0/repositories/{ws}/{repo}                                    (api-group-repositories)
+      GET  /2.0/repositories/{ws}/{repo}/refs/branches/{name} -> {"type": "branch", "name", "target": {"type": "commit",
+           "hash", ...}}; 404 {"type": "error", "error": {"message"}}        (api-group-refs)
+      GET  /2.0/repositories/{ws}/{repo}/src/{commit}/{path}?max_depth=&pagelen=&page= on a directory ->
+           {"pagelen", "page", "values": [{"type": commit_file|commit_directory, "path" (from the root), "commit":
+           {"hash"}, "attributes": [executable|link|subrepository|binary|lfs], "size", "mimetype", "escaped_path"}],
+           "next"?}, listing max_depth levels (default 1); on a file its raw bytes   (api-group-source)
+      GET  /2.0/repositories/{ws}/{repo}/diffstat/{spec}?merge=&pagelen= with spec "{new}..{old}" -> {"values":
+           [{"type": "diffstat", "status": added|removed|modified|renamed, "lines_added", "lines_removed", "old":
+           {"path", "type", "escaped_path"}|null, "new": ...}], "next"?}; merge=false is a plain two-way diff, else
+           the diff of {new} against its merge base with {old}              (api-group-commits)
+      POST /2.0/repositories/{ws}/{repo}/src multipart/form-data: message, author, parents, branch, files (repeated,
+           paths to delete), and a field per written file (its path, a leading slash allowed; Content-Disposition
+           x-attributes "executable" or "link") -> 201, Location: .../commit/{hash}, empty body. With an existing
+           branch and parents, the parent must be the branch's head (409 otherwise); a new branch is created on the
+           parent                                                          (api-group-source, "Create a commit")
+      POST /2.0/repositories/{ws}/{repo}/refs/branches {"name", "target": {"hash"}} -> 201 the branch (api-group-refs)
+    Control {"max_depth_cap": N} lists at most N levels whatever max_depth asks.
+    """
     url = urllib.parse.urlsplit(self.path)
     q = dict(urllib.parse.parse_qsl(url.query))
+    host = "https://%s/bbc/2.0/repositories/" % self.headers.get("Host")
+    not_found = {"type": "error", "error": {"message": "Resource not found"}}
     m = re.match(r"^/bbc/2\.0/repositories/([^/]+)$", url.path)
-    if not m:
-        return self.send(404, {"type": "error", "error": {"message": "Resource not found"}})
-    # https://developer.atlassian.com/cloud/bitbucket/rest/api-group-repositories/#api-repositories-workspace-get
-    self.count("list_repos")
-    ws = unquote(m.group(1))
-    names = sorted(k for k in self.repos if k.split("/")[0] == ws)
+    if m:
+        # https://developer.atlassian.com/cloud/bitbucket/rest/api-group-repositories/#api-repositories-workspace-get
+        self.count("list_repos")
+        ws = unquote(m.group(1))
+        names = sorted(k for k in self.repos if k.split("/")[0] == ws)
+        with LOCK:
+            pagelen = min(int(q.get("pagelen", "10")), STATE["per_page_max"])
+        page = int(q.get("page", "1"))
+        chunk = names[(page - 1) * pagelen: page * pagelen]
+        out = {"pagelen": pagelen, "page": page, "size": len(names),
+               "values": [{"type": "repository", "slug": k.split("/")[1], "name": k.split("/")[1], "full_name": k,
+                           "is_private": True, "mainbranch": {"type": "branch", "name": "main"}} for k in chunk]}
+        if page * pagelen < len(names):
+            out["next"] = host + "%s?pagelen=%d&page=%d" % (ws, pagelen, page + 1)
+        return self.send(200, out)
+    m = re.match(r"^/bbc/2\.0/repositories/([^/]+)/([^/]+)(/(refs/branches|src|diffstat)(/(.*))?)?$", url.path)
+    full = (unquote(m.group(1)) + "/" + unquote(m.group(2))) if m else None
+    if not m or full not in self.repos:
+        self.count("not_found")
+        return self.send(404, not_found)
+    repo, kind, rest = self.repos[full], m.group(4), m.group(6)
+    base = host + full
+    if kind is None:
+        self.count("repo")
+        return self.send(200, {"type": "repository", "full_name": full, "slug": full.split("/")[1], "is_private": True,
+                               "mainbranch": {"type": "branch", "name": "main"}})
+    if self.command == "POST":
+        return self.bitbucket_cloud_write(repo, kind, rest, base)
     with LOCK:
-        pagelen = min(int(q.get("pagelen", "10")), STATE["per_page_max"])
+        cap = STATE["per_page_max"]
+        inject = list(STATE["inject"])
+        depth_cap = STATE.get("max_depth_cap")
+    pagelen = min(int(q.get("pagelen", "10")), cap)
     page = int(q.get("page", "1"))
-    chunk = names[(page - 1) * pagelen: page * pagelen]
-    out = {"pagelen": pagelen, "page": page, "size": len(names),
-           "values": [{"type": "repository", "slug": k.split("/")[1], "name": k.split("/")[1], "full_name": k,
-                       "is_private": True, "mainbranch": {"type": "branch", "name": "main"}} for k in chunk]}
-    if page * pagelen < len(names):
-        out["next"] = "https://%s/bbc/2.0/repositories/%s?pagelen=%d&page=%d" % (self.headers.get("Host"), ws, pagelen,
-                                                                              page + 1)
-    return self.send(200, out)
+
+    def paged(values, link):
+        out = {"pagelen": pagelen, "page": page, "values": values[(page - 1) * pagelen: page * pagelen]}
+        if page * pagelen < len(values):
+            query = dict(q)
+            query["page"] = str(page + 1)
+            out["next"] = link + "?" + urllib.parse.urlencode(query)
+        return out
+
+    if kind == "refs/branches":
+        self.count("ref")
+        name = unquote(rest or "")
+        sha = objects(repo).ref("refs/heads/" + name)
+        if not sha:
+            return self.send(404, {"type": "error", "error": {"message": "Branch \"%s\" not found" % name}})
+        return self.send(200, {"type": "branch", "name": name,
+                               "target": {"type": "commit", "hash": sha, "links": {"self": {"href": base + "/commit/" + sha}}}})
+    if kind == "src":
+        commit, _, path = (rest or "").partition("/")
+        path = unquote(path).strip("/")
+        got = objects(repo).info(commit + ":" + path) if path else None
+        typ = got[1] if got else ("tree" if not path else "")
+        if typ == "blob":
+            self.count("blob")
+            data = objects(repo).blob(commit + ":" + path)
+            with LOCK:
+                STATS["blob_bytes"] += len(data)
+            return self.send(200, data, content_type="application/octet-stream")
+        if typ != "tree":
+            return self.send(404, {"type": "error", "error": {"message": "No such file or directory: " + path}})
+        self.count("tree")
+        depth = max(1, int(q.get("max_depth", "1")))
+        if depth_cap:
+            depth = min(depth, depth_cap)
+        listing = objects(repo).ls_tree(commit + (":" + path if path else ""), recursive=True, trees=True,
+                                        long=True) or ""
+        values = []
+        for line in listing.splitlines():
+            meta, p = line.split("\t", 1)
+            mode, otype, sha, size = meta.split()
+            if p.count("/") + 1 > depth:
+                continue
+            fullpath = (path + "/" + p) if path else p
+            e = {"type": "commit_directory" if otype == "tree" else "commit_file", "path": fullpath,
+                 "escaped_path": fullpath, "commit": {"type": "commit", "hash": commit},
+                 "links": {"self": {"href": "%s/src/%s/%s" % (base, commit, fullpath)}}}
+            if otype != "tree":
+                e["attributes"] = (["executable"] if mode == "100755" else ["link"] if mode == "120000" else
+                                   ["subrepository"] if mode == "160000" else [])
+                e["size"] = int(size) if size != "-" else 0
+                e["mimetype"] = None
+            values.append(e)
+        values.extend(inject)
+        return self.send(200, paged(values, "%s/src/%s/%s" % (base, commit, path + "/" if path else "")))
+    if kind == "diffstat":
+        self.count("diffstat")
+        new, _, old = unquote(rest or "").partition("..")
+        if q.get("merge", "true") != "false" and old:
+            old = (git(repo, "merge-base", new, old) or "").strip()
+        out = git(repo, "diff-tree", "-r", "-M", "--name-status", old or new + "^", new)
+        if out is None:
+            return self.send(404, {"type": "error", "error": {"message": "Commit not found"}})
+        names = {"A": "added", "D": "removed", "M": "modified", "T": "modified", "R": "renamed"}
+        side = lambda p: {"path": p, "type": "commit_file", "escaped_path": p} if p else None
+        values = []
+        for line in out.splitlines():
+            parts = line.split("\t")
+            status = names.get(parts[0][0], "modified")
+            if status == "renamed":
+                old_path, new_path = parts[1], parts[2]
+            elif status == "added":
+                old_path, new_path = None, parts[1]
+            elif status == "removed":
+                old_path, new_path = parts[1], None
+            else:
+                old_path = new_path = parts[1]
+            values.append({"type": "diffstat", "status": status, "lines_added": 0, "lines_removed": 0,
+                           "old": side(old_path), "new": side(new_path)})
+        return self.send(200, paged(values, "%s/diffstat/%s" % (base, rest)))
+    return self.send(404, not_found)
+
+
+def bitbucket_cloud_write(self, repo, kind, rest, base):
+    if kind == "refs/branches" and not rest:
+        self.count("write_ref")
+        body = self.json_body() or {}
+        name, sha = body.get("name", ""), (body.get("target") or {}).get("hash", "")
+        if not update_ref(repo, "refs/heads/" + name, sha, ""):
+            return self.send(400, {"type": "error", "error": {"message": "BRANCH_ALREADY_EXISTS"}})
+        return self.send(201, {"type": "branch", "name": name, "target": {"type": "commit", "hash": sha}})
+    if kind != "src" or rest:
+        return self.send(404, {"type": "error", "error": {"message": "Resource not found"}})
+    fields = self.multipart_fields()
+    if fields is None:
+        return self.send(400, {"type": "error", "error": {"message": "expected multipart/form-data"}})
+    self.count("write_commit")
+    meta = {"message", "author", "parents", "files", "branch"}
+    branch = first_text(fields, "branch") or "main"
+    parents = [p for p in (first_text(fields, "parents") or "").split(",") if p]
+    ref = "refs/heads/" + branch
+    head = branch_head_for_write(repo, branch)
+    if head and parents and parents[0] != head:
+        self.count("write_rejected")
+        return self.send(409, {"type": "error", "error": {"message": "Commit %s is not the head of %s" % (parents[0], branch)}})
+    start = head or (parents[0] if parents else git(repo, "rev-parse", "refs/heads/main").strip())
+    edits = []
+    written = set()
+    for name, items in fields.items():
+        if name in meta:
+            continue
+        path = name.lstrip("/")
+        data, params = items[0]
+        attrs = params.get("x-attributes", "")
+        mode = "100755" if "executable" in attrs else "120000" if "link" in attrs else "100644"
+        blob = git(repo, "hash-object", "-w", "--stdin", input=data).strip()
+        edits.append((path, mode, blob))
+        written.add(path)
+    for data, _ in fields.get("files", []):
+        path = data.decode().lstrip("/")
+        if path not in written:
+            edits.append((path, None, None))
+    tree, missing = write_tree(repo, start + "^{tree}", edits)
+    if missing:
+        return self.send(400, {"type": "error", "error": {"message": "No such file: " + missing}})
+    am = re.match(r"^(.*?)\s*<([^>]*)>$", first_text(fields, "author") or "")
+    author = (am.group(1), am.group(2)) if am else ("Bitbucket Token User", "token-user@bitbucket.example")
+    sha = commit_tree(repo, tree, [start] + parents[1:], first_text(fields, "message") or "Edited online with Bitbucket",
+                      author[0], author[1])
+    if not update_ref(repo, ref, sha, head):
+        self.count("write_rejected")
+        return self.send(409, {"type": "error", "error": {"message": "The branch moved"}})
+    return self.send(201, b"", content_type="text/plain", headers={"Location": base + "/commit/" + sha})
+
+
+Handler.bitbucket_cloud_write = bitbucket_cloud_write
 
 
 Handler.bitbucket_cloud = bitbucket_cloud

@@ -9,92 +9,41 @@
 #include <filesystem>
 
 #include "sync/binding_state.h"
-#include "sync/sync_pass.h"
-#include "tests/support/git_cli.h"
-#include "tests/support/git_servers.h"
+#include "tests/sync/api_fixture.h"
 
 using namespace gitsyncd;
 using namespace gitsyncd::testing;
 
 namespace {
 
-struct ApiFixture {
-  explicit ApiFixture(Provider provider = Provider::kGitHub, const char* scopes = nullptr) : provider_(provider) {
-    Setup(scopes);
-  }
-  Provider provider_;
-  TempDir dir;
-  std::string bare = dir / "remote/monorepo.git";
-  std::unique_ptr<GitClone> person;
-  std::unique_ptr<ProviderApiServer> api;
-  BindingSpec spec;
-
-  void Setup(const char* scopes) {
-    InitBareRepo(bare);
-    person = std::make_unique<GitClone>(bare, dir / "person");
-    person->Write("configs/app/a.yaml", "a: 1\n");
-    person->Write("configs/app/sub/b.yaml", "b: 1\n");
-    person->Write("configs/app/run.sh", "#!/bin/sh\necho hi\n");
-    person->Write("other/outside.txt", "not in the folder\n");
-    // A symlink and a submodule entry inside the folder: reported, never synced.
-    std::filesystem::create_symlink("a.yaml", person->dir() + "/configs/app/link");
-    Git({"-C", person->dir(), "add", "-A"});
-    Git({"-C", person->dir(), "update-index", "--chmod=+x", "configs/app/run.sh"});
-    Git({"-C", person->dir(), "update-index", "--add", "--cacheinfo",
-         "160000,1111111111111111111111111111111111111111,configs/app/vendored"});
-    Git({"-C", person->dir(), "commit", "-q", "-m", "seed"});
-    Git({"-C", person->dir(), "push", "-q", "origin", "HEAD:main"});
-    person->Pull();
-    api = std::make_unique<ProviderApiServer>("ghp-test-token", std::map<std::string, std::string>{{"acme/monorepo", bare}},
-                                              scopes);
-    spec.name = "dns";
-    spec.branch = "main";
-    spec.path = "configs/app";
-    spec.local = dir / "local";
-    spec.binding_dir = dir / "state/bindings/dns";
-    spec.direction = SyncDirection::kPull;
-    ApiTarget t;
-    t.provider = provider_;
-    t.api_base = provider_ == Provider::kGitLab       ? api->gitlab_api_url()
-                 : provider_ == Provider::kAzureRepos ? api->azure_api_url("acme", "platform")
-                 : provider_ == Provider::kBitbucketServer ? api->bitbucket_server_url()
-                                                      : api->api_url();
-    t.repo = provider_ == Provider::kAzureRepos        ? "acme/platform/_git/monorepo"
-             : provider_ == Provider::kBitbucketServer ? "scm/ACME/monorepo"
-                                                       : "acme/monorepo";
-    t.token = "ghp-test-token";
-    t.http.ca_file = api->ca_file();
-    t.http.proxy_from_environment = false;
-    spec.api = t;
-  }
-  Result<PassOutcome> Sync() { return RunSyncPass(spec); }
-  std::string Local(const std::string& p) { return ReadFile(spec.local + "/" + p); }
-  int64_t Count(const std::string& kind) {
-    auto v = boost::json::parse(api->Stats());
-    auto* n = v.at("requests").as_object().if_contains(kind);
-    return n ? n->as_int64() : 0;
-  }
-};
+// After a first sync, the person edits a.yaml, adds new.yaml, deletes sub/b.yaml and edits a
+// file outside the folder; the next pass brings exactly that. Returns the files it downloaded.
+int64_t DownloadsAfterAPushEditingAddingAndDeleting(ApiFixture& f) {
+  f.MustSync();
+  f.person->Write("configs/app/a.yaml", "a: 2\n");
+  f.person->Remove("configs/app/sub/b.yaml");
+  f.person->Write("configs/app/new.yaml", "new: true\n");
+  f.person->Write("other/outside.txt", "changed outside\n");
+  BOOST_REQUIRE(f.person->CommitAndPush("edit"));
+  int64_t blobs = f.Count("blob");
+  f.MustSync();
+  BOOST_TEST(f.Local("a.yaml") == "a: 2\n");
+  BOOST_TEST(f.Local("new.yaml") == "new: true\n");
+  BOOST_TEST(f.Local("run.sh") == "#!/bin/sh\necho hi\n");
+  BOOST_TEST(!FileExists(f.spec.local + "/sub/b.yaml"));
+  BOOST_TEST(!FileExists(f.spec.local + "/outside.txt"));
+  return f.Count("blob") - blobs;
+}
 
 }  // namespace
 
 BOOST_FIXTURE_TEST_SUITE(api_fetch, ApiFixture)
 
 BOOST_AUTO_TEST_CASE(initial_fetch_brings_exactly_the_folder) {
-  auto r = Sync();
-  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
-  BOOST_TEST(Local("a.yaml") == "a: 1\n");
-  BOOST_TEST(Local("sub/b.yaml") == "b: 1\n");
-  BOOST_TEST(Local("run.sh") == "#!/bin/sh\necho hi\n");
-  BOOST_TEST(!FileExists(spec.local + "/other/outside.txt"));
-  BOOST_TEST(!FileExists(spec.local + "/outside.txt"));
-  BOOST_TEST(!FileExists(spec.local + "/link"));
-  BOOST_TEST(!FileExists(spec.local + "/vendored"));
+  MustSync();
+  ExpectExactlyTheSeededFolder();
   BOOST_TEST(Count("blob") == 3);  // the three files of the folder, nothing else
-  auto state = LoadBindingState(spec.binding_dir);
-  BOOST_REQUIRE(state.ok());
-  std::string warnings;
-  for (const auto& w : state->warnings) warnings += w + "\n";
+  std::string warnings = Warnings();
   BOOST_TEST(warnings.find("remote symlink link: not synced") != std::string::npos, warnings);
   BOOST_TEST(warnings.find("remote submodule vendored: not synced") != std::string::npos, warnings);
 }
@@ -134,19 +83,7 @@ BOOST_AUTO_TEST_CASE(no_change_resync_costs_one_request) {
 }
 
 BOOST_AUTO_TEST_CASE(a_push_downloads_only_the_changed_files) {
-  BOOST_REQUIRE(Sync().ok());
-  person->Write("configs/app/a.yaml", "a: 2\n");
-  person->Remove("configs/app/sub/b.yaml");
-  person->Write("configs/app/new.yaml", "new: true\n");
-  person->Write("other/outside.txt", "changed outside\n");
-  BOOST_REQUIRE(person->CommitAndPush("edit"));
-  int64_t blobs = Count("blob");
-  auto r = Sync();
-  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
-  BOOST_TEST(Local("a.yaml") == "a: 2\n");
-  BOOST_TEST(Local("new.yaml") == "new: true\n");
-  BOOST_TEST(!FileExists(spec.local + "/sub/b.yaml"));
-  BOOST_TEST(Count("blob") - blobs == 2);  // a.yaml and new.yaml; run.sh is known
+  BOOST_TEST(DownloadsAfterAPushEditingAddingAndDeleting(*this) == 2);  // a.yaml and new.yaml; run.sh is known
 }
 
 BOOST_AUTO_TEST_CASE(local_edits_are_never_overwritten) {
@@ -189,24 +126,18 @@ BOOST_AUTO_TEST_CASE(a_hostile_listing_is_refused_and_nothing_is_written) {
   api->Control(
       "{\"inject\": {\"path\": \"../../evil.yaml\", \"mode\": \"100644\", \"type\": \"blob\", "
       "\"sha\": \"e69de29bb2d1d6434b8b29ae775ad8c2e48c5391\", \"size\": 0}}");
-  auto r = Sync();
-  BOOST_REQUIRE(!r.ok());
-  BOOST_TEST(r.status().message().find("unsafe path '../../evil.yaml' ('..' component)") != std::string::npos,
-             r.status().message());
+  ExpectFailure("unsafe path '../../evil.yaml' ('..' component)");
   BOOST_TEST(!FileExists(spec.local + "/a.yaml"));
   BOOST_TEST(!FileExists(dir / "evil.yaml"));
 }
 
 BOOST_AUTO_TEST_CASE(a_wrong_token_or_missing_branch_is_a_clear_error) {
   spec.api->token = "wrong";
-  auto r = Sync();
-  BOOST_REQUIRE(!r.ok());
-  BOOST_TEST(r.status().message().find("the API token was refused (HTTP 401)") != std::string::npos,
-             r.status().message());
+  ExpectFailure("the API token was refused (HTTP 401)");
   spec.api->token = "ghp-test-token";
   BOOST_REQUIRE(Sync().ok());
   spec.branch = "release";  // never existed: the folder stays as it is
-  r = Sync();
+  ExpectFailure("branch release no longer exists");
   BOOST_TEST(Local("a.yaml") == "a: 1\n");
 }
 
@@ -222,19 +153,13 @@ BOOST_FIXTURE_TEST_SUITE(gitlab_api_fetch, GitLabFixture)
 
 BOOST_AUTO_TEST_CASE(paginated_listing_brings_exactly_the_folder_then_only_changes) {
   api->Control("{\"per_page_max\": 2}");  // 6 entries in the folder: 3+ pages
-  auto r = Sync();
-  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
-  BOOST_TEST(Local("a.yaml") == "a: 1\n");
-  BOOST_TEST(Local("sub/b.yaml") == "b: 1\n");
-  BOOST_TEST(Local("run.sh") == "#!/bin/sh\necho hi\n");
-  BOOST_TEST(!FileExists(spec.local + "/link"));
-  BOOST_TEST(!FileExists(spec.local + "/outside.txt"));
+  MustSync();
+  ExpectExactlyTheSeededFolder();
   BOOST_TEST(Count("tree") >= 3);
   BOOST_TEST(Count("blob") == 3);
   person->Write("configs/app/a.yaml", "a: 2\n");
   BOOST_REQUIRE(person->CommitAndPush("edit"));
-  r = Sync();
-  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
+  MustSync();
   BOOST_TEST(Local("a.yaml") == "a: 2\n");
   BOOST_TEST(Count("blob") == 4);
   int64_t refs = Count("ref"), trees = Count("tree");
@@ -254,10 +179,7 @@ BOOST_AUTO_TEST_CASE(token_scopes_are_checked) {
 BOOST_AUTO_TEST_CASE(a_hostile_listing_is_refused) {
   api->Control("{\"inject\": {\"id\": \"e69de29bb2d1d6434b8b29ae775ad8c2e48c5391\", \"name\": \"x\", "
                "\"type\": \"blob\", \"path\": \"configs/app/../../etc/x\", \"mode\": \"100644\"}}");
-  auto r = Sync();
-  BOOST_REQUIRE(!r.ok());
-  BOOST_TEST(r.status().message().find("unsafe path 'configs/app/../../etc/x'") != std::string::npos,
-             r.status().message());
+  ExpectFailure("unsafe path 'configs/app/../../etc/x'");
   BOOST_TEST(!FileExists(spec.local + "/a.yaml"));
 }
 
@@ -273,22 +195,11 @@ BOOST_AUTO_TEST_CASE(gitlab_token_without_read_api_is_named) {
              "the API token lacks the 'read_api' scope needed to read acme/monorepo (it has: read_user)");
 }
 
-namespace {
-struct AzureFixture : ApiFixture {
-  AzureFixture() : ApiFixture(Provider::kAzureRepos) {}
-};
-}  // namespace
-
-BOOST_FIXTURE_TEST_SUITE(azure_api_fetch, AzureFixture)
+BOOST_FIXTURE_TEST_SUITE(azure_api_fetch, On<Provider::kAzureRepos>)
 
 BOOST_AUTO_TEST_CASE(items_listing_brings_exactly_the_folder_then_only_changes) {
-  auto r = Sync();
-  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
-  BOOST_TEST(Local("a.yaml") == "a: 1\n");
-  BOOST_TEST(Local("sub/b.yaml") == "b: 1\n");
-  BOOST_TEST(!FileExists(spec.local + "/link"));
-  BOOST_TEST(!FileExists(spec.local + "/vendored"));
-  BOOST_TEST(!FileExists(spec.local + "/outside.txt"));
+  MustSync();
+  ExpectExactlyTheSeededFolder();
   BOOST_TEST(Count("blob") == 3);
   person->Write("configs/app/sub/b.yaml", "b: 2\n");
   BOOST_REQUIRE(person->CommitAndPush("edit"));
@@ -308,31 +219,17 @@ BOOST_AUTO_TEST_CASE(items_listing_brings_exactly_the_folder_then_only_changes) 
 
 BOOST_AUTO_TEST_CASE(a_wrong_pat_is_refused) {
   spec.api->token = "wrong";
-  auto r = Sync();
-  BOOST_REQUIRE(!r.ok());
-  BOOST_TEST(r.status().message().find("the API token was refused (HTTP 401)") != std::string::npos,
-             r.status().message());
+  ExpectFailure("the API token was refused (HTTP 401)");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
 
-namespace {
-struct BitbucketServerFixture : ApiFixture {
-  BitbucketServerFixture() : ApiFixture(Provider::kBitbucketServer) {}
-};
-}  // namespace
-
-BOOST_FIXTURE_TEST_SUITE(bitbucket_server_api_fetch, BitbucketServerFixture)
+BOOST_FIXTURE_TEST_SUITE(bitbucket_server_api_fetch, On<Provider::kBitbucketServer>)
 
 BOOST_AUTO_TEST_CASE(paged_browsing_brings_exactly_the_folder_then_only_changes) {
   api->Control("{\"per_page_max\": 2}");
-  auto r = Sync();
-  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
-  BOOST_TEST(Local("a.yaml") == "a: 1\n");
-  BOOST_TEST(Local("sub/b.yaml") == "b: 1\n");
-  BOOST_TEST(Local("run.sh") == "#!/bin/sh\necho hi\n");
-  BOOST_TEST(!FileExists(spec.local + "/vendored"));
-  BOOST_TEST(!FileExists(spec.local + "/outside.txt"));
+  MustSync();
+  ExpectExactlyTheSeededFolder(/*symlinks_reported=*/false);
   person->Write("configs/app/sub/b.yaml", "b: 2\n");
   BOOST_REQUIRE(person->CommitAndPush("edit"));
   int64_t blobs = Count("blob");
@@ -347,16 +244,72 @@ BOOST_AUTO_TEST_CASE(paged_browsing_brings_exactly_the_folder_then_only_changes)
 
 BOOST_AUTO_TEST_CASE(api_url_is_required_and_a_wrong_token_is_refused) {
   spec.api->api_base = "";
-  auto r = Sync();
-  BOOST_REQUIRE(!r.ok());
-  BOOST_TEST(r.status().message().find("fetch: api with bitbucket-server needs api.url") != std::string::npos,
-             r.status().message());
+  ExpectFailure("fetch: api with bitbucket-server needs api.url");
   spec.api->api_base = api->bitbucket_server_url();
   spec.api->token = "wrong";
-  r = Sync();
-  BOOST_REQUIRE(!r.ok());
-  BOOST_TEST(r.status().message().find("the API token was refused (HTTP 401)") != std::string::npos,
-             r.status().message());
+  ExpectFailure("the API token was refused (HTTP 401)");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(bitbucket_cloud_api_fetch, On<Provider::kBitbucketCloud>)
+
+BOOST_AUTO_TEST_CASE(paged_listing_brings_exactly_the_folder_with_its_modes) {
+  api->Control("{\"per_page_max\": 2}");
+  MustSync();
+  ExpectExactlyTheSeededFolder();
+  bool executable = (std::filesystem::status(spec.local + "/run.sh").permissions() &
+                     std::filesystem::perms::owner_exec) != std::filesystem::perms::none;
+  BOOST_TEST(executable);
+  BOOST_TEST(Count("blob") == 3);
+  std::string warnings = Warnings();
+  BOOST_TEST(warnings.find("remote symlink link: not synced") != std::string::npos, warnings);
+  BOOST_TEST(warnings.find("remote submodule vendored: not synced") != std::string::npos, warnings);
+}
+
+BOOST_AUTO_TEST_CASE(a_push_downloads_only_the_files_its_diffstat_names) {
+  // a.yaml and new.yaml; run.sh is kept from the last snapshot, as the diffstat names it not.
+  BOOST_TEST(DownloadsAfterAPushEditingAddingAndDeleting(*this) == 2);
+  BOOST_TEST(Count("diffstat") == 1);
+
+  // A push outside the folder: listed again, nothing downloaded.
+  person->Write("other/outside.txt", "changed again\n");
+  BOOST_REQUIRE(person->CommitAndPush("outside"));
+  int64_t blobs = Count("blob");
+  BOOST_REQUIRE(Sync().ok());
+  BOOST_TEST(Count("blob") == blobs);
+  BOOST_TEST(Local("a.yaml") == "a: 2\n");
+
+  // No change: one request.
+  int64_t requests = Total();
+  BOOST_REQUIRE(Sync().ok());
+  BOOST_TEST(Total() - requests == 1);
+}
+
+BOOST_AUTO_TEST_CASE(directories_the_listing_did_not_descend_into_are_listed_on_their_own) {
+  api->Control("{\"max_depth_cap\": 1}");  // the server lists one level, whatever max_depth asks
+  auto r = Sync();
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
+  BOOST_TEST(Local("sub/b.yaml") == "b: 1\n");
+  BOOST_TEST(Count("tree") == 2);
+}
+
+BOOST_AUTO_TEST_CASE(hostile_listings_are_refused_and_nothing_is_written) {
+  api->Control("{\"inject\": {\"type\": \"commit_file\", \"path\": \"configs/app/../../evil.yaml\", "
+               "\"attributes\": [], \"size\": 1}}");
+  ExpectFailure("unsafe path 'configs/app/../../evil.yaml'");
+  BOOST_TEST(!FileExists(spec.local + "/a.yaml"));
+}
+
+BOOST_AUTO_TEST_CASE(a_wrong_token_or_missing_branch_is_a_clear_error) {
+  spec.api->token = "wrong";
+  ExpectFailure("the API token was refused (HTTP 401)");
+  spec.api->token = "ghp-test-token";
+  auto reader = MakeProviderApi(*spec.api);
+  BOOST_REQUIRE(reader.ok());
+  auto head = (*reader)->BranchHead("release");
+  BOOST_TEST((head.status().code() == Status::Code::kNotFound));
+  BOOST_TEST((*reader)->CheckAccess().ok());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

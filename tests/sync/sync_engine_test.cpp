@@ -225,4 +225,21 @@ BOOST_AUTO_TEST_CASE(a_folder_moved_inside_the_synced_folder_is_synced_under_its
   BOOST_TEST(engine->Snapshot()[0].last_pass_incremental);
 }
 
+BOOST_AUTO_TEST_CASE(a_burst_of_thousands_of_paths_is_synced_by_a_full_scan) {
+  AddBinding("many");
+  WriteFile(dir / "local-many/seed.txt", "seed\n");
+  EngineOptions o;
+  o.debounce_max = 30s;  // the writes below are one burst
+  auto engine = Engine(o);
+  BOOST_REQUIRE(engine->Start().ok());
+  BOOST_REQUIRE(WaitFor([&] { return CommitCount("many") == 1; }));
+  // More paths than the watcher keeps for one burst: it reports "scan everything" instead.
+  for (int i = 0; i < 5100; ++i) WriteFile(dir / ("local-many/f" + std::to_string(i) + ".txt"), std::to_string(i));
+  BOOST_REQUIRE(WaitFor([&] { return ShowFile(dir / "many.git", "main", "f5099.txt") == "5099"; }, 60s));
+  BOOST_TEST(ShowFile(dir / "many.git", "main", "f0.txt") == "0");
+  BOOST_REQUIRE(WaitFor([&] { return !engine->Snapshot()[0].running && !engine->Snapshot()[0].queued; }));
+  BOOST_TEST(!engine->Snapshot()[0].last_pass_incremental);
+  BOOST_TEST(CommitCount("many") == 2);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -103,6 +103,29 @@ BOOST_FIXTURE_TEST_CASE(https_certificate_from_an_unknown_ca_is_refused, HttpsFi
   BOOST_REQUIRE(ConfigureTls(server.ca_file()).ok());
 }
 
+BOOST_FIXTURE_TEST_CASE(https_certificate_for_another_host_name_is_refused, HttpsFixture) {
+  // "127.1" reaches 127.0.0.1, but it is not a name the certificate (localhost, IP 127.0.0.1)
+  // was issued for.
+  RemoteCredentials other = spec.remote;
+  other.url = "https://127.1:" + std::to_string(server.port()) + "/git/cfg.git";
+  auto r = CheckConnection(other, "main");
+  BOOST_TEST((r.status().code() == Status::Code::kPermissionDenied), r.status().message());
+  BOOST_TEST(r.status().message().find("TLS certificate of 127.1 could not be verified") != std::string::npos,
+             r.status().message());
+}
+
+BOOST_FIXTURE_TEST_CASE(https_remote_named_by_ip_address_is_checked_against_its_ip_san, HttpsFixture) {
+  RemoteCredentials by_ip = spec.remote;
+  by_ip.url = "https://127.0.0.1:" + std::to_string(server.port()) + "/git/cfg.git";
+  spec.remote = by_ip;
+  WriteFile(spec.local + "/by-ip.yaml", "ok: true\n");
+  auto pass = RunSyncPass(spec);
+  BOOST_REQUIRE_MESSAGE(pass.ok(), pass.status().message());
+  BOOST_TEST(ShowFile(server.repo_path("cfg"), "main", "by-ip.yaml") == "ok: true\n");
+  auto r = CheckConnection(by_ip, "main");
+  BOOST_TEST(r.ok(), r.status().message());
+}
+
 // A remote that accepts the connection and then never says a word (a hung proxy, a black
 // hole) must fail the pass after the I/O timeout instead of holding a worker forever.
 BOOST_FIXTURE_TEST_CASE(a_silent_remote_times_out_instead_of_hanging, HttpsFixture) {
