@@ -99,6 +99,7 @@ namespace {
 
 constexpr size_t kHeaderLimit = 16 * 1024;
 constexpr size_t kReadChunk = 16 * 1024;  // one recv takes a typical delivery whole
+constexpr size_t kKeepBodyCapacity = 64 * 1024;
 
 // Beast's HTTP/1.1 grammar (limits, chunked bodies, keep-alive rules) writing straight into
 // the session's reusable HttpRequest: no field container in between, the body appended into
@@ -231,7 +232,10 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     req_.method.clear();
     req_.target.clear();
     req_.headers.clear();
-    req_.body.clear();  // keeps its capacity for the next body
+    // The body keeps its capacity for the next request, unless a large one left it big: an idle
+    // connection should not hold up to max_body_bytes.
+    if (req_.body.capacity() > kKeepBodyCapacity) std::string().swap(req_.body);
+    req_.body.clear();
     reader_.emplace(&req_, server_->options.max_body_bytes);
     Deadline(server_->options.read_timeout);
     Parse();
