@@ -35,6 +35,9 @@ struct BindingRuntime {
   double duration_sum_s = 0;
   std::optional<BindingState> state;
   Clock::time_point retry_at{};  // zero = no retry scheduled
+  // A remote pass asked for while a remote pass ran starts no sooner than this (zero = none
+  // deferred); triggers until then join it.
+  Clock::time_point rerun_at{};
   std::chrono::seconds poll_interval{0};
   Clock::time_point next_poll{};
   // What the next pass may trust instead of scanning the whole folder: the paths the watcher
@@ -68,6 +71,7 @@ struct SyncEngine::Impl {
     if (!b.setup.ok() || stopping) return;
     b.want_remote = b.want_remote || remote;
     b.full_scan = b.full_scan || full_scan;
+    if (b.rerun_at != Clock::time_point{}) return;  // the deferred pass will do it
     if (b.running) {
       b.rerun = true;
       return;
@@ -158,7 +162,15 @@ struct SyncEngine::Impl {
       }
       if (b.rerun) {
         b.rerun = false;
-        Enqueue(b, name, b.want_remote);
+        // Deliveries that came while a remote pass ran coalesce into one more fetch; keeping
+        // such remote passes remote_rerun_gap apart stops a flood of deliveries for one
+        // binding from running fetches back to back on a core of its own.
+        if (!local_only && b.want_remote && options.remote_rerun_gap.count() > 0) {
+          b.rerun_at = Clock::now() + options.remote_rerun_gap;
+          sched_cv.notify_all();
+        } else {
+          Enqueue(b, name, b.want_remote);
+        }
       }
       done_cv.notify_all();
     }
@@ -175,6 +187,14 @@ struct SyncEngine::Impl {
       }
       next = std::min(next, next_rescan);
       for (auto& [name, b] : bindings) {
+        if (b.rerun_at != Clock::time_point{}) {
+          if (b.rerun_at <= now) {
+            b.rerun_at = {};
+            Enqueue(b, name, true);
+          } else {
+            next = std::min(next, b.rerun_at);
+          }
+        }
         if (b.retry_at != Clock::time_point{}) {
           if (b.retry_at <= now) {
             b.retry_at = {};
@@ -311,7 +331,7 @@ std::vector<EngineBindingStatus> SyncEngine::Snapshot() const {
     s.name = name;
     s.connector = b.connector;
     s.running = b.running;
-    s.queued = b.queued;
+    s.queued = b.queued || b.rerun_at != Clock::time_point{};
     s.passes = b.passes;
     s.failures = b.failures;
     s.last_outcome = b.last_outcome;

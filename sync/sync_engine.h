@@ -51,6 +51,9 @@ struct EngineOptions {
   std::chrono::seconds rescan_interval{60};  // safety net behind inotify
   std::chrono::milliseconds backoff_initial{1000};
   std::chrono::milliseconds backoff_max{300000};
+  // A remote pass requested while a remote pass runs (webhook deliveries in a burst) starts
+  // this long after that pass ends; 0 = at once.
+  std::chrono::milliseconds remote_rerun_gap{50};
 };
 
 class SyncEngine {

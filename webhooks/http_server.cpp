@@ -1,12 +1,16 @@
 #include "webhooks/http_server.h"
 
+#include <sched.h>
+
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/status.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <optional>
 #include <thread>
@@ -18,18 +22,71 @@ namespace http = beast::http;
 namespace net = boost::asio;
 namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// A socket bound to one io_context's executor (no type-erased executor on every operation).
+using Socket = net::basic_stream_socket<tcp, net::io_context::executor_type>;
+using TlsStream = ssl::stream<Socket>;
+
+// What the sweep of a loop needs to know of a session.
+class SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  virtual void Expire() = 0;  // the deadline passed: close the connection
+  Clock::time_point deadline = Clock::time_point::max();
+  size_t slot = 0;  // index in its loop's session list
+};
+
+// One event loop with its own thread. Sessions on it are swept for passed deadlines a few
+// times per read_timeout, instead of arming a timer (a syscall) for every read and write.
+struct Loop {
+  std::vector<SessionBase*> sessions;  // touched only by this loop's thread; outlives the context
+  net::io_context ioc{1};
+  net::steady_timer sweep{ioc};
+  Clock::duration tick{};
+
+  void Add(SessionBase* s) {
+    s->slot = sessions.size();
+    sessions.push_back(s);
+  }
+  void Remove(SessionBase* s) {
+    if (s->slot >= sessions.size() || sessions[s->slot] != s) return;  // never added
+    sessions[s->slot] = sessions.back();
+    sessions[s->slot]->slot = s->slot;
+    sessions.pop_back();
+  }
+  void Sweep() {
+    sweep.expires_after(tick);
+    sweep.async_wait([this](beast::error_code ec) {
+      if (ec) return;
+      auto now = Clock::now();
+      // Expire only closes sockets; the sessions go away later, from their own handlers.
+      for (size_t i = 0; i < sessions.size(); ++i) {
+        if (sessions[i]->deadline <= now) {
+          sessions[i]->deadline = Clock::time_point::max();
+          sessions[i]->Expire();
+        }
+      }
+      Sweep();
+    });
+  }
+};
+
+}  // namespace
 
 struct HttpServer::Impl {
   HttpServerOptions options;
   Handler handler;
-  // Counters outlive the io_context below: sessions destroyed with it still decrement them.
+  // Counters outlive the loops below: sessions destroyed with them still decrement them.
   std::atomic<uint64_t> accepted{0}, refused{0}, requests{0}, timeouts{0};
   std::atomic<unsigned> open{0};
-  std::optional<ssl::context> tls;  // outlives the TLS sessions destroyed with the contexts
+  std::optional<ssl::context> tls;  // outlives the TLS sessions destroyed with the loops
   // One io_context per thread, each run by exactly that thread: a connection lives on one
-  // of them (its implicit strand), and threads never contend on a shared scheduler queue.
-  std::vector<std::unique_ptr<net::io_context>> contexts;
-  size_t next_context = 0;
+  // of them, and threads never contend on a shared scheduler queue.
+  std::vector<std::unique_ptr<Loop>> loops;
+  size_t next_loop = 0;
   std::optional<tcp::acceptor> acceptor;
   std::vector<std::thread> threads;
   uint16_t port = 0;
@@ -41,91 +98,203 @@ struct HttpServer::Impl {
 namespace {
 
 constexpr size_t kHeaderLimit = 16 * 1024;
+constexpr size_t kReadChunk = 16 * 1024;  // one recv takes a typical delivery whole
+constexpr size_t kKeepBodyCapacity = 64 * 1024;
+
+// Beast's HTTP/1.1 grammar (limits, chunked bodies, keep-alive rules) writing straight into
+// the session's reusable HttpRequest: no field container in between, the body appended into
+// a string whose capacity stays with the session.
+class RequestReader : public http::basic_parser<true> {
+ public:
+  RequestReader(HttpRequest* req, uint64_t body_limit) : req_(req) {
+    this->body_limit(body_limit);
+    this->header_limit(kHeaderLimit);
+    this->eager(true);
+  }
+
+ private:
+  void on_request_impl(http::verb, beast::string_view method, beast::string_view target, int,
+                       beast::error_code&) override {
+    req_->method.assign(method.data(), method.size());
+    req_->target.assign(target.data(), target.size());
+  }
+  void on_response_impl(int, beast::string_view, int, beast::error_code&) override {}
+  void on_field_impl(http::field, beast::string_view name, beast::string_view value, beast::error_code&) override {
+    std::string lower(name.data(), name.size());
+    for (auto& c : lower) {
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+    req_->headers.emplace(std::move(lower), std::string(value.data(), value.size()));  // the first one stays
+  }
+  void on_header_impl(beast::error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>& length, beast::error_code&) override {
+    if (length) req_->body.reserve(static_cast<size_t>(*length));  // at most body_limit: checked before
+  }
+  size_t on_body_impl(beast::string_view body, beast::error_code&) override {
+    req_->body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
+  size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code&) override {
+    req_->body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_finish_impl(beast::error_code&) override {}
+
+  HttpRequest* req_;
+};
+
+// The status line and headers of an answer, then its body, in one string (one send).
+void Serialize(const HttpResponse& res, bool keep_alive, std::string* out) {
+  out->clear();
+  auto reason = http::obsolete_reason(static_cast<http::status>(res.status));
+  *out += "HTTP/1.1 ";
+  *out += std::to_string(res.status);
+  *out += ' ';
+  out->append(reason.data(), reason.size());
+  *out += "\r\nServer: gitsyncd\r\nContent-Type: ";
+  *out += res.content_type;
+  for (const auto& [k, v] : res.headers) {
+    *out += "\r\n";
+    *out += k;
+    *out += ": ";
+    *out += v;
+  }
+  *out += "\r\nContent-Length: ";
+  *out += std::to_string(res.body.size());
+  if (!keep_alive) *out += "\r\nConnection: close";
+  *out += "\r\n\r\n";
+  *out += res.body;
+}
 
 template <class Stream>
-class Session : public std::enable_shared_from_this<Session<Stream>> {
+class Session : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
  public:
-  static constexpr bool kTls = std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>;
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
 
   template <class... Args>
-  Session(HttpServer::Impl* server, tcp::socket&& socket, Args&&... args)
-      : stream_(std::move(socket), std::forward<Args>(args)...), server_(server) {
+  Session(HttpServer::Impl* server, Loop* loop, Socket&& socket, Args&&... args)
+      : stream_(std::move(socket), std::forward<Args>(args)...), server_(server), loop_(loop) {
     ++server_->open;
     beast::error_code ec;
-    auto ep = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
+    auto ep = Tcp().remote_endpoint(ec);
     if (!ec) {
       remote_ = ep.address().to_string();
       loopback_ = ep.address().is_loopback() ||
                   (ep.address().is_v6() && ep.address().to_v6().is_v4_mapped() &&
                    net::ip::make_address_v4(net::ip::v4_mapped, ep.address().to_v6()).is_loopback());
     }
+    Tcp().set_option(tcp::no_delay(true), ec);
+    Tcp().non_blocking(true, ec);
+    buffer_.reserve(kReadChunk);
   }
-  ~Session() { --server_->open; }
+  ~Session() override {
+    loop_->Remove(this);
+    --server_->open;
+  }
 
   void Run() {
-    net::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::Begin, this->shared_from_this()));
+    net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] { self->Begin(); });
+  }
+
+  void Expire() override {
+    if (!closing_) ++server_->timeouts;  // a read or write that did not finish in time
+    beast::error_code ec;
+    Tcp().close(ec);  // pending operations end with operation_aborted
   }
 
  private:
-  beast::tcp_stream& Tcp() { return beast::get_lowest_layer(stream_); }
+  Socket& Tcp() {
+    if constexpr (kTls) {
+      return stream_.next_layer();
+    } else {
+      return stream_;
+    }
+  }
+  void Deadline(Clock::duration d) { deadline = Clock::now() + d; }
 
   void Begin() {
+    loop_->Add(this);
     if constexpr (kTls) {
-      Tcp().expires_after(server_->options.read_timeout);
-      stream_.async_handshake(ssl::stream_base::server,
-                              beast::bind_front_handler(&Session::OnHandshake, this->shared_from_this()));
+      Deadline(server_->options.read_timeout);
+      stream_.async_handshake(ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
+        if (ec) return;  // a failed TLS handshake is the client's problem; nothing to answer
+        self->Read();
+      });
     } else {
       Read();
     }
   }
 
-  void OnHandshake(beast::error_code ec) {
-    if (ec) return;  // a failed TLS handshake is the client's problem; nothing to answer
-    Read();
-  }
-
+  // One deadline for the whole request (and for an idle keep-alive connection): a client
+  // trickling bytes cannot hold the slot.
   void Read() {
-    parser_.emplace();
-    parser_->body_limit(server_->options.max_body_bytes);
-    parser_->header_limit(kHeaderLimit);
-    // One deadline for the whole request: a client trickling bytes cannot hold the slot.
-    Tcp().expires_after(server_->options.read_timeout);
-    http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::OnRead, this->shared_from_this()));
+    req_.method.clear();
+    req_.target.clear();
+    req_.headers.clear();
+    // The body keeps its capacity for the next request, unless a large one left it big: an idle
+    // connection should not hold up to max_body_bytes.
+    if (req_.body.capacity() > kKeepBodyCapacity) std::string().swap(req_.body);
+    req_.body.clear();
+    reader_.emplace(&req_, server_->options.max_body_bytes);
+    Deadline(server_->options.read_timeout);
+    Parse();
   }
 
-  void OnRead(beast::error_code ec, size_t) {
-    if (ec == http::error::end_of_stream) return Close();
-    if (ec == beast::error::timeout) {
-      ++server_->timeouts;
-      return;  // the stream is already closed by the timeout
+  // Parses what is buffered; reads more while the request is incomplete.
+  void Parse() {
+    while (buffer_.size() > 0) {
+      beast::error_code ec;
+      size_t used = reader_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == http::error::need_more) break;
+      if (ec) return Failed(ec);
+      if (reader_->is_done()) return Handle();
+      if (used == 0) break;
     }
-    if (ec == http::error::body_limit) return Reply(Error(413, "body larger than " + std::to_string(server_->options.max_body_bytes) + " bytes"), false);
+    // Asio tries the receive at once and waits for readiness only when the kernel has
+    // nothing yet: two receives per request and no epoll_ctl (an async_wait would re-arm
+    // the descriptor with one every time).
+    stream_.async_read_some(buffer_.prepare(kReadChunk), [self = this->shared_from_this()](beast::error_code e, size_t n) {
+      self->buffer_.commit(n);
+      if (e) return self->ReadFailed(e);
+      self->Parse();
+    });
+  }
+
+  void ReadFailed(beast::error_code ec) {
+    if (ec == net::error::eof || ec == ssl::error::stream_truncated) {
+      if (reader_->got_some()) {
+        reader_->put_eof(ec);
+        if (!ec && reader_->is_done()) return Handle();
+        return Failed(ec ? ec : http::error::partial_message);
+      }
+      return Close();  // the client closed between requests
+    }
+    // Aborted (deadline or stop), reset, or a broken socket: nothing to answer.
+  }
+
+  void Failed(beast::error_code ec) {
+    if (ec == http::error::body_limit) {
+      return Reply(Error(413, "body larger than " + std::to_string(server_->options.max_body_bytes) + " bytes"), false);
+    }
     if (ec == http::error::header_limit) return Reply(Error(431, "request headers too large"), false);
-    if (ec) {
-      if (ec == net::error::operation_aborted || ec == net::error::eof || ec == net::error::connection_reset) return;
-      return Reply(Error(400, "malformed HTTP request: " + ec.message()), false);
-    }
+    return Reply(Error(400, "malformed HTTP request: " + ec.message()), false);
+  }
+
+  void Handle() {
     ++server_->requests;
-    auto& msg = parser_->get();
-    HttpRequest req;
-    req.method = std::string(msg.method_string());
-    req.target = std::string(msg.target());
-    for (const auto& f : msg) {
-      std::string name(f.name_string());
-      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      req.headers.emplace(std::move(name), std::string(f.value()));
-    }
-    req.body = std::move(msg.body());
-    req.remote_address = remote_;
-    req.from_loopback = loopback_;
+    req_.remote_address = remote_;
+    req_.from_loopback = loopback_;
+    bool keep_alive = reader_->keep_alive();
     HttpResponse res;
     try {
-      res = server_->handler(req);
+      res = server_->handler(req_);
     } catch (const std::exception& e) {
-      spdlog::error("http: handler failed for {} {}: {}", req.method, req.target, e.what());
+      spdlog::error("http: handler failed for {} {}: {}", req_.method, req_.target, e.what());
       res = Error(500, "internal error");
     }
-    Reply(std::move(res), msg.keep_alive());
+    Reply(res, keep_alive);
   }
 
   static HttpResponse Error(int status, const std::string& message) {
@@ -135,52 +304,65 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     return r;
   }
 
-  void Reply(HttpResponse res, bool keep_alive) {
-    auto msg = std::make_shared<http::response<http::string_body>>();
-    msg->version(11);
-    msg->result(static_cast<http::status>(res.status));
-    msg->set(http::field::server, "gitsyncd");
-    msg->set(http::field::content_type, res.content_type);
-    for (auto& [k, v] : res.headers) msg->set(k, v);
-    msg->body() = std::move(res.body);
-    msg->keep_alive(keep_alive);
-    msg->prepare_payload();
-    response_ = msg;
-    Tcp().expires_after(server_->options.read_timeout);
-    http::async_write(stream_, *msg, beast::bind_front_handler(&Session::OnWrite, this->shared_from_this(), keep_alive));
+  void Reply(const HttpResponse& res, bool keep_alive) {
+    Serialize(res, keep_alive, &out_);
+    Deadline(server_->options.read_timeout);
+    size_t sent = 0;
+    if constexpr (!kTls) {
+      // Usually the whole answer fits the socket buffer: one send, no operation queued.
+      beast::error_code ec;
+      sent = stream_.write_some(net::buffer(out_), ec);
+      if (ec && ec != net::error::would_block && ec != net::error::try_again) return;
+      if (sent == out_.size()) return Written(keep_alive);
+    }
+    net::async_write(stream_, net::buffer(out_.data() + sent, out_.size() - sent),
+                     [self = this->shared_from_this(), keep_alive](beast::error_code ec, size_t) {
+                       if (!ec) self->Written(keep_alive);
+                     });
   }
 
-  void OnWrite(bool keep_alive, beast::error_code ec, size_t) {
-    response_.reset();
-    if (ec) return;
+  void Written(bool keep_alive) {
     if (!keep_alive) return Close();
     Read();
   }
 
   void Close() {
+    closing_ = true;
     if constexpr (kTls) {
-      Tcp().expires_after(std::chrono::seconds(2));
+      Deadline(std::chrono::seconds(2));
       stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {});
     } else {
       beast::error_code ec;
-      Tcp().socket().shutdown(tcp::socket::shutdown_send, ec);
+      Tcp().shutdown(tcp::socket::shutdown_send, ec);
+      deadline = Clock::time_point::max();
     }
   }
 
   Stream stream_;
   HttpServer::Impl* server_;
-  beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
-  std::shared_ptr<void> response_;
+  Loop* loop_;
+  beast::flat_buffer buffer_;           // reused for every request of the connection
+  HttpRequest req_;                     // likewise (the body keeps its capacity)
+  std::optional<RequestReader> reader_;
+  std::string out_;                     // the serialized answer
   std::string remote_;
   bool loopback_ = false;
+  bool closing_ = false;
 };
+
+// The CPUs this process may run on (taskset, cgroup cpusets), at least 1.
+unsigned UsableCpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return std::max(1u, std::thread::hardware_concurrency());
+  return std::max(1, CPU_COUNT(&set));
+}
 
 }  // namespace
 
 void HttpServer::Impl::Accept() {
-  net::io_context& target = *contexts[next_context++ % contexts.size()];
-  acceptor->async_accept(target, [this](beast::error_code ec, tcp::socket socket) {
+  Loop& target = *loops[next_loop++ % loops.size()];
+  acceptor->async_accept(target.ioc.get_executor(), [this, &target](beast::error_code ec, Socket socket) {
     if (ec) {
       if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
       spdlog::warn("http: accept failed: {}", ec.message());
@@ -191,9 +373,9 @@ void HttpServer::Impl::Accept() {
     } else {
       ++accepted;
       if (tls) {
-        std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(this, std::move(socket), *tls)->Run();
+        std::make_shared<Session<TlsStream>>(this, &target, std::move(socket), *tls)->Run();
       } else {
-        std::make_shared<Session<beast::tcp_stream>>(this, std::move(socket))->Run();
+        std::make_shared<Session<Socket>>(this, &target, std::move(socket))->Run();
       }
     }
     Accept();
@@ -224,9 +406,15 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
                                      options.tls_key + ": " + e.what());
     }
   }
-  unsigned n = std::max(1u, options.threads);
-  for (unsigned i = 0; i < n; ++i) impl->contexts.push_back(std::make_unique<net::io_context>(1));
-  impl->acceptor.emplace(*impl->contexts[0]);
+  // More I/O threads than usable CPUs only adds context switches.
+  unsigned n = options.threads > 0 ? options.threads : std::min(2u, UsableCpus());
+  // A deadline is noticed within a quarter of read_timeout (at most 1 s, at least 10 ms) of passing.
+  auto tick = std::clamp<Clock::duration>(options.read_timeout / 4, std::chrono::milliseconds(10), std::chrono::seconds(1));
+  for (unsigned i = 0; i < n; ++i) {
+    impl->loops.push_back(std::make_unique<Loop>());
+    impl->loops.back()->tick = tick;
+  }
+  impl->acceptor.emplace(impl->loops[0]->ioc);
   tcp::endpoint endpoint(address, options.port);
   impl->acceptor->open(endpoint.protocol(), ec);
   if (!ec) impl->acceptor->set_option(net::socket_base::reuse_address(true), ec);
@@ -235,11 +423,9 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
   if (ec) return Status::Unavailable("cannot listen on " + where + ": " + ec.message());
   impl->port = impl->acceptor->local_endpoint(ec).port();
   impl->Accept();
-  for (auto& ctx : impl->contexts) {
-    impl->threads.emplace_back([ioc = ctx.get()] {
-      auto guard = net::make_work_guard(*ioc);  // idle contexts wait for connections
-      ioc->run();
-    });
+  for (auto& loop : impl->loops) {
+    loop->Sweep();
+    impl->threads.emplace_back([ioc = &loop->ioc] { ioc->run(); });
   }
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
@@ -247,11 +433,11 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
 void HttpServer::Stop() {
   if (!impl_ || impl_->stopped) return;
   impl_->stopped = true;
-  net::post(*impl_->contexts[0], [impl = impl_.get()] {
+  net::post(impl_->loops[0]->ioc, [impl = impl_.get()] {
     beast::error_code ec;
     impl->acceptor->close(ec);
   });
-  for (auto& ctx : impl_->contexts) ctx->stop();
+  for (auto& loop : impl_->loops) loop->ioc.stop();
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();
 }

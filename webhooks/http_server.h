@@ -22,7 +22,7 @@ struct HttpServerOptions {
   uint64_t max_body_bytes = 5 * 1024 * 1024;
   unsigned max_connections = 256;
   std::chrono::milliseconds read_timeout{10000};  // per request, and idle keep-alive
-  unsigned threads = 2;
+  unsigned threads = 0;  // I/O threads; 0 = one per usable CPU (affinity), at most 2
 };
 
 struct HttpServerStats {

@@ -1,26 +1,30 @@
 #include "webhooks/payload_parser.h"
 
 #include <boost/json.hpp>
+#include <boost/json/basic_parser_impl.hpp>
 #include <boost/url/encoding_opts.hpp>
 #include <boost/url/parse_query.hpp>
 
 #include <algorithm>
+#include <array>
+#include <cstring>
 
 namespace gitsyncd {
 namespace {
 
 namespace json = boost::json;
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
+// ASCII case-insensitive equality (header values such as media types).
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
 }
 
-std::string Header(const HeaderMap& h, std::string_view name) {
-  auto it = h.find(name);
-  return it == h.end() ? std::string() : it->second;
-}
+std::string Header(const HeaderMap& h, std::string_view name) { return std::string(HeaderValue(h, name)); }
 
 // A missing or null commit id, or Git's all-zeros "no commit" id.
 bool IsNullId(std::string_view id) {
@@ -264,11 +268,16 @@ std::string DeliveryId(WebhookFormat format, const HeaderMap& h) {
   return {};
 }
 
+std::string_view HeaderValue(const HeaderMap& headers, std::string_view name) {
+  auto it = headers.find(name);
+  return it == headers.end() ? std::string_view() : std::string_view(it->second);
+}
+
 BodyEncoding ClassifyContentType(std::string_view content_type) {
-  std::string mime = Lower(content_type.substr(0, content_type.find(';')));
-  while (!mime.empty() && mime.back() == ' ') mime.pop_back();
-  if (mime == "application/json") return BodyEncoding::kJson;
-  if (mime == "application/x-www-form-urlencoded") return BodyEncoding::kForm;
+  std::string_view mime = content_type.substr(0, content_type.find(';'));
+  while (!mime.empty() && mime.back() == ' ') mime.remove_suffix(1);
+  if (EqualsIgnoreCase(mime, "application/json")) return BodyEncoding::kJson;
+  if (EqualsIgnoreCase(mime, "application/x-www-form-urlencoded")) return BodyEncoding::kForm;
   return BodyEncoding::kOther;
 }
 
@@ -283,25 +292,9 @@ Result<std::string> FormPayload(std::string_view body) {
   return Status::InvalidArgument("form body has no 'payload' field");
 }
 
-Result<PushEvent> ParsePushEvent(WebhookFormat format, std::string_view event, std::string_view text,
-                                 const ParseLimits& limits) {
-  json::parse_options options;
-  options.max_depth = limits.max_depth;
-  json::error_code ec;
-  // The DOM lives only for this call: a monotonic arena (a stack block first) avoids one heap
-  // allocation per JSON value.
-  unsigned char arena[32768];
-  json::monotonic_resource memory(arena, sizeof arena);
-  json::stream_parser parser(json::storage_ptr(), options);
-  parser.reset(json::storage_ptr(&memory));
-  size_t used = parser.write(text.data(), text.size(), ec);
-  if (!ec) parser.finish(ec);
-  if (ec) {
-    std::string what = ec == json::error::too_deep ? "nested deeper than " + std::to_string(limits.max_depth) + " levels"
-                                                   : ec.message();
-    return Status::InvalidArgument("malformed JSON at byte " + std::to_string(used) + ": " + what);
-  }
-  json::value root = parser.release();
+namespace {
+
+Result<PushEvent> ReadPushEvent(WebhookFormat format, std::string_view event, const json::value& root) {
   if (!root.is_object()) return Status::InvalidArgument("payload is not a JSON object");
   PushEvent e;
   e.format = format;
@@ -315,6 +308,260 @@ Result<PushEvent> ParsePushEvent(WebhookFormat format, std::string_view event, s
     case WebhookFormat::kAzureDevOps: return ParseAzure(root, std::move(e));
   }
   return Status::Internal("unknown webhook format");
+}
+
+Status JsonError(const json::error_code& ec, size_t used, const ParseLimits& limits) {
+  std::string what = ec == json::error::too_deep ? "nested deeper than " + std::to_string(limits.max_depth) + " levels"
+                                                 : ec.message();
+  return Status::InvalidArgument("malformed JSON at byte " + std::to_string(used) + ": " + what);
+}
+
+// The members the readers above look at, per sender format: a payload is tokenised in full
+// (so malformed, truncated and too deep input is refused exactly as before), but only these
+// members become values; everything else is skipped as it streams by. A node's `list` marks
+// an array whose elements are kept (each filtered by the node's children); other arrays are
+// kept empty (the readers only ever iterate lists), other objects keep only the named members.
+struct FieldNode {
+  std::string_view key;
+  std::initializer_list<FieldNode> children = {};
+  bool list = false;
+};
+
+// Bitbucket Cloud and the Post Webhooks app: push.changes[].{new,old}.
+const FieldNode kCloudSide[] = {{"type"}, {"name"}, {"target", {{"hash"}}}};
+// Azure DevOps delivers with no event header, so GitHub-looking and header-less deliveries
+// both keep Azure's members too (the reader is chosen by format, the filter must not hide
+// what it reads).
+const FieldNode kAzureMembers[] = {
+    {"eventType"},
+    {"id"},
+    {"resource",
+     {{"refUpdates", {{"name"}, {"oldObjectId"}, {"newObjectId"}}, true},
+      {"repository", {{"name"}, {"project", {{"name"}}}}}}}};
+
+const FieldNode kGitHubRoot{"",
+                            {{"ref"}, {"before"}, {"after"}, {"created"}, {"deleted"}, {"forced"},
+                             {"repository", {{"full_name"}, {"name"}}}}};
+const FieldNode kCloudRoot{
+    "",
+    {{"push",
+      {{"changes",
+        {{"new", {kCloudSide[0], kCloudSide[1], kCloudSide[2]}},
+         {"old", {kCloudSide[0], kCloudSide[1], kCloudSide[2]}},
+         {"created"},
+         {"closed"},
+         {"forced"}},
+        true}}},
+     {"repository", {{"full_name"}, {"name"}, {"fullName"}, {"slug"}}}}};
+const FieldNode kServerRoot{
+    "",
+    {{"changes", {{"refId"}, {"ref", {{"id"}, {"type"}}}, {"fromHash"}, {"toHash"}, {"type"}}, true},
+     {"repository", {{"slug"}, {"project", {{"key"}}}}}}};
+const FieldNode kGitLabRoot{"", {{"ref"}, {"before"}, {"after"}, {"project", {{"path_with_namespace"}, {"path"}, {"name"}}}}};
+const FieldNode kAzureRoot{"", {kAzureMembers[0], kAzureMembers[1], kAzureMembers[2]}};
+
+const FieldNode& FieldsOf(WebhookFormat format) {
+  switch (format) {
+    case WebhookFormat::kGitHub: return kGitHubRoot;
+    case WebhookFormat::kBitbucketCloud:
+    case WebhookFormat::kBitbucketPostPlugin: return kCloudRoot;
+    case WebhookFormat::kBitbucketServer: return kServerRoot;
+    case WebhookFormat::kGitLab: return kGitLabRoot;
+    case WebhookFormat::kAzureDevOps: return kAzureRoot;
+  }
+  return kAzureRoot;
+}
+
+// A basic_parser handler that builds the pruned document described by a FieldNode tree.
+class FieldFilter {
+ public:
+  static constexpr std::size_t max_object_size = json::object::max_size();
+  static constexpr std::size_t max_array_size = json::array::max_size();
+  static constexpr std::size_t max_key_size = json::string::max_size();
+  static constexpr std::size_t max_string_size = json::string::max_size();
+
+  FieldFilter(const FieldNode* root, json::storage_ptr sp, unsigned char* temp, size_t temp_size)
+      : root_(root), sp_(std::move(sp)), st_(json::storage_ptr(), temp, temp_size) {}
+
+  json::value Release() { return st_.release(); }
+
+  bool on_document_begin(json::error_code&) {
+    st_.reset(sp_);
+    return true;
+  }
+  bool on_document_end(json::error_code&) { return true; }
+  bool on_object_begin(json::error_code&) { return Begin(false); }
+  bool on_object_end(std::size_t, json::error_code&) { return End(); }
+  bool on_array_begin(json::error_code&) { return Begin(true); }
+  bool on_array_end(std::size_t, json::error_code&) { return End(); }
+  bool on_key_part(json::string_view s, std::size_t, json::error_code&) {
+    AppendKey(s);
+    return true;
+  }
+  bool on_key(json::string_view s, std::size_t, json::error_code&) {
+    AppendKey(s);
+    Key();
+    return true;
+  }
+  bool on_string_part(json::string_view s, std::size_t, json::error_code&) {
+    if (!in_string_) {
+      in_string_ = true;
+      keep_string_ = Next();
+    }
+    if (keep_string_) st_.push_chars(s);
+    return true;
+  }
+  bool on_string(json::string_view s, std::size_t, json::error_code&) {
+    bool keep = in_string_ ? keep_string_ : Next();
+    in_string_ = false;
+    if (keep) st_.push_string(s);
+    return true;
+  }
+  bool on_number_part(json::string_view, json::error_code&) { return true; }
+  bool on_int64(std::int64_t i, json::string_view, json::error_code&) {
+    if (Next()) st_.push_int64(i);
+    return true;
+  }
+  bool on_uint64(std::uint64_t u, json::string_view, json::error_code&) {
+    if (Next()) st_.push_uint64(u);
+    return true;
+  }
+  bool on_double(double d, json::string_view, json::error_code&) {
+    if (Next()) st_.push_double(d);
+    return true;
+  }
+  bool on_bool(bool b, json::error_code&) {
+    if (Next()) st_.push_bool(b);
+    return true;
+  }
+  bool on_null(json::error_code&) {
+    if (Next()) st_.push_null();
+    return true;
+  }
+  bool on_comment_part(json::string_view, json::error_code&) { return true; }
+  bool on_comment(json::string_view, json::error_code&) { return true; }
+
+ private:
+  struct Frame {
+    const FieldNode* node;
+    bool array;
+    bool keep_elements;
+    size_t count;
+  };
+  static constexpr size_t kMaxKey = 32;  // longer keys match no FieldNode
+
+  // A value starts: true when it is kept (and counted in its container).
+  bool Next() {
+    if (skip_depth_ > 0) return false;
+    if (skip_value_) {
+      skip_value_ = false;
+      return false;
+    }
+    if (depth_ == 0) return true;  // the root
+    Frame& f = frames_[depth_ - 1];
+    if (f.array && !f.keep_elements) return false;
+    ++f.count;
+    return true;
+  }
+  bool Begin(bool array) {
+    const Frame* parent = depth_ == 0 ? nullptr : &frames_[depth_ - 1];
+    const FieldNode* node = !parent ? root_ : parent->array ? parent->node : pending_;
+    bool nested_in_array = parent && parent->array;
+    if (!Next()) {
+      ++skip_depth_;
+      return true;
+    }
+    if (depth_ == frames_.size()) {  // deeper than any FieldNode tree: cannot happen, but stay consistent
+      st_.push_null();
+      ++skip_depth_;
+      return true;
+    }
+    frames_[depth_++] = {node, array, array && node->list && !nested_in_array, 0};
+    return true;
+  }
+  bool End() {
+    if (skip_depth_ > 0) {
+      --skip_depth_;
+      return true;
+    }
+    const Frame& f = frames_[--depth_];
+    if (f.array) {
+      st_.push_array(f.count);
+    } else {
+      st_.push_object(f.count);
+    }
+    return true;
+  }
+  void AppendKey(json::string_view s) {
+    if (skip_depth_ > 0 || key_size_ > kMaxKey) return;
+    size_t n = std::min(s.size(), kMaxKey + 1 - key_size_);
+    std::memcpy(key_ + key_size_, s.data(), n);
+    key_size_ += n;
+  }
+  void Key() {
+    std::string_view key(key_, key_size_);
+    if (skip_depth_ == 0) {
+      const FieldNode* hit = nullptr;
+      if (key.size() <= kMaxKey) {
+        for (const FieldNode& c : frames_[depth_ - 1].node->children) {
+          if (c.key == key) {
+            hit = &c;
+            break;
+          }
+        }
+      }
+      if (hit) {
+        st_.push_key(json::string_view(key.data(), key.size()));
+        pending_ = hit;
+      } else {
+        skip_value_ = true;
+      }
+    }
+    key_size_ = 0;
+  }
+
+  const FieldNode* root_;
+  json::storage_ptr sp_;
+  json::value_stack st_;
+  std::array<Frame, 8> frames_{};
+  size_t depth_ = 0;
+  const FieldNode* pending_ = nullptr;  // the member whose value comes next
+  size_t skip_depth_ = 0;               // > 0 inside a skipped container
+  bool skip_value_ = false;             // the next value belongs to a skipped member
+  bool in_string_ = false, keep_string_ = false;
+  char key_[kMaxKey + 1];
+  size_t key_size_ = 0;
+};
+
+}  // namespace
+
+Result<PushEvent> ParsePushEvent(WebhookFormat format, std::string_view event, std::string_view text,
+                                 const ParseLimits& limits) {
+  json::parse_options options;
+  options.max_depth = limits.max_depth;
+  json::error_code ec;
+  // The pruned document holds a few dozen values: a stack arena and a stack scratch buffer
+  // for the parser's value stack mean no heap allocation in the common case.
+  unsigned char arena[4096], temp[2048];
+  json::monotonic_resource memory(arena, sizeof arena);
+  json::basic_parser<FieldFilter> parser(options, &FieldsOf(format), json::storage_ptr(&memory), temp, sizeof temp);
+  size_t used = parser.write_some(true, text.data(), text.size(), ec);
+  if (!ec && used < text.size()) ec = json::error::extra_data;
+  if (!ec) parser.write_some(false, nullptr, 0, ec);
+  if (ec) return JsonError(ec, used, limits);
+  return ReadPushEvent(format, event, parser.handler().Release());
+}
+
+Result<PushEvent> ParsePushEventFullDocument(WebhookFormat format, std::string_view event, std::string_view text,
+                                             const ParseLimits& limits) {
+  json::parse_options options;
+  options.max_depth = limits.max_depth;
+  json::error_code ec;
+  json::stream_parser parser(json::storage_ptr(), options);
+  size_t used = parser.write(text.data(), text.size(), ec);
+  if (!ec) parser.finish(ec);
+  if (ec) return JsonError(ec, used, limits);
+  return ReadPushEvent(format, event, parser.release());
 }
 
 }  // namespace gitsyncd

@@ -15,6 +15,9 @@ namespace gitsyncd {
 // Request headers with lowercased names (a repeated header keeps its first value).
 using HeaderMap = std::map<std::string, std::string, std::less<>>;
 
+// The value of header `name` (lowercase), or "" when absent; valid while `headers` lives.
+std::string_view HeaderValue(const HeaderMap& headers, std::string_view name);
+
 // The sender format from the provider's event headers: X-GitHub-Event, X-Gitlab-Event,
 // X-Event-Key (+ X-Bitbucket-Type for the Post Webhooks app, X-Request-UUID / X-Hook-UUID for
 // Bitbucket Cloud, otherwise Bitbucket Server). Azure DevOps sends no event header: a
@@ -38,8 +41,14 @@ struct ParseLimits {
 
 // Parses the JSON text of a delivery of `format` with event `event`. Errors are
 // InvalidArgument with a message naming what is wrong ("malformed JSON at byte 812: ...",
-// "push payload has no 'ref'").
+// "push payload has no 'ref'"). The whole text is tokenised and checked (syntax, depth,
+// trailing bytes), but only the members the format's reader needs are kept as values.
 Result<PushEvent> ParsePushEvent(WebhookFormat format, std::string_view event, std::string_view json,
                                  const ParseLimits& limits = {});
+
+// The same through a full JSON document: slower, kept as the reference the tests and the
+// fuzz target compare ParsePushEvent with.
+Result<PushEvent> ParsePushEventFullDocument(WebhookFormat format, std::string_view event, std::string_view json,
+                                             const ParseLimits& limits = {});
 
 }  // namespace gitsyncd

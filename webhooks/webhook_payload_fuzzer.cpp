@@ -1,6 +1,6 @@
 // libFuzzer target for everything a webhook sender controls: headers pick the format, the
-// body goes through form decoding, signature checks, the JSON parser, each provider's payload
-// reader and the router. Build with -DGITSYNCD_FUZZ=ON (clang); scripts/fuzz runs it.
+// body goes through form decoding, signature checks, the JSON parser (the filtered one, which
+// must agree with the full-document reference), each provider's payload reader and the router. Build with -DGITSYNCD_FUZZ=ON (clang); scripts/fuzz runs it.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -58,6 +58,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     text = *form;
   }
   auto parsed = ParsePushEvent(format, event, text);
-  if (parsed.ok()) (void)RoutePush(Connector(), *parsed);
+  // The filtered parse must agree with the full-document reference on every input.
+  auto full = ParsePushEventFullDocument(format, event, text);
+  if (parsed.ok() != full.ok()) __builtin_trap();
+  if (!parsed.ok()) {
+    if (parsed.status().message() != full.status().message()) __builtin_trap();
+    return 0;
+  }
+  if (parsed->event != full->event || parsed->delivery_id != full->delivery_id || parsed->ping != full->ping ||
+      parsed->push != full->push || parsed->repo_full_name != full->repo_full_name ||
+      parsed->repo_name != full->repo_name || parsed->changes.size() != full->changes.size()) {
+    __builtin_trap();
+  }
+  for (size_t i = 0; i < parsed->changes.size(); ++i) {
+    const RefChange &a = parsed->changes[i], &b = full->changes[i];
+    if (a.ref != b.ref || a.branch != b.branch || a.before != b.before || a.after != b.after ||
+        a.created != b.created || a.deleted != b.deleted || a.forced != b.forced) {
+      __builtin_trap();
+    }
+  }
+  (void)RoutePush(Connector(), *parsed);
   return 0;
 }

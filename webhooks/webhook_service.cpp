@@ -1,36 +1,40 @@
 #include "webhooks/webhook_service.h"
 
-#include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "webhooks/json_text.h"
 #include "webhooks/webhook_router.h"
 
 namespace gitsyncd {
 namespace {
 
-namespace json = boost::json;
-
-HttpResponse Json(int status, json::object body) {
+HttpResponse Json(int status, std::string body) {
   HttpResponse r;
   r.status = status;
-  r.body = json::serialize(body) + "\n";
+  r.body = std::move(body);
+  r.body += "}\n";
   return r;
 }
 
-HttpResponse ErrorJson(int status, const std::string& message) { return Json(status, {{"error", message}}); }
+HttpResponse ErrorJson(int status, std::string_view message) {
+  std::string body = "{";
+  AppendJsonMember(body, "error", message);
+  return Json(status, std::move(body));
+}
 
 }  // namespace
 
 WebhookService::WebhookService(std::shared_ptr<const Config> config, std::map<std::string, VerifyPolicy> policies,
                                WebhookTokens tokens, DeliveryLog* log, Trigger trigger, ParseLimits limits)
     : config_(std::move(config)),
-      policies_(std::move(policies)),
       tokens_(std::move(tokens)),
       log_(log),
       trigger_(std::move(trigger)),
       limits_(limits) {
   for (const auto& c : config_->connectors) {
-    if (c.webhook.enabled) by_id_[ConnectorId(c.name)] = &c;
+    if (!c.webhook.enabled) continue;
+    auto policy = policies.find(c.name);
+    by_id_.emplace(ConnectorId(c.name), Hook{&c, WebhookVerifier(policy == policies.end() ? VerifyPolicy{} : policy->second)});
   }
 }
 
@@ -48,10 +52,9 @@ HttpResponse WebhookService::Finish(const std::string& connector_id, DeliveryRec
   if (response.status >= 400) {
     spdlog::warn("webhook {} from {}: {} {}: {}", record.connector, record.remote, response.status, record.verdict,
                  record.detail);
-  } else if (record.verdict == "queued") {
-    spdlog::info("webhook {} {} {} {}: {}", record.connector, record.provider, record.event, record.delivery_id,
-                 record.detail);
   } else {
+    // Accepted deliveries are not logged at info: at thousands a second the journal would
+    // cost more than the delivery. `gitsyncd events` shows each one.
     spdlog::debug("webhook {} {} {} {}: {}", record.connector, record.provider, record.event, record.delivery_id,
                  record.detail);
   }
@@ -60,16 +63,17 @@ HttpResponse WebhookService::Finish(const std::string& connector_id, DeliveryRec
 }
 
 HttpResponse WebhookService::Handle(const HttpRequest& req) {
-  std::string path = req.target.substr(0, req.target.find('?'));
-  std::string rest = path.substr(std::min(path.size(), kPathPrefix.size()));
+  std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
+  std::string_view rest = path.substr(std::min(path.size(), kPathPrefix.size()));
   auto slash = rest.find('/');
-  std::string id = rest.substr(0, slash);
-  std::string token = slash == std::string::npos ? "" : rest.substr(slash + 1);
-  auto it = by_id_.find(id);
-  if (path.rfind(kPathPrefix, 0) != 0 || it == by_id_.end()) {
-    return ErrorJson(404, "no webhook-enabled connector has the id '" + id + "'");
+  std::string_view id_view = rest.substr(0, slash);
+  std::string_view token = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+  auto it = by_id_.find(id_view);
+  if (path.substr(0, kPathPrefix.size()) != kPathPrefix || it == by_id_.end()) {
+    return ErrorJson(404, "no webhook-enabled connector has the id '" + std::string(id_view) + "'");
   }
-  const ConnectorConfig& connector = *it->second;
+  const std::string& id = it->first;
+  const ConnectorConfig& connector = *it->second.connector;
   DeliveryRecord rec;
   rec.time = DeliveryLog::NowRfc3339();
   rec.connector = connector.name;
@@ -84,7 +88,7 @@ HttpResponse WebhookService::Handle(const HttpRequest& req) {
     r.headers.emplace_back("Allow", "POST");
     return r;
   }
-  if (token.empty() || token.find('/') != std::string::npos || !tokens_.Matches(id, token)) {
+  if (token.empty() || token.find('/') != std::string_view::npos || !tokens_.Matches(id, token)) {
     return refuse(401, "refused",
                   tokens_.Has(id) ? "the token in the webhook URL is not this connector's current one (rotated?)"
                                   : "connector has no webhook token yet; run `gitsyncd webhook-url " + connector.name + "`");
@@ -107,9 +111,7 @@ HttpResponse WebhookService::Handle(const HttpRequest& req) {
                   "content type '" + (ct.empty() ? std::string("(none)") : ct) + "' is not accepted; use application/json" +
                       (format == WebhookFormat::kGitHub ? " or application/x-www-form-urlencoded" : ""));
   }
-  auto policy = policies_.find(connector.name);
-  WebhookVerifier verifier(policy == policies_.end() ? VerifyPolicy{} : policy->second);
-  Verification v = verifier.Verify(format, rec.event, req.headers, req.body);
+  Verification v = it->second.verifier.Verify(format, rec.event, req.headers, req.body);
   if (!v.accepted) return refuse(401, "refused", v.why);
 
   std::string text;
@@ -124,45 +126,58 @@ HttpResponse WebhookService::Handle(const HttpRequest& req) {
   rec.event = event.event;
   if (rec.delivery_id.empty()) rec.delivery_id = event.delivery_id;
 
-  json::object body{{"connector", connector.name}, {"provider", rec.provider}, {"event", rec.event},
-                    {"delivery", rec.delivery_id}, {"verified", v.how}};
+  std::string body = "{";
+  body.reserve(256);
+  AppendJsonMember(body, "connector", connector.name);
+  AppendJsonMember(body, "provider", rec.provider);
+  AppendJsonMember(body, "event", rec.event);
+  AppendJsonMember(body, "delivery", rec.delivery_id);
+  AppendJsonMember(body, "verified", v.how);
   if (event.ping) {
     rec.verdict = "ping";
     rec.detail = "ping answered (" + v.how + ")";
-    body["ping"] = "ok";
+    AppendJsonMember(body, "ping", "ok");
     return Finish(id, std::move(rec), Json(200, std::move(body)));
   }
   if (!event.push) {
     rec.verdict = "ignored";
     rec.detail = "event '" + rec.event + "' is not a push; nothing to sync";
-    body["ignored"] = rec.detail;
+    AppendJsonMember(body, "ignored", rec.detail);
     return Finish(id, std::move(rec), Json(202, std::move(body)));
   }
   if (log_ && !log_->Claim(id, rec.delivery_id)) {
     rec.verdict = "duplicate";
     rec.detail = "delivery " + rec.delivery_id + " was already processed; not processed again";
-    body["duplicate"] = true;
+    body += ",\"duplicate\":true";
     return Finish(id, std::move(rec), Json(200, std::move(body)));
   }
 
-  json::array queued, ignored;
+  std::string ignored;
   for (RouteDecision& d : RoutePush(connector, event)) {
     if (d.queue && !trigger_(d.binding, "webhook " + rec.provider + " " + rec.delivery_id)) {
       d.queue = false;
       d.reason = "binding is not running (starting, stopping or failed to start)";
     }
     if (d.queue) {
-      queued.emplace_back(d.binding);
       rec.queued.push_back(d.binding);
     } else {
-      ignored.push_back(json::object{{"binding", d.binding}, {"reason", d.reason}});
+      ignored += ignored.empty() ? "{" : ",{";
+      AppendJsonMember(ignored, "binding", d.binding);
+      AppendJsonMember(ignored, "reason", d.reason);
+      ignored += '}';
     }
     rec.detail += (rec.detail.empty() ? "" : "; ") + d.binding + ": " + d.reason;
   }
   if (connector.syncs.empty()) rec.detail = "connector has no sync bindings";
   rec.verdict = rec.queued.empty() ? "ignored" : "queued";
-  body["queued"] = std::move(queued);
-  body["ignored"] = std::move(ignored);
+  body += ",\"queued\":[";
+  for (size_t i = 0; i < rec.queued.size(); ++i) {
+    if (i) body += ',';
+    AppendJsonString(body, rec.queued[i]);
+  }
+  body += "],\"ignored\":[";
+  body += ignored;
+  body += ']';
   return Finish(id, std::move(rec), Json(202, std::move(body)));
 }
 

@@ -44,9 +44,12 @@ class WebhookService {
  private:
   HttpResponse Finish(const std::string& connector_id, DeliveryRecord record, HttpResponse response);
 
+  struct Hook {
+    const ConnectorConfig* connector;
+    WebhookVerifier verifier;  // its keys prepared once, not per delivery
+  };
   std::shared_ptr<const Config> config_;
-  std::map<std::string, const ConnectorConfig*> by_id_;  // webhook-enabled connectors
-  std::map<std::string, VerifyPolicy> policies_;
+  std::map<std::string, Hook, std::less<>> by_id_;  // webhook-enabled connectors
   WebhookTokens tokens_;
   DeliveryLog* log_;
   Trigger trigger_;

@@ -1,18 +1,21 @@
 #include "webhooks/webhook_verifier.h"
 
+// The low-level SHA-256/SHA-1 contexts are plain structs that can be copied: the key's padded
+// blocks are hashed once per connector, not once per delivery (OpenSSL's HMAC() also fetches
+// the algorithm each call). They still use the CPU's SHA instructions.
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/sha.h>
 #include <sodium.h>
 
 #include <algorithm>
+#include <cstring>
 
 namespace gitsyncd {
 namespace {
 
-std::string Header(const HeaderMap& h, std::string_view name) {
-  auto it = h.find(name);
-  return it == h.end() ? std::string() : it->second;
-}
 
 Verification Accept(std::string how) { return {true, std::move(how), {}}; }
 Verification Refuse(std::string why) { return {false, {}, std::move(why)}; }
@@ -28,7 +31,78 @@ std::string DecodeBase64(std::string_view text) {
   return out;
 }
 
+// 0-15 for a hex digit (either case), 16 otherwise.
+unsigned HexValue(char c) {
+  if (c >= '0' && c <= '9') return static_cast<unsigned>(c - '0');
+  if (c >= 'a' && c <= 'f') return static_cast<unsigned>(c - 'a' + 10);
+  if (c >= 'A' && c <= 'F') return static_cast<unsigned>(c - 'A' + 10);
+  return 16;
+}
+
+// The presented signature's bytes; false when it is not exactly `size` bytes of hex. Its
+// length and form are the sender's, not secret.
+bool DecodeHex(std::string_view hex, unsigned char* out, size_t size) {
+  if (hex.size() != 2 * size) return false;
+  for (size_t i = 0; i < size; ++i) {
+    unsigned hi = HexValue(hex[2 * i]), lo = HexValue(hex[2 * i + 1]);
+    if (hi > 15 || lo > 15) return false;
+    out[i] = static_cast<unsigned char>(hi << 4 | lo);
+  }
+  return true;
+}
+
+// One hash function's HMAC states: the inner and outer padded key blocks already hashed
+// (RFC 2104; a key longer than the 64-byte block is hashed first).
+template <class Ctx, int (*Init)(Ctx*), int (*Update)(Ctx*, const void*, size_t),
+          int (*Final)(unsigned char*, Ctx*), unsigned char* (*Hash)(const unsigned char*, size_t, unsigned char*),
+          size_t kDigest>
+struct HmacStates {
+  Ctx inner, outer;
+
+  explicit HmacStates(std::string_view key) {
+    unsigned char block[64] = {0}, pad[64];
+    if (key.size() > sizeof block) {
+      Hash(reinterpret_cast<const unsigned char*>(key.data()), key.size(), block);
+    } else {
+      std::memcpy(block, key.data(), key.size());
+    }
+    for (auto [ctx, with] : {std::pair{&inner, 0x36}, std::pair{&outer, 0x5c}}) {
+      for (size_t i = 0; i < sizeof pad; ++i) pad[i] = static_cast<unsigned char>(block[i] ^ with);
+      Init(ctx);
+      Update(ctx, pad, sizeof pad);
+    }
+    OPENSSL_cleanse(block, sizeof block);
+    OPENSSL_cleanse(pad, sizeof pad);
+  }
+  ~HmacStates() {
+    OPENSSL_cleanse(&inner, sizeof inner);
+    OPENSSL_cleanse(&outer, sizeof outer);
+  }
+
+  // The HMAC of `body` into `mac` (kDigest bytes).
+  size_t Mac(std::string_view body, unsigned char* mac) const {
+    Ctx c = inner;
+    Update(&c, body.data(), body.size());
+    Final(mac, &c);
+    c = outer;
+    Update(&c, mac, kDigest);
+    Final(mac, &c);
+    OPENSSL_cleanse(&c, sizeof c);
+    return kDigest;
+  }
+};
+
 }  // namespace
+
+struct WebhookVerifier::Keys {
+  HmacStates<SHA256_CTX, SHA256_Init, SHA256_Update, SHA256_Final, SHA256, SHA256_DIGEST_LENGTH> sha256;
+  HmacStates<SHA_CTX, SHA1_Init, SHA1_Update, SHA1_Final, SHA1, SHA_DIGEST_LENGTH> sha1;
+
+  explicit Keys(std::string_view key) : sha256(key), sha1(key) {}
+  size_t Mac(std::string_view body, bool use_sha1, unsigned char* mac) const {
+    return use_sha1 ? sha1.Mac(body, mac) : sha256.Mac(body, mac);
+  }
+};
 
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   // Comparing digests makes the time independent of both content and length.
@@ -52,19 +126,21 @@ std::string HmacHex(std::string_view key, std::string_view body, bool sha1) {
   return hex;
 }
 
-WebhookVerifier::WebhookVerifier(VerifyPolicy policy) : policy_(std::move(policy)) {}
+WebhookVerifier::WebhookVerifier(VerifyPolicy policy) : policy_(std::move(policy)) {
+  if (!policy_.secret.empty()) keys_ = std::make_shared<const Keys>(policy_.secret);
+}
 
 Verification WebhookVerifier::CheckHmac(std::string_view value, std::string_view prefix, bool sha1,
                                         std::string_view body, std::string_view header_name) const {
   if (value.substr(0, prefix.size()) != prefix) {
     return Refuse(std::string(header_name) + " does not start with '" + std::string(prefix) + "'");
   }
-  std::string given(value.substr(prefix.size()));
-  std::transform(given.begin(), given.end(), given.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  std::string expected = HmacHex(policy_.secret, body, sha1);
-  if (!ConstantTimeEquals(given, expected)) {
-    return Refuse(std::string(header_name) + " does not match the body signed with webhook.secret");
-  }
+  unsigned char expected[SHA256_DIGEST_LENGTH], given[SHA256_DIGEST_LENGTH];
+  size_t size = keys_->Mac(body, sha1, expected);
+  // The comparison of the MACs takes the same time wherever they differ.
+  bool ok = DecodeHex(value.substr(prefix.size()), given, size) && CRYPTO_memcmp(given, expected, size) == 0;
+  OPENSSL_cleanse(expected, sizeof expected);
+  if (!ok) return Refuse(std::string(header_name) + " does not match the body signed with webhook.secret");
   return Accept(sha1 ? "hmac-sha1" : "hmac-sha256");
 }
 
@@ -74,9 +150,9 @@ Verification WebhookVerifier::Verify(WebhookFormat format, std::string_view even
   if (policy_.secret.empty()) return Accept("unsigned (no webhook.secret)");
   switch (format) {
     case WebhookFormat::kGitHub: {
-      std::string sha256 = Header(h, "x-hub-signature-256");
+      std::string_view sha256 = HeaderValue(h, "x-hub-signature-256");
       if (!sha256.empty()) return CheckHmac(sha256, "sha256=", false, body, "X-Hub-Signature-256");
-      std::string sha1 = Header(h, "x-hub-signature");
+      std::string_view sha1 = HeaderValue(h, "x-hub-signature");
       if (sha1.empty()) return Refuse("no X-Hub-Signature-256 header, but webhook.secret is set");
       if (!policy_.allow_sha1) {
         return Refuse("signed only with SHA-1 (X-Hub-Signature); refused unless webhook.allow_sha1 is true");
@@ -87,19 +163,19 @@ Verification WebhookVerifier::Verify(WebhookFormat format, std::string_view even
       if (event == "diagnostics:ping" && !h.count("x-hub-signature")) return Accept("unsigned ping (diagnostics:ping)");
       [[fallthrough]];
     case WebhookFormat::kBitbucketCloud: {
-      std::string sig = Header(h, "x-hub-signature");
+      std::string_view sig = HeaderValue(h, "x-hub-signature");
       if (sig.empty()) return Refuse("no X-Hub-Signature header, but webhook.secret is set");
       return CheckHmac(sig, "sha256=", false, body, "X-Hub-Signature");
     }
     case WebhookFormat::kBitbucketPostPlugin: {
       // The app signs with X-Hub-Signature when given a secret; older versions only offer
       // basic auth in the hook settings. Either proves knowledge of the secret.
-      std::string sig = Header(h, "x-hub-signature");
+      std::string_view sig = HeaderValue(h, "x-hub-signature");
       if (!sig.empty()) return CheckHmac(sig, "sha256=", false, body, "X-Hub-Signature");
       [[fallthrough]];
     }
     case WebhookFormat::kAzureDevOps: {
-      std::string auth = Header(h, "authorization");
+      std::string_view auth = HeaderValue(h, "authorization");
       if (auth.substr(0, 6) != "Basic " && auth.substr(0, 6) != "basic ") {
         return Refuse(format == WebhookFormat::kAzureDevOps
                           ? "no basic auth (Authorization: Basic), but webhook.secret is set"
@@ -115,7 +191,7 @@ Verification WebhookVerifier::Verify(WebhookFormat format, std::string_view even
       return ok ? Accept("basic-auth") : Refuse("basic auth password does not match webhook.secret");
     }
     case WebhookFormat::kGitLab: {
-      std::string token = Header(h, "x-gitlab-token");
+      std::string_view token = HeaderValue(h, "x-gitlab-token");
       if (token.empty()) return Refuse("no X-Gitlab-Token header, but webhook.secret is set");
       return ConstantTimeEquals(token, policy_.secret) ? Accept("token")
                                                         : Refuse("X-Gitlab-Token does not match webhook.secret");

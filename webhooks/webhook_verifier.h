@@ -4,6 +4,7 @@
 // comparison of secret material is constant-time.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -27,6 +28,8 @@ struct Verification {
 
 class WebhookVerifier {
  public:
+  // Prepares the HMAC keys once (the SHA-256/SHA-1 states after the padded key blocks), so a
+  // delivery costs only the hashing of its body. Cheap to copy.
   explicit WebhookVerifier(VerifyPolicy policy);
   // `event` is the delivery's event name (a Bitbucket Server diagnostics:ping is unsigned by
   // design and is let through; it never queues anything).
@@ -37,6 +40,8 @@ class WebhookVerifier {
   Verification CheckHmac(std::string_view header_value, std::string_view prefix, bool sha1,
                          std::string_view body, std::string_view header_name) const;
   VerifyPolicy policy_;
+  struct Keys;
+  std::shared_ptr<const Keys> keys_;
 };
 
 // Hex HMAC of `body` with `key` (SHA-256, or SHA-1 when `sha1`), for tests and benchmarks

@@ -172,6 +172,36 @@ BOOST_AUTO_TEST_CASE(a_signed_push_delivery_brings_the_change_into_the_folder) {
   BOOST_TEST(log.find(token) == std::string::npos);
 }
 
+// The delivery record is written off the request path, within ~10 ms: a daemon killed (kill
+// -9, no chance to flush) after that still knows the delivery when the provider redelivers it.
+BOOST_AUTO_TEST_CASE(a_delivery_recorded_before_a_kill_is_a_redelivery_after_the_restart) {
+  CommandResult url = Cli({"webhook-url", "team"});
+  BOOST_REQUIRE_MESSAGE(url.exit_code == 0, url.err);
+  std::string path = url.out.substr(url.out.find("/webhooks/"));
+  path.pop_back();
+  std::string body = PushPayload(std::string(40, '1'), std::string(40, '2'));
+  std::string record = dir / "state/webhooks/deliveries/team.json";
+  {
+    DaemonProcess daemon(binary, cfg, dir.path(), env);
+    BOOST_REQUIRE_MESSAGE(daemon.WaitForNotify("READY=1"), daemon.Log());
+    auto sent = std::chrono::steady_clock::now();
+    HttpReply r = Deliver(path, body, "before-the-kill");
+    BOOST_REQUIRE_MESSAGE(r.status == 202, r.body);
+    BOOST_REQUIRE(WaitFor([&] { return FileExists(record) && ReadFile(record).find("before-the-kill") != std::string::npos; },
+                          5s, 1ms));
+    // 10 ms batches: generous bound for a loaded machine.
+    BOOST_TEST((std::chrono::steady_clock::now() - sent < 1s));
+    daemon.Kill();
+    daemon.Wait();
+  }
+  DaemonProcess daemon(binary, cfg, dir.path(), env);
+  BOOST_REQUIRE_MESSAGE(daemon.WaitForNotify("READY=1"), daemon.Log());
+  HttpReply again = Deliver(path, body, "before-the-kill");
+  BOOST_TEST(again.status == 200, again.body);
+  BOOST_TEST(boost::json::parse(again.body).at("duplicate").as_bool());
+  BOOST_TEST(Deliver(path, body, "after-the-restart").status == 202);
+}
+
 BOOST_AUTO_TEST_CASE(webhook_url_needs_an_enabled_webhook_and_shows_the_same_url_again) {
   CommandResult missing = Cli({"webhook-url", "nope"});
   BOOST_TEST(missing.exit_code == 1);

@@ -142,6 +142,40 @@ BOOST_AUTO_TEST_CASE(sync_now_runs_a_pass_and_reports_its_outcome) {
   BOOST_TEST(engine->SyncNow("nope", 1s).status().message() == "no sync binding named 'nope'");
 }
 
+// Webhook deliveries for one binding at thousands a second: they coalesce into fetches kept
+// remote_rerun_gap apart (not back to back), and a push announced last is still fetched.
+BOOST_AUTO_TEST_CASE(a_flood_of_remote_triggers_becomes_spaced_fetches) {
+  AddBinding("flood");
+  EngineOptions o;
+  o.remote_rerun_gap = 100ms;
+  auto engine = Engine(o);
+  BOOST_REQUIRE(engine->Start().ok());
+  auto idle = [&] { return engine->Snapshot()[0].passes >= 1 && !engine->Snapshot()[0].running && !engine->Snapshot()[0].queued; };
+  BOOST_REQUIRE(WaitFor(idle));
+  uint64_t before = engine->Snapshot()[0].passes;
+  GitClone person("file://" + (dir / "flood.git"), dir / "person");
+  auto start = std::chrono::steady_clock::now();
+  int triggers = 0;
+  while (std::chrono::steady_clock::now() - start < 1s) {
+    BOOST_REQUIRE(engine->TriggerRemote("flood", "test"));
+    ++triggers;
+    std::this_thread::sleep_for(200us);
+  }
+  // The last delivery announces a push that happened after all the others.
+  person.Write("last.txt", "last\n");
+  BOOST_REQUIRE(person.CommitAndPush("last"));
+  BOOST_REQUIRE(engine->TriggerRemote("flood", "test"));
+  BOOST_REQUIRE(WaitFor([&] { return FileExists(dir / "local-flood/last.txt"); }));
+  BOOST_TEST(ReadFile(dir / "local-flood/last.txt") == "last\n");
+  BOOST_REQUIRE(WaitFor(idle));
+  uint64_t passes = engine->Snapshot()[0].passes - before;
+  BOOST_TEST_MESSAGE(triggers << " triggers, " << passes << " passes");
+  BOOST_TEST(triggers > 1000);
+  // One pass at once, then at most one per 100 ms gap (plus the one for the last push).
+  BOOST_TEST(passes >= 2u);
+  BOOST_TEST(passes <= 14u);
+}
+
 BOOST_AUTO_TEST_CASE(after_the_first_pass_edits_are_decided_from_the_watched_paths) {
   AddBinding("inc");
   WriteFile(dir / "local-inc/keep/a.yaml", "a: 1\n");

@@ -2,6 +2,8 @@
 // checking their signatures, including the published Bitbucket Cloud HMAC test vector.
 #include <boost/test/unit_test.hpp>
 
+#include <filesystem>
+
 #include "tests/support/temp_dir.h"
 #include "webhooks/payload_parser.h"
 #include "webhooks/webhook_verifier.h"
@@ -187,6 +189,85 @@ BOOST_AUTO_TEST_CASE(broken_payloads_are_named_errors) {
   BOOST_TEST(r.status().message() == "GitLab push payload has no 'project.path_with_namespace'");
 }
 
+// ParsePushEvent keeps only the members the readers use (a filter over the token stream);
+// the full-document parse is the reference: both must give the same facts, or the same
+// error, for every fixture read as every sender format, for truncations of them, and for
+// hostile shapes (duplicate keys, wrong types, escapes, long keys, deep skipped members).
+BOOST_AUTO_TEST_CASE(filtered_parse_gives_the_same_facts_as_the_full_document) {
+  std::vector<std::string> inputs;
+  for (const auto& entry : std::filesystem::directory_iterator(RequiredEnv("GITSYNCD_TEST_DATA") + "/fixtures/webhooks")) {
+    if (entry.path().extension() != ".json") continue;
+    std::string text = ReadFile(entry.path().string());
+    inputs.push_back(text);
+    for (size_t cut : {size_t{1}, text.size() / 7, text.size() / 3, text.size() / 2, text.size() - 2}) {
+      inputs.push_back(text.substr(0, cut));
+    }
+  }
+  std::string deep_skipped = "{\"a\":" + std::string(60, '[') + std::string(60, ']') + ",\"ref\":\"refs/heads/m\"}";
+  std::string too_deep = "{\"a\":" + std::string(70, '[') + std::string(70, ']') + ",\"ref\":\"refs/heads/m\"}";
+  inputs.insert(inputs.end(), {
+      R"({"ref":"refs/heads/a","ref":"refs/heads/b","repository":{"name":"x"},"repository":{"full_name":"o/y"}})",
+      R"({"ref":"refs/heads/m","forced":true,"created":true,"deleted":false,"repository":{"name":"n"}})",
+      R"({"ref":"refs/heads/a","before":null,"after":"0000","created":1,"deleted":true,"forced":"yes","repository":[]})",
+      R"({"r\u0065f":"refs/heads/\u00e9t\u00e9","repository":{"full_name":"o/n\"q","name":{"x":1}}})",
+      R"({"push":{"changes":[{"new":null,"old":{"type":"branch","name":"m","target":{"hash":"1"}}},5,[],{"new":"s"}]},"repository":{"full_name":"a/b"}})",
+      R"({"push":{"changes":[{"new":{"type":"tag","name":"v1","target":{"hash":"2"}},"old":null,"created":true,"closed":false,"forced":true}]},"push":{"changes":[]},"repository":{"full_name":"a/b","fullName":"A/B","slug":"b"}})",
+      R"({"changes":[[{"refId":"refs/heads/x"}]],"repository":{"slug":"s"}})",
+      R"({"changes":[{"refId":"refs/heads/x","type":"ADD","ref":{"type":"TAG","id":"refs/tags/x"},"fromHash":"00","toHash":"ab"},{"ref":{"id":"refs/heads/y"},"type":"DELETE"}],"repository":{"slug":"s","project":{"key":"P"}}})",
+      R"({"ref":"refs/heads/m","before":"a","after":"b","project":{"path_with_namespace":"g/s/n","path":"n","name":"N"}})",
+      R"({"ref":"refs/heads/m","project":{"name":"N","path_with_namespace":"g/n"}})",
+      R"({"eventType":"git.push","id":"x","resource":{"refUpdates":[{"name":"refs/heads/m","oldObjectId":"0000","newObjectId":"12"},{"name":"refs/tags/t"}],"repository":{"name":"r","project":{"name":"p"}}}})",
+      R"({"eventType":"git.pullrequest.created","id":"y"})",
+      R"({"eventType":"git.push","resource":{"refUpdates":{"name":"x"}}})",
+      "{\"" + std::string(100, 'k') + "\":1,\"ref\":\"refs/heads/m\",\"repository\":{\"name\":\"n\"}}",
+      deep_skipped, too_deep,
+      "[1,2]", "\"text\"", "5", "null", "", " ", "{} x", "{}{}", "{}  \n", "{\"ref\": 1e400}", "{\"ref\": \"\xff\"}",
+      "{\"ref\":\"refs/heads/m\" /* c */}", "{\"ref\":-0.5e-3,\"after\":18446744073709551615,\"before\":-9223372036854775808}",
+  });
+  const std::pair<WebhookFormat, std::vector<std::string>> formats[] = {
+      {WebhookFormat::kGitHub, {"push", "ping", "issues"}},
+      {WebhookFormat::kBitbucketCloud, {"repo:push", "repo:fork"}},
+      {WebhookFormat::kBitbucketServer, {"repo:refs_changed", "diagnostics:ping", "pr:opened"}},
+      {WebhookFormat::kBitbucketPostPlugin, {"repo:push"}},
+      {WebhookFormat::kGitLab, {"Push Hook", "Tag Push Hook"}},
+      {WebhookFormat::kAzureDevOps, {""}},
+  };
+  int compared = 0;
+  for (const auto& text : inputs) {
+    for (const auto& [format, events] : formats) {
+      for (const auto& event : events) {
+        auto fast = ParsePushEvent(format, event, text);
+        auto full = ParsePushEventFullDocument(format, event, text);
+        std::string where = std::string(WebhookFormatName(format)) + " " + event + " on " + text.substr(0, 80);
+        BOOST_REQUIRE_MESSAGE(fast.ok() == full.ok(), where + ": " + (fast.ok() ? full : fast).status().message());
+        ++compared;
+        if (!fast.ok()) {
+          BOOST_TEST(fast.status().message() == full.status().message(), where);
+          continue;
+        }
+        BOOST_TEST(fast->event == full->event, where);
+        BOOST_TEST(fast->delivery_id == full->delivery_id, where);
+        BOOST_TEST(fast->ping == full->ping, where);
+        BOOST_TEST(fast->push == full->push, where);
+        BOOST_TEST(fast->repo_full_name == full->repo_full_name, where);
+        BOOST_TEST(fast->repo_name == full->repo_name, where);
+        BOOST_REQUIRE_MESSAGE(fast->changes.size() == full->changes.size(), where);
+        for (size_t i = 0; i < fast->changes.size(); ++i) {
+          const RefChange &a = fast->changes[i], &b = full->changes[i];
+          BOOST_TEST(a.ref == b.ref, where);
+          BOOST_TEST(a.branch == b.branch, where);
+          BOOST_TEST(a.before == b.before, where);
+          BOOST_TEST(a.after == b.after, where);
+          BOOST_TEST(a.created == b.created, where);
+          BOOST_TEST(a.deleted == b.deleted, where);
+          BOOST_TEST(a.forced == b.forced, where);
+        }
+      }
+    }
+  }
+  BOOST_TEST(compared > 1000);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(signatures)
@@ -249,6 +330,34 @@ BOOST_AUTO_TEST_CASE(gitlab_token_and_azure_basic_auth) {
   BOOST_TEST(!v.Verify(WebhookFormat::kAzureDevOps, "", {{"authorization", "Basic aG9vazp3cm9uZw=="}}, "{}").accepted);
   BOOST_TEST(!v.Verify(WebhookFormat::kAzureDevOps, "", {{"authorization", "Basic !!!"}}, "{}").accepted);
   BOOST_TEST(!v.Verify(WebhookFormat::kAzureDevOps, "", {}, "{}").accepted);
+}
+
+// The verifier hashes each connector's key once and reuses the states: it must agree with
+// OpenSSL's one-shot HMAC for keys shorter than, as long as and longer than the block.
+BOOST_AUTO_TEST_CASE(prepared_hmac_keys_agree_with_one_shot_hmac) {
+  std::string body = Fixture("github-push.json");
+  for (size_t key_size : {1, 20, 63, 64, 65, 200}) {
+    std::string secret(key_size, 'k');
+    for (size_t i = 0; i < secret.size(); ++i) secret[i] = static_cast<char>('a' + (i * 7) % 26);
+    WebhookVerifier v({secret, true, {}});
+    for (std::string text : {std::string(), std::string("x"), std::string(64, 'y'), body}) {
+      std::string sig = HmacHex(secret, text);
+      HeaderMap h{{"x-hub-signature-256", "sha256=" + sig}};
+      BOOST_TEST(v.Verify(WebhookFormat::kGitHub, "push", h, text).accepted, key_size);
+      std::string upper = sig;
+      for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      h["x-hub-signature-256"] = "sha256=" + upper;
+      BOOST_TEST(v.Verify(WebhookFormat::kGitHub, "push", h, text).accepted, key_size);
+      h["x-hub-signature-256"] = "sha256=" + sig.substr(0, 62);
+      BOOST_TEST(!v.Verify(WebhookFormat::kGitHub, "push", h, text).accepted);
+      h["x-hub-signature-256"] = "sha256=" + sig.substr(0, 63) + "g";
+      BOOST_TEST(!v.Verify(WebhookFormat::kGitHub, "push", h, text).accepted);
+      HeaderMap sha1{{"x-hub-signature", "sha1=" + HmacHex(secret, text, true)}};
+      BOOST_TEST(v.Verify(WebhookFormat::kGitHub, "push", sha1, text).how == "hmac-sha1", key_size);
+      sha1["x-hub-signature"] = "sha1=" + HmacHex(secret + "x", text, true);
+      BOOST_TEST(!v.Verify(WebhookFormat::kGitHub, "push", sha1, text).accepted);
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(constant_time_equality_is_equality) {
