@@ -12,6 +12,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <map>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -41,6 +43,31 @@ struct Row {
   std::string folder;
   std::vector<double> samples;
 };
+
+// The server's own time per request (nginx $request_time), by client and request, so a
+// reader can see which part of a pass is the server's: every request forks a `git
+// http-backend` CGI process here.
+std::vector<Row> ServerTimes(const GitHttpsServer& server, size_t files, const std::string& where) {
+  std::map<std::string, std::vector<double>> by_kind;
+  std::istringstream in(server.access_log());
+  std::string line;
+  while (std::getline(in, line)) {
+    // <msec> <request_time> "<request>" <status> "<user agent>" <bytes>
+    std::istringstream fields(line);
+    double msec = 0, seconds = 0;
+    fields >> msec >> seconds;
+    std::string client = line.find("libgit2") != std::string::npos ? "gitsyncd (libgit2)" : "git CLI";
+    std::string what = line.find("POST") != std::string::npos && line.find("git-receive-pack") != std::string::npos
+                           ? "POST git-receive-pack"
+                       : line.find("POST") != std::string::npos ? "POST git-upload-pack"
+                       : line.find("\" 401 ") != std::string::npos ? "GET info/refs (401, asks for credentials)"
+                                                                    : "GET info/refs";
+    by_kind["server time: " + client + " " + what].push_back(seconds * 1000.0);
+  }
+  std::vector<Row> out;
+  for (auto& [what, samples] : by_kind) out.push_back({what, files, where, std::move(samples)});
+  return out;
+}
 
 void Bench(size_t files, const std::string& folder, int rounds, std::vector<Row>* rows) {
   TempDir dir;
@@ -155,6 +182,7 @@ void Bench(size_t files, const std::string& folder, int rounds, std::vector<Row>
   rows->push_back(pull);
   rows->push_back(cli_push);
   rows->push_back(cli_pull);
+  for (auto& r : ServerTimes(server, files, where)) rows->push_back(std::move(r));
 }
 
 }  // namespace

@@ -195,7 +195,7 @@ GitHttpsServer::GitHttpsServer(std::string user, std::string password)
   if (::geteuid() == 0) conf += "user root;\n";
   conf += "worker_processes 1;\ndaemon off;\npid " + d + "/nginx.pid;\nerror_log " + d + "/error.log info;\n";
   conf += "events { worker_connections 64; }\n";
-  conf += "http {\n  log_format timed '$msec $request_time \"$request\" $status $body_bytes_sent';\n";
+  conf += "http {\n  log_format timed '$msec $request_time \"$request\" $status \"$http_user_agent\" $body_bytes_sent';\n";
   conf += "  access_log " + d + "/access.log timed;\n";
   for (const char* t : {"client_body", "fastcgi", "proxy", "uwsgi", "scgi"}) {
     conf += std::string("  ") + t + "_temp_path " + d + "/tmp/" + t + ";\n";
