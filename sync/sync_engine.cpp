@@ -48,6 +48,7 @@ struct BindingRuntime {
   bool in_step = false;
   bool full_scan = false;  // the queued pass scans in full (the periodic safety net)
   double last_pass_seconds = 0;
+  double last_pass_pushed_after_s = 0;
   bool last_pass_incremental = false;
 };
 
@@ -141,6 +142,7 @@ struct SyncEngine::Impl {
       ++b.duration_buckets[bucket];
       b.duration_sum_s += seconds;
       b.last_pass_seconds = seconds;
+      b.last_pass_pushed_after_s = r.ok() ? r->pushed_after_s : 0;
       b.last_pass_incremental = r.ok() && r->incremental;
       b.in_step = r.ok() && r->folder_in_step;
       if (state.ok()) b.state = std::move(state).value();
@@ -342,6 +344,7 @@ std::vector<EngineBindingStatus> SyncEngine::Snapshot() const {
     s.duration_sum_s = b.duration_sum_s;
     s.state = b.state;
     s.last_pass_seconds = b.last_pass_seconds;
+    s.last_pass_pushed_after_s = b.last_pass_pushed_after_s;
     s.last_pass_incremental = b.last_pass_incremental;
     if (b.retry_at != Clock::time_point{} && b.retry_at > now) {
       s.next_retry_in_s = std::chrono::duration<double>(b.retry_at - now).count();

@@ -38,7 +38,8 @@ struct EngineBindingStatus {
   std::array<uint64_t, 12> duration_buckets{};  // per bound, last = +Inf (not cumulative)
   double duration_sum_s = 0;
   double last_pass_seconds = 0;
-  bool last_pass_incremental = false;  // decided from the watcher's paths, no full scan
+  double last_pass_pushed_after_s = 0;  // start of the last pass -> the remote accepted its push (0: none)
+  bool last_pass_incremental = false;   // decided from the watcher's paths, no full scan
   // The binding's state.json as of its last pass (read on the worker thread after the pass),
   // so status pages never touch the disk.
   std::optional<BindingState> state;

@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <ctime>
 #include <filesystem>
 
@@ -117,8 +118,11 @@ std::string CompactTimestamp() {
 
 class Pass {
  public:
-  Pass(const BindingSpec& spec, git_repository* repo, BindingState* state)
-      : spec_(spec), repo_(repo), state_(state) {}
+  Pass(const BindingSpec& spec, git_repository* repo, BindingState* state,
+       std::chrono::steady_clock::time_point started)
+      : spec_(spec), repo_(repo), state_(state), started_(started) {}
+
+  double pushed_after_s() const { return pushed_after_s_; }
 
   Result<PassOutcome> Run(const PassOptions& options);
 
@@ -146,6 +150,8 @@ class Pass {
   const BindingSpec& spec_;
   git_repository* repo_;
   BindingState* state_;
+  std::chrono::steady_clock::time_point started_;
+  double pushed_after_s_ = 0;
 };
 
 Result<git_oid> Pass::Commit(const git_oid& tree_id, const std::vector<git_oid>& parents, const std::string& message) {
@@ -395,8 +401,13 @@ Result<std::optional<git_oid>> Pass::Fetch() {
 
 // Pushed with Git, or (fetch: api) written through the provider's commit API.
 Status Pass::Push(const std::vector<RefUpdate>& updates) {
-  if (!spec_.api) return PushRefs(repo_, spec_.remote, updates);
-  return PushViaApi(repo_, {*spec_.api, spec_.binding_dir, spec_.branch, spec_.path, spec_.author}, updates);
+  Status pushed = spec_.api ? PushViaApi(repo_, {*spec_.api, spec_.binding_dir, spec_.branch, spec_.path, spec_.author},
+                                         updates)
+                            : PushRefs(repo_, spec_.remote, updates);
+  if (pushed.ok()) {
+    pushed_after_s_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  }
+  return pushed;
 }
 
 Result<PassOutcome> Pass::PushChanges(const git_oid& parent, const ChangeList& changes) {
@@ -618,16 +629,18 @@ BindingSpec MakeBindingSpec(const DaemonConfig& daemon, const ConnectorConfig& c
 }
 
 Result<PassOutcome> RunSyncPass(const BindingSpec& spec, const PassOptions& options) {
+  auto started = std::chrono::steady_clock::now();
   auto state = LoadBindingState(spec.binding_dir);
   if (!state.ok()) return state.status();
   auto repo = OpenRepo(spec.binding_dir);
   Result<PassOutcome> outcome = Status::Internal("no pass ran");
   if (repo.ok()) {
     for (int attempt = 0; attempt < kMaxPushAttempts; ++attempt) {
-      Pass pass(spec, repo->get(), &*state);
+      Pass pass(spec, repo->get(), &*state, started);
       PassOptions this_time = options;
       this_time.local_trigger_only = options.local_trigger_only && attempt == 0;
       outcome = pass.Run(this_time);
+      if (outcome.ok()) outcome->pushed_after_s = pass.pushed_after_s();
       // A rejected push means the remote moved: fetch and merge again, never force.
       if (outcome.ok() || outcome.status().code() != Status::Code::kConflict) break;
       spdlog::info("sync '{}': push rejected, the remote moved; merging again", spec.name);

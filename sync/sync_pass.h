@@ -41,6 +41,9 @@ struct PassOutcome {
   bool folder_in_step = false;
   // Decided from the changed paths alone, without scanning the whole folder.
   bool incremental = false;
+  // Seconds from the start of the pass until the remote accepted its push: when the local
+  // edit became visible there (0: nothing was pushed). The rest of the pass is bookkeeping.
+  double pushed_after_s = 0;
 };
 
 struct PassOptions {
