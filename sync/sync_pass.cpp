@@ -11,6 +11,7 @@
 
 #include "sync/binding_state.h"
 #include "sync/folder_changes.h"
+#include "sync/object_buffer.h"
 #include "sync/folder_tree.h"
 #include "sync/git_handles.h"
 #include "sync/remote_ops.h"
@@ -56,6 +57,7 @@ Result<RepositoryPtr> OpenRepo(const std::string& binding_dir) {
     rc = git_repository_init(&raw, path.c_str(), 1);
   }
   if (rc < 0) return GitError(rc, "cannot open the binding's repository " + path);
+  RemoveDanglingRefs(raw);
   return RepositoryPtr(raw);
 }
 
@@ -128,6 +130,8 @@ class Pass {
 
  private:
   Result<std::optional<PassOutcome>> RunIncremental(const std::set<std::string>& changed, bool local_trigger_only);
+  Result<std::optional<PassOutcome>> RunIncrementalBuffered(const std::set<std::string>& changed,
+                                                            bool local_trigger_only);
   Result<PassOutcome> PushChanges(const git_oid& parent, const ChangeList& changes);
   Result<PassOutcome> RunFull(bool local_trigger_only);
 
@@ -491,9 +495,25 @@ Result<std::optional<PassOutcome>> Pass::RunIncremental(const std::set<std::stri
   return Maybe(*pulled);
 }
 
+// The incremental pass on a handle whose new objects stay in memory until it ends (see
+// object_buffer.h), so a push goes out without creating a file per object first.
+Result<std::optional<PassOutcome>> Pass::RunIncrementalBuffered(const std::set<std::string>& changed,
+                                                                bool local_trigger_only) {
+  auto buffer = ObjectBuffer::Open(spec_.binding_dir + "/repo");
+  if (!buffer.ok()) return RunIncremental(changed, local_trigger_only);  // loose objects, as the full pass
+  git_repository* disk = repo_;
+  repo_ = (*buffer)->repo();
+  auto result = RunIncremental(changed, local_trigger_only);
+  repo_ = disk;
+  // Before anything names them in state.json, and before the full pass runs on `disk`.
+  Status stored = (*buffer)->WriteTo(disk);
+  if (!stored.ok()) return stored;
+  return result;
+}
+
 Result<PassOutcome> Pass::Run(const PassOptions& options) {
   if (options.changed_paths != nullptr) {
-    auto fast = RunIncremental(*options.changed_paths, options.local_trigger_only);
+    auto fast = RunIncrementalBuffered(*options.changed_paths, options.local_trigger_only);
     if (!fast.ok()) return fast.status();
     if (*fast) return **fast;
   }

@@ -182,4 +182,30 @@ BOOST_AUTO_TEST_CASE(hints_that_would_leave_the_folder_are_refused_by_falling_ba
   BOOST_TEST(Remote("config/b.txt") == "buzz\n");
 }
 
+BOOST_AUTO_TEST_CASE(a_pushed_commit_is_stored_in_the_repository_before_the_pass_ends) {
+  WriteLocal("b.txt", "buzz\n");
+  PassOutcome o = Hinted({"b.txt"}, true);
+  BOOST_TEST(o.incremental);
+  // The commit the state names is on disk (it was kept in memory until after the push).
+  std::string repo = spec.binding_dir + "/repo";
+  auto cat = Git({"--git-dir", repo, "cat-file", "-t", State().last_synced_commit}, "", {}, true);
+  BOOST_TEST(cat.out == "commit\n");
+  auto fsck = Git({"--git-dir", repo, "fsck", "--no-dangling"}, "", {}, true);
+  BOOST_TEST(fsck.exit_code == 0, fsck.out + fsck.err);
+}
+
+BOOST_AUTO_TEST_CASE(a_ref_left_dangling_by_a_kill_between_push_and_store_is_removed) {
+  // What a kill -9 after a push and before the pass stored its objects leaves behind.
+  std::string repo = spec.binding_dir + "/repo";
+  WriteFile(repo + "/refs/gitsyncd/push/0", "0123456789012345678901234567890123456789\n");
+  WriteLocal("b.txt", "after the crash\n");
+  Sync();
+  BOOST_TEST(Remote("config/b.txt") == "after the crash\n");
+  bool gone = !FileExists(repo + "/refs/gitsyncd/push/0") ||
+              ReadFile(repo + "/refs/gitsyncd/push/0") != "0123456789012345678901234567890123456789\n";
+  BOOST_TEST(gone);
+  auto fsck = Git({"--git-dir", repo, "fsck", "--no-dangling"}, "", {}, true);
+  BOOST_TEST(fsck.exit_code == 0, fsck.out + fsck.err);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
