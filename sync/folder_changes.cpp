@@ -250,6 +250,32 @@ Result<git_oid> UpdateTreeOfCommit(git_repository* repo, const git_oid& commit, 
   return out;
 }
 
+Result<std::vector<git_oid>> ObjectsOfCommit(git_repository* repo, const git_oid& commit, const git_oid& root_tree,
+                                             const std::string& path, const ChangeList& changes) {
+  git_tree* raw = nullptr;
+  int rc = git_tree_lookup(&raw, repo, &root_tree);
+  if (rc < 0) return GitError(rc, "cannot read tree " + OidHex(root_tree));
+  TreePtr root(raw);
+  std::set<std::string> folders;  // every folder on the way to a changed path
+  for (const auto& c : changes) {
+    std::string full = Join(path, c.path);
+    for (size_t slash = full.find('/'); slash != std::string::npos; slash = full.find('/', slash + 1)) {
+      folders.insert(full.substr(0, slash));
+    }
+  }
+  std::vector<git_oid> out{commit, root_tree};
+  for (const auto& f : folders) {
+    git_tree_entry* e = nullptr;
+    if (git_tree_entry_bypath(&e, raw, f.c_str()) != 0) continue;  // removed with its last file
+    if (git_tree_entry_type(e) == GIT_OBJECT_TREE) out.push_back(*git_tree_entry_id(e));
+    git_tree_entry_free(e);
+  }
+  for (const auto& c : changes) {
+    if (c.after) out.push_back(c.after->oid);
+  }
+  return out;
+}
+
 std::vector<std::string> DescribeChanges(const ChangeList& changes, const std::string& prefix) {
   std::vector<std::string> out;
   out.reserve(changes.size());

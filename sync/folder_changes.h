@@ -45,6 +45,11 @@ bool IsSimpleChangeList(const ChangeList& changes);
 Result<git_oid> UpdateTreeOfCommit(git_repository* repo, const git_oid& commit, const std::string& path,
                                    const ChangeList& changes);
 
+// The objects a commit made by UpdateTreeOfCommit added: the commit, its root tree, the trees
+// along each changed path under `path`, and the changed files' blobs.
+Result<std::vector<git_oid>> ObjectsOfCommit(git_repository* repo, const git_oid& commit, const git_oid& root_tree,
+                                             const std::string& path, const ChangeList& changes);
+
 // "A path" / "M path" / "D path" lines, with `prefix` before each path.
 std::vector<std::string> DescribeChanges(const ChangeList& changes, const std::string& prefix);
 

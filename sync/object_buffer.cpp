@@ -3,6 +3,7 @@
 #include <git2/sys/mempack.h>
 #include <spdlog/spdlog.h>
 
+#include <memory>
 #include <vector>
 
 namespace gitsyncd {
@@ -27,31 +28,38 @@ Result<std::unique_ptr<ObjectBuffer>> ObjectBuffer::Open(const std::string& repo
 
 ObjectBuffer::~ObjectBuffer() = default;
 
-Status ObjectBuffer::WriteTo(git_repository* disk) {
-  git_buf pack = GIT_BUF_INIT;
-  int rc = git_mempack_dump(&pack, repo_.get(), mempack_);
+Status ObjectBuffer::WriteTo(git_repository* disk, const std::vector<git_oid>& objects) {
+  if (objects.empty()) return Status::Ok();
+  // Not git_mempack_dump: it packs each commit with its whole tree, the entire repository.
+  git_packbuilder* raw = nullptr;
+  int rc = git_packbuilder_new(&raw, repo_.get());
   if (rc < 0) return GitError(rc, "cannot pack the pass's new objects");
-  // An empty pack is its 12-byte header and 20-byte checksum: nothing to store.
-  Status result = Status::Ok();
-  if (pack.size > 32) {
-    git_odb* odb = nullptr;
-    rc = git_repository_odb(&odb, disk);
-    if (rc < 0) {
-      git_buf_dispose(&pack);
-      return GitError(rc, "cannot open the object database");
-    }
-    OdbPtr owned(odb);
-    git_odb_writepack* wp = nullptr;
-    git_indexer_progress stats{};
-    rc = git_odb_write_pack(&wp, odb, nullptr, nullptr);
-    if (rc >= 0) rc = wp->append(wp, pack.ptr, pack.size, &stats);
-    if (rc >= 0) rc = wp->commit(wp, &stats);
-    if (wp != nullptr) wp->free(wp);
-    if (rc < 0) result = GitError(rc, "cannot store the pass's new objects");
+  std::unique_ptr<git_packbuilder, decltype(&git_packbuilder_free)> builder(raw, git_packbuilder_free);
+  git_packbuilder_set_threads(raw, 1);
+  for (const auto& oid : objects) {
+    rc = git_packbuilder_insert(raw, &oid, nullptr);
+    if (rc < 0) return GitError(rc, "cannot pack object " + OidHex(oid));
   }
+  git_buf pack = GIT_BUF_INIT;
+  rc = git_packbuilder_write_buf(&pack, raw);
+  if (rc < 0) return GitError(rc, "cannot pack the pass's new objects");
+  git_odb* odb = nullptr;
+  rc = git_repository_odb(&odb, disk);
+  if (rc < 0) {
+    git_buf_dispose(&pack);
+    return GitError(rc, "cannot open the object database");
+  }
+  OdbPtr owned(odb);
+  git_odb_writepack* wp = nullptr;
+  git_indexer_progress stats{};
+  rc = git_odb_write_pack(&wp, odb, nullptr, nullptr);
+  if (rc >= 0) rc = wp->append(wp, pack.ptr, pack.size, &stats);
+  if (rc >= 0) rc = wp->commit(wp, &stats);
+  if (wp != nullptr) wp->free(wp);
   git_buf_dispose(&pack);
-  if (result.ok()) git_mempack_reset(mempack_);
-  return result;
+  if (rc < 0) return GitError(rc, "cannot store the pass's new objects");
+  git_mempack_reset(mempack_);
+  return Status::Ok();
 }
 
 void RemoveDanglingRefs(git_repository* repo) {

@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "config/status.h"
 #include "sync/git_handles.h"
@@ -24,10 +25,11 @@ class ObjectBuffer {
   ObjectBuffer& operator=(const ObjectBuffer&) = delete;
 
   git_repository* repo() const { return repo_.get(); }
-  // Stores every buffered object in `disk` (a plain handle on the same repository) and
-  // empties the buffer. Must run before anything that outlives the pass names them
-  // (state.json); refs written meanwhile are repaired at the next start (RemoveDanglingRefs).
-  Status WriteTo(git_repository* disk);
+  // Stores `objects` (buffered or not; each taken alone, not with what it points to) in
+  // `disk` (a plain handle on the same repository) as one pack. Must run before anything that
+  // outlives the pass names them (state.json); refs written meanwhile are repaired at the next
+  // start (RemoveDanglingRefs). Objects not listed are dropped with the buffer.
+  Status WriteTo(git_repository* disk, const std::vector<git_oid>& objects);
 
  private:
   ObjectBuffer() = default;

@@ -156,6 +156,7 @@ class Pass {
   BindingState* state_;
   std::chrono::steady_clock::time_point started_;
   double pushed_after_s_ = 0;
+  std::vector<git_oid> buffered_;  // objects a buffered incremental pass must store
 };
 
 Result<git_oid> Pass::Commit(const git_oid& tree_id, const std::vector<git_oid>& parents, const std::string& message) {
@@ -427,6 +428,10 @@ Result<PassOutcome> Pass::PushChanges(const git_oid& parent, const ChangeList& c
   std::string prefix = spec_.path.empty() ? "" : spec_.path + "/";
   auto commit = Commit(*tree, {parent}, "gitsyncd: sync " + spec_.name + "\n\n" + ListedPaths(DescribeChanges(changes, prefix)));
   if (!commit.ok()) return commit.status();
+  // Stored whatever the push says: refs/gitsyncd/push names the commit from now on.
+  auto created = ObjectsOfCommit(repo_, *commit, *tree, spec_.path, changes);
+  if (!created.ok()) return created.status();
+  buffered_ = std::move(created).value();
   auto pushed = PushSyncCommit(*commit, changes.size());
   if (pushed.ok()) pushed->incremental = true;
   return pushed;
@@ -503,10 +508,11 @@ Result<std::optional<PassOutcome>> Pass::RunIncrementalBuffered(const std::set<s
   if (!buffer.ok()) return RunIncremental(changed, local_trigger_only);  // loose objects, as the full pass
   git_repository* disk = repo_;
   repo_ = (*buffer)->repo();
+  buffered_.clear();
   auto result = RunIncremental(changed, local_trigger_only);
   repo_ = disk;
   // Before anything names them in state.json, and before the full pass runs on `disk`.
-  Status stored = (*buffer)->WriteTo(disk);
+  Status stored = (*buffer)->WriteTo(disk, buffered_);
   if (!stored.ok()) return stored;
   return result;
 }
