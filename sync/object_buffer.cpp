@@ -30,34 +30,26 @@ ObjectBuffer::~ObjectBuffer() = default;
 
 Status ObjectBuffer::WriteTo(git_repository* disk, const std::vector<git_oid>& objects) {
   if (objects.empty()) return Status::Ok();
-  // Not git_mempack_dump: it packs each commit with its whole tree, the entire repository.
-  git_packbuilder* raw = nullptr;
-  int rc = git_packbuilder_new(&raw, repo_.get());
-  if (rc < 0) return GitError(rc, "cannot pack the pass's new objects");
-  std::unique_ptr<git_packbuilder, decltype(&git_packbuilder_free)> builder(raw, git_packbuilder_free);
-  git_packbuilder_set_threads(raw, 1);
+  // Loose objects, as the full pass writes them: one small pack per pass would pile up packs
+  // (libgit2 cannot repack), and every object lookup checks every pack's index.
+  git_odb* mem_raw = nullptr;
+  int rc = git_repository_odb(&mem_raw, repo_.get());
+  if (rc < 0) return GitError(rc, "cannot open the in-memory object store");
+  OdbPtr mem(mem_raw);
+  git_odb* disk_raw = nullptr;
+  rc = git_repository_odb(&disk_raw, disk);
+  if (rc < 0) return GitError(rc, "cannot open the object database");
+  OdbPtr on_disk(disk_raw);
   for (const auto& oid : objects) {
-    rc = git_packbuilder_insert(raw, &oid, nullptr);
-    if (rc < 0) return GitError(rc, "cannot pack object " + OidHex(oid));
+    if (git_odb_exists(disk_raw, &oid) == 1) continue;
+    git_odb_object* obj = nullptr;
+    rc = git_odb_read(&obj, mem_raw, &oid);
+    if (rc < 0) return GitError(rc, "cannot read object " + OidHex(oid));
+    git_oid written;
+    rc = git_odb_write(&written, disk_raw, git_odb_object_data(obj), git_odb_object_size(obj), git_odb_object_type(obj));
+    git_odb_object_free(obj);
+    if (rc < 0) return GitError(rc, "cannot store object " + OidHex(oid));
   }
-  git_buf pack = GIT_BUF_INIT;
-  rc = git_packbuilder_write_buf(&pack, raw);
-  if (rc < 0) return GitError(rc, "cannot pack the pass's new objects");
-  git_odb* odb = nullptr;
-  rc = git_repository_odb(&odb, disk);
-  if (rc < 0) {
-    git_buf_dispose(&pack);
-    return GitError(rc, "cannot open the object database");
-  }
-  OdbPtr owned(odb);
-  git_odb_writepack* wp = nullptr;
-  git_indexer_progress stats{};
-  rc = git_odb_write_pack(&wp, odb, nullptr, nullptr);
-  if (rc >= 0) rc = wp->append(wp, pack.ptr, pack.size, &stats);
-  if (rc >= 0) rc = wp->commit(wp, &stats);
-  if (wp != nullptr) wp->free(wp);
-  git_buf_dispose(&pack);
-  if (rc < 0) return GitError(rc, "cannot store the pass's new objects");
   git_mempack_reset(mempack_);
   return Status::Ok();
 }

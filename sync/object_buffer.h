@@ -2,7 +2,7 @@
 // mempack) until WriteTo stores them all in the repository on disk as one pack. An incremental
 // pass writes a handful of objects (the changed blobs, the trees along their paths, a commit)
 // and pushes them: as loose objects that was four new files before the push, about 1 ms each
-// on a busy ext4; this way the push goes out first and one pack is written after it.
+// on a busy ext4; this way the push goes out first and the files are written after it.
 // Reads see both the memory and the disk; refs are written to disk as usual.
 #pragma once
 
@@ -26,7 +26,7 @@ class ObjectBuffer {
 
   git_repository* repo() const { return repo_.get(); }
   // Stores `objects` (buffered or not; each taken alone, not with what it points to) in
-  // `disk` (a plain handle on the same repository) as one pack. Must run before anything that
+  // `disk` (a plain handle on the same repository) as loose objects. Must run before anything that
   // outlives the pass names them (state.json); refs written meanwhile are repaired at the next
   // start (RemoveDanglingRefs). Objects not listed are dropped with the buffer.
   Status WriteTo(git_repository* disk, const std::vector<git_oid>& objects);
