@@ -3,7 +3,6 @@
 #include <git2/sys/mempack.h>
 #include <spdlog/spdlog.h>
 
-#include <memory>
 #include <vector>
 
 namespace gitsyncd {

@@ -188,23 +188,19 @@ struct SyncEngine::Impl {
         next_rescan = now + options.rescan_interval;
       }
       next = std::min(next, next_rescan);
+      // A one-shot remote pass at `at` (zero = none): due now, or when to wake up for it.
+      auto fire_at = [&](Clock::time_point& at, BindingRuntime& b, const std::string& name) {
+        if (at == Clock::time_point{}) return;
+        if (at > now) {
+          next = std::min(next, at);
+          return;
+        }
+        at = {};
+        Enqueue(b, name, true);
+      };
       for (auto& [name, b] : bindings) {
-        if (b.rerun_at != Clock::time_point{}) {
-          if (b.rerun_at <= now) {
-            b.rerun_at = {};
-            Enqueue(b, name, true);
-          } else {
-            next = std::min(next, b.rerun_at);
-          }
-        }
-        if (b.retry_at != Clock::time_point{}) {
-          if (b.retry_at <= now) {
-            b.retry_at = {};
-            Enqueue(b, name, true);
-          } else {
-            next = std::min(next, b.retry_at);
-          }
-        }
+        fire_at(b.rerun_at, b, name);
+        fire_at(b.retry_at, b, name);
         if (b.poll_interval.count() > 0) {
           if (b.next_poll <= now) {
             b.next_poll = now + b.poll_interval;
