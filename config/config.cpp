@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <cstdlib>
+#include <optional>
 
 namespace gitsyncd {
 
@@ -42,17 +43,30 @@ std::string_view ConflictPolicyName(ConflictPolicy p) {
 
 Result<std::string> MasterKeyPath(const DaemonConfig& daemon) {
   std::string path = daemon.master_key.empty() ? daemon.state_dir + "/master.key" : daemon.master_key;
-  static const std::string kVar = "${CREDENTIALS_DIRECTORY}";
+  // "${CREDENTIALS_DIRECTORY:-DIR}" names the key both under systemd (LoadCredential=) and for the
+  // CLI run by hand, where the variable is unset; a plain "${CREDENTIALS_DIRECTORY}" has no fallback.
+  static const std::string kVar = "${CREDENTIALS_DIRECTORY";
   size_t pos = path.find(kVar);
-  if (pos != std::string::npos) {
-    const char* dir = std::getenv("CREDENTIALS_DIRECTORY");
-    if (dir == nullptr || *dir == '\0') {
-      return Status::InvalidArgument("master_key '" + path +
-                                     "' uses ${CREDENTIALS_DIRECTORY}, which is not set (it is set "
-                                     "by systemd's LoadCredential=)");
-    }
-    path.replace(pos, kVar.size(), dir);
+  if (pos == std::string::npos) return path;
+  size_t end = path.find('}', pos);
+  if (end == std::string::npos) return Status::InvalidArgument("master_key '" + path + "': unterminated ${...}");
+  std::string rest = path.substr(pos + kVar.size(), end - pos - kVar.size());
+  std::optional<std::string> fallback;
+  if (rest.rfind(":-", 0) == 0) {
+    fallback = rest.substr(2);
+  } else if (!rest.empty()) {
+    return Status::InvalidArgument("master_key '" + path +
+                                   "': only ${CREDENTIALS_DIRECTORY} or ${CREDENTIALS_DIRECTORY:-DIR} is expanded");
   }
+  const char* dir = std::getenv("CREDENTIALS_DIRECTORY");
+  std::string value = dir != nullptr && *dir != '\0' ? dir : fallback.value_or("");
+  if (value.empty()) {
+    return Status::InvalidArgument("master_key '" + path +
+                                   "' uses ${CREDENTIALS_DIRECTORY}, which is not set (systemd's LoadCredential= "
+                                   "sets it); write ${CREDENTIALS_DIRECTORY:-/etc/gitsyncd} to name the key "
+                                   "outside systemd too");
+  }
+  path.replace(pos, end + 1 - pos, value);
   return path;
 }
 

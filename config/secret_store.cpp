@@ -275,6 +275,18 @@ Status SecretStore::Remove(const std::string& name) {
   return Status::Ok();
 }
 
+std::string SecretFilePath(const std::string& file, const std::string& config_dir) {
+  if (fs::path(file).is_absolute()) return file;
+  // Under systemd, a file handed in with LoadCredential= wins; otherwise (the CLI run by hand,
+  // or a file the unit does not load) the same name next to the config, so both read one file.
+  const char* cred = std::getenv("CREDENTIALS_DIRECTORY");
+  if (cred != nullptr && *cred != '\0') {
+    std::string in_credentials = (fs::path(cred) / file).string();
+    if (::access(in_credentials.c_str(), F_OK) == 0) return in_credentials;
+  }
+  return (fs::path(config_dir) / file).string();
+}
+
 Result<std::string> ResolveSecret(const SecretRef& ref, const SecretStore* store, const std::string& config_dir) {
   const std::string where = ref.where.ToString();
   switch (ref.kind) {
@@ -290,11 +302,7 @@ Result<std::string> ResolveSecret(const SecretRef& ref, const SecretStore* store
       return v;
     }
     case SecretRef::Kind::kFile: {
-      std::string path = ref.value;
-      if (!fs::path(path).is_absolute()) {
-        const char* cred = std::getenv("CREDENTIALS_DIRECTORY");
-        path = (fs::path(cred && *cred ? cred : config_dir) / path).string();
-      }
+      std::string path = SecretFilePath(ref.value, config_dir);
       auto v = ReadSmallFile(path, kMaxValueBytes);
       if (!v.ok()) return v.status().WithContext(where + ": secret file");
       if (!v->empty() && v->back() == '\n') v->pop_back();

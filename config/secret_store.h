@@ -38,9 +38,12 @@ class SecretStore {
   std::string key_;  // 32 bytes
 };
 
+// Where {file: PATH} is read: an absolute PATH as is; a relative one in $CREDENTIALS_DIRECTORY
+// when that is set and holds the file (systemd LoadCredential=), else in `config_dir`.
+std::string SecretFilePath(const std::string& file, const std::string& config_dir);
+
 // Resolves a secret reference: {secret: NAME} through `store` (may be null: then an error
-// saying the store is not open), {file: PATH} (relative paths are looked up in
-// $CREDENTIALS_DIRECTORY when set, else relative to `config_dir`; one trailing newline is
+// saying the store is not open), {file: PATH} (at SecretFilePath; one trailing newline is
 // stripped), {env: VAR}. Errors name the reference's file:line.
 Result<std::string> ResolveSecret(const SecretRef& ref, const SecretStore* store,
                                   const std::string& config_dir);

@@ -18,6 +18,8 @@ namespace gitsyncd {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitUserError = 1;
 inline constexpr int kExitUsage = 2;
+// `status`: some binding has an error (or unreadable state) or an open conflict.
+inline constexpr int kExitUnhealthy = 3;
 
 // Shared by every subcommand: the global options and helpers to load what they need.
 struct CliContext {

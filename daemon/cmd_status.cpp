@@ -39,10 +39,23 @@ void PrintText(const json::object& o) {
   }
 }
 
+// A binding needs a person when its state is unreadable, its last pass failed, or a conflict is
+// still open.
+bool Unhealthy(const json::object& o) {
+  if (o.contains("state_error")) return true;
+  if (o.contains("last_error") && !o.at("last_error").as_string().empty()) return true;
+  for (const auto& c : o.at("conflicts").as_array()) {
+    if (!c.as_object().at("resolved").as_bool()) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 void RegisterStatusCommand(CLI::App& app, CliContext& ctx) {
   auto* cmd = app.add_subcommand("status", "Show each sync binding: last synced commit, pending changes, errors, conflicts");
+  cmd->footer("Exit status: 0 when every binding is healthy; 3 when any binding's last pass failed, its state\n"
+              "cannot be read, or it has an open conflict; 1 on a configuration error.");
   auto as_json = std::make_shared<bool>(false);
   cmd->add_flag("--json", *as_json, "Print JSON");
   cmd->callback([&ctx, as_json] {
@@ -58,6 +71,9 @@ void RegisterStatusCommand(CLI::App& app, CliContext& ctx) {
       } else {
         if (all.empty()) std::printf("no sync bindings configured\n");
         for (const auto& o : all) PrintText(o.as_object());
+      }
+      for (const auto& o : all) {
+        if (Unhealthy(o.as_object())) return kExitUnhealthy;
       }
       return kExitOk;
     };

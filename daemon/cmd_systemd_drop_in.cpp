@@ -24,8 +24,10 @@ void RegisterSystemdDropInCommand(CLI::App& app, CliContext& ctx) {
                   "# `systemctl daemon-reload && systemctl restart gitsyncd`.\n[Service]\n",
                   ctx.config_dir.c_str());
       for (const auto& f : folders) {
-        // Quoted: systemd splits on spaces; a leading '-' would make a missing folder optional.
-        std::printf("ReadWritePaths=\"%s\"\n", f.c_str());
+        // '-': a folder that does not exist yet must not stop the unit from starting (systemd
+        // refuses to start one whose listed path is missing); its binding reports the folder
+        // instead. Quoted, prefix included: systemd splits on spaces, then reads the prefix.
+        std::printf("ReadWritePaths=\"-%s\"\n", f.c_str());
       }
       return kExitOk;
     };

@@ -28,6 +28,8 @@ void Header(std::string* out, const char* name, const char* type, const char* he
 std::string RenderMetrics(const std::vector<EngineBindingStatus>& bindings, size_t queue_depth,
                           const WebhookCounters& webhooks) {
   std::string out;
+  Header(&out, "gitsyncd_build_info", "gauge", "Always 1; the version of the running gitsyncd as a label.");
+  out += fmt::format("gitsyncd_build_info{{version=\"{}\"}} 1\n", Label(GITSYNCD_VERSION));
   Header(&out, "gitsyncd_sync_passes_total", "counter", "Sync passes finished, by binding and result.");
   for (const auto& b : bindings) {
     std::string l = Label(b.name);
@@ -54,14 +56,16 @@ std::string RenderMetrics(const std::vector<EngineBindingStatus>& bindings, size
                        b.last_success_unix);
   }
   Header(&out, "gitsyncd_pending_local_changes", "gauge", "Files changed locally and not yet pushed.");
+  for (const auto& b : bindings) {
+    out += fmt::format("gitsyncd_pending_local_changes{{binding=\"{}\"}} {}\n", Label(b.name),
+                       b.state ? b.state->pending_local_changes : 0);
+  }
   Header(&out, "gitsyncd_open_conflicts", "gauge", "Conflict branches not yet marked resolved.");
   for (const auto& b : bindings) {
     size_t open = 0;
     if (b.state) {
       for (const auto& c : b.state->conflicts) open += c.resolved ? 0 : 1;
     }
-    out += fmt::format("gitsyncd_pending_local_changes{{binding=\"{}\"}} {}\n", Label(b.name),
-                       b.state ? b.state->pending_local_changes : 0);
     out += fmt::format("gitsyncd_open_conflicts{{binding=\"{}\"}} {}\n", Label(b.name), open);
   }
   Header(&out, "gitsyncd_consecutive_failures", "gauge", "Failed passes in a row (retries back off).");

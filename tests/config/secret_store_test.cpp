@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "config/config.h"
 #include "config/secret_store.h"
 #include "tests/support/temp_dir.h"
 
@@ -149,6 +150,41 @@ BOOST_AUTO_TEST_CASE(resolve_each_reference_kind) {
   ::setenv("CREDENTIALS_DIRECTORY", (dir / "cfg").c_str(), 1);
   BOOST_TEST(*ResolveSecret(file_ref, &s, "/nonexistent") == "from-file");
   ::unsetenv("CREDENTIALS_DIRECTORY");
+}
+
+// The CLI (no $CREDENTIALS_DIRECTORY) and the service (with one that holds only master.key) read
+// a relative {file:} secret from the same place: the config directory.
+BOOST_AUTO_TEST_CASE(file_secret_resolves_alike_for_cli_and_service) {
+  WriteFile(dir / "cfg/token.txt", "same\n");
+  WriteFile(dir / "creds/master.key", "k");
+  SecretRef ref{SecretRef::Kind::kFile, "token.txt", {"c.yaml", 4, 5}};
+  ::unsetenv("CREDENTIALS_DIRECTORY");
+  BOOST_TEST(*ResolveSecret(ref, nullptr, dir / "cfg") == "same");
+  ::setenv("CREDENTIALS_DIRECTORY", (dir / "creds").c_str(), 1);
+  BOOST_TEST(*ResolveSecret(ref, nullptr, dir / "cfg") == "same");
+  BOOST_TEST(SecretFilePath("token.txt", dir / "cfg") == dir / "cfg/token.txt");
+  // A credential the unit loads under that name wins.
+  WriteFile(dir / "creds/token.txt", "loaded\n");
+  BOOST_TEST(*ResolveSecret(ref, nullptr, dir / "cfg") == "loaded");
+  ::unsetenv("CREDENTIALS_DIRECTORY");
+}
+
+BOOST_AUTO_TEST_CASE(master_key_default_works_with_and_without_systemd_credentials) {
+  DaemonConfig d;
+  d.state_dir = "/var/lib/gitsyncd";
+  d.master_key = "${CREDENTIALS_DIRECTORY:-/etc/gitsyncd}/master.key";
+  ::unsetenv("CREDENTIALS_DIRECTORY");
+  BOOST_TEST(*MasterKeyPath(d) == "/etc/gitsyncd/master.key");
+  ::setenv("CREDENTIALS_DIRECTORY", "/run/credentials/gitsyncd.service", 1);
+  BOOST_TEST(*MasterKeyPath(d) == "/run/credentials/gitsyncd.service/master.key");
+  d.master_key = "${CREDENTIALS_DIRECTORY}/master.key";
+  BOOST_TEST(*MasterKeyPath(d) == "/run/credentials/gitsyncd.service/master.key");
+  ::unsetenv("CREDENTIALS_DIRECTORY");
+  auto unset = MasterKeyPath(d);
+  BOOST_REQUIRE(!unset.ok());
+  BOOST_TEST(unset.status().message().find("${CREDENTIALS_DIRECTORY:-/etc/gitsyncd}") != std::string::npos);
+  d.master_key = "${CREDENTIALS_DIRECTORY:=x}/k";
+  BOOST_TEST(!MasterKeyPath(d).ok());
 }
 
 BOOST_AUTO_TEST_CASE(resolve_errors_name_the_place_not_the_value) {

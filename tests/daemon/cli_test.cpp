@@ -51,13 +51,15 @@ BOOST_AUTO_TEST_CASE(every_subcommand_has_help) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(systemd_drop_in_lists_every_synced_folder) {
+// Each folder is optional ('-'): systemd would refuse to start the unit over one that does not
+// exist yet.
+BOOST_AUTO_TEST_CASE(systemd_drop_in_lists_every_synced_folder_as_optional) {
   WriteFile(dir / "connectors.d/a.yaml",
             "name: a\nprovider: git\nurl: file:///srv/remote.git\nsyncs:\n  - name: one\n    local: /srv/config/one\n"
             "  - name: two\n    local: /srv/config with space/two\n");
   auto r = Run({"systemd-drop-in"});
   BOOST_TEST(r.exit_code == 0, r.err);
-  BOOST_TEST(r.out.find("[Service]\nReadWritePaths=\"/srv/config with space/two\"\nReadWritePaths=\"/srv/config/one\"\n") !=
+  BOOST_TEST(r.out.find("[Service]\nReadWritePaths=\"-/srv/config with space/two\"\nReadWritePaths=\"-/srv/config/one\"\n") !=
                  std::string::npos,
              r.out);
 }

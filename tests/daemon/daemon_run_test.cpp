@@ -110,4 +110,22 @@ BOOST_AUTO_TEST_CASE(test_connection_reports_a_bad_password) {
                         ": authentication failed for user 'deploy' at localhost") != std::string::npos, r.err);
 }
 
+BOOST_AUTO_TEST_CASE(status_exits_3_while_a_binding_fails_and_0_once_it_recovers) {
+  env["GITSYNCD_TEST_PASSWORD"] = "wrong";
+  {
+    DaemonProcess daemon(binary, cfg, dir.path(), env);
+    BOOST_REQUIRE_MESSAGE(daemon.WaitForNotify("READY=1"), daemon.Log());
+    BOOST_REQUIRE_MESSAGE(WaitFor([&] { return Cli({"status"}).exit_code != 0; }), daemon.Log());
+    CommandResult failing = Cli({"status"});
+    BOOST_TEST(failing.exit_code == 3, failing.out + failing.err);
+    BOOST_TEST(failing.out.find("authentication failed") != std::string::npos, failing.out);
+    BOOST_TEST(Cli({"status", "--json"}).exit_code == 3);
+    daemon.Signal(SIGTERM);
+    BOOST_TEST(daemon.Wait() == 0);
+  }
+  env["GITSYNCD_TEST_PASSWORD"] = "Pa55-word-for-test";
+  DaemonProcess daemon(binary, cfg, dir.path(), env);
+  BOOST_REQUIRE_MESSAGE(WaitFor([&] { return Cli({"status"}).exit_code == 0; }, 20s), daemon.Log() + Cli({"status"}).out);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
