@@ -11,6 +11,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "config/private_files.h"
+
 namespace gitsyncd {
 namespace {
 
@@ -54,49 +56,6 @@ Result<std::string> ReadSmallFile(const std::string& path, size_t limit) {
   return data;
 }
 
-// Writes `data` to `path` atomically: temp file (0600, O_EXCL) in the same folder, fsync,
-// rename over the target, fsync the folder. A crash leaves either the old or the new file.
-Status AtomicWrite(const std::string& path, const std::string& data) {
-  std::string dir = fs::path(path).parent_path().string();
-  std::string tmp = path + ".tmp-XXXXXX";
-  int fd = ::mkstemp(tmp.data());
-  if (fd < 0) return Status::IoError("cannot create a temp file in " + dir + ": " + Errno());
-  ::fchmod(fd, 0600);
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return Status::IoError("cannot write " + tmp + ": " + Errno());
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    ::unlink(tmp.c_str());
-    return Status::IoError("cannot flush " + tmp + ": " + Errno());
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return Status::IoError("cannot replace " + path + ": " + Errno());
-  }
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  return Status::Ok();
-}
-
-Status MakePrivateDir(const std::string& dir) {
-  std::error_code ec;
-  if (fs::is_directory(dir, ec)) return Status::Ok();
-  fs::create_directories(dir, ec);
-  if (ec) return Status::IoError("cannot create " + dir + ": " + ec.message());
-  fs::permissions(dir, fs::perms::owner_all, ec);
-  return Status::Ok();
-}
 
 }  // namespace
 
@@ -123,7 +82,7 @@ Status SecretStore::InitKey(const std::string& key_path) {
   }
   std::string dir = fs::path(key_path).parent_path().string();
   if (!dir.empty()) {
-    Status s = MakePrivateDir(dir);
+    Status s = MakePrivateDirs(dir);
     if (!s.ok()) return s;
   }
   unsigned char key[kKeyBytes];
@@ -135,6 +94,7 @@ Status SecretStore::InitKey(const std::string& key_path) {
     if (errno == EEXIST) return Status::AlreadyExists("master key " + key_path + " already exists");
     return Status::IoError("cannot create master key " + key_path + ": " + Errno());
   }
+  GiveToFolderOwner(fd, dir);
   ssize_t n = ::write(fd, key, sizeof key);
   sodium_memzero(key, sizeof key);
   bool ok = n == static_cast<ssize_t>(sizeof key) && ::fsync(fd) == 0;
@@ -166,7 +126,7 @@ Result<SecretStore> SecretStore::Open(const std::string& key_path, const std::st
     return Status::Corrupted("master key " + key_path + " has " + std::to_string(key->size()) +
                              " bytes; expected " + std::to_string(kKeyBytes));
   }
-  Status s = MakePrivateDir(dir);
+  Status s = MakePrivateDirs(dir);
   if (!s.ok()) return s;
   SecretStore store(dir, *key);
   sodium_memzero(key->data(), key->size());
@@ -214,7 +174,7 @@ Status SecretStore::Set(const std::string& name, const std::string& value) {
       nonce + kNonceBytes, &clen, reinterpret_cast<const unsigned char*>(value.data()), value.size(),
       reinterpret_cast<const unsigned char*>(name.data()), name.size(), nullptr, nonce,
       reinterpret_cast<const unsigned char*>(key_.data()));
-  return AtomicWrite(dir_ + "/" + name + kSuffix, out);
+  return WritePrivateFile(dir_ + "/" + name + kSuffix, out);
 }
 
 Result<std::string> SecretStore::Get(const std::string& name) const {

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "config/private_files.h"
 #include "webhooks/webhook_verifier.h"
 
 namespace gitsyncd {
@@ -65,28 +66,16 @@ Result<std::string> WebhookTokens::Rotate(const DaemonConfig& daemon, const std:
   token.resize(std::strlen(token.c_str()));
   sodium_memzero(raw, sizeof raw);
 
-  std::error_code ec;
-  fs::create_directories(Dir(daemon), ec);
-  if (ec) return Status::IoError("cannot create " + Dir(daemon) + ": " + ec.message());
-  fs::permissions(daemon.state_dir + "/webhooks", fs::perms::owner_all, ec);
-  fs::permissions(Dir(daemon), fs::perms::owner_all, ec);
+  Status made = MakePrivateDirs(Dir(daemon));
+  if (!made.ok()) return made;
   auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   char when[32];
   std::tm tm{};
   gmtime_r(&now, &tm);
   std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
   std::string body = json::serialize(json::object{{"sha256", ToHex(Sha256(token))}, {"created", when}}) + "\n";
-  std::string path = TokenFile(daemon, connector_id);
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << body;
-    out.flush();
-    if (!out) return Status::IoError("cannot write " + tmp);
-  }
-  ::chmod(tmp.c_str(), 0600);
-  fs::rename(tmp, path, ec);
-  if (ec) return Status::IoError("cannot replace " + path + ": " + ec.message());
+  Status written = WritePrivateFile(TokenFile(daemon, connector_id), body);
+  if (!written.ok()) return written;
   return token;
 }
 

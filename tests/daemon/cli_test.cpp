@@ -1,4 +1,7 @@
 // The gitsyncd command line as a user runs it: exit codes, help, and the secret commands.
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
 
@@ -62,6 +65,41 @@ BOOST_AUTO_TEST_CASE(systemd_drop_in_lists_every_synced_folder_as_optional) {
   BOOST_TEST(r.out.find("[Service]\nReadWritePaths=\"-/srv/config with space/two\"\nReadWritePaths=\"-/srv/config/one\"\n") !=
                  std::string::npos,
              r.out);
+}
+
+// The operator runs the CLI with sudo while the service (its own user) owns the state directory:
+// what the CLI writes there must stay readable by the service.
+BOOST_AUTO_TEST_CASE(root_cli_leaves_state_files_owned_by_the_state_dir_owner) {
+  if (::geteuid() != 0) {
+    BOOST_TEST_MESSAGE("skipped: needs root to write as root into a folder another user owns");
+    return;
+  }
+  const uid_t service_uid = 65534;  // nobody: stands in for the gitsyncd user
+  const gid_t service_gid = 65534;
+  WriteFile(dir / "gitsyncd.yaml", "state_dir: " + (dir / "state") + "\nmaster_key: " + (dir / "master.key") + "\n");
+  WriteFile(dir / "connectors.d/team.yaml",
+            "name: team\nprovider: git\nurl: file:///srv/remote.git\nwebhook:\n  enabled: true\n"
+            "syncs:\n  - name: one\n    local: " + (dir / "one") + "\n");
+  fs::create_directories(dir / "state");
+  BOOST_REQUIRE(::chown((dir / "state").c_str(), service_uid, service_gid) == 0);
+  BOOST_REQUIRE(Run({"secret", "init"}).exit_code == 0);
+  auto set = Run({"secret", "set", "token"}, "s3cret\n");
+  BOOST_REQUIRE_MESSAGE(set.exit_code == 0, set.err);
+  auto url = Run({"webhook-url", "team"});
+  BOOST_REQUIRE_MESSAGE(url.exit_code == 0, url.err);
+  size_t files = 0;
+  for (const auto& e : fs::recursive_directory_iterator(dir / "state")) {
+    struct stat st {};
+    BOOST_REQUIRE(::lstat(e.path().c_str(), &st) == 0);
+    BOOST_TEST(st.st_uid == service_uid, e.path() << " is owned by uid " << st.st_uid);
+    BOOST_TEST((st.st_mode & 077) == 0u, e.path() << " is open to group or others");
+    files += e.is_regular_file() ? 1 : 0;
+  }
+  BOOST_TEST(files >= 2u);  // the secret and the webhook token hash
+  // The master key outside the state directory stays root's.
+  struct stat key {};
+  BOOST_REQUIRE(::stat((dir / "master.key").c_str(), &key) == 0);
+  BOOST_TEST(key.st_uid == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(version_is_printed) {
