@@ -20,6 +20,10 @@ namespace fs = std::filesystem;
 namespace json = boost::json;
 
 constexpr const char* kFile = "state.json";
+// state.json's layout version. 0 is the layout before the field existed (same keys); a reader
+// takes every version up to its own and refuses a newer one rather than drop fields it does
+// not know.
+constexpr uint64_t kStateFormat = 1;
 
 std::string Str(const json::object& o, const char* key) {
   auto* v = o.if_contains(key);
@@ -75,6 +79,11 @@ Result<BindingState> LoadBindingState(const std::string& binding_dir) {
                              "); move it away to start this binding afresh");
   }
   const json::object& o = v.as_object();
+  if (uint64_t format = Num(o, "format"); format > kStateFormat) {
+    return Status::Corrupted("sync state " + path + " has format " + std::to_string(format) +
+                             ", written by a newer gitsyncd (this one reads up to format " +
+                             std::to_string(kStateFormat) + "); run the newer version");
+  }
   BindingState s;
   s.last_synced_commit = Str(o, "last_synced_commit");
   s.last_success_time = Str(o, "last_success_time");
@@ -101,6 +110,7 @@ Result<BindingState> LoadBindingState(const std::string& binding_dir) {
 
 Status SaveBindingState(const std::string& binding_dir, const BindingState& s) {
   json::object o;
+  o["format"] = kStateFormat;
   o["last_synced_commit"] = s.last_synced_commit;
   o["last_success_time"] = s.last_success_time;
   o["last_error"] = s.last_error;
