@@ -1,5 +1,8 @@
-// Logging through spdlog to stderr. Under systemd (JOURNAL_STREAM set) each line carries an
-// sd-daemon priority prefix ("<6>") instead of a timestamp, so journald keeps the levels.
+// Logging through spdlog. When stderr is systemd's journal stream (JOURNAL_STREAM names it),
+// lines go to journald natively with their priority and the fields GITSYNCD_BINDING,
+// GITSYNCD_CONNECTOR and GITSYNCD_COMMIT (config/log_context.h); if journald cannot be reached
+// they fall back to stderr with an sd-daemon priority prefix ("<6>"). Elsewhere: stderr, with
+// a timestamp, or one JSON object per line.
 #pragma once
 
 #include <string>

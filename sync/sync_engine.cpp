@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "config/log_context.h"
 #include "sync/local_watcher.h"
 #include "sync/sync_pass.h"
 
@@ -127,11 +128,13 @@ struct SyncEngine::Impl {
       b.changes_complete = watched;
       b.full_scan = false;
       BindingSpec spec = b.spec;
+      ScopedLogContext log_context(name, b.connector);
       lock.unlock();
       auto started = Clock::now();
       Result<PassOutcome> r = RunSyncPass(spec, PassOptions{local_only, hints ? &*hints : nullptr});
       double seconds = std::chrono::duration<double>(Clock::now() - started).count();
       auto state = LoadBindingState(spec.binding_dir);
+      if (state.ok()) CurrentLogContext().commit = state->last_synced_commit;
       lock.lock();
       b.running = false;
       ++b.passes;

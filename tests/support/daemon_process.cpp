@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,6 +37,12 @@ DaemonProcess::DaemonProcess(const std::string& binary, const std::string& confi
     ::dup2(fd, 1);
     ::dup2(fd, 2);
     for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+    if (env.count("JOURNAL_STREAM") != 0 && env.at("JOURNAL_STREAM") == "stderr") {
+      // As systemd does for StandardError=journal: name the stream the daemon writes to.
+      struct stat st {};
+      ::fstat(2, &st);
+      ::setenv("JOURNAL_STREAM", (std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino)).c_str(), 1);
+    }
     ::execl(binary.c_str(), binary.c_str(), "--config", config_dir.c_str(), "run", static_cast<char*>(nullptr));
     ::_exit(127);
   }

@@ -11,6 +11,7 @@
 
 namespace gitsyncd::testing {
 
+// env["JOURNAL_STREAM"] = "stderr" sets JOURNAL_STREAM to the daemon's stderr, as systemd does.
 class DaemonProcess {
  public:
   DaemonProcess(const std::string& binary, const std::string& config_dir, const std::string& work_dir,
