@@ -16,6 +16,9 @@
 namespace gitsyncd {
 namespace {
 
+using testing::ReadFile;
+using testing::TempDir;
+
 std::vector<EngineBindingStatus> TwoBindingsWithState() {
   std::vector<EngineBindingStatus> out(2);
   out[0].name = "app";
