@@ -1,6 +1,7 @@
-// The daemon's HTTP side: the listener with its webhook service, health check and operator
-// endpoints (status page, /metrics, /api/v1/...). It lives as long as the daemon; each config
-// (and each change of webhook tokens) is swapped in with Use().
+// The daemon's HTTP side, two listeners that never share an endpoint: the public one (webhook
+// deliveries and /healthz; `listen:`) and the operator one (status page, /metrics, /api/v1/...;
+// `operator:`, see operator_api.h). They live as long as the daemon; each config (and each
+// change of webhook tokens) is swapped in with Use().
 #pragma once
 
 #include <map>
@@ -16,8 +17,8 @@
 
 namespace gitsyncd {
 
-// True when the config asks for the HTTP listener (a `listen` section or a webhook-enabled
-// connector).
+// True when the config asks for either listener: a `listen` section or a webhook-enabled
+// connector (public), an `operator` section (operator).
 bool WantsListener(const Config& config);
 
 class HttpFrontend {
@@ -28,7 +29,8 @@ class HttpFrontend {
   HttpFrontend(const HttpFrontend&) = delete;
   HttpFrontend& operator=(const HttpFrontend&) = delete;
 
-  // Resolves the admin token (a secret reference) and binds; errors name the setting.
+  // Binds the listeners the config asks for, resolving operator.admin_token (a secret
+  // reference); errors name the setting.
   Status Start(const Config& config, const SecretStore* store);
   // Serves this config, its engine and its resolved webhook secrets from now on; re-reads the
   // webhook tokens.
