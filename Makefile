@@ -27,7 +27,8 @@ test: deps build
 package: deps build
 	scripts/check-package $(BUILD_DIR)
 
-# libFuzzer over the webhook parsers and verifier (clang, ASan+UBSan), bounded in time.
+# libFuzzer over the webhook parsers and verifier, the operator API and the config loader
+# (clang, ASan+UBSan), bounded in time: FUZZ_SECONDS in total, shared between the targets.
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	scripts/fuzz $(FUZZ_SECONDS)

@@ -100,7 +100,17 @@ struct ListenConfig {
   uint64_t max_body_bytes = 5 * 1024 * 1024;
   unsigned max_connections = 256;
   std::chrono::seconds read_timeout{10};
-  SecretRef admin_token;  // lets non-loopback clients use /, /metrics and /api/ (Bearer)
+};
+
+// The operator listener (gitsyncd.yaml `operator:`): status page, /metrics and /api/. Apart from
+// the public listener, so nothing that reaches the webhooks reaches these.
+struct OperatorConfig {
+  bool configured = false;       // gitsyncd.yaml has an `operator` section
+  std::string address = "127.0.0.1";
+  uint16_t port = 8788;
+  std::string tls_cert, tls_key; // both set = HTTPS
+  SecretRef admin_token;         // when set, every operator request must carry it
+  std::vector<std::string> hosts;  // Host names accepted besides localhost and IP literals
 };
 
 // gitsyncd.yaml
@@ -113,6 +123,7 @@ struct DaemonConfig {
   std::string ca_file;       // extra CA bundle for HTTPS remotes and APIs
   unsigned workers = 4;      // Git worker threads
   ListenConfig listen;
+  OperatorConfig operator_api;
   std::string file;
 };
 

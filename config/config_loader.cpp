@@ -1,5 +1,7 @@
 #include "config/config_loader.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -19,10 +21,12 @@ constexpr size_t kMaxConnectorFiles = 1000;
 constexpr std::chrono::seconds kMinPollInterval{10};
 
 const std::vector<std::string> kDaemonKeys = {"state_dir", "master_key", "secrets_dir", "log_level",
-                                              "log_format", "ca_file",   "workers",    "listen"};
+                                              "log_format", "ca_file",   "workers",    "listen",
+                                              "operator"};
 const std::vector<std::string> kListenKeys = {"address",        "port",            "tls_cert",    "tls_key",
                                               "public_url",     "max_body_bytes",  "max_connections",
                                               "read_timeout",   "admin_token"};
+const std::vector<std::string> kOperatorKeys = {"listen", "tls_cert", "tls_key", "admin_token", "hosts"};
 const std::vector<std::string> kConnectorKeys = {"name",  "provider",      "url_type", "url",     "branch",
                                                  "auth",  "api",           "commit_author", "fetch",
                                                  "webhook", "test_repo",   "syncs"};
@@ -78,6 +82,62 @@ std::optional<YAML::Node> ParseFile(const std::string& path, std::vector<ConfigE
   }
 }
 
+bool IsLoopbackIp(const std::string& ip) {
+  in_addr v4{};
+  if (::inet_pton(AF_INET, ip.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  return ip == "::1";
+}
+
+// `listen`: "ADDRESS:PORT" or "[IPv6]:PORT".
+void ParseOperatorListen(YamlMap& o, const std::string& v, OperatorConfig* oc) {
+  size_t colon = v.rfind(':');
+  std::string host = colon == std::string::npos ? "" : v.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  std::string port = colon == std::string::npos ? "" : v.substr(colon + 1);
+  in6_addr any{};
+  bool ip = ::inet_pton(AF_INET, host.c_str(), &any) == 1 || ::inet_pton(AF_INET6, host.c_str(), &any) == 1;
+  bool port_ok = !port.empty() && port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos &&
+                 std::stoul(port) <= 65535;
+  if (!ip || !port_ok) {
+    o.sink()->Add(o.Get("listen"), "operator.listen",
+                  "'" + v + "' is not ADDRESS:PORT with an IP address (e.g. 127.0.0.1:8788)");
+    return;
+  }
+  oc->address = host;
+  oc->port = static_cast<uint16_t>(std::stoul(port));
+}
+
+// gitsyncd.yaml `operator:`. An address other hosts can reach needs TLS and an admin token.
+void LoadOperator(const YAML::Node& node, const std::string& dir, ErrorSink* sink, OperatorConfig* oc) {
+  YamlMap o(node, "operator", sink, kOperatorKeys);
+  oc->configured = true;
+  if (auto v = o.String("listen")) ParseOperatorListen(o, *v, oc);
+  auto path = [&](const std::string& p) { return fs::path(p).is_absolute() ? p : (fs::absolute(dir) / p).string(); };
+  if (auto v = o.String("tls_cert")) oc->tls_cert = path(*v);
+  if (auto v = o.String("tls_key")) oc->tls_key = path(*v);
+  if (oc->tls_cert.empty() != oc->tls_key.empty()) {
+    sink->Add(o.Where(), "operator", "tls_cert and tls_key must be given together");
+  }
+  oc->admin_token = o.Secret("admin_token");
+  if (o.Has("hosts")) {
+    YAML::Node hosts = o.Get("hosts");
+    if (!hosts.IsSequence()) sink->Add(hosts, "operator.hosts", "must be a list of host names");
+    for (size_t i = 0; hosts.IsSequence() && i < hosts.size(); ++i) {
+      if (!hosts[i].IsScalar() || hosts[i].Scalar().empty() ||
+          hosts[i].Scalar().find_first_of(":/ ") != std::string::npos) {
+        sink->Add(hosts[i], "operator.hosts[" + std::to_string(i) + "]", "must be a host name (no port, no scheme)");
+      } else {
+        oc->hosts.push_back(Lower(hosts[i].Scalar()));
+      }
+    }
+  }
+  if (!IsLoopbackIp(oc->address) && (oc->tls_cert.empty() || !oc->admin_token.present())) {
+    sink->Add(o.Has("listen") ? o.WhereKey("listen") : o.Where(), "operator.listen",
+              oc->address + " is reachable from other hosts: set operator.tls_cert, operator.tls_key and "
+                            "operator.admin_token, or listen on loopback (127.0.0.1:8788)");
+  }
+}
+
 void LoadDaemon(const YAML::Node& root, const std::string& dir, const std::string& file, DaemonConfig* d,
                 std::vector<ConfigError>* errors) {
   ErrorSink sink(file, errors);
@@ -102,6 +162,7 @@ void LoadDaemon(const YAML::Node& root, const std::string& dir, const std::strin
   if (auto v = m.Choice("log_level", {"trace", "debug", "info", "warn", "error", "critical", "off"})) d->log_level = *v;
   if (auto v = m.Choice("log_format", {"text", "json"})) d->log_format = *v;
   if (auto v = m.Unsigned("workers", 1, 64)) d->workers = static_cast<unsigned>(*v);
+  if (m.Has("operator")) LoadOperator(m.Get("operator"), dir, &sink, &d->operator_api);
   if (!m.Has("listen")) return;
   YamlMap l(m.Get("listen"), "listen", &sink, kListenKeys);
   ListenConfig& lc = d->listen;
@@ -129,7 +190,10 @@ void LoadDaemon(const YAML::Node& root, const std::string& dir, const std::strin
     }
   }
   if (auto v = l.Unsigned("max_connections", 1, 100000)) lc.max_connections = static_cast<unsigned>(*v);
-  lc.admin_token = l.Secret("admin_token");
+  if (l.Has("admin_token")) {
+    sink.Add(l.Get("admin_token"), "listen.admin_token",
+             "moved to operator.admin_token: the status page, /metrics and /api/ have their own listener (`operator:`)");
+  }
   if (auto v = l.Duration("read_timeout")) {
     if (v->count() < 1 || v->count() > 600) {
       sink.Add(l.Get("read_timeout"), "listen.read_timeout", "must be between 1s and 10m");

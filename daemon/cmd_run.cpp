@@ -11,18 +11,13 @@
 
 #include "daemon/cli.h"
 #include "daemon/control_socket.h"
+#include "daemon/http_frontend.h"
 #include "daemon/import_jobs.h"
 #include "daemon/logging.h"
-#include "daemon/metrics.h"
-#include "daemon/status_json.h"
-#include "daemon/status_page.h"
 #include "daemon/remote_credentials.h"
 #include "daemon/service_notifier.h"
 #include "sync/remote_auth.h"
 #include "sync/sync_engine.h"
-#include "webhooks/delivery_log.h"
-#include "webhooks/http_server.h"
-#include "webhooks/webhook_service.h"
 #include "webhooks/webhook_verifier.h"
 
 namespace gitsyncd {
@@ -36,14 +31,6 @@ struct RunningConfig {
   std::shared_ptr<SyncEngine> engine;
   std::map<std::string, VerifyPolicy> webhook_policies;
 };
-
-bool WantsListener(const Config& c) {
-  if (c.daemon.listen.configured) return true;
-  for (const auto& con : c.connectors) {
-    if (con.webhook.enabled) return true;
-  }
-  return false;
-}
 
 // Resolves each webhook-enabled connector's webhook.secret once per config; a secret that
 // cannot be resolved makes that connector refuse every delivery, saying why.
@@ -67,198 +54,9 @@ std::map<std::string, VerifyPolicy> WebhookPolicies(const Config& c, const Secre
   return out;
 }
 
-// The HTTP side: the listener lives as long as the daemon; the webhook service is rebuilt
-// for each config (reload) and when tokens change, and swapped in under a mutex.
-class HttpFrontend {
- public:
-  HttpFrontend(const DaemonConfig& daemon)
-      : log_(daemon.state_dir + "/webhooks/deliveries") {}
-
-  Status Start(const ListenConfig& listen) {
-    HttpServerOptions o;
-    o.address = listen.address;
-    o.port = listen.port;
-    o.tls_cert = listen.tls_cert;
-    o.tls_key = listen.tls_key;
-    o.max_body_bytes = listen.max_body_bytes;
-    o.max_connections = listen.max_connections;
-    o.read_timeout = listen.read_timeout;
-    auto server = HttpServer::Start(o, [this](const HttpRequest& r) { return Handle(r); });
-    if (!server.ok()) return server.status();
-    server_ = std::move(server).value();
-    spdlog::info("listening on {}://{}:{}", listen.tls_cert.empty() ? "http" : "https", listen.address, server_->port());
-    return Status::Ok();
-  }
-
-  void Use(const RunningConfig& rc) {
-    auto config = std::make_shared<const Config>(rc.config);
-    std::vector<std::string> ids;
-    for (const auto& c : config->connectors) ids.push_back(ConnectorId(c.name));
-    WebhookTokens tokens = WebhookTokens::Load(config->daemon, ids);
-    for (const auto& p : tokens.problems()) spdlog::error("webhooks: {}", p);
-    std::weak_ptr<SyncEngine> engine = rc.engine;
-    auto service = std::make_shared<WebhookService>(
-        config, rc.webhook_policies, std::move(tokens), &log_,
-        [engine](const std::string& binding, const std::string& reason) {
-          auto e = engine.lock();
-          return e && e->TriggerRemote(binding, reason);
-        });
-    std::lock_guard<std::mutex> lock(mu_);
-    service_ = std::move(service);
-    engine_ = rc.engine;
-    config_ = config;
-  }
-
-  void SetReady(bool ready) { ready_ = ready; }
-  // Lets clients off loopback use the operator endpoints with "Authorization: Bearer <token>".
-  void SetAdminToken(std::string token) { admin_token_ = std::move(token); }
-  void SetImportJobs(ImportJobs* jobs) { jobs_ = jobs; }
-  void Stop() {
-    if (server_) server_->Stop();
-    log_.Flush();
-  }
-
- private:
-  HttpResponse Handle(const HttpRequest& r) {
-    std::string path = r.target.substr(0, r.target.find('?'));
-    if (path == "/healthz") {
-      HttpResponse res;
-      res.status = ready_ ? 200 : 503;
-      res.body = ready_ ? "{\"status\":\"ok\"}\n" : "{\"status\":\"starting\"}\n";
-      return res;
-    }
-    std::shared_ptr<WebhookService> service;
-    std::shared_ptr<SyncEngine> engine;
-    std::shared_ptr<const Config> config;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      service = service_;
-      engine = engine_;
-      config = config_;
-    }
-    if (path.rfind(WebhookService::kPathPrefix, 0) == 0) {
-      if (service) return service->Handle(r);
-      return Error(503, "starting");
-    }
-    bool admin = path == "/" || path == "/ui/status.js" || path == "/metrics" || path.rfind("/api/", 0) == 0;
-    if (!admin) return Error(404, "not found");
-    // Operator endpoints answer only on loopback (put a reverse proxy with auth in front
-    // to reach them from elsewhere).
-    if (!r.from_loopback) {
-      std::string auth = r.Header("authorization");
-      bool token_ok = !admin_token_.empty() && auth.rfind("Bearer ", 0) == 0 &&
-                      ConstantTimeEquals(auth.substr(7), admin_token_);
-      if (!token_ok) {
-        return Error(admin_token_.empty() ? 403 : 401,
-                     admin_token_.empty() ? "only answered on loopback (set listen.admin_token to allow others)"
-                                          : "missing or wrong admin token (Authorization: Bearer ...)");
-      }
-    }
-    if (path == "/" || path == "/ui/status.js") {
-      HttpResponse page;
-      page.content_type = path == "/" ? "text/html; charset=utf-8" : "text/javascript; charset=utf-8";
-      page.body = std::string(path == "/" ? StatusPageHtml() : StatusPageScript());
-      page.headers.emplace_back("Content-Security-Policy", std::string(kStatusPageCsp));
-      page.headers.emplace_back("X-Content-Type-Options", "nosniff");
-      return page;
-    }
-    if (!engine || !config) return Error(503, "starting");
-    if (path == "/metrics" && r.method == "GET") {
-      HttpResponse res;
-      res.content_type = "text/plain; version=0.0.4; charset=utf-8";
-      res.body = RenderMetrics(engine->Snapshot(), engine->QueueDepth(),
-                               service ? service->counters() : WebhookCounters{});
-      return res;
-    }
-    if (path == "/api/v1/status" && r.method == "GET") return StatusJson(*config, *engine);
-    if (path.rfind("/api/v1/imports", 0) == 0 && jobs_) return Imports(r, path, *config);
-    const std::string prefix = "/api/v1/syncs/", suffix = "/sync";
-    if (path.rfind(prefix, 0) == 0 && path.size() > prefix.size() + suffix.size() &&
-        path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0) {
-      if (r.method != "POST") return Error(405, "use POST");
-      std::string name = path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
-      if (!engine->TriggerRemote(name, "api request")) return Error(404, "no sync binding named '" + name + "'");
-      HttpResponse res;
-      res.status = 202;
-      res.body = json::serialize(json::object{{"queued", name}}) + "\n";
-      return res;
-    }
-    return Error(404, "not found");
-  }
-
-  // POST /api/v1/imports (an import request as JSON) -> 202 {"id"}; GET /api/v1/imports/ID;
-  // POST /api/v1/imports/ID/cancel. The job runs on its own thread, never here.
-  HttpResponse Imports(const HttpRequest& r, const std::string& path, const Config& config) {
-    if (path == "/api/v1/imports") {
-      if (r.method != "POST") return Error(405, "use POST");
-      json::error_code ec;
-      auto v = json::parse(r.body, ec);
-      if (ec) return Error(400, "the body is not JSON");
-      auto req = ImportRequestFromJson(v);
-      if (!req.ok()) return Error(400, req.status().message());
-      auto id = jobs_->Start(config, *req);
-      if (!id.ok()) return Error(400, id.status().message());
-      HttpResponse res;
-      res.status = 202;
-      res.body = json::serialize(json::object{{"id", *id}}) + "\n";
-      return res;
-    }
-    std::string rest = path.substr(std::string("/api/v1/imports/").size());
-    bool cancel = rest.size() > 7 && rest.compare(rest.size() - 7, 7, "/cancel") == 0;
-    std::string id = cancel ? rest.substr(0, rest.size() - 7) : rest;
-    if (cancel != (r.method == "POST")) return Error(405, cancel ? "use POST" : "use GET");
-    auto p = jobs_->Get(id);
-    if (!p) return Error(404, "no import job " + id);
-    if (cancel) jobs_->Cancel(id);
-    HttpResponse res;
-    res.status = cancel ? 202 : 200;
-    res.body = json::serialize(json::object{{"id", id}, {"job", ToJson(*p)}}) + "\n";
-    return res;
-  }
-
-  static HttpResponse Error(int status, const std::string& message) {
-    HttpResponse res;
-    res.status = status;
-    res.body = json::serialize(json::object{{"error", message}}) + "\n";
-    return res;
-  }
-
-  // The same objects as `gitsyncd status --json`, from the engine's copy of each state.json.
-  static HttpResponse StatusJson(const Config& config, const SyncEngine& engine) {
-    std::map<std::string, EngineBindingStatus> live;
-    for (auto& b : engine.Snapshot()) live.emplace(b.name, std::move(b));
-    json::array all;
-    for (const auto& c : config.connectors) {
-      for (const auto& s : c.syncs) {
-        auto it = live.find(s.name);
-        Result<BindingState> st = it != live.end() && it->second.state ? Result<BindingState>(*it->second.state)
-                                                                       : Result<BindingState>(BindingState{});
-        json::object o = BindingStatusJson(c, s, st);
-        if (it != live.end()) {
-          o["running"] = it->second.running;
-          o["queued"] = it->second.queued;
-          o["next_retry_in_s"] = it->second.next_retry_in_s;
-          o["last_pass_ms"] = it->second.last_pass_seconds * 1000.0;
-          o["last_pass_incremental"] = it->second.last_pass_incremental;
-        }
-        all.push_back(std::move(o));
-      }
-    }
-    HttpResponse res;
-    res.body = json::serialize(json::object{{"bindings", std::move(all)}}) + "\n";
-    return res;
-  }
-
-  DeliveryLog log_;
-  std::unique_ptr<HttpServer> server_;
-  std::mutex mu_;
-  std::shared_ptr<WebhookService> service_;
-  std::shared_ptr<SyncEngine> engine_;
-  std::shared_ptr<const Config> config_;
-  std::string admin_token_;
-  ImportJobs* jobs_ = nullptr;
-  std::atomic<bool> ready_{false};
-};
+void UseConfig(HttpFrontend* http, const RunningConfig& rc) {
+  http->Use(rc.config, rc.engine, rc.webhook_policies);
+}
 
 std::optional<SecretStore> OpenStoreIfPresent(const DaemonConfig& daemon) {
   auto store = CliContext::OpenStore(daemon);
@@ -319,7 +117,7 @@ std::string HandleControl(RunningConfig* const* current, std::mutex* mu, HttpFro
     if (!answer.empty()) return answer;
   }
   if (request == "reload-webhook-tokens") {
-    if (http) http->Use(**current);
+    if (http) UseConfig(http, **current);
     return json::serialize(json::object{{"ok", true}, {"listener", http != nullptr}});
   }
   if (request.rfind("sync-now ", 0) == 0) {
@@ -370,19 +168,9 @@ int Run(CliContext& ctx) {
   ImportJobs import_jobs;
   std::unique_ptr<HttpFrontend> http;
   if (WantsListener(current->config)) {
-    http = std::make_unique<HttpFrontend>(current->config.daemon);
-    http->Use(*current);
-    http->SetImportJobs(&import_jobs);
-    if (current->config.daemon.listen.admin_token.present()) {
-      auto token = ResolveSecret(current->config.daemon.listen.admin_token, current->store ? &*current->store : nullptr,
-                                 current->config.dir);
-      if (!token.ok()) {
-        current->engine->Stop();
-        return UserError(token.status().WithContext("listen.admin_token").message());
-      }
-      http->SetAdminToken(*token);
-    }
-    Status listening = http->Start(current->config.daemon.listen);
+    http = std::make_unique<HttpFrontend>(current->config.daemon, &import_jobs);
+    UseConfig(http.get(), *current);
+    Status listening = http->Start(current->config, current->store ? &*current->store : nullptr);
     if (!listening.ok()) {
       current->engine->Stop();
       return UserError(listening.message());
@@ -429,7 +217,7 @@ int Run(CliContext& ctx) {
       current = std::move(next).value();
       current_raw = current.get();
       if (http) {
-        http->Use(*current);
+        UseConfig(http.get(), *current);
       } else if (WantsListener(current->config)) {
         spdlog::warn("the new config enables webhooks or `listen`; the listener starts at the next restart");
       }

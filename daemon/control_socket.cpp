@@ -19,6 +19,8 @@ namespace {
 // Requests and answers are short; anything longer is refused rather than buffered.
 constexpr size_t kMaxLine = 64 * 1024;
 constexpr int kIoTimeoutMs = 5000;
+constexpr char kRefusedPeer[] =
+    "{\"ok\":false,\"error\":\"refused: only the daemon's own user or root may use the control socket\"}\n";
 
 class Fd {
  public:
@@ -61,6 +63,15 @@ bool ReadLine(int fd, std::string* line) {
   return true;
 }
 
+// Only the daemon's own user and root may drive it. The socket's mode (0600) says the same,
+// but a loosened mode or a shared state directory must not open the daemon to other users.
+bool PeerAllowed(int fd) {
+  ucred peer{};
+  socklen_t len = sizeof peer;
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0) return false;
+  return peer.uid == 0 || peer.uid == ::geteuid();
+}
+
 bool WriteAll(int fd, const std::string& data) {
   size_t off = 0;
   while (off < data.size()) {
@@ -91,6 +102,10 @@ struct ControlServer::Impl {
       if (fds[1].revents != 0) return;
       Fd client(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
       if (client.get() < 0) continue;
+      if (!PeerAllowed(client.get())) {
+        WriteAll(client.get(), kRefusedPeer);
+        continue;
+      }
       std::string request;
       if (!ReadLine(client.get(), &request)) continue;
       WriteAll(client.get(), handler(request) + "\n");
@@ -147,10 +162,13 @@ Result<std::string> ControlRequest(const std::string& socket_path, const std::st
     return Status::Unavailable("gitsyncd is not running (no daemon listens on " + socket_path +
                                ": " + std::strerror(errno) + ")");
   }
-  if (!WriteAll(fd.get(), request + "\n")) {
-    return Status::Unavailable("cannot send to " + socket_path + ": " + std::strerror(errno));
-  }
   std::string response;
+  if (!WriteAll(fd.get(), request + "\n")) {
+    // A daemon that refuses this peer answers and closes without reading: show its answer.
+    std::string error = std::strerror(errno);
+    if (ReadLine(fd.get(), &response)) return response;
+    return Status::Unavailable("cannot send to " + socket_path + ": " + error);
+  }
   if (!ReadLine(fd.get(), &response)) {
     return Status::Unavailable("no answer from the daemon on " + socket_path);
   }

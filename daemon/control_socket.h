@@ -1,7 +1,7 @@
 // The local control channel between the CLI and a running `gitsyncd run`: a Unix socket at
-// <state_dir>/control.sock (mode 0600, so only the daemon's user can use it). One request line
-// in, one response line out. Used by `gitsyncd sync-now` (and anything else that needs the
-// live daemon rather than the state on disk).
+// <state_dir>/control.sock (mode 0600), answering only peers (SO_PEERCRED) with the daemon's
+// own uid or root. One request line in, one response line out. Used by `gitsyncd sync-now`
+// (and anything else that needs the live daemon rather than the state on disk).
 #pragma once
 
 #include <functional>

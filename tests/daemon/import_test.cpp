@@ -114,7 +114,7 @@ BOOST_AUTO_TEST_CASE(import_one_repository_with_a_new_name_and_the_name_rules) {
 BOOST_AUTO_TEST_CASE(import_runs_as_a_job_in_the_daemon_then_the_repos_sync) {
   int port = FreePort();
   WriteFile(cfg + "/gitsyncd.yaml", "state_dir: " + (dir / "state") + "\nca_file: " + api->ca_file() +
-                                        "\nlisten:\n  port: " + std::to_string(port) + "\n");
+                                        "\noperator:\n  listen: 127.0.0.1:" + std::to_string(port) + "\n");
   DaemonProcess daemon(binary, cfg, dir.path(), env);
   BOOST_REQUIRE_MESSAGE(daemon.WaitForNotify("READY=1"), daemon.Log());
   CommandResult r = Cli({"import", "team", "--all", "--local-root", dir / "srv"});
@@ -138,12 +138,13 @@ BOOST_AUTO_TEST_CASE(import_runs_as_a_job_in_the_daemon_then_the_repos_sync) {
 BOOST_AUTO_TEST_CASE(a_canceled_import_leaves_nothing_behind) {
   int port = FreePort();
   WriteFile(cfg + "/gitsyncd.yaml", "state_dir: " + (dir / "state") + "\nca_file: " + api->ca_file() +
-                                        "\nlisten:\n  port: " + std::to_string(port) + "\n");
+                                        "\noperator:\n  listen: 127.0.0.1:" + std::to_string(port) + "\n");
   api->Control("{\"delay_ms\": 600}");
   DaemonProcess daemon(binary, cfg, dir.path(), env);
   BOOST_REQUIRE_MESSAGE(daemon.WaitForNotify("READY=1"), daemon.Log());
   std::string body = "{\"connector\": \"team\", \"all\": true, \"local_root\": \"" + (dir / "srv") + "\"}";
-  HttpReply started = HttpExchange(port, BuildRequest("POST", "/api/v1/imports", {{"Content-Type", "application/json"}}, body));
+  const std::vector<std::pair<std::string, std::string>> json{{"Content-Type", "application/json"}};
+  HttpReply started = HttpExchange(port, BuildRequest("POST", "/api/v1/imports", json, body));
   BOOST_REQUIRE_MESSAGE(started.status == 202, started.body);
   BOOST_TEST(started.body.find("\"id\":\"import-1\"") != std::string::npos);
   CommandResult cancel = Cli({"import", "--cancel", "import-1"});
@@ -155,7 +156,7 @@ BOOST_AUTO_TEST_CASE(a_canceled_import_leaves_nothing_behind) {
   for (const auto& e : std::filesystem::directory_iterator(cfg + "/connectors.d")) {
     BOOST_TEST(e.path().filename() == "acme.yaml", e.path());  // no new file, no temp file
   }
-  BOOST_TEST(HttpExchange(port, BuildRequest("POST", "/api/v1/imports", {}, "{\"connector\": \"nope\", \"all\": true}"))
+  BOOST_TEST(HttpExchange(port, BuildRequest("POST", "/api/v1/imports", json, "{\"connector\": \"nope\", \"all\": true}"))
                  .status == 400);
   daemon.Signal(SIGTERM);
   BOOST_TEST(daemon.Wait() == 0);

@@ -31,7 +31,7 @@ BOOST_AUTO_TEST_CASE(status_page_renders_each_binding_in_a_browser) {
   InitBareRepo(remote);
   int port = FreePort();
   WriteFile(cfg + "/gitsyncd.yaml",
-            "state_dir: " + (dir / "state") + "\nlisten:\n  port: " + std::to_string(port) + "\n");
+            "state_dir: " + (dir / "state") + "\noperator:\n  listen: 127.0.0.1:" + std::to_string(port) + "\n");
   WriteFile(cfg + "/connectors.d/team.yaml", "name: team\nprovider: git\nurl: file://" + remote +
                                                  "\nsyncs:\n  - name: app\n    local: " + local + "\n");
   std::string binary = RequiredEnv("GITSYNCD_BINARY");

@@ -30,7 +30,7 @@ struct WebhookFixture {
   std::string binary = RequiredEnv("GITSYNCD_BINARY");
   std::string cfg = dir / "etc";
   std::string local = dir / "srv/app";
-  int port = FreePort();
+  int port = FreePort(), operator_port = FreePort();
   std::map<std::string, std::string> env{{"GITSYNCD_TEST_PASSWORD", "Pa55-word-for-test"},
                                          {"GITSYNCD_HOOK_SECRET", kHookSecret},
                                          {"GITSYNCD_CONFIG", ""}};
@@ -39,7 +39,8 @@ struct WebhookFixture {
     server.CreateBareRepo("cfg");
     WriteFile(cfg + "/gitsyncd.yaml", "state_dir: " + (dir / "state") + "\nca_file: " + server.ca_file() +
                                           "\nlog_level: debug\nlisten:\n  address: 127.0.0.1\n  port: " +
-                                          std::to_string(port) + "\n  public_url: https://hooks.example.com/\n");
+                                          std::to_string(port) + "\n  public_url: https://hooks.example.com/\noperator:\n  listen: 127.0.0.1:" +
+                                          std::to_string(operator_port) + "\n");
     WriteFile(cfg + "/connectors.d/team.yaml",
               "name: team\nprovider: github\nurl: " + server.url("cfg") +
                   "\nauth:\n  username: deploy\n  password: {env: GITSYNCD_TEST_PASSWORD}\n"
@@ -115,8 +116,8 @@ BOOST_AUTO_TEST_CASE(a_signed_push_delivery_brings_the_change_into_the_folder) {
   BOOST_TEST(Deliver(path, body, "delivery-2", "wrong-secret").status == 401);
   BOOST_TEST(Deliver("/webhooks/team/" + std::string(43, 'x'), body, "delivery-3").status == 401);
 
-  // Operator endpoints on loopback: Prometheus metrics, the status JSON, a sync request.
-  HttpReply metrics = HttpExchange(port, BuildRequest("GET", "/metrics", {}, ""));
+  // Operator endpoints on their own listener: Prometheus metrics, the status JSON, a sync request.
+  HttpReply metrics = HttpExchange(operator_port, BuildRequest("GET", "/metrics", {}, ""));
   BOOST_TEST(metrics.status == 200);
   BOOST_TEST(metrics.headers["content-type"].find("text/plain; version=0.0.4") == 0u);
   for (const char* line : {"# TYPE gitsyncd_sync_passes_total counter",
@@ -134,7 +135,7 @@ BOOST_AUTO_TEST_CASE(a_signed_push_delivery_brings_the_change_into_the_folder) {
   // The pass that wrote the file records its commit right after; the status follows.
   boost::json::array bindings;
   BOOST_TEST(WaitFor([&] {
-    HttpReply status = HttpExchange(port, BuildRequest("GET", "/api/v1/status", {}, ""));
+    HttpReply status = HttpExchange(operator_port, BuildRequest("GET", "/api/v1/status", {}, ""));
     if (status.status != 200) return false;
     bindings = boost::json::parse(status.body).at("bindings").as_array();
     return bindings.size() == 1u && std::string(bindings[0].at("last_synced_commit").as_string()) == Head();
@@ -142,11 +143,13 @@ BOOST_AUTO_TEST_CASE(a_signed_push_delivery_brings_the_change_into_the_folder) {
   BOOST_REQUIRE(bindings.size() == 1u);
   BOOST_TEST(bindings[0].at("name").as_string() == "app");
   BOOST_TEST(bindings[0].at("pending_local_changes").to_number<int>() == 0);
-  HttpReply sync = HttpExchange(port, BuildRequest("POST", "/api/v1/syncs/app/sync", {}, ""));
+  const std::vector<std::pair<std::string, std::string>> json{{"Content-Type", "application/json"}};
+  HttpReply sync = HttpExchange(operator_port, BuildRequest("POST", "/api/v1/syncs/app/sync", json, ""));
   BOOST_TEST(sync.status == 202, sync.body);
-  BOOST_TEST(HttpExchange(port, BuildRequest("POST", "/api/v1/syncs/nope/sync", {}, "")).status == 404);
-  BOOST_TEST(HttpExchange(port, BuildRequest("GET", "/api/v1/syncs/app/sync", {}, "")).status == 405);
-  BOOST_TEST(HttpExchange(port, BuildRequest("GET", "/nothing-here", {}, "")).status == 404);
+  BOOST_TEST(HttpExchange(operator_port, BuildRequest("POST", "/api/v1/syncs/nope/sync", json, "")).status == 404);
+  BOOST_TEST(HttpExchange(operator_port, BuildRequest("GET", "/api/v1/syncs/app/sync", {}, "")).status == 405);
+  BOOST_TEST(HttpExchange(operator_port, BuildRequest("GET", "/nothing-here", {}, "")).status == 404);
+  BOOST_TEST(HttpExchange(port, BuildRequest("GET", "/metrics", {}, "")).status == 404);
 
   // Rotating the token while the daemon runs retires the old URL at once.
   CommandResult rotated = Cli({"webhook-url", "team", "--rotate"});

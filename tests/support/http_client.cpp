@@ -5,6 +5,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,7 +17,9 @@ namespace gitsyncd::testing {
 std::string BuildRequest(const std::string& method, const std::string& target,
                          const std::vector<std::pair<std::string, std::string>>& headers, const std::string& body,
                          bool keep_alive) {
-  std::string r = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+  bool has_host = false;
+  for (const auto& h : headers) has_host = has_host || strcasecmp(h.first.c_str(), "host") == 0;
+  std::string r = method + " " + target + " HTTP/1.1\r\n" + (has_host ? "" : "Host: 127.0.0.1\r\n");
   for (const auto& [k, v] : headers) r += k + ": " + v + "\r\n";
   r += "Content-Length: " + std::to_string(body.size()) + "\r\n";
   if (!keep_alive) r += "Connection: close\r\n";

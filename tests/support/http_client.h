@@ -16,7 +16,7 @@ struct HttpReply {
   bool closed = false;  // the server closed the connection after this reply (or instead of one)
 };
 
-// "POST <target> HTTP/1.1" with Host, Content-Length and the given headers.
+// "POST <target> HTTP/1.1" with Host (127.0.0.1 unless given), Content-Length and the given headers.
 std::string BuildRequest(const std::string& method, const std::string& target,
                          const std::vector<std::pair<std::string, std::string>>& headers, const std::string& body,
                          bool keep_alive = false);

@@ -1,0 +1,49 @@
+// The daemon's HTTP side, two listeners that never share an endpoint: the public one (webhook
+// deliveries and /healthz; `listen:`) and the operator one (status page, /metrics, /api/v1/...;
+// `operator:`, see operator_api.h). They live as long as the daemon; each config (and each
+// change of webhook tokens) is swapped in with Use().
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "config/config.h"
+#include "config/secret_store.h"
+#include "config/status.h"
+#include "daemon/import_jobs.h"
+#include "sync/sync_engine.h"
+#include "webhooks/webhook_verifier.h"
+
+namespace gitsyncd {
+
+// True when the config asks for either listener: a `listen` section or a webhook-enabled
+// connector (public), an `operator` section (operator).
+bool WantsListener(const Config& config);
+
+class HttpFrontend {
+ public:
+  // Webhook deliveries are recorded under the state directory; import requests go to `jobs`.
+  HttpFrontend(const DaemonConfig& daemon, ImportJobs* jobs);
+  ~HttpFrontend();  // Stop()
+  HttpFrontend(const HttpFrontend&) = delete;
+  HttpFrontend& operator=(const HttpFrontend&) = delete;
+
+  // Binds the listeners the config asks for, resolving operator.admin_token (a secret
+  // reference); errors name the setting.
+  Status Start(const Config& config, const SecretStore* store);
+  // Serves this config, its engine and its resolved webhook secrets from now on; re-reads the
+  // webhook tokens.
+  void Use(const Config& config, std::shared_ptr<SyncEngine> engine,
+           const std::map<std::string, VerifyPolicy>& webhook_policies);
+  // /healthz answers 200 once ready, 503 before.
+  void SetReady(bool ready);
+  void Stop();
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace gitsyncd

@@ -1,0 +1,275 @@
+// The daemon's surfaces, attacked the way the issue found them open: a real `gitsyncd run` with
+// a public listener (webhooks) and an operator listener (status page, /metrics, /api/); requests
+// that a DNS-rebinding page, a cross-site form or a local reverse proxy would send; and the
+// control socket reached by another local user.
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include <boost/test/unit_test.hpp>
+
+#include <filesystem>
+
+#include "daemon/control_socket.h"
+#include "tests/support/daemon_process.h"
+#include "tests/support/git_cli.h"
+#include "tests/support/git_servers.h"
+#include "tests/support/http_client.h"
+#include "tests/support/wait_for.h"
+
+using namespace gitsyncd::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr uid_t kNobody = 65534;
+
+std::string Base64(const std::string& s) {
+  std::string out(sodium_base64_ENCODED_LEN(s.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(s.data()), s.size(),
+                    sodium_base64_VARIANT_ORIGINAL);
+  out.resize(out.size() - 1);  // the terminating NUL
+  return out;
+}
+
+// A daemon with one file:// binding "app", its public listener on `public_port` and whatever
+// `operator_yaml` says about the operator listener.
+struct OperatorFixture {
+  TempDir dir;
+  std::string binary = RequiredEnv("GITSYNCD_BINARY");
+  std::string cfg = dir / "etc", remote = dir / "remote.git", local = dir / "srv/app";
+  int public_port = FreePort(), operator_port = FreePort();
+  std::map<std::string, std::string> env{{"GITSYNCD_CONFIG", ""}};
+
+  OperatorFixture() {
+    InitBareRepo(remote);
+    WriteFile(cfg + "/connectors.d/team.yaml", "name: team\nprovider: git\nurl: file://" + remote +
+                                                   "\nwebhook:\n  enabled: true\nsyncs:\n  - name: app\n    local: " +
+                                                   local + "\n");
+  }
+  void WriteDaemonConfig(const std::string& operator_yaml) {
+    WriteFile(cfg + "/gitsyncd.yaml", "state_dir: " + (dir / "state") + "\nlisten:\n  port: " +
+                                          std::to_string(public_port) + "\n" + operator_yaml);
+  }
+  std::string OperatorHost() const { return "127.0.0.1:" + std::to_string(operator_port); }
+  HttpReply Operator(const std::string& method, const std::string& target,
+                     std::vector<std::pair<std::string, std::string>> headers, const std::string& body = "") {
+    return HttpExchange(operator_port, BuildRequest(method, target, headers, body));
+  }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(operator_surface, OperatorFixture)
+
+BOOST_AUTO_TEST_CASE(operator_endpoints_refuse_rebound_hosts_cross_site_requests_and_the_public_port) {
+  WriteDaemonConfig("operator:\n  listen: 127.0.0.1:" + std::to_string(operator_port) + "\n");
+  DaemonProcess daemon(binary, cfg, dir.path(), env);
+  BOOST_REQUIRE_MESSAGE(daemon.WaitForNotify("READY=1"), daemon.Log());
+  const std::string host = OperatorHost();
+
+  // The request from the issue: a page on evil.example rebound to 127.0.0.1 posting text/plain.
+  HttpReply evil = Operator("POST", "/api/v1/syncs/app/sync",
+                            {{"Host", "evil.example"}, {"Origin", "http://evil.example"}, {"Content-Type", "text/plain"}});
+  BOOST_TEST(evil.status == 403, evil.body);
+  BOOST_TEST(evil.body.find("'evil.example' is not served here") != std::string::npos, evil.body);
+  // Reading through a rebound name: nothing of the status leaks.
+  HttpReply rebound = Operator("GET", "/api/v1/status", {{"Host", "evil.example:" + std::to_string(operator_port)}});
+  BOOST_TEST(rebound.status == 403);
+  BOOST_TEST(rebound.body.find(remote) == std::string::npos, rebound.body);
+  BOOST_TEST(Operator("GET", "/", {{"Host", "evil.example"}}).status == 403);
+  // The right Host, but another origin's page (a form or fetch from it).
+  BOOST_TEST(Operator("POST", "/api/v1/syncs/app/sync",
+                      {{"Host", host}, {"Origin", "http://evil.example"}, {"Content-Type", "application/json"}})
+                 .status == 403);
+  BOOST_TEST(Operator("POST", "/api/v1/syncs/app/sync",
+                      {{"Host", host}, {"Sec-Fetch-Site", "cross-site"}, {"Content-Type", "application/json"}})
+                 .status == 403);
+  BOOST_TEST(Operator("POST", "/api/v1/syncs/app/sync",
+                      {{"Host", host}, {"Sec-Fetch-Site", "same-site"}, {"Content-Type", "application/json"}})
+                 .status == 403);
+  BOOST_TEST(Operator("GET", "/api/v1/status", {{"Host", host}, {"Origin", "null"}}).status == 403);
+  // A state change that a form could send (no JSON content type).
+  HttpReply form = Operator("POST", "/api/v1/syncs/app/sync", {{"Host", host}, {"Content-Type", "text/plain"}});
+  BOOST_TEST(form.status == 415, form.body);
+  BOOST_TEST(Operator("POST", "/api/v1/imports", {{"Host", host}}, "{\"connector\": \"team\"}").status == 415);
+
+  // What the operator's own tools send is answered.
+  HttpReply queued = Operator("POST", "/api/v1/syncs/app/sync", {{"Host", host}, {"Content-Type", "application/json"}});
+  BOOST_TEST(queued.status == 202, queued.body);
+  HttpReply same_origin = Operator("POST", "/api/v1/syncs/app/sync",
+                                   {{"Host", "localhost:" + std::to_string(operator_port)},
+                                    {"Origin", "http://localhost:" + std::to_string(operator_port)},
+                                    {"Sec-Fetch-Site", "same-origin"},
+                                    {"Content-Type", "application/json; charset=utf-8"}});
+  BOOST_TEST(same_origin.status == 202, same_origin.body);
+  HttpReply status = Operator("GET", "/api/v1/status", {{"Host", host}, {"Sec-Fetch-Site", "same-origin"}});
+  BOOST_TEST(status.status == 200);
+  BOOST_TEST(status.body.find("\"app\"") != std::string::npos, status.body);
+  BOOST_TEST(Operator("GET", "/metrics", {{"Host", "[::1]:" + std::to_string(operator_port)}}).status == 200);
+  BOOST_TEST(Operator("GET", "/", {{"Host", host}, {"Sec-Fetch-Site", "none"}}).status == 200);
+
+  // The public listener serves webhooks and health only: every operator endpoint is 404 there,
+  // also from loopback (a reverse proxy on this host forwards the internet from loopback).
+  for (const auto& [method, target] : std::vector<std::pair<std::string, std::string>>{
+           {"GET", "/api/v1/status"}, {"POST", "/api/v1/syncs/app/sync"}, {"POST", "/api/v1/imports"},
+           {"GET", "/metrics"}, {"GET", "/"}, {"GET", "/ui/status.js"}}) {
+    HttpReply r = HttpExchange(public_port, BuildRequest(method, target, {{"Content-Type", "application/json"}}, "{}"));
+    BOOST_TEST(r.status == 404, method << " " << target << ": " << r.body);
+    BOOST_TEST(r.body.find(remote) == std::string::npos);
+  }
+  BOOST_TEST(HttpExchange(public_port, BuildRequest("GET", "/healthz", {}, "")).status == 200);
+  // The operator listener is not a webhook receiver either.
+  BOOST_TEST(Operator("POST", "/webhooks/x/y", {{"Host", host}, {"Content-Type", "application/json"}}, "{}").status ==
+             404);
+
+  daemon.Signal(SIGTERM);
+  BOOST_TEST(daemon.Wait() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(an_admin_token_is_required_on_every_operator_request_and_never_logged) {
+  const std::string admin = "adm-5d1e0c77-token";
+  env["GITSYNCD_ADMIN"] = admin;
+  WriteDaemonConfig("operator:\n  listen: 127.0.0.1:" + std::to_string(operator_port) +
+                    "\n  admin_token: {env: GITSYNCD_ADMIN}\n  hosts: [gitsyncd.example.net]\n");
+  DaemonProcess daemon(binary, cfg, dir.path(), env);
+  BOOST_REQUIRE_MESSAGE(daemon.WaitForNotify("READY=1"), daemon.Log());
+  const std::string host = OperatorHost();
+
+  // Loopback is no pass: a proxy on this host would make every client loopback.
+  HttpReply none = Operator("GET", "/api/v1/status", {{"Host", host}});
+  BOOST_TEST(none.status == 401);
+  BOOST_TEST(none.headers["www-authenticate"].find("Basic realm=") == 0u);
+  BOOST_TEST(Operator("GET", "/", {{"Host", host}}).status == 401);
+  BOOST_TEST(Operator("GET", "/metrics", {{"Host", host}, {"Authorization", "Bearer wrong"}}).status == 401);
+  BOOST_TEST(Operator("GET", "/metrics", {{"Host", host}, {"Authorization", "Bearer " + admin + "x"}}).status == 401);
+  BOOST_TEST(Operator("POST", "/api/v1/syncs/app/sync", {{"Host", host}, {"Content-Type", "application/json"}}).status ==
+             401);
+
+  HttpReply bearer = Operator("GET", "/api/v1/status", {{"Host", host}, {"Authorization", "Bearer " + admin}});
+  BOOST_TEST(bearer.status == 200, bearer.body);
+  // A browser asked by WWW-Authenticate sends Basic with the token as the password.
+  std::string basic = "Basic " + Base64("operator:" + admin);
+  BOOST_TEST(Operator("GET", "/", {{"Host", host}, {"Authorization", basic}}).status == 200);
+  BOOST_TEST(Operator("GET", "/api/v1/status", {{"Host", "gitsyncd.example.net"}, {"Authorization", basic}}).status ==
+             200);
+  BOOST_TEST(Operator("GET", "/api/v1/status", {{"Host", "other.example.net"}, {"Authorization", basic}}).status ==
+             403);
+  // The token does not lift the other checks.
+  BOOST_TEST(Operator("POST", "/api/v1/syncs/app/sync",
+                      {{"Host", host}, {"Authorization", "Bearer " + admin}, {"Content-Type", "text/plain"}})
+                 .status == 415);
+  BOOST_TEST(Operator("POST", "/api/v1/syncs/app/sync",
+                      {{"Host", host}, {"Authorization", "Bearer " + admin}, {"Content-Type", "application/json"}})
+                 .status == 202);
+
+  daemon.Signal(SIGTERM);
+  BOOST_TEST(daemon.Wait() == 0);
+  BOOST_TEST(daemon.Log().find(admin) == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(check_config_refuses_an_operator_listener_other_hosts_reach_without_tls_and_token) {
+  WriteDaemonConfig("operator:\n  listen: 0.0.0.0:" + std::to_string(operator_port) + "\n");
+  CommandResult open = RunCommand({binary, "--config", cfg, "check-config"}, env);
+  BOOST_TEST(open.exit_code == 1);
+  BOOST_TEST(open.err.find("operator.listen: 0.0.0.0 is reachable from other hosts: set operator.tls_cert, "
+                           "operator.tls_key and operator.admin_token") != std::string::npos,
+             open.err);
+  WriteDaemonConfig("operator:\n  listen: localhost\n");
+  CommandResult bad = RunCommand({binary, "--config", cfg, "check-config"}, env);
+  BOOST_TEST(bad.exit_code == 1);
+  BOOST_TEST(bad.err.find("operator.listen: 'localhost' is not ADDRESS:PORT") != std::string::npos, bad.err);
+  WriteFile(cfg + "/gitsyncd.yaml", "state_dir: " + (dir / "state") + "\nlisten:\n  admin_token: {env: X}\n");
+  CommandResult moved = RunCommand({binary, "--config", cfg, "check-config"}, env);
+  BOOST_TEST(moved.exit_code == 1);
+  BOOST_TEST(moved.err.find("listen.admin_token: moved to operator.admin_token") != std::string::npos, moved.err);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+bool CanSwitchUsers() {
+  if (::geteuid() == 0) return true;
+  BOOST_TEST_MESSAGE("not root: cannot connect as another user; the peer check is not exercised");
+  return false;
+}
+
+// Sends one control request from a child process running as `uid`; returns the answer or the error.
+std::string AskAs(uid_t uid, const std::string& socket_path, const std::string& request) {
+  int out[2];
+  BOOST_REQUIRE(::pipe(out) == 0);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(out[0]);
+    if (::setresgid(uid, uid, uid) != 0 || ::setresuid(uid, uid, uid) != 0) ::_exit(2);
+    auto r = gitsyncd::ControlRequest(socket_path, request);
+    std::string text = r.ok() ? *r : "error: " + r.status().message();
+    [[maybe_unused]] ssize_t n = ::write(out[1], text.data(), text.size());
+    ::_exit(0);
+  }
+  ::close(out[1]);
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
+  ::close(out[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 0), "the child could not become uid " << uid);
+  return text;
+}
+
+}  // namespace
+
+// The socket file is 0600, but a loosened mode (or a state directory shared with other users)
+// must not hand the daemon to them: the server asks the kernel who connected.
+BOOST_AUTO_TEST_CASE(control_socket_answers_only_its_own_uid_and_root) {
+  if (!CanSwitchUsers()) return;
+  TempDir dir;
+  ::chmod(dir.path().c_str(), 0755);
+  std::string path = dir / "control.sock";
+  auto server = gitsyncd::ControlServer::Start(path, [](const std::string& req) {
+    return "{\"ok\":true,\"echo\":\"" + req + "\"}";
+  });
+  BOOST_REQUIRE(server.ok());
+  ::chmod(path.c_str(), 0666);  // what an attacker hopes for
+
+  BOOST_TEST(AskAs(0, path, "status") == "{\"ok\":true,\"echo\":\"status\"}");
+  std::string nobody = AskAs(kNobody, path, "sync-now app");
+  BOOST_TEST(nobody.find("refused: only the daemon's own user or root may use the control socket") != std::string::npos,
+             nobody);
+  BOOST_TEST(nobody.find("echo") == std::string::npos);
+}
+
+// A daemon running as an unprivileged user answers that user (and root), no one else.
+BOOST_AUTO_TEST_CASE(control_socket_of_an_unprivileged_daemon_answers_its_user) {
+  if (!CanSwitchUsers()) return;
+  TempDir dir;
+  ::chmod(dir.path().c_str(), 0777);
+  std::string path = dir / "control.sock";
+  int ready[2];
+  BOOST_REQUIRE(::pipe(ready) == 0);
+  pid_t daemon = ::fork();
+  if (daemon == 0) {
+    ::close(ready[0]);
+    if (::setresgid(kNobody, kNobody, kNobody) != 0 || ::setresuid(kNobody, kNobody, kNobody) != 0) ::_exit(2);
+    auto server = gitsyncd::ControlServer::Start(path, [](const std::string&) { return std::string("{\"ok\":true}"); });
+    if (!server.ok()) ::_exit(3);
+    ::chmod(path.c_str(), 0666);
+    [[maybe_unused]] ssize_t n = ::write(ready[1], "r", 1);
+    ::pause();
+    ::_exit(0);
+  }
+  ::close(ready[1]);
+  char c = 0;
+  BOOST_REQUIRE(::read(ready[0], &c, 1) == 1);
+  ::close(ready[0]);
+  BOOST_TEST(AskAs(kNobody, path, "status") == "{\"ok\":true}");
+  BOOST_TEST(AskAs(0, path, "status") == "{\"ok\":true}");
+  BOOST_TEST(AskAs(kNobody - 1, path, "status").find("refused") != std::string::npos);
+  ::kill(daemon, SIGKILL);
+  ::waitpid(daemon, nullptr, 0);
+}
