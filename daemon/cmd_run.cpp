@@ -83,7 +83,9 @@ class HttpFrontend {
     o.max_body_bytes = listen.max_body_bytes;
     o.max_connections = listen.max_connections;
     o.read_timeout = listen.read_timeout;
-    auto server = HttpServer::Start(o, [this](const HttpRequest& r) { return Handle(r); });
+    o.header_timeout = listen.header_timeout;
+    auto server = HttpServer::Start(
+        o, [this](const HttpRequest& r) { return Handle(r); }, [this](const HttpRequest& r) { return CheckHeaders(r); });
     if (!server.ok()) return server.status();
     server_ = std::move(server).value();
     spdlog::info("listening on {}://{}:{}", listen.tls_cert.empty() ? "http" : "https", listen.address, server_->port());
@@ -119,6 +121,20 @@ class HttpFrontend {
   }
 
  private:
+  // Before any body byte is read: a webhook URL's token decides; other paths are not trusted.
+  HeaderVerdict CheckHeaders(const HttpRequest& r) {
+    if (r.target.rfind(WebhookService::kPathPrefix, 0) != 0) return {};
+    std::shared_ptr<WebhookService> service;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      service = service_;
+    }
+    if (service) return service->CheckHeaders(r);
+    HeaderVerdict starting;
+    starting.answer = Error(503, "starting");
+    return starting;
+  }
+
   HttpResponse Handle(const HttpRequest& r) {
     std::string path = r.target.substr(0, r.target.find('?'));
     if (path == "/healthz") {
