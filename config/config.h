@@ -56,6 +56,9 @@ struct WebhookConfig {
   bool enabled = false;
   SecretRef secret;         // HMAC secret / token configured in the provider
   bool allow_sha1 = false;  // accept GitHub deliveries signed only with SHA-1
+  // Safety-net polling for the connector's bindings that set no poll_interval of their own:
+  // a delivery that never arrives is caught up within this time. 0 = off.
+  std::chrono::seconds poll_interval{300};
 };
 
 // One binding: (connector, repo, branch, path) <-> local folder.
@@ -67,7 +70,7 @@ struct SyncBinding {
   std::string local;       // absolute path of the local folder, normalised
   SyncDirection direction = SyncDirection::kBidirectional;
   ConflictPolicy on_conflict = ConflictPolicy::kKeepBoth;
-  std::chrono::seconds poll_interval{0};  // 0 = no polling
+  std::chrono::seconds poll_interval{0};  // 0 = no polling; default webhook.poll_interval when enabled
   std::string remote_url;  // composed clone URL (account URL + repo, or the connector URL)
   SourceLocation where;
 };
@@ -100,6 +103,7 @@ struct ListenConfig {
   uint64_t max_body_bytes = 5 * 1024 * 1024;
   unsigned max_connections = 256;
   std::chrono::seconds read_timeout{10};
+  std::chrono::seconds header_timeout{5};  // a request line and headers must arrive within this
 };
 
 // The operator listener (gitsyncd.yaml `operator:`): status page, /metrics and /api/. Apart from

@@ -25,7 +25,7 @@ const std::vector<std::string> kDaemonKeys = {"state_dir", "master_key", "secret
                                               "operator"};
 const std::vector<std::string> kListenKeys = {"address",        "port",            "tls_cert",    "tls_key",
                                               "public_url",     "max_body_bytes",  "max_connections",
-                                              "read_timeout",   "admin_token"};
+                                              "read_timeout",   "header_timeout",  "admin_token"};
 const std::vector<std::string> kOperatorKeys = {"listen", "tls_cert", "tls_key", "admin_token", "hosts"};
 const std::vector<std::string> kConnectorKeys = {"name",  "provider",      "url_type", "url",     "branch",
                                                  "auth",  "api",           "commit_author", "fetch",
@@ -33,7 +33,7 @@ const std::vector<std::string> kConnectorKeys = {"name",  "provider",      "url_
 const std::vector<std::string> kAuthKeys = {"username", "password", "ssh_key", "known_hosts"};
 const std::vector<std::string> kApiKeys = {"token", "url"};
 const std::vector<std::string> kAuthorKeys = {"name", "email"};
-const std::vector<std::string> kWebhookKeys = {"enabled", "secret", "allow_sha1"};
+const std::vector<std::string> kWebhookKeys = {"enabled", "secret", "allow_sha1", "poll_interval"};
 const std::vector<std::string> kSyncKeys = {"name",      "repo",        "branch",       "path",
                                             "local",     "direction",   "on_conflict",  "poll_interval"};
 
@@ -201,12 +201,20 @@ void LoadDaemon(const YAML::Node& root, const std::string& dir, const std::strin
       lc.read_timeout = *v;
     }
   }
+  if (auto v = l.Duration("header_timeout")) {
+    if (v->count() < 1 || v->count() > 60) {
+      sink.Add(l.Get("header_timeout"), "listen.header_timeout", "must be between 1s and 60s");
+    } else {
+      lc.header_timeout = *v;
+    }
+  }
 }
 
 void LoadSync(YamlMap& m, const ConnectorConfig& c, SyncBinding* s) {
   ErrorSink* sink = m.sink();
   s->where = m.Where();
   s->branch = c.branch;
+  if (c.webhook.enabled) s->poll_interval = c.webhook.poll_interval;  // the safety net, unless set below
   if (auto v = m.String("name", true)) {
     std::string why = CheckDisplayName(*v);
     if (!why.empty()) sink->Add(m.Get("name"), m.KeyPath("name"), "name '" + *v + "' " + why);
@@ -409,6 +417,13 @@ void LoadConnector(const YAML::Node& root, const std::string& file, ConnectorCon
     if (auto v = w.Bool("enabled")) c->webhook.enabled = *v;
     c->webhook.secret = w.Secret("secret");
     if (auto v = w.Bool("allow_sha1")) c->webhook.allow_sha1 = *v;
+    if (auto v = w.Duration("poll_interval")) {
+      if (v->count() != 0 && *v < kMinPollInterval) {
+        sink.Add(w.Get("poll_interval"), "webhook.poll_interval", "must be at least 10s (or 0 to turn the safety-net poll off)");
+      } else {
+        c->webhook.poll_interval = *v;
+      }
+    }
   }
   if (auto v = m.String("test_repo")) {
     if (c->url_type != UrlType::kAccount) {

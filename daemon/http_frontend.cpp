@@ -61,6 +61,20 @@ struct HttpFrontend::Impl {
     return Health(false);
   }
 
+  // Before any body byte is read: a webhook URL's token decides; other paths need no body.
+  HeaderVerdict CheckPublicHeaders(const HttpRequest& r) {
+    if (r.target.rfind(WebhookService::kPathPrefix, 0) != 0) return {};
+    std::shared_ptr<WebhookService> current;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      current = service;
+    }
+    if (current) return current->CheckHeaders(r);
+    HeaderVerdict starting;
+    starting.answer = Health(false);
+    return starting;
+  }
+
   Status StartPublic(const ListenConfig& listen) {
     HttpServerOptions o;
     o.address = listen.address;
@@ -70,7 +84,10 @@ struct HttpFrontend::Impl {
     o.max_body_bytes = listen.max_body_bytes;
     o.max_connections = listen.max_connections;
     o.read_timeout = listen.read_timeout;
-    auto server = HttpServer::Start(o, [this](const HttpRequest& r) { return HandlePublic(r); });
+    o.header_timeout = listen.header_timeout;
+    auto server = HttpServer::Start(
+        o, [this](const HttpRequest& r) { return HandlePublic(r); },
+        [this](const HttpRequest& r) { return CheckPublicHeaders(r); });
     if (!server.ok()) return server.status();
     public_server = std::move(server).value();
     spdlog::info("listening on {}://{}:{} (webhooks)", listen.tls_cert.empty() ? "http" : "https", listen.address,

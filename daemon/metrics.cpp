@@ -80,6 +80,11 @@ std::string RenderMetrics(const std::vector<EngineBindingStatus>& bindings, size
     out += fmt::format("gitsyncd_webhook_deliveries_total{{provider=\"{}\",verdict=\"{}\"}} {}\n",
                        Label(key.substr(0, slash)), Label(key.substr(slash + 1)), n);
   }
+  Header(&out, "gitsyncd_webhook_token_refusals_total", "counter",
+         "Webhook requests refused before their body was read: wrong or missing URL token.");
+  for (const auto& [connector, n] : webhooks.token_refusals) {
+    out += fmt::format("gitsyncd_webhook_token_refusals_total{{connector=\"{}\"}} {}\n", Label(connector), n);
+  }
   return out;
 }
 

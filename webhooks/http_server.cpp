@@ -12,6 +12,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <list>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -30,13 +32,54 @@ namespace {
 using Socket = net::basic_stream_socket<tcp, net::io_context::executor_type>;
 using TlsStream = ssl::stream<Socket>;
 
-// What the sweep of a loop needs to know of a session.
+struct Loop;
+
+// What the sweep of a loop and the connection cap need to know of a session.
 class SessionBase {
  public:
   virtual ~SessionBase() = default;
   virtual void Expire() = 0;  // the deadline passed: close the connection
+  virtual void Evict() = 0;   // closed to make room at the cap (called on its loop)
   Clock::time_point deadline = Clock::time_point::max();
   size_t slot = 0;  // index in its loop's session list
+  Loop* loop = nullptr;
+  // Its place among the untrusted connections (guarded by UntrustedList::mu).
+  std::list<std::weak_ptr<SessionBase>>::iterator untrusted_at;
+  bool listed = false;
+};
+
+// The connections that have not proved a secret, oldest first, across all loops: at the cap
+// the oldest of them makes room for a new one.
+class UntrustedList {
+ public:
+  void Add(const std::shared_ptr<SessionBase>& s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    s->untrusted_at = oldest_first_.insert(oldest_first_.end(), s);
+    s->listed = true;
+  }
+  void Remove(SessionBase* s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!s->listed) return;
+    oldest_first_.erase(s->untrusted_at);
+    s->listed = false;
+  }
+  // Takes the oldest one still alive out of the list; null when there is none. A session
+  // being destroyed is skipped: its destructor takes itself out.
+  std::shared_ptr<SessionBase> PopOldest() {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = oldest_first_.begin(); it != oldest_first_.end(); ++it) {
+      if (auto s = it->lock()) {
+        oldest_first_.erase(it);
+        s->listed = false;
+        return s;
+      }
+    }
+    return nullptr;
+  }
+
+ private:
+  std::mutex mu_;
+  std::list<std::weak_ptr<SessionBase>> oldest_first_;
 };
 
 // One event loop with its own thread. Sessions on it are swept for passed deadlines a few
@@ -79,9 +122,11 @@ struct Loop {
 struct HttpServer::Impl {
   HttpServerOptions options;
   Handler handler;
+  HeaderCheck check;  // may be empty
   // Counters outlive the loops below: sessions destroyed with them still decrement them.
-  std::atomic<uint64_t> accepted{0}, refused{0}, requests{0}, timeouts{0};
+  std::atomic<uint64_t> accepted{0}, refused{0}, requests{0}, timeouts{0}, evicted{0};
   std::atomic<unsigned> open{0};
+  UntrustedList untrusted;  // likewise
   std::optional<ssl::context> tls;  // outlives the TLS sessions destroyed with the loops
   // One io_context per thread, each run by exactly that thread: a connection lives on one
   // of them, and threads never contend on a shared scheduler queue.
@@ -93,6 +138,7 @@ struct HttpServer::Impl {
   bool stopped = false;
 
   void Accept();
+  bool MakeRoom();
 };
 
 namespace {
@@ -100,6 +146,16 @@ namespace {
 constexpr size_t kHeaderLimit = 16 * 1024;
 constexpr size_t kReadChunk = 16 * 1024;  // one recv takes a typical delivery whole
 constexpr size_t kKeepBodyCapacity = 64 * 1024;
+// After an answer sent before the body was read, what the client still sends is read and
+// dropped for this long before the socket closes: closing with unread bytes would reset the
+// connection and could destroy the answer before the client reads it.
+constexpr auto kDrainTime = std::chrono::seconds(1);
+
+// The first path segment only: a target may carry a secret (the webhook URL token).
+std::string RedactedTarget(const std::string& target) {
+  size_t end = target.find_first_of("/?", 1);
+  return end == std::string::npos ? target : target.substr(0, end) + "/...";
+}
 
 // Beast's HTTP/1.1 grammar (limits, chunked bodies, keep-alive rules) writing straight into
 // the session's reusable HttpRequest: no field container in between, the body appended into
@@ -173,8 +229,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
 
   template <class... Args>
-  Session(HttpServer::Impl* server, Loop* loop, Socket&& socket, Args&&... args)
-      : stream_(std::move(socket), std::forward<Args>(args)...), server_(server), loop_(loop) {
+  Session(HttpServer::Impl* server, Loop* home, Socket&& socket, Args&&... args)
+      : stream_(std::move(socket), std::forward<Args>(args)...), server_(server) {
+    loop = home;
     ++server_->open;
     beast::error_code ec;
     auto ep = Tcp().remote_endpoint(ec);
@@ -189,11 +246,13 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     buffer_.reserve(kReadChunk);
   }
   ~Session() override {
-    loop_->Remove(this);
+    loop->Remove(this);
+    server_->untrusted.Remove(this);
     --server_->open;
   }
 
   void Run() {
+    server_->untrusted.Add(this->shared_from_this());
     net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] { self->Begin(); });
   }
 
@@ -201,6 +260,14 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if (!closing_) ++server_->timeouts;  // a read or write that did not finish in time
     beast::error_code ec;
     Tcp().close(ec);  // pending operations end with operation_aborted
+  }
+
+  void Evict() override {
+    if (trusted_) return;  // proved its secret after it was picked: it stays
+    ++server_->evicted;
+    closing_ = true;
+    beast::error_code ec;
+    Tcp().close(ec);
   }
 
  private:
@@ -213,22 +280,24 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
   void Deadline(Clock::duration d) { deadline = Clock::now() + d; }
 
+  // A new connection has header_timeout for its TLS handshake and first request's headers.
   void Begin() {
-    loop_->Add(this);
+    loop->Add(this);
+    Deadline(server_->options.header_timeout);
     if constexpr (kTls) {
-      Deadline(server_->options.read_timeout);
       stream_.async_handshake(ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
         if (ec) return;  // a failed TLS handshake is the client's problem; nothing to answer
-        self->Read();
+        self->Read(true);
       });
     } else {
-      Read();
+      Read(true);
     }
   }
 
-  // One deadline for the whole request (and for an idle keep-alive connection): a client
-  // trickling bytes cannot hold the slot.
-  void Read() {
+  // Deadlines: headers within header_timeout of the connection (first request) or of their
+  // first byte (keep-alive), the body within read_timeout of the headers; an idle keep-alive
+  // connection waits read_timeout. A client trickling bytes cannot hold the slot.
+  void Read(bool first) {
     req_.method.clear();
     req_.target.clear();
     req_.headers.clear();
@@ -236,8 +305,12 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     // connection should not hold up to max_body_bytes.
     if (req_.body.capacity() > kKeepBodyCapacity) std::string().swap(req_.body);
     req_.body.clear();
-    reader_.emplace(&req_, server_->options.max_body_bytes);
-    Deadline(server_->options.read_timeout);
+    body_limit_ = server_->options.max_body_bytes;
+    reader_.emplace(&req_, body_limit_);
+    reader_->eager(false);  // stop after the headers: they are checked before the body is read
+    checked_ = false;
+    header_clock_ = first;
+    if (!first) Deadline(server_->options.read_timeout);
     Parse();
   }
 
@@ -247,8 +320,18 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       beast::error_code ec;
       size_t used = reader_->put(buffer_.data(), ec);
       buffer_.consume(used);
+      if (!header_clock_ && reader_->got_some()) {
+        header_clock_ = true;
+        Deadline(server_->options.header_timeout);
+      }
       if (ec == http::error::need_more) break;
       if (ec) return Failed(ec);
+      if (!checked_ && reader_->is_header_done()) {
+        checked_ = true;
+        if (!Admit()) return;
+        reader_->eager(true);
+        Deadline(server_->options.read_timeout);
+      }
       if (reader_->is_done()) return Handle();
       if (used == 0) break;
     }
@@ -274,9 +357,44 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     // Aborted (deadline or stop), reset, or a broken socket: nothing to answer.
   }
 
+  // The header check, before any body byte is read. False when it answered the request.
+  bool Admit() {
+    if (!server_->check) return true;
+    req_.remote_address = remote_;
+    req_.from_loopback = loopback_;
+    HeaderVerdict verdict;
+    try {
+      verdict = server_->check(req_);
+    } catch (const std::exception& e) {
+      spdlog::error("http: header check failed for {} {}: {}", req_.method, RedactedTarget(req_.target), e.what());
+      verdict.answer = Error(500, "internal error");
+    }
+    if (verdict.answer) {
+      ++server_->requests;
+      drain_ = true;
+      Reply(*verdict.answer, false);
+      return false;
+    }
+    if (verdict.trusted) {
+      trusted_ = true;
+      server_->untrusted.Remove(this);
+      return true;
+    }
+    // Not trusted: a small body at most, whatever max_body_bytes allows.
+    body_limit_ = std::min(body_limit_, server_->options.untrusted_body_bytes);
+    auto length = reader_->content_length();
+    if (length && *length > body_limit_) {
+      Failed(http::error::body_limit);
+      return false;
+    }
+    reader_->body_limit(body_limit_);
+    return true;
+  }
+
   void Failed(beast::error_code ec) {
+    drain_ = true;
     if (ec == http::error::body_limit) {
-      return Reply(Error(413, "body larger than " + std::to_string(server_->options.max_body_bytes) + " bytes"), false);
+      return Reply(Error(413, "body larger than " + std::to_string(body_limit_) + " bytes"), false);
     }
     if (ec == http::error::header_limit) return Reply(Error(431, "request headers too large"), false);
     return Reply(Error(400, "malformed HTTP request: " + ec.message()), false);
@@ -291,7 +409,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     try {
       res = server_->handler(req_);
     } catch (const std::exception& e) {
-      spdlog::error("http: handler failed for {} {}: {}", req_.method, req_.target, e.what());
+      spdlog::error("http: handler failed for {} {}: {}", req_.method, RedactedTarget(req_.target), e.what());
       res = Error(500, "internal error");
     }
     Reply(res, keep_alive);
@@ -323,7 +441,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   void Written(bool keep_alive) {
     if (!keep_alive) return Close();
-    Read();
+    Read(false);
   }
 
   void Close() {
@@ -335,19 +453,35 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       beast::error_code ec;
       Tcp().shutdown(tcp::socket::shutdown_send, ec);
       deadline = Clock::time_point::max();
+      if (drain_) {
+        Deadline(kDrainTime);
+        Drain();
+      }
     }
+  }
+
+  // Reads and drops what the client still sends, until it closes or the deadline passes.
+  void Drain() {
+    buffer_.clear();
+    stream_.async_read_some(buffer_.prepare(kReadChunk), [self = this->shared_from_this()](beast::error_code e, size_t) {
+      if (!e) self->Drain();
+    });
   }
 
   Stream stream_;
   HttpServer::Impl* server_;
-  Loop* loop_;
   beast::flat_buffer buffer_;           // reused for every request of the connection
   HttpRequest req_;                     // likewise (the body keeps its capacity)
   std::optional<RequestReader> reader_;
   std::string out_;                     // the serialized answer
   std::string remote_;
+  uint64_t body_limit_ = 0;  // of the request being read
   bool loopback_ = false;
   bool closing_ = false;
+  bool trusted_ = false;       // a request on this connection proved a secret
+  bool checked_ = false;       // the header check ran for the request being read
+  bool header_clock_ = false;  // the header deadline runs for the request being read
+  bool drain_ = false;         // answered before the body was read: drain before closing
 };
 
 // The CPUs this process may run on (taskset, cgroup cpusets), at least 1.
@@ -366,8 +500,8 @@ void HttpServer::Impl::Accept() {
     if (ec) {
       if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
       spdlog::warn("http: accept failed: {}", ec.message());
-    } else if (open.load() >= options.max_connections) {
-      ++refused;  // over the cap: close at once rather than queue unbounded work
+    } else if (open.load() >= options.max_connections && !MakeRoom()) {
+      ++refused;  // over the cap and every connection trusted: close at once rather than queue
       beast::error_code ignored;
       socket.close(ignored);
     } else {
@@ -382,14 +516,24 @@ void HttpServer::Impl::Accept() {
   });
 }
 
+// Closes the oldest connection that has not proved a secret, on its own loop; false if none.
+bool HttpServer::Impl::MakeRoom() {
+  std::shared_ptr<SessionBase> victim = untrusted.PopOldest();
+  if (!victim) return false;
+  net::post(victim->loop->ioc, [victim] { victim->Evict(); });
+  return true;
+}
+
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
-Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options, Handler handler) {
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options, Handler handler,
+                                                      HeaderCheck check) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->handler = std::move(handler);
+  impl->check = std::move(check);
   std::string where = options.address + ":" + std::to_string(options.port);
   beast::error_code ec;
   auto address = net::ip::make_address(options.address, ec);
@@ -408,8 +552,9 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
   }
   // More I/O threads than usable CPUs only adds context switches.
   unsigned n = options.threads > 0 ? options.threads : std::min(2u, UsableCpus());
-  // A deadline is noticed within a quarter of read_timeout (at most 1 s, at least 10 ms) of passing.
-  auto tick = std::clamp<Clock::duration>(options.read_timeout / 4, std::chrono::milliseconds(10), std::chrono::seconds(1));
+  // A deadline is noticed within a quarter of the shorter timeout (at most 1 s, at least 10 ms) of passing.
+  auto tick = std::clamp<Clock::duration>(std::min(options.read_timeout, options.header_timeout) / 4,
+                                          std::chrono::milliseconds(10), std::chrono::seconds(1));
   for (unsigned i = 0; i < n; ++i) {
     impl->loops.push_back(std::make_unique<Loop>());
     impl->loops.back()->tick = tick;
@@ -446,7 +591,7 @@ uint16_t HttpServer::port() const { return impl_->port; }
 
 HttpServerStats HttpServer::stats() const {
   return {impl_->accepted.load(), impl_->refused.load(), impl_->requests.load(), impl_->timeouts.load(),
-          impl_->open.load()};
+          impl_->evicted.load(), impl_->open.load()};
 }
 
 }  // namespace gitsyncd

@@ -62,18 +62,73 @@ HttpResponse WebhookService::Finish(const std::string& connector_id, DeliveryRec
   return response;
 }
 
-HttpResponse WebhookService::Handle(const HttpRequest& req) {
+WebhookService::Admission WebhookService::Admit(const HttpRequest& req) {
   std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
   std::string_view rest = path.substr(std::min(path.size(), kPathPrefix.size()));
   auto slash = rest.find('/');
   std::string_view id_view = rest.substr(0, slash);
   std::string_view token = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
   auto it = by_id_.find(id_view);
+  Admission a;
   if (path.substr(0, kPathPrefix.size()) != kPathPrefix || it == by_id_.end()) {
-    return ErrorJson(404, "no webhook-enabled connector has the id '" + std::string(id_view) + "'");
+    a.refusal = ErrorJson(404, "no webhook-enabled connector has the id '" + std::string(id_view) + "'");
+  } else if (req.method != "POST") {
+    a.refusal = ErrorJson(405, "webhooks are delivered with POST");
+    a.refusal->headers.emplace_back("Allow", "POST");
+  } else if (token.empty() || token.find('/') != std::string_view::npos || !tokens_.Matches(it->first, token)) {
+    a.refusal = RefuseToken(it->first, *it->second.connector, req);
+  } else {
+    a.id = &it->first;
+    a.hook = &it->second;
   }
-  const std::string& id = it->first;
-  const ConnectorConfig& connector = *it->second.connector;
+  return a;
+}
+
+// Counted and logged at most once a minute per connector (with how many since); not recorded.
+HttpResponse WebhookService::RefuseToken(const std::string& id, const ConnectorConfig& connector,
+                                         const HttpRequest& req) {
+  std::string why = tokens_.Has(id) ? "the token in the webhook URL is not this connector's current one (rotated?)"
+                                    : "connector has no webhook token yet; run `gitsyncd webhook-url " +
+                                          connector.name + "`";
+  constexpr auto kLogEvery = std::chrono::minutes(1);
+  uint64_t unlogged = 0;
+  bool log = false;
+  {
+    std::lock_guard<std::mutex> lock(counters_mu_);
+    ++counters_.token_refusals[connector.name];
+    RefusalLog& r = refusal_log_[id];
+    auto now = std::chrono::steady_clock::now();
+    if (r.last == std::chrono::steady_clock::time_point{} || now - r.last >= kLogEvery) {
+      log = true;
+      unlogged = r.unlogged;
+      r.unlogged = 0;
+      r.last = now;
+    } else {
+      ++r.unlogged;
+    }
+  }
+  if (log) {
+    spdlog::warn("webhook {} from {}: 401 refused: {}{}", connector.name, req.remote_address, why,
+                 unlogged ? " (" + std::to_string(unlogged) + " more refused for their URL token since the last such line)"
+                          : std::string());
+  }
+  return ErrorJson(401, why);
+}
+
+HeaderVerdict WebhookService::CheckHeaders(const HttpRequest& req) {
+  Admission a = Admit(req);
+  HeaderVerdict v;
+  v.answer = std::move(a.refusal);
+  v.trusted = !v.answer;
+  return v;
+}
+
+HttpResponse WebhookService::Handle(const HttpRequest& req) {
+  Admission admitted = Admit(req);
+  if (admitted.refusal) return std::move(*admitted.refusal);
+  const std::string& id = *admitted.id;
+  const Hook& hook = *admitted.hook;
+  const ConnectorConfig& connector = *hook.connector;
   DeliveryRecord rec;
   rec.time = DeliveryLog::NowRfc3339();
   rec.connector = connector.name;
@@ -83,16 +138,6 @@ HttpResponse WebhookService::Handle(const HttpRequest& req) {
     rec.detail = detail;
     return Finish(id, std::move(rec), ErrorJson(status, detail));
   };
-  if (req.method != "POST") {
-    HttpResponse r = ErrorJson(405, "webhooks are delivered with POST");
-    r.headers.emplace_back("Allow", "POST");
-    return r;
-  }
-  if (token.empty() || token.find('/') != std::string_view::npos || !tokens_.Matches(id, token)) {
-    return refuse(401, "refused",
-                  tokens_.Has(id) ? "the token in the webhook URL is not this connector's current one (rotated?)"
-                                  : "connector has no webhook token yet; run `gitsyncd webhook-url " + connector.name + "`");
-  }
 
   WebhookFormat format = DetectFormat(req.headers);
   rec.provider = std::string(WebhookFormatName(format));
@@ -111,7 +156,7 @@ HttpResponse WebhookService::Handle(const HttpRequest& req) {
                   "content type '" + (ct.empty() ? std::string("(none)") : ct) + "' is not accepted; use application/json" +
                       (format == WebhookFormat::kGitHub ? " or application/x-www-form-urlencoded" : ""));
   }
-  Verification v = it->second.verifier.Verify(format, rec.event, req.headers, req.body);
+  Verification v = hook.verifier.Verify(format, rec.event, req.headers, req.body);
   if (!v.accepted) return refuse(401, "refused", v.why);
 
   std::string text;

@@ -243,6 +243,30 @@ BOOST_AUTO_TEST_CASE(poll_interval_accepts_units_and_refuses_too_short) {
                       "or a number of seconds, found 'soon'"});
 }
 
+// With webhooks on, a lost delivery is caught up by a safety-net poll: 5 minutes unless the
+// connector's webhook.poll_interval or the binding's own poll_interval says otherwise.
+BOOST_AUTO_TEST_CASE(webhook_connectors_poll_every_five_minutes_as_a_safety_net_unless_told_otherwise) {
+  const std::string webhook = "syncs:";
+  auto plain = LoadConnector(kValidConnector);
+  BOOST_TEST(plain.result.config.connectors[0].syncs[0].poll_interval.count() == 0);
+  auto hooked = LoadConnector(Replace(kValidConnector, webhook, "webhook:\n  enabled: true\nsyncs:"));
+  ExpectErrors(hooked, {});
+  BOOST_TEST(hooked.result.config.connectors[0].syncs[0].poll_interval.count() == 300);
+  auto changed = LoadConnector(Replace(kValidConnector, webhook, "webhook:\n  enabled: true\n  poll_interval: 1h\nsyncs:"));
+  ExpectErrors(changed, {});
+  BOOST_TEST(changed.result.config.connectors[0].syncs[0].poll_interval.count() == 3600);
+  auto off = LoadConnector(Replace(kValidConnector, webhook, "webhook:\n  enabled: true\n  poll_interval: 0\nsyncs:"));
+  ExpectErrors(off, {});
+  BOOST_TEST(off.result.config.connectors[0].syncs[0].poll_interval.count() == 0);
+  auto own = LoadConnector(Replace(Replace(kValidConnector, webhook, "webhook:\n  enabled: true\nsyncs:"), "    local:",
+                                   "    poll_interval: 30s\n    local:"));
+  ExpectErrors(own, {});
+  BOOST_TEST(own.result.config.connectors[0].syncs[0].poll_interval.count() == 30);
+  auto short_one = LoadConnector(Replace(kValidConnector, webhook, "webhook:\n  enabled: true\n  poll_interval: 5s\nsyncs:"));
+  ExpectErrors(short_one, {"connectors.d/c.yaml:9:18: webhook.poll_interval: must be at least 10s (or 0 to turn the "
+                           "safety-net poll off)"});
+}
+
 BOOST_AUTO_TEST_CASE(wrong_type_is_reported) {
   auto c = LoadConnector(Replace(kValidConnector, "url: https://github.com/acme/configs.git", "url: [a, b]"));
   ExpectErrors(c, {"connectors.d/c.yaml:3:6: url: expected a string, found a list"});
@@ -300,6 +324,17 @@ BOOST_AUTO_TEST_CASE(daemon_settings_are_validated) {
                    "gitsyncd.yaml:4:9: listen.port: expected a whole number from 0 to 65535, found '99999'",
                    "gitsyncd.yaml:5:19: listen.max_body_bytes: expected a size like 5MiB, 512KiB or a number of "
                    "bytes, found '5MB'"});
+}
+
+BOOST_AUTO_TEST_CASE(listen_header_timeout_is_a_few_seconds_by_default_and_bounded) {
+  auto d = LoadConnectors({}, "state_dir: /var/lib/x\nlisten:\n  port: 8080\n");
+  ExpectErrors(d, {});
+  BOOST_TEST(d.result.config.daemon.listen.header_timeout.count() == 5);
+  auto set = LoadConnectors({}, "state_dir: /var/lib/x\nlisten:\n  header_timeout: 2s\n");
+  ExpectErrors(set, {});
+  BOOST_TEST(set.result.config.daemon.listen.header_timeout.count() == 2);
+  auto bad = LoadConnectors({}, "state_dir: /var/lib/x\nlisten:\n  header_timeout: 5m\n");
+  ExpectErrors(bad, {"gitsyncd.yaml:3:19: listen.header_timeout: must be between 1s and 60s"});
 }
 
 BOOST_AUTO_TEST_CASE(daemon_relative_paths_are_relative_to_the_config_dir) {

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "config/config_loader.h"
+#include "tests/support/log_capture.h"
 #include "tests/support/temp_dir.h"
 #include "webhooks/webhook_service.h"
 
@@ -229,6 +230,53 @@ BOOST_AUTO_TEST_CASE(wrong_token_unknown_connector_and_wrong_method) {
   BOOST_TEST(Post(old, Signed(body), body).status == 401);
   BOOST_TEST(Post(Url("gh"), Signed(body), body).status == 202);
   BOOST_TEST(triggered.size() == 1u);
+}
+
+// The listener asks before reading any body byte; a flood of wrong tokens is counted, logged
+// once a minute, and never recorded, so it cannot push real deliveries out of `events`.
+BOOST_AUTO_TEST_CASE(wrong_tokens_are_refused_from_the_headers_counted_and_never_recorded) {
+  std::string body = Fixture("github-push.json");
+  HttpRequest head;
+  head.method = "POST";
+  head.target = Url("gh");
+  head.headers = Signed(body);
+  head.remote_address = "192.0.2.7";
+  HeaderVerdict good = service->CheckHeaders(head);
+  BOOST_TEST(!good.answer);
+  BOOST_TEST(good.trusted);
+  BOOST_TEST(Post(Url("gh"), Signed(body, "push", "real-1"), body).status == 202);
+
+  LogCapture capture;
+  const std::string wrong = std::string(43, 'Q');
+  head.target = "/webhooks/gh/" + wrong;
+  for (int i = 0; i < 300; ++i) {
+    HeaderVerdict v = service->CheckHeaders(head);
+    BOOST_REQUIRE(v.answer);
+    BOOST_TEST(v.answer->status == 401);
+    BOOST_TEST(!v.trusted);
+  }
+  BOOST_TEST(Post("/webhooks/gh/" + wrong, Signed(body, "push", "forged-2"), body).status == 401);
+  BOOST_TEST(service->counters().token_refusals.at("gh") == 301u);
+  std::string log_text = capture.text();
+  size_t lines = 0;
+  for (size_t at = log_text.find("401 refused"); at != std::string::npos; at = log_text.find("401 refused", at + 1)) ++lines;
+  BOOST_TEST(lines == 1u, log_text);
+  BOOST_TEST(log_text.find("webhook gh from 192.0.2.7: 401 refused: the token in the webhook URL is not") !=
+                 std::string::npos, log_text);
+  BOOST_TEST(log_text.find(wrong) == std::string::npos);
+
+  head.target = "/webhooks/nope/" + wrong;
+  BOOST_TEST(service->CheckHeaders(head).answer->status == 404);
+  head.target = Url("gh");
+  head.method = "GET";
+  BOOST_TEST(service->CheckHeaders(head).answer->status == 405);
+
+  log->Flush();
+  auto records = DeliveryLog::ReadFile(dir / "state/webhooks/deliveries/gh.json");
+  BOOST_REQUIRE(records.ok());
+  BOOST_REQUIRE(records->size() == 1u);
+  BOOST_TEST(records->at(0).delivery_id == "real-1");
+  BOOST_TEST(records->at(0).verdict == "queued");
 }
 
 BOOST_AUTO_TEST_CASE(wrong_provider_content_type_and_bad_bodies) {
