@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: deps configure build demo test fuzz package clean
+.PHONY: deps configure build demo test fuzz package walkthrough clean
 
 deps:
 	@if [ "$$(id -u)" -eq 0 ]; then scripts/install-deps; else sudo scripts/install-deps; fi
@@ -22,6 +22,11 @@ test: deps build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
 	scripts/fuzz $(FUZZ_SECONDS)
 	scripts/check-package $(BUILD_DIR)
+	scripts/check-walkthrough $(BUILD_DIR)
+
+# docs/operations.md run as written (root): install the .deb, start the service, sync both ways.
+walkthrough: deps build
+	scripts/check-walkthrough $(BUILD_DIR)
 
 # The .deb (CPack), installed (root) or unpacked, then run: --version and check-config.
 package: deps build

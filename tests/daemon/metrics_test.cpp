@@ -51,7 +51,7 @@ BOOST_AUTO_TEST_CASE(metrics_pass_promtool_check) {
   WebhookCounters counters;
   counters.by_format_and_verdict["github/queued"] = 2;
   std::string text = RenderMetrics(TwoBindingsWithState(), 1, counters);
-  TempDir dir;
+  testing::TempDir dir;
   std::string file = dir.path() + "/metrics.txt";
   FILE* f = std::fopen(file.c_str(), "w");
   BOOST_REQUIRE(f);
@@ -59,7 +59,7 @@ BOOST_AUTO_TEST_CASE(metrics_pass_promtool_check) {
   std::fclose(f);
   std::string cmd = "promtool check metrics < " + file + " > " + file + ".out 2>&1";
   int rc = std::system(cmd.c_str());
-  BOOST_TEST(rc == 0, "promtool check metrics failed; output:\n" + ReadFile(file + ".out") + "\n" + text);
+  BOOST_TEST(rc == 0, "promtool check metrics failed; output:\n" + testing::ReadFile(file + ".out") + "\n" + text);
 }
 
 BOOST_AUTO_TEST_CASE(metrics_families_are_not_interleaved) {
