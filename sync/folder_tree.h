@@ -1,7 +1,6 @@
 // A folder's content as Git sees it: a flat map from relative path to (blob id, mode).
-// Reads local folders (folder_scan.cpp, scan_cache.cpp, local_file.cpp) and converts between
-// flat maps, Git trees and commits (git_trees.cpp). Applying a tree to a folder is
-// folder_apply.h.
+// Reads local folders into blobs and converts between flat maps, Git trees and commits.
+// Applying a tree to a folder: folder_apply.h.
 #pragma once
 
 #include <git2.h>

@@ -4,6 +4,8 @@
 // is deleted because of its name. Each case runs against a file:// remote and the nginx HTTPS
 // server.
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
@@ -152,9 +154,49 @@ class SmallDisk {
   bool mounted_ = false;
 };
 
+// Sets or clears the immutable flag of a folder: no name in it can be added, renamed or removed.
+bool SetImmutable(const std::string& folder, bool on) {
+  int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return false;
+  int flags = 0;
+  bool ok = ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
+  flags = on ? (flags | FS_IMMUTABLE_FL) : (flags & ~FS_IMMUTABLE_FL);
+  ok = ok && ::ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
+  ::close(fd);
+  return ok;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(folder_apply)
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_rename_refused_during_the_swap_in_undoes_the_renames_before_it, F, Remotes) {
+  F f;
+  Seed(f, {{"a.txt", "one\n"}, {"gone.txt", "old\n"}, {"sub/b.txt", "bee\n"}});
+  const std::set<std::string> before = Listing(f.local);
+  Push(f, {{"a.txt", "two\n"}, {"gone.txt", ""}, {"new/c.txt", "sea\n"}, {"sub/b.txt", "buzz\n"}});
+  bool immutable = false;
+  HookGuard hook([&](const std::string& moment, const std::string&) {
+    if (moment == "staged") immutable = SetImmutable(f.local + "/sub", true);  // sub/b.txt is swapped in last
+  });
+  Status refused = f.SyncStatus();
+  if (immutable) SetImmutable(f.local + "/sub", false);
+  if (!immutable) {
+    BOOST_TEST_MESSAGE("skipped: this filesystem has no immutable flag");
+    return;
+  }
+  BOOST_TEST(!refused.ok());
+  BOOST_TEST(refused.message().find("were undone") != std::string::npos, refused.message());
+  BOOST_TEST(Listing(f.local) == before);
+  BOOST_TEST(f.Local("a.txt") == "one\n");
+  BOOST_TEST(f.Local("gone.txt") == "old\n");
+  SetApplyHookForTest(nullptr);
+  f.Sync();
+  BOOST_TEST(f.Local("a.txt") == "two\n");
+  BOOST_TEST(f.Local("sub/b.txt") == "buzz\n");
+  BOOST_TEST(f.Local("new/c.txt") == "sea\n");
+  BOOST_TEST(!f.LocalExists("gone.txt"));
+}
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(a_full_disk_while_staging_leaves_the_folder_on_the_previous_commit, F, Remotes) {
   F f;
