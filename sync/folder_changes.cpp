@@ -1,5 +1,6 @@
 #include "sync/folder_changes.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 #include <cstring>
 #include <map>
 
+#include "sync/folder_fd.h"
 #include "sync/git_handles.h"
 
 namespace gitsyncd {
@@ -37,41 +39,41 @@ bool HasAncestorIn(const std::string& p, const std::set<std::string>& paths) {
 
 std::string Join(const std::string& prefix, const std::string& rest) { return prefix.empty() ? rest : prefix + "/" + rest; }
 
-// The files at or under `rel` in the folder; nullopt when something there needs a full scan.
-Result<std::optional<EntryMap>> LocalEntriesAt(git_repository* repo, const std::string& folder, const std::string& rel,
+// The files at or under `rel` beneath the open folder `root`; nullopt when something there
+// needs a full scan (a symlink there or on the way, a special file, a file over the limit).
+Result<std::optional<EntryMap>> LocalEntriesAt(git_repository* repo, int root, const std::string& rel,
                                                const std::optional<FileEntry>& base_entry) {
   EntryMap out;
-  std::string full = folder + "/" + rel;
+  UniqueFd fd(OpenBeneath(root, rel, O_RDONLY | O_NONBLOCK));
   struct stat st{};
-  if (::lstat(full.c_str(), &st) != 0) {
+  if (!fd) {
     if (errno == ENOENT || errno == ENOTDIR) return std::optional<EntryMap>(out);
-    return Status::IoError("cannot stat " + full + ": " + std::strerror(errno));
+    if (errno == ELOOP || errno == EXDEV) return std::optional<EntryMap>();
+    return Status::IoError("cannot open " + rel + ": " + std::strerror(errno));
   }
+  if (::fstat(fd.get(), &st) != 0) return Status::IoError("cannot stat " + rel + ": " + std::strerror(errno));
   if (S_ISDIR(st.st_mode)) {
     std::vector<std::string> skipped;
-    auto scanned = ScanFolder(repo, full, &skipped, nullptr);
+    auto scanned = ScanFolderBeneath(repo, root, rel, &skipped);
     if (!scanned.ok()) return scanned.status();
     if (!skipped.empty()) return std::optional<EntryMap>();
     for (auto& [p, e] : *scanned) out[rel + "/" + p] = e;
     return std::optional<EntryMap>(std::move(out));
   }
   if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) > kMaxFileBytes) return std::optional<EntryMap>();
-  auto data = ReadLocalFile(full);
+  auto data = ReadOpenFile(fd.get(), rel, kMaxFileBytes);
   if (!data.ok()) {
     if (data.status().code() == Status::Code::kInvalidArgument) return std::optional<EntryMap>();  // grew too large
-    if (data.status().code() == Status::Code::kIoError && ::access(full.c_str(), F_OK) != 0) {
-      return std::optional<EntryMap>(out);  // deleted while being read
-    }
     return data.status();
   }
   FileEntry e;
-  e.mode = (st.st_mode & S_IXUSR) ? GIT_FILEMODE_BLOB_EXECUTABLE : GIT_FILEMODE_BLOB;
+  e.mode = BlobModeOf(st.st_mode);
   int rc = git_odb_hash(&e.oid, data->data(), data->size(), GIT_OBJECT_BLOB);
-  if (rc < 0) return GitError(rc, "cannot hash " + full);
+  if (rc < 0) return GitError(rc, "cannot hash " + rel);
   // Only a changed file is stored: an unchanged one is in the repository already.
   if (!(base_entry && *base_entry == e)) {
     rc = git_blob_create_from_buffer(&e.oid, repo, data->data(), data->size());
-    if (rc < 0) return GitError(rc, "cannot store " + full);
+    if (rc < 0) return GitError(rc, "cannot store " + rel);
   }
   out[rel] = e;
   return std::optional<EntryMap>(std::move(out));
@@ -182,19 +184,18 @@ Status DiffTrees(git_repository* repo, const git_tree* from, const git_tree* to,
 Result<std::optional<ChangeList>> LocalChangesAt(git_repository* repo, const std::string& folder, const git_tree* base,
                                                  const std::set<std::string>& hinted) {
   ChangeList changes;
+  auto root = OpenFolder(folder);
+  if (!root.ok()) return root.status();
   for (const auto& rel : hinted) {
     if (IsUnsafeHint(rel)) return std::optional<ChangeList>();
     if (HasAncestorIn(rel, hinted)) continue;
-    std::string name = rel.substr(rel.rfind('/') + 1);
-    if (name.rfind(kTempPrefix, 0) == 0) continue;  // our own in-flight write
-    if (!ParentsAreRealFolders(folder, rel)) return std::optional<ChangeList>();
     auto before = BaseEntriesAt(repo, base, rel);
     if (!before.ok()) return before.status();
     if (!*before) return std::optional<ChangeList>();
     auto single = (*before)->find(rel);
     std::optional<FileEntry> base_entry;
     if (single != (*before)->end()) base_entry = single->second;
-    auto after = LocalEntriesAt(repo, folder, rel, base_entry);
+    auto after = LocalEntriesAt(repo, root->get(), rel, base_entry);
     if (!after.ok()) return after.status();
     if (!*after) return std::optional<ChangeList>();
     AddDifferences(**before, **after, &changes);

@@ -1,9 +1,10 @@
 // A folder's content as Git sees it: a flat map from relative path to (blob id, mode).
-// Converts between local folders, Git trees and commits, and applies a tree to a folder
-// atomically per file without ever overwriting a file that changed since it was scanned.
+// Reads local folders into blobs and converts between flat maps, Git trees and commits.
+// Applying a tree to a folder: folder_apply.h.
 #pragma once
 
 #include <git2.h>
+#include <sys/types.h>
 
 #include <cstdint>
 #include <map>
@@ -22,9 +23,6 @@ struct FileEntry {
   bool operator==(const FileEntry& o) const { return mode == o.mode && git_oid_equal(&oid, &o.oid); }
 };
 using FlatTree = std::map<std::string, FileEntry>;
-
-// Files we write while applying a tree; never synced, removed when stale.
-inline constexpr const char* kTempPrefix = ".gitsyncd-tmp-";
 
 // Limits on what a synced folder may hold.
 inline constexpr uint64_t kMaxFileBytes = 64ull * 1024 * 1024;
@@ -48,10 +46,15 @@ ScanCache LoadScanCache(const std::string& file);
 Status SaveScanCache(const std::string& file, const ScanCache& cache);
 
 // Reads the folder into blobs of `repo`. Symlinks, `.git` entries and special files are
-// skipped and described in `skipped` ("symlink a/b: not synced"). Stale temp files are removed.
-// `cache` may be null.
+// skipped and described in `skipped` ("symlink a/b: not synced"); every other file is synced,
+// whatever its name. Nothing is ever followed through a symlink. `cache` may be null.
 Result<FlatTree> ScanFolder(git_repository* repo, const std::string& folder, std::vector<std::string>* skipped,
                             ScanCache* cache = nullptr);
+
+// The same for the folder `rel` beneath the open folder `folder_fd` (see folder_fd.h), without
+// a cache; paths are relative to `rel`.
+Result<FlatTree> ScanFolderBeneath(git_repository* repo, int folder_fd, const std::string& rel,
+                                   std::vector<std::string>* skipped);
 
 // The files under `path` of `commit` (null commit = empty). Paths are relative to `path`.
 Result<FlatTree> SubtreeOfCommit(git_repository* repo, const git_oid* commit, const std::string& path);
@@ -65,6 +68,9 @@ Result<FlatTree> FlattenTree(const git_tree* tree);
 
 // Reads a regular local file, refusing more than `limit` bytes and symlinks.
 Result<std::string> ReadLocalFile(const std::string& path, uint64_t limit = kMaxFileBytes);
+
+// The blob mode of a local file: executable when its owner may execute it.
+uint32_t BlobModeOf(mode_t st_mode);
 
 // True when no folder on the way from `folder` to `path` is a symlink (or a non-folder):
 // writing, deleting or reading through a link could touch files outside the synced folder.
@@ -81,18 +87,12 @@ Result<git_oid> ReplaceSubtree(git_repository* repo, const git_oid* commit, cons
 FlatTree UnmanagedEntries(const FlatTree& tree);
 bool IsManaged(const FileEntry& e);
 
-struct ApplyReport {
-  std::vector<std::string> written;
-  std::vector<std::string> deleted;
-  std::vector<std::string> kept;  // changed locally since the scan: left alone
-};
-// Makes `folder` hold `target`, given that the scan saw `scanned`. A file is replaced or
-// deleted only when its current content still equals `scanned` (or already equals `target`);
-// each write is temp file + fsync + rename. Unmanaged target entries are skipped.
-Status ApplyToFolder(git_repository* repo, const std::string& folder, const FlatTree& scanned,
-                     const FlatTree& target, ApplyReport* report);
-
 // Hashes the file at `path` as a blob without writing it; nullopt when it does not exist.
 Result<std::optional<FileEntry>> HashLocalFile(const std::string& path);
+
+// Hashes the file at `rel` beneath the open folder `folder_fd`, following no symlink: nullopt
+// when nothing is there; an entry of mode 0 (equal to no blob entry) when a symlink, folder or
+// special file is there or a symlink is on the way.
+Result<std::optional<FileEntry>> HashBeneath(int folder_fd, const std::string& rel);
 
 }  // namespace gitsyncd

@@ -111,7 +111,6 @@ struct LocalWatcher::Impl {
           if (ev->mask & (IN_MOVE_SELF | IN_DELETE_SELF)) Note(watch.binding, "", false);
           continue;
         }
-        if (name.rfind(kTempPrefix, 0) == 0) continue;  // our own in-flight writes
         std::string rel = watch.rel.empty() ? name : watch.rel + "/" + name;
         bool is_dir = (ev->mask & IN_ISDIR) != 0;
         if (is_dir && (ev->mask & (IN_CREATE | IN_MOVED_TO)) && name != ".git") WatchTree(watch.binding, rel);

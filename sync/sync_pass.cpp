@@ -10,7 +10,9 @@
 #include <filesystem>
 
 #include "sync/binding_state.h"
+#include "sync/folder_apply.h"
 #include "sync/folder_changes.h"
+#include "sync/folder_staging.h"
 #include "sync/object_buffer.h"
 #include "sync/folder_tree.h"
 #include "sync/git_handles.h"
@@ -234,10 +236,13 @@ Result<PassOutcome> Pass::PushSyncCommit(const git_oid& commit, size_t changes) 
 Result<PassOutcome> Pass::ApplyRemote(const git_oid& remote_head, const FlatTree& scanned, const FlatTree& target,
                                       const std::string& what) {
   ApplyReport report;
-  Status s = ApplyToFolder(repo_, spec_.local, scanned, target, &report);
+  Status s = ApplyToFolder(repo_, spec_.local, spec_.binding_dir, scanned, target, &report);
   if (!s.ok()) return s;
   for (const auto& k : report.kept) state_->warnings.push_back("local edit to " + k + " kept; it is synced next");
-  s = SaveSynced(remote_head);
+  // A kept file holds an edit made on the last synced commit, not on the remote head: that
+  // commit stays the base, so the next pass merges the edit with the remote's change (or
+  // records a conflict) instead of pushing it over the remote's version.
+  if (report.kept.empty()) s = SaveSynced(remote_head);
   if (!s.ok()) return s;
   return PassOutcome{what + ": " + Plural(report.written.size(), "file") + " written, " +
                          std::to_string(report.deleted.size()) + " deleted",
@@ -281,7 +286,7 @@ Result<bool> Pass::RecoverPending(const std::optional<git_oid>& remote_head, con
     if (it != before.end() && !(it->second == e)) seen.erase(p);
   }
   ApplyReport report;
-  Status s = ApplyToFolder(repo_, spec_.local, seen, remote, &report);
+  Status s = ApplyToFolder(repo_, spec_.local, spec_.binding_dir, seen, remote, &report);
   if (!s.ok()) return s;
   s = SaveSynced(*remote_head);
   if (!s.ok()) return s;
@@ -375,7 +380,7 @@ Result<PassOutcome> Pass::Merge(const std::optional<git_oid>& base, const FlatTr
     }
   }
   ApplyReport report;
-  Status s = ApplyToFolder(repo_, spec_.local, scanned, merged, &report);
+  Status s = ApplyToFolder(repo_, spec_.local, spec_.binding_dir, scanned, merged, &report);
   if (!s.ok()) return s;
   for (const auto& k : report.kept) state_->warnings.push_back("local edit to " + k + " kept; it is synced next");
   state_->pending_commit.clear();
@@ -660,7 +665,11 @@ Result<PassOutcome> RunSyncPass(const BindingSpec& spec, const PassOptions& opti
   if (!state.ok()) return state.status();
   auto repo = OpenRepo(spec.binding_dir);
   Result<PassOutcome> outcome = Status::Internal("no pass ran");
-  if (repo.ok()) {
+  // Before any scan: a staging folder a killed pass left would read as the user's files.
+  Status unstaged = RemoveStaleStaging(spec.local, spec.binding_dir);
+  if (!unstaged.ok()) {
+    outcome = unstaged;
+  } else if (repo.ok()) {
     for (int attempt = 0; attempt < kMaxPushAttempts; ++attempt) {
       Pass pass(spec, repo->get(), &*state, started);
       PassOptions this_time = options;

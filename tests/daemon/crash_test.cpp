@@ -88,9 +88,9 @@ BOOST_AUTO_TEST_CASE(kill_9_at_random_points_loses_no_edit_and_leaves_clean_repo
   BOOST_TEST(ok, daemon.Log().substr(daemon.Log().size() > 4000 ? daemon.Log().size() - 4000 : 0));
   daemon.Signal(SIGTERM);
   BOOST_TEST(daemon.Wait() == 0);
-  // No temp files left behind in the folder.
+  // No staging folder left behind in the folder.
   for (const auto& e : fs::recursive_directory_iterator(local)) {
-    BOOST_TEST(e.path().filename().string().rfind(".gitsyncd-tmp-", 0) != 0u, e.path().string());
+    BOOST_TEST(e.path().filename().string().rfind(".gitsyncd-staging-", 0) != 0u, e.path().string());
   }
   CommandResult fsck_remote = Git({"--git-dir", remote, "fsck", "--strict"}, "", {}, true);
   BOOST_TEST(fsck_remote.exit_code == 0, fsck_remote.out + fsck_remote.err);

@@ -1,0 +1,364 @@
+#include "sync/folder_apply.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <set>
+
+#include "sync/folder_fd.h"
+#include "sync/folder_staging.h"
+#include "sync/git_handles.h"
+
+namespace gitsyncd {
+namespace {
+
+ApplyHook& Hook() {
+  static ApplyHook hook;
+  return hook;
+}
+
+void Pause(const char* moment, const std::string& path) {
+  if (Hook()) Hook()(moment, path);
+}
+
+std::string ParentOf(const std::string& rel) {
+  size_t slash = rel.rfind('/');
+  return slash == std::string::npos ? "" : rel.substr(0, slash);
+}
+
+// The path cannot be reached without a symlink, or a file stands where a folder should.
+bool Redirected(int err) { return err == ELOOP || err == ENOTDIR || err == EXDEV; }
+
+bool Same(const std::optional<FileEntry>& a, const std::optional<FileEntry>& b) {
+  return a.has_value() == b.has_value() && (!a || *a == *b);
+}
+
+std::string Errno() { return std::strerror(errno); }
+
+// One file to replace, create or delete.
+struct Op {
+  Op(std::string p, std::optional<FileEntry> s, std::optional<FileEntry> w)
+      : path(std::move(p)), seen(std::move(s)), want(std::move(w)) {}
+  std::string path;
+  std::optional<FileEntry> seen;  // what the scan saw; nullopt: nothing
+  std::optional<FileEntry> want;  // nullopt: delete
+  std::string staged;             // the new content's name in the staging folder
+  uint64_t staged_ino = 0;
+  std::string aside;  // the name in the staging folder of the file taken out of the folder
+  enum class State { kPending, kDone, kKept, kGone } state = State::kPending;
+};
+
+class Applier {
+ public:
+  Applier(git_repository* repo, int root, std::string folder) : repo_(repo), root_(root), folder_(std::move(folder)) {}
+  Status Run(const FlatTree& scanned, const FlatTree& target, const std::string& state_dir, ApplyReport* report);
+
+ private:
+  Status Check(const FlatTree& scanned, const FlatTree& target);
+  Status CheckOne(Op op, const FlatTree& scanned);
+  Status Stage();
+  Status SwapIn();
+  Status TakeOut(Op& op);
+  Status RemoveEmptied();
+  Status PutIn(Op& op);
+  Status CheckTakenOut(Op& op);
+  Result<bool> AsideIsSeen(const Op& op);
+  void PutBack(Op& op);
+  void MoveBack(const std::string& aside, const std::string& path);
+  void SwapBack(const Op& op);
+  void TakeBackNew(const Op& op);
+  void RemoveFolder(const std::string& rel);
+  void Recheck();
+  void Finish(ApplyReport* report);
+
+  git_repository* repo_;
+  int root_;
+  std::string folder_;
+  std::vector<Op> ops_;
+  std::vector<std::string> kept_;
+  std::unique_ptr<StagingFolder> staging_;
+  std::vector<std::function<void()>> undo_;  // reverses each rename done, newest last
+  std::set<std::string> dirs_;               // folders whose names changed, fsynced at the end
+};
+
+Status Applier::Check(const FlatTree& scanned, const FlatTree& target) {
+  // Deletions first, so a file can become a folder of the same name.
+  for (const auto& [path, e] : scanned) {
+    if (target.count(path) != 0) continue;
+    Status s = CheckOne(Op{path, e, std::nullopt}, scanned);
+    if (!s.ok()) return s;
+  }
+  for (const auto& [path, e] : target) {
+    if (!IsManaged(e)) continue;
+    auto it = scanned.find(path);
+    if (it != scanned.end() && it->second == e) continue;
+    std::optional<FileEntry> seen;
+    if (it != scanned.end()) seen = it->second;
+    Status s = CheckOne(Op{path, seen, e}, scanned);
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+Status Applier::CheckOne(Op op, const FlatTree& scanned) {
+  auto now = HashBeneath(root_, op.path);
+  if (!now.ok()) {
+    if (now.status().code() != Status::Code::kInvalidArgument) return now.status();
+    kept_.push_back(op.path);  // grew past the size limit since the scan: a local edit
+    return Status::Ok();
+  }
+  if (op.want ? Same(*now, op.want) : !now->has_value()) return Status::Ok();  // already as wanted
+  // A folder the scan saw becoming a file: its files are deleted first, then it is replaced.
+  auto under = scanned.lower_bound(op.path + "/");
+  bool emptied_folder = !op.seen && now->has_value() && (*now)->mode == 0 && under != scanned.end() &&
+                        under->first.compare(0, op.path.size() + 1, op.path + "/") == 0;
+  if (!Same(*now, op.seen) && !emptied_folder) {
+    kept_.push_back(op.path);
+    return Status::Ok();
+  }
+  Pause("checked", op.path);
+  ops_.push_back(std::move(op));
+  return Status::Ok();
+}
+
+Status Applier::Stage() {
+  for (size_t i = 0; i < ops_.size(); ++i) {
+    Op& op = ops_[i];
+    if (!op.want) continue;
+    git_blob* raw = nullptr;
+    int rc = git_blob_lookup(&raw, repo_, &op.want->oid);
+    if (rc < 0) return GitError(rc, "cannot read the blob for " + op.path);
+    BlobPtr blob(raw);
+    op.staged = "n" + std::to_string(i);
+    mode_t mode = op.want->mode == GIT_FILEMODE_BLOB_EXECUTABLE ? 0755 : 0644;
+    UniqueFd fd(::openat(staging_->fd(), op.staged.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
+    std::string what = folder_ + "/" + op.path + " (staged in " + staging_->name() + ")";
+    if (!fd) return Status::IoError("cannot write " + what + ": " + Errno());
+    Status s = WriteAndSync(fd.get(), static_cast<const char*>(git_blob_rawcontent(raw)),
+                            static_cast<size_t>(git_blob_rawsize(raw)), what);
+    if (!s.ok()) return s;
+    struct stat st{};
+    if (::fstat(fd.get(), &st) != 0) return Status::IoError("cannot stat " + what + ": " + Errno());
+    op.staged_ino = st.st_ino;
+  }
+  SyncFolder(staging_->fd());
+  return Status::Ok();
+}
+
+Status Applier::SwapIn() {
+  for (auto& op : ops_) {
+    if (op.want) continue;
+    Status s = TakeOut(op);
+    if (!s.ok()) return s;
+  }
+  Status s = RemoveEmptied();
+  if (!s.ok()) return s;
+  for (auto& op : ops_) {
+    if (!op.want) continue;
+    s = PutIn(op);
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+// A deletion: the file is moved into the staging folder, then checked.
+Status Applier::TakeOut(Op& op) {
+  std::string leaf;
+  UniqueFd parent(OpenParentBeneath(root_, op.path, &leaf));
+  op.aside = "d" + std::to_string(&op - ops_.data());
+  if (!parent || ::renameat(parent.get(), leaf.c_str(), staging_->fd(), op.aside.c_str()) != 0) {
+    if (errno == ENOENT) {
+      op.state = Op::State::kGone;  // deleted locally too
+      return Status::Ok();
+    }
+    if (!Redirected(errno)) return Status::IoError("cannot delete " + folder_ + "/" + op.path + ": " + Errno());
+    op.state = Op::State::kKept;
+    return Status::Ok();
+  }
+  undo_.push_back([this, aside = op.aside, path = op.path] { MoveBack(aside, path); });
+  dirs_.insert(ParentOf(op.path));
+  return CheckTakenOut(op);
+}
+
+// Folders the deletions emptied (deepest first), never the synced folder itself.
+Status Applier::RemoveEmptied() {
+  std::set<std::string> parents;
+  for (const auto& op : ops_) {
+    if (!op.want && op.state == Op::State::kDone) parents.insert(ParentOf(op.path));
+  }
+  for (auto it = parents.rbegin(); it != parents.rend(); ++it) {
+    for (std::string d = *it; !d.empty(); d = ParentOf(d)) {
+      std::string leaf;
+      UniqueFd parent(OpenParentBeneath(root_, d, &leaf));
+      if (!parent || ::unlinkat(parent.get(), leaf.c_str(), AT_REMOVEDIR) != 0) break;
+      undo_.push_back([this, d] {
+        std::string name;
+        UniqueFd p(OpenParentBeneath(root_, d, &name));
+        if (p) ::mkdirat(p.get(), name.c_str(), 0755);
+      });
+      dirs_.insert(ParentOf(d));
+    }
+  }
+  return Status::Ok();
+}
+
+// A new or replaced file: one rename from the staging folder. A replaced file is exchanged
+// with the new one, so it lands in the staging folder and is checked there.
+Status Applier::PutIn(Op& op) {
+  std::string leaf;
+  std::vector<std::string> created;
+  UniqueFd parent(OpenParentBeneath(root_, op.path, &leaf, &created));
+  for (const auto& c : created) {
+    undo_.push_back([this, c] { RemoveFolder(c); });
+    dirs_.insert(ParentOf(c));
+  }
+  unsigned flags = op.seen ? RENAME_EXCHANGE : RENAME_NOREPLACE;
+  if (!parent || ::renameat2(staging_->fd(), op.staged.c_str(), parent.get(), leaf.c_str(), flags) != 0) {
+    // Deleted, created, or put behind a symlink since the check: a local change, kept.
+    bool local_change = Redirected(errno) || (op.seen ? errno == ENOENT : errno == EEXIST);
+    if (!local_change) return Status::IoError("cannot write " + folder_ + "/" + op.path + ": " + Errno());
+    op.state = Op::State::kKept;
+    return Status::Ok();
+  }
+  dirs_.insert(ParentOf(op.path));
+  if (!op.seen) {
+    op.state = Op::State::kDone;
+    undo_.push_back([this, &op] { TakeBackNew(op); });
+    return Status::Ok();
+  }
+  op.aside = op.staged;
+  undo_.push_back([this, &op] { SwapBack(op); });
+  return CheckTakenOut(op);
+}
+
+// The file just taken out of the folder must be the one the check hashed; if an edit was
+// saved in between, it goes back at once.
+Status Applier::CheckTakenOut(Op& op) {
+  op.state = Op::State::kDone;
+  auto seen = AsideIsSeen(op);
+  if (!seen.ok()) return seen.status();
+  if (!*seen) {
+    undo_.pop_back();
+    PutBack(op);
+  }
+  return Status::Ok();
+}
+
+Result<bool> Applier::AsideIsSeen(const Op& op) {
+  auto now = HashBeneath(staging_->fd(), op.aside);
+  if (!now.ok() && now.status().code() != Status::Code::kInvalidArgument) return now.status();
+  return now.ok() && Same(*now, op.seen);
+}
+
+// The file taken out is not the one hashed: an edit was saved in the meantime. It goes back.
+void Applier::PutBack(Op& op) {
+  if (op.want) {
+    SwapBack(op);
+  } else {
+    MoveBack(op.aside, op.path);
+  }
+  op.state = Op::State::kKept;
+}
+
+void Applier::MoveBack(const std::string& aside, const std::string& path) {
+  std::string leaf;
+  UniqueFd parent(OpenParentBeneath(root_, path, &leaf, nullptr));
+  if (!parent) return;
+  if (::renameat2(staging_->fd(), aside.c_str(), parent.get(), leaf.c_str(), RENAME_NOREPLACE) == 0) return;
+  // A new file of the user's took the name meanwhile: both are theirs, keep both.
+  std::string beside = leaf + ".gitsyncd-kept-" + aside;
+  ::renameat2(staging_->fd(), aside.c_str(), parent.get(), beside.c_str(), RENAME_NOREPLACE);
+}
+
+void Applier::SwapBack(const Op& op) {
+  std::string leaf;
+  UniqueFd parent(OpenParentBeneath(root_, op.path, &leaf));
+  if (!parent) return;
+  if (::renameat2(staging_->fd(), op.aside.c_str(), parent.get(), leaf.c_str(), RENAME_EXCHANGE) != 0) return;
+  // What came back must be the new file. If the user saved over it meanwhile, theirs is the
+  // newest version of the file: it goes back in place.
+  struct stat st{};
+  if (::fstatat(staging_->fd(), op.aside.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_ino != op.staged_ino) {
+    ::renameat2(staging_->fd(), op.aside.c_str(), parent.get(), leaf.c_str(), RENAME_EXCHANGE);
+  }
+}
+
+void Applier::TakeBackNew(const Op& op) {
+  std::string leaf;
+  UniqueFd parent(OpenParentBeneath(root_, op.path, &leaf));
+  struct stat st{};
+  if (!parent || ::fstatat(parent.get(), leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return;
+  if (st.st_ino != op.staged_ino) return;  // no longer ours
+  ::renameat2(parent.get(), leaf.c_str(), staging_->fd(), op.staged.c_str(), RENAME_NOREPLACE);
+}
+
+void Applier::RemoveFolder(const std::string& rel) {
+  std::string leaf;
+  UniqueFd parent(OpenParentBeneath(root_, rel, &leaf));
+  if (parent) ::unlinkat(parent.get(), leaf.c_str(), AT_REMOVEDIR);
+}
+
+// The files taken out are checked once more right before they are removed: an edit saved
+// through a descriptor opened before the swap still lands in the folder.
+void Applier::Recheck() {
+  for (auto& op : ops_) {
+    if (op.state != Op::State::kDone || op.aside.empty()) continue;
+    auto seen = AsideIsSeen(op);
+    if (!seen.ok() || !*seen) PutBack(op);
+  }
+}
+
+void Applier::Finish(ApplyReport* report) {
+  for (const auto& op : ops_) {
+    if (op.state == Op::State::kDone) (op.want ? report->written : report->deleted).push_back(op.path);
+    if (op.state == Op::State::kKept) report->kept.push_back(op.path);
+  }
+  for (auto& k : kept_) report->kept.push_back(std::move(k));
+  for (const auto& d : dirs_) {
+    UniqueFd fd(d.empty() ? ::dup(root_) : OpenBeneath(root_, d, O_RDONLY | O_DIRECTORY));
+    if (fd) SyncFolder(fd.get());
+  }
+}
+
+Status Applier::Run(const FlatTree& scanned, const FlatTree& target, const std::string& state_dir,
+                    ApplyReport* report) {
+  Status s = Check(scanned, target);
+  if (!s.ok()) return s;
+  if (!ops_.empty()) {
+    auto staging = StagingFolder::Create(root_, state_dir);
+    if (!staging.ok()) return staging.status();
+    staging_ = std::move(staging).value();
+    s = Stage();
+    if (!s.ok()) return s.WithContext("nothing of the commit was applied to " + folder_);
+    Pause("staged", "");
+    s = SwapIn();
+    if (!s.ok()) {
+      for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) (*it)();
+      return s.WithContext("the commit's changes to " + folder_ + " were undone");
+    }
+    Pause("swapped", "");
+    Recheck();
+  }
+  Finish(report);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ApplyToFolder(git_repository* repo, const std::string& folder, const std::string& state_dir,
+                     const FlatTree& scanned, const FlatTree& target, ApplyReport* report) {
+  auto root = OpenFolder(folder);
+  if (!root.ok()) return root.status();
+  Applier applier(repo, root->get(), folder);
+  return applier.Run(scanned, target, state_dir, report);
+}
+
+void SetApplyHookForTest(ApplyHook hook) { Hook() = std::move(hook); }
+
+}  // namespace gitsyncd

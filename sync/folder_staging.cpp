@@ -1,0 +1,134 @@
+#include "sync/folder_staging.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <vector>
+
+namespace gitsyncd {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kStagingPrefix = ".gitsyncd-staging-";
+
+std::string RecordFile(const std::string& state_dir) { return state_dir + "/staging"; }
+
+std::string RandomName() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  static const char* kChars = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::string s = kStagingPrefix;
+  for (int i = 0; i < 16; ++i) s += kChars[rng() % 36];
+  return s;
+}
+
+// "<name> <inode>" (inode 0: not made yet), durable before it returns.
+Status WriteRecord(const std::string& state_dir, const std::string& name, uint64_t inode) {
+  std::error_code ec;
+  fs::create_directories(state_dir, ec);
+  std::string file = RecordFile(state_dir), tmp = file + ".tmp";
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd) return Status::IoError("cannot write " + tmp + ": " + std::strerror(errno));
+  std::string line = name + " " + std::to_string(inode) + "\n";
+  Status s = WriteAndSync(fd.get(), line.data(), line.size(), tmp);
+  if (!s.ok()) return s;
+  if (::rename(tmp.c_str(), file.c_str()) != 0) return Status::IoError("cannot write " + file + ": " + std::strerror(errno));
+  UniqueFd dir(::open(state_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir) SyncFolder(dir.get());
+  return Status::Ok();
+}
+
+// Removes `name` in `parent` and everything under it, following no symlink.
+void RemoveTree(int parent, const std::string& name) {
+  UniqueFd dir(::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (dir) {
+    int copy = ::dup(dir.get());
+    DIR* d = copy < 0 ? nullptr : ::fdopendir(copy);
+    std::vector<std::string> names;
+    while (d != nullptr) {
+      const dirent* ent = ::readdir(d);
+      if (ent == nullptr) break;
+      if (std::strcmp(ent->d_name, ".") != 0 && std::strcmp(ent->d_name, "..") != 0) names.push_back(ent->d_name);
+    }
+    if (d != nullptr) ::closedir(d);
+    for (const auto& n : names) {
+      struct stat st{};
+      if (::fstatat(dir.get(), n.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+        RemoveTree(dir.get(), n);
+      } else {
+        ::unlinkat(dir.get(), n.c_str(), 0);
+      }
+    }
+  }
+  ::unlinkat(parent, name.c_str(), AT_REMOVEDIR);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<StagingFolder>> StagingFolder::Create(int folder_fd, const std::string& state_dir) {
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    std::string name = RandomName();
+    Status s = WriteRecord(state_dir, name, 0);
+    if (!s.ok()) return s;
+    if (::mkdirat(folder_fd, name.c_str(), 0700) != 0) {
+      if (errno == EEXIST) continue;  // a folder of the user's: never ours, pick another name
+      return Status::IoError("cannot create the staging folder " + name + ": " + std::strerror(errno));
+    }
+    UniqueFd fd(::openat(folder_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    struct stat st{};
+    if (!fd || ::fstat(fd.get(), &st) != 0) {
+      ::unlinkat(folder_fd, name.c_str(), AT_REMOVEDIR);
+      return Status::IoError("cannot open the staging folder " + name + ": " + std::strerror(errno));
+    }
+    s = WriteRecord(state_dir, name, st.st_ino);
+    if (!s.ok()) {
+      ::unlinkat(folder_fd, name.c_str(), AT_REMOVEDIR);
+      return s;
+    }
+    return std::unique_ptr<StagingFolder>(new StagingFolder(folder_fd, state_dir, name, std::move(fd)));
+  }
+  return Status::IoError("cannot pick a name for the staging folder");
+}
+
+StagingFolder::~StagingFolder() {
+  RemoveTree(folder_fd_, name_);
+  SyncFolder(folder_fd_);
+  ::unlink(RecordFile(state_dir_).c_str());
+}
+
+Status RemoveStaleStaging(const std::string& folder, const std::string& state_dir) {
+  std::string file = RecordFile(state_dir);
+  FILE* f = std::fopen(file.c_str(), "r");
+  if (f == nullptr) return Status::Ok();
+  char name[128] = {0};
+  unsigned long long inode = 0;
+  int got = std::fscanf(f, "%127s %llu", name, &inode);
+  std::fclose(f);
+  std::string n = name;
+  if (got == 2 && n.rfind(kStagingPrefix, 0) == 0 && n.find('/') == std::string::npos) {
+    UniqueFd root(::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    struct stat st{};
+    if (root && ::fstatat(root.get(), name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+      // The recorded inode proves the folder is the one made; without it (killed between
+      // mkdir and the second record) it was still empty, and only an empty folder is removed.
+      if (inode != 0 && st.st_ino == inode) {
+        RemoveTree(root.get(), n);
+      } else if (inode == 0) {
+        ::unlinkat(root.get(), name, AT_REMOVEDIR);
+      }
+    }
+  }
+  if (::unlink(file.c_str()) != 0 && errno != ENOENT) {
+    return Status::IoError("cannot remove " + file + ": " + std::strerror(errno));
+  }
+  return Status::Ok();
+}
+
+}  // namespace gitsyncd

@@ -1,0 +1,343 @@
+// Writing a pulled commit into the folder, played against a local user who races the pull:
+// a symlink swapped in for a folder never takes a write outside, a full disk leaves the folder
+// on the previous commit, an edit saved at any moment of the pull is never lost, and no file
+// is deleted because of its name. Each case runs against a file:// remote and the nginx HTTPS
+// server.
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/mpl/list.hpp>
+#include <boost/test/unit_test.hpp>
+#include <filesystem>
+#include <set>
+
+#include "sync/folder_apply.h"
+#include "sync/folder_fd.h"
+#include "sync/remote_auth.h"
+#include "tests/support/git_servers.h"
+#include "tests/sync/sync_test_util.h"
+
+using namespace gitsyncd;
+using namespace gitsyncd::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+// The pause points of ApplyToFolder, reset when the test ends.
+struct HookGuard {
+  explicit HookGuard(ApplyHook hook) { SetApplyHookForTest(std::move(hook)); }
+  ~HookGuard() { SetApplyHookForTest(nullptr); }
+};
+
+struct FileRemote : SyncFixture {
+  FileRemote() : SyncFixture("config") {}
+  GitClone Other(const std::string& name) { return Person(name); }
+};
+
+struct HttpsRemote : SyncFixture {
+  GitHttpsServer server;
+  HttpsRemote() : SyncFixture("config") {
+    server.CreateBareRepo("cfg");
+    remote = server.repo_path("cfg");  // what Remote() and RemoteHas() read
+    spec.remote.url = server.url("cfg");
+    spec.remote.username = server.user();
+    spec.remote.password = server.password();
+    BOOST_REQUIRE(ConfigureTls(server.ca_file()).ok());
+  }
+  GitClone Other(const std::string& name) {
+    return GitClone(server.url_with_credentials("cfg"), dir / name, "main", server.git_env());
+  }
+};
+
+using Remotes = boost::mpl::list<FileRemote, HttpsRemote>;
+
+// Every name under `root`, relative to it, symlinks not followed.
+std::set<std::string> Listing(const std::string& root) {
+  std::set<std::string> out;
+  for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator(); ++it) {
+    out.insert(fs::relative(it->path(), root).string());
+  }
+  return out;
+}
+
+// True when `text` is the content of config/<rel> in the folder or on any branch of the remote.
+template <typename F>
+bool EditSurvives(F& f, const std::string& rel, const std::string& text) {
+  if (f.LocalExists(rel) && f.Local(rel) == text) return true;
+  for (const auto& b : Branches(f.remote)) {
+    if (f.RemoteHas("config/" + rel, b) && f.Remote("config/" + rel, b) == text) return true;
+  }
+  return false;
+}
+
+// Seeds the remote with `files` under config/ and syncs them into the folder.
+template <typename F>
+void Seed(F& f, const std::map<std::string, std::string>& files) {
+  GitClone p = f.Other("seed");
+  for (const auto& [rel, text] : files) p.Write("config/" + rel, text);
+  BOOST_REQUIRE(p.CommitAndPush("seed"));
+  f.Sync();
+}
+
+// The person's next commit: `files` written (empty text: removed) under config/.
+template <typename F>
+void Push(F& f, const std::map<std::string, std::string>& files, const std::string& name = "person") {
+  GitClone p = f.Other(name);
+  for (const auto& [rel, text] : files) {
+    if (text.empty()) p.Remove("config/" + rel);
+    else p.Write("config/" + rel, text);
+  }
+  BOOST_REQUIRE(p.CommitAndPush("remote edit"));
+}
+
+// Runs the pull the hook races: the edit `text` of `rel` must be in the folder after it, and
+// after one more pass (which merges or records a conflict) in the folder or on a branch.
+template <typename F>
+void ExpectEditKeptThroughThePull(F& f, const std::string& rel, const std::string& text) {
+  auto pulled = RunSyncPass(f.spec);
+  BOOST_REQUIRE_MESSAGE(pulled.ok(), pulled.status().message());
+  BOOST_TEST(f.Local(rel) == text);
+  SetApplyHookForTest(nullptr);
+  f.Sync();
+  BOOST_TEST(EditSurvives(f, rel, text));
+}
+
+template <typename F>
+void SymlinkSwappedInDuringAPullWritesNothingOutside(F& f) {
+  Seed(f, {{"sub/a.txt", "one\n"}, {"sub/old.txt", "old\n"}});
+  // The link's target holds the same files, so a check that followed it would pass.
+  std::string outside = f.dir / "outside";
+  WriteFile(outside + "/a.txt", "one\n");
+  WriteFile(outside + "/old.txt", "old\n");
+  Push(f, {{"sub/a.txt", "two\n"}, {"sub/new.txt", "new\n"}, {"sub/old.txt", ""}});
+  HookGuard hook([&](const std::string& moment, const std::string&) {
+    if (moment != "staged") return;
+    fs::rename(f.local + "/sub", f.dir / "moved-sub");
+    fs::create_directory_symlink(outside, f.local + "/sub");
+  });
+  (void)RunSyncPass(f.spec);
+  BOOST_TEST(ReadFile(outside + "/a.txt") == "one\n");
+  BOOST_TEST(ReadFile(outside + "/old.txt") == "old\n");
+  BOOST_TEST(!FileExists(outside + "/new.txt"));
+  BOOST_TEST(Listing(outside).size() == 2u);
+  BOOST_TEST(fs::is_symlink(f.local + "/sub"));
+}
+
+// A size-limited tmpfs mounted for the test, holding the synced folder.
+class SmallDisk {
+ public:
+  explicit SmallDisk(const std::string& at) : at_(at) {
+    fs::create_directories(at);
+    mounted_ = ::mount("tmpfs", at.c_str(), "tmpfs", 0, "size=1m") == 0;
+  }
+  ~SmallDisk() {
+    if (mounted_) ::umount2(at_.c_str(), MNT_DETACH);
+  }
+  bool mounted() const { return mounted_; }
+  // Fills the disk until about `free_bytes` are left, with a file outside the synced folder.
+  void LeaveFree(uint64_t free_bytes) {
+    struct statvfs sv{};
+    BOOST_REQUIRE(::statvfs(at_.c_str(), &sv) == 0);
+    uint64_t avail = static_cast<uint64_t>(sv.f_bavail) * sv.f_frsize;
+    BOOST_REQUIRE(avail > free_bytes);
+    WriteFile(at_ + "/filler", std::string(avail - free_bytes, 'f'));
+  }
+  void FreeSpace() { fs::remove(at_ + "/filler"); }
+
+ private:
+  std::string at_;
+  bool mounted_ = false;
+};
+
+// Sets or clears the immutable flag of a folder: no name in it can be added, renamed or removed.
+bool SetImmutable(const std::string& folder, bool on) {
+  int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return false;
+  int flags = 0;
+  bool ok = ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
+  flags = on ? (flags | FS_IMMUTABLE_FL) : (flags & ~FS_IMMUTABLE_FL);
+  ok = ok && ::ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(folder_apply)
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_rename_refused_during_the_swap_in_undoes_the_renames_before_it, F, Remotes) {
+  F f;
+  Seed(f, {{"a.txt", "one\n"}, {"gone.txt", "old\n"}, {"sub/b.txt", "bee\n"}});
+  const std::set<std::string> before = Listing(f.local);
+  Push(f, {{"a.txt", "two\n"}, {"gone.txt", ""}, {"new/c.txt", "sea\n"}, {"sub/b.txt", "buzz\n"}});
+  bool immutable = false;
+  HookGuard hook([&](const std::string& moment, const std::string&) {
+    if (moment == "staged") immutable = SetImmutable(f.local + "/sub", true);  // sub/b.txt is swapped in last
+  });
+  Status refused = f.SyncStatus();
+  if (immutable) SetImmutable(f.local + "/sub", false);
+  if (!immutable) {
+    BOOST_TEST_MESSAGE("skipped: this filesystem has no immutable flag");
+    return;
+  }
+  BOOST_TEST(!refused.ok());
+  BOOST_TEST(refused.message().find("were undone") != std::string::npos, refused.message());
+  BOOST_TEST(Listing(f.local) == before);
+  BOOST_TEST(f.Local("a.txt") == "one\n");
+  BOOST_TEST(f.Local("gone.txt") == "old\n");
+  SetApplyHookForTest(nullptr);
+  f.Sync();
+  BOOST_TEST(f.Local("a.txt") == "two\n");
+  BOOST_TEST(f.Local("sub/b.txt") == "buzz\n");
+  BOOST_TEST(f.Local("new/c.txt") == "sea\n");
+  BOOST_TEST(!f.LocalExists("gone.txt"));
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_full_disk_while_staging_leaves_the_folder_on_the_previous_commit, F, Remotes) {
+  F f;
+  SmallDisk disk(f.dir / "disk");
+  if (!disk.mounted()) {
+    BOOST_TEST_MESSAGE("skipped: cannot mount a tmpfs here (needs root)");
+    return;
+  }
+  f.spec.local = f.local = f.dir / "disk/folder";
+  Seed(f, {{"a.txt", "v1\n"}, {"b.txt", "keep\n"}, {"sub/c.txt", "sea\n"}});
+  const std::set<std::string> before = Listing(f.local);
+  // A commit whose files do not fit: it changes, adds and deletes files.
+  std::map<std::string, std::string> commit{{"a.txt", "v2\n"}, {"b.txt", ""}, {"sub/c.txt", ""}};
+  for (char c : std::string("wxyz")) commit[std::string("big-") + c + ".bin"] = std::string(100 * 1024, c);
+  Push(f, commit);
+  disk.LeaveFree(200 * 1024);
+  Status full = f.SyncStatus();
+  BOOST_TEST(!full.ok());
+  BOOST_TEST(full.message().find("No space left on device") != std::string::npos, full.message());
+  BOOST_TEST(f.State().last_error.find("No space left on device") != std::string::npos);
+  BOOST_TEST(Listing(f.local) == before);
+  BOOST_TEST(f.Local("a.txt") == "v1\n");
+  BOOST_TEST(f.Local("b.txt") == "keep\n");
+  BOOST_TEST(f.Local("sub/c.txt") == "sea\n");
+  BOOST_TEST(f.Remote("config/a.txt") == "v2\n");  // nothing pushed back over the commit
+  disk.FreeSpace();
+  f.Sync();
+  BOOST_TEST((Listing(f.local) == std::set<std::string>{"a.txt", "big-w.bin", "big-x.bin", "big-y.bin", "big-z.bin"}));
+  BOOST_TEST(f.Local("a.txt") == "v2\n");
+  BOOST_TEST(f.Local("big-z.bin") == std::string(100 * 1024, 'z'));
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_symlink_swapped_in_for_a_folder_during_a_pull_takes_no_write_outside, F, Remotes) {
+  F f;
+  SymlinkSwappedInDuringAPullWritesNothingOutside(f);
+}
+
+BOOST_AUTO_TEST_CASE(a_symlink_swapped_in_takes_no_write_outside_without_openat2_either) {
+  UseOpenat2ForTest(false);
+  struct Restore {
+    ~Restore() { UseOpenat2ForTest(true); }
+  } restore;
+  FileRemote f;
+  SymlinkSwappedInDuringAPullWritesNothingOutside(f);
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(an_edit_saved_between_the_check_and_the_swap_is_never_lost, F, Remotes) {
+  F f;
+  Seed(f, {{"a.txt", "base\n"}, {"b.txt", "bee\n"}});
+  Push(f, {{"a.txt", "remote\n"}, {"b.txt", "remote bee\n"}});
+  HookGuard hook([&](const std::string& moment, const std::string& path) {
+    if (moment == "checked" && path == "a.txt") WriteFile(f.local + "/a.txt", "local\n");  // in place
+    if (moment == "checked" && path == "b.txt") {
+      WriteFile(f.local + "/.b.txt.swp", "local bee\n");  // an editor's save: rename over it
+      fs::rename(f.local + "/.b.txt.swp", f.local + "/b.txt");
+    }
+  });
+  ExpectEditKeptThroughThePull(f, "a.txt", "local\n");
+  BOOST_TEST(EditSurvives(f, "b.txt", "local bee\n"));
+  BOOST_TEST(EditSurvives(f, "a.txt", "remote\n"));  // the remote's edit is not pushed over either
+  BOOST_TEST(EditSurvives(f, "b.txt", "remote bee\n"));
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(an_edit_to_a_file_the_pull_deletes_is_never_lost, F, Remotes) {
+  F f;
+  Seed(f, {{"a.txt", "base\n"}, {"gone.txt", "old\n"}});
+  Push(f, {{"gone.txt", ""}});
+  HookGuard hook([&](const std::string& moment, const std::string& path) {
+    if (moment == "checked" && path == "gone.txt") WriteFile(f.local + "/gone.txt", "edited\n");
+  });
+  ExpectEditKeptThroughThePull(f, "gone.txt", "edited\n");
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(an_edit_written_through_a_descriptor_opened_before_the_swap_is_never_lost, F, Remotes) {
+  F f;
+  Seed(f, {{"a.txt", "base\n"}});
+  Push(f, {{"a.txt", "remote\n"}});
+  int fd = -1;
+  HookGuard hook([&](const std::string& moment, const std::string&) {
+    if (moment == "checked") fd = ::open((f.local + "/a.txt").c_str(), O_WRONLY);
+    if (moment == "swapped" && fd >= 0) {
+      // The program saves after the new file is in place, into the file it has open.
+      BOOST_REQUIRE(::ftruncate(fd, 0) == 0);
+      BOOST_REQUIRE(::pwrite(fd, "local\n", 6, 0) == 6);
+      ::close(fd);
+    }
+  });
+  ExpectEditKeptThroughThePull(f, "a.txt", "local\n");
+  BOOST_TEST(EditSurvives(f, "a.txt", "remote\n"));
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(files_named_like_the_daemons_temp_files_are_synced_and_never_deleted, F, Remotes) {
+  F f;
+  Seed(f, {{"a.txt", "base\n"}});
+  f.WriteLocal(".gitsyncd-tmp-notes", "mine\n");
+  f.WriteLocal(".gitsyncd-tmp-dir/inner.txt", "inner\n");
+  f.WriteLocal(".gitsyncd-staging-x/look-alike.txt", "also mine\n");
+  f.Sync();
+  BOOST_TEST(f.Remote("config/.gitsyncd-tmp-notes") == "mine\n");
+  BOOST_TEST(f.Remote("config/.gitsyncd-tmp-dir/inner.txt") == "inner\n");
+  BOOST_TEST(f.Remote("config/.gitsyncd-staging-x/look-alike.txt") == "also mine\n");
+  Push(f, {{".gitsyncd-tmp-from-remote", "theirs\n"}, {"a.txt", "remote\n"}});
+  f.Sync();
+  BOOST_TEST(f.Local(".gitsyncd-tmp-from-remote") == "theirs\n");
+  BOOST_TEST(f.Local(".gitsyncd-tmp-notes") == "mine\n");
+  BOOST_TEST(f.Local(".gitsyncd-tmp-dir/inner.txt") == "inner\n");
+  BOOST_TEST(f.Local(".gitsyncd-staging-x/look-alike.txt") == "also mine\n");
+  // The watcher's path reaches the file too.
+  f.WriteLocal(".gitsyncd-tmp-notes", "mine, edited\n");
+  std::set<std::string> changed{".gitsyncd-tmp-notes"};
+  auto hinted = RunSyncPass(f.spec, PassOptions{true, &changed});
+  BOOST_REQUIRE_MESSAGE(hinted.ok(), hinted.status().message());
+  BOOST_TEST(f.Remote("config/.gitsyncd-tmp-notes") == "mine, edited\n");
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_staging_folder_left_by_a_killed_pull_is_removed_and_nothing_else, F, Remotes) {
+  F f;
+  Seed(f, {{"a.txt", "base\n"}});
+  f.WriteLocal(".gitsyncd-staging-mine/x.txt", "mine\n");
+  f.Sync();
+  Push(f, {{"a.txt", "remote\n"}, {"new.txt", "new\n"}});
+  pid_t child = ::fork();
+  BOOST_REQUIRE(child >= 0);
+  if (child == 0) {
+    SetApplyHookForTest([](const std::string& moment, const std::string&) {
+      if (moment == "staged") ::_exit(9);  // killed with every file staged
+    });
+    (void)RunSyncPass(f.spec);
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  BOOST_REQUIRE(WIFEXITED(status) && WEXITSTATUS(status) == 9);
+  // a.txt, the user's folder and file, the staging folder with the two new files
+  BOOST_TEST(Listing(f.local).size() == 6u);
+  BOOST_TEST(f.Local("a.txt") == "base\n");
+  f.Sync();
+  BOOST_TEST((Listing(f.local) == std::set<std::string>{"a.txt", "new.txt", ".gitsyncd-staging-mine",
+                                                         ".gitsyncd-staging-mine/x.txt"}));
+  BOOST_TEST(f.Local("a.txt") == "remote\n");
+  BOOST_TEST(f.Remote("config/.gitsyncd-staging-mine/x.txt") == "mine\n");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
