@@ -17,6 +17,8 @@
 #include <mutex>
 #include <optional>
 
+#include "api/io_cancel.h"
+
 namespace gitsyncd {
 
 namespace beast = boost::beast;
@@ -107,13 +109,28 @@ struct HttpsClient::Impl {
   Status tls_setup;
 
   // Runs the io_context until the started operation completes; Beast's stream timeouts
-  // (expires_after) bound every step.
+  // (expires_after) bound every step, and the thread's cancel token (io_cancel.h) is looked
+  // at five times a second, aborting the operation when the daemon stops or reloads.
   void RunAll() {
     ioc.restart();
-    ioc.run();
+    auto cancel = CurrentIoCancel();
+    if (!cancel) {
+      ioc.run();
+      return;
+    }
+    while (!ioc.stopped()) {
+      ioc.run_for(std::chrono::milliseconds(200));
+      if (cancel->cancelled() && stream) beast::get_lowest_layer(*stream).cancel();
+    }
+  }
+
+  static bool Cancelled() {
+    auto cancel = CurrentIoCancel();
+    return cancel && cancel->cancelled();
   }
 
   std::string ErrorText(const beast::error_code& ec) {
+    if (Cancelled()) return "cancelled: gitsyncd is stopping or reloading";
     if (ec == beast::error::timeout) return "timed out after " + std::to_string(options.timeout.count()) + " ms";
     std::string m = ec.message();
     if (ec.category() == net::error::get_ssl_category()) {
@@ -139,7 +156,11 @@ struct HttpsClient::Impl {
     std::string connect_host = t.host, connect_port = t.port, proxy_auth;
     if (via_proxy) {
       auto pu = boost::urls::parse_absolute_uri(proxy);
-      if (!pu || pu->scheme() != "http") return Status::InvalidArgument("https_proxy must be http://host:port, got " + proxy);
+      // The value is never echoed: it may carry the proxy's user and password.
+      if (!pu || pu->scheme() != "http") {
+        return Status::InvalidArgument("https_proxy must be http://[user:password@]host:port (the value set is not "
+                                       "shown: it may hold credentials)");
+      }
       connect_host = std::string(pu->host());
       connect_port = pu->has_port() ? std::string(pu->port()) : "80";
       if (pu->has_userinfo()) {
@@ -192,6 +213,7 @@ struct HttpsClient::Impl {
     tcp_stream.expires_after(options.timeout);
     stream->async_handshake(ssl::stream_base::client, [&](beast::error_code e) { ec = e; });
     RunAll();
+    if (ec && Cancelled()) return Fail(Status::Unavailable("TLS handshake with " + key + " " + ErrorText(ec)));
     if (ec) {
       return Fail(Status::PermissionDenied("TLS handshake with " + key + " failed: " + ErrorText(ec) +
                                            " (certificate not trusted or wrong host name? set ca_file in gitsyncd.yaml "
@@ -255,6 +277,7 @@ struct HttpsClient::Impl {
     auto t = ParseHttpsUrl(url);
     if (!t.ok()) return t.status();
     for (int attempt = 0; attempt < 2; ++attempt) {
+      if (Cancelled()) return Status::Unavailable("request to " + t->host + " cancelled: gitsyncd is stopping or reloading");
       bool reused = stream.has_value() && connected_to == t->host + ":" + t->port;
       Status c = Connect(*t);
       if (!c.ok()) return c;

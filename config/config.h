@@ -126,6 +126,9 @@ struct DaemonConfig {
   std::string log_format = "text";  // "json": one JSON object per line
   std::string ca_file;       // extra CA bundle for HTTPS remotes and APIs
   unsigned workers = 4;      // Git worker threads
+  unsigned workers_per_remote = 0;  // workers one remote (host:port) may hold; 0 = half of workers
+  // A remote that moves no byte for this long fails the pass (HTTPS remotes and provider APIs).
+  std::chrono::seconds io_timeout{30};
   ListenConfig listen;
   OperatorConfig operator_api;
   std::string file;

@@ -20,9 +20,21 @@ constexpr uintmax_t kMaxConfigFileBytes = 1024 * 1024;
 constexpr size_t kMaxConnectorFiles = 1000;
 constexpr std::chrono::seconds kMinPollInterval{10};
 
-const std::vector<std::string> kDaemonKeys = {"state_dir", "master_key", "secrets_dir", "log_level",
-                                              "log_format", "ca_file",   "workers",    "listen",
-                                              "operator"};
+// "https://user:token@host/...": a password or token in the URL (an https user alone is often
+// a token too). ssh:// and scp-like URLs may name a user; a password there is refused as well.
+bool HasUrlCredentials(const std::string& url) {
+  size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return false;
+  size_t start = scheme + 3;
+  std::string authority = url.substr(start, url.find_first_of("/?#", start) - start);
+  size_t at = authority.rfind('@');
+  if (at == std::string::npos) return false;
+  return url.rfind("ssh://", 0) != 0 || authority.substr(0, at).find(':') != std::string::npos;
+}
+
+const std::vector<std::string> kDaemonKeys = {"state_dir",  "master_key", "secrets_dir",        "log_level",
+                                              "log_format", "ca_file",    "workers",            "listen",
+                                              "io_timeout", "workers_per_remote", "operator"};
 const std::vector<std::string> kListenKeys = {"address",        "port",            "tls_cert",    "tls_key",
                                               "public_url",     "max_body_bytes",  "max_connections",
                                               "read_timeout",   "header_timeout",  "admin_token"};
@@ -163,6 +175,14 @@ void LoadDaemon(const YAML::Node& root, const std::string& dir, const std::strin
   if (auto v = m.Choice("log_format", {"text", "json"})) d->log_format = *v;
   if (auto v = m.Unsigned("workers", 1, 64)) d->workers = static_cast<unsigned>(*v);
   if (m.Has("operator")) LoadOperator(m.Get("operator"), dir, &sink, &d->operator_api);
+  if (auto v = m.Unsigned("workers_per_remote", 1, 64)) d->workers_per_remote = static_cast<unsigned>(*v);
+  if (auto v = m.Duration("io_timeout")) {
+    if (*v < std::chrono::seconds(1) || *v > std::chrono::minutes(30)) {
+      sink.Add(m.Get("io_timeout"), "io_timeout", "must be between 1s and 30m");
+    } else {
+      d->io_timeout = *v;
+    }
+  }
   if (!m.Has("listen")) return;
   YamlMap l(m.Get("listen"), "listen", &sink, kListenKeys);
   ListenConfig& lc = d->listen;
@@ -317,7 +337,12 @@ void LoadConnector(const YAML::Node& root, const std::string& file, ConnectorCon
   bool url_ok = false;
   if (auto v = m.String("url", true)) {
     auto scheme = ClassifyUrl(*v);
-    if (!scheme.ok()) {
+    if (HasUrlCredentials(*v)) {  // the value is not echoed: it holds a secret
+      sink.Add(m.Get("url"), "url",
+               "credentials in the URL are not allowed (they would show in logs, `status` and error messages); "
+               "put the user in auth.username and the password or token in auth.password, e.g. "
+               "password: {secret: NAME}");
+    } else if (!scheme.ok()) {
       sink.Add(m.Get("url"), "url", "'" + *v + "': " + scheme.status().message());
     } else {
       c->url = *v;

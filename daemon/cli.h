@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
@@ -20,6 +21,9 @@ inline constexpr int kExitUserError = 1;
 inline constexpr int kExitUsage = 2;
 // `status`: some binding has an error (or unreadable state) or an open conflict.
 inline constexpr int kExitUnhealthy = 3;
+// How long the daemon waits for the pass `sync-now` asked for before answering that it goes
+// on in the background (a silent remote fails its pass sooner, after io_timeout).
+inline constexpr std::chrono::seconds kSyncNowWait{120};
 
 // Shared by every subcommand: the global options and helpers to load what they need.
 struct CliContext {

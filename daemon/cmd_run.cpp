@@ -1,22 +1,26 @@
 // `gitsyncd run`: the daemon. Loads the config, starts the sync engine and the control
 // socket, tells systemd it is ready, and handles signals: SIGHUP reloads (a broken new
-// config is rejected and the old one keeps running), SIGTERM/SIGINT stop after in-flight
-// passes finish.
+// config is rejected and the old one keeps running), SIGTERM/SIGINT stop: in-flight passes
+// get a short grace period, then their network I/O is cancelled. The main thread only waits
+// for signals and pings the watchdog; it never waits on a pass.
 #include <signal.h>
 
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <future>
 
 #include "daemon/cli.h"
 #include "daemon/control_socket.h"
 #include "daemon/http_frontend.h"
 #include "daemon/import_jobs.h"
+#include "daemon/instance_lock.h"
 #include "daemon/logging.h"
 #include "daemon/remote_credentials.h"
 #include "daemon/service_notifier.h"
 #include "sync/remote_auth.h"
+#include "sync/socket_stream.h"
 #include "sync/sync_engine.h"
 #include "webhooks/webhook_verifier.h"
 
@@ -30,6 +34,24 @@ struct RunningConfig {
   std::optional<SecretStore> store;
   std::shared_ptr<SyncEngine> engine;
   std::map<std::string, VerifyPolicy> webhook_policies;
+};
+
+// The config and engine in effect. A reload swaps the pointer; readers copy it. The mutex is
+// held only for that, never across a call that can wait (a pass, an engine stop).
+class CurrentConfig {
+ public:
+  std::shared_ptr<RunningConfig> Get() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return rc_;
+  }
+  void Set(std::shared_ptr<RunningConfig> rc) {
+    std::lock_guard<std::mutex> lock(mu_);
+    rc_ = std::move(rc);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<RunningConfig> rc_;
 };
 
 // Resolves each webhook-enabled connector's webhook.secret once per config; a secret that
@@ -65,16 +87,21 @@ std::optional<SecretStore> OpenStoreIfPresent(const DaemonConfig& daemon) {
   return std::nullopt;
 }
 
-Result<std::unique_ptr<RunningConfig>> StartConfig(Config config) {
-  auto rc = std::make_unique<RunningConfig>();
+Result<std::shared_ptr<RunningConfig>> StartConfig(Config config) {
+  auto rc = std::make_shared<RunningConfig>();
   rc->config = std::move(config);
   rc->store = OpenStoreIfPresent(rc->config.daemon);
   Status tls = ConfigureTls(rc->config.daemon.ca_file);
   if (!tls.ok()) return tls;
   rc->webhook_policies = WebhookPolicies(rc->config, rc->store ? &*rc->store : nullptr);
   RunningConfig* raw = rc.get();
+  SocketStreamOptions streams;
+  streams.io_timeout = rc->config.daemon.io_timeout;
+  SetSocketStreamOptions(streams);
   EngineOptions options;
   options.workers = rc->config.daemon.workers;
+  options.workers_per_remote = rc->config.daemon.workers_per_remote;
+  options.io_timeout = rc->config.daemon.io_timeout;
   rc->engine = std::make_shared<SyncEngine>(
       rc->config,
       [raw](const ConnectorConfig& c, const SyncBinding& s) {
@@ -108,21 +135,21 @@ std::string HandleImportControl(ImportJobs* jobs, const Config& config, const st
   return {};
 }
 
-std::string HandleControl(RunningConfig* const* current, std::mutex* mu, HttpFrontend* http, ImportJobs* jobs,
+std::string HandleControl(const CurrentConfig& current, HttpFrontend* http, ImportJobs* jobs,
                           const std::string& request) {
-  std::lock_guard<std::mutex> lock(*mu);
-  SyncEngine& engine = *(*current)->engine;
+  std::shared_ptr<RunningConfig> rc = current.Get();  // a reload may swap it meanwhile
+  SyncEngine& engine = *rc->engine;
   if (request.rfind("import-", 0) == 0) {
-    std::string answer = HandleImportControl(jobs, (*current)->config, request);
+    std::string answer = HandleImportControl(jobs, rc->config, request);
     if (!answer.empty()) return answer;
   }
   if (request == "reload-webhook-tokens") {
-    if (http) UseConfig(http, **current);
+    if (http) UseConfig(http, *rc);
     return json::serialize(json::object{{"ok", true}, {"listener", http != nullptr}});
   }
   if (request.rfind("sync-now ", 0) == 0) {
     std::string name = request.substr(9);
-    auto r = engine.SyncNow(name, std::chrono::seconds(120));
+    auto r = engine.SyncNow(name, kSyncNowWait);
     json::object o{{"binding", name}, {"ok", r.ok()}};
     if (r.ok()) o["outcome"] = *r;
     else o["error"] = r.status().message();
@@ -146,6 +173,53 @@ std::string Summary(const Config& c) {
   return std::to_string(c.connectors.size()) + " connectors, " + std::to_string(bindings) + " sync bindings";
 }
 
+// What a SIGHUP does, on a thread of its own so the main loop keeps pinging the watchdog and
+// taking signals: load the new config, stop the old engine (passes get the engine's grace
+// period, then their I/O is cancelled), start the new one. A rejected or failing config leaves
+// the previous one running. Returns the STATUS line, or nullopt when nothing can run.
+std::optional<std::string> Reload(const CliContext& ctx, CurrentConfig* current, HttpFrontend* http,
+                                  const std::atomic<bool>* shutting_down) {
+  spdlog::info("reloading config {}", ctx.config_dir);
+  std::shared_ptr<RunningConfig> old = current->Get();
+  auto fresh = ctx.LoadConfigOrReport();
+  if (!fresh) {
+    spdlog::error("new config rejected; the running config stays in effect");
+    return "reload rejected; " + Summary(old->config);
+  }
+  old->engine->Stop();
+  if (*shutting_down) return Summary(old->config);
+  auto next = StartConfig(std::move(*fresh));
+  if (!next.ok()) {
+    spdlog::error("reload failed: {}; restarting the previous config", next.status().message());
+    next = StartConfig(old->config);
+    if (!next.ok()) {
+      spdlog::error("cannot restart the previous config: {}", next.status().message());
+      return std::nullopt;
+    }
+  }
+  std::shared_ptr<RunningConfig> rc = std::move(next).value();
+  current->Set(rc);
+  if (http) {
+    UseConfig(http, *rc);
+  } else if (WantsListener(rc->config)) {
+    spdlog::warn("the new config enables webhooks or `listen`; the listener starts at the next restart");
+  }
+  spdlog::info("reloaded: {}", Summary(rc->config));
+  return Summary(rc->config);
+}
+
+// Waits for `done` while still pinging the watchdog (a stop that cancels hung passes takes
+// a moment; systemd must not take that for a hang).
+template <class T>
+T WaitPinging(std::future<T>& done, ServiceNotifier& notifier, std::chrono::microseconds watchdog) {
+  auto slice = watchdog.count() > 0 ? std::min<std::chrono::microseconds>(watchdog, std::chrono::seconds(1))
+                                    : std::chrono::microseconds(std::chrono::seconds(1));
+  while (done.wait_for(slice) != std::future_status::ready) {
+    if (watchdog.count() > 0) notifier.WatchdogPing();
+  }
+  return done.get();
+}
+
 int Run(CliContext& ctx) {
   auto config = ctx.LoadConfigOrReport();
   if (!config) return kExitUserError;
@@ -153,6 +227,10 @@ int Run(CliContext& ctx) {
   std::error_code ec;
   std::filesystem::create_directories(config->daemon.state_dir, ec);
   if (ec) return UserError("cannot create state_dir " + config->daemon.state_dir + ": " + ec.message());
+  // Before anything else touches the state directory: a second daemon on it would replace
+  // the control socket and remove the first one's libgit2 locks as stale.
+  auto instance = InstanceLock::Acquire(config->daemon.state_dir);
+  if (!instance.ok()) return UserError(instance.status().message());
 
   // Signals are taken synchronously by this thread; block them before any thread starts.
   sigset_t signals;
@@ -162,82 +240,81 @@ int Run(CliContext& ctx) {
 
   auto started = StartConfig(std::move(*config));
   if (!started.ok()) return UserError(started.status().message());
-  std::unique_ptr<RunningConfig> current = std::move(started).value();
-  RunningConfig* current_raw = current.get();
-  std::mutex control_mu;
+  CurrentConfig current;
+  current.Set(std::move(started).value());
+  std::shared_ptr<RunningConfig> first = current.Get();
   ImportJobs import_jobs;
   std::unique_ptr<HttpFrontend> http;
-  if (WantsListener(current->config)) {
-    http = std::make_unique<HttpFrontend>(current->config.daemon, &import_jobs);
-    UseConfig(http.get(), *current);
-    Status listening = http->Start(current->config, current->store ? &*current->store : nullptr);
+  if (WantsListener(first->config)) {
+    http = std::make_unique<HttpFrontend>(first->config.daemon, &import_jobs);
+    UseConfig(http.get(), *first);
+    Status listening = http->Start(first->config, first->store ? &*first->store : nullptr);
     if (!listening.ok()) {
-      current->engine->Stop();
+      first->engine->Stop();
       return UserError(listening.message());
     }
   }
-  std::string socket_path = ControlSocketPath(current->config.daemon.state_dir);
+  std::string socket_path = ControlSocketPath(first->config.daemon.state_dir);
   auto control = ControlServer::Start(socket_path, [&](const std::string& req) {
-    return HandleControl(&current_raw, &control_mu, http.get(), &import_jobs, req);
+    return HandleControl(current, http.get(), &import_jobs, req);
   });
   if (!control.ok()) return UserError(control.status().message());
   if (http) http->SetReady(true);
 
   ServiceNotifier notifier;
-  spdlog::info("gitsyncd running: {} (config {})", Summary(current->config), ctx.config_dir);
-  notifier.Ready(Summary(current->config));
+  spdlog::info("gitsyncd running: {} (config {})", Summary(first->config), ctx.config_dir);
+  notifier.Ready(Summary(first->config));
+  first.reset();
   auto watchdog = ServiceNotifier::WatchdogInterval();
   timespec tick{1, 0};
   if (watchdog.count() > 0 && watchdog < std::chrono::seconds(1)) {
     tick = {0, static_cast<long>(watchdog.count() * 1000)};
   }
+  std::atomic<bool> shutting_down{false};
+  std::future<std::optional<std::string>> reload;  // valid while a reload runs
+  bool reload_again = false;  // a SIGHUP came during a reload: run another after it
+  int exit_code = kExitOk;
+  auto start_reload = [&] {
+    notifier.Reloading();
+    reload = std::async(std::launch::async, Reload, std::cref(ctx), &current, http.get(), &shutting_down);
+  };
   for (;;) {
     siginfo_t info{};
     int sig = sigtimedwait(&signals, &info, &tick);
     if (watchdog.count() > 0) notifier.WatchdogPing();
+    if (reload.valid() && reload.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+      auto status = reload.get();
+      if (!status) {
+        exit_code = kExitUserError;
+        break;
+      }
+      notifier.Ready(*status);
+      if (std::exchange(reload_again, false)) start_reload();
+    }
     if (sig < 0) continue;
     if (sig == SIGHUP) {
-      notifier.Reloading();
-      spdlog::info("reloading config {}", ctx.config_dir);
-      auto fresh = ctx.LoadConfigOrReport();
-      if (!fresh) {
-        spdlog::error("new config rejected; the running config stays in effect");
-        notifier.Ready("reload rejected; " + Summary(current->config));
-        continue;
+      if (reload.valid()) {
+        reload_again = true;
+      } else {
+        start_reload();
       }
-      // The old engine finishes its in-flight passes before the new one takes over.
-      std::lock_guard<std::mutex> lock(control_mu);
-      current->engine->Stop();
-      auto next = StartConfig(std::move(*fresh));
-      if (!next.ok()) {
-        spdlog::error("reload failed: {}; restarting the previous config", next.status().message());
-        next = StartConfig(current->config);
-        if (!next.ok()) return UserError(next.status().message());
-      }
-      current = std::move(next).value();
-      current_raw = current.get();
-      if (http) {
-        UseConfig(http.get(), *current);
-      } else if (WantsListener(current->config)) {
-        spdlog::warn("the new config enables webhooks or `listen`; the listener starts at the next restart");
-      }
-      notifier.Ready(Summary(current->config));
-      spdlog::info("reloaded: {}", Summary(current->config));
       continue;
     }
     spdlog::info("stopping (signal {})", sig);
     notifier.Stopping();
     break;
   }
-  if (http) {
-    http->SetReady(false);
-    http->Stop();
-  }
-  control->reset();
-  std::lock_guard<std::mutex> lock(control_mu);
-  current->engine->Stop();
+  shutting_down = true;
+  if (http) http->SetReady(false);
+  auto stopped = std::async(std::launch::async, [&] {
+    if (reload.valid()) reload.get();
+    current.Get()->engine->Stop();  // answers a waiting sync-now, so the control thread is free
+    control->reset();
+    if (http) http->Stop();
+  });
+  WaitPinging(stopped, notifier, watchdog);
   spdlog::info("stopped");
-  return kExitOk;
+  return exit_code;
 }
 
 }  // namespace

@@ -22,7 +22,9 @@ void RegisterSyncNowCommand(CLI::App& app, CliContext& ctx) {
         for (const auto& s : c.syncs) known = known || s.name == *name;
       }
       if (!known) return UserError("no sync binding named '" + *name + "' in " + ctx.config_dir);
-      auto reply = ControlRequest(ControlSocketPath(config->daemon.state_dir), "sync-now " + *name);
+      // The daemon answers within kSyncNowWait (sync-now's own limit) plus a margin.
+      auto reply = ControlRequest(ControlSocketPath(config->daemon.state_dir), "sync-now " + *name,
+                                  kSyncNowWait + std::chrono::seconds(5));
       if (!reply.ok()) return UserError(reply.status().message());
       boost::system::error_code ec;
       auto v = boost::json::parse(*reply, ec);

@@ -48,12 +48,12 @@ Result<sockaddr_un> Address(const std::string& path) {
 }
 
 // Reads until '\n' within the timeout. Returns false on timeout, EOF or an over-long line.
-bool ReadLine(int fd, std::string* line) {
+bool ReadLine(int fd, std::string* line, int timeout_ms = kIoTimeoutMs) {
   line->clear();
   char buf[4096];
   while (line->find('\n') == std::string::npos) {
     pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, kIoTimeoutMs) <= 0) return false;
+    if (::poll(&p, 1, timeout_ms) <= 0) return false;
     ssize_t n = ::read(fd, buf, sizeof buf);
     if (n <= 0) return false;
     line->append(buf, static_cast<size_t>(n));
@@ -153,7 +153,8 @@ ControlServer::~ControlServer() {
   ::unlink(impl_->path.c_str());
 }
 
-Result<std::string> ControlRequest(const std::string& socket_path, const std::string& request) {
+Result<std::string> ControlRequest(const std::string& socket_path, const std::string& request,
+                                   std::chrono::milliseconds answer_timeout) {
   auto addr = Address(socket_path);
   if (!addr.ok()) return addr.status();
   Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -169,7 +170,7 @@ Result<std::string> ControlRequest(const std::string& socket_path, const std::st
     if (ReadLine(fd.get(), &response)) return response;
     return Status::Unavailable("cannot send to " + socket_path + ": " + error);
   }
-  if (!ReadLine(fd.get(), &response)) {
+  if (!ReadLine(fd.get(), &response, static_cast<int>(answer_timeout.count()))) {
     return Status::Unavailable("no answer from the daemon on " + socket_path);
   }
   return response;

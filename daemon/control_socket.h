@@ -4,6 +4,7 @@
 // (and anything else that needs the live daemon rather than the state on disk).
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -31,8 +32,10 @@ class ControlServer {
 };
 
 // Sends one request to the daemon and returns its response line. Unavailable when no daemon
-// listens (the message says so and names the socket).
-Result<std::string> ControlRequest(const std::string& socket_path, const std::string& request);
+// listens (the message says so and names the socket), or no answer came within `answer_timeout`
+// (longer for requests that wait for a pass, such as sync-now).
+Result<std::string> ControlRequest(const std::string& socket_path, const std::string& request,
+                                   std::chrono::milliseconds answer_timeout = std::chrono::seconds(5));
 
 std::string ControlSocketPath(const std::string& state_dir);
 

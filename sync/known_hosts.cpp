@@ -82,6 +82,8 @@ bool HostMatches(const std::string& patterns, const std::string& name) {
 
 }  // namespace
 
+// Reads the whole file before deciding: a @revoked line refuses its key wherever it stands,
+// before or after a line that lists the same key as valid.
 Result<HostKeyCheck> CheckHostKey(const std::string& known_hosts_file, const std::string& host, int port,
                                   const std::string& key_type, const std::string& key_blob) {
   std::ifstream in(known_hosts_file);
@@ -89,10 +91,13 @@ Result<HostKeyCheck> CheckHostKey(const std::string& known_hosts_file, const std
   HostKeyCheck result;
   result.fingerprint = Fingerprint(key_blob);
   std::string name = port == 22 || port <= 0 ? host : "[" + host + "]:" + std::to_string(port);
-  bool host_known = false;
+  bool host_known = false, matched = false;
+  int cert_authority_line = 0;
   size_t total = 0;
+  int line_no = 0;
   std::string line;
   while (std::getline(in, line)) {
+    ++line_no;
     total += line.size();
     if (total > kMaxKnownHostsBytes) return Status::InvalidArgument("known_hosts file " + known_hosts_file + " is too large");
     std::stringstream ss(line);
@@ -105,7 +110,10 @@ Result<HostKeyCheck> CheckHostKey(const std::string& known_hosts_file, const std
     }
     ss >> type >> b64;
     if (b64.empty() || !HostMatches(patterns, name)) continue;
-    if (marker == "@cert-authority") continue;  // certificates are not supported by libssh2 here
+    if (marker == "@cert-authority") {
+      if (cert_authority_line == 0) cert_authority_line = line_no;
+      continue;
+    }
     std::string blob = Base64Decode(b64);
     bool same_key = type == key_type && blob.size() == key_blob.size() &&
                     CRYPTO_memcmp(blob.data(), key_blob.data(), blob.size()) == 0;
@@ -118,12 +126,16 @@ Result<HostKeyCheck> CheckHostKey(const std::string& known_hosts_file, const std
     }
     if (type != key_type) continue;  // another key type for this host says nothing about this one
     host_known = true;
-    if (same_key) {
-      result.verdict = HostKeyVerdict::kMatch;
-      return result;
-    }
+    matched = matched || same_key;
   }
-  result.verdict = host_known ? HostKeyVerdict::kChanged : HostKeyVerdict::kUnknownHost;
+  if (!matched && cert_authority_line > 0) {
+    // libssh2 cannot check host certificates, so a CA line can never vouch for a key; saying
+    // so beats "unknown host key" for a file that looks right.
+    return Status::PermissionDenied("known_hosts file " + known_hosts_file + " line " +
+                                    std::to_string(cert_authority_line) + ": @cert-authority (SSH host certificates) "
+                                    "is not supported; list the host's own key for " + name + " instead");
+  }
+  result.verdict = matched ? HostKeyVerdict::kMatch : host_known ? HostKeyVerdict::kChanged : HostKeyVerdict::kUnknownHost;
   return result;
 }
 

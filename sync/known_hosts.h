@@ -1,5 +1,7 @@
 // Checks an SSH server's host key against an OpenSSH known_hosts file: plain and hashed
-// (|1|salt|hash) host patterns, the [host]:port form, @revoked markers.
+// (|1|salt|hash) host patterns, the [host]:port form, @revoked markers (anywhere in the file).
+// @cert-authority lines are not supported: when one matches a host whose own key is not listed,
+// the check fails saying so.
 #pragma once
 
 #include <string>

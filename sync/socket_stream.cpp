@@ -13,10 +13,13 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <utility>
 
+#include "api/io_cancel.h"
 
 namespace gitsyncd {
 namespace {
@@ -32,6 +35,8 @@ struct SocketStream {
   char* host = nullptr;
   char* port = nullptr;
   int fd = -1;
+  // Beyond libgit2's layout: the worker's cancel token (api/io_cancel.h), or null.
+  std::shared_ptr<IoCancel> cancel;
 };
 
 SocketStream* Self(git_stream* s) { return reinterpret_cast<SocketStream*>(s); }
@@ -44,27 +49,59 @@ int Fail(const std::string& message) {
   return -1;
 }
 
-// Waits until `fd` is ready for `events` within the I/O timeout; false on timeout/error.
-bool WaitReady(int fd, short events, long long timeout_ms) {
+bool Cancelled(const SocketStream* s) { return s->cancel && s->cancel->cancelled(); }
+
+std::string CancelledMessage(const SocketStream* s) {
+  return "connection to " + std::string(s->host) + ":" + s->port + " cancelled: gitsyncd is stopping or reloading";
+}
+
+std::string NoDataMessage(const SocketStream* s) {
+  return "no data from " + std::string(s->host) + ":" + s->port + " for " + std::to_string(g_io_ms.load() / 1000) + " s";
+}
+
+// The engine's idle check (IoCancel::ShutdownIdle) shut the socket down: that is the cause to
+// report, not the end of file it produced (over SSH, libssh2 only says the socket closed).
+bool ShutForIdleness(const SocketStream* s, int fd) { return s->cancel && s->cancel->TakeIdleShutdown(fd); }
+
+void CloseFd(SocketStream* s, int fd) {
+  if (ShutForIdleness(s, fd)) Fail(NoDataMessage(s));
+  if (s->cancel) s->cancel->RemoveSocket(fd);
+  ::close(fd);
+}
+
+// Waits until `fd` is ready for `events` within the timeout; false on timeout (ETIMEDOUT),
+// cancellation (ECANCELED) or error. Polls in slices so a cancel is noticed at once.
+bool WaitReady(const SocketStream* s, int fd, short events, long long timeout_ms) {
   pollfd p{fd, events, 0};
-  for (;;) {
-    int rc = ::poll(&p, 1, static_cast<int>(timeout_ms));
-    if (rc > 0) return true;
-    if (rc == 0) {
+  for (long long left = timeout_ms;;) {
+    if (Cancelled(s)) {
+      errno = ECANCELED;
+      return false;
+    }
+    int slice = static_cast<int>(std::min<long long>(left, 200));
+    int rc = ::poll(&p, 1, slice);
+    if (rc > 0) break;
+    if (rc < 0 && errno != EINTR) return false;
+    if (rc == 0 && (left -= slice) <= 0) {
       errno = ETIMEDOUT;
       return false;
     }
-    if (errno != EINTR) return false;
   }
+  if (Cancelled(s)) {
+    errno = ECANCELED;
+    return false;
+  }
+  return true;
 }
 
-int ConnectOne(const addrinfo* ai, long long timeout_ms) {
+int ConnectOne(SocketStream* s, const addrinfo* ai, long long timeout_ms) {
   int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
   if (fd < 0) return -1;
+  if (s->cancel) s->cancel->AddSocket(fd);
   if (::connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-    if (errno != EINPROGRESS || !WaitReady(fd, POLLOUT, timeout_ms)) {
+    if (errno != EINPROGRESS || !WaitReady(s, fd, POLLOUT, timeout_ms)) {
       int saved = errno;
-      ::close(fd);
+      CloseFd(s, fd);
       errno = saved;
       return -1;
     }
@@ -72,7 +109,7 @@ int ConnectOne(const addrinfo* ai, long long timeout_ms) {
     socklen_t len = sizeof err;
     ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
     if (err != 0) {
-      ::close(fd);
+      CloseFd(s, fd);
       errno = err;
       return -1;
     }
@@ -97,11 +134,12 @@ int Connect(git_stream* stream) {
   int rc = ::getaddrinfo(s->host, s->port, &hints, &list);
   if (rc != 0) return Fail("failed to resolve address for " + host + ": " + ::gai_strerror(rc));
   int last_errno = 0;
-  for (addrinfo* ai = list; ai && s->fd < 0; ai = ai->ai_next) {
-    s->fd = ConnectOne(ai, g_connect_ms.load());
+  for (addrinfo* ai = list; ai && s->fd < 0 && last_errno != ECANCELED; ai = ai->ai_next) {
+    s->fd = ConnectOne(s, ai, g_connect_ms.load());
     if (s->fd < 0) last_errno = errno;
   }
   ::freeaddrinfo(list);
+  if (s->fd < 0 && Cancelled(s)) return Fail(CancelledMessage(s));
   if (s->fd < 0) {
     return Fail("failed to connect to " + host + ":" + port + ": " +
                 (last_errno == ETIMEDOUT ? "timed out after " + std::to_string(g_connect_ms.load()) + " ms"
@@ -114,11 +152,18 @@ ssize_t Read(git_stream* stream, void* data, size_t len) {
   SocketStream* s = Self(stream);
   for (;;) {
     ssize_t n = ::recv(s->fd, data, len, 0);
+    if (Cancelled(s)) {  // the socket was shut down under the read
+      Fail(CancelledMessage(s));
+      return -1;
+    }
+    if (n <= 0 && ShutForIdleness(s, s->fd)) {
+      Fail(NoDataMessage(s));
+      return -1;
+    }
     if (n >= 0) return n;
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {  // SO_RCVTIMEO expired
-      Fail("no data from " + std::string(s->host) + ":" + s->port + " for " + std::to_string(g_io_ms.load() / 1000) +
-           " s");
+      Fail(NoDataMessage(s));
       return -1;
     }
     Fail("error reading from " + std::string(s->host) + ":" + s->port + ": " + std::strerror(errno));
@@ -131,6 +176,10 @@ ssize_t Write(git_stream* stream, const char* data, size_t len, int /*flags*/) {
   size_t off = 0;
   while (off < len) {
     ssize_t n = ::send(s->fd, data + off, len - off, MSG_NOSIGNAL);
+    if (Cancelled(s)) {
+      Fail(CancelledMessage(s));
+      return -1;
+    }
     if (n >= 0) {
       off += static_cast<size_t>(n);
       continue;
@@ -145,7 +194,7 @@ ssize_t Write(git_stream* stream, const char* data, size_t len, int /*flags*/) {
 
 int Close(git_stream* stream) {
   SocketStream* s = Self(stream);
-  if (s->fd >= 0) ::close(s->fd);
+  if (s->fd >= 0) CloseFd(s, s->fd);
   s->fd = -1;
   return 0;
 }
@@ -169,6 +218,7 @@ int New(git_stream** out, const char* host, const char* port) {
   s->parent.free = Free;
   s->host = ::strdup(host);
   s->port = ::strdup(port ? port : "443");
+  s->cancel = CurrentIoCancel();
   *out = &s->parent;
   return 0;
 }

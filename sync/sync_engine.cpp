@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -10,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "api/io_cancel.h"
 #include "config/log_context.h"
 #include "sync/local_watcher.h"
 #include "sync/sync_pass.h"
@@ -20,10 +22,21 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t kMaxChangedPaths = 5000;
+constexpr std::chrono::seconds kIdleMargin{2};
+
+// What `workers_per_remote` counts by: host:port for network remotes, the whole URL otherwise.
+std::string RemoteKey(const std::string& url) {
+  if (url.rfind("file://", 0) == 0) return url;
+  std::string host;
+  int port = 0;
+  ParseHostPort(url, &host, &port);
+  return host + ":" + std::to_string(port);
+}
 
 struct BindingRuntime {
   BindingSpec spec;
   std::string connector;
+  std::string remote;  // RemoteKey of its URL
   Status setup;  // credentials could not be resolved: never runs
   bool queued = false, running = false, rerun = false;
   bool want_remote = false;  // the queued pass must contact the remote
@@ -67,6 +80,18 @@ struct SyncEngine::Impl {
   std::unique_ptr<LocalWatcher> watcher;
   std::mt19937 rng{std::random_device{}()};
   Clock::time_point next_rescan{};
+  std::map<std::string, unsigned> running_per_remote;
+  unsigned per_remote_limit = 1;
+  size_t running = 0;
+  // Every worker's network I/O; cancelled once by Stop() after the grace period.
+  std::shared_ptr<IoCancel> cancel = std::make_shared<IoCancel>();
+
+  // Caller holds mu. The first queued binding whose remote has a free worker slot.
+  std::deque<std::string>::iterator NextRunnable() {
+    return std::find_if(queue.begin(), queue.end(), [&](const std::string& name) {
+      return running_per_remote[bindings.at(name).remote] < per_remote_limit;
+    });
+  }
 
   // Caller holds mu.
   void Enqueue(BindingRuntime& b, const std::string& name, bool remote, bool full_scan = false) {
@@ -108,15 +133,19 @@ struct SyncEngine::Impl {
   }
 
   void Work() {
+    ScopedIoCancel cancel_scope(cancel);
     std::unique_lock<std::mutex> lock(mu);
     for (;;) {
-      work_cv.wait(lock, [&] { return stopping || !queue.empty(); });
+      work_cv.wait(lock, [&] { return stopping || NextRunnable() != queue.end(); });
       if (stopping) return;
-      std::string name = queue.front();
-      queue.pop_front();
+      auto next = NextRunnable();
+      std::string name = *next;
+      queue.erase(next);
       BindingRuntime& b = bindings.at(name);
       b.queued = false;
       b.running = true;
+      ++running_per_remote[b.remote];
+      if (running++ == 0) sched_cv.notify_all();  // the scheduler watches connections while passes run
       bool local_only = !b.want_remote;
       b.want_remote = false;
       // The watcher's paths stand for the folder only when it saw every change since the
@@ -137,6 +166,9 @@ struct SyncEngine::Impl {
       if (state.ok()) CurrentLogContext().commit = state->last_synced_commit;
       lock.lock();
       b.running = false;
+      --running_per_remote[b.remote];
+      --running;
+      work_cv.notify_all();  // a binding held back by its remote's limit may run now
       ++b.passes;
       size_t bucket = 0;
       while (bucket < EngineBindingStatus::kDurationBounds.size() && seconds > EngineBindingStatus::kDurationBounds[bucket]) {
@@ -212,6 +244,10 @@ struct SyncEngine::Impl {
           next = std::min(next, b.next_poll);
         }
       }
+      if (running > 0) {
+        cancel->ShutdownIdle(options.io_timeout + kIdleMargin);
+        next = std::min(next, now + std::chrono::seconds(1));
+      }
       sched_cv.wait_until(lock, next);
     }
   }
@@ -220,6 +256,8 @@ struct SyncEngine::Impl {
 SyncEngine::SyncEngine(const Config& config, CredentialResolver resolver, EngineOptions options)
     : impl_(std::make_unique<Impl>()) {
   impl_->options = options;
+  impl_->per_remote_limit = options.workers_per_remote > 0 ? options.workers_per_remote
+                                                           : std::max(1u, std::max(1u, options.workers) / 2);
   for (const auto& c : config.connectors) {
     for (const auto& s : c.syncs) {
       BindingRuntime b;
@@ -230,6 +268,7 @@ SyncEngine::SyncEngine(const Config& config, CredentialResolver resolver, Engine
         b.last_error = b.setup.message();
       }
       b.spec = MakeBindingSpec(config.daemon, c, s, creds.ok() ? *creds : RemoteCredentials{});
+      b.remote = RemoteKey(s.remote_url);
       b.poll_interval = s.poll_interval;
       if (auto st = LoadBindingState(b.spec.binding_dir); st.ok()) b.state = std::move(st).value();
       impl_->bindings.emplace(s.name, std::move(b));
@@ -281,8 +320,15 @@ void SyncEngine::Stop() {
   impl_->work_cv.notify_all();
   impl_->sched_cv.notify_all();
   impl_->done_cv.notify_all();
+  {
+    std::unique_lock<std::mutex> lock(impl_->mu);
+    if (!impl_->done_cv.wait_for(lock, impl_->options.stop_grace, [&] { return impl_->running == 0; })) {
+      spdlog::info("cancelling the network I/O of {} running pass(es)", impl_->running);
+    }
+  }
+  impl_->cancel->Cancel();  // also refuses connections a finishing pass would still open
   for (auto& t : impl_->workers) {
-    if (t.joinable()) t.join();  // a running pass finishes first
+    if (t.joinable()) t.join();
   }
   if (impl_->scheduler.joinable()) impl_->scheduler.join();
 }

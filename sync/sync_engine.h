@@ -3,6 +3,8 @@
 // proceed in parallel. Triggers (local edits, sync-now, polling, webhooks) coalesce: a
 // trigger while a pass is queued is absorbed; a trigger while a pass runs schedules exactly
 // one more. Failures back off exponentially with jitter (1 s to 5 min), never busy-looping.
+// A remote (host and port) holds at most `workers_per_remote` workers, so passes hung on one
+// silent server never keep other remotes' bindings waiting.
 #pragma once
 
 #include <chrono>
@@ -55,6 +57,13 @@ struct EngineOptions {
   // A remote pass requested while a remote pass runs (webhook deliveries in a burst) starts
   // this long after that pass ends; 0 = at once.
   std::chrono::milliseconds remote_rerun_gap{50};
+  // Passes of bindings on one remote running at once; 0 = half the workers (at least one).
+  unsigned workers_per_remote = 0;
+  // A pass's connection on which no data moved for this long (plus a margin: HTTPS reads time
+  // out by themselves first) is shut down; this bounds SSH remotes, whose socket libssh2 reads.
+  std::chrono::milliseconds io_timeout{30000};
+  // Stop() lets running passes finish for this long, then cancels their network I/O.
+  std::chrono::milliseconds stop_grace{2000};
 };
 
 class SyncEngine {
@@ -70,8 +79,9 @@ class SyncEngine {
   // Starts workers, the folder watcher and the scheduler, and queues a first pass of every
   // binding. A binding whose credentials cannot be resolved is reported, not started.
   Status Start();
-  // Stops taking work and waits for running passes to finish (an interrupted pass would be
-  // safe too, but finishing is cheaper than redoing).
+  // Stops taking work and waits for running passes: they get `stop_grace` to finish (cheaper
+  // than redoing them), then their network I/O is cancelled and they fail at once (an
+  // interrupted pass is safe: the next one finishes its work). Local disk work is not cut.
   void Stop();
 
   // False when no binding has that name.

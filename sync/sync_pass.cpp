@@ -653,6 +653,7 @@ BindingSpec MakeBindingSpec(const DaemonConfig& daemon, const ConnectorConfig& c
     api.repo = RepoPathFromUrl(sync.remote_url);
     api.token = remote.api_token;
     api.http.ca_file = daemon.ca_file;
+    api.http.timeout = daemon.io_timeout;
     spec.api = std::move(api);
   }
   spec.remote = std::move(remote);

@@ -2,9 +2,16 @@
 // server (test CA), and a CONNECT proxy (tests/support/connect_proxy.py).
 #include <boost/test/unit_test.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <filesystem>
+#include <thread>
 
 #include "api/https_client.h"
+#include "api/io_cancel.h"
 #include "tests/support/git_cli.h"
 #include "tests/support/git_servers.h"
 
@@ -103,6 +110,59 @@ BOOST_AUTO_TEST_CASE(https_proxy_is_used_through_connect_and_no_proxy_bypasses_i
   HttpsClient bypass(o);
   BOOST_TEST(bypass.Get(Url("ref/heads/main"), auth).ok());
   BOOST_TEST(!FileExists(log));
+}
+
+// The daemon stopping while a provider API never answers: the request fails at once, not
+// after its 30 s timeout.
+BOOST_AUTO_TEST_CASE(a_cancelled_request_to_a_silent_server_fails_at_once) {
+  int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  BOOST_REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  BOOST_REQUIRE(::listen(listener, 8) == 0);  // accepted by the kernel, never answered
+  socklen_t len = sizeof addr;
+  ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+  auto token = std::make_shared<IoCancel>();
+  ScopedIoCancel scope(token);
+  std::thread stopper([token] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    token->Cancel();
+  });
+  HttpsClient client(Options());  // 30 s per step
+  auto start = std::chrono::steady_clock::now();
+  auto r = client.Get("https://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/api/v3/user", auth);
+  auto took = std::chrono::steady_clock::now() - start;
+  stopper.join();
+  ::close(listener);
+  BOOST_REQUIRE(!r.ok());
+  BOOST_TEST(r.status().message().find("cancelled: gitsyncd is stopping or reloading") != std::string::npos,
+             r.status().message());
+  BOOST_TEST((took < std::chrono::seconds(5)));
+  // A cancelled token refuses new requests too.
+  auto again = client.Get(Url("ref/heads/main"), auth);
+  BOOST_TEST(!again.ok());
+}
+
+// The proxy URL carries the proxy's user and password; no failure may echo them.
+BOOST_AUTO_TEST_CASE(proxy_credentials_never_appear_in_errors) {
+  const std::string secret = "Pr0xyS3cret";
+  int down = FreePort();  // nobody listens there
+  HttpsClientOptions o = Options();
+  o.timeout = std::chrono::milliseconds(2000);
+  for (std::string proxy : {"https://user:" + secret + "@127.0.0.1:" + std::to_string(down),
+                            "user:" + secret + "@127.0.0.1:" + std::to_string(down),
+                            "http://user:" + secret + "@127.0.0.1:" + std::to_string(down)}) {
+    o.https_proxy = proxy;
+    HttpsClient client(o);
+    auto r = client.Get(Url("ref/heads/main"), auth);
+    BOOST_REQUIRE(!r.ok());
+    BOOST_TEST(r.status().message().find(secret) == std::string::npos, r.status().message());
+  }
+  o.https_proxy = "https://user:" + secret + "@127.0.0.1:1";
+  auto wrong = HttpsClient(o).Get(Url("ref/heads/main"), auth);
+  BOOST_TEST(wrong.status().message().find("https_proxy must be http://[user:password@]host:port") == 0u,
+             wrong.status().message());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

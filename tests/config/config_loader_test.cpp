@@ -93,6 +93,38 @@ BOOST_AUTO_TEST_CASE(http_url_is_refused_because_of_clear_text) {
                    "allowed: credentials would travel in clear text; use https:// or ssh://"});
 }
 
+// A token pasted into the URL would be echoed by every log line and error naming the remote.
+BOOST_AUTO_TEST_CASE(credentials_in_the_url_are_refused_without_echoing_them) {
+  const std::string hint = "credentials in the URL are not allowed (they would show in logs, `status` and error "
+                           "messages); put the user in auth.username and the password or token in auth.password, "
+                           "e.g. password: {secret: NAME}";
+  for (std::string url : {"https://bot:ghp_S3cretToken@github.com/acme/configs.git",
+                          "https://ghp_S3cretToken@github.com/acme/configs.git",
+                          "http://bot:ghp_S3cretToken@github.com/acme/configs.git",
+                          "ssh://git:ghp_S3cretToken@github.com/acme/configs.git"}) {
+    auto c = LoadConnector(Replace(kValidConnector, "https://github.com/acme/configs.git", url));
+    ExpectErrors(c, {"connectors.d/c.yaml:3:6: url: " + hint});
+    for (const auto& e : c.errors) BOOST_TEST(e.find("S3cret") == std::string::npos, e);
+  }
+  // A user name alone in an SSH URL is not a secret.
+  auto ssh = LoadConnector(
+      "name: edge\nprovider: git\nurl: ssh://git@example.com/acme/configs.git\nauth:\n  ssh_key: {secret: k}\n"
+      "  known_hosts: /etc/gitsyncd/known_hosts\nsyncs:\n  - name: app\n    local: /srv/app\n");
+  ExpectErrors(ssh, {});
+}
+
+BOOST_AUTO_TEST_CASE(io_timeout_and_workers_per_remote_are_read_and_bounded) {
+  auto ok = LoadConnectors({{"c.yaml", kValidConnector}},
+                           "state_dir: /var/lib/gitsyncd-test\nio_timeout: 45s\nworkers_per_remote: 3\n");
+  ExpectErrors(ok, {});
+  BOOST_TEST(ok.result.config.daemon.io_timeout.count() == 45);
+  BOOST_TEST(ok.result.config.daemon.workers_per_remote == 3u);
+  auto defaults = LoadConnector(kValidConnector);
+  BOOST_TEST(defaults.result.config.daemon.io_timeout.count() == 30);
+  auto bad = LoadConnectors({{"c.yaml", kValidConnector}}, "state_dir: /var/lib/gitsyncd-test\nio_timeout: 0s\n");
+  ExpectErrors(bad, {"gitsyncd.yaml:2:13: io_timeout: must be between 1s and 30m"});
+}
+
 BOOST_AUTO_TEST_CASE(url_that_is_not_remote_is_refused) {
   auto c = LoadConnector(Replace(kValidConnector, "https://github.com/acme/configs.git", "configs"));
   ExpectErrors(c, {"connectors.d/c.yaml:3:6: url: 'configs': not a remote URL; use https://host/..., "

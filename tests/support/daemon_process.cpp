@@ -65,7 +65,13 @@ void DaemonProcess::Drain(int timeout_ms) {
     ssize_t n = ::recv(notify_fd_, buf, sizeof buf, MSG_DONTWAIT);
     if (n <= 0) return;
     notes_.emplace_back(buf, static_cast<size_t>(n));
+    times_.push_back(std::chrono::steady_clock::now());
   }
+}
+
+void DaemonProcess::Collect(std::chrono::milliseconds duration) {
+  auto end = std::chrono::steady_clock::now() + duration;
+  while (std::chrono::steady_clock::now() < end) Drain(100);
 }
 
 bool DaemonProcess::WaitForNotify(const std::string& what, std::chrono::milliseconds timeout) {

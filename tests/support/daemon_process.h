@@ -29,6 +29,11 @@ class DaemonProcess {
   int Wait(std::chrono::milliseconds timeout = std::chrono::seconds(30));
   std::string Log() const;  // the daemon's stderr so far
   const std::vector<std::string>& notifications() const { return notes_; }
+  // When each notification arrived (received every 100 ms while a Wait* or Collect runs).
+  const std::vector<std::chrono::steady_clock::time_point>& notification_times() const { return times_; }
+  // Receives notifications for `duration`.
+  void Collect(std::chrono::milliseconds duration);
+  pid_t pid() const { return pid_; }
 
  private:
   void Drain(int timeout_ms);
@@ -36,6 +41,7 @@ class DaemonProcess {
   int notify_fd_ = -1;
   std::string log_file_, socket_path_;
   std::vector<std::string> notes_;
+  std::vector<std::chrono::steady_clock::time_point> times_;
 };
 
 }  // namespace gitsyncd::testing

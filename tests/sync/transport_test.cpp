@@ -196,6 +196,41 @@ BOOST_FIXTURE_TEST_CASE(ssh_changed_host_key_is_refused, SshFixture) {
                  std::string::npos, r.status().message());
 }
 
+// The attacker appends the key to a shared known_hosts, or the operator revokes a stolen
+// key below the line that once trusted it: @revoked wins wherever it stands.
+BOOST_FIXTURE_TEST_CASE(ssh_host_key_revoked_below_its_trusted_line_is_refused, SshFixture) {
+  GitClone p = SshPerson();
+  p.Write("a.txt", "a\n");
+  BOOST_REQUIRE(p.CommitAndPush("seed"));
+  std::string host = "[127.0.0.1]:" + std::to_string(server.port());
+  std::string pub = ReadFile(server.dir() + "/host_key.pub");
+  WriteFile(dir / "revoked_known_hosts", host + " " + pub + "@revoked " + host + " " + pub);
+  spec.remote.known_hosts_file = dir / "revoked_known_hosts";
+  auto r = CheckConnection(spec.remote, "main");
+  BOOST_REQUIRE(!r.ok());
+  BOOST_TEST(r.status().message().find("SSH host key for " + host + " is marked @revoked in " +
+                                       (dir / "revoked_known_hosts")) != std::string::npos,
+             r.status().message());
+  // Without the @revoked line the same file is accepted: the refusal came from that line.
+  WriteFile(dir / "revoked_known_hosts", host + " " + pub);
+  auto ok = CheckConnection(spec.remote, "main");
+  BOOST_TEST(ok.ok(), ok.status().message());
+}
+
+BOOST_FIXTURE_TEST_CASE(ssh_cert_authority_line_is_refused_with_a_clear_message, SshFixture) {
+  RunCommand({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir / "host_ca"});
+  std::string host = "[127.0.0.1]:" + std::to_string(server.port());
+  WriteFile(dir / "ca_known_hosts", "# our CA\n@cert-authority " + host + " " + ReadFile(dir / "host_ca.pub"));
+  spec.remote.known_hosts_file = dir / "ca_known_hosts";
+  auto r = CheckConnection(spec.remote, "main");
+  BOOST_REQUIRE(!r.ok());
+  BOOST_TEST((r.status().code() == Status::Code::kPermissionDenied), r.status().message());
+  BOOST_TEST(r.status().message().find((dir / "ca_known_hosts") + " line 2: @cert-authority (SSH host certificates) is "
+                                       "not supported; list the host's own key for " + host + " instead") !=
+                 std::string::npos,
+             r.status().message());
+}
+
 BOOST_FIXTURE_TEST_CASE(ssh_rsa_key_fails_against_a_default_openssh_server, SshFixture) {
   spec.remote.ssh_private_key = server.AddClientKey("rsa");
   auto r = CheckConnection(spec.remote, "main");

@@ -1,0 +1,62 @@
+#include "api/io_cancel.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+
+#include <utility>
+
+namespace gitsyncd {
+namespace {
+
+thread_local std::shared_ptr<IoCancel> t_token;
+
+}  // namespace
+
+void IoCancel::Cancel() {
+  std::lock_guard<std::mutex> lock(mu_);
+  cancelled_ = true;
+  for (int fd : sockets_) ::shutdown(fd, SHUT_RDWR);
+}
+
+void IoCancel::AddSocket(int fd) {
+  std::lock_guard<std::mutex> lock(mu_);
+  sockets_.insert(fd);
+  if (cancelled_) ::shutdown(fd, SHUT_RDWR);
+}
+
+void IoCancel::RemoveSocket(int fd) {
+  std::lock_guard<std::mutex> lock(mu_);
+  sockets_.erase(fd);
+  idle_shut_.erase(fd);
+}
+
+void IoCancel::ShutdownIdle(std::chrono::milliseconds idle) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (int fd : sockets_) {
+    tcp_info info{};
+    socklen_t len = sizeof info;
+    if (idle_shut_.count(fd) != 0 || ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) continue;
+    // Only established connections: a connect in progress has its own timeout.
+    if (info.tcpi_state != TCP_ESTABLISHED) continue;
+    auto quiet = std::min(info.tcpi_last_data_recv, info.tcpi_last_data_sent);
+    if (static_cast<long long>(quiet) < idle.count()) continue;
+    ::shutdown(fd, SHUT_RDWR);
+    idle_shut_.insert(fd);
+  }
+}
+
+bool IoCancel::TakeIdleShutdown(int fd) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return idle_shut_.erase(fd) != 0;
+}
+
+std::shared_ptr<IoCancel> CurrentIoCancel() { return t_token; }
+
+ScopedIoCancel::ScopedIoCancel(std::shared_ptr<IoCancel> token) : previous_(std::exchange(t_token, std::move(token))) {}
+
+ScopedIoCancel::~ScopedIoCancel() { t_token = std::move(previous_); }
+
+}  // namespace gitsyncd
