@@ -80,15 +80,29 @@ std::map<std::string, std::string> FolderFiles(const Side& s) {
        it.increment(ec)) {
     if (it->is_directory(ec)) continue;
     std::string rel = fs::relative(it->path(), s.folder, ec).string();
-    out[rel] = it->is_regular_file(ec) && !it->is_symlink(ec) ? BlobId(ReadFile(it->path().string())) : "not a file";
+    std::string id = "not a file";
+    if (it->is_regular_file(ec) && !it->is_symlink(ec)) {
+      try {
+        id = BlobId(ReadFile(it->path().string()));
+      } catch (const std::exception&) {
+        id = "gone while read";  // the daemon renamed or removed it meanwhile: differs, poll again
+      }
+    }
+    out[rel] = id;
   }
   return out;
 }
 
 // Empty when the folder and the branch hold the same files and every expected edit.
 std::string Difference(const Side& s) {
-  auto branch = BranchFiles(s);
+  // The folder first: it costs no git process, and the branch matters only once it looks right.
   auto folder = FolderFiles(s);
+  for (const auto& [path, want] : s.expect) {
+    auto f = folder.find(path);
+    if (!want && f != folder.end()) return path + " is still in the folder after its deletion";
+    if (want && (f == folder.end() || f->second != BlobId(*want))) return path + " is not in the folder as last written";
+  }
+  auto branch = BranchFiles(s);
   for (const auto& [path, want] : s.expect) {
     auto b = branch.find(path);
     if (!want && b != branch.end()) return path + " is still on the branch after its deletion";
@@ -320,21 +334,33 @@ ChaosReport RunChaos(const ChaosOptions& o) {
   World w;
   std::mt19937 rng(o.seed);
   bool going = true;
-  for (int round = 0; going && round < o.kills; ++round) {
+  auto out_of_time = [&] {
+    return o.max_seconds > 0 && std::chrono::duration<double>(Clock::now() - start).count() > o.max_seconds;
+  };
+  int round = 0;
+  for (; going && round < o.kills && !out_of_time(); ++round) {
     going = Round(w, o, round, rng, &report);
     if (o.verbose) {
-      std::fprintf(stderr, "round %d: %d kills, %d checked restarts%s\n", round, report.kills, report.restarts_checked,
-                   going ? "" : ", stopped");
+      std::string sides;
+      for (const auto& s : w.sides) {
+        const auto& t = s->tally;
+        sides += "; " + s->name + ": " + std::to_string(t.local_edits) + " local edits, " + std::to_string(t.person_pushes) +
+                 " person pushes, " + std::to_string(t.edited_on_both_sides) + " on both sides, " +
+                 std::to_string(t.lost_edits) + " lost, " + std::to_string(t.rewound_person_commits) + " rewound, " +
+                 std::to_string(t.fsck_failures) + " fsck failures";
+      }
+      std::fprintf(stderr, "round %d: %d kills (%d during start), %d checked restarts%s%s\n", round, report.kills,
+                   report.kills_during_start, report.restarts_checked, sides.c_str(), going ? "" : ", stopped");
     }
   }
   if (going) {
     // The last restart: in step, nothing lost, and a clean stop.
     DaemonProcess daemon(o.binary, w.etc, w.dir.path(), w.daemon_env);
-    if (auto failed = w.Converge(daemon, o.kills, &report)) {
+    if (auto failed = w.Converge(daemon, round, &report)) {
       report.failures.push_back(*failed);
     } else {
       size_t before = report.failures.size();
-      ForEachSide(w, &report.failures, [&](Side& s, auto* f) { CheckNothingLost(s, w.state, o.kills, f); });
+      ForEachSide(w, &report.failures, [&](Side& s, auto* f) { CheckNothingLost(s, w.state, round, f); });
       if (report.failures.size() == before) ++report.restarts_checked;
     }
     daemon.Signal(SIGTERM);

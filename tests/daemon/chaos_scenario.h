@@ -20,6 +20,7 @@ struct ChaosOptions {
   unsigned seed = 20261129;
   int max_delay_ms = 700;  // a round's kill comes 0..max_delay_ms after its edits
   bool verbose = false;    // a line per round on stderr
+  int max_seconds = 0;     // > 0: start no round after this long (fewer kills), then check as usual
 };
 
 struct ChaosRemoteTally {
