@@ -1,8 +1,32 @@
 #include "sync/remote_ops.h"
 
+#include <mutex>
+
 #include "sync/git_handles.h"
+#include "sync/receive_pack.h"
 
 namespace gitsyncd {
+namespace {
+
+std::mutex g_hook_mutex;
+std::function<void()> g_push_race_hook;
+
+int RunPushRaceHook(const git_push_update**, size_t, void*) {
+  std::function<void()> hook;
+  {
+    std::lock_guard<std::mutex> lock(g_hook_mutex);
+    hook = g_push_race_hook;
+  }
+  if (hook) hook();
+  return 0;
+}
+
+}  // namespace
+
+void SetPushRaceHookForTesting(std::function<void()> hook) {
+  std::lock_guard<std::mutex> lock(g_hook_mutex);
+  g_push_race_hook = std::move(hook);
+}
 
 Result<std::optional<git_oid>> FetchBranch(git_repository* repo, const RemoteCredentials& creds,
                                            const std::string& branch) {
@@ -60,6 +84,9 @@ Status PushRefs(git_repository* repo, const RemoteCredentials& creds, const std:
   RemoteAuth auth(creds);
   git_push_options opts = GIT_PUSH_OPTIONS_INIT;
   auth.Install(&opts.callbacks);
+  opts.callbacks.push_negotiation = RunPushRaceHook;
+  // libgit2's own local transport would overwrite the remote ref unchecked.
+  if (IsFileUrl(creds.url)) opts.callbacks.transport = ReceivePackTransport;
   std::vector<std::string> specs;
   std::vector<char*> ptrs;
   for (const auto& u : updates) {

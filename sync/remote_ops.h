@@ -4,6 +4,7 @@
 
 #include <git2.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,11 +21,18 @@ Result<std::optional<git_oid>> FetchBranch(git_repository* repo, const RemoteCre
 
 // Pushes "<local oid>:<remote ref>" updates without force. A rejected update (the remote
 // moved: non-fast-forward) is Status::Conflict, so the caller fetches and merges again.
+// Every remote moves a ref only if it still holds the value the push was planned on; a
+// file:// remote gets that from `git receive-pack` (sync/receive_pack.h).
 struct RefUpdate {
   git_oid commit;
   std::string remote_ref;  // "refs/heads/main"
 };
 Status PushRefs(git_repository* repo, const RemoteCredentials& creds, const std::vector<RefUpdate>& updates);
+
+// Test-only: runs inside every later push, after the remote's refs were read and before any
+// of them is updated, so a test can move the remote branch in exactly that window. Empty
+// (the default) turns it off.
+void SetPushRaceHookForTesting(std::function<void()> hook);
 
 struct RemoteRef {
   std::string name;
