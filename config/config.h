@@ -13,6 +13,12 @@
 
 namespace gitsyncd {
 
+// Files larger than max_file_size are not synced in either direction (reported, never
+// deleted); the setting is bounded because a file is held in memory while it is stored.
+inline constexpr uint64_t kDefaultMaxFileSize = 64ull * 1024 * 1024;
+inline constexpr uint64_t kMinMaxFileSize = 1024;
+inline constexpr uint64_t kMaxMaxFileSize = 1024ull * 1024 * 1024;
+
 // Where a value came from, for error messages: "file:line:column".
 struct SourceLocation {
   std::string file;
@@ -68,6 +74,7 @@ struct SyncBinding {
   SyncDirection direction = SyncDirection::kBidirectional;
   ConflictPolicy on_conflict = ConflictPolicy::kKeepBoth;
   std::chrono::seconds poll_interval{0};  // 0 = no polling
+  std::optional<uint64_t> max_file_size;  // bytes; unset = the daemon's max_file_size
   std::string remote_url;  // composed clone URL (account URL + repo, or the connector URL)
   SourceLocation where;
 };
@@ -112,6 +119,7 @@ struct DaemonConfig {
   std::string log_format = "text";  // "json": one JSON object per line
   std::string ca_file;       // extra CA bundle for HTTPS remotes and APIs
   unsigned workers = 4;      // Git worker threads
+  uint64_t max_file_size = kDefaultMaxFileSize;  // files larger than this are not synced
   ListenConfig listen;
   std::string file;
 };

@@ -9,6 +9,7 @@
 #include <map>
 
 #include "sync/git_handles.h"
+#include "sync/remote_path.h"
 
 namespace gitsyncd {
 namespace {
@@ -39,7 +40,7 @@ std::string Join(const std::string& prefix, const std::string& rest) { return pr
 
 // The files at or under `rel` in the folder; nullopt when something there needs a full scan.
 Result<std::optional<EntryMap>> LocalEntriesAt(git_repository* repo, const std::string& folder, const std::string& rel,
-                                               const std::optional<FileEntry>& base_entry) {
+                                               const std::optional<FileEntry>& base_entry, uint64_t max_file_size) {
   EntryMap out;
   std::string full = folder + "/" + rel;
   struct stat st{};
@@ -49,14 +50,14 @@ Result<std::optional<EntryMap>> LocalEntriesAt(git_repository* repo, const std::
   }
   if (S_ISDIR(st.st_mode)) {
     std::vector<std::string> skipped;
-    auto scanned = ScanFolder(repo, full, &skipped, nullptr);
+    auto scanned = ScanFolder(repo, full, &skipped, nullptr, max_file_size);
     if (!scanned.ok()) return scanned.status();
     if (!skipped.empty()) return std::optional<EntryMap>();
     for (auto& [p, e] : *scanned) out[rel + "/" + p] = e;
     return std::optional<EntryMap>(std::move(out));
   }
-  if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) > kMaxFileBytes) return std::optional<EntryMap>();
-  auto data = ReadLocalFile(full);
+  if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) > max_file_size) return std::optional<EntryMap>();
+  auto data = ReadLocalFile(full, max_file_size);
   if (!data.ok()) {
     if (data.status().code() == Status::Code::kInvalidArgument) return std::optional<EntryMap>();  // grew too large
     if (data.status().code() == Status::Code::kIoError && ::access(full.c_str(), F_OK) != 0) {
@@ -138,15 +139,22 @@ Status DiffTrees(git_repository* repo, const git_tree* from, const git_tree* to,
   // Entries of `to`, then entries only in `from`. Names are looked up, not merge-walked: Git
   // sorts folder names as if they ended in '/', which a plain name comparison would miss.
   size_t n_to = to ? git_tree_entrycount(to) : 0;
+  std::set<std::string_view> names;
   for (size_t i = 0; i < n_to; ++i) {
     const git_tree_entry* t = git_tree_entry_byindex(to, i);
     const char* name = git_tree_entry_name(t);
+    // `to` comes from the remote: its names pass the one remote path check (remote_path.h).
+    if (auto why = RemoteNameProblem(name)) return UnsafeRemotePath(Join(prefix, name), *why);
+    if (!names.insert(name).second) {
+      return UnsafeRemotePath(Join(prefix, name), "two entries of this name in one folder");
+    }
     const git_tree_entry* f = from ? git_tree_entry_byname(from, name) : nullptr;
     if (f && git_tree_entry_filemode(f) == git_tree_entry_filemode(t) &&
         git_oid_equal(git_tree_entry_id(f), git_tree_entry_id(t))) {
       continue;  // identical entry or subtree: nothing below it changed
     }
     std::string path = Join(prefix, name);
+    if (path.size() > kMaxRemotePathBytes) return UnsafeRemotePath(path, "too long");
     bool t_tree = git_tree_entry_type(t) == GIT_OBJECT_TREE;
     bool f_tree = f && git_tree_entry_type(f) == GIT_OBJECT_TREE;
     if (t_tree || f_tree) {
@@ -180,7 +188,7 @@ Status DiffTrees(git_repository* repo, const git_tree* from, const git_tree* to,
 }  // namespace
 
 Result<std::optional<ChangeList>> LocalChangesAt(git_repository* repo, const std::string& folder, const git_tree* base,
-                                                 const std::set<std::string>& hinted) {
+                                                 const std::set<std::string>& hinted, uint64_t max_file_size) {
   ChangeList changes;
   for (const auto& rel : hinted) {
     if (IsUnsafeHint(rel)) return std::optional<ChangeList>();
@@ -194,7 +202,7 @@ Result<std::optional<ChangeList>> LocalChangesAt(git_repository* repo, const std
     auto single = (*before)->find(rel);
     std::optional<FileEntry> base_entry;
     if (single != (*before)->end()) base_entry = single->second;
-    auto after = LocalEntriesAt(repo, folder, rel, base_entry);
+    auto after = LocalEntriesAt(repo, folder, rel, base_entry, max_file_size);
     if (!after.ok()) return after.status();
     if (!*after) return std::optional<ChangeList>();
     AddDifferences(**before, **after, &changes);

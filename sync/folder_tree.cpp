@@ -9,8 +9,11 @@
 #include <ctime>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <random>
 #include <set>
+
+#include <openssl/evp.h>
 
 #include "sync/git_handles.h"
 
@@ -75,8 +78,17 @@ struct ScanContext {
   ScanCache* cache;
   ScanCache fresh;  // what this scan saw, replaces the cache when done
   int64_t now_ns;
+  uint64_t max_file_size;
+  std::set<std::string>* too_large;
   git_odb* odb = nullptr;  // a cached id counts only if the blob is really in the repository
 };
+
+// A file over max_file_size is not synced; the pass keeps the branch's version of it.
+void SkipTooLarge(ScanContext& ctx, const std::string& path) {
+  ctx.skipped->push_back("file " + path + " is larger than max_file_size (" +
+                         std::to_string(ctx.max_file_size / 1024) + " KiB): not synced; the branch keeps its version");
+  if (ctx.too_large != nullptr) ctx.too_large->insert(path);
+}
 
 Status ScanDir(ScanContext& ctx, const std::string& rel) {
   git_repository* repo = ctx.repo;
@@ -118,6 +130,10 @@ Status ScanDir(ScanContext& ctx, const std::string& rel) {
     if (out->size() >= kMaxFiles) {
       return Status::InvalidArgument("folder " + root + " holds more than " + std::to_string(kMaxFiles) + " files");
     }
+    if (static_cast<uint64_t>(st.st_size) > ctx.max_file_size) {
+      SkipTooLarge(ctx, path);
+      continue;
+    }
     FileEntry e;
     e.mode = ModeOf(st);
     ScanCacheEntry seen{st.st_size, MtimeNs(st), st.st_ino, e.mode, {}};
@@ -134,10 +150,10 @@ Status ScanDir(ScanContext& ctx, const std::string& rel) {
         continue;
       }
     }
-    auto data = ReadLocalFile(full, kMaxFileBytes);
+    auto data = ReadLocalFile(full, ctx.max_file_size);
     if (!data.ok()) {
-      if (data.status().code() == Status::Code::kInvalidArgument) {
-        skipped->push_back(data.status().message());
+      if (data.status().code() == Status::Code::kInvalidArgument) {  // grew past the limit meanwhile
+        SkipTooLarge(ctx, path);
         continue;
       }
       return data.status();
@@ -308,7 +324,7 @@ Status SaveScanCache(const std::string& file, const ScanCache& cache) {
 }
 
 Result<FlatTree> ScanFolder(git_repository* repo, const std::string& folder, std::vector<std::string>* skipped,
-                            ScanCache* cache) {
+                            ScanCache* cache, uint64_t max_file_size, std::set<std::string>* too_large) {
   FlatTree out;
   std::error_code ec;
   if (!fs::exists(folder, ec)) {
@@ -320,7 +336,8 @@ Result<FlatTree> ScanFolder(git_repository* repo, const std::string& folder, std
   }
   timespec now{};
   clock_gettime(CLOCK_REALTIME, &now);
-  ScanContext ctx{repo, folder, &out, skipped, cache, {}, static_cast<int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec};
+  ScanContext ctx{repo,  folder, &out, skipped, cache, {}, static_cast<int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec,
+                  max_file_size, too_large};
   OdbPtr odb;
   if (cache != nullptr) {
     git_odb* raw = nullptr;
@@ -449,6 +466,40 @@ Result<git_oid> ReplaceSubtree(git_repository* repo, const git_oid* commit, cons
   return WriteTree(repo, FlatTree{});  // the whole repository is empty
 }
 
+namespace {
+
+// The blob id of the regular file at `path` ("blob <size>\0" + content, SHA-1), read in
+// pieces: no size limit is needed to compare a file with a tree entry.
+Result<git_oid> HashBlobFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return Status::IoError("cannot read " + path + ": " + std::strerror(errno));
+  std::unique_ptr<int, void (*)(int*)> closer(&fd, [](int* f) { ::close(*f); });
+  struct stat st{};
+  if (::fstat(fd, &st) != 0) return Status::IoError("cannot stat " + path + ": " + std::strerror(errno));
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> md(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  if (!md || EVP_DigestInit_ex(md.get(), EVP_sha1(), nullptr) != 1) return Status::Internal("cannot start SHA-1");
+  // The header names the size fstat saw; a file that changes size while being read hashes to
+  // an id no tree holds, which callers treat as "changed" (the truth).
+  std::string header = "blob " + std::to_string(st.st_size) + std::string(1, '\0');
+  EVP_DigestUpdate(md.get(), header.data(), header.size());
+  std::vector<char> buf(1 << 16);
+  for (;;) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::IoError("cannot read " + path + ": " + std::strerror(errno));
+    if (n == 0) break;
+    EVP_DigestUpdate(md.get(), buf.data(), static_cast<size_t>(n));
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  EVP_DigestFinal_ex(md.get(), digest, &len);
+  git_oid oid;
+  git_oid_fromraw(&oid, digest);
+  return oid;
+}
+
+}  // namespace
+
 Result<std::optional<FileEntry>> HashLocalFile(const std::string& path) {
   struct stat st{};
   if (::lstat(path.c_str(), &st) != 0) {
@@ -460,12 +511,11 @@ Result<std::optional<FileEntry>> HashLocalFile(const std::string& path) {
     odd.mode = 0;
     return std::optional<FileEntry>(odd);
   }
-  auto data = ReadLocalFile(path, kMaxFileBytes);
-  if (!data.ok()) return data.status();
+  auto oid = HashBlobFile(path);
+  if (!oid.ok()) return oid.status();
   FileEntry e;
   e.mode = ModeOf(st);
-  int rc = git_odb_hash(&e.oid, data->data(), data->size(), GIT_OBJECT_BLOB);
-  if (rc < 0) return GitError(rc, "cannot hash " + path);
+  e.oid = *oid;
   return std::optional<FileEntry>(e);
 }
 

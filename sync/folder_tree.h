@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -26,8 +27,7 @@ using FlatTree = std::map<std::string, FileEntry>;
 // Files we write while applying a tree; never synced, removed when stale.
 inline constexpr const char* kTempPrefix = ".gitsyncd-tmp-";
 
-// Limits on what a synced folder may hold.
-inline constexpr uint64_t kMaxFileBytes = 64ull * 1024 * 1024;
+// Limits on what a synced folder may hold (the size of one file: max_file_size, config.h).
 inline constexpr size_t kMaxFiles = 100000;
 
 // What a previous scan learned about each file, so unchanged files are not read again: a file
@@ -49,9 +49,11 @@ Status SaveScanCache(const std::string& file, const ScanCache& cache);
 
 // Reads the folder into blobs of `repo`. Symlinks, `.git` entries and special files are
 // skipped and described in `skipped` ("symlink a/b: not synced"). Stale temp files are removed.
+// A file larger than `max_file_size` (when scanned, or grown while being read) is left out,
+// described in `skipped` and its path added to `too_large` (may be null): it is not a deletion.
 // `cache` may be null.
 Result<FlatTree> ScanFolder(git_repository* repo, const std::string& folder, std::vector<std::string>* skipped,
-                            ScanCache* cache = nullptr);
+                            ScanCache* cache, uint64_t max_file_size, std::set<std::string>* too_large = nullptr);
 
 // The files under `path` of `commit` (null commit = empty). Paths are relative to `path`.
 Result<FlatTree> SubtreeOfCommit(git_repository* repo, const git_oid* commit, const std::string& path);
@@ -63,8 +65,9 @@ Result<TreePtr> FolderTreeOfCommit(git_repository* repo, const git_oid* commit, 
 // Every file under `tree` (null = none), paths relative to it.
 Result<FlatTree> FlattenTree(const git_tree* tree);
 
-// Reads a regular local file, refusing more than `limit` bytes and symlinks.
-Result<std::string> ReadLocalFile(const std::string& path, uint64_t limit = kMaxFileBytes);
+// Reads a regular local file, refusing symlinks, and more than `limit` bytes
+// (Status::InvalidArgument, also when it grows past `limit` while being read).
+Result<std::string> ReadLocalFile(const std::string& path, uint64_t limit);
 
 // True when no folder on the way from `folder` to `path` is a symlink (or a non-folder):
 // writing, deleting or reading through a link could touch files outside the synced folder.
@@ -92,7 +95,9 @@ struct ApplyReport {
 Status ApplyToFolder(git_repository* repo, const std::string& folder, const FlatTree& scanned,
                      const FlatTree& target, ApplyReport* report);
 
-// Hashes the file at `path` as a blob without writing it; nullopt when it does not exist.
+// Hashes the file at `path` as a blob without writing it, reading it in pieces (any size,
+// bounded memory); nullopt when it does not exist. A folder or symlink there gets an entry
+// of mode 0, equal to no tree entry.
 Result<std::optional<FileEntry>> HashLocalFile(const std::string& path);
 
 }  // namespace gitsyncd
