@@ -1,4 +1,5 @@
 #include "api/bitbucket_server_api.h"
+#include "api/remote_names.h"
 
 #include <boost/json.hpp>
 

@@ -1,4 +1,5 @@
 #include "api/github_api.h"
+#include "api/remote_names.h"
 
 #include <boost/json.hpp>
 

@@ -13,28 +13,6 @@
 
 namespace gitsyncd {
 
-Status CheckRemotePath(const std::string& path) {
-  auto refuse = [&](const char* why) {
-    std::string shown;
-    for (char c : path) shown += c == '\0' ? std::string("\\0") : std::string(1, c);
-    return Status::Corrupted("remote listing has an unsafe path '" + shown + "' (" + why + "); refusing the whole listing");
-  };
-  if (path.empty()) return refuse("empty");
-  if (path.find('\0') != std::string::npos) return refuse("NUL byte");
-  if (path.find('\\') != std::string::npos) return refuse("backslash");
-  if (path.front() == '/') return refuse("absolute");
-  size_t start = 0;
-  while (start <= path.size()) {
-    size_t slash = path.find('/', start);
-    std::string part = path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
-    if (part == ".." ) return refuse("'..' component");
-    if (part.empty() || part == ".") return refuse("empty or '.' component");
-    if (slash == std::string::npos) break;
-    start = slash + 1;
-  }
-  return Status::Ok();
-}
-
 namespace {
 
 // The shared retry loop. `write`: a request with a body, sent again only after a rate-limit

@@ -128,7 +128,4 @@ Result<HttpsResponse> ApiGet(HttpsClient& client, const ApiTarget& target, const
 Result<HttpsResponse> ApiSend(HttpsClient& client, const ApiTarget& target, const std::string& method,
                               const std::string& url, const HeaderList& headers, const std::string& body);
 
-// Checks a path from a remote listing: relative, no "..", no NUL or backslash; error names it.
-Status CheckRemotePath(const std::string& path);
-
 }  // namespace gitsyncd

@@ -13,6 +13,12 @@
 
 namespace gitsyncd {
 
+// Files larger than max_file_size are not synced in either direction (reported, never
+// deleted); the setting is bounded because a file is held in memory while it is stored.
+inline constexpr uint64_t kDefaultMaxFileSize = 64ull * 1024 * 1024;
+inline constexpr uint64_t kMinMaxFileSize = 1024;
+inline constexpr uint64_t kMaxMaxFileSize = 1024ull * 1024 * 1024;
+
 // Where a value came from, for error messages: "file:line:column".
 struct SourceLocation {
   std::string file;
@@ -71,6 +77,7 @@ struct SyncBinding {
   SyncDirection direction = SyncDirection::kBidirectional;
   ConflictPolicy on_conflict = ConflictPolicy::kKeepBoth;
   std::chrono::seconds poll_interval{0};  // 0 = no polling; default webhook.poll_interval when enabled
+  std::optional<uint64_t> max_file_size;  // bytes; unset = the daemon's max_file_size
   std::string remote_url;  // composed clone URL (account URL + repo, or the connector URL)
   SourceLocation where;
 };
@@ -129,6 +136,7 @@ struct DaemonConfig {
   unsigned workers_per_remote = 0;  // workers one remote (host:port) may hold; 0 = half of workers
   // A remote that moves no byte for this long fails the pass (HTTPS remotes and provider APIs).
   std::chrono::seconds io_timeout{30};
+  uint64_t max_file_size = kDefaultMaxFileSize;  // files larger than this are not synced
   ListenConfig listen;
   OperatorConfig operator_api;
   std::string file;

@@ -34,7 +34,8 @@ bool HasUrlCredentials(const std::string& url) {
 
 const std::vector<std::string> kDaemonKeys = {"state_dir",  "master_key", "secrets_dir",        "log_level",
                                               "log_format", "ca_file",    "workers",            "listen",
-                                              "io_timeout", "workers_per_remote", "operator"};
+                                              "io_timeout", "workers_per_remote", "operator",
+                                              "max_file_size"};
 const std::vector<std::string> kListenKeys = {"address",        "port",            "tls_cert",    "tls_key",
                                               "public_url",     "max_body_bytes",  "max_connections",
                                               "read_timeout",   "header_timeout",  "admin_token"};
@@ -47,7 +48,18 @@ const std::vector<std::string> kApiKeys = {"token", "url"};
 const std::vector<std::string> kAuthorKeys = {"name", "email"};
 const std::vector<std::string> kWebhookKeys = {"enabled", "secret", "allow_sha1", "poll_interval"};
 const std::vector<std::string> kSyncKeys = {"name",      "repo",        "branch",       "path",
-                                            "local",     "direction",   "on_conflict",  "poll_interval"};
+                                            "local",     "direction",   "on_conflict",  "poll_interval",
+                                            "max_file_size"};
+
+// max_file_size of gitsyncd.yaml or of one sync, checked against its bounds.
+std::optional<uint64_t> MaxFileSize(YamlMap& m, ErrorSink* sink) {
+  auto v = m.Size("max_file_size");
+  if (v && (*v < kMinMaxFileSize || *v > kMaxMaxFileSize)) {
+    sink->Add(m.Get("max_file_size"), m.KeyPath("max_file_size"), "must be between 1KiB and 1GiB");
+    return std::nullopt;
+  }
+  return v;
+}
 
 // Lexically normalised absolute path without a trailing slash.
 std::string NormalizeAbsolute(const std::string& p) {
@@ -183,6 +195,7 @@ void LoadDaemon(const YAML::Node& root, const std::string& dir, const std::strin
       d->io_timeout = *v;
     }
   }
+  if (auto v = MaxFileSize(m, &sink)) d->max_file_size = *v;
   if (!m.Has("listen")) return;
   YamlMap l(m.Get("listen"), "listen", &sink, kListenKeys);
   ListenConfig& lc = d->listen;
@@ -290,6 +303,7 @@ void LoadSync(YamlMap& m, const ConnectorConfig& c, SyncBinding* s) {
                      : *v == "prefer-remote" ? ConflictPolicy::kPreferRemote
                                              : ConflictPolicy::kPreferLocal;
   }
+  if (auto v = MaxFileSize(m, sink)) s->max_file_size = *v;
   if (auto v = m.Duration("poll_interval")) {
     if (v->count() != 0 && *v < kMinPollInterval) {
       sink->Add(m.Get("poll_interval"), m.KeyPath("poll_interval"), "must be at least 10s (or 0 to disable polling)");

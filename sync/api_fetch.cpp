@@ -14,6 +14,7 @@
 #include "sync/api_state.h"
 #include "sync/folder_tree.h"
 #include "sync/git_handles.h"
+#include "sync/remote_path.h"
 
 namespace gitsyncd {
 namespace {
@@ -79,6 +80,9 @@ Result<ApiFetchResult> FetchFolderViaApi(git_repository* repo, const std::string
     }
   }
   auto entries = api.ListFolder(*head, path);
+  if (!entries.ok() && entries.status().code() == Status::Code::kCorrupted) {
+    return RefusedCommit(branch, *head, entries.status());  // an unsafe name: nothing of it is used
+  }
   if (!entries.ok()) return entries.status();
 
   // Readers whose listings carry no blob ids (Bitbucket Cloud): a file the provider reports

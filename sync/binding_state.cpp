@@ -95,6 +95,8 @@ Result<BindingState> LoadBindingState(const std::string& binding_dir) {
   s.warnings = Strings(o, "warnings");
   s.pending_commit = Str(o, "pending_commit");
   s.pending_local_tree = Str(o, "pending_local_tree");
+  auto* gone = o.if_contains("branch_gone");
+  s.branch_gone = gone != nullptr && gone->is_bool() && gone->as_bool();
   if (auto* c = o.if_contains("conflicts"); c != nullptr && c->is_array()) {
     for (const auto& e : c->as_array()) {
       if (!e.is_object()) continue;
@@ -121,6 +123,7 @@ Status SaveBindingState(const std::string& binding_dir, const BindingState& s) {
   o["warnings"] = ToArray(s.warnings);
   o["pending_commit"] = s.pending_commit;
   o["pending_local_tree"] = s.pending_local_tree;
+  o["branch_gone"] = s.branch_gone;
   json::array conflicts;
   for (const auto& c : s.conflicts) {
     conflicts.emplace_back(json::object{{"branch", c.branch},

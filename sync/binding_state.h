@@ -33,6 +33,9 @@ struct BindingState {
   // cleared after the folder and last_synced_commit are updated.
   std::string pending_commit;
   std::string pending_local_tree;
+  // The branch was deleted on the remote after it was synced: nothing is pushed (a local edit
+  // does not re-create it) until the branch exists again.
+  bool branch_gone = false;
 };
 
 // Missing file = fresh state. A corrupt file is an error naming it.

@@ -11,6 +11,7 @@
 
 #include "sync/folder_fd.h"
 #include "sync/git_handles.h"
+#include "sync/remote_path.h"
 
 namespace gitsyncd {
 namespace {
@@ -42,7 +43,7 @@ std::string Join(const std::string& prefix, const std::string& rest) { return pr
 // The files at or under `rel` beneath the open folder `root`; nullopt when something there
 // needs a full scan (a symlink there or on the way, a special file, a file over the limit).
 Result<std::optional<EntryMap>> LocalEntriesAt(git_repository* repo, int root, const std::string& rel,
-                                               const std::optional<FileEntry>& base_entry) {
+                                               const std::optional<FileEntry>& base_entry, uint64_t max_file_size) {
   EntryMap out;
   UniqueFd fd(OpenBeneath(root, rel, O_RDONLY | O_NONBLOCK));
   struct stat st{};
@@ -54,14 +55,14 @@ Result<std::optional<EntryMap>> LocalEntriesAt(git_repository* repo, int root, c
   if (::fstat(fd.get(), &st) != 0) return Status::IoError("cannot stat " + rel + ": " + std::strerror(errno));
   if (S_ISDIR(st.st_mode)) {
     std::vector<std::string> skipped;
-    auto scanned = ScanFolderBeneath(repo, root, rel, &skipped);
+    auto scanned = ScanFolderBeneath(repo, root, rel, &skipped, max_file_size);
     if (!scanned.ok()) return scanned.status();
     if (!skipped.empty()) return std::optional<EntryMap>();
     for (auto& [p, e] : *scanned) out[rel + "/" + p] = e;
     return std::optional<EntryMap>(std::move(out));
   }
-  if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) > kMaxFileBytes) return std::optional<EntryMap>();
-  auto data = ReadOpenFile(fd.get(), rel, kMaxFileBytes);
+  if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) > max_file_size) return std::optional<EntryMap>();
+  auto data = ReadOpenFile(fd.get(), rel, max_file_size);
   if (!data.ok()) {
     if (data.status().code() == Status::Code::kInvalidArgument) return std::optional<EntryMap>();  // grew too large
     return data.status();
@@ -140,15 +141,22 @@ Status DiffTrees(git_repository* repo, const git_tree* from, const git_tree* to,
   // Entries of `to`, then entries only in `from`. Names are looked up, not merge-walked: Git
   // sorts folder names as if they ended in '/', which a plain name comparison would miss.
   size_t n_to = to ? git_tree_entrycount(to) : 0;
+  std::set<std::string_view> names;
   for (size_t i = 0; i < n_to; ++i) {
     const git_tree_entry* t = git_tree_entry_byindex(to, i);
     const char* name = git_tree_entry_name(t);
+    // `to` comes from the remote: its names pass the one remote path check (remote_path.h).
+    if (auto why = RemoteNameProblem(name)) return UnsafeRemotePath(Join(prefix, name), *why);
+    if (!names.insert(name).second) {
+      return UnsafeRemotePath(Join(prefix, name), "two entries of this name in one folder");
+    }
     const git_tree_entry* f = from ? git_tree_entry_byname(from, name) : nullptr;
     if (f && git_tree_entry_filemode(f) == git_tree_entry_filemode(t) &&
         git_oid_equal(git_tree_entry_id(f), git_tree_entry_id(t))) {
       continue;  // identical entry or subtree: nothing below it changed
     }
     std::string path = Join(prefix, name);
+    if (path.size() > kMaxRemotePathBytes) return UnsafeRemotePath(path, "too long");
     bool t_tree = git_tree_entry_type(t) == GIT_OBJECT_TREE;
     bool f_tree = f && git_tree_entry_type(f) == GIT_OBJECT_TREE;
     if (t_tree || f_tree) {
@@ -182,7 +190,7 @@ Status DiffTrees(git_repository* repo, const git_tree* from, const git_tree* to,
 }  // namespace
 
 Result<std::optional<ChangeList>> LocalChangesAt(git_repository* repo, const std::string& folder, const git_tree* base,
-                                                 const std::set<std::string>& hinted) {
+                                                 const std::set<std::string>& hinted, uint64_t max_file_size) {
   ChangeList changes;
   auto root = OpenFolder(folder);
   if (!root.ok()) return root.status();
@@ -195,7 +203,7 @@ Result<std::optional<ChangeList>> LocalChangesAt(git_repository* repo, const std
     auto single = (*before)->find(rel);
     std::optional<FileEntry> base_entry;
     if (single != (*before)->end()) base_entry = single->second;
-    auto after = LocalEntriesAt(repo, root->get(), rel, base_entry);
+    auto after = LocalEntriesAt(repo, root->get(), rel, base_entry, max_file_size);
     if (!after.ok()) return after.status();
     if (!*after) return std::optional<ChangeList>();
     AddDifferences(**before, **after, &changes);

@@ -26,13 +26,14 @@ using ChangeList = std::vector<PathChange>;  // sorted by path, one entry per pa
 // The local changes at `hinted` paths (files or folders relative to `folder`) against `base`,
 // the folder's tree at the last synced commit (null = empty). Changed files are stored as
 // blobs in `repo`. nullopt when a hinted path holds something that only a full scan handles
-// and reports (a symlink, a special file, a `.git` entry, a file over the size limit, a
+// and reports (a symlink, a special file, a `.git` entry, a file over `max_file_size`, a
 // symlink on the way to it, a symlink or submodule in `base`): the caller scans in full.
 Result<std::optional<ChangeList>> LocalChangesAt(git_repository* repo, const std::string& folder, const git_tree* base,
-                                                 const std::set<std::string>& hinted);
+                                                 const std::set<std::string>& hinted, uint64_t max_file_size);
 
 // The changes from folder tree `from` to `to` (either may be null); subtrees with equal ids
-// are skipped without being read.
+// are skipped without being read. `to` comes from the remote: a changed entry whose name the
+// remote path check refuses (remote_path.h) is Status::Corrupted naming the path.
 Result<ChangeList> DiffFolderTrees(git_repository* repo, const git_tree* from, const git_tree* to);
 
 // True when every change is to a file or symlink-free regular entry and no changed path is

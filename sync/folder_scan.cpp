@@ -9,6 +9,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <set>
 
 #include "sync/folder_fd.h"
 #include "sync/folder_tree.h"
@@ -35,8 +36,17 @@ struct ScanContext {
   ScanCache* cache;
   ScanCache fresh;  // what this scan saw, replaces the cache when done
   int64_t now_ns;
+  uint64_t max_file_size;
+  std::set<std::string>* too_large;
   git_odb* odb = nullptr;  // a cached id counts only if the blob is really in the repository
 };
+
+// A file over max_file_size is not synced; the pass keeps the branch's version of it.
+void SkipTooLarge(ScanContext& ctx, const std::string& path) {
+  ctx.skipped->push_back("file " + path + " is larger than max_file_size (" +
+                         std::to_string(ctx.max_file_size / 1024) + " KiB): not synced; the branch keeps its version");
+  if (ctx.too_large != nullptr) ctx.too_large->insert(path);
+}
 
 // The cached blob id of `path` when the file is provably unchanged since it was cached.
 const ScanCacheEntry* CacheHit(const ScanContext& ctx, const std::string& path, const ScanCacheEntry& seen) {
@@ -53,6 +63,10 @@ Status ScanFile(ScanContext& ctx, int dirfd, const std::string& name, const std:
   if (ctx.out->size() >= kMaxFiles) {
     return Status::InvalidArgument("folder " + ctx.root + " holds more than " + std::to_string(kMaxFiles) + " files");
   }
+  if (static_cast<uint64_t>(st.st_size) > ctx.max_file_size) {
+    SkipTooLarge(ctx, path);
+    return Status::Ok();
+  }
   FileEntry e;
   e.mode = BlobModeOf(st.st_mode);
   ScanCacheEntry seen{st.st_size, MtimeNs(st), st.st_ino, e.mode, {}};
@@ -66,10 +80,10 @@ Status ScanFile(ScanContext& ctx, int dirfd, const std::string& name, const std:
   UniqueFd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
   struct stat now{};
   if (!fd || ::fstat(fd.get(), &now) != 0 || !S_ISREG(now.st_mode)) return Status::Ok();  // replaced meanwhile
-  auto data = ReadOpenFile(fd.get(), full, kMaxFileBytes);
+  auto data = ReadOpenFile(fd.get(), full, ctx.max_file_size);
   if (!data.ok()) {
     if (data.status().code() != Status::Code::kInvalidArgument) return data.status();
-    ctx.skipped->push_back(data.status().message());
+    SkipTooLarge(ctx, path);  // grew past the limit meanwhile
     return Status::Ok();
   }
   int rc = git_blob_create_from_buffer(&e.oid, ctx.repo, data->data(), data->size());
@@ -128,7 +142,7 @@ Status ScanDir(ScanContext& ctx, int dirfd, const std::string& rel) {
 }  // namespace
 
 Result<FlatTree> ScanFolder(git_repository* repo, const std::string& folder, std::vector<std::string>* skipped,
-                            ScanCache* cache) {
+                            ScanCache* cache, uint64_t max_file_size, std::set<std::string>* too_large) {
   std::error_code ec;
   if (!fs::exists(fs::symlink_status(folder, ec))) {
     fs::create_directories(folder, ec);
@@ -139,7 +153,8 @@ Result<FlatTree> ScanFolder(git_repository* repo, const std::string& folder, std
   FlatTree out;
   timespec now{};
   clock_gettime(CLOCK_REALTIME, &now);
-  ScanContext ctx{repo, folder, &out, skipped, cache, {}, static_cast<int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec};
+  ScanContext ctx{repo,          folder,   &out, skipped, cache, {}, static_cast<int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec,
+                  max_file_size, too_large};
   OdbPtr odb;
   if (cache != nullptr) {
     git_odb* raw = nullptr;
@@ -156,11 +171,12 @@ Result<FlatTree> ScanFolder(git_repository* repo, const std::string& folder, std
 }
 
 Result<FlatTree> ScanFolderBeneath(git_repository* repo, int folder_fd, const std::string& rel,
-                                   std::vector<std::string>* skipped) {
+                                   std::vector<std::string>* skipped, uint64_t max_file_size,
+                                   std::set<std::string>* too_large) {
   UniqueFd dir(OpenBeneath(folder_fd, rel, O_RDONLY | O_DIRECTORY));
   if (!dir) return Status::IoError("cannot open folder " + rel + ": " + std::strerror(errno));
   FlatTree out;
-  ScanContext ctx{repo, rel, &out, skipped, nullptr, {}, 0};
+  ScanContext ctx{repo, rel, &out, skipped, nullptr, {}, 0, max_file_size, too_large};
   Status s = ScanDir(ctx, dir.get(), "");
   if (!s.ok()) return s;
   return out;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -24,8 +25,7 @@ struct FileEntry {
 };
 using FlatTree = std::map<std::string, FileEntry>;
 
-// Limits on what a synced folder may hold.
-inline constexpr uint64_t kMaxFileBytes = 64ull * 1024 * 1024;
+// Limits on what a synced folder may hold (the size of one file: max_file_size, config.h).
 inline constexpr size_t kMaxFiles = 100000;
 
 // What a previous scan learned about each file, so unchanged files are not read again: a file
@@ -47,14 +47,17 @@ Status SaveScanCache(const std::string& file, const ScanCache& cache);
 
 // Reads the folder into blobs of `repo`. Symlinks, `.git` entries and special files are
 // skipped and described in `skipped` ("symlink a/b: not synced"); every other file is synced,
-// whatever its name. Nothing is ever followed through a symlink. `cache` may be null.
+// whatever its name. Nothing is ever followed through a symlink. A file larger than
+// `max_file_size` (when scanned, or grown while being read) is left out, described in `skipped`
+// and its path added to `too_large` (may be null): it is not a deletion. `cache` may be null.
 Result<FlatTree> ScanFolder(git_repository* repo, const std::string& folder, std::vector<std::string>* skipped,
-                            ScanCache* cache = nullptr);
+                            ScanCache* cache, uint64_t max_file_size, std::set<std::string>* too_large = nullptr);
 
 // The same for the folder `rel` beneath the open folder `folder_fd` (see folder_fd.h), without
 // a cache; paths are relative to `rel`.
 Result<FlatTree> ScanFolderBeneath(git_repository* repo, int folder_fd, const std::string& rel,
-                                   std::vector<std::string>* skipped);
+                                   std::vector<std::string>* skipped, uint64_t max_file_size,
+                                   std::set<std::string>* too_large = nullptr);
 
 // The files under `path` of `commit` (null commit = empty). Paths are relative to `path`.
 Result<FlatTree> SubtreeOfCommit(git_repository* repo, const git_oid* commit, const std::string& path);
@@ -66,8 +69,9 @@ Result<TreePtr> FolderTreeOfCommit(git_repository* repo, const git_oid* commit, 
 // Every file under `tree` (null = none), paths relative to it.
 Result<FlatTree> FlattenTree(const git_tree* tree);
 
-// Reads a regular local file, refusing more than `limit` bytes and symlinks.
-Result<std::string> ReadLocalFile(const std::string& path, uint64_t limit = kMaxFileBytes);
+// Reads a regular local file, refusing symlinks, and more than `limit` bytes
+// (Status::InvalidArgument, also when it grows past `limit` while being read).
+Result<std::string> ReadLocalFile(const std::string& path, uint64_t limit);
 
 // The blob mode of a local file: executable when its owner may execute it.
 uint32_t BlobModeOf(mode_t st_mode);
@@ -87,7 +91,9 @@ Result<git_oid> ReplaceSubtree(git_repository* repo, const git_oid* commit, cons
 FlatTree UnmanagedEntries(const FlatTree& tree);
 bool IsManaged(const FileEntry& e);
 
-// Hashes the file at `path` as a blob without writing it; nullopt when it does not exist.
+// Hashes the file at `path` as a blob without writing it, reading it in pieces (any size,
+// bounded memory); nullopt when it does not exist. A folder or symlink there gets an entry
+// of mode 0, equal to no tree entry.
 Result<std::optional<FileEntry>> HashLocalFile(const std::string& path);
 
 // Hashes the file at `rel` beneath the open folder `folder_fd`, following no symlink: nullopt

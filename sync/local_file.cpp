@@ -5,12 +5,41 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
+#include <vector>
+
+#include <openssl/evp.h>
 
 #include "sync/folder_fd.h"
 #include "sync/folder_tree.h"
 
 namespace gitsyncd {
 namespace {
+
+// The blob id of the open regular file `fd` ("blob <size>\0" + content, SHA-1), read in
+// pieces: comparing a file with a tree entry needs no size limit and bounded memory. The header
+// names the size fstat saw; a file that changes size while being read hashes to an id no tree
+// holds, which callers treat as "changed" (the truth).
+Result<git_oid> HashBlobStream(int fd, off_t size, const std::string& what) {
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> md(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  if (!md || EVP_DigestInit_ex(md.get(), EVP_sha1(), nullptr) != 1) return Status::Internal("cannot start SHA-1");
+  std::string header = "blob " + std::to_string(size) + std::string(1, '\0');
+  EVP_DigestUpdate(md.get(), header.data(), header.size());
+  std::vector<char> buf(1 << 16);
+  for (;;) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::IoError("cannot read " + what + ": " + std::strerror(errno));
+    if (n == 0) break;
+    EVP_DigestUpdate(md.get(), buf.data(), static_cast<size_t>(n));
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  EVP_DigestFinal_ex(md.get(), digest, &len);
+  git_oid oid;
+  git_oid_fromraw(&oid, digest);
+  return oid;
+}
 
 // Hashes the open file `fd` (named `what` in errors) as a blob, or an odd entry (mode 0) when
 // it is not a regular file.
@@ -22,11 +51,10 @@ Result<std::optional<FileEntry>> HashOpenFile(int fd, const std::string& what) {
     e.mode = 0;  // a folder or special file where a file was: never equal to any blob entry
     return std::optional<FileEntry>(e);
   }
-  auto data = ReadOpenFile(fd, what, kMaxFileBytes);
-  if (!data.ok()) return data.status();
+  auto oid = HashBlobStream(fd, st.st_size, what);
+  if (!oid.ok()) return oid.status();
   e.mode = BlobModeOf(st.st_mode);
-  int rc = git_odb_hash(&e.oid, data->data(), data->size(), GIT_OBJECT_BLOB);
-  if (rc < 0) return GitError(rc, "cannot hash " + what);
+  e.oid = *oid;
   return std::optional<FileEntry>(e);
 }
 

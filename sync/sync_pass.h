@@ -28,6 +28,8 @@ struct BindingSpec {
   RemoteCredentials remote;
   // fetch: api — the folder is read through the provider's REST API instead of Git.
   std::optional<ApiTarget> api;
+  // Files larger than this are not synced either way; the branch keeps its version of them.
+  uint64_t max_file_size = kDefaultMaxFileSize;
 };
 
 BindingSpec MakeBindingSpec(const DaemonConfig& daemon, const ConnectorConfig& connector, const SyncBinding& sync,

@@ -64,6 +64,31 @@ std::string GitClone::Head() {
   return out.substr(0, out.find('\n'));
 }
 
+std::string GitClone::HashObject(const std::string& type, const std::string& content) {
+  CommandResult r = RunCommand({"git", "hash-object", "-t", type, "--literally", "-w", "--stdin"}, WithIdentity(env_),
+                               content, dir_);
+  if (r.exit_code != 0) throw std::runtime_error("git hash-object failed: " + r.err);
+  return r.out.substr(0, r.out.find('\n'));
+}
+
+std::string GitClone::RawTree(const std::vector<RawEntry>& entries) {
+  std::string raw;
+  for (const auto& e : entries) {
+    raw += e.mode + " " + e.name + std::string(1, '\0');
+    for (size_t i = 0; i + 1 < e.id.size(); i += 2) raw += static_cast<char>(std::stoi(e.id.substr(i, 2), nullptr, 16));
+  }
+  return HashObject("tree", raw);
+}
+
+std::string GitClone::PushTree(const std::string& tree, const std::string& message, const std::string& parent,
+                               bool force) {
+  std::string out = Git({"commit-tree", tree, "-p", parent.empty() ? Head() : parent, "-m", message}, dir_, env_).out;
+  std::string commit = out.substr(0, out.find('\n'));
+  Git({"push", "--quiet", force ? "--force" : "--no-force", "origin", commit + ":refs/heads/" + branch_}, dir_, env_);
+  Git({"update-ref", "HEAD", commit}, dir_, env_);
+  return commit;
+}
+
 std::string ShowFile(const std::string& repo, const std::string& rev, const std::string& path, bool* found,
                      const std::map<std::string, std::string>& env) {
   CommandResult r = Git({"--git-dir", repo, "show", rev + ":" + path}, "", env, true);

@@ -28,6 +28,21 @@ class GitClone {
   bool CommitAndPush(const std::string& message);
   void Pull();
   std::string Head();  // commit id of the checked-out branch
+
+  // Plumbing for trees no porcelain would make (a ".." entry, a "/" inside a name, two
+  // entries of one name): `git hash-object -t <type> --literally -w`, stored without checks.
+  std::string HashObject(const std::string& type, const std::string& content);
+  struct RawEntry {
+    std::string mode;  // "100644", "40000", "120000", "160000"
+    std::string name;
+    std::string id;    // hex
+  };
+  // A tree object holding `entries` exactly as given (no sorting, no checks).
+  std::string RawTree(const std::vector<RawEntry>& entries);
+  // Commits `tree` on top of `parent` (empty: on HEAD), pushes it to the branch (forced when
+  // `force`) and moves HEAD there; returns the commit id. Throws when the push is refused.
+  std::string PushTree(const std::string& tree, const std::string& message, const std::string& parent = "",
+                       bool force = false);
   const std::string& dir() const { return dir_; }
 
  private:

@@ -225,7 +225,8 @@ BOOST_FIXTURE_TEST_CASE(deleted_remote_branch_never_deletes_the_folder, SeededFi
   Git({"--git-dir", remote, "update-ref", "-d", "refs/heads/main"});
   Status s = SyncStatus();
   BOOST_TEST(s.message() == "branch main no longer exists on file://" + remote +
-                                "; the local folder is kept and nothing is pushed");
+                                ": the local folder is kept as it is and nothing is pushed, local edits included, "
+                                "until the branch exists again (re-create it, or point the sync at another branch)");
   BOOST_TEST(Local("b.txt") == "bee\n");
 }
 

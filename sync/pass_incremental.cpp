@@ -1,0 +1,113 @@
+// The pass decided from the paths the folder watcher saw change, without scanning the folder.
+#include "sync/object_buffer.h"
+#include "sync/pass_context.h"
+#include "sync/remote_path.h"
+#include "sync/yaml_check.h"
+
+namespace gitsyncd::pass {
+
+// The common passes decided from the changed paths alone: a local edit pushed on the synced
+// commit, a remote push applied to the folder, or nothing to do. Both sides changed (a merge),
+// a deleted branch, `direction: push` over a moved remote, symlinks, and files turned into
+// folders return nullopt: the full pass decides those.
+Result<std::optional<PassOutcome>> Pass::RunIncremental(const std::set<std::string>& changed,
+                                                        bool local_trigger_only) {
+  using Maybe = std::optional<PassOutcome>;
+  std::optional<git_oid> base = ParseOid(state_->last_synced_commit);
+  if (!base || !state_->pending_commit.empty() || state_->branch_gone || spec_.api ||
+      spec_.direction == SyncDirection::kPull) {
+    return Maybe();
+  }
+  auto base_folder = FolderTreeOfCommit(repo_, &*base, spec_.path);
+  if (!base_folder.ok()) return base_folder.status();
+  auto local = LocalChangesAt(repo_, spec_.local, base_folder->get(), changed, spec_.max_file_size);
+  if (!local.ok()) return local.status();
+  if (!*local || !IsSimpleChangeList(**local)) return Maybe();
+  const ChangeList& local_changes = **local;
+  // A path whose synced version is over max_file_size is not synced: the full pass keeps it.
+  auto too_large = AnyTooLarge(local_changes);
+  if (!too_large.ok()) return too_large.status();
+  if (*too_large) return Maybe();
+  state_->pending_local_changes = static_cast<uint32_t>(local_changes.size());
+  if (local_trigger_only) {
+    if (local_changes.empty()) return Maybe(PassOutcome{"in sync", false, true, true});
+    // Straight on the synced commit; a rejected push (the remote moved) passes again and merges.
+    auto pushed = PushChanges(*base, local_changes);
+    if (!pushed.ok()) return pushed.status();
+    return Maybe(*pushed);
+  }
+  auto fetched = Fetch();
+  if (!fetched.ok()) return fetched.status();
+  if (!*fetched) return Maybe();
+  const git_oid remote_head = **fetched;
+  if (git_oid_equal(&remote_head, &*base)) {
+    if (local_changes.empty()) return Maybe(PassOutcome{"in sync", true, true, true});
+    auto pushed = PushChanges(*base, local_changes);
+    if (!pushed.ok()) return pushed.status();
+    return Maybe(*pushed);
+  }
+  if (!local_changes.empty() || spec_.direction != SyncDirection::kBidirectional) return Maybe();
+  auto remote_folder = FolderTreeOfCommit(repo_, &remote_head, spec_.path);
+  if (!remote_folder.ok()) return remote_folder.status();
+  auto remote_changes = DiffFolderTrees(repo_, base_folder->get(), remote_folder->get());
+  if (!remote_changes.ok() && remote_changes.status().code() == Status::Code::kCorrupted) {
+    return RefusedCommit(spec_.branch, OidHex(remote_head), remote_changes.status());
+  }
+  if (!remote_changes.ok()) return remote_changes.status();
+  if (!IsSimpleChangeList(*remote_changes)) return Maybe();
+  too_large = AnyTooLarge(*remote_changes);
+  if (!too_large.ok()) return too_large.status();
+  if (*too_large) return Maybe();
+  // A changed file the watcher has not reported yet (still in its debounce) is a local edit
+  // too: then both sides changed, and the full pass merges.
+  for (const auto& c : *remote_changes) {
+    if (!ParentsAreRealFolders(spec_.local, c.path)) return Maybe();
+    auto now = HashLocalFile(spec_.local + "/" + c.path);
+    if (!now.ok()) return now.status();
+    bool as_synced = now->has_value() == c.before.has_value() && (!c.before || **now == *c.before);
+    bool as_remote = c.after && now->has_value() && **now == *c.after;
+    if (!as_synced && !as_remote) return Maybe();
+  }
+  // Only the changed paths: every other file of the folder is as synced and stays untouched.
+  FlatTree seen, target;
+  for (const auto& c : *remote_changes) {
+    if (c.before) seen[c.path] = *c.before;
+    if (c.after) target[c.path] = *c.after;
+  }
+  Status valid = CheckYamlFiles(repo_, target, seen, "remote", &state_->warnings);
+  if (!valid.ok()) return valid;
+  auto pulled = ApplyRemote(remote_head, seen, target, "pulled");
+  if (!pulled.ok()) return pulled.status();
+  pulled->incremental = true;
+  return Maybe(*pulled);
+}
+
+Result<bool> Pass::AnyTooLarge(const ChangeList& changes) {
+  for (const auto& c : changes) {
+    for (const auto& side : {c.before, c.after}) {
+      if (!side) continue;
+      auto large = TooLarge(side->oid);
+      if (!large.ok() || *large) return large;
+    }
+  }
+  return false;
+}
+
+// The incremental pass on a handle whose new objects stay in memory until it ends (see
+// object_buffer.h), so a push goes out without creating a file per object first.
+Result<std::optional<PassOutcome>> Pass::RunIncrementalBuffered(const std::set<std::string>& changed,
+                                                                bool local_trigger_only) {
+  auto buffer = ObjectBuffer::Open(spec_.binding_dir + "/repo");
+  if (!buffer.ok()) return RunIncremental(changed, local_trigger_only);  // loose objects, as the full pass
+  git_repository* disk = repo_;
+  repo_ = (*buffer)->repo();
+  buffered_.clear();
+  auto result = RunIncremental(changed, local_trigger_only);
+  repo_ = disk;
+  // Before anything names them in state.json, and before the full pass runs on `disk`.
+  Status stored = (*buffer)->WriteTo(disk, buffered_);
+  if (!stored.ok()) return stored;
+  return result;
+}
+
+}  // namespace gitsyncd::pass
