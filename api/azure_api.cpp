@@ -2,6 +2,12 @@
 #include "api/remote_names.h"
 
 #include <boost/json.hpp>
+#include <boost/url.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <map>
+#include <mutex>
 
 #include "api/api_answer.h"
 
@@ -20,6 +26,45 @@ using api_answer::True;
 
 }  // namespace
 
+std::string AzureApiBase(const std::string& remote_url) {
+  // SSH: git@ssh.dev.azure.com:v3/{org}/{project}/{repo}, ssh://git@ssh.dev.azure.com/v3/...,
+  // {org}@vs-ssh.visualstudio.com:v3/{org}/{project}/{repo}: the org and project follow "v3/".
+  for (const char* host : {"ssh.dev.azure.com", "vs-ssh.visualstudio.com"}) {
+    size_t at = remote_url.find(host);
+    size_t v3 = at == std::string::npos ? at : remote_url.find("v3/", at);
+    if (v3 == std::string::npos || remote_url.find("https://") == 0) continue;
+    std::string rest = remote_url.substr(v3 + 3);
+    size_t first = rest.find('/');
+    if (first == std::string::npos || first == 0) return "";
+    size_t second = rest.find('/', first + 1);
+    std::string project = rest.substr(first + 1, second == std::string::npos ? std::string::npos : second - first - 1);
+    if (project.empty()) return "";
+    return "https://dev.azure.com/" + rest.substr(0, first) + "/" + project;
+  }
+  // HTTPS: https://[user@]dev.azure.com/{org}/{project}/_git/{repo},
+  // https://{org}.visualstudio.com/[DefaultCollection/]{project}/_git/{repo}, and Azure DevOps
+  // Server's https://host[:port]/[tfs/]{collection}/{project}/_git/{repo}: everything before
+  // "/_git/" (an account URL has none: all of it). With no project before "/_git/", the
+  // project is named like the repository.
+  auto u = boost::urls::parse_absolute_uri(remote_url);
+  if (!u || u->scheme() != "https") return "";
+  std::string path(u->encoded_path());
+  std::string base_path = path, repo;
+  if (size_t git = path.find("/_git/"); git != std::string::npos) {
+    base_path = path.substr(0, git);
+    repo = path.substr(git + 6);
+    if (size_t slash = repo.find('/'); slash != std::string::npos) repo.resize(slash);
+    if (repo.size() > 4 && repo.compare(repo.size() - 4, 4, ".git") == 0) repo.resize(repo.size() - 4);
+  }
+  while (!base_path.empty() && base_path.back() == '/') base_path.pop_back();
+  std::string host(u->encoded_host());
+  bool services_org_only = (host == "dev.azure.com" && std::count(base_path.begin(), base_path.end(), '/') == 1) ||
+                           (host.size() > 17 && host.compare(host.size() - 17, 17, ".visualstudio.com") == 0 &&
+                            base_path.empty());
+  if (services_org_only && !repo.empty()) base_path += "/" + repo;
+  return "https://" + host + (u->has_port() ? ":" + std::string(u->port()) : "") + base_path;
+}
+
 AzureApi::AzureApi(ApiTarget target) : target_(std::move(target)), client_(target_.http) {
   // target.repo comes from the clone URL path: {org}/{project}/_git/{repo} (or {collection}/...).
   std::string path = target_.repo;
@@ -27,16 +72,56 @@ AzureApi::AzureApi(ApiTarget target) : target_(std::move(target)), client_(targe
   repo_ = git == std::string::npos ? path.substr(path.rfind('/') + 1) : path.substr(git + 6);
   base_ = target_.api_base;
   while (!base_.empty() && base_.back() == '/') base_.pop_back();
+  if (base_.empty() && !target_.remote_url.empty()) base_ = AzureApiBase(target_.remote_url);
   if (base_.empty()) base_ = "https://dev.azure.com/" + (git == std::string::npos ? path : path.substr(0, git));
+  version_ = target_.api_version.empty() ? "7.1" : target_.api_version;
   auth_ = "Basic " + api_answer::Base64Encode(":" + target_.token);
+}
+
+// Azure DevOps Services serves 7.1; Azure DevOps Server serves up to its own version (2019:
+// 5.0/5.1, 2020: 6.0, 2022: 7.0) and answers a newer one with 400
+// VssVersionOutOfRangeException "The requested REST API version of 7.1 is out of range for
+// this server. The latest REST API version for this server is 7.0."
+// (https://learn.microsoft.com/en-us/rest/api/azure/devops/#api-and-tfs-version-mapping):
+// then the server's latest is used from there on. An api.version set by hand is never changed.
+Result<HttpsResponse> AzureApi::Versioned(const std::function<Result<HttpsResponse>(const std::string&)>& send) {
+  // What a server said once holds for every reader of the process (a pass opens several).
+  static std::mutex mu;
+  static std::map<std::string, std::string> learned;  // API base -> its latest version
+  if (target_.api_version.empty()) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (auto it = learned.find(base_); it != learned.end()) version_ = it->second;
+  }
+  auto res = send(version_);
+  if (!res.ok() || res->status != 400 || !target_.api_version.empty()) return res;
+  static const std::string kLatest = "latest REST API version for this server is ";
+  size_t at = res->body.find(kLatest);
+  if (at == std::string::npos) return res;
+  std::string latest;
+  for (size_t i = at + kLatest.size(); i < res->body.size() && latest.size() < 16; ++i) {
+    char c = res->body[i];
+    if (!std::isdigit(static_cast<unsigned char>(c)) && c != '.') break;
+    latest += c;
+  }
+  while (!latest.empty() && latest.back() == '.') latest.pop_back();
+  if (latest.empty() || latest == version_) return res;
+  spdlog::info("api: {} serves REST API version {} at most; using it", base_, latest);
+  version_ = latest;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    learned[base_] = latest;
+  }
+  return send(version_);
 }
 
 Result<HttpsResponse> AzureApi::Call(const std::string& path, const std::string& query, const std::string& what,
                                      const std::string& download_to, uint64_t max) {
   HeaderList headers{{"Authorization", auth_}, {"Accept", download_to.empty() ? "application/json" : "application/octet-stream"}};
-  std::string url = base_ + "/_apis/git/repositories/" + UrlEncodeComponent(repo_) + path + "?" +
-                    (query.empty() ? "" : query + "&") + "api-version=7.1";
-  auto res = ApiGet(client_, target_, url, headers, download_to, max);
+  auto res = Versioned([&](const std::string& version) {
+    std::string url = base_ + "/_apis/git/repositories/" + UrlEncodeComponent(repo_) + path + "?" +
+                      (query.empty() ? "" : query + "&") + "api-version=" + version;
+    return ApiGet(client_, target_, url, headers, download_to, max);
+  });
   return api_answer::Checked(std::move(res), what, base_, repo_, "Code (read)");
 }
 
@@ -113,8 +198,11 @@ Result<std::vector<RemoteEntry>> AzureApi::ListFolder(const std::string& commit,
 
 Result<HttpsResponse> AzureApi::Write(const std::string& path, const std::string& body, const std::string& what) {
   HeaderList headers{{"Authorization", auth_}, {"Accept", "application/json"}, {"Content-Type", "application/json"}};
-  std::string url = base_ + "/_apis/git/repositories/" + UrlEncodeComponent(repo_) + path + "?api-version=7.1";
-  return api_answer::CheckedWrite(ApiSend(client_, target_, "POST", url, headers, body), "Azure Repos: " + what, base_,
+  auto res = Versioned([&](const std::string& version) {
+    std::string url = base_ + "/_apis/git/repositories/" + UrlEncodeComponent(repo_) + path + "?api-version=" + version;
+    return ApiSend(client_, target_, "POST", url, headers, body);
+  });
+  return api_answer::CheckedWrite(std::move(res), "Azure Repos: " + what, base_,
                                   repo_, "Code (read & write)", [](int st, const std::string& answer) {
                                     // TF401028: the reference has already been updated by another client.
                                     return st == 409 || answer.find("TF401028") != std::string::npos;
@@ -185,10 +273,13 @@ namespace gitsyncd {
 Result<std::vector<RemoteRepo>> AzureApi::ListRepositories(const std::string& account) {
   std::string base = target_.api_base;
   while (!base.empty() && base.back() == '/') base.pop_back();
+  if (base.empty() && !target_.remote_url.empty()) base = AzureApiBase(target_.remote_url);
   if (base.empty()) base = "https://dev.azure.com/" + account;
   HeaderList headers{{"Authorization", auth_}, {"Accept", "application/json"}};
-  auto res = api_answer::Checked(ApiGet(client_, target_, base + "/_apis/git/repositories?api-version=7.1", headers),
-                                 "repositories of " + account, base, account, "Code (read)");
+  auto listed = Versioned([&](const std::string& version) {
+    return ApiGet(client_, target_, base + "/_apis/git/repositories?api-version=" + version, headers);
+  });
+  auto res = api_answer::Checked(std::move(listed), "repositories of " + account, base, account, "Code (read)");
   if (!res.ok()) return res.status();
   json::error_code ec;
   json::value v = json::parse(res->body, ec);

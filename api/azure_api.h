@@ -1,4 +1,5 @@
-// Azure Repos (Azure DevOps Services, or Server via api.url), REST API 7.1, following
+// Azure Repos (Azure DevOps Services, or Server), REST API 7.1 (or the server's latest, or
+// api.version), following
 // https://learn.microsoft.com/en-us/rest/api/azure/devops/git/ :
 //   GET {base}/_apis/git/repositories/{repo}?api-version=7.1                     (Repositories - Get)
 //   GET {base}/_apis/git/repositories/{repo}/refs?filter=heads/{branch}&...      (Refs - List) -> {"value": [{"name", "objectId"}]}
@@ -13,19 +14,27 @@
 //       A branch that does not exist yet is created on oldObjectId.
 //   POST {base}/_apis/git/repositories/{repo}/refs?api-version=7.1                   (Refs - Update Refs)
 //       [{"name", "oldObjectId": "0000...", "newObjectId"}] -> {"value": [{"success", "updateStatus"}]}
-// {base} is https://dev.azure.com/{organization}/{project}; auth is basic with the PAT as
+// {base} is api.url, else derived from the remote URL (AzureApiBase); auth is basic with the PAT as
 // password. Azure reports neither file modes (no executable bit) nor PAT scopes, and its
 // pushes API cannot set them: new files are written 100644, a mode-only change is not written.
 #pragma once
+
+#include <functional>
 
 #include "api/provider_api.h"
 
 namespace gitsyncd {
 
+// The API base (https://dev.azure.com/{org}/{project}, https://{org}.visualstudio.com/{project},
+// https://server/tfs/{collection}/{project}) of an Azure Repos remote or account URL, HTTPS or
+// SSH; "" when it cannot be told (Azure DevOps Server over SSH: set api.url).
+std::string AzureApiBase(const std::string& remote_url);
+
 class AzureApi : public ProviderApi {
  public:
   explicit AzureApi(ApiTarget target);
   Result<ApiAccess> CheckAccess() override;
+  std::string ApiBase() const override { return base_; }
   Result<std::string> BranchHead(const std::string& branch) override;
   Result<std::vector<RemoteEntry>> ListFolder(const std::string& commit, const std::string& path) override;
   Status Download(const RemoteEntry& entry, const std::string& file) override;
@@ -37,11 +46,14 @@ class AzureApi : public ProviderApi {
   Result<HttpsResponse> Call(const std::string& path, const std::string& query, const std::string& what,
                              const std::string& download_to = "", uint64_t max = 0);
   Result<HttpsResponse> Write(const std::string& path, const std::string& body, const std::string& what);
+  // `send(api_version)`, again with the server's latest version when it refuses ours.
+  Result<HttpsResponse> Versioned(const std::function<Result<HttpsResponse>(const std::string&)>& send);
   ApiTarget target_;
   HttpsClient client_;
   std::string base_;  // https://dev.azure.com/{org}/{project}
   std::string repo_;  // repository name
   std::string auth_;  // "Basic ..."
+  std::string version_;  // api-version sent
 };
 
 }  // namespace gitsyncd

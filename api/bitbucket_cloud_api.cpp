@@ -205,7 +205,7 @@ Result<std::string> BitbucketCloudApi::Commit(const CommitRequest& req) {
       form.AddField("files", "/" + c.path);
     } else {
       form.AddFile("/" + c.path, c.path.substr(c.path.rfind('/') + 1), c.content,
-                   c.executable ? "x-attributes=\"executable\"" : "");
+                   c.executable ? "x-attributes:\"executable\"" : "");
     }
   }
   std::string body = form.Finish();

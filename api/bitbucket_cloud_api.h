@@ -9,7 +9,8 @@
 //   GET  /2.0/repositories/{ws}/{repo}/diffstat/{new}..{old}?merge=false -> {"values": [{"status", "old": {"path"},
 //        "new": {"path"}}], "next"}  (note the order: the commit with the changes first)
 //   POST /2.0/repositories/{ws}/{repo}/src  multipart: message, author ("Name <email>"), parents, branch, one
-//        field per written file (x-attributes="executable" for executables), `files` per deleted file
+//        field per written file (Content-Disposition `x-attributes:"executable"` for executables, the form the
+//        docs show), `files` per deleted file
 //        -> 201, Location: .../commit/{hash}; 409 when `parents` is not the branch's head (it moved)
 //   POST /2.0/repositories/{ws}/{repo}/refs/branches {"name", "target": {"hash"}}  (a new branch at a commit)
 // Auth: Bearer (repository, workspace or OAuth access token).
@@ -25,6 +26,7 @@ class BitbucketCloudApi : public ProviderApi {
  public:
   explicit BitbucketCloudApi(ApiTarget target);
   Result<ApiAccess> CheckAccess() override;
+  std::string ApiBase() const override { return target_.api_base; }
   Result<std::string> BranchHead(const std::string& branch) override;
   Result<std::vector<RemoteEntry>> ListFolder(const std::string& commit, const std::string& path) override;
   Status Download(const RemoteEntry& entry, const std::string& file) override;

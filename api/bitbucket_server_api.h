@@ -25,6 +25,7 @@ class BitbucketServerApi : public ProviderApi {
  public:
   explicit BitbucketServerApi(ApiTarget target);
   Result<ApiAccess> CheckAccess() override;
+  std::string ApiBase() const override { return target_.api_base; }
   Result<std::string> BranchHead(const std::string& branch) override;
   Result<std::vector<RemoteEntry>> ListFolder(const std::string& commit, const std::string& path) override;
   Status Download(const RemoteEntry& entry, const std::string& file) override;

@@ -3,6 +3,9 @@
 
 #include <boost/json.hpp>
 
+#include <map>
+#include <set>
+
 #include "api/api_answer.h"
 
 namespace gitsyncd {
@@ -34,6 +37,50 @@ std::string Encode(const std::string& s, bool keep_slash) {
 }
 
 
+// The scopes of an X-OAuth-Scopes header ("repo, read:org"), with the ones each implies
+// (https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/scopes-for-oauth-apps:
+// "repo" grants "public_repo"; "admin:org" grants "write:org", which grants "read:org").
+std::set<std::string> Scopes(const std::string& header) {
+  std::set<std::string> out;
+  size_t start = 0;
+  while (start <= header.size()) {
+    size_t comma = header.find(',', start);
+    std::string scope = header.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    while (!scope.empty() && scope.front() == ' ') scope.erase(0, 1);
+    while (!scope.empty() && scope.back() == ' ') scope.pop_back();
+    if (!scope.empty()) out.insert(scope);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  if (out.count("repo")) out.insert("public_repo");
+  if (out.count("admin:org")) out.insert("write:org");
+  if (out.count("write:org")) out.insert("read:org");
+  return out;
+}
+
+// Whether `content` can travel as a JSON string unchanged: valid UTF-8 (no overlong forms,
+// surrogates or code points past U+10FFFF) without NUL.
+bool IsPlainText(const std::string& content) {
+  size_t i = 0;
+  while (i < content.size()) {
+    auto c = static_cast<unsigned char>(content[i]);
+    if (c == 0) return false;
+    int n = c < 0x80 ? 0 : c >= 0xC2 && c <= 0xDF ? 1 : c >= 0xE0 && c <= 0xEF ? 2 : c >= 0xF0 && c <= 0xF4 ? 3 : -1;
+    if (n < 0 || i + static_cast<size_t>(n) >= content.size() + (n == 0 ? 1 : 0)) return false;
+    uint32_t cp = n == 0 ? c : n == 1 ? (c & 0x1Fu) : n == 2 ? (c & 0x0Fu) : (c & 0x07u);
+    for (int k = 1; k <= n; ++k) {
+      auto cc = static_cast<unsigned char>(content[i + static_cast<size_t>(k)]);
+      if ((cc >> 6) != 0x2) return false;
+      cp = (cp << 6) | (cc & 0x3Fu);
+    }
+    if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF))) {
+      return false;
+    }
+    i += static_cast<size_t>(n) + 1;
+  }
+  return true;
+}
+
 }  // namespace
 
 GitHubApi::GitHubApi(ApiTarget target) : target_(std::move(target)), client_(target_.http) {
@@ -57,24 +104,15 @@ Result<ApiAccess> GitHubApi::CheckAccess() {
   auto res = Call("", "repository " + target_.repo);
   if (!res.ok()) return res.status();
   ApiAccess access;
+  // Classic tokens list their scopes; fine-grained tokens, GitHub App tokens and GITHUB_TOKEN
+  // do not (their repository access shows in "permissions" below).
   if (auto it = res->headers.find("x-oauth-scopes"); it != res->headers.end()) {
     access.scopes_reported = true;
     access.scopes = it->second;
-    bool can_read = false;
-    size_t start = 0;
-    while (start <= access.scopes.size()) {
-      size_t comma = access.scopes.find(',', start);
-      std::string scope = access.scopes.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-      while (!scope.empty() && scope.front() == ' ') scope.erase(0, 1);
-      while (!scope.empty() && scope.back() == ' ') scope.pop_back();
-      if (scope == "repo" || scope == "public_repo") can_read = true;
-      if (comma == std::string::npos) break;
-      start = comma + 1;
-    }
     auto v = ParseJson(*res, "repository " + target_.repo);
-    bool is_private = v.ok() && Member(*v, "private") && Member(*v, "private")->is_bool() &&
-                      Member(*v, "private")->as_bool();
-    if (!can_read || (is_private && access.scopes.find("repo") == std::string::npos)) {
+    bool is_private = v.ok() && True(Member(*v, "private"));
+    // A public repository is readable with any token; a private one needs "repo".
+    if (is_private && !Scopes(access.scopes).count("repo")) {
       return Status::PermissionDenied("the API token lacks the 'repo' scope needed to read " + target_.repo +
                                       " (it has: " + (access.scopes.empty() ? "no scopes" : access.scopes) + ")");
     }
@@ -151,41 +189,59 @@ Status GitHubApi::ListTree(const std::string& tree_sha, const std::string& prefi
   return Status::Ok();
 }
 
-Result<std::vector<RemoteEntry>> GitHubApi::ListFolder(const std::string& commit, const std::string& path) {
-  std::string sha;
-  if (path.empty()) {
-    // The trees endpoint resolves a commit id to its tree ("SHA1 value or ref name").
-    sha = commit;
-  } else {
-    // The folder's tree id from its parent's listing. A nested folder's parent is read with
-    // the contents API (GET /repos/{owner}/{repo}/contents/{parent}?ref=), which names just
-    // that directory's entries; walking the trees from the root would list the root's
-    // (possibly thousands of) entries on the way.
-    size_t slash = path.rfind('/');
-    std::string parent = slash == std::string::npos ? "" : path.substr(0, slash);
-    std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
-    auto level = parent.empty() ? Call("/git/trees/" + commit, "tree of /")
-                                : Call("/contents/" + Encode(parent, true) + "?ref=" + commit, "folder " + parent);
+Result<std::map<std::string, GitHubApi::TreeEntry>> GitHubApi::ReadLevel(const std::string& tree_sha,
+                                                                        const std::string& what) {
+  auto res = Call("/git/trees/" + tree_sha, what);
+  if (!res.ok()) return res.status();
+  auto v = ParseJson(*res, what);
+  if (!v.ok()) return v.status();
+  const json::value* tree = Member(*v, "tree");
+  if (!tree || !tree->is_array()) return Status::Corrupted(what + ": the API answer has no 'tree' list");
+  std::map<std::string, TreeEntry> out;
+  for (const json::value& e : tree->as_array()) {
+    out[Str(Member(e, "path"))] = TreeEntry{Str(Member(e, "type")), Str(Member(e, "sha"))};
+  }
+  return out;
+}
+
+// Walks from `root` (a commit or tree id) down `path` one tree at a time: unlike the contents
+// API, which lists at most 1,000 entries of a directory
+// (https://docs.github.com/en/rest/repos/contents#get-repository-content), a tree lists all of
+// its entries (up to 100,000, https://docs.github.com/en/rest/git/trees#get-a-tree).
+Result<std::string> GitHubApi::SubtreeSha(const std::string& root, const std::string& path) {
+  std::string sha = root, walked;
+  size_t start = 0;
+  while (start < path.size()) {
+    size_t slash = path.find('/', start);
+    std::string name = path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    auto level = ReadLevel(sha, "tree of /" + walked);
     if (!level.ok()) {
-      if (level.status().code() == Status::Code::kNotFound) {
-        return Status::NotFound("folder " + path + " does not exist at commit " + commit);
-      }
+      if (level.status().code() == Status::Code::kNotFound) return Status::NotFound("folder " + path + " does not exist");
       return level.status();
     }
-    auto lv = ParseJson(*level, "folder " + parent);
-    if (!lv.ok()) return lv.status();
-    const json::value* entries = parent.empty() ? Member(*lv, "tree") : &*lv;
-    if (entries && entries->is_array()) {
-      for (const json::value& e : entries->as_array()) {
-        std::string type = Str(Member(e, "type"));
-        std::string entry_name = parent.empty() ? Str(Member(e, "path")) : Str(Member(e, "name"));
-        if (entry_name == name && (type == "tree" || type == "dir")) sha = Str(Member(e, "sha"));
-      }
+    auto it = level->find(name);
+    if (it == level->end() || it->second.type != "tree" || !IsObjectId(it->second.sha)) {
+      return Status::NotFound("folder " + path + " does not exist");
     }
-    if (!IsObjectId(sha)) return Status::NotFound("folder " + path + " does not exist at commit " + commit);
+    sha = it->second.sha;
+    walked += (walked.empty() ? "" : "/") + name;
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  return sha;
+}
+
+Result<std::vector<RemoteEntry>> GitHubApi::ListFolder(const std::string& commit, const std::string& path) {
+  // The trees endpoint resolves a commit id to its tree ("SHA1 value or ref name").
+  auto sha = SubtreeSha(commit, path);
+  if (!sha.ok()) {
+    if (sha.status().code() == Status::Code::kNotFound) {
+      return Status::NotFound("folder " + path + " does not exist at commit " + commit);
+    }
+    return sha.status();
   }
   std::vector<RemoteEntry> out;
-  if (Status s = ListTree(sha, "", true, &out, 0); !s.ok()) return s;
+  if (Status s = ListTree(*sha, "", true, &out, 0); !s.ok()) return s;
   return out;
 }
 
@@ -202,14 +258,72 @@ Result<HttpsResponse> GitHubApi::Write(const std::string& method, const std::str
                                   moved);
 }
 
+// GitHub wrote the inline contents itself: each must have become exactly the blob we computed
+// (a change of encoding or line ends would show here, before anything is committed). Reads
+// the tree of each directory holding such a file, each once.
+Status GitHubApi::CheckStoredBlobs(const std::string& tree, const std::map<std::string, std::string>& expected) {
+  std::map<std::string, std::map<std::string, TreeEntry>> levels;  // directory -> its entries
+  std::function<Result<const std::map<std::string, TreeEntry>*>(const std::string&)> level_of =
+      [&](const std::string& dir) -> Result<const std::map<std::string, TreeEntry>*> {
+    if (auto it = levels.find(dir); it != levels.end()) return &it->second;
+    std::string sha = tree;
+    if (!dir.empty()) {
+      size_t slash = dir.rfind('/');
+      auto parent = level_of(slash == std::string::npos ? "" : dir.substr(0, slash));
+      if (!parent.ok()) return parent.status();
+      auto it = (*parent)->find(slash == std::string::npos ? dir : dir.substr(slash + 1));
+      if (it == (*parent)->end() || it->second.type != "tree") {
+        return Status::Corrupted("GitHub: the new tree " + tree + " has no folder " + dir);
+      }
+      sha = it->second.sha;
+    }
+    auto level = ReadLevel(sha, "new tree of /" + dir);
+    if (!level.ok()) return level.status();
+    return &(levels[dir] = std::move(*level));
+  };
+  for (const auto& [path, id] : expected) {
+    size_t slash = path.rfind('/');
+    auto level = level_of(slash == std::string::npos ? "" : path.substr(0, slash));
+    if (!level.ok()) return level.status();
+    auto it = (*level)->find(slash == std::string::npos ? path : path.substr(slash + 1));
+    std::string stored = it == (*level)->end() ? "(none)" : it->second.sha;
+    if (stored != id) {
+      return Status::Corrupted("GitHub: create tree: " + path + " was stored as blob " + stored + ", expected " + id +
+                               "; nothing was committed");
+    }
+  }
+  return Status::Ok();
+}
+
+// Text files travel inside the tree requests ("content": GitHub writes the blob itself), so a
+// commit of hundreds of text files costs a few content-creating requests instead of one per
+// file (GitHub allows 80 a minute and 500 an hour); other files are created as blobs, paced.
 Result<std::string> GitHubApi::Commit(const CommitRequest& req) {
-  // Blobs first; GitHub names each by its Git id, which must be the one we computed.
-  json::array entries;
+  constexpr size_t kInlineFileMax = 1u << 20, kTreeRequestMax = 8u << 20;
+  std::vector<json::array> batches(1);
+  size_t batch_bytes = 0;
+  std::map<std::string, std::string> inline_ids;  // path -> the blob id GitHub must have stored
+  auto add = [&](json::object entry, size_t bytes) {
+    if (batch_bytes + bytes > kTreeRequestMax && !batches.back().empty()) {
+      batches.emplace_back();
+      batch_bytes = 0;
+    }
+    batch_bytes += bytes + 200;
+    batches.back().push_back(std::move(entry));
+  };
   for (const FileChange& c : req.changes) {
     if (c.kind == FileChange::Kind::kDelete) {
-      entries.push_back(json::object{{"path", c.path}, {"mode", "100644"}, {"type", "blob"}, {"sha", nullptr}});
+      add(json::object{{"path", c.path}, {"mode", "100644"}, {"type", "blob"}, {"sha", nullptr}}, c.path.size());
       continue;
     }
+    std::string mode = c.executable ? "100755" : "100644";
+    if (c.content.size() <= kInlineFileMax && IsPlainText(c.content)) {
+      inline_ids[c.path] = c.blob_id;
+      add(json::object{{"path", c.path}, {"mode", mode}, {"type", "blob"}, {"content", c.content}},
+          c.path.size() + c.content.size() * 2);
+      continue;
+    }
+    // Blobs first; GitHub names each by its Git id, which must be the one we computed.
     std::string what = "create blob for " + c.path;
     auto blob = Write("POST", "/git/blobs",
                       json::serialize(json::object{{"content", api_answer::Base64Encode(c.content)}, {"encoding", "base64"}}),
@@ -221,26 +335,28 @@ Result<std::string> GitHubApi::Commit(const CommitRequest& req) {
     if (sha != c.blob_id) {
       return Status::Corrupted("GitHub: " + what + ": stored as blob '" + sha + "', expected " + c.blob_id);
     }
-    entries.push_back(json::object{{"path", c.path}, {"mode", c.executable ? "100755" : "100644"}, {"type", "blob"},
-                                   {"sha", sha}});
+    add(json::object{{"path", c.path}, {"mode", mode}, {"type", "blob"}, {"sha", sha}}, c.path.size());
   }
   std::string head = req.parent;
-  if (!entries.empty()) {
+  if (!req.changes.empty()) {
     auto parent = Call("/git/commits/" + req.parent, "commit " + req.parent);
     if (!parent.ok()) return Status(parent.status()).WithContext("GitHub: read the parent commit");
     auto pv = ParseJson(*parent, "GitHub: commit " + req.parent);
     if (!pv.ok()) return pv.status();
-    std::string base_tree = Str(Member(Member(*pv, "tree"), "sha"));
-    if (!IsObjectId(base_tree)) return Status::Corrupted("GitHub: commit " + req.parent + " has no tree sha");
-    // The new tree is the parent's with just these paths replaced (nested paths allowed).
-    auto tree = Write("POST", "/git/trees",
-                      json::serialize(json::object{{"base_tree", base_tree}, {"tree", std::move(entries)}}),
-                      "create tree on " + req.parent);
-    if (!tree.ok()) return tree.status();
-    auto tv = ParseJson(*tree, "GitHub: create tree");
-    if (!tv.ok()) return tv.status();
-    std::string tree_sha = Str(Member(*tv, "sha"));
-    if (!IsObjectId(tree_sha)) return Status::Corrupted("GitHub: create tree: no sha in the answer");
+    std::string tree_sha = Str(Member(Member(*pv, "tree"), "sha"));
+    if (!IsObjectId(tree_sha)) return Status::Corrupted("GitHub: commit " + req.parent + " has no tree sha");
+    // Each tree is the previous one with just these paths replaced (nested paths allowed).
+    for (auto& batch : batches) {
+      auto tree = Write("POST", "/git/trees",
+                        json::serialize(json::object{{"base_tree", tree_sha}, {"tree", std::move(batch)}}),
+                        "create tree on " + req.parent);
+      if (!tree.ok()) return tree.status();
+      auto tv = ParseJson(*tree, "GitHub: create tree");
+      if (!tv.ok()) return tv.status();
+      tree_sha = Str(Member(*tv, "sha"));
+      if (!IsObjectId(tree_sha)) return Status::Corrupted("GitHub: create tree: no sha in the answer");
+    }
+    if (Status s = CheckStoredBlobs(tree_sha, inline_ids); !s.ok()) return s;
     json::object commit{{"message", req.message},
                         {"tree", tree_sha},
                         {"parents", json::array{json::value(req.parent)}},
@@ -299,12 +415,21 @@ Result<std::vector<RemoteRepo>> GitHubApi::ListRepositories(const std::string& a
         return res.status();
       }
       if (pages == 0) {
-        // Classic tokens list their scopes; an organization's private repos need repo + read:org.
-        std::string scopes = res->Header("x-oauth-scopes");
-        if (res->headers.count("x-oauth-scopes") && std::string(kind) == "/orgs/" &&
-            (scopes.find("repo") == std::string::npos || scopes.find("read:org") == std::string::npos)) {
-          return Status::PermissionDenied("the API token needs the 'repo' and 'read:org' scopes to list " + account +
-                                          "'s repositories (it has: " + (scopes.empty() ? "no scopes" : scopes) + ")");
+        // Classic tokens list their scopes: an organization's private repositories need "repo"
+        // and read access to the organization ("read:org", or "write:org" / "admin:org", which
+        // include it). Fine-grained tokens report none; their "Metadata: read" shows in what
+        // the listing returns.
+        if (res->headers.count("x-oauth-scopes") && std::string(kind) == "/orgs/") {
+          std::string scopes = res->Header("x-oauth-scopes");
+          auto have = Scopes(scopes);
+          std::string missing = !have.count("repo") ? "'repo'" : "";
+          if (!have.count("read:org")) missing += std::string(missing.empty() ? "" : " and ") + "'read:org'";
+          if (!missing.empty()) {
+            return Status::PermissionDenied("the API token needs the " + missing +
+                                            (missing.find(" and ") == std::string::npos ? " scope" : " scopes") + " to list " + account +
+                                            "'s repositories (it has: " + (scopes.empty() ? "no scopes" : scopes) +
+                                            ")");
+          }
         }
       }
       auto v = ParseJson(*res, "repositories of " + account);

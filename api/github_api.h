@@ -1,22 +1,26 @@
 // GitHub's REST API (and GitHub Enterprise's, via api.url), following
 // https://docs.github.com/en/rest/git (API version 2022-11-28):
 //   GET /repos/{owner}/{repo}/git/ref/heads/{branch}      -> {"object": {"sha"}}
-//   GET /repos/{owner}/{repo}/contents/{path}?ref={sha}    -> [{"type": "dir", "name", "sha", ...}]
 //   GET /repos/{owner}/{repo}/git/trees/{sha}[?recursive=1] -> {"tree": [{path, mode, type, sha, size}], "truncated"}
 //   GET /repos/{owner}/{repo}/git/blobs/{sha} with Accept: application/vnd.github.raw+json -> raw bytes
-// The folder's tree id comes from its parent's listing (root: the trees endpoint; deeper:
-// the contents API, which lists only that directory), then the folder is listed recursively;
-// a truncated recursive listing falls back to listing each subtree on its own.
+// The folder's tree id comes from walking the trees from the commit down its path, one level
+// at a time (the contents API would list at most 1,000 entries of a directory), then the
+// folder is listed recursively; a truncated recursive listing falls back to listing each
+// subtree on its own.
 // Writing back (https://docs.github.com/en/rest/git), each step its own request:
 //   POST  /repos/{owner}/{repo}/git/blobs   {"content" (base64), "encoding"}  -> {"sha"}, checked against ours
+//         (only files that are not UTF-8 text or larger than 1 MB)
 //   GET   /repos/{owner}/{repo}/git/commits/{parent}                          -> {"tree": {"sha"}}
-//   POST  /repos/{owner}/{repo}/git/trees   {"base_tree", "tree": [{path, mode, type, sha|null}]} -> {"sha"}
+//   POST  /repos/{owner}/{repo}/git/trees   {"base_tree", "tree": [{path, mode, type, sha|null|content}]} -> {"sha"}
+//         (text files inline as "content", up to 8 MB a request; the stored blob ids are then
+//         read back from the new tree and checked against ours)
 //   POST  /repos/{owner}/{repo}/git/commits {"message", "tree", "parents", "author": {name, email}} -> {"sha"}
 //   PATCH /repos/{owner}/{repo}/git/refs/heads/{branch} {"sha", "force": false}; 422 "not a fast forward" = moved
 //   POST  /repos/{owner}/{repo}/git/refs    {"ref", "sha"}                    (a new branch)
 #pragma once
 
 #include <functional>
+#include <map>
 
 #include "api/provider_api.h"
 
@@ -26,6 +30,7 @@ class GitHubApi : public ProviderApi {
  public:
   explicit GitHubApi(ApiTarget target);
   Result<ApiAccess> CheckAccess() override;
+  std::string ApiBase() const override { return target_.api_base; }
   Result<std::string> BranchHead(const std::string& branch) override;
   Result<std::vector<RemoteEntry>> ListFolder(const std::string& commit, const std::string& path) override;
   Status Download(const RemoteEntry& entry, const std::string& file) override;
@@ -39,6 +44,13 @@ class GitHubApi : public ProviderApi {
                               const std::string& what, const std::function<bool(int, const std::string&)>& moved = {});
   Result<HttpsResponse> Call(const std::string& path, const std::string& what, bool raw = false,
                              const std::string& download_to = "", uint64_t max = 0);
+  struct TreeEntry {
+    std::string type, sha;
+  };
+  // One tree's entries by name (GET /git/trees/{sha}, not recursive).
+  Result<std::map<std::string, TreeEntry>> ReadLevel(const std::string& tree_sha, const std::string& what);
+  Result<std::string> SubtreeSha(const std::string& root, const std::string& path);
+  Status CheckStoredBlobs(const std::string& tree, const std::map<std::string, std::string>& expected);
   Status ListTree(const std::string& tree_sha, const std::string& prefix, bool recursive,
                   std::vector<RemoteEntry>* out, int depth);
 

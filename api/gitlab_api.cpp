@@ -158,6 +158,20 @@ Result<std::vector<RemoteEntry>> GitLabApi::ListFolder(const std::string& commit
   return out;
 }
 
+// GET /projects/:id/repository/commits?ref_name=&path=&per_page=1 (commits.html#list-repository-commits).
+Result<std::string> GitLabApi::LastCommitFor(const std::string& commit, const std::string& path) {
+  std::string what = "last commit of " + path + " at " + commit;
+  auto res = Call("/projects/" + project_ + "/repository/commits?ref_name=" + commit + "&path=" + UrlEncodeComponent(path) +
+                      "&per_page=1",
+                  what);
+  if (!res.ok()) return res.status();
+  auto v = api_answer::ParseJson(*res, what);
+  if (!v.ok()) return v.status();
+  std::string id = v->is_array() && !v->as_array().empty() ? Str(Member(v->as_array()[0], "id")) : "";
+  if (!IsObjectId(id)) return Status::Corrupted("GitLab: " + what + ": the answer names no commit");
+  return id;
+}
+
 Result<std::string> GitLabApi::Commit(const CommitRequest& req) {
   HeaderList headers{{"PRIVATE-TOKEN", target_.token}, {"Accept", "application/json"},
                      {"Content-Type", "application/json"}};
@@ -186,8 +200,14 @@ Result<std::string> GitLabApi::Commit(const CommitRequest& req) {
       a["encoding"] = "base64";
     }
     // Refused if the file changed on the branch since the parent (ignored for "create",
-    // which is refused if the file exists at all).
-    if (!req.new_branch && c.kind != FileChange::Kind::kAdd) a["last_commit_id"] = req.parent;
+    // which is refused if the file exists at all). The id is the last commit that touched the
+    // file as of the parent: GitLab before 15.x compares it with the branch's last commit for
+    // the path exactly; later versions compare the last commits for the path of both.
+    if (!req.new_branch && c.kind != FileChange::Kind::kAdd) {
+      auto last = LastCommitFor(req.parent, c.path);
+      if (!last.ok()) return last.status();
+      a["last_commit_id"] = *last;
+    }
     actions.push_back(std::move(a));
     if (c.kind != FileChange::Kind::kDelete && c.executable != c.executable_before) {
       actions.push_back(json::object{{"action", "chmod"}, {"file_path", c.path}, {"execute_filemode", c.executable}});

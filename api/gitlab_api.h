@@ -11,9 +11,11 @@
 //   POST /projects/:id/repository/commits {"branch", "commit_message", "author_name", "author_email",
 //       "start_sha" (new branch only), "actions": [{"action": create|update|delete|chmod, "file_path",
 //       "content", "encoding": "base64", "last_commit_id", "execute_filemode"}]} -> {"id", "parent_ids"}
+//   GET /projects/:id/repository/commits?ref_name={parent}&path={file}&per_page=1  (each updated or
+//       deleted file's last commit as of the parent, sent as its last_commit_id)
 //   POST /projects/:id/repository/branches?branch=&ref=   (a new branch at a commit)
 // GitLab has no compare-and-swap on the branch: `start_sha` on an existing branch is refused,
-// and `last_commit_id` (the parent) makes it refuse each updated or deleted file changed since
+// and `last_commit_id` makes it refuse each updated or deleted file changed since
 // (400 "The file has changed since you started editing it"). A commit that still lands on a
 // branch moved by others (in other files) is recognized by its parent_ids and reported as a
 // Conflict, so the pass fetches the result and merges; nothing is overwritten either way.
@@ -27,6 +29,7 @@ class GitLabApi : public ProviderApi {
  public:
   explicit GitLabApi(ApiTarget target);
   Result<ApiAccess> CheckAccess() override;
+  std::string ApiBase() const override { return target_.api_base; }
   Result<std::string> BranchHead(const std::string& branch) override;
   Result<std::vector<RemoteEntry>> ListFolder(const std::string& commit, const std::string& path) override;
   Status Download(const RemoteEntry& entry, const std::string& file) override;
@@ -35,6 +38,7 @@ class GitLabApi : public ProviderApi {
   Result<std::string> Commit(const CommitRequest& request) override;
 
  private:
+  Result<std::string> LastCommitFor(const std::string& commit, const std::string& path);
   Result<HttpsResponse> Call(const std::string& path, const std::string& what, const std::string& download_to = "",
                              uint64_t max = 0);
   Result<ApiAccess> CheckScopes(const std::string& what);  // read_api + read_repository (or api)

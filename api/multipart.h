@@ -11,7 +11,7 @@ namespace gitsyncd {
 class MultipartBody {
  public:
   void AddField(const std::string& name, const std::string& value) { parts_.push_back({name, "", "", value}); }
-  // `attributes`: extra Content-Disposition parameters, e.g. `x-attributes="executable"`.
+  // `attributes`: extra Content-Disposition parameters, e.g. `x-attributes:"executable"`.
   void AddFile(const std::string& name, const std::string& filename, const std::string& content,
                const std::string& attributes = "") {
     parts_.push_back({name, filename, attributes, content});

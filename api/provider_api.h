@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "api/https_client.h"
+#include "api/rate_limit.h"
 #include "config/provider.h"
 #include "config/status.h"
 
@@ -37,7 +38,13 @@ struct ApiTarget {
   std::string repo;      // "owner/name"
   std::string token;
   HttpsClientOptions http;
-  std::chrono::seconds max_rate_limit_wait{60};  // longer waits fail the pass (retried later)
+  // A rate-limit wait (or a pacing wait) longer than this fails the pass, naming until when
+  // (the scheduler retries it later); shorter ones are slept through, logged and counted.
+  std::chrono::seconds max_rate_limit_wait{60};
+  // Pacing of content-creating requests; unset = the provider's documented limits.
+  std::optional<ContentWriteLimit> content_writes;
+  std::string remote_url;   // the sync's remote URL (Azure: the API base is derived from it)
+  std::string api_version;  // Azure: api.version; empty = the highest the server offers, up to 7.1
 };
 
 struct ApiAccess {
@@ -109,21 +116,25 @@ class ProviderApi {
   // "org" (GitHub, Gitea, Gogs), "group/subgroup" (GitLab, subgroups included), "PROJECT"
   // (Bitbucket Server), "org/project" (Azure). Also checks the token may list them.
   virtual Result<std::vector<RemoteRepo>> ListRepositories(const std::string& account);
+  // The API base URL the reader uses (as derived from the remote URL when api.url is unset).
+  virtual std::string ApiBase() const = 0;
 };
 
 // The reader for the target's provider; an error names providers not supported yet.
 Result<std::unique_ptr<ProviderApi>> MakeProviderApi(const ApiTarget& target);
 
-// A GET with the provider's rate limits and transient failures handled: 429, or 403 with
-// X-RateLimit-Remaining: 0, waits for Retry-After / X-RateLimit-Reset (up to
-// max_rate_limit_wait, else fails saying until when); 5xx and dropped connections are
-// retried 3 times with backoff. Other statuses are returned to the caller.
+// A GET with the provider's rate limits and transient failures handled: a rate-limit answer
+// (see RateLimitAnswer) is waited out as the provider asks, up to max_rate_limit_wait (else it
+// fails saying until when); 5xx and dropped connections are retried 3 times with backoff.
+// A download (`download_to` set) follows redirects (301, 302, 303, 307, 308) up to 5 hops,
+// to https:// URLs only, and sends the credentials (Authorization, PRIVATE-TOKEN) only to the
+// host and port of `url`. Other statuses are returned to the caller.
 Result<HttpsResponse> ApiGet(HttpsClient& client, const ApiTarget& target, const std::string& url,
                              const HeaderList& headers, const std::string& download_to = "",
                              uint64_t max_download = 0);
 
-// A write (POST, PUT, PATCH) with rate limits waited out like ApiGet, but sent only once
-// otherwise: 5xx answers and dropped connections are returned (the write may have landed;
+// A write (POST, PUT, PATCH) with rate limits waited out like ApiGet, paced below the
+// provider's content-creation limits (target.content_writes), but sent only once otherwise: 5xx answers and dropped connections are returned (the write may have landed;
 // the caller's next pass finds out through the compare-and-swap).
 Result<HttpsResponse> ApiSend(HttpsClient& client, const ApiTarget& target, const std::string& method,
                               const std::string& url, const HeaderList& headers, const std::string& body);

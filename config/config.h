@@ -51,6 +51,7 @@ struct AuthConfig {
 struct ApiConfig {
   SecretRef token;  // enables provider API access
   std::string url;  // API base URL; empty = the provider's public default
+  std::string version;  // Azure REST api-version ("7.0"); empty = the highest the server serves, up to 7.1
 };
 
 struct CommitAuthor {

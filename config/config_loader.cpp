@@ -44,7 +44,7 @@ const std::vector<std::string> kConnectorKeys = {"name",  "provider",      "url_
                                                  "auth",  "api",           "commit_author", "fetch",
                                                  "webhook", "test_repo",   "syncs"};
 const std::vector<std::string> kAuthKeys = {"username", "password", "ssh_key", "known_hosts"};
-const std::vector<std::string> kApiKeys = {"token", "url"};
+const std::vector<std::string> kApiKeys = {"token", "url", "version"};
 const std::vector<std::string> kAuthorKeys = {"name", "email"};
 const std::vector<std::string> kWebhookKeys = {"enabled", "secret", "allow_sha1", "poll_interval"};
 const std::vector<std::string> kSyncKeys = {"name",      "repo",        "branch",       "path",
@@ -418,6 +418,17 @@ void LoadConnector(const YAML::Node& root, const std::string& file, ConnectorCon
         sink.Add(a.Get("url"), "api.url", "must start with https://");
       } else {
         c->api.url = *v;
+      }
+    }
+    if (auto v = a.String("version")) {
+      bool ok = !v->empty() && v->size() <= 16 && std::isdigit(static_cast<unsigned char>(v->front())) &&
+                v->find_first_not_of("0123456789.") == std::string::npos;
+      if (!ok) {
+        sink.Add(a.Get("version"), "api.version", "must be an Azure DevOps REST API version such as 7.0");
+      } else if (c->provider != Provider::kAzureRepos) {
+        sink.Add(a.Get("version"), "api.version", "is only for Azure Repos connectors");
+      } else {
+        c->api.version = *v;
       }
     }
   }

@@ -14,6 +14,8 @@ int TestApi(const Config& config, const ConnectorConfig& c, const std::string& u
   ApiTarget target;
   target.provider = c.provider;
   target.api_base = c.api.url;
+  target.api_version = c.api.version;
+  target.remote_url = url;
   target.repo = RepoPathFromUrl(url);
   target.token = token;
   target.http.ca_file = config.daemon.ca_file;
@@ -35,7 +37,7 @@ int TestApi(const Config& config, const ConnectorConfig& c, const std::string& u
   if (!head.ok()) return UserError("test-connection '" + c.name + "' failed: " + head.status().message());
   std::string write = !writer ? "" : access->can_write ? ", may write" : ", write access not reported";
   std::printf("OK: %s (API %s): token accepted%s%s, branch %s at %s\n", target.repo.c_str(),
-              target.api_base.empty() ? "https://api.github.com" : target.api_base.c_str(),
+              (*api)->ApiBase().c_str(),
               access->scopes_reported ? (", scopes: " + access->scopes).c_str() : " (scopes not reported)",
               write.c_str(), c.branch.c_str(), head->substr(0, 12).c_str());
   return kExitOk;

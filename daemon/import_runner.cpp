@@ -112,6 +112,8 @@ ImportProgress RunImport(const Config& config, const SecretStore* store, const I
   ApiTarget target;
   target.provider = c->provider;
   target.api_base = c->api.url;
+  target.api_version = c->api.version;
+  target.remote_url = c->url;
   target.token = creds->api_token;
   target.http.ca_file = config.daemon.ca_file;
   auto api = MakeProviderApi(target);

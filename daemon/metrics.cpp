@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "api/rate_limit.h"
+
 namespace gitsyncd {
 namespace {
 
@@ -84,6 +86,17 @@ std::string RenderMetrics(const std::vector<EngineBindingStatus>& bindings, size
          "Webhook requests refused before their body was read: wrong or missing URL token.");
   for (const auto& [connector, n] : webhooks.token_refusals) {
     out += fmt::format("gitsyncd_webhook_token_refusals_total{{connector=\"{}\"}} {}\n", Label(connector), n);
+  }
+  auto limits = RateLimitTotalsByReason();
+  Header(&out, "gitsyncd_api_rate_limit_waits_total", "counter",
+         "Provider API waits (primary/secondary limits, throttling, write pacing); refused = longer than a pass may wait.");
+  for (const auto& [reason, t] : limits) {
+    out += fmt::format("gitsyncd_api_rate_limit_waits_total{{reason=\"{}\",result=\"waited\"}} {}\n", Label(reason), t.waits);
+    out += fmt::format("gitsyncd_api_rate_limit_waits_total{{reason=\"{}\",result=\"refused\"}} {}\n", Label(reason), t.refused);
+  }
+  Header(&out, "gitsyncd_api_rate_limit_wait_seconds_total", "counter", "Seconds spent waiting for provider API limits.");
+  for (const auto& [reason, t] : limits) {
+    out += fmt::format("gitsyncd_api_rate_limit_wait_seconds_total{{reason=\"{}\"}} {:.3f}\n", Label(reason), t.waited_s);
   }
   return out;
 }

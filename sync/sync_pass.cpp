@@ -165,6 +165,8 @@ BindingSpec MakeBindingSpec(const DaemonConfig& daemon, const ConnectorConfig& c
     ApiTarget api;
     api.provider = connector.provider;
     api.api_base = connector.api.url;
+    api.api_version = connector.api.version;
+    api.remote_url = sync.remote_url;
     api.repo = RepoPathFromUrl(sync.remote_url);
     api.token = remote.api_token;
     api.http.ca_file = daemon.ca_file;

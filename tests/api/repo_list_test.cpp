@@ -94,3 +94,24 @@ BOOST_AUTO_TEST_CASE(gitlab_group_over_three_pages) {
   ListFixture f("read_api, read_repository");
   BOOST_TEST(f.Names(Provider::kGitLab, f.api->gitlab_api_url(), "acme") == kAcme);
 }
+
+BOOST_AUTO_TEST_CASE(github_classic_tokens_with_write_or_admin_org_list_the_organization) {
+  // "admin:org" and "write:org" include "read:org" (GitHub's scopes for OAuth apps).
+  for (const char* scopes : {"repo, admin:org", "write:org, repo"}) {
+    ListFixture f(scopes);
+    BOOST_TEST(f.Names(Provider::kGitHub, f.api->api_url(), "acme") == kAcme, scopes);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(github_fine_grained_tokens_report_no_scopes_and_list_what_they_see) {
+  ListFixture f(nullptr);
+  BOOST_TEST(f.Names(Provider::kGitHub, f.api->api_url(), "acme") == kAcme);
+}
+
+BOOST_AUTO_TEST_CASE(github_classic_token_without_org_access_is_refused_naming_the_scope) {
+  ListFixture f("repo, gist");
+  auto r = f.List(Provider::kGitHub, f.api->api_url(), "acme");
+  BOOST_REQUIRE(!r.ok());
+  BOOST_TEST(r.status().message() ==
+             "the API token needs the 'read:org' scope to list acme's repositories (it has: repo, gist)");
+}

@@ -61,12 +61,42 @@ GitHub follows its documented endpoints and JSON shapes (REST API version 2022-1
       GET /repos/{owner}/{repo}/git/blobs/{sha}; Accept: application/vnd.github.raw+json -> the raw bytes
   - Auth: "Authorization: Bearer <token>" (or "token <token>"); 401 {"message": "Bad credentials"} otherwise.
   - Rate limits: https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api
-      429 with Retry-After, or 403 with x-ratelimit-remaining: 0 and x-ratelimit-reset.
+      Every answer carries x-ratelimit-limit/-remaining/-used/-reset/-resource ("Checking the status of your
+      rate limit"). Primary limit: 403 or 429 with x-ratelimit-remaining: 0 and x-ratelimit-reset. Secondary
+      limits ("About secondary rate limits"): 403 or 429 {"message": "You have exceeded a secondary rate
+      limit..."} with retry-after, or with no hint at all (then "wait for at least one minute"), while
+      x-ratelimit-remaining is not 0. "No more than 80 content-generating requests per minute and no more than
+      500 content-generating requests per hour": control {"content_limit": {"per_minute": N, "per_hour": M,
+      "scale": S}} enforces it (windows scaled by S) on every POST/PATCH/PUT/DELETE, answering the secondary 403.
+  - The contents API lists at most 1,000 entries of a directory ("If the requested {path} points to a directory
+      ... this endpoint ... up to 1,000 files"; https://docs.github.com/en/rest/repos/contents#get-repository-content).
 The Git data comes from the bare repository itself (one long-lived `git cat-file --batch-command`
 per repository for reads, `git` plumbing for writes), so ids are real object ids.
 
+Other providers' limits (control {"rate_limit": N}, each provider's documented answer):
+  - GitLab: 429 with Retry-After and RateLimit-Limit/-Name/-Observed/-Remaining/-Reset/-ResetTime
+      (https://docs.gitlab.com/ee/administration/settings/user_and_ip_rate_limits.html#response-headers).
+  - Bitbucket Cloud and Server: 429 with no hint (https://support.atlassian.com/bitbucket-cloud/docs/api-request-limits/).
+  - Azure DevOps: 429 with Retry-After and X-RateLimit-Resource/-Delay/-Limit/-Remaining/-Reset; control
+      {"azure_delay": N} instead delays: the next N answers succeed but carry Retry-After: 1 and the X-RateLimit-*
+      headers ("the client should wait"; https://learn.microsoft.com/en-us/azure/devops/integrate/concepts/rate-limits).
+  - Azure DevOps rejects a bad PAT with 203 and an HTML sign-in page, not 401
+      (https://learn.microsoft.com/en-us/azure/devops/integrate/how-to/call-rest-api: "203 ... the PAT is
+      wrong"); an api-version newer than the server's ({"azure_max_version": "7.0"}, Azure DevOps Server 2022)
+      is 400 VssVersionOutOfRangeException naming the server's latest
+      (https://learn.microsoft.com/en-us/rest/api/azure/devops/#api-and-tfs-version-mapping).
+  - Bitbucket Cloud answers src of an LFS-tracked file ({"lfs": [paths]}) with 301 to its storage host
+      (here https://127.0.0.1:<port>/lfs-storage/..., another host than "localhost"), which refuses a request
+      carrying Authorization with 400 (as S3 pre-signed URLs do: "Only one auth mechanism allowed").
+      {"lfs_redirect": "http"} redirects to http:// instead; {"lfs_redirect": "loop"} redirects forever.
+  - Bitbucket Server browse collapses a chain of single-child directories into one child with several path
+      components ({"components": ["a", "b"], "toString": "a/b"}), as its UI and REST browse do.
+
 Test controls (not GitHub's): POST /__control with a JSON object
-  {"rate_limit": N}          the next N API requests get 429 + Retry-After: 1
+  {"rate_limit": N}          the next N API requests get 429 + Retry-After: 1 (GitHub; others: see above)
+  {"retry_after_date": N}    the next N GitHub requests get 429 + Retry-After as an HTTP-date 2 s ahead
+  {"secondary_limit": N}     the next N GitHub requests get the secondary-limit 403 with retry-after: 1
+  {"secondary_limit_no_hint": N}  the same without retry-after (the client must wait at least a minute)
   {"rate_limit_403": N}      the next N get 403 + x-ratelimit-remaining: 0 + x-ratelimit-reset: now+1
   {"truncate": true}         recursive tree listings answer "truncated": true with only the top level
   {"inject": {...entry}}     add this entry to every tree listing (hostile paths, symlinks...)
@@ -319,7 +349,23 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
-        for k, v in (headers or {}).items():
+        headers = dict(headers or {})
+        if self.path.startswith("/api/v3/"):
+            for k, v in (("x-ratelimit-limit", "5000"), ("x-ratelimit-remaining", "4999"), ("x-ratelimit-used", "1"),
+                         ("x-ratelimit-reset", str(int(time.time()) + 3600)), ("x-ratelimit-resource", "core")):
+                if k not in {h.lower() for h in headers}:
+                    headers[k] = v
+        if self.path.startswith("/azure/") and 200 <= status < 300:
+            with LOCK:
+                delayed = STATE.get("azure_delay", 0) > 0
+                if delayed:
+                    STATE["azure_delay"] -= 1
+            if delayed:
+                self.count("azure_delayed")
+                headers.update({"Retry-After": "1", "X-RateLimit-Resource": "ATCPU", "X-RateLimit-Delay": "0.5",
+                                "X-RateLimit-Limit": "200", "X-RateLimit-Remaining": "20",
+                                "X-RateLimit-Reset": str(int(time.time()) + 300)})
+        for k, v in headers.items():
             self.send_header(k, v)
         self.end_headers()
         self.wfile.write(data)
@@ -367,52 +413,41 @@ class Handler(BaseHTTPRequestHandler):
 
     def route(self):
         auth = self.headers.get("Authorization", "")
-        if self.path.startswith("/bbc/"):
-            if auth != "Bearer " + self.token:
-                self.count("unauthorized")
-                return self.send(401, {"type": "error", "error": {"message": "Access token expired."}})
-            return self.bitbucket_cloud()
-        if self.path.startswith("/bbs/"):
-            if auth != "Bearer " + self.token:
-                self.count("unauthorized")
-                return self.send(401, {"errors": [{"message": "Authentication failed. Please check your credentials."}]})
-            return self.bitbucket_server()
-        if self.path.startswith("/azure/"):
+        if self.path.startswith("/lfs-storage/"):
+            return self.lfs_storage()
+        provider = ("bitbucket_cloud" if self.path.startswith("/bbc/") else
+                    "bitbucket_server" if self.path.startswith("/bbs/") else
+                    "azure" if self.path.startswith("/azure/") else
+                    "gitlab" if self.path.startswith("/api/v4/") else "github")
+        if provider == "bitbucket_cloud" and auth != "Bearer " + self.token:
+            self.count("unauthorized")
+            return self.send(401, {"type": "error", "error": {"message": "Access token expired."}})
+        if provider == "bitbucket_server" and auth != "Bearer " + self.token:
+            self.count("unauthorized")
+            return self.send(401, {"errors": [{"message": "Authentication failed. Please check your credentials."}]})
+        if provider == "azure":
             import base64 as b64
             if auth != "Basic " + b64.b64encode((":" + self.token).encode()).decode():
                 self.count("unauthorized")
-                return self.send(401, {"message": "TF400813: The user is not authorized"})
-            return self.azure()
-        if self.path.startswith("/api/v4/"):
-            if self.headers.get("PRIVATE-TOKEN", "") != self.token and auth != "Bearer " + self.token:
-                self.count("unauthorized")
-                return self.send(401, {"message": "401 Unauthorized"})
-            return self.gitlab()
-        if auth not in ("Bearer " + self.token, "token " + self.token):
+                return self.send(203, b"<html><head><title>Azure DevOps Services | Sign In</title></head></html>",
+                                 content_type="text/html; charset=utf-8")
+        if provider == "gitlab" and self.headers.get("PRIVATE-TOKEN", "") != self.token and auth != "Bearer " + self.token:
+            self.count("unauthorized")
+            return self.send(401, {"message": "401 Unauthorized"})
+        if provider == "github" and auth not in ("Bearer " + self.token, "token " + self.token):
             self.count("unauthorized")
             return self.send(401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"})
-        with LOCK:
-            if STATE["rate_limit"] > 0:
-                STATE["rate_limit"] -= 1
-                limited = "429"
-            elif STATE["rate_limit_403"] > 0:
-                STATE["rate_limit_403"] -= 1
-                limited = "403"
-            elif STATE["fail_5xx"] > 0:
-                STATE["fail_5xx"] -= 1
-                limited = "502"
-            else:
-                limited = ""
-        if limited == "429":
-            self.count("rate_limited")
-            return self.send(429, {"message": "API rate limit exceeded"}, headers={"Retry-After": "1"})
-        if limited == "403":
-            self.count("rate_limited")
-            return self.send(403, {"message": "API rate limit exceeded"},
-                             headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(time.time()) + 1)})
-        if limited == "502":
-            self.count("bad_gateway")
-            return self.send(502, {"message": "Server Error"})
+        limited = self.limit_answer(provider)
+        if limited:
+            return limited
+        if provider == "bitbucket_cloud":
+            return self.bitbucket_cloud()
+        if provider == "bitbucket_server":
+            return self.bitbucket_server()
+        if provider == "azure":
+            return self.azure()
+        if provider == "gitlab":
+            return self.gitlab()
         if self.command != "GET":
             return self.github_write()
         o = re.match(r"^/api/v3/(orgs|users)/([^/?]+)/repos(\?.*)?$", self.path)
@@ -479,7 +514,7 @@ class Handler(BaseHTTPRequestHandler):
                             "url": base + "/contents/" + p, "git_url": base + "/git/" + typ + "s/" + sha,
                             "html_url": None, "download_url": None,
                             "_links": {"self": base + "/contents/" + p, "git": base + "/git/" + typ + "s/" + sha}})
-            return self.send(200, out)
+            return self.send(200, out[:1000])
         m = re.match(r"^/api/v3/repos/([^/]+/[^/]+)/git/(ref/heads|commits|trees|blobs)/([^?]+)(\?.*)?$", self.path)
         if not m or m.group(1) not in self.repos:
             self.count("not_found")
@@ -546,7 +581,7 @@ def github_write(self):
     """GitHub's Git Data API writes (https://docs.github.com/en/rest/git):
       POST  /repos/{o}/{r}/git/blobs   {"content", "encoding": "utf-8"|"base64"} -> 201 {"url", "sha"}
             (https://docs.github.com/en/rest/git/blobs#create-a-blob)
-      POST  /repos/{o}/{r}/git/trees   {"base_tree", "tree": [{"path", "mode", "type", "sha"|null}]} -> 201 {"sha", "url",
+      POST  /repos/{o}/{r}/git/trees   {"base_tree", "tree": [{"path", "mode", "type", "sha"|null|"content"}]} -> 201 {"sha", "url",
             "tree", "truncated"}; deleting a path that does not exist is 422 (https://docs.github.com/en/rest/git/trees#create-a-tree)
       POST  /repos/{o}/{r}/git/commits {"message", "tree", "parents", "author": {"name", "email", "date"?}, "committer"?}
             -> 201 {"sha", "tree", "parents", "author", "committer", "message"}; the committer defaults to the author
@@ -576,10 +611,27 @@ def github_write(self):
     if kind == "trees" and self.command == "POST":
         self.count("write_tree")
         edits = []
+        inline = []  # (index in edits, content)
         for e in body.get("tree", []):
             if e.get("type") != "blob" or e.get("mode") not in ("100644", "100755", "120000"):
                 return self.send(422, {"message": "Invalid tree info"})
+            if "content" in e:
+                # "The content you want this file to have. GitHub will write this blob out and use that
+                # SHA for this entry. Use either this, or tree.sha."
+                if e.get("sha") is not None or not isinstance(e["content"], str):
+                    return self.send(422, {"message": "Invalid tree info"})
+                inline.append((len(edits), e["content"].encode()))
             edits.append((e["path"], e["mode"], e.get("sha")))
+        if inline:  # one `git hash-object` for all of them
+            with tempfile.TemporaryDirectory() as d:
+                names = []
+                for n, (_, data) in enumerate(inline):
+                    names.append(os.path.join(d, str(n)))
+                    with open(names[-1], "wb") as f:
+                        f.write(data)
+                ids = git(repo, "hash-object", "-w", "--stdin-paths", input="\n".join(names).encode()).split()
+            for (i, _), blob in zip(inline, ids):
+                edits[i] = (edits[i][0], edits[i][1], blob)
         tree, missing = write_tree(repo, body.get("base_tree"), edits)
         if missing:
             return self.send(422, {"message": "GitRPC::BadObjectState", "path": missing})
@@ -689,6 +741,16 @@ def gitlab(self):
     kind, rest = m.group(3), m.group(5)
     if self.command == "POST" and kind in ("commits", "branches") and not rest:
         return self.gitlab_write(repo, kind, q)
+    if kind == "commits" and not rest:
+        # https://docs.gitlab.com/ee/api/commits.html#list-repository-commits (ref_name, path, per_page)
+        self.count("commits")
+        out = git(repo, "log", "--format=%H %P", "-n", str(min(int(q.get("per_page", "20")), 100)),
+                  q.get("ref_name", "main"), "--", *([q["path"]] if q.get("path") else []))
+        if out is None:
+            return self.send(404, {"message": "404 Commit Not Found"})
+        items = [{"id": line.split()[0], "short_id": line.split()[0][:8], "parent_ids": line.split()[1:]}
+                 for line in out.splitlines() if line.strip()]
+        return self.send(200, items)
     if kind is None:
         self.count("repo")
         return self.send(200, {"id": 7, "path_with_namespace": project, "default_branch": "main", "visibility": "private"})
@@ -755,7 +817,10 @@ def gitlab_write(self, repo, kind, q):
            "message", "parent_ids", ...}; validation failures are 400 {"message"}
            (https://docs.gitlab.com/ee/api/commits.html#create-a-commit-with-multiple-files-and-actions; the checks
            follow app/services/commits/create_service.rb and files/multi_service.rb: start_sha on an existing branch
-           is refused, last_commit_id refuses an update/delete of a file changed on the branch since that commit)
+           is refused, last_commit_id refuses an update/delete of a file changed on the branch since that commit:
+           the last commits for the path from the branch and from last_commit_id differ; with control
+           {"gitlab_strict_last_commit": true}, as older GitLab did, the branch's last commit for the path must
+           be last_commit_id itself)
       POST /projects/:id/repository/branches?branch=&ref= -> 201 {"name", "commit": {"id"}}; 400 "Branch already
            exists" (https://docs.gitlab.com/ee/api/branches.html#create-repository-branch)
     The committer is the token's user ("GitLab Token User"), as on GitLab.
@@ -801,6 +866,10 @@ def gitlab_write(self, repo, kind, q):
         if action in ("update", "move", "delete") and a.get("last_commit_id"):
             checked = a.get("previous_path") or fp
             now, then = last_commit_for_path(repo, start, checked), last_commit_for_path(repo, a["last_commit_id"], checked)
+            with LOCK:
+                strict = STATE.get("gitlab_strict_last_commit")
+            if strict:  # GitLab before the change of Files::BaseService#file_has_changed?: an exact compare
+                then = a["last_commit_id"]
             if now and then and now != then:
                 self.count("write_rejected")
                 return self.send(400, {"message": "The file has changed since you started editing it: " + checked})
@@ -848,8 +917,12 @@ Handler.gitlab_write = gitlab_write
 def azure(self):
     url = urllib.parse.urlsplit(self.path)
     q = dict(urllib.parse.parse_qsl(url.query))
+    refused = azure_version_refusal(q.get("api-version"))
+    if refused:
+        self.count("version_refused")
+        return self.send(400, refused)
     la = re.match(r"^/azure/([^/]+)/([^/]+)/_apis/git/repositories$", url.path)
-    if la and q.get("api-version") == "7.1":
+    if la:
         # Repositories - List
         self.count("list_repos")
         names = sorted(k.split("/")[-1] for k in self.repos)
@@ -860,7 +933,7 @@ def azure(self):
                  url.path)
     name = unquote(m.group(3)) if m else None
     repo = next((p for k, p in self.repos.items() if k.split("/")[-1] == name), None)
-    if not m or repo is None or q.get("api-version") != "7.1":
+    if not m or repo is None:
         self.count("not_found")
         return self.send(404, {"message": "TF401019: The Git repository does not exist"})
     kind = m.group(5)
@@ -911,6 +984,30 @@ def azure(self):
 
 
 Handler.azure = azure
+
+
+def azure_version_refusal(asked):
+    """The error Azure DevOps answers an api-version it does not serve (None when it serves it).
+    Services serve up to 7.1; control {"azure_max_version": "7.0"} plays Azure DevOps Server 2022."""
+    with LOCK:
+        latest = STATE.get("azure_max_version", "7.1")
+    def parse(v):
+        return tuple(int(x) for x in v.split("."))
+    if not asked:
+        return {"$id": "1", "innerException": None, "message": "No api-version was supplied for the \"GET\" request. "
+                "The version must be supplied either as part of the Accept header (e.g. \"application/json; "
+                "api-version=1.0\") or as a query parameter (e.g. \"?api-version=1.0\").",
+                "typeName": "Microsoft.VisualStudio.Services.WebApi.VssVersionNotSpecifiedException, "
+                            "Microsoft.VisualStudio.Services.WebApi", "typeKey": "VssVersionNotSpecifiedException",
+                "errorCode": 0, "eventId": 3000}
+    if not re.match(r"^[0-9]+(\.[0-9]+)?$", asked) or parse(asked) > parse(latest):
+        return {"$id": "1", "innerException": None,
+                "message": "The requested REST API version of %s is out of range for this server. The latest REST API "
+                           "version for this server is %s." % (asked, latest),
+                "typeName": "Microsoft.VisualStudio.Services.WebApi.VssVersionOutOfRangeException, "
+                            "Microsoft.VisualStudio.Services.WebApi", "typeKey": "VssVersionOutOfRangeException",
+                "errorCode": 0, "eventId": 3000}
+    return None
 
 ZERO = "0" * 40
 
@@ -1059,7 +1156,17 @@ def bitbucket_server(self):
         for line in listing.splitlines():
             meta, name = line.split("\t", 1)
             mode, typ, sha, size = meta.split()
-            v = {"path": {"components": [name], "name": name, "toString": name}, "contentId": sha, "type": types[typ]}
+            components = [name]
+            while typ == "tree":  # a directory whose only entry is a directory is shown as one child
+                inner = objects(repo).ls_tree(sha, long=True).splitlines()
+                if len(inner) != 1 or inner[0].split()[1] != "tree":
+                    break
+                imeta, iname = inner[0].split("\t", 1)
+                components.append(iname)
+                sha = imeta.split()[2]
+            name = "/".join(components)
+            v = {"path": {"components": components, "parent": "/".join(components[:-1]), "name": components[-1],
+                          "toString": name}, "contentId": sha, "type": types[typ]}
             if typ == "blob":
                 v["size"] = int(size)
             values.append(v)
@@ -1095,8 +1202,11 @@ def multipart_fields(self):
         params = {}
         for line in head.decode("utf-8", "replace").split("\r\n"):
             if line.lower().startswith("content-disposition:"):
-                for k, v in re.findall(r'([\w-]+)\s*[=:]\s*"([^"]*)"', line):
-                    params[k.lower()] = urllib.parse.unquote(v)
+                # name="..." and filename="..." (RFC 7578); Bitbucket's own x-attributes:"..." uses a colon
+                # (api-group-source, "Create a commit by uploading a file"), and only that form counts.
+                for k, sep, v in re.findall(r'([\w-]+)(=|:)"([^"]*)"', line):
+                    if (k.lower() == "x-attributes") == (sep == ":"):
+                        params[k.lower()] = urllib.parse.unquote(v)
         if "name" in params:
             fields.setdefault(params["name"], []).append((value, params))
     return fields
@@ -1252,6 +1362,18 @@ def bitbucket_cloud(self):
         path = unquote(path).strip("/")
         got = objects(repo).info(commit + ":" + path) if path else None
         typ = got[1] if got else ("tree" if not path else "")
+        with LOCK:
+            lfs = path in STATE.get("lfs", [])
+            lfs_redirect = STATE.get("lfs_redirect", "storage")
+        if typ == "blob" and lfs:
+            # An LFS-tracked file: 301 to the storage (another host), never the bytes here.
+            self.count("lfs_redirect")
+            port = self.server.server_address[1]
+            sha = objects(repo).info(commit + ":" + path)[0]
+            target = {"storage": "https://127.0.0.1:%d/lfs-storage/%s?repo=%s&X-Amz-Signature=x" % (port, sha, full),
+                      "http": "http://127.0.0.1:%d/lfs-storage/%s?repo=%s" % (port, sha, full),
+                      "loop": "%s/src/%s/%s" % (base, commit, path)}[lfs_redirect]
+            return self.send(301, b"", content_type="text/plain", headers={"Location": target})
         if typ == "blob":
             self.count("blob")
             data = objects(repo).blob(commit + ":" + path)
@@ -1279,6 +1401,9 @@ def bitbucket_cloud(self):
             if otype != "tree":
                 e["attributes"] = (["executable"] if mode == "100755" else ["link"] if mode == "120000" else
                                    ["subrepository"] if mode == "160000" else [])
+                with LOCK:
+                    if fullpath in STATE.get("lfs", []):
+                        e["attributes"].append("lfs")
                 e["size"] = int(size) if size != "-" else 0
                 e["mimetype"] = None
             values.append(e)
@@ -1368,6 +1493,106 @@ Handler.bitbucket_cloud_write = bitbucket_cloud_write
 
 
 Handler.bitbucket_cloud = bitbucket_cloud
+
+
+SECONDARY = {"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
+                        "If you reach out to GitHub Support for help, please include the request ID x.",
+             "documentation_url": "https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api"
+                                  "#about-secondary-rate-limits"}
+
+
+def http_date(t):
+    return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(t))
+
+
+def content_limit_hit():
+    """Whether one more content-generating request now would break the configured limits (and if
+    not, records it)."""
+    with LOCK:
+        lim = STATE.get("content_limit")
+        if not lim:
+            return False
+        scale = float(lim.get("scale", 1.0))
+        now = time.monotonic()
+        sent = [t for t in STATE.setdefault("content_sent", []) if now - t < 3600 * scale]
+        STATE["content_sent"] = sent
+        minute = [t for t in sent if now - t < 60 * scale]
+        if len(minute) >= lim.get("per_minute", 80) or len(sent) >= lim.get("per_hour", 500):
+            return True
+        sent.append(now)
+        return False
+
+
+def limit_answer(self, provider):
+    """The provider's documented rate-limit answer when a control asks for one, else None."""
+    with LOCK:
+        def take(key):
+            if STATE.get(key, 0) > 0:
+                STATE[key] -= 1
+                return True
+            return False
+        kind = next((k for k in ("rate_limit", "rate_limit_403", "retry_after_date", "secondary_limit",
+                                 "secondary_limit_no_hint", "fail_5xx") if take(k)), None)
+    now = int(time.time())
+    if kind == "fail_5xx":
+        self.count("bad_gateway")
+        return self.send(502, {"message": "Server Error"}) or True
+    if provider == "github" and self.command != "GET" and kind is None and content_limit_hit():
+        self.count("secondary_limited")
+        return self.send(403, SECONDARY, headers={"x-ratelimit-remaining": "4990"}) or True
+    if kind is None:
+        return None
+    self.count("rate_limited")
+    if provider == "github":
+        if kind == "rate_limit":
+            return self.send(429, {"message": "API rate limit exceeded"}, headers={"Retry-After": "1"}) or True
+        if kind == "retry_after_date":
+            return self.send(429, {"message": "API rate limit exceeded"}, headers={"Retry-After": http_date(now + 2)}) or True
+        if kind == "rate_limit_403":
+            return self.send(403, {"message": "API rate limit exceeded for user ID 1."},
+                             headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(now + 1)}) or True
+        if kind == "secondary_limit":
+            return self.send(403, SECONDARY, headers={"retry-after": "1", "x-ratelimit-remaining": "4990"}) or True
+        return self.send(403, SECONDARY, headers={"x-ratelimit-remaining": "4990"}) or True
+    if provider == "gitlab":
+        return self.send(429, {"message": "Retry later"}, content_type="text/plain", headers={
+            "Retry-After": "1", "RateLimit-Limit": "60", "RateLimit-Name": "throttle_authenticated_api",
+            "RateLimit-Observed": "67", "RateLimit-Remaining": "0", "RateLimit-Reset": str(now + 1),
+            "RateLimit-ResetTime": http_date(now + 1)}) or True
+    if provider == "azure":
+        return self.send(429, {"message": "TF400733: The request has been canceled: Request was blocked due to "
+                                          "exceeding usage of resource"}, headers={
+            "Retry-After": "1", "X-RateLimit-Resource": "ATCPU", "X-RateLimit-Delay": "0.5",
+            "X-RateLimit-Limit": "200", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(now + 1)}) or True
+    if provider == "bitbucket_cloud":
+        return self.send(429, {"type": "error", "error": {"message": "Rate limit for this resource has been exceeded"}}) or True
+    return self.send(429, {"errors": [{"message": "You have been rate limited."}]}) or True
+
+
+Handler.limit_answer = limit_answer
+
+
+def lfs_storage(self):
+    """The storage a Bitbucket Cloud LFS download is redirected to: a pre-signed URL that refuses
+    any other credentials."""
+    self.count("lfs_storage")
+    if self.headers.get("Authorization"):
+        self.count("lfs_credentials_leaked")
+        return self.send(400, b"<Error><Code>InvalidArgument</Code><Message>Only one auth mechanism allowed; only the "
+                              b"X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization "
+                              b"header should be specified</Message></Error>", content_type="application/xml")
+    url = urllib.parse.urlsplit(self.path)
+    q = dict(urllib.parse.parse_qsl(url.query))
+    repo = self.repos.get(q.get("repo", ""))
+    data = objects(repo).blob(url.path[len("/lfs-storage/"):]) if repo else None
+    if data is None:
+        return self.send(404, b"<Error><Code>NoSuchKey</Code></Error>", content_type="application/xml")
+    with LOCK:
+        STATS["blob_bytes"] += len(data)
+    return self.send(200, data, content_type="application/octet-stream")
+
+
+Handler.lfs_storage = lfs_storage
 
 
 def main():
