@@ -98,6 +98,15 @@ Result<PassOutcome> Pass::Reconcile(const std::optional<git_oid>& base, const Fl
   }
   switch (spec_.direction) {
     case SyncDirection::kPush:
+      if (!base && Managed(local).empty() && !Managed(remote).empty()) {
+        // An empty (or not yet filled) folder is no reason to empty the branch: on a first
+        // sync nothing says the folder is meant to be empty, so this waits for a person.
+        return Status::InvalidArgument("folder " + spec_.local + " is empty on the first sync of this push binding, and " +
+                                spec_.branch + (spec_.path.empty() ? "" : ":" + spec_.path) + " holds " +
+                                std::to_string(Managed(remote).size()) +
+                                " files: refusing to push their deletion; put the files in the folder first "
+                                "(with direction: push it is the source), or delete them on the branch");
+      }
       return PushLocal(remote_head, local, remote);
     case SyncDirection::kPull: {
       if (!remote_changed) {

@@ -209,6 +209,23 @@ BOOST_FIXTURE_TEST_CASE(push_direction_never_writes_the_folder, SeededFixture) {
   BOOST_TEST(Remote("config/b.txt") == "local wins\n");
 }
 
+// A push binding started on an empty (or not yet filled) folder must not empty the branch.
+BOOST_FIXTURE_TEST_CASE(first_push_sync_of_an_empty_folder_deletes_nothing_on_the_branch, SyncFixture) {
+  GitClone p = Person("seed");
+  p.Write("config/rules.yaml", "rules: []\n");
+  BOOST_REQUIRE(p.CommitAndPush("seed"));
+  spec.direction = SyncDirection::kPush;
+  Status s = SyncStatus();
+  BOOST_TEST(!s.ok());
+  BOOST_TEST(s.message().find("is empty on the first sync of this push binding") != std::string::npos, s.message());
+  BOOST_TEST(Remote("config/rules.yaml") == "rules: []\n");
+  BOOST_TEST(State().last_error.find("refusing to push their deletion") != std::string::npos);
+  // Once the folder holds the files, the binding pushes as usual.
+  WriteLocal("rules.yaml", "rules: [a]\n");
+  Sync();
+  BOOST_TEST(Remote("config/rules.yaml") == "rules: [a]\n");
+}
+
 BOOST_FIXTURE_TEST_CASE(pull_direction_never_pushes_and_keeps_local_edits, SeededFixture) {
   spec.direction = SyncDirection::kPull;
   WriteLocal("b.txt", "local edit\n");
