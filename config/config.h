@@ -79,6 +79,12 @@ struct SyncBinding {
   ConflictPolicy on_conflict = ConflictPolicy::kKeepBoth;
   std::chrono::seconds poll_interval{0};  // 0 = no polling; default webhook.poll_interval when enabled
   std::optional<uint64_t> max_file_size;  // bytes; unset = the daemon's max_file_size
+  // Files and folders a pull creates: these modes whatever the daemon's umask (an executable
+  // file also gets x where file_mode has r), and this group when set (by name; gid resolved).
+  uint32_t file_mode = 0644;
+  uint32_t dir_mode = 0755;
+  std::string group;
+  int64_t gid = -1;  // -1: the daemon's own group
   std::string remote_url;  // composed clone URL (account URL + repo, or the connector URL)
   SourceLocation where;
 };

@@ -1,8 +1,11 @@
 #include "config/config_loader.h"
 
 #include <arpa/inet.h>
+#include <grp.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -49,7 +52,45 @@ const std::vector<std::string> kAuthorKeys = {"name", "email"};
 const std::vector<std::string> kWebhookKeys = {"enabled", "secret", "allow_sha1", "poll_interval"};
 const std::vector<std::string> kSyncKeys = {"name",      "repo",        "branch",       "path",
                                             "local",     "direction",   "on_conflict",  "poll_interval",
-                                            "max_file_size"};
+                                            "max_file_size", "file_mode",   "dir_mode",     "group"};
+
+// file_mode / dir_mode of a sync: octal ("0640"), within 0777, and never taking the owner's
+// own read and write (and, for folders, search) away: the daemon must keep using what it made.
+std::optional<uint32_t> FolderMode(YamlMap& m, ErrorSink* sink, const char* key, uint32_t owner_needs) {
+  auto v = m.String(key);
+  if (!v) return std::nullopt;
+  char* end = nullptr;
+  unsigned long mode = std::strtoul(v->c_str(), &end, 8);
+  if (v->empty() || *end != '\0' || mode > 0777 || (mode & owner_needs) != owner_needs) {
+    char need[8];
+    std::snprintf(need, sizeof need, "%04o", owner_needs);
+    sink->Add(m.Get(key), m.KeyPath(key),
+              "must be an octal mode up to 0777 that keeps the owner's " + std::string(need) + " bits, found '" + *v + "'");
+    return std::nullopt;
+  }
+  return static_cast<uint32_t>(mode);
+}
+
+// group of a sync: a group name or number that exists on this host.
+void LoadGroup(YamlMap& m, ErrorSink* sink, SyncBinding* s) {
+  auto v = m.String("group");
+  if (!v) return;
+  struct group grp {};
+  struct group* found = nullptr;
+  std::vector<char> buf(16384);
+  bool numeric = !v->empty() && v->find_first_not_of("0123456789") == std::string::npos;
+  if (numeric) {
+    getgrgid_r(static_cast<gid_t>(std::stoul(*v)), &grp, buf.data(), buf.size(), &found);
+  } else {
+    getgrnam_r(v->c_str(), &grp, buf.data(), buf.size(), &found);
+  }
+  if (found == nullptr) {
+    sink->Add(m.Get("group"), m.KeyPath("group"), "no group '" + *v + "' on this host");
+    return;
+  }
+  s->group = *v;
+  s->gid = found->gr_gid;
+}
 
 // max_file_size of gitsyncd.yaml or of one sync, checked against its bounds.
 std::optional<uint64_t> MaxFileSize(YamlMap& m, ErrorSink* sink) {
@@ -304,6 +345,9 @@ void LoadSync(YamlMap& m, const ConnectorConfig& c, SyncBinding* s) {
                                              : ConflictPolicy::kPreferLocal;
   }
   if (auto v = MaxFileSize(m, sink)) s->max_file_size = *v;
+  if (auto v = FolderMode(m, sink, "file_mode", 0600)) s->file_mode = *v;
+  if (auto v = FolderMode(m, sink, "dir_mode", 0700)) s->dir_mode = *v;
+  LoadGroup(m, sink, s);
   if (auto v = m.Duration("poll_interval")) {
     if (v->count() != 0 && *v < kMinPollInterval) {
       sink->Add(m.Get("poll_interval"), m.KeyPath("poll_interval"), "must be at least 10s (or 0 to disable polling)");

@@ -56,13 +56,15 @@ struct Op {
 
 class Applier {
  public:
-  Applier(git_repository* repo, int root, std::string folder) : repo_(repo), root_(root), folder_(std::move(folder)) {}
+  Applier(git_repository* repo, int root, std::string folder, FolderOwnership ownership)
+      : repo_(repo), root_(root), folder_(std::move(folder)), own_(ownership) {}
   Status Run(const FlatTree& scanned, const FlatTree& target, const std::string& state_dir, ApplyReport* report);
 
  private:
   Status Check(const FlatTree& scanned, const FlatTree& target);
   Status CheckOne(Op op, const FlatTree& scanned);
   Status Stage();
+  Status Own(int fd, uint32_t mode, const std::string& what);
   Status SwapIn();
   Status TakeOut(Op& op);
   Status RemoveEmptied();
@@ -80,6 +82,7 @@ class Applier {
   git_repository* repo_;
   int root_;
   std::string folder_;
+  FolderOwnership own_;
   std::vector<Op> ops_;
   std::vector<std::string> kept_;
   std::unique_ptr<StagingFolder> staging_;
@@ -136,10 +139,14 @@ Status Applier::Stage() {
     if (rc < 0) return GitError(rc, "cannot read the blob for " + op.path);
     BlobPtr blob(raw);
     op.staged = "n" + std::to_string(i);
-    mode_t mode = op.want->mode == GIT_FILEMODE_BLOB_EXECUTABLE ? 0755 : 0644;
-    UniqueFd fd(::openat(staging_->fd(), op.staged.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
+    // Executable in Git: x wherever the configured mode gives r.
+    uint32_t mode = own_.file_mode;
+    if (op.want->mode == GIT_FILEMODE_BLOB_EXECUTABLE) mode |= (mode & 0444) >> 2;
+    UniqueFd fd(::openat(staging_->fd(), op.staged.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     std::string what = folder_ + "/" + op.path + " (staged in " + staging_->name() + ")";
     if (!fd) return Status::IoError("cannot write " + what + ": " + Errno());
+    Status owned = Own(fd.get(), mode, what);
+    if (!owned.ok()) return owned;
     Status s = WriteAndSync(fd.get(), static_cast<const char*>(git_blob_rawcontent(raw)),
                             static_cast<size_t>(git_blob_rawsize(raw)), what);
     if (!s.ok()) return s;
@@ -208,6 +215,16 @@ Status Applier::RemoveEmptied() {
   return Status::Ok();
 }
 
+// The configured mode (not the umask's) and group on a file or folder this pull made.
+Status Applier::Own(int fd, uint32_t mode, const std::string& what) {
+  if (own_.group >= 0 && ::fchown(fd, static_cast<uid_t>(-1), static_cast<gid_t>(own_.group)) != 0) {
+    return Status::PermissionDenied("cannot give " + what + " to group " + std::to_string(own_.group) + ": " + Errno() +
+                                    " (the daemon's user must be a member of the sync's group)");
+  }
+  if (::fchmod(fd, static_cast<mode_t>(mode)) != 0) return Status::IoError("cannot set the mode of " + what + ": " + Errno());
+  return Status::Ok();
+}
+
 // A new or replaced file: one rename from the staging folder. A replaced file is exchanged
 // with the new one, so it lands in the staging folder and is checked there.
 Status Applier::PutIn(Op& op) {
@@ -217,6 +234,10 @@ Status Applier::PutIn(Op& op) {
   for (const auto& c : created) {
     undo_.push_back([this, c] { RemoveFolder(c); });
     dirs_.insert(ParentOf(c));
+    UniqueFd made(OpenBeneath(root_, c, O_RDONLY | O_DIRECTORY));
+    if (!made) return Status::IoError("cannot open the new folder " + folder_ + "/" + c + ": " + Errno());
+    Status owned = Own(made.get(), own_.dir_mode, folder_ + "/" + c);
+    if (!owned.ok()) return owned;
   }
   unsigned flags = op.seen ? RENAME_EXCHANGE : RENAME_NOREPLACE;
   if (!parent || ::renameat2(staging_->fd(), op.staged.c_str(), parent.get(), leaf.c_str(), flags) != 0) {
@@ -352,10 +373,11 @@ Status Applier::Run(const FlatTree& scanned, const FlatTree& target, const std::
 }  // namespace
 
 Status ApplyToFolder(git_repository* repo, const std::string& folder, const std::string& state_dir,
-                     const FlatTree& scanned, const FlatTree& target, ApplyReport* report) {
+                     const FlatTree& scanned, const FlatTree& target, ApplyReport* report,
+                     const FolderOwnership& ownership) {
   auto root = OpenFolder(folder);
   if (!root.ok()) return root.status();
-  Applier applier(repo, root->get(), folder);
+  Applier applier(repo, root->get(), folder, ownership);
   return applier.Run(scanned, target, state_dir, report);
 }
 

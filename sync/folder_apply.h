@@ -19,6 +19,15 @@ struct ApplyReport {
   std::vector<std::string> kept;  // changed locally since the scan (or a symlink on the way): left alone
 };
 
+// How the files and folders a pull creates are made: these modes whatever the process umask
+// (a file Git marks executable also gets x where file_mode has r), and `group` when it is not
+// -1 (the daemon's user must belong to it; otherwise the pull fails, naming the group).
+struct FolderOwnership {
+  uint32_t file_mode = 0644;
+  uint32_t dir_mode = 0755;
+  int64_t group = -1;
+};
+
 // Makes `folder` hold `target`, given that the scan saw `scanned`. A file is replaced or
 // deleted only while it still equals `scanned` (or already equals `target`); any other file
 // is left as it is and listed in `kept`.
@@ -32,7 +41,8 @@ struct ApplyReport {
 // Every path is resolved beneath the folder's descriptor with no symlink followed.
 // Unmanaged target entries (symlinks, submodules) are skipped.
 Status ApplyToFolder(git_repository* repo, const std::string& folder, const std::string& state_dir,
-                     const FlatTree& scanned, const FlatTree& target, ApplyReport* report);
+                     const FlatTree& scanned, const FlatTree& target, ApplyReport* report,
+                     const FolderOwnership& ownership = {});
 
 // Test-only: called at fixed moments of ApplyToFolder so a test can play a local user racing
 // a pull, deterministically: "checked" (`path` was hashed and is to be replaced or deleted),

@@ -63,7 +63,7 @@ Status Pass::ApplyFolder(const FlatTree& scanned, const FlatTree& target, ApplyR
     seen.erase(p);
     want.erase(p);
   }
-  return ApplyToFolder(repo_, spec_.local, spec_.binding_dir, seen, want, report);
+  return ApplyToFolder(repo_, spec_.local, spec_.binding_dir, seen, want, report, spec_.ownership);
 }
 
 }  // namespace gitsyncd::pass

@@ -170,6 +170,7 @@ BindingSpec MakeBindingSpec(const DaemonConfig& daemon, const ConnectorConfig& c
   spec.on_conflict = sync.on_conflict;
   spec.author = connector.commit_author;
   spec.max_file_size = sync.max_file_size.value_or(daemon.max_file_size);
+  spec.ownership = FolderOwnership{sync.file_mode, sync.dir_mode, sync.gid};
   if (connector.fetch == FetchMode::kApi) {
     ApiTarget api;
     api.provider = connector.provider;

@@ -12,6 +12,7 @@
 #include "api/provider_api.h"
 #include "config/config.h"
 #include "config/status.h"
+#include "sync/folder_apply.h"
 #include "sync/remote_auth.h"
 
 namespace gitsyncd {
@@ -30,6 +31,7 @@ struct BindingSpec {
   std::optional<ApiTarget> api;
   // Files larger than this are not synced either way; the branch keeps its version of them.
   uint64_t max_file_size = kDefaultMaxFileSize;
+  FolderOwnership ownership;  // modes and group of what a pull creates
 };
 
 BindingSpec MakeBindingSpec(const DaemonConfig& daemon, const ConnectorConfig& connector, const SyncBinding& sync,

@@ -43,6 +43,26 @@ BOOST_AUTO_TEST_CASE(valid_connector_loads_with_defaults) {
   BOOST_TEST((s.on_conflict == ConflictPolicy::kKeepBoth));
 }
 
+BOOST_AUTO_TEST_CASE(file_and_dir_modes_default_to_0644_0755_and_are_checked) {
+  auto plain = LoadConnector(kValidConnector);
+  BOOST_REQUIRE_EQUAL(plain.result.config.connectors.size(), 1u);
+  BOOST_TEST(plain.result.config.connectors[0].syncs[0].file_mode == 0644u);
+  BOOST_TEST(plain.result.config.connectors[0].syncs[0].dir_mode == 0755u);
+  BOOST_TEST(plain.result.config.connectors[0].syncs[0].gid == -1);
+  auto set = LoadConnector(std::string(kValidConnector) + "    file_mode: \"0640\"\n    dir_mode: \"0750\"\n    group: root\n");
+  ExpectErrors(set, {});
+  BOOST_TEST(set.result.config.connectors[0].syncs[0].file_mode == 0640u);
+  BOOST_TEST(set.result.config.connectors[0].syncs[0].dir_mode == 0750u);
+  BOOST_TEST(set.result.config.connectors[0].syncs[0].gid == 0);
+  auto bad = LoadConnector(std::string(kValidConnector) +
+                           "    file_mode: \"0440\"\n    dir_mode: \"0999\"\n    group: no-such-group-gitsyncd\n");
+  ExpectErrors(bad, {"connectors.d/c.yaml:11:16: syncs[0].file_mode: must be an octal mode up to 0777 that keeps the "
+                     "owner's 0600 bits, found '0440'",
+                     "connectors.d/c.yaml:12:15: syncs[0].dir_mode: must be an octal mode up to 0777 that keeps the "
+                     "owner's 0700 bits, found '0999'",
+                     "connectors.d/c.yaml:13:12: syncs[0].group: no group 'no-such-group-gitsyncd' on this host"});
+}
+
 BOOST_AUTO_TEST_CASE(unknown_key_suggests_the_close_one) {
   auto c = LoadConnector(Replace(kValidConnector, "provider:", "provder:"));
   ExpectErrors(c, {"connectors.d/c.yaml:1:1: provider: required key is missing",

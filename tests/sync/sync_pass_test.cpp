@@ -209,6 +209,39 @@ BOOST_FIXTURE_TEST_CASE(push_direction_never_writes_the_folder, SeededFixture) {
   BOOST_TEST(Remote("config/b.txt") == "local wins\n");
 }
 
+// Pulled files are readable by the services that use them whatever the daemon's umask (the unit
+// runs with UMask=0077): file_mode/dir_mode, Git's executable bit, and the sync's group.
+BOOST_FIXTURE_TEST_CASE(pulled_files_get_the_configured_modes_and_group_whatever_the_umask, SyncFixture) {
+  GitClone p = Person("seed");
+  p.Write("config/nginx/site.conf", "server {}\n");
+  p.Write("config/reload.sh", "#!/bin/sh\n");
+  BOOST_REQUIRE(::chmod((dir / "seed/config/reload.sh").c_str(), 0755) == 0);
+  BOOST_REQUIRE(p.CommitAndPush("seed"));
+  spec.ownership = FolderOwnership{0640, 0750, ::geteuid() == 0 ? 65534 : -1};
+  mode_t old = ::umask(077);
+  Sync();
+  ::umask(old);
+  auto mode_of = [&](const std::string& rel) {
+    struct stat st{};
+    BOOST_REQUIRE(::stat((local + "/" + rel).c_str(), &st) == 0);
+    return st;
+  };
+  BOOST_TEST((mode_of("nginx/site.conf").st_mode & 07777) == 0640u);
+  BOOST_TEST((mode_of("reload.sh").st_mode & 07777) == 0750u);  // x where file_mode has r
+  BOOST_TEST((mode_of("nginx").st_mode & 07777) == 0750u);
+  if (::geteuid() == 0) {
+    BOOST_TEST(mode_of("nginx/site.conf").st_gid == 65534u);
+    BOOST_TEST(mode_of("nginx").st_gid == 65534u);
+  }
+  // A later pull replacing the file keeps the configured mode too.
+  p.Write("config/nginx/site.conf", "server { listen 80; }\n");
+  BOOST_REQUIRE(p.CommitAndPush("edit"));
+  old = ::umask(077);
+  Sync();
+  ::umask(old);
+  BOOST_TEST((mode_of("nginx/site.conf").st_mode & 07777) == 0640u);
+}
+
 // A push binding started on an empty (or not yet filled) folder must not empty the branch.
 BOOST_FIXTURE_TEST_CASE(first_push_sync_of_an_empty_folder_deletes_nothing_on_the_branch, SyncFixture) {
   GitClone p = Person("seed");
