@@ -12,6 +12,7 @@
 
 #include <sys/stat.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -28,6 +29,9 @@ namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 
 namespace {
+
+// Idle time after which a kept-alive connection is not trusted with a write (see last_used).
+constexpr std::chrono::seconds kIdleBeforeWrite{2};
 
 struct Target {
   std::string host, port, path;  // path includes the query
@@ -104,6 +108,10 @@ struct HttpsClient::Impl {
   std::shared_ptr<ssl::context> tls;
   std::optional<beast::ssl_stream<beast::tcp_stream>> stream;
   std::string connected_to;  // "host:port" of the open connection
+  // When the open connection last finished an exchange. Servers close idle keep-alive
+  // connections after a few seconds; a write (never retried) must not go out on one that sat
+  // idle, for example through a rate-limit wait.
+  std::chrono::steady_clock::time_point last_used{};
   beast::flat_buffer buffer;
   uint64_t requests = 0, connections = 0;
   Status tls_setup;
@@ -279,12 +287,17 @@ struct HttpsClient::Impl {
     for (int attempt = 0; attempt < 2; ++attempt) {
       if (Cancelled()) return Status::Unavailable("request to " + t->host + " cancelled: gitsyncd is stopping or reloading");
       bool reused = stream.has_value() && connected_to == t->host + ":" + t->port;
+      if (reused && body != nullptr && std::chrono::steady_clock::now() - last_used > kIdleBeforeWrite) {
+        Fail(Status::Ok());  // a fresh connection for the write
+        reused = false;
+      }
       Status c = Connect(*t);
       if (!c.ok()) return c;
       auto parser = make();
       HttpsResponse res;
       Status s = Exchange(*t, headers, *parser, &res, method, body);
       if (s.ok()) {
+        last_used = std::chrono::steady_clock::now();
         finish(*parser, &res);
         return res;
       }
