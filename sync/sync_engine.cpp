@@ -359,6 +359,9 @@ Result<std::string> SyncEngine::SyncNow(const std::string& binding, std::chrono:
   // Wait for a pass that starts after this call: the one after any running or queued one.
   uint64_t target = b.passes + (b.running ? 1 : 0) + 1;
   if (b.running) b.rerun = true;
+  // A full pass, as documented: the watcher may not have reported an edit saved just before
+  // the request, and a pass decided from its paths alone would call the folder in sync.
+  b.full_scan = true;
   impl_->Enqueue(b, binding, true);
   if (!impl_->done_cv.wait_for(lock, timeout, [&] { return impl_->stopping || b.passes >= target; })) {
     return Status::Unavailable("sync '" + binding + "' did not finish within " +

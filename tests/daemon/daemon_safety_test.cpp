@@ -149,7 +149,7 @@ BOOST_AUTO_TEST_CASE(a_second_run_on_the_same_state_dir_exits_and_leaves_the_fir
   WriteFile(Local("one-app") + "/a.yaml", "a: 2\n");
   CommandResult now = Cli(cfg, {"sync-now", "one-app"});
   BOOST_TEST(now.exit_code == 0, now.err);
-  BOOST_TEST(OnRemote("one", "a.yaml", "a: 2\n"));
+  BOOST_TEST(OnRemote("one", "a.yaml", "a: 2\n"), now.out + first.Log());
 
   // Once the first one stops, the state directory is free again.
   first.Signal(SIGTERM);

@@ -168,6 +168,6 @@ BOOST_AUTO_TEST_CASE(import_names_missing_token_scopes) {
   ImportFixture f("repo");
   CommandResult r = f.Cli({"import", "team", "--all", "--local-root", f.dir / "srv"});
   BOOST_TEST(r.exit_code == 1);
-  BOOST_TEST(r.err.find("the API token needs the 'repo' and 'read:org' scopes to list ") != std::string::npos, r.err);
+  BOOST_TEST(r.err.find("the API token needs the 'read:org' scope to list ") != std::string::npos, r.err);
   BOOST_TEST(!FileExists(f.cfg + "/connectors.d/alpha.yaml"));
 }
