@@ -7,6 +7,7 @@
 #include <set>
 
 #include "api/api_answer.h"
+#include "api/comma_list.h"
 
 namespace gitsyncd {
 namespace {
@@ -42,16 +43,7 @@ std::string Encode(const std::string& s, bool keep_slash) {
 // "repo" grants "public_repo"; "admin:org" grants "write:org", which grants "read:org").
 std::set<std::string> Scopes(const std::string& header) {
   std::set<std::string> out;
-  size_t start = 0;
-  while (start <= header.size()) {
-    size_t comma = header.find(',', start);
-    std::string scope = header.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    while (!scope.empty() && scope.front() == ' ') scope.erase(0, 1);
-    while (!scope.empty() && scope.back() == ' ') scope.pop_back();
-    if (!scope.empty()) out.insert(scope);
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
+  for (auto& scope : CommaList(header)) out.insert(std::move(scope));
   if (out.count("repo")) out.insert("public_repo");
   if (out.count("admin:org")) out.insert("write:org");
   if (out.count("write:org")) out.insert("read:org");

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <optional>
 
+#include "api/comma_list.h"
 #include "api/io_cancel.h"
 
 namespace gitsyncd {
@@ -57,21 +58,14 @@ std::string Env(const char* a, const char* b) {
 }
 
 bool NoProxyMatches(const std::string& no_proxy, const std::string& host) {
-  size_t start = 0;
-  while (start <= no_proxy.size()) {
-    size_t comma = no_proxy.find(',', start);
-    std::string item = no_proxy.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    while (!item.empty() && item.front() == ' ') item.erase(0, 1);
-    while (!item.empty() && item.back() == ' ') item.pop_back();
+  for (auto item : CommaList(no_proxy)) {
     if (item == "*") return true;
-    if (!item.empty() && item.front() == '.') item.erase(0, 1);
+    if (item.front() == '.') item.erase(0, 1);
     if (!item.empty() && (host == item || (host.size() > item.size() &&
                                            host.compare(host.size() - item.size(), item.size(), item) == 0 &&
                                            host[host.size() - item.size() - 1] == '.'))) {
       return true;
     }
-    if (comma == std::string::npos) break;
-    start = comma + 1;
   }
   return false;
 }
