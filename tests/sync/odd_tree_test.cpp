@@ -36,7 +36,22 @@ struct Seeded : Binding {
     person->Pull();
     BOOST_REQUIRE(person->CommitAndPush(message));
   }
+  // On the remote, the folder notes/ becomes a file.
+  void RemoteTurnsNotesIntoAFile() {
+    person->Pull();
+    person->Remove("config/notes/b.txt");
+    person->Write("config/notes", "now a file\n");
+    BOOST_REQUIRE(person->CommitAndPush("folder to file"));
+  }
 };
+
+// Whether `text` is at `path` on any branch of the remote (main or a conflict branch).
+bool OnSomeBranch(Binding& r, const std::string& path, const std::string& text) {
+  for (const auto& b : Branches(r.bare)) {
+    if (ShowFile(r.bare, b, path) == text) return true;
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -156,13 +171,52 @@ BOOST_AUTO_TEST_CASE(a_file_turned_folder_on_one_side_and_edited_on_the_other_lo
       BOOST_TEST_MESSAGE("first pass: " << first.ToString());
       bool edit_kept = r.LocalExists("notes/b.txt") && !std::filesystem::is_directory(r.local + "/notes/b.txt") &&
                        r.Local("notes/b.txt") == "local edit\n";
-      bool edit_on_branch = false;
-      for (const auto& b : Branches(r.bare)) {
-        if (ShowFile(r.bare, b, "config/notes/b.txt") == "local edit\n") edit_on_branch = true;
-      }
-      BOOST_TEST((edit_kept || edit_on_branch));
+      BOOST_TEST((edit_kept || OnSomeBranch(r, "config/notes/b.txt", "local edit\n")));
       BOOST_TEST(r.Remote("config/notes/b.txt/inner.txt") == "inside\n");
-      // The reverse: the remote folder becomes a file again while the folder holds the folder.
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_folder_turned_file_on_the_remote_while_the_local_folder_holds_edits_loses_nothing) {
+  for (Served served : {Served::kFile, Served::kHttps}) {
+    BOOST_TEST_CONTEXT(Name(served)) {
+      Seeded r(served);
+      // Remote: the folder notes/ becomes a file; local: notes/ keeps growing.
+      r.RemoteTurnsNotesIntoAFile();
+      r.WriteLocal("notes/b.txt", "local edit\n");
+      r.WriteLocal("notes/new.txt", "new local\n");
+      for (int i = 0; i < 3; ++i) BOOST_TEST_MESSAGE("pass: " << RunSyncPass(r.spec).status().ToString());
+      // Both local edits and the remote's file are kept: in the folder or on a branch.
+      bool b_kept = std::filesystem::is_regular_file(r.local + "/notes/b.txt") && r.Local("notes/b.txt") == "local edit\n";
+      bool new_kept = std::filesystem::is_regular_file(r.local + "/notes/new.txt") && r.Local("notes/new.txt") == "new local\n";
+      BOOST_TEST((b_kept || OnSomeBranch(r, "config/notes/b.txt", "local edit\n")));
+      BOOST_TEST((new_kept || OnSomeBranch(r, "config/notes/new.txt", "new local\n")));
+      bool file_kept = std::filesystem::is_regular_file(r.local + "/notes") && r.Local("notes") == "now a file\n";
+      BOOST_TEST((file_kept || OnSomeBranch(r, "config/notes", "now a file\n")));
+      // The folder is one side's state, never a mix: notes is the remote's file or the local folder.
+      BOOST_TEST((file_kept || (b_kept && new_kept)));
+      BOOST_TEST(r.Local("app.yaml") == "a: 1\n");
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_folder_turned_file_on_the_remote_replaces_an_unedited_local_folder) {
+  for (Served served : {Served::kFile, Served::kHttps}) {
+    BOOST_TEST_CONTEXT(Name(served)) {
+      Seeded r(served);
+      r.RemoteTurnsNotesIntoAFile();
+      r.Sync();
+      BOOST_TEST(std::filesystem::is_regular_file(r.local + "/notes"));
+      BOOST_TEST(r.Local("notes") == "now a file\n");
+      BOOST_TEST(r.Remote("config/notes") == "now a file\n");
+      // And back: the file becomes a folder again.
+      r.person->Pull();
+      r.person->Remove("config/notes");
+      r.person->Write("config/notes/c.txt", "sea\n");
+      BOOST_REQUIRE(r.person->CommitAndPush("file to folder"));
+      r.Sync();
+      BOOST_TEST(r.Local("notes/c.txt") == "sea\n");
+      BOOST_TEST(r.Sync().summary == "in sync");
     }
   }
 }
