@@ -10,8 +10,9 @@
 #include <mutex>
 
 #include "api/api_answer.h"
+#include "config/text.h"
 
-#include "api/gitlab_api.h"
+#include "config/url_encode.h"
 
 namespace gitsyncd {
 namespace {
@@ -56,7 +57,7 @@ std::string AzureApiBase(const std::string& remote_url) {
     if (size_t slash = repo.find('/'); slash != std::string::npos) repo.resize(slash);
     if (repo.size() > 4 && repo.compare(repo.size() - 4, 4, ".git") == 0) repo.resize(repo.size() - 4);
   }
-  while (!base_path.empty() && base_path.back() == '/') base_path.pop_back();
+  base_path = WithoutTrailingSlashes(base_path);
   std::string host(u->encoded_host());
   bool services_org_only = (host == "dev.azure.com" && std::count(base_path.begin(), base_path.end(), '/') == 1) ||
                            (host.size() > 17 && host.compare(host.size() - 17, 17, ".visualstudio.com") == 0 &&
@@ -71,7 +72,7 @@ AzureApi::AzureApi(ApiTarget target) : target_(std::move(target)), client_(targe
   auto git = path.find("/_git/");
   repo_ = git == std::string::npos ? path.substr(path.rfind('/') + 1) : path.substr(git + 6);
   base_ = target_.api_base;
-  while (!base_.empty() && base_.back() == '/') base_.pop_back();
+  base_ = WithoutTrailingSlashes(base_);
   if (base_.empty() && !target_.remote_url.empty()) base_ = AzureApiBase(target_.remote_url);
   if (base_.empty()) base_ = "https://dev.azure.com/" + (git == std::string::npos ? path : path.substr(0, git));
   version_ = target_.api_version.empty() ? "7.1" : target_.api_version;
@@ -272,7 +273,7 @@ namespace gitsyncd {
 
 Result<std::vector<RemoteRepo>> AzureApi::ListRepositories(const std::string& account) {
   std::string base = target_.api_base;
-  while (!base.empty() && base.back() == '/') base.pop_back();
+  base = WithoutTrailingSlashes(base);
   if (base.empty() && !target_.remote_url.empty()) base = AzureApiBase(target_.remote_url);
   if (base.empty()) base = "https://dev.azure.com/" + account;
   HeaderList headers{{"Authorization", auth_}, {"Accept", "application/json"}};

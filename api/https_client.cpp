@@ -20,6 +20,7 @@
 
 #include "api/comma_list.h"
 #include "api/io_cancel.h"
+#include "config/text.h"
 
 namespace gitsyncd {
 
@@ -259,9 +260,7 @@ struct HttpsClient::Impl {
     auto& msg = parser.get();
     out->status = msg.result_int();
     for (const auto& f : msg) {
-      std::string name(f.name_string());
-      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      out->headers[name] = std::string(f.value());
+      out->headers[AsciiLower(std::string(f.name_string()))] = std::string(f.value());
     }
     if (!msg.keep_alive()) {
       stream.reset();

@@ -12,6 +12,7 @@
 #include "api/bitbucket_server_api.h"
 #include "api/github_api.h"
 #include "api/gitlab_api.h"
+#include "config/text.h"
 
 namespace gitsyncd {
 
@@ -147,8 +148,7 @@ Result<HttpsResponse> ApiGet(HttpsClient& client, const ApiTarget& target, const
     if (Origin(next) != origin) {
       sent.erase(std::remove_if(sent.begin(), sent.end(),
                                 [](const auto& h) {
-                                  std::string k = h.first;
-                                  for (auto& c : k) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+                                  std::string k = AsciiLower(h.first);
                                   return k == "authorization" || k == "private-token" || k == "cookie";
                                 }),
                  sent.end());

@@ -8,6 +8,8 @@
 #include <memory>
 #include <mutex>
 
+#include "config/text.h"
+
 namespace gitsyncd {
 
 std::optional<std::time_t> ParseHttpDate(const std::string& text) {
@@ -45,8 +47,7 @@ std::optional<long long> UntilReset(const std::string& value, std::time_t now) {
 
 bool MentionsSecondaryLimit(const std::string& body) {
   // "You have exceeded a secondary rate limit..." (older answers: "abuse detection mechanism").
-  std::string lower = body.substr(0, 2000);
-  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string lower = AsciiLower(body.substr(0, 2000));
   return lower.find("secondary rate limit") != std::string::npos || lower.find("abuse detection") != std::string::npos;
 }
 

@@ -83,10 +83,10 @@ std::string BindingStateDir(const DaemonConfig& daemon, const std::string& bindi
         c == '-' || (c == '.' && !escaped.empty())) {
       escaped.push_back(static_cast<char>(c));
     } else {
-      static const char* kHex = "0123456789abcdef";
+      char hex[3];
+      sodium_bin2hex(hex, sizeof hex, &c, 1);
       escaped += '%';
-      escaped += kHex[c >> 4];
-      escaped += kHex[c & 15];
+      escaped += hex;
     }
   }
   return daemon.state_dir + "/bindings/" + escaped;
@@ -108,14 +108,10 @@ std::string ConnectorId(std::string_view name) {
   if (plain && !id.empty()) return id;
   unsigned char digest[crypto_hash_sha256_BYTES];
   crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(name.data()), name.size());
-  static const char kHex[] = "0123456789abcdef";
-  std::string suffix;
-  for (int i = 0; i < 4; ++i) {
-    suffix += kHex[digest[i] >> 4];
-    suffix += kHex[digest[i] & 15];
-  }
+  char suffix[9];
+  sodium_bin2hex(suffix, sizeof suffix, digest, 4);
   while (!id.empty() && id.back() == '-') id.pop_back();
-  return id.empty() ? "c-" + suffix : id + "-" + suffix;
+  return id.empty() ? std::string("c-") + suffix : id + "-" + suffix;
 }
 
 }  // namespace gitsyncd

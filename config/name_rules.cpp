@@ -7,6 +7,8 @@
 #include <optional>
 #include <vector>
 
+#include "config/text.h"
+
 namespace gitsyncd {
 namespace {
 
@@ -137,9 +139,7 @@ std::string CheckImportName(std::string_view name) {
     if (special(name[i]) && special(name[i - 1])) return "must not contain two special characters in a row";
   }
   if (name.size() >= 4) {
-    std::string tail(name.substr(name.size() - 4));
-    for (auto& c : tail) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (tail == ".git") return "must not end in '.git'";
+    if (AsciiLower(std::string(name.substr(name.size() - 4))) == ".git") return "must not end in '.git'";
   }
   return {};
 }

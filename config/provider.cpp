@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "config/text.h"
+
 namespace gitsyncd {
 namespace {
 
@@ -91,7 +93,7 @@ Result<std::string> ComposeRepoUrl(Provider provider, std::string_view account_u
     return Status::InvalidArgument("repository name '" + std::string(repo) + "' is not a plain name");
   }
   std::string base(account_url);
-  while (!base.empty() && base.back() == '/') base.pop_back();
+  base = WithoutTrailingSlashes(base);
   if (base.empty()) return Status::InvalidArgument("account URL is empty");
   // scp-like "git@host:" with nothing after the colon needs no separating slash.
   std::string sep = base.back() == ':' ? "" : "/";
@@ -116,9 +118,16 @@ std::string RepoPathFromUrl(std::string_view url) {
   } else if (auto colon = rest.find(':'); colon != std::string::npos) {
     rest = rest.substr(colon + 1);
   }
-  while (!rest.empty() && rest.back() == '/') rest.pop_back();
+  rest = WithoutTrailingSlashes(rest);
   if (rest.size() > 4 && rest.compare(rest.size() - 4, 4, ".git") == 0) rest.resize(rest.size() - 4);
   return rest;
+}
+
+std::string BitbucketServerRepoPath(std::string_view repo_path) {
+  std::string path(repo_path);
+  if (path.rfind("scm/", 0) == 0) return path.substr(4);
+  if (auto at = path.find("/scm/"); at != std::string::npos) return path.substr(at + 5);
+  return path;
 }
 
 }  // namespace gitsyncd

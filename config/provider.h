@@ -40,4 +40,9 @@ Result<std::string> ComposeRepoUrl(Provider provider, std::string_view account_u
 // "scm/KEY/slug"; Azure https://dev.azure.com/org/proj/_git/repo -> "org/proj/_git/repo".
 std::string RepoPathFromUrl(std::string_view url);
 
+// Bitbucket Server's HTTPS clone URLs put "scm/" (after any context path) before "KEY/slug",
+// which its REST API and payloads do not: "scm/KEY/slug" and "bitbucket/scm/KEY/slug" ->
+// "KEY/slug"; an SSH path ("KEY/slug") is returned as it is.
+std::string BitbucketServerRepoPath(std::string_view repo_path);
+
 }  // namespace gitsyncd

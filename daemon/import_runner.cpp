@@ -118,8 +118,7 @@ ImportProgress RunImport(const Config& config, const SecretStore* store, const I
   target.http.ca_file = config.daemon.ca_file;
   auto api = MakeProviderApi(target);
   if (!api.ok()) return fail(api.status().message());
-  std::string account = RepoPathFromUrl(c->url);
-  if (account.rfind("scm/", 0) == 0) account = account.substr(4);
+  std::string account = BitbucketServerRepoPath(RepoPathFromUrl(c->url));
   // A GitHub (Gitea, Gogs) account is one name: the URL's last path part.
   if (c->provider == Provider::kGitHub) account = account.substr(account.rfind('/') + 1);
   on_progress(p);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "config/log_context.h"
+#include "webhooks/json_text.h"
 
 namespace gitsyncd {
 namespace {
@@ -36,19 +37,9 @@ class JournalPriorityFlag : public spdlog::custom_flag_formatter {
 class JsonMessageFlag : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
-    static const char kHex[] = "0123456789abcdef";
-    for (char c : std::string_view(msg.payload.data(), msg.payload.size())) {
-      unsigned char u = static_cast<unsigned char>(c);
-      if (c == '"' || c == '\\') {
-        dest.push_back('\\');
-        dest.push_back(c);
-      } else if (u < 0x20) {
-        const char esc[] = {'\\', 'u', '0', '0', kHex[u >> 4], kHex[u & 15]};
-        dest.append(esc, esc + 6);
-      } else {
-        dest.push_back(c);
-      }
-    }
+    std::string quoted;
+    AppendJsonString(quoted, std::string_view(msg.payload.data(), msg.payload.size()));
+    dest.append(quoted.data() + 1, quoted.data() + quoted.size() - 1);  // the pattern has the quotes
   }
   std::unique_ptr<custom_flag_formatter> clone() const override {
     return spdlog::details::make_unique<JsonMessageFlag>();

@@ -2,12 +2,13 @@
 
 #include <algorithm>
 
+#include "config/text.h"
+
 namespace gitsyncd {
 namespace {
 
 std::string Normal(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  while (!s.empty() && s.back() == '/') s.pop_back();
+  s = WithoutTrailingSlashes(AsciiLower(std::move(s)));
   if (s.size() > 4 && s.compare(s.size() - 4, 4, ".git") == 0) s.resize(s.size() - 4);
   while (!s.empty() && s.front() == '/') s.erase(0, 1);
   return s;
@@ -16,10 +17,8 @@ std::string Normal(std::string s) {
 // The path part of a clone URL, normalised, with Azure's "_git" and Bitbucket Server's
 // "scm" parts left out: https://host/a/b.git -> a/b; org/project/_git/repo -> org/project/repo.
 std::string UrlPath(const std::string& url) {
-  std::string rest = "/" + RepoPathFromUrl(url);
-  for (std::string_view drop : {"/_git/", "/scm/"}) {
-    if (auto at = rest.find(drop); at != std::string::npos) rest.replace(at, drop.size(), "/");
-  }
+  std::string rest = "/" + BitbucketServerRepoPath(RepoPathFromUrl(url));
+  if (auto at = rest.find("/_git/"); at != std::string::npos) rest.replace(at, 6, "/");
   return Normal(rest);
 }
 

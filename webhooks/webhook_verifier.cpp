@@ -117,12 +117,8 @@ std::string HmacHex(std::string_view key, std::string_view body, bool sha1) {
   unsigned int len = 0;
   HMAC(sha1 ? EVP_sha1() : EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
-  static const char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned i = 0; i < len; ++i) {
-    hex += kHex[mac[i] >> 4];
-    hex += kHex[mac[i] & 15];
-  }
+  char hex[2 * EVP_MAX_MD_SIZE + 1];
+  sodium_bin2hex(hex, sizeof hex, mac, len);
   return hex;
 }
 

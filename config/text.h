@@ -1,0 +1,28 @@
+// Small text helpers every part of the program shares: one home for each, so that URL bases,
+// header names and host names are treated the same way everywhere.
+#pragma once
+
+#include <boost/algorithm/string/classification.hpp>
+#include <boost/algorithm/string/trim.hpp>
+
+#include <string>
+
+namespace gitsyncd {
+
+// "https://host/api/" -> "https://host/api"; "/" and "" stay as they are only when `keep_root`.
+inline std::string WithoutTrailingSlashes(std::string s, bool keep_root = false) {
+  boost::algorithm::trim_right_if(s, boost::algorithm::is_any_of("/"));
+  if (keep_root && s.empty()) s = "/";
+  return s;
+}
+
+// ASCII lowercase (header names, host names, hex digests), whatever the locale: bytes outside
+// A-Z are left alone (std::tolower and Boost's to_lower follow the global locale).
+inline std::string AsciiLower(std::string s) {
+  for (char& c : s) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return s;
+}
+
+}  // namespace gitsyncd
