@@ -7,13 +7,19 @@
 #include <set>
 
 #include "api/api_answer.h"
-#include "api/gitlab_api.h"
+#include "config/text.h"
+#include "api/comma_list.h"
+#include "config/url_encode.h"
 #include "api/multipart.h"
 
 namespace gitsyncd {
 namespace {
 
 namespace json = boost::json;
+
+// What a write needs, as Bitbucket names it for each credential kind.
+constexpr const char* kWriteRight =
+    "the 'repository:write' scope (access tokens), or Repositories: Write (app passwords and API tokens)";
 using api_answer::IsObjectId;
 using api_answer::Member;
 using api_answer::Str;
@@ -58,7 +64,7 @@ bool HasAttribute(const json::value& entry, std::string_view name) {
 }  // namespace
 
 BitbucketCloudApi::BitbucketCloudApi(ApiTarget target) : target_(std::move(target)), client_(target_.http) {
-  while (!target_.api_base.empty() && target_.api_base.back() == '/') target_.api_base.pop_back();
+  target_.api_base = WithoutTrailingSlashes(target_.api_base);
   if (target_.api_base.empty()) target_.api_base = "https://api.bitbucket.org";
   repo_url_ = target_.api_base + "/2.0/repositories/" + UrlEncodePath(target_.repo);
 }
@@ -70,10 +76,28 @@ Result<HttpsResponse> BitbucketCloudApi::Call(const std::string& url, const std:
                              target_.repo, "repository read");
 }
 
+// Repository, project and workspace access tokens (and OAuth tokens) name their scopes in
+// X-OAuth-Scopes and their kind in X-Credential-Type ("repo_access_token", ...); see
+// https://support.atlassian.com/bitbucket-cloud/kb/how-to-fetch-the-scope-of-a-token-via-command-line.
+// App passwords and API tokens report neither. Reading the repository proves read access.
 Result<ApiAccess> BitbucketCloudApi::CheckAccess() {
   auto res = Call(repo_url_, "repository " + target_.repo);
   if (!res.ok()) return res.status();
-  return ApiAccess{};  // access tokens do not report their scopes here; reading the repository proves read access
+  ApiAccess access;
+  auto scopes = res->headers.find("x-oauth-scopes");
+  if (scopes == res->headers.end()) return access;
+  access.scopes_reported = true;
+  access.scopes = scopes->second;
+  auto kind = res->headers.find("x-credential-type");
+  std::string token = kind == res->headers.end() ? "the token" : "the " + kind->second;
+  // Older scope names, then the API tokens' "<action>:<resource>:bitbucket" form.
+  static const std::set<std::string> kWrite = {"repository:write", "repository:admin", "write:repository:bitbucket",
+                                               "admin:repository:bitbucket"};
+  bool write = false;
+  for (const std::string& scope : CommaList(access.scopes)) write = write || kWrite.count(scope) > 0;
+  access.can_write = write;
+  access.write_needs = "the 'repository:write' scope (" + token + " has: " + access.scopes + ")";
+  return access;
 }
 
 Result<std::string> BitbucketCloudApi::BranchHead(const std::string& branch) {
@@ -188,7 +212,7 @@ Result<std::string> BitbucketCloudApi::Commit(const CommitRequest& req) {
     std::string body = json::serialize(json::object{{"name", req.branch}, {"target", json::object{{"hash", req.parent}}}});
     auto res = api_answer::CheckedWrite(ApiSend(client_, target_, "POST", repo_url_ + "/refs/branches", headers, body),
                                         "Bitbucket Cloud: create branch " + req.branch, target_.api_base,
-                                        target_.repo, "repository write", moved);
+                                        target_.repo, kWriteRight, moved);
     if (!res.ok()) return res.status();
     return req.parent;
   }
@@ -212,7 +236,7 @@ Result<std::string> BitbucketCloudApi::Commit(const CommitRequest& req) {
   headers.emplace_back("Content-Type", form.ContentType());
   std::string what = "Bitbucket Cloud: commit " + std::to_string(req.changes.size()) + " file(s) to " + req.branch;
   auto res = api_answer::CheckedWrite(ApiSend(client_, target_, "POST", repo_url_ + "/src", headers, body), what,
-                                      target_.api_base, target_.repo, "repository write", moved);
+                                      target_.api_base, target_.repo, kWriteRight, moved);
   if (!res.ok()) return res.status();
   // The new commit is named only by the Location header: .../commit/{hash}.
   std::string location = res->Header("location");

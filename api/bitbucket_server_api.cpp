@@ -4,8 +4,9 @@
 #include <boost/json.hpp>
 
 #include "api/api_answer.h"
+#include "config/text.h"
 
-#include "api/gitlab_api.h"
+#include "config/url_encode.h"
 #include "api/multipart.h"
 
 namespace gitsyncd {
@@ -17,16 +18,27 @@ using api_answer::Member;
 using api_answer::Str;
 using api_answer::True;
 
+// Bitbucket answers a valid token that lacks a permission with 401 and an AuthorisationException
+// ("You are not permitted to access this resource"), not 403; a refused token is 401 with an
+// authentication exception. Only the first is a missing right, so it becomes the 403 it means.
+Result<HttpsResponse> PermissionAs403(Result<HttpsResponse> res) {
+  if (res.ok() && res->status == 401 && res->body.find("AuthorisationException") != std::string::npos) {
+    res->status = 403;
+  }
+  return res;
+}
 
+// The permissions reads and writes need, as an HTTP access token's settings name them.
+constexpr const char* kReadRight = "Repository read (REPO_READ, or Project read for a project token)";
+constexpr const char* kWriteRight = "Repository write (REPO_WRITE, or Project write for a project token)";
 
 }  // namespace
 
 BitbucketServerApi::BitbucketServerApi(ApiTarget target) : target_(std::move(target)), client_(target_.http) {
   std::string base = target_.api_base;
-  while (!base.empty() && base.back() == '/') base.pop_back();
+  base = WithoutTrailingSlashes(base);
   // target.repo comes from the clone URL: scm/{key}/{slug} (HTTPS) or {key}/{slug} (SSH).
-  std::string path = target_.repo;
-  if (path.rfind("scm/", 0) == 0) path = path.substr(4);
+  std::string path = BitbucketServerRepoPath(target_.repo);
   auto slash = path.find('/');
   if (base.empty()) {
     setup_ = Status::InvalidArgument("fetch: api with bitbucket-server needs api.url (the server's base URL, e.g. "
@@ -42,8 +54,8 @@ Result<HttpsResponse> BitbucketServerApi::Call(const std::string& path, const st
                                                const std::string& download_to, uint64_t max) {
   if (!setup_.ok()) return setup_;
   HeaderList headers{{"Authorization", "Bearer " + target_.token}, {"Accept", "application/json"}};
-  auto res = ApiGet(client_, target_, repo_base_ + path, headers, download_to, max);
-  return api_answer::Checked(std::move(res), what, target_.api_base, target_.repo, "repository read");
+  auto res = PermissionAs403(ApiGet(client_, target_, repo_base_ + path, headers, download_to, max));
+  return api_answer::Checked(std::move(res), what, target_.api_base, target_.repo, kReadRight);
 }
 
 Result<ApiAccess> BitbucketServerApi::CheckAccess() {
@@ -149,8 +161,8 @@ Result<HttpsResponse> BitbucketServerApi::Write(const std::string& method, const
                      {"Accept", "application/json"},
                      {"Content-Type", content_type},
                      {"X-Atlassian-Token", "no-check"}};
-  return api_answer::CheckedWrite(ApiSend(client_, target_, method, repo_base_ + path, headers, body),
-                                  "Bitbucket Server: " + what, target_.api_base, target_.repo, "repository write",
+  return api_answer::CheckedWrite(PermissionAs403(ApiSend(client_, target_, method, repo_base_ + path, headers, body)),
+                                  "Bitbucket Server: " + what, target_.api_base, target_.repo, kWriteRight,
                                   [](int st, const std::string&) { return st == 409; });
 }
 
@@ -220,7 +232,7 @@ namespace gitsyncd {
 
 Result<std::vector<RemoteRepo>> BitbucketServerApi::ListRepositories(const std::string& account) {
   std::string base = target_.api_base;
-  while (!base.empty() && base.back() == '/') base.pop_back();
+  base = WithoutTrailingSlashes(base);
   if (base.empty()) return Status::InvalidArgument("import from bitbucket-server needs api.url (the server's base URL)");
   HeaderList headers{{"Authorization", "Bearer " + target_.token}, {"Accept", "application/json"}};
   std::vector<RemoteRepo> out;
@@ -229,8 +241,8 @@ Result<std::vector<RemoteRepo>> BitbucketServerApi::ListRepositories(const std::
     if (pages > 10000) return Status::Corrupted("repository list of " + account + " never ends");
     std::string url = base + "/rest/api/1.0/projects/" + UrlEncodeComponent(account) + "/repos?limit=100&start=" +
                       std::to_string(start);
-    auto res = api_answer::Checked(ApiGet(client_, target_, url, headers), "repositories of project " + account, base,
-                                   account, "project read");
+    auto res = api_answer::Checked(PermissionAs403(ApiGet(client_, target_, url, headers)),
+                                   "repositories of project " + account, base, account, "Project read (PROJECT_READ)");
     if (!res.ok()) return res.status();
     json::error_code ec;
     json::value v = json::parse(res->body, ec);

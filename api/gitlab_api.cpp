@@ -3,7 +3,11 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
+
 #include "api/api_answer.h"
+#include "config/text.h"
+#include "config/url_encode.h"
 
 namespace gitsyncd {
 namespace {
@@ -14,39 +18,45 @@ using api_answer::Member;
 using api_answer::Str;
 using api_answer::True;
 
+// The role the token's user holds on the project: the higher of its project and group
+// membership ("permissions" in https://docs.gitlab.com/ee/api/projects.html#get-a-single-project;
+// for project and group access tokens, the role chosen when the token was made). 0 = not said.
+int ProjectRole(const std::string& body) {
+  json::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (ec) return 0;
+  int level = 0;
+  for (const char* kind : {"project_access", "group_access"}) {
+    const json::value* l = Member(Member(Member(v, "permissions"), kind), "access_level");
+    if (l && l->is_int64()) level = std::max(level, static_cast<int>(l->as_int64()));
+  }
+  return level;
+}
+
+// https://docs.gitlab.com/ee/api/members.html#roles
+std::string RoleName(int level) {
+  switch (level) {
+    case 5: return "Minimal Access";
+    case 10: return "Guest";
+    case 15: return "Planner";
+    case 20: return "Reporter";
+    case 30: return "Developer";
+    case 40: return "Maintainer";
+    case 50: return "Owner";
+    default: return "access level " + std::to_string(level);
+  }
+}
+
+constexpr int kDeveloper = 30;  // the lowest role that may push to an unprotected branch
+
+// What a write needs: the commits and branches APIs take only the full 'api' scope
+// (write_repository is for Git over HTTPS), and a role that may push.
+constexpr const char* kWriteRight = "the 'api' scope and the Developer role or higher";
 
 }  // namespace
 
-std::string UrlEncodeComponent(const std::string& s) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
-std::string UrlEncodePath(const std::string& path) {
-  std::string out;
-  size_t start = 0;
-  while (!path.empty() && start <= path.size()) {
-    size_t slash = path.find('/', start);
-    out += UrlEncodeComponent(path.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
-    if (slash == std::string::npos) break;
-    out += '/';
-    start = slash + 1;
-  }
-  return out;
-}
-
 GitLabApi::GitLabApi(ApiTarget target) : target_(std::move(target)), client_(target_.http) {
-  while (!target_.api_base.empty() && target_.api_base.back() == '/') target_.api_base.pop_back();
+  target_.api_base = WithoutTrailingSlashes(target_.api_base);
   if (target_.api_base.empty()) target_.api_base = "https://gitlab.com/api/v4";
   project_ = UrlEncodeComponent(target_.repo);
 }
@@ -61,7 +71,15 @@ Result<HttpsResponse> GitLabApi::Call(const std::string& path, const std::string
 Result<ApiAccess> GitLabApi::CheckAccess() {
   auto project = Call("/projects/" + project_, "project " + target_.repo);
   if (!project.ok()) return project.status();
-  return CheckScopes(target_.repo);
+  auto access = CheckScopes(target_.repo);
+  if (!access.ok()) return access;
+  int role = ProjectRole(project->body);
+  if (role > 0 && role < kDeveloper) {
+    access->can_write = false;
+    access->write_needs = "the Developer role or higher on " + target_.repo + " (the token's role: " + RoleName(role) +
+                          (access->scopes_reported ? "; scopes: " + access->scopes : "") + ")";
+  }
+  return access;
 }
 
 // Personal, project and group access tokens can read their own scopes (GitLab 15.5+); older
@@ -185,7 +203,7 @@ Result<std::string> GitLabApi::Commit(const CommitRequest& req) {
     auto res = api_answer::CheckedWrite(
         ApiSend(client_, target_, "POST",
                 base + "/branches?branch=" + UrlEncodeComponent(req.branch) + "&ref=" + req.parent, headers, ""),
-        "GitLab: create branch " + req.branch, target_.api_base, target_.repo, "the 'api' scope", nullptr);
+        "GitLab: create branch " + req.branch, target_.api_base, target_.repo, kWriteRight, nullptr);
     if (!res.ok()) return res.status();
     return req.parent;
   }
@@ -222,7 +240,7 @@ Result<std::string> GitLabApi::Commit(const CommitRequest& req) {
   if (req.new_branch) body["start_sha"] = req.parent;
   std::string what = "GitLab: commit " + std::to_string(req.changes.size()) + " file(s) to " + req.branch;
   auto res = api_answer::CheckedWrite(ApiSend(client_, target_, "POST", base + "/commits", headers, json::serialize(body)),
-                                      what, target_.api_base, target_.repo, "the 'api' scope", moved);
+                                      what, target_.api_base, target_.repo, kWriteRight, moved);
   if (!res.ok()) return res.status();
   auto v = api_answer::ParseJson(*res, what);
   if (!v.ok()) return v.status();
@@ -258,6 +276,13 @@ Result<std::vector<RemoteRepo>> GitLabApi::ListRepositories(const std::string& a
     if (pages > 10000) return Status::Corrupted("project list of " + account + " never ends");
     auto res = Call("/groups/" + UrlEncodeComponent(account) + "/projects?include_subgroups=true&per_page=100&page=" + page,
                     "projects of group " + account);
+    // A group the token's user is no member of is 404: a project access token's bot user
+    // belongs to its project only.
+    if (!res.ok() && res.status().code() == Status::Code::kNotFound) {
+      return Status::NotFound(res.status().message() + " (the token sees no group " + account +
+                              ": listing a group needs a group access token of it, or a personal access token "
+                              "of a member)");
+    }
     if (!res.ok()) return res.status();
     json::error_code ec;
     json::value v = json::parse(res->body, ec);

@@ -66,8 +66,11 @@ Result<ApiFetchResult> FetchFolderViaApi(git_repository* repo, const std::string
   ProviderApi& api = **made;
   auto head = api.BranchHead(branch);
   if (!head.ok()) {
-    if (head.status().code() == Status::Code::kNotFound) return result;  // branch gone
-    return head.status();
+    if (head.status().code() != Status::Code::kNotFound) return head.status();
+    // A 404 means a deleted branch only when the repository can still be read: a token that lost
+    // access to it, or a repository moved away, answers 404 too, and must fail the pass.
+    if (auto access = api.CheckAccess(); !access.ok()) return access.status();
+    return result;  // branch gone
   }
   ApiState state = LoadApiState(binding_dir);
   git_odb* odb_raw = nullptr;

@@ -104,6 +104,23 @@ Test controls (not GitHub's): POST /__control with a JSON object
   {"move_branch_before_write": "main"}  before the next write to that branch, someone else commits on it
   {"max_depth_cap": N}       Bitbucket Cloud src listings go at most N levels deep
   {"read_only": ["o/r"]}     GitHub reports "permissions": {"push": false} for these repositories
+  {"token": {...}}           the token is a project, group, repository or workspace access token:
+     GitLab ("gitlab_role": 20, "gitlab_projects": ["g/p"] or "gitlab_group": "g"): a project or group access
+       token's bot user, a member of that project (or group) only, with that role
+       (https://docs.gitlab.com/ee/user/project/settings/project_access_tokens.html,
+       .../group/settings/group_access_tokens.html). /projects/:id carries "permissions": {"project_access":
+       {"access_level": role}, "group_access": null} (projects.html#get-a-single-project); other projects are
+       404 "404 Project Not Found"; a project token lists no group (404 "404 Group Not Found"); writes under the
+       Developer role (30) are 403 {"message": "403 Forbidden"}.
+     Bitbucket Cloud ("bbc_kind": "repo_access_token", "bbc_scopes": "repository"): every answer carries
+       x-oauth-scopes and x-credential-type (https://support.atlassian.com/bitbucket-cloud/kb/how-to-fetch-the-
+       scope-of-a-token-via-command-line); a write without repository:write (or :admin) is 403 {"type": "error",
+       "error": {"message": "Your credentials lack one or more required privilege scopes.", "detail":
+       {"granted": [...], "required": ["repository:write"]}}}.
+     Bitbucket Server ("bbs_permission": "REPO_READ"): an HTTP access token with only read permission; writes are
+       401 {"errors": [{"context": null, "message": "You are not permitted to access this resource",
+       "exceptionName": "com.atlassian.bitbucket.AuthorisationException"}]}, as Bitbucket answers a valid
+       token that lacks a permission (https://confluence.atlassian.com/pages/viewpage.action?pageId=1416563314).
 and GET /__stats -> {"requests": {...by kind...}, "blob_bytes": n, "bytes_sent": body bytes of all answers}.
 """
 import argparse
@@ -122,6 +139,21 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 LOCK = threading.RLock()
 STATE = {"rate_limit": 0, "rate_limit_403": 0, "truncate": False, "inject": [], "fail_5xx": 0, "per_page_max": 100}
 STATS = {"requests": {}, "blob_bytes": 0, "bytes_sent": 0}
+
+
+def token_rules():
+    """The {"token": {...}} control: what kind of token the client holds (see the module's doc)."""
+    with LOCK:
+        return dict(STATE.get("token") or {})
+
+
+def gitlab_token_sees(project):
+    token = token_rules()
+    if "gitlab_projects" in token:
+        return project in token["gitlab_projects"]
+    if "gitlab_group" in token:
+        return project.startswith(token["gitlab_group"] + "/")
+    return True
 
 
 def git(repo, *args, binary=False, input=None, env=None):
@@ -355,6 +387,10 @@ class Handler(BaseHTTPRequestHandler):
                          ("x-ratelimit-reset", str(int(time.time()) + 3600)), ("x-ratelimit-resource", "core")):
                 if k not in {h.lower() for h in headers}:
                     headers[k] = v
+        token = token_rules()
+        if self.path.startswith("/bbc/") and "bbc_scopes" in token:
+            headers["x-oauth-scopes"] = token["bbc_scopes"]
+            headers["x-credential-type"] = token.get("bbc_kind", "repo_access_token")
         if self.path.startswith("/azure/") and 200 <= status < 300:
             with LOCK:
                 delayed = STATE.get("azure_delay", 0) > 0
@@ -721,6 +757,10 @@ def gitlab(self):
         # https://docs.gitlab.com/ee/api/groups.html#list-a-groups-projects (include_subgroups)
         self.count("list_repos")
         group = unquote(g.group(1))
+        token = token_rules()
+        if "gitlab_projects" in token or ("gitlab_group" in token and group != token["gitlab_group"] and
+                                          not group.startswith(token["gitlab_group"] + "/")):
+            return self.send(404, {"message": "404 Group Not Found"})
         names = sorted(k for k in self.repos if k.startswith(group + "/") and
                        (q.get("include_subgroups") == "true" or k.count("/") == group.count("/") + 1))
         with LOCK:
@@ -734,12 +774,16 @@ def gitlab(self):
                                               "X-Next-Page": str(page + 1) if page < pages else ""})
     m = re.match(r"^/projects/([^/]+)(/repository/(branches|tree|files|commits)(/(.*))?)?$", path)
     project = unquote(m.group(1)) if m else None
-    if not m or project not in self.repos:
+    if not m or project not in self.repos or not gitlab_token_sees(project):
         self.count("not_found")
         return self.send(404, {"message": "404 Project Not Found"})
     repo = self.repos[project]
     kind, rest = m.group(3), m.group(5)
+    role = token_rules().get("gitlab_role")
     if self.command == "POST" and kind in ("commits", "branches") and not rest:
+        if role is not None and role < 30:
+            self.count("write_forbidden")
+            return self.send(403, {"message": "403 Forbidden"})
         return self.gitlab_write(repo, kind, q)
     if kind == "commits" and not rest:
         # https://docs.gitlab.com/ee/api/commits.html#list-repository-commits (ref_name, path, per_page)
@@ -753,7 +797,11 @@ def gitlab(self):
         return self.send(200, items)
     if kind is None:
         self.count("repo")
-        return self.send(200, {"id": 7, "path_with_namespace": project, "default_branch": "main", "visibility": "private"})
+        answer = {"id": 7, "path_with_namespace": project, "default_branch": "main", "visibility": "private"}
+        if role is not None:
+            answer["permissions"] = {"project_access": {"access_level": role, "notification_level": 3},
+                                     "group_access": None}
+        return self.send(200, answer)
     if kind == "branches":
         self.count("ref")
         branch = unquote(rest or "")
@@ -1119,6 +1167,11 @@ def bitbucket_server(self):
         return self.send(404, {"errors": [{"message": "Repository does not exist."}]})
     kind, rest = m.group(4), unquote(m.group(6) or "").strip("/")
     if (self.command, kind) in (("PUT", "browse"), ("POST", "branches")):
+        if token_rules().get("bbs_permission", "REPO_WRITE") not in ("REPO_WRITE", "REPO_ADMIN", "PROJECT_WRITE",
+                                                                     "PROJECT_ADMIN"):
+            self.count("write_forbidden")
+            return self.send(401, {"errors": [{"context": None, "message": "You are not permitted to access this resource",
+                                               "exceptionName": "com.atlassian.bitbucket.AuthorisationException"}]})
         return self.bitbucket_server_write(repo, kind, rest)
     with LOCK:
         cap = STATE["per_page_max"]
@@ -1333,6 +1386,12 @@ def bitbucket_cloud(self):
         return self.send(200, {"type": "repository", "full_name": full, "slug": full.split("/")[1], "is_private": True,
                                "mainbranch": {"type": "branch", "name": "main"}})
     if self.command == "POST":
+        granted = [x.strip() for x in token_rules().get("bbc_scopes", "repository:write").split(",") if x.strip()]
+        if not {"repository:write", "repository:admin"} & set(granted):
+            self.count("write_forbidden")
+            return self.send(403, {"type": "error", "error": {
+                "message": "Your credentials lack one or more required privilege scopes.",
+                "detail": {"granted": granted, "required": ["repository:write"]}}})
         return self.bitbucket_cloud_write(repo, kind, rest, base)
     with LOCK:
         cap = STATE["per_page_max"]

@@ -282,3 +282,114 @@ BOOST_AUTO_TEST_CASE(collapsed_single_child_directories_are_listed) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// Project, group, repository and workspace access tokens, played by the server's {"token": ...}
+// control as each provider documents them (cited there): each reads when its right suffices, and
+// a missing right is named, never reported as a refused token, with the edit kept for later.
+namespace {
+
+// A bidirectional binding whose first pass reads the folder, then a local edit that must not
+// reach the remote: the pass fails naming `right`, the edit stays in the folder and pending.
+void ALocalEditIsHeldNamingTheRight(ApiFixture& f, const std::string& right) {
+  f.spec.direction = SyncDirection::kBidirectional;
+  f.MustSync();
+  f.ExpectExactlyTheSeededFolder(f.provider_ != Provider::kBitbucketServer);
+  WriteFile(f.spec.local + "/a.yaml", "a: 2\n");
+  auto r = f.Sync();
+  BOOST_REQUIRE(!r.ok());
+  const std::string& m = r.status().message();
+  BOOST_TEST(m.find(right) != std::string::npos, m);
+  BOOST_TEST(m.find("was refused") == std::string::npos, m);
+  BOOST_TEST(f.Count("write_forbidden") >= 1);
+  BOOST_TEST(RemoteFile(f, "a.yaml") == "a: 1\n");
+  BOOST_TEST(f.Local("a.yaml") == "a: 2\n");
+  auto state = LoadBindingState(f.spec.binding_dir);
+  BOOST_REQUIRE(state.ok());
+  BOOST_TEST(state->pending_local_changes == 1u);
+}
+
+Result<ApiAccess> Access(ApiFixture& f) {
+  auto api = MakeProviderApi(*f.spec.api);
+  if (!api.ok()) return api.status();
+  return (*api)->CheckAccess();
+}
+
+// The token gets the right (`control`): where the provider reports it, it says so, and the
+// held edit goes out with the next pass.
+void TheHeldEditGoesOutOnceGranted(ApiFixture& f, const std::string& control) {
+  f.api->Control(control);
+  if (f.provider_ != Provider::kBitbucketServer) {
+    auto access = Access(f);
+    BOOST_REQUIRE_MESSAGE(access.ok(), access.status().message());
+    BOOST_TEST((access->can_write == std::optional<bool>(true)));
+  }
+  f.MustSync();
+  BOOST_TEST(RemoteFile(f, "a.yaml") == "a: 2\n");
+}
+
+struct GitLabProjectToken : ApiFixture {
+  GitLabProjectToken() : ApiFixture(Provider::kGitLab, "api, read_repository") {}
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(api_token_kinds)
+
+BOOST_FIXTURE_TEST_CASE(a_gitlab_project_token_with_the_reporter_role_reads_and_is_told_it_may_not_write,
+                        GitLabProjectToken) {
+  api->Control(R"({"token": {"gitlab_role": 20, "gitlab_projects": ["acme/monorepo"]}})");
+  auto access = Access(*this);
+  BOOST_REQUIRE_MESSAGE(access.ok(), access.status().message());
+  BOOST_TEST((access->can_write == std::optional<bool>(false)));
+  BOOST_TEST(access->write_needs ==
+             "the Developer role or higher on acme/monorepo (the token's role: Reporter; scopes: api, read_repository)");
+  ALocalEditIsHeldNamingTheRight(*this, "the 'api' scope and the Developer role or higher");
+  // With the Developer role the held edit goes out.
+  TheHeldEditGoesOutOnceGranted(*this, R"({"token": {"gitlab_role": 30, "gitlab_projects": ["acme/monorepo"]}})");
+}
+
+BOOST_FIXTURE_TEST_CASE(a_gitlab_project_token_cannot_list_its_group_and_is_told_which_token_can,
+                        GitLabProjectToken) {
+  api->Control(R"({"token": {"gitlab_role": 30, "gitlab_projects": ["acme/monorepo"]}})");
+  auto api_reader = MakeProviderApi(*spec.api);
+  BOOST_REQUIRE(api_reader.ok());
+  auto list = (*api_reader)->ListRepositories("acme");
+  BOOST_REQUIRE(!list.ok());
+  BOOST_TEST(list.status().message().find("listing a group needs a group access token") != std::string::npos,
+             list.status().message());
+  // A group access token of acme lists it.
+  api->Control(R"({"token": {"gitlab_role": 30, "gitlab_group": "acme"}})");
+  list = (*api_reader)->ListRepositories("acme");
+  BOOST_REQUIRE_MESSAGE(list.ok(), list.status().message());
+  BOOST_REQUIRE(list->size() == 1u);
+  BOOST_TEST((*list)[0].full_name == "acme/monorepo");
+  // A group token of another group sees neither the group nor the project.
+  api->Control(R"({"token": {"gitlab_role": 30, "gitlab_group": "other"}})");
+  BOOST_TEST(!(*api_reader)->ListRepositories("acme").ok());
+  // Nor does a pass: a project the token cannot see is an error, never a deleted branch.
+  ExpectFailure("project acme/monorepo: not found (HTTP 404)");
+}
+
+BOOST_FIXTURE_TEST_CASE(a_bitbucket_cloud_repository_token_reports_its_scopes_and_a_read_only_one_holds_the_edit,
+                        On<Provider::kBitbucketCloud>) {
+  api->Control(R"({"token": {"bbc_kind": "repo_access_token", "bbc_scopes": "repository"}})");
+  auto access = Access(*this);
+  BOOST_REQUIRE_MESSAGE(access.ok(), access.status().message());
+  BOOST_TEST(access->scopes_reported);
+  BOOST_TEST(access->scopes == "repository");
+  BOOST_TEST((access->can_write == std::optional<bool>(false)));
+  BOOST_TEST(access->write_needs == "the 'repository:write' scope (the repo_access_token has: repository)");
+  ALocalEditIsHeldNamingTheRight(*this, "it needs the 'repository:write' scope (access tokens)");
+  // A workspace token with repository:write writes.
+  TheHeldEditGoesOutOnceGranted(
+      *this, R"({"token": {"bbc_kind": "workspace_access_token", "bbc_scopes": "repository:write, pullrequest"}})");
+}
+
+BOOST_FIXTURE_TEST_CASE(a_bitbucket_server_read_only_access_token_is_told_it_needs_repository_write,
+                        On<Provider::kBitbucketServer>) {
+  api->Control(R"({"token": {"bbs_permission": "PROJECT_READ"}})");
+  ALocalEditIsHeldNamingTheRight(*this, "it needs Repository write (REPO_WRITE, or Project write");
+  TheHeldEditGoesOutOnceGranted(*this, R"({"token": {"bbs_permission": "PROJECT_WRITE"}})");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
