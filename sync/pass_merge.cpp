@@ -1,5 +1,6 @@
 // Both sides changed: a three-way merge of the folder's files, a merge commit whose second
 // parent holds the pure local state, and the losing side of a conflict on its own branch.
+#include <algorithm>
 #include <ctime>
 
 #include "sync/pass_context.h"
@@ -24,6 +25,32 @@ std::string CompactTimestamp() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
   return buf;
+}
+
+// A path that is a file on one side and a folder on the other cannot be both in one tree. The
+// side the policy prefers keeps its form; the other side's entries leave the merge and count as
+// conflicted, so the conflict branch, which holds that side whole, keeps them.
+void SettleFileFolderClashes(const FlatTree& preferred, FlatTree* merged, std::vector<std::string>* conflicted) {
+  auto under = [](const std::string& path, const std::string& dir) { return path.compare(0, dir.size(), dir) == 0; };
+  std::vector<std::string> files;
+  for (const auto& [path, entry] : *merged) {
+    auto next = merged->lower_bound(path + "/");
+    if (next != merged->end() && under(next->first, path + "/")) files.push_back(path);
+  }
+  for (const std::string& file : files) {
+    if (!merged->count(file)) continue;  // inside a folder an earlier clash removed
+    std::string dir = file + "/";
+    if (preferred.count(file)) {
+      auto first = merged->lower_bound(dir), last = first;
+      for (; last != merged->end() && under(last->first, dir); ++last) conflicted->push_back(last->first);
+      merged->erase(first, last);
+    } else {
+      merged->erase(file);
+      conflicted->push_back(file);
+    }
+  }
+  std::sort(conflicted->begin(), conflicted->end());
+  conflicted->erase(std::unique(conflicted->begin(), conflicted->end()), conflicted->end());
 }
 
 }  // namespace
@@ -67,6 +94,7 @@ Result<Pass::MergedTrees> Pass::MergeTrees(const FlatTree& base_tree, const Flat
     // Stage 2 = ours (local), 3 = theirs (remote).
     if ((stage == 2 && take_local) || (stage == 3 && !take_local)) out.merged[path] = FileEntry{e->id, e->mode};
   }
+  SettleFileFolderClashes(take_local ? local : remote, &out.merged, &out.conflicted);
   return out;
 }
 
