@@ -138,7 +138,7 @@ ProviderApiServer::ProviderApiServer(std::string token, const std::map<std::stri
   std::string d = dir_.path();
   ca_file_ = MakeTestCertificates(d);
   port_ = FreePort();
-  std::vector<std::string> argv{"python3", RequiredEnv("GITSYNCD_TEST_DATA") + "/support/provider_api_server.py",
+  std::vector<std::string> argv{"python3", TestDataDir() + "/support/provider_api_server.py",
                                 "--port", std::to_string(port_), "--cert", d + "/server.pem", "--key",
                                 d + "/server.key", "--token", token_};
   if (scopes) {

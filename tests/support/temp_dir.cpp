@@ -55,6 +55,11 @@ std::string RequiredEnv(const char* name) {
   return v;
 }
 
+std::string TestDataDir() {
+  const char* v = std::getenv("GITSYNCD_TEST_DATA");
+  return v != nullptr && *v != '\0' ? v : GITSYNCD_DEFAULT_TEST_DATA;
+}
+
 CommandResult RunCommand(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
                          const std::string& stdin_data, const std::string& cwd, int timeout_seconds) {
   int in_pipe[2], out_pipe[2], err_pipe[2];

@@ -40,4 +40,8 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const std::map<st
 // Environment variable that must be set by ctest (fails the test otherwise).
 std::string RequiredEnv(const char* name);
 
+// The tests/ folder of the source tree: $GITSYNCD_TEST_DATA (set by ctest), else the path the
+// build was configured with, so that bench/ programs run as bench/RESULTS.md shows them.
+std::string TestDataDir();
+
 }  // namespace gitsyncd::testing
