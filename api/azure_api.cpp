@@ -11,7 +11,7 @@
 
 #include "api/api_answer.h"
 
-#include "api/gitlab_api.h"
+#include "config/url_encode.h"
 
 namespace gitsyncd {
 namespace {

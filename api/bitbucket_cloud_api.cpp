@@ -7,7 +7,7 @@
 #include <set>
 
 #include "api/api_answer.h"
-#include "api/gitlab_api.h"
+#include "config/url_encode.h"
 #include "api/multipart.h"
 
 namespace gitsyncd {

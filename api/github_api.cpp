@@ -8,6 +8,7 @@
 
 #include "api/api_answer.h"
 #include "api/comma_list.h"
+#include "config/url_encode.h"
 
 namespace gitsyncd {
 namespace {
@@ -19,23 +20,6 @@ using api_answer::Member;
 using api_answer::Str;
 using api_answer::True;
 
-
-
-// Percent-encodes a path segment (branch names may hold '/', '#', '%', ...).
-std::string Encode(const std::string& s, bool keep_slash) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
 
 
 // The scopes of an X-OAuth-Scopes header ("repo, read:org"), with the ones each implies
@@ -85,7 +69,7 @@ Result<HttpsResponse> GitHubApi::Call(const std::string& path, const std::string
   HeaderList headers{{"Accept", raw ? "application/vnd.github.raw+json" : "application/vnd.github+json"},
                      {"Authorization", "Bearer " + target_.token},
                      {"X-GitHub-Api-Version", "2022-11-28"}};
-  std::string url = target_.api_base + "/repos/" + Encode(target_.repo, true) + path;
+  std::string url = target_.api_base + "/repos/" + UrlEncodePath(target_.repo) + path;
   auto res = ApiGet(client_, target_, url, headers, download_to, max);
   return api_answer::Checked(std::move(res), what, target_.api_base, target_.repo);
 }
@@ -121,7 +105,7 @@ Result<ApiAccess> GitHubApi::CheckAccess() {
 }
 
 Result<std::string> GitHubApi::BranchHead(const std::string& branch) {
-  auto res = Call("/git/ref/heads/" + Encode(branch, true), "branch " + branch + " of " + target_.repo);
+  auto res = Call("/git/ref/heads/" + UrlEncodePath(branch), "branch " + branch + " of " + target_.repo);
   if (!res.ok()) return res.status();
   auto v = ParseJson(*res, "branch " + branch);
   if (!v.ok()) return v.status();
@@ -244,7 +228,7 @@ Result<HttpsResponse> GitHubApi::Write(const std::string& method, const std::str
                      {"Authorization", "Bearer " + target_.token},
                      {"X-GitHub-Api-Version", "2022-11-28"},
                      {"Content-Type", "application/json"}};
-  std::string url = target_.api_base + "/repos/" + Encode(target_.repo, true) + path;
+  std::string url = target_.api_base + "/repos/" + UrlEncodePath(target_.repo) + path;
   return api_answer::CheckedWrite(ApiSend(client_, target_, method, url, headers, body), "GitHub: " + what,
                                   target_.api_base, target_.repo, "the 'repo' scope (classic) or Contents: write",
                                   moved);
@@ -369,7 +353,7 @@ Result<std::string> GitHubApi::Commit(const CommitRequest& req) {
   }
   // Moves the branch only if the new commit descends from its head (no force): a branch that
   // moved since `parent` answers 422 "Update is not a fast forward".
-  auto ref = Write("PATCH", "/git/refs/heads/" + Encode(req.branch, true),
+  auto ref = Write("PATCH", "/git/refs/heads/" + UrlEncodePath(req.branch),
                    json::serialize(json::object{{"sha", head}, {"force", false}}), "update branch " + req.branch,
                    [](int st, const std::string& body) {
                      return st == 422 && body.find("fast forward") != std::string::npos;
@@ -393,7 +377,7 @@ Result<std::vector<RemoteRepo>> GitHubApi::ListRepositories(const std::string& a
                      {"X-GitHub-Api-Version", "2022-11-28"}};
   std::vector<RemoteRepo> out;
   for (const char* kind : {"/orgs/", "/users/"}) {
-    std::string url = target_.api_base + kind + Encode(account, false) + "/repos?per_page=100&page=1";
+    std::string url = target_.api_base + kind + UrlEncodeComponent(account) + "/repos?per_page=100&page=1";
     bool found = true;
     for (int pages = 0; !url.empty(); ++pages) {
       if (pages > 10000) return Status::Corrupted("repository list of " + account + " never ends");

@@ -1,5 +1,6 @@
 #include "api/gitlab_api.h"
 #include "api/remote_names.h"
+#include "config/url_encode.h"
 
 #include <boost/json.hpp>
 
@@ -16,34 +17,6 @@ using api_answer::True;
 
 
 }  // namespace
-
-std::string UrlEncodeComponent(const std::string& s) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
-std::string UrlEncodePath(const std::string& path) {
-  std::string out;
-  size_t start = 0;
-  while (!path.empty() && start <= path.size()) {
-    size_t slash = path.find('/', start);
-    out += UrlEncodeComponent(path.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
-    if (slash == std::string::npos) break;
-    out += '/';
-    start = slash + 1;
-  }
-  return out;
-}
 
 GitLabApi::GitLabApi(ApiTarget target) : target_(std::move(target)), client_(target_.http) {
   while (!target_.api_base.empty() && target_.api_base.back() == '/') target_.api_base.pop_back();

@@ -47,9 +47,4 @@ class GitLabApi : public ProviderApi {
   std::string project_;  // URL-encoded project path
 };
 
-// Percent-encodes every byte but unreserved ones ('/' too, as GitLab's :id and :file_path need).
-std::string UrlEncodeComponent(const std::string& s);
-// A path for a URL: each segment encoded on its own, '/' between them kept.
-std::string UrlEncodePath(const std::string& path);
-
 }  // namespace gitsyncd

@@ -40,4 +40,17 @@ Result<std::string> ComposeRepoUrl(Provider provider, std::string_view account_u
 // "scm/KEY/slug"; Azure https://dev.azure.com/org/proj/_git/repo -> "org/proj/_git/repo".
 std::string RepoPathFromUrl(std::string_view url);
 
+// The provider's web pages of a commit and of a branch, from the repository's clone URL
+// (HTTPS, ssh:// or scp-like; user info is dropped, and an SSH remote's pages are https:// on
+// its host without the SSH port). Empty for plain Git, file:// remotes, a commit that is not
+// hex, and URLs whose shape does not fit the provider.
+//   github            https://HOST/OWNER/REPO/commit/SHA          .../tree/BRANCH
+//   gitlab            https://HOST/GROUP/../REPO/-/commit/SHA     .../-/tree/BRANCH
+//   bitbucket-cloud   https://HOST/WORKSPACE/REPO/commits/SHA     .../branch/BRANCH
+//   bitbucket-server  https://HOST[/CONTEXT]/projects/KEY/repos/SLUG/commits/SHA
+//                     .../browse?at=refs%2Fheads%2FBRANCH  (a ~USER repo: /users/USER/repos/SLUG)
+//   azure-repos       https://dev.azure.com/ORG/PROJECT/_git/REPO/commit/SHA   ...?version=GBBRANCH
+std::string CommitWebUrl(Provider provider, std::string_view clone_url, std::string_view commit);
+std::string BranchWebUrl(Provider provider, std::string_view clone_url, std::string_view branch);
+
 }  // namespace gitsyncd
