@@ -1,5 +1,6 @@
 #include "api/gitlab_api.h"
 #include "api/remote_names.h"
+#include "config/url_encode.h"
 
 #include <boost/json.hpp>
 

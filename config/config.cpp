@@ -74,6 +74,8 @@ std::string SecretsDir(const DaemonConfig& daemon) {
   return daemon.secrets_dir.empty() ? daemon.state_dir + "/secrets" : daemon.secrets_dir;
 }
 
+std::string ImportsDir(const DaemonConfig& daemon) { return daemon.state_dir + "/imports.d"; }
+
 std::string BindingStateDir(const DaemonConfig& daemon, const std::string& binding_name) {
   // Binding names are restricted to letters, digits, space and "_-." but may be non-ASCII;
   // escape everything outside [A-Za-z0-9_.-] so the directory name is portable and unique.

@@ -144,6 +144,8 @@ struct DaemonConfig {
   // A remote that moves no byte for this long fails the pass (HTTPS remotes and provider APIs).
   std::chrono::seconds io_timeout{30};
   uint64_t max_file_size = kDefaultMaxFileSize;  // files larger than this are not synced
+  // Folders under which `import` may put synced folders (absolute, normalized); empty = anywhere.
+  std::vector<std::string> import_roots;
   ListenConfig listen;
   OperatorConfig operator_api;
   std::string file;
@@ -170,6 +172,9 @@ namespace gitsyncd {
 // (systemd LoadCredential=); it is expanded here, and an error says so when it is unset.
 Result<std::string> MasterKeyPath(const DaemonConfig& daemon);
 std::string SecretsDir(const DaemonConfig& daemon);
+// Connector files written by `import`: <state_dir>/imports.d, writable under the unit's sandbox
+// (the config directory is not); loaded with connectors.d.
+std::string ImportsDir(const DaemonConfig& daemon);
 // Per-binding state lives under <state_dir>/bindings/<name>.
 std::string BindingStateDir(const DaemonConfig& daemon, const std::string& binding_name);
 

@@ -38,7 +38,7 @@ bool HasUrlCredentials(const std::string& url) {
 const std::vector<std::string> kDaemonKeys = {"state_dir",  "master_key", "secrets_dir",        "log_level",
                                               "log_format", "ca_file",    "workers",            "listen",
                                               "io_timeout", "workers_per_remote", "operator",
-                                              "max_file_size"};
+                                              "max_file_size", "import_roots"};
 const std::vector<std::string> kListenKeys = {"address",        "port",            "tls_cert",    "tls_key",
                                               "public_url",     "max_body_bytes",  "max_connections",
                                               "read_timeout",   "header_timeout",  "admin_token"};
@@ -203,6 +203,24 @@ void LoadOperator(const YAML::Node& node, const std::string& dir, ErrorSink* sin
   }
 }
 
+// gitsyncd.yaml `import_roots:`, a list of absolute folders.
+void LoadImportRoots(const YAML::Node& node, ErrorSink* sink, std::vector<std::string>* out) {
+  if (!node.IsSequence()) {
+    sink->Add(node, "import_roots", "must be a list of absolute paths");
+    return;
+  }
+  for (size_t i = 0; i < node.size(); ++i) {
+    std::string key = "import_roots[" + std::to_string(i) + "]";
+    if (!node[i].IsScalar() || !fs::path(node[i].Scalar()).is_absolute()) {
+      sink->Add(node[i], key, "must be an absolute path");
+    } else if (NormalizeAbsolute(node[i].Scalar()) == "/") {
+      sink->Add(node[i], key, "must not be /");
+    } else {
+      out->push_back(NormalizeAbsolute(node[i].Scalar()));
+    }
+  }
+}
+
 void LoadDaemon(const YAML::Node& root, const std::string& dir, const std::string& file, DaemonConfig* d,
                 std::vector<ConfigError>* errors) {
   ErrorSink sink(file, errors);
@@ -237,6 +255,7 @@ void LoadDaemon(const YAML::Node& root, const std::string& dir, const std::strin
     }
   }
   if (auto v = MaxFileSize(m, &sink)) d->max_file_size = *v;
+  if (m.Has("import_roots")) LoadImportRoots(m.Get("import_roots"), &sink, &d->import_roots);
   if (!m.Has("listen")) return;
   YamlMap l(m.Get("listen"), "listen", &sink, kListenKeys);
   ListenConfig& lc = d->listen;
@@ -606,6 +625,25 @@ std::string ConfigError::ToString() const {
   return out + message;
 }
 
+namespace {
+
+// The connector files of one folder, sorted; editor backups and hidden files are not.
+std::vector<std::string> ConnectorFiles(const fs::path& folder) {
+  std::vector<std::string> files;
+  std::error_code ec;
+  if (!fs::is_directory(folder, ec)) return files;
+  for (const auto& e : fs::directory_iterator(folder, ec)) {
+    std::string name = e.path().filename().string();
+    bool yaml = name.size() > 5 && (name.ends_with(".yaml") || name.ends_with(".yml"));
+    if (!yaml || name[0] == '.' || name[0] == '#') continue;
+    files.push_back(e.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+}  // namespace
+
 ConfigLoadResult LoadConfig(const std::string& dir) {
   ConfigLoadResult result;
   Config& config = result.config;
@@ -622,16 +660,9 @@ ConfigLoadResult LoadConfig(const std::string& dir) {
     }
   }
   fs::path cdir = fs::path(dir) / "connectors.d";
-  std::vector<std::string> files;
-  if (fs::is_directory(cdir, ec)) {
-    for (const auto& e : fs::directory_iterator(cdir, ec)) {
-      std::string name = e.path().filename().string();
-      bool yaml = name.size() > 5 && (name.ends_with(".yaml") || name.ends_with(".yml"));
-      if (!yaml || name[0] == '.' || name[0] == '#') continue;  // editor backups and hidden files
-      files.push_back(e.path().string());
-    }
-  }
-  std::sort(files.begin(), files.end());
+  std::vector<std::string> files = ConnectorFiles(cdir);
+  std::vector<std::string> imported = ConnectorFiles(ImportsDir(config.daemon));
+  files.insert(files.end(), imported.begin(), imported.end());
   if (files.size() > kMaxConnectorFiles) {
     result.errors.push_back({{cdir.string(), 0, 0}, "", "more than 1000 connector files; refusing to load"});
     return result;

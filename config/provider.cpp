@@ -1,6 +1,10 @@
 #include "config/provider.h"
 
 #include <array>
+#include <cctype>
+#include <vector>
+
+#include "config/url_encode.h"
 
 #include "config/text.h"
 
@@ -128,6 +132,144 @@ std::string BitbucketServerRepoPath(std::string_view repo_path) {
   if (path.rfind("scm/", 0) == 0) return path.substr(4);
   if (auto at = path.find("/scm/"); at != std::string::npos) return path.substr(at + 5);
   return path;
+}
+
+namespace {
+
+// A repository's web home: "https://host[:port]" and its path ("owner/repo", no ".git").
+struct WebRepo {
+  std::string origin;
+  std::string path;
+};
+
+std::optional<WebRepo> WebRepoOf(std::string_view url) {
+  auto scheme = ClassifyUrl(url);
+  if (!scheme.ok() || *scheme == UrlScheme::kFile) return std::nullopt;
+  std::string authority, path;
+  if (*scheme == UrlScheme::kHttps || StartsWith(url, "ssh://")) {
+    std::string_view rest = url.substr(url.find("://") + 3);
+    size_t slash = rest.find('/');
+    authority = std::string(rest.substr(0, slash));
+    path = slash == std::string_view::npos ? "" : std::string(rest.substr(slash + 1));
+  } else {  // scp-like user@host:path
+    size_t colon = url.find(':');
+    authority = std::string(url.substr(0, colon));
+    path = std::string(url.substr(colon + 1));
+  }
+  if (size_t at = authority.rfind('@'); at != std::string::npos) authority = authority.substr(at + 1);
+  // An SSH port is not the web server's; an HTTPS one is.
+  if (*scheme == UrlScheme::kSsh && authority.find(']') == std::string::npos) {
+    authority = authority.substr(0, authority.find(':'));
+  }
+  while (!path.empty() && path.front() == '/') path.erase(0, 1);
+  while (!path.empty() && path.back() == '/') path.pop_back();
+  if (path.size() > 4 && path.compare(path.size() - 4, 4, ".git") == 0) path.resize(path.size() - 4);
+  if (authority.empty() || path.empty()) return std::nullopt;
+  return WebRepo{"https://" + authority, path};
+}
+
+std::vector<std::string> Segments(const std::string& path) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (;;) {
+    size_t slash = path.find('/', start);
+    out.push_back(path.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+    if (slash == std::string::npos) return out;
+    start = slash + 1;
+  }
+}
+
+// Bitbucket Server clones from [CONTEXT/]scm/KEY/SLUG (HTTPS) or KEY/SLUG (SSH); its pages are
+// under [CONTEXT/]projects/KEY/repos/SLUG, or users/USER/repos/SLUG for a personal ~USER repo.
+std::string BitbucketServerRepoPage(const WebRepo& repo) {
+  std::vector<std::string> parts = Segments(repo.path);
+  if (parts.size() < 2) return {};
+  std::string context;
+  size_t scm = parts.size() - 2;
+  if (parts.size() >= 3 && parts[parts.size() - 3] == "scm") {
+    scm = parts.size() - 3;
+    for (size_t i = 0; i < scm; ++i) context += "/" + parts[i];
+  } else if (parts.size() != 2) {
+    return {};
+  }
+  const std::string& key = parts[parts.size() - 2];
+  const std::string& slug = parts.back();
+  if (key.empty() || slug.empty()) return {};
+  std::string owner = key[0] == '~' ? "/users/" + UrlEncodeComponent(key.substr(1)) : "/projects/" + UrlEncodeComponent(key);
+  return repo.origin + context + owner + "/repos/" + UrlEncodeComponent(slug);
+}
+
+// Azure Repos clones from ORG/PROJECT/_git/REPO over HTTPS, v3/ORG/PROJECT/REPO over SSH.
+std::string AzureRepoPage(const WebRepo& repo) {
+  if (repo.path.find("/_git/") != std::string::npos) return repo.origin + "/" + repo.path;
+  std::vector<std::string> parts = Segments(repo.path);
+  if (parts.size() != 4 || parts[0] != "v3") return {};
+  return "https://dev.azure.com/" + UrlEncodeComponent(parts[1]) + "/" + UrlEncodeComponent(parts[2]) + "/_git/" +
+         UrlEncodeComponent(parts[3]);
+}
+
+std::string RepoPage(Provider provider, std::string_view clone_url) {
+  auto repo = WebRepoOf(clone_url);
+  if (!repo) return {};
+  switch (provider) {
+    case Provider::kGitHub:
+    case Provider::kGitLab:
+    case Provider::kBitbucketCloud:
+      return repo->origin + "/" + repo->path;
+    case Provider::kBitbucketServer:
+      return BitbucketServerRepoPage(*repo);
+    case Provider::kAzureRepos:
+      return AzureRepoPage(*repo);
+    case Provider::kGit:
+      break;
+  }
+  return {};
+}
+
+bool IsHex(std::string_view s) {
+  if (s.size() < 4 || s.size() > 64) return false;
+  for (char c : s) {
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string CommitWebUrl(Provider provider, std::string_view clone_url, std::string_view commit) {
+  std::string page = RepoPage(provider, clone_url);
+  if (page.empty() || !IsHex(commit)) return {};
+  std::string sha(commit);
+  switch (provider) {
+    case Provider::kGitLab:
+      return page + "/-/commit/" + sha;
+    case Provider::kBitbucketCloud:
+    case Provider::kBitbucketServer:
+      return page + "/commits/" + sha;
+    default:
+      return page + "/commit/" + sha;
+  }
+}
+
+std::string BranchWebUrl(Provider provider, std::string_view clone_url, std::string_view branch) {
+  std::string page = RepoPage(provider, clone_url);
+  if (page.empty() || branch.empty()) return {};
+  std::string name(branch);
+  switch (provider) {
+    case Provider::kGitHub:
+      return page + "/tree/" + UrlEncodePath(name);
+    case Provider::kGitLab:
+      return page + "/-/tree/" + UrlEncodePath(name);
+    case Provider::kBitbucketCloud:
+      return page + "/branch/" + UrlEncodePath(name);
+    case Provider::kBitbucketServer:
+      return page + "/browse?at=" + UrlEncodeComponent("refs/heads/" + name);
+    case Provider::kAzureRepos:
+      return page + "?version=GB" + UrlEncodeComponent(name);
+    case Provider::kGit:
+      break;
+  }
+  return {};
 }
 
 }  // namespace gitsyncd

@@ -45,4 +45,17 @@ std::string RepoPathFromUrl(std::string_view url);
 // "KEY/slug"; an SSH path ("KEY/slug") is returned as it is.
 std::string BitbucketServerRepoPath(std::string_view repo_path);
 
+// The provider's web pages of a commit and of a branch, from the repository's clone URL
+// (HTTPS, ssh:// or scp-like; user info is dropped, and an SSH remote's pages are https:// on
+// its host without the SSH port). Empty for plain Git, file:// remotes, a commit that is not
+// hex, and URLs whose shape does not fit the provider.
+//   github            https://HOST/OWNER/REPO/commit/SHA          .../tree/BRANCH
+//   gitlab            https://HOST/GROUP/../REPO/-/commit/SHA     .../-/tree/BRANCH
+//   bitbucket-cloud   https://HOST/WORKSPACE/REPO/commits/SHA     .../branch/BRANCH
+//   bitbucket-server  https://HOST[/CONTEXT]/projects/KEY/repos/SLUG/commits/SHA
+//                     .../browse?at=refs%2Fheads%2FBRANCH  (a ~USER repo: /users/USER/repos/SLUG)
+//   azure-repos       https://dev.azure.com/ORG/PROJECT/_git/REPO/commit/SHA   ...?version=GBBRANCH
+std::string CommitWebUrl(Provider provider, std::string_view clone_url, std::string_view commit);
+std::string BranchWebUrl(Provider provider, std::string_view clone_url, std::string_view branch);
+
 }  // namespace gitsyncd

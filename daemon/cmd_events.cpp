@@ -27,7 +27,7 @@ void RegisterEventsCommand(CLI::App& app, CliContext& ctx) {
         if (name->empty() || c.name == *name) chosen.push_back(&c);
       }
       if (!name->empty() && chosen.empty()) return UserError("no connector named '" + *name + "' in " + ctx.config_dir);
-      std::string dir = config->daemon.state_dir + "/webhooks/deliveries/";
+      std::string dir = DeliveryLog::Dir(config->daemon.state_dir) + "/";
       boost::json::array out;
       for (const ConnectorConfig* c : chosen) {
         auto records = DeliveryLog::ReadFile(dir + ConnectorId(c->name) + ".json");
@@ -40,12 +40,7 @@ void RegisterEventsCommand(CLI::App& app, CliContext& ctx) {
         for (size_t i = skip; i < records->size(); ++i) {
           const DeliveryRecord& r = (*records)[i];
           if (*as_json) {
-            boost::json::array q;
-            for (const auto& b : r.queued) q.emplace_back(b);
-            out.push_back(boost::json::object{{"time", r.time}, {"connector", r.connector}, {"provider", r.provider},
-                                              {"event", r.event}, {"delivery_id", r.delivery_id}, {"status", r.status},
-                                              {"verdict", r.verdict}, {"detail", r.detail}, {"queued", std::move(q)},
-                                              {"remote", r.remote}});
+            out.push_back(DeliveryRecordJson(r));
           } else {
             std::printf("%s  %s  %s %s %s  %d %s: %s\n", r.time.c_str(), r.connector.c_str(),
                         r.provider.empty() ? "-" : r.provider.c_str(), r.event.empty() ? "-" : r.event.c_str(),

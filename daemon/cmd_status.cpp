@@ -6,6 +6,7 @@
 
 #include "daemon/cli.h"
 #include "daemon/status_json.h"
+#include "webhooks/delivery_log.h"
 #include "sync/binding_state.h"
 
 namespace gitsyncd {
@@ -39,6 +40,15 @@ void PrintText(const json::object& o) {
   }
 }
 
+// The connector's newest deliveries as the daemon last wrote them (none when it never had any).
+std::vector<DeliveryRecord> RecentDeliveries(const DaemonConfig& daemon, const ConnectorConfig& c) {
+  auto records = DeliveryLog::ReadFile(DeliveryLog::Dir(daemon.state_dir) + "/" + ConnectorId(c.name) + ".json");
+  std::vector<DeliveryRecord> out;
+  if (!records.ok()) return out;
+  for (auto r = records->rbegin(); r != records->rend() && out.size() < kStatusDeliveries; ++r) out.push_back(*r);
+  return out;
+}
+
 // A binding needs a person when its state is unreadable, its last pass failed, or a conflict is
 // still open.
 bool Unhealthy(const json::object& o) {
@@ -64,7 +74,12 @@ void RegisterStatusCommand(CLI::App& app, CliContext& ctx) {
       if (!config) return kExitUserError;
       json::array all;
       for (const auto& c : config->connectors) {
-        for (const auto& s : c.syncs) all.push_back(BindingStatusJson(c, s, LoadBindingState(BindingStateDir(config->daemon, s.name))));
+        std::vector<DeliveryRecord> deliveries = RecentDeliveries(config->daemon, c);
+        for (const auto& s : c.syncs) {
+          json::object o = BindingStatusJson(c, s, LoadBindingState(BindingStateDir(config->daemon, s.name)));
+          AddDeliveriesJson(o, deliveries);
+          all.push_back(std::move(o));
+        }
       }
       if (*as_json) {
         std::printf("%s\n", json::serialize(json::object{{"bindings", all}}).c_str());

@@ -1,5 +1,6 @@
 // `gitsyncd systemd-drop-in`: the drop-in that lets the sandboxed service (ProtectSystem=strict)
-// write exactly the synced folders of the config, for
+// write exactly the synced folders of the config and its import roots (where imports add
+// folders while it runs), for
 // /etc/systemd/system/gitsyncd.service.d/folders.conf.
 #include <cstdio>
 #include <set>
@@ -10,12 +11,12 @@ namespace gitsyncd {
 
 void RegisterSystemdDropInCommand(CLI::App& app, CliContext& ctx) {
   auto* cmd = app.add_subcommand("systemd-drop-in",
-                                 "Print the systemd drop-in with ReadWritePaths= for every synced folder");
+                                 "Print the systemd drop-in with ReadWritePaths= for every synced folder and import root");
   cmd->callback([&ctx] {
     ctx.action = [&ctx] {
       auto config = ctx.LoadConfigOrReport();
       if (!config) return kExitUserError;
-      std::set<std::string> folders;
+      std::set<std::string> folders(config->daemon.import_roots.begin(), config->daemon.import_roots.end());
       for (const auto& c : config->connectors) {
         for (const auto& s : c.syncs) folders.insert(s.local);
       }

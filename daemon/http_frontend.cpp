@@ -45,7 +45,7 @@ bool WantsListener(const Config& c) { return WantsPublicListener(c) || c.daemon.
 
 struct HttpFrontend::Impl {
   Impl(const DaemonConfig& daemon, ImportJobs* import_jobs)
-      : log(daemon.state_dir + "/webhooks/deliveries"), jobs(import_jobs) {}
+      : log(DeliveryLog::Dir(daemon.state_dir)), jobs(import_jobs) {}
 
   // The public listener: webhooks and the health check, nothing else.
   HttpResponse HandlePublic(const HttpRequest& r) {
@@ -96,7 +96,7 @@ struct HttpFrontend::Impl {
   }
 
   Status StartOperator(const OperatorConfig& oc, std::string admin_token) {
-    operator_api = std::make_unique<OperatorApi>(OperatorAccess{std::move(admin_token), oc.hosts}, jobs);
+    operator_api = std::make_unique<OperatorApi>(OperatorAccess{std::move(admin_token), oc.hosts}, jobs, &log);
     HttpServerOptions o;
     o.address = oc.address;
     o.port = oc.port;

@@ -1,16 +1,19 @@
 #include "daemon/import_runner.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <set>
 
 #include "api/provider_api.h"
 #include "config/config_loader.h"
 #include "config/name_rules.h"
+#include "config/private_files.h"
 #include "daemon/remote_credentials.h"
 
 namespace gitsyncd {
@@ -74,6 +77,47 @@ std::string ConnectorYaml(const ConnectorConfig& c, const RemoteRepo& repo, cons
   return y;
 }
 
+// Under the unit's sandbox only listed folders are writable: with import_roots set, an import
+// puts folders nowhere else.
+Status CheckUnderImportRoots(const DaemonConfig& daemon, const std::string& folder) {
+  if (daemon.import_roots.empty()) return Status::Ok();
+  fs::path target = fs::path(folder).lexically_normal();
+  if (target.is_absolute()) {
+    for (const auto& root : daemon.import_roots) {
+      auto rel = target.lexically_relative(root);
+      if (!rel.empty() && *rel.begin() != "..") return Status::Ok();
+    }
+  }
+  std::string roots;
+  for (const auto& r : daemon.import_roots) roots += (roots.empty() ? "" : ", ") + r;
+  return Status::InvalidArgument("folder " + folder + " is not under import_roots (" + roots +
+                                 " in gitsyncd.yaml): only there may an import put synced folders");
+}
+
+// Writes a new connector file at `final_path` (never over an existing one), owned like its
+// folder: the state directory's user when the CLI runs as root. Empty, or why not.
+std::string WriteConnectorFile(const fs::path& dir, const fs::path& final_path, const std::string& yaml) {
+  if (Status made = MakePrivateDirs(dir.string()); !made.ok()) return made.message();
+  fs::path tmp = dir / ("." + final_path.filename().string() + ".import-tmp");
+  std::error_code ec;
+  fs::remove(tmp, ec);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return "cannot write " + tmp.string() + ": " + std::strerror(errno);
+  GiveToFolderOwner(fd, dir.string());
+  bool ok = true;
+  for (size_t done = 0; ok && done < yaml.size();) {
+    ssize_t n = ::write(fd, yaml.data() + done, yaml.size() - done);
+    ok = n > 0 || (n < 0 && errno == EINTR);
+    if (n > 0) done += static_cast<size_t>(n);
+  }
+  ok = ::close(fd) == 0 && ok;
+  std::string why = ok ? "" : "cannot write " + tmp.string();
+  // link(2) fails if the name exists: never overwrite, even against a concurrent writer.
+  if (why.empty() && ::link(tmp.c_str(), final_path.c_str()) != 0) why = "file " + final_path.string() + " already exists";
+  fs::remove(tmp, ec);
+  return why;
+}
+
 }  // namespace
 
 Status ValidateImportRequest(const Config& config, const ImportRequest& o) {
@@ -92,7 +136,7 @@ Status ValidateImportRequest(const Config& config, const ImportRequest& o) {
   if (o.direction != "push" && o.direction != "pull" && o.direction != "bidirectional") {
     return Status::InvalidArgument("direction must be push, pull or bidirectional");
   }
-  return Status::Ok();
+  return CheckUnderImportRoots(config.daemon, o.all ? o.local_root : o.local);
 }
 
 ImportProgress RunImport(const Config& config, const SecretStore* store, const ImportRequest& o,
@@ -142,7 +186,7 @@ ImportProgress RunImport(const Config& config, const SecretStore* store, const I
     taken.insert(Lower(con.name));
     for (const auto& s : con.syncs) taken.insert(Lower(s.name));
   }
-  fs::path dir = fs::path(config.dir) / "connectors.d";
+  fs::path dir = ImportsDir(config.daemon);
   for (const RemoteRepo& r : chosen) {
     if (cancel) {
       p.state = "canceled";
@@ -170,20 +214,8 @@ ImportProgress RunImport(const Config& config, const SecretStore* store, const I
         why = url.status().message();
       } else {
         fs::path final_path = dir / (name + ".yaml");
-        fs::path tmp = dir / ("." + name + ".yaml.import-tmp");
         std::error_code ec;
-        fs::create_directories(dir, ec);
-        {
-          std::ofstream out(tmp, std::ios::trunc);
-          out << ConnectorYaml(*c, r, name, *url, branch, o, local);
-          out.flush();
-          if (!out) why = "cannot write " + tmp.string();
-        }
-        // link(2) fails if the name exists: never overwrite, even against a concurrent writer.
-        if (why.empty() && ::link(tmp.c_str(), final_path.c_str()) != 0) {
-          why = "file " + final_path.string() + " already exists";
-        }
-        fs::remove(tmp, ec);
+        why = WriteConnectorFile(dir, final_path, ConnectorYaml(*c, r, name, *url, branch, o, local));
         if (why.empty()) {
           ConfigLoadResult check = LoadConfig(config.dir);
           if (!check.ok()) {

@@ -1,6 +1,7 @@
 // Importing existing remote repositories as connectors (`gitsyncd import`, and import jobs
 // in the daemon): lists an account connector's repositories through the provider API, then
-// writes one connector file per repository under a temporary name, links it into place only
+// writes one connector file per repository into <state_dir>/imports.d (writable under the
+// unit's sandbox, unlike the config directory) under a temporary name, links it into place only
 // if the name is free (never overwriting), and validates the whole config with it (a file
 // that does not validate is removed again). Cancel is checked between repositories, so a
 // canceled import leaves nothing half-written.

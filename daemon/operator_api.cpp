@@ -133,11 +133,13 @@ HttpResponse StatusPage(const std::string& path) {
 }
 
 // The same objects as `gitsyncd status --json`, from the engine's copy of each state.json.
-HttpResponse StatusJson(const Config& config, const SyncEngine& engine) {
+HttpResponse StatusJson(const Config& config, const SyncEngine& engine, const DeliveryLog* deliveries) {
   std::map<std::string, EngineBindingStatus> live;
   for (auto& b : engine.Snapshot()) live.emplace(b.name, std::move(b));
   json::array all;
   for (const auto& c : config.connectors) {
+    std::vector<DeliveryRecord> recent;
+    if (deliveries) recent = deliveries->Recent(ConnectorId(c.name), kStatusDeliveries);
     for (const auto& s : c.syncs) {
       auto it = live.find(s.name);
       Result<BindingState> st = it != live.end() && it->second.state ? Result<BindingState>(*it->second.state)
@@ -149,7 +151,9 @@ HttpResponse StatusJson(const Config& config, const SyncEngine& engine) {
         o["next_retry_in_s"] = it->second.next_retry_in_s;
         o["last_pass_ms"] = it->second.last_pass_seconds * 1000.0;
         o["last_pass_incremental"] = it->second.last_pass_incremental;
+        AddPassesJson(o, c, s, it->second.recent_passes);
       }
+      AddDeliveriesJson(o, recent);
       all.push_back(std::move(o));
     }
   }
@@ -200,8 +204,8 @@ HttpResponse SyncRequest(SyncEngine& engine, const HttpRequest& r, const std::st
 
 }  // namespace
 
-OperatorApi::OperatorApi(OperatorAccess access, ImportJobs* jobs)
-    : access_(std::move(access)), jobs_(jobs), state_(std::make_shared<State>()) {}
+OperatorApi::OperatorApi(OperatorAccess access, ImportJobs* jobs, const DeliveryLog* deliveries)
+    : access_(std::move(access)), jobs_(jobs), deliveries_(deliveries), state_(std::make_shared<State>()) {}
 
 void OperatorApi::Use(std::shared_ptr<const Config> config, std::shared_ptr<SyncEngine> engine,
                       std::function<WebhookCounters()> webhook_counters) {
@@ -232,7 +236,7 @@ HttpResponse OperatorApi::Handle(const HttpRequest& r) const {
     res.body = RenderMetrics(engine->Snapshot(), engine->QueueDepth(), counters ? counters() : WebhookCounters{});
     return res;
   }
-  if (path == "/api/v1/status" && r.method == "GET") return StatusJson(*config, *engine);
+  if (path == "/api/v1/status" && r.method == "GET") return StatusJson(*config, *engine, deliveries_);
   if (path.rfind("/api/v1/imports", 0) == 0 && jobs_) return Imports(jobs_, r, path, *config);
   const std::string prefix = "/api/v1/syncs/", suffix = "/sync";
   if (path.rfind(prefix, 0) == 0 && path.size() > prefix.size() + suffix.size() &&

@@ -17,6 +17,7 @@
 #include "config/config.h"
 #include "daemon/import_jobs.h"
 #include "sync/sync_engine.h"
+#include "webhooks/delivery_log.h"
 #include "webhooks/http_types.h"
 #include "webhooks/webhook_service.h"
 
@@ -29,8 +30,9 @@ struct OperatorAccess {
 
 class OperatorApi {
  public:
-  // Import requests go to `jobs` (null: the import endpoints answer 404).
-  OperatorApi(OperatorAccess access, ImportJobs* jobs);
+  // Import requests go to `jobs` (null: the import endpoints answer 404); the status lists each
+  // connector's recent webhook deliveries from `deliveries` (null: none).
+  OperatorApi(OperatorAccess access, ImportJobs* jobs, const DeliveryLog* deliveries = nullptr);
 
   // What to answer from; until the first call, the data endpoints answer 503. Thread-safe.
   void Use(std::shared_ptr<const Config> config, std::shared_ptr<SyncEngine> engine,
@@ -43,6 +45,7 @@ class OperatorApi {
  private:
   OperatorAccess access_;
   ImportJobs* jobs_;
+  const DeliveryLog* deliveries_;
   std::shared_ptr<State> state_;
 };
 

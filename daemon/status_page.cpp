@@ -11,24 +11,30 @@ std::string_view StatusPageHtml() {
 <style>
   body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }
   h1 { font-size: 1.4em; margin: 0 0 .2em; }
+  h2 { font-size: 1.15em; margin: 1.6em 0 .3em; }
+  h3 { font-size: 1em; margin: .8em 0 .2em; color: #444; }
   #updated { color: #666; margin-bottom: 1em; }
   table { border-collapse: collapse; width: 100%; }
-  th, td { text-align: left; padding: .4em .6em; border-bottom: 1px solid #ddd; vertical-align: top; }
+  th, td { text-align: left; padding: .3em .6em; border-bottom: 1px solid #ddd; vertical-align: top; }
   th { background: #f4f4f4; }
   .ok { color: #17692f; font-weight: 600; }
   .busy { color: #8a6100; font-weight: 600; }
   .error { color: #b00020; font-weight: 600; }
+  .muted { color: #666; }
   code { font-size: .95em; }
   .conflict { color: #b00020; }
+  .conflict a { margin-right: .5em; }
+  section { border-top: 2px solid #eee; }
 </style>
 </head>
 <body>
 <h1>gitsyncd</h1>
 <div id="updated">loading…</div>
 <table>
-  <thead><tr><th>binding</th><th>state</th><th>folder ⇄ remote</th><th>last sync</th><th>pending</th><th>last error</th><th>conflict branches</th></tr></thead>
+  <thead><tr><th>binding</th><th>state</th><th>folder ⇄ remote</th><th>last sync</th><th>last success</th><th>pending</th><th>last error</th><th>open conflicts</th></tr></thead>
   <tbody id="bindings"></tbody>
 </table>
+<div id="details"></div>
 <script src="/ui/status.js"></script>
 </body>
 </html>
@@ -37,35 +43,128 @@ std::string_view StatusPageHtml() {
 
 std::string_view StatusPageScript() {
   return R"js('use strict';
-// Renders /api/v1/status; every value goes through textContent (never HTML).
+// Renders /api/v1/status. Names, branches, paths, commit summaries and delivery details are
+// hostile input: every value goes through textContent or an attribute property, never HTML,
+// and only https:// links the daemon composed become hrefs.
+function el(tag, text, cls) {
+  const e = document.createElement(tag);
+  if (text !== undefined && text !== null) e.textContent = String(text);
+  if (cls) e.className = cls;
+  return e;
+}
 function cell(row, text, cls) {
-  const td = document.createElement('td');
-  td.textContent = text;
-  if (cls) td.className = cls;
+  const td = el('td', text, cls);
   row.appendChild(td);
   return td;
 }
-function render(data) {
-  const body = document.getElementById('bindings');
-  body.replaceChildren();
-  for (const b of data.bindings) {
-    const row = document.createElement('tr');
-    row.id = 'binding-' + b.name;
-    cell(row, b.name);
-    let state = 'in sync', cls = 'ok';
-    if (b.last_error) { state = 'error'; cls = 'error'; }
-    else if (b.running) { state = 'syncing'; cls = 'busy'; }
-    else if (b.queued) { state = 'queued'; cls = 'busy'; }
-    else if (!b.last_synced_commit) { state = 'not synced yet'; cls = 'busy'; }
-    cell(row, state, cls).setAttribute('data-state', state);
-    cell(row, b.local + ' ⇄ ' + b.remote + ' (' + b.branch + (b.path ? ':' + b.path : '') + ', ' + b.direction + ')');
-    cell(row, b.last_synced_commit ? b.last_synced_commit.substring(0, 12) + ' at ' + b.last_success_time : 'never');
-    cell(row, String(b.pending_local_changes || 0));
-    cell(row, b.last_error || '—', b.last_error ? 'error' : '');
-    const open = (b.conflicts || []).filter(c => !c.resolved).map(c => c.branch);
-    cell(row, open.length ? open.join(', ') : '—', open.length ? 'conflict' : '');
-    body.appendChild(row);
+function link(text, url) {
+  if (typeof url !== 'string' || !url.startsWith('https://')) return el('span', text);
+  const a = el('a', text);
+  a.href = url;
+  a.rel = 'noopener noreferrer';
+  a.target = '_blank';
+  return a;
+}
+function age(seconds) {
+  if (typeof seconds !== 'number' || seconds < 0) return 'never';
+  const s = Math.floor(seconds);
+  if (s < 120) return s + ' s ago';
+  if (s < 7200) return Math.floor(s / 60) + ' min ago';
+  if (s < 172800) return Math.floor(s / 3600) + ' h ' + Math.floor((s % 3600) / 60) + ' min ago';
+  return Math.floor(s / 86400) + ' days ago';
+}
+function short(commit) { return commit ? String(commit).substring(0, 12) : '—'; }
+function stateOf(b) {
+  if (b.state_error || b.last_error) return ['error', 'error'];
+  if ((b.conflicts || []).some(c => !c.resolved)) return ['conflict', 'error'];
+  if (b.running) return ['syncing', 'busy'];
+  if (b.queued) return ['queued', 'busy'];
+  if (!b.last_synced_commit) return ['not synced yet', 'busy'];
+  return ['in sync', 'ok'];
+}
+function table(headers, rows) {
+  const t = el('table');
+  const head = el('tr');
+  for (const h of headers) head.appendChild(el('th', h));
+  const thead = el('thead');
+  thead.appendChild(head);
+  t.appendChild(thead);
+  const body = el('tbody');
+  for (const r of rows) body.appendChild(r);
+  t.appendChild(body);
+  return t;
+}
+function summaryRow(b) {
+  const row = el('tr');
+  row.id = 'binding-' + b.name;
+  cell(row, b.name);
+  const [state, cls] = stateOf(b);
+  cell(row, state, cls).setAttribute('data-state', state);
+  cell(row, b.local + ' ⇄ ' + b.remote + ' (' + b.branch + (b.path ? ':' + b.path : '') + ', ' + b.direction + ')');
+  const last = cell(row, '');
+  if (b.last_synced_commit) {
+    last.appendChild(link(short(b.last_synced_commit), b.last_synced_commit_url));
+    last.appendChild(document.createTextNode(' at ' + b.last_success_time));
+  } else {
+    last.textContent = 'never';
   }
+  cell(row, age(b.seconds_since_success), 'since-success');
+  cell(row, String(b.pending_local_changes || 0));
+  cell(row, b.state_error || b.last_error || '—', b.state_error || b.last_error ? 'error' : '');
+  const open = (b.conflicts || []).filter(c => !c.resolved);
+  const td = cell(row, open.length ? '' : '—', open.length ? 'conflict' : '');
+  for (const c of open) {
+    const line = el('div');
+    line.appendChild(link(c.branch, c.branch_url));
+    if (c.commit) line.appendChild(link('commit ' + short(c.commit), c.commit_url));
+    line.appendChild(el('span', (c.files || []).join(', '), 'muted'));
+    td.appendChild(line);
+  }
+  return row;
+}
+function passRows(b) {
+  return (b.passes || []).map(p => {
+    const row = el('tr');
+    cell(row, p.time);
+    cell(row, p.ok ? p.direction : 'failed', p.ok ? '' : 'error');
+    cell(row, '').appendChild(link(short(p.commit), p.commit_url));
+    cell(row, p.result, p.ok ? '' : 'error');
+    cell(row, (p.duration_ms / 1000).toFixed(2) + ' s');
+    return row;
+  });
+}
+function deliveryRows(b) {
+  return (b.deliveries || []).map(d => {
+    const row = el('tr');
+    cell(row, d.time);
+    cell(row, (d.provider || '-') + ' ' + (d.event || '-'));
+    cell(row, d.status + ' ' + d.verdict, d.status >= 400 ? 'error' : '');
+    cell(row, d.detail);
+    return row;
+  });
+}
+function detail(b) {
+  const s = el('section');
+  s.id = 'detail-' + b.name;
+  s.appendChild(el('h2', b.name));
+  s.appendChild(el('h3', 'Last passes'));
+  const passes = passRows(b);
+  s.appendChild(passes.length ? table(['time', 'direction', 'commit', 'result', 'duration'], passes)
+                              : el('div', 'no pass since the daemon started', 'muted'));
+  s.appendChild(el('h3', 'Webhook deliveries to connector ' + b.connector));
+  const deliveries = deliveryRows(b);
+  s.appendChild(deliveries.length ? table(['time', 'event', 'answer', 'detail'], deliveries)
+                                  : el('div', 'none recorded', 'muted'));
+  return s;
+}
+function render(data) {
+  const rows = [], details = [];
+  for (const b of data.bindings) {
+    rows.push(summaryRow(b));
+    details.push(detail(b));
+  }
+  document.getElementById('bindings').replaceChildren(...rows);
+  document.getElementById('details').replaceChildren(...details);
   document.getElementById('updated').textContent =
       data.bindings.length + ' binding(s); updated ' + new Date().toLocaleTimeString();
 }

@@ -1,6 +1,8 @@
 // The small status page at GET / (and its script at /ui/status.js): each binding, its state,
-// last sync, last error and conflict branches, refreshed from /api/v1/status every 3 s. Static
-// text, no external resources; served with a Content-Security-Policy of 'self' only.
+// last sync, time since its last success, last error and open conflicts (linked to the
+// provider), its last passes and its connector's recent webhook deliveries, refreshed from
+// /api/v1/status every 3 s. Static text, no external resources; served with a
+// Content-Security-Policy of 'self' only.
 #pragma once
 
 #include <string_view>

@@ -66,6 +66,13 @@ std::string NowIso8601() {
   return buf;
 }
 
+std::optional<int64_t> ParseIso8601(const std::string& text) {
+  std::tm tm{};
+  const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  if (end == nullptr || *end != '\0') return std::nullopt;
+  return static_cast<int64_t>(timegm(&tm));
+}
+
 Result<BindingState> LoadBindingState(const std::string& binding_dir) {
   std::string path = binding_dir + "/" + kFile;
   std::ifstream in(path);
@@ -101,7 +108,7 @@ Result<BindingState> LoadBindingState(const std::string& binding_dir) {
     for (const auto& e : c->as_array()) {
       if (!e.is_object()) continue;
       const auto& co = e.as_object();
-      ConflictRecord r{Str(co, "branch"), Str(co, "time"), Str(co, "policy"), Strings(co, "files"), false};
+      ConflictRecord r{Str(co, "branch"), Str(co, "time"), Str(co, "policy"), Strings(co, "files"), false, Str(co, "commit")};
       auto* res = co.if_contains("resolved");
       r.resolved = res != nullptr && res->is_bool() && res->as_bool();
       s.conflicts.push_back(std::move(r));
@@ -126,11 +133,13 @@ Status SaveBindingState(const std::string& binding_dir, const BindingState& s) {
   o["branch_gone"] = s.branch_gone;
   json::array conflicts;
   for (const auto& c : s.conflicts) {
-    conflicts.emplace_back(json::object{{"branch", c.branch},
-                                        {"time", c.time},
-                                        {"policy", c.policy},
-                                        {"files", ToArray(c.files)},
-                                        {"resolved", c.resolved}});
+    json::object co{{"branch", c.branch},
+                    {"time", c.time},
+                    {"policy", c.policy},
+                    {"files", ToArray(c.files)},
+                    {"resolved", c.resolved}};
+    if (!c.commit.empty()) co["commit"] = c.commit;
+    conflicts.emplace_back(std::move(co));
   }
   o["conflicts"] = std::move(conflicts);
   return WriteStateFile(binding_dir, kFile, json::serialize(o) + "\n");

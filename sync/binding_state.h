@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,7 @@ struct ConflictRecord {
   std::string policy;              // keep-both, prefer-remote, prefer-local
   std::vector<std::string> files;  // paths that conflicted
   bool resolved = false;           // prefer-* resolve automatically; keep-both waits for a person
+  std::string commit;              // hex: the losing side, the head of `branch` when it was pushed
 };
 
 struct BindingState {
@@ -47,5 +49,7 @@ Status SaveBindingState(const std::string& binding_dir, const BindingState& stat
 Status WriteStateFile(const std::string& binding_dir, const std::string& name, const std::string& data);
 
 std::string NowIso8601();
+// Seconds since the epoch of a time NowIso8601() wrote; nullopt for anything else.
+std::optional<int64_t> ParseIso8601(const std::string& text);
 
 }  // namespace gitsyncd

@@ -119,7 +119,9 @@ Result<PassOutcome> Pass::PushSyncCommit(const git_oid& commit, size_t changes) 
   state_->pending_local_changes = 0;
   Status s = SaveSynced(commit);
   if (!s.ok()) return s;
-  return PassOutcome{"pushed " + Plural(changes, "change") + " (" + OidHex(commit).substr(0, 8) + ")", true, true};
+  PassOutcome out{"pushed " + Plural(changes, "change") + " (" + OidHex(commit).substr(0, 8) + ")", true, true};
+  out.direction = "push";
+  return out;
 }
 
 Result<PassOutcome> Pass::ApplyRemote(const git_oid& remote_head, const FlatTree& scanned, const FlatTree& target,
@@ -133,9 +135,11 @@ Result<PassOutcome> Pass::ApplyRemote(const git_oid& remote_head, const FlatTree
   // records a conflict) instead of pushing it over the remote's version.
   if (report.kept.empty()) s = SaveSynced(remote_head);
   if (!s.ok()) return s;
-  return PassOutcome{what + ": " + Plural(report.written.size(), "file") + " written, " +
-                         std::to_string(report.deleted.size()) + " deleted",
-                     true, report.kept.empty()};
+  PassOutcome out{what + ": " + Plural(report.written.size(), "file") + " written, " +
+                      std::to_string(report.deleted.size()) + " deleted",
+                  true, report.kept.empty()};
+  out.direction = "pull";
+  return out;
 }
 
 // The remote branch head: fetched with Git, or (fetch: api) a snapshot of the folder read

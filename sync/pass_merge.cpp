@@ -168,6 +168,7 @@ Result<PassOutcome> Pass::Merge(const std::optional<git_oid>& base, const FlatTr
     record.resolved = spec_.on_conflict != ConflictPolicy::kKeepBoth;
     // The losing side goes to the conflict branch.
     git_oid loser = take_local && remote_head ? *remote_head : *local_commit;
+    record.commit = OidHex(loser);
     updates.push_back({loser, "refs/heads/" + record.branch});
   }
   if (!updates.empty()) {
@@ -191,7 +192,9 @@ Result<PassOutcome> Pass::Merge(const std::optional<git_oid>& base, const FlatTr
     summary = "conflict in " + Plural(conflicted.size(), "file") + " (" + record.policy + "); the " +
               (take_local ? "remote" : "local") + " version is on branch " + record.branch;
   }
-  return PassOutcome{summary, true, report.kept.empty()};
+  PassOutcome out{summary, true, report.kept.empty()};
+  out.direction = "merge";
+  return out;
 }
 
 }  // namespace gitsyncd::pass

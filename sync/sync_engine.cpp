@@ -64,6 +64,7 @@ struct BindingRuntime {
   double last_pass_seconds = 0;
   double last_pass_pushed_after_s = 0;
   bool last_pass_incremental = false;
+  std::deque<PassRecord> recent_passes;  // at most EngineBindingStatus::kPassHistory
 };
 
 }  // namespace
@@ -181,6 +182,11 @@ struct SyncEngine::Impl {
       b.last_pass_incremental = r.ok() && r->incremental;
       b.in_step = r.ok() && r->folder_in_step;
       if (state.ok()) b.state = std::move(state).value();
+      if (!local_only || !r.ok() || r->contacted_remote) {  // a local check that found nothing is no pass to list
+        b.recent_passes.push_back(PassRecord{NowIso8601(), r.ok() ? r->direction : "", b.state ? b.state->last_synced_commit : "",
+                                             r.ok(), r.ok() ? r->summary : r.status().message(), seconds});
+        if (b.recent_passes.size() > EngineBindingStatus::kPassHistory) b.recent_passes.pop_front();
+      }
       if (r.ok()) {
         if (r->contacted_remote && r->summary != "in sync") spdlog::info("sync '{}': {}", name, r->summary);
         b.failures = 0;
@@ -394,6 +400,7 @@ std::vector<EngineBindingStatus> SyncEngine::Snapshot() const {
     s.last_pass_seconds = b.last_pass_seconds;
     s.last_pass_pushed_after_s = b.last_pass_pushed_after_s;
     s.last_pass_incremental = b.last_pass_incremental;
+    s.recent_passes.assign(b.recent_passes.begin(), b.recent_passes.end());
     if (b.retry_at != Clock::time_point{} && b.retry_at > now) {
       s.next_retry_in_s = std::chrono::duration<double>(b.retry_at - now).count();
     }

@@ -23,6 +23,16 @@
 
 namespace gitsyncd {
 
+// One finished pass, as the status page lists it.
+struct PassRecord {
+  std::string time;              // when it ended, ISO 8601 UTC
+  std::string direction;         // push, pull, merge or none (PassOutcome::direction); "" when it failed
+  std::string commit;            // the binding's last synced commit after the pass
+  bool ok = false;
+  std::string result;            // the outcome summary, or the error
+  double duration_s = 0;
+};
+
 struct EngineBindingStatus {
   std::string name;
   std::string connector;
@@ -45,6 +55,9 @@ struct EngineBindingStatus {
   // The binding's state.json as of its last pass (read on the worker thread after the pass),
   // so status pages never touch the disk.
   std::optional<BindingState> state;
+  // The last passes, oldest first; memory only (a restart starts an empty list).
+  static constexpr size_t kPassHistory = 20;
+  std::vector<PassRecord> recent_passes;
 };
 
 struct EngineOptions {

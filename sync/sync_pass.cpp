@@ -63,7 +63,11 @@ Result<PassOutcome> Pass::RunFull(bool local_trigger_only) {
   if (!state_->pending_commit.empty()) {
     auto recovered = RecoverPending(remote_head, *scanned, *remote);
     if (!recovered.ok()) return recovered.status();
-    if (*recovered) return PassOutcome{"finished applying an interrupted merge", true};
+    if (*recovered) {
+      PassOutcome out{"finished applying an interrupted merge", true};
+      out.direction = "merge";
+      return out;
+    }
   }
 
   state_->branch_gone = base && !remote_head;

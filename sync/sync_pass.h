@@ -48,6 +48,9 @@ struct PassOutcome {
   // Seconds from the start of the pass until the remote accepted its push: when the local
   // edit became visible there (0: nothing was pushed). The rest of the pass is bookkeeping.
   double pushed_after_s = 0;
+  // What the pass did: "push" (a local edit went to the branch), "pull" (a remote change came
+  // into the folder), "merge" (both, or a conflict), "none".
+  std::string direction = "none";
 };
 
 struct PassOptions {

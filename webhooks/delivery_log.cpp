@@ -70,6 +70,24 @@ DeliveryRecord FromJson(const json::object& o) {
 
 }  // namespace
 
+json::object DeliveryRecordJson(const DeliveryRecord& r) {
+  json::array queued;
+  for (const auto& b : r.queued) queued.emplace_back(b);
+  return json::object{{"time", r.time},       {"connector", r.connector},     {"provider", r.provider},
+                      {"event", r.event},     {"delivery_id", r.delivery_id}, {"status", r.status},
+                      {"verdict", r.verdict}, {"detail", r.detail},           {"queued", std::move(queued)},
+                      {"remote", r.remote}};
+}
+
+std::vector<DeliveryRecord> DeliveryLog::Recent(const std::string& connector_id, size_t n) const {
+  std::vector<DeliveryRecord> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = records_.find(connector_id);
+  if (it == records_.end()) return out;
+  for (auto r = it->second.rbegin(); r != it->second.rend() && out.size() < n; ++r) out.push_back(**r);
+  return out;
+}
+
 std::string DeliveryLog::NowRfc3339() {
   auto now = std::chrono::system_clock::now();
   auto t = std::chrono::system_clock::to_time_t(now);

@@ -12,6 +12,8 @@
 // which only costs a fetch).
 #pragma once
 
+#include <boost/json/object.hpp>
+
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -41,6 +43,9 @@ struct DeliveryRecord {
   std::string remote;       // client address
 };
 
+// A record as `gitsyncd events --json` and the operator API's status print it.
+boost::json::object DeliveryRecordJson(const DeliveryRecord& r);
+
 class DeliveryLog {
  public:
   // Loads the records kept in `dir`; keeps at most `per_connector` per connector.
@@ -55,9 +60,13 @@ class DeliveryLog {
   bool Claim(const std::string& connector_id, const std::string& delivery_id);
   void Add(const std::string& connector_id, DeliveryRecord record);
   void Flush();  // writes pending changes now
+  // A connector's last `n` records, newest first, from memory.
+  std::vector<DeliveryRecord> Recent(const std::string& connector_id, size_t n) const;
 
   // Reads one connector's record file (for the CLI, without a running daemon).
   static Result<std::vector<DeliveryRecord>> ReadFile(const std::string& path);
+  // Where the daemon keeps them: <state_dir>/webhooks/deliveries, one <connector-id>.json each.
+  static std::string Dir(const std::string& state_dir) { return state_dir + "/webhooks/deliveries"; }
   static std::string NowRfc3339();
 
  private:

@@ -145,6 +145,17 @@ BOOST_AUTO_TEST_CASE(io_timeout_and_workers_per_remote_are_read_and_bounded) {
   ExpectErrors(bad, {"gitsyncd.yaml:2:13: io_timeout: must be between 1s and 30m"});
 }
 
+BOOST_AUTO_TEST_CASE(import_roots_are_absolute_folders_other_than_root) {
+  auto ok = LoadConnectors({{"c.yaml", kValidConnector}},
+                           "state_dir: /var/lib/gitsyncd-test\nimport_roots: [/srv/config/, /srv/other/../more]\n");
+  ExpectErrors(ok, {});
+  BOOST_TEST(ok.result.config.daemon.import_roots == (std::vector<std::string>{"/srv/config", "/srv/more"}));
+  auto bad = LoadConnectors({{"c.yaml", kValidConnector}},
+                            "state_dir: /var/lib/gitsyncd-test\nimport_roots: [srv, /]\n");
+  ExpectErrors(bad, {"gitsyncd.yaml:2:16: import_roots[0]: must be an absolute path",
+                     "gitsyncd.yaml:2:21: import_roots[1]: must not be /"});
+}
+
 BOOST_AUTO_TEST_CASE(url_that_is_not_remote_is_refused) {
   auto c = LoadConnector(Replace(kValidConnector, "https://github.com/acme/configs.git", "configs"));
   ExpectErrors(c, {"connectors.d/c.yaml:3:6: url: 'configs': not a remote URL; use https://host/..., "

@@ -85,3 +85,61 @@ BOOST_AUTO_TEST_CASE(provider_names_round_trip) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// The links of the status page: what an operator clicks to see a conflict's commit and branch.
+BOOST_AUTO_TEST_SUITE(provider_web_pages)
+
+const std::string kSha = "0123456789abcdef0123456789abcdef01234567";
+
+BOOST_AUTO_TEST_CASE(github_pages_from_https_and_ssh_remotes) {
+  BOOST_TEST(CommitWebUrl(Provider::kGitHub, "https://x-access-token@github.com/acme/cfg.git", kSha) ==
+             "https://github.com/acme/cfg/commit/" + kSha);
+  BOOST_TEST(BranchWebUrl(Provider::kGitHub, "git@github.com:acme/cfg.git", "gitsyncd/conflicts/app/20261129T101010Z") ==
+             "https://github.com/acme/cfg/tree/gitsyncd/conflicts/app/20261129T101010Z");
+  BOOST_TEST(BranchWebUrl(Provider::kGitHub, "https://ghe.acme.example:8443/org/cfg", "main") ==
+             "https://ghe.acme.example:8443/org/cfg/tree/main");
+}
+
+BOOST_AUTO_TEST_CASE(gitlab_pages_keep_subgroups) {
+  BOOST_TEST(CommitWebUrl(Provider::kGitLab, "https://gitlab.com/acme/infra/dns.git", kSha) ==
+             "https://gitlab.com/acme/infra/dns/-/commit/" + kSha);
+  BOOST_TEST(BranchWebUrl(Provider::kGitLab, "ssh://git@gitlab.acme.example:2222/acme/infra/dns.git", "main") ==
+             "https://gitlab.acme.example/acme/infra/dns/-/tree/main");
+}
+
+BOOST_AUTO_TEST_CASE(bitbucket_cloud_pages) {
+  BOOST_TEST(CommitWebUrl(Provider::kBitbucketCloud, "https://user@bitbucket.org/workspace/repo.git", kSha) ==
+             "https://bitbucket.org/workspace/repo/commits/" + kSha);
+  BOOST_TEST(BranchWebUrl(Provider::kBitbucketCloud, "git@bitbucket.org:workspace/repo.git", "feature/x") ==
+             "https://bitbucket.org/workspace/repo/branch/feature/x");
+}
+
+BOOST_AUTO_TEST_CASE(bitbucket_server_pages_from_scm_paths_contexts_ssh_and_personal_repos) {
+  BOOST_TEST(CommitWebUrl(Provider::kBitbucketServer, "https://bb.acme.example/scm/OPS/edge.git", kSha) ==
+             "https://bb.acme.example/projects/OPS/repos/edge/commits/" + kSha);
+  BOOST_TEST(BranchWebUrl(Provider::kBitbucketServer, "https://bb.acme.example/bitbucket/scm/OPS/edge.git", "feature/x") ==
+             "https://bb.acme.example/bitbucket/projects/OPS/repos/edge/browse?at=refs%2Fheads%2Ffeature%2Fx");
+  BOOST_TEST(CommitWebUrl(Provider::kBitbucketServer, "ssh://git@bb.acme.example:7999/ops/edge.git", kSha) ==
+             "https://bb.acme.example/projects/ops/repos/edge/commits/" + kSha);
+  BOOST_TEST(CommitWebUrl(Provider::kBitbucketServer, "https://bb.acme.example/scm/~jane/notes.git", kSha) ==
+             "https://bb.acme.example/users/jane/repos/notes/commits/" + kSha);
+}
+
+BOOST_AUTO_TEST_CASE(azure_repos_pages_from_https_and_ssh) {
+  BOOST_TEST(CommitWebUrl(Provider::kAzureRepos, "https://acme@dev.azure.com/acme/Infra/_git/dns", kSha) ==
+             "https://dev.azure.com/acme/Infra/_git/dns/commit/" + kSha);
+  BOOST_TEST(BranchWebUrl(Provider::kAzureRepos, "git@ssh.dev.azure.com:v3/acme/Infra/dns", "feature/x") ==
+             "https://dev.azure.com/acme/Infra/_git/dns?version=GBfeature%2Fx");
+}
+
+BOOST_AUTO_TEST_CASE(no_page_for_plain_git_file_remotes_or_hostile_values) {
+  BOOST_TEST(CommitWebUrl(Provider::kGit, "https://git.acme.example/cfg.git", kSha).empty());
+  BOOST_TEST(BranchWebUrl(Provider::kGitHub, "file:///srv/git/cfg.git", "main").empty());
+  BOOST_TEST(CommitWebUrl(Provider::kGitHub, "https://github.com/acme/cfg.git", "javascript:alert(1)").empty());
+  // A branch name is encoded, never taken as markup or as another query parameter.
+  BOOST_TEST(BranchWebUrl(Provider::kGitHub, "https://github.com/acme/cfg.git", "x/<img src=y>?a=\"b\"") ==
+             "https://github.com/acme/cfg/tree/x/%3Cimg%20src%3Dy%3E%3Fa%3D%22b%22");
+  BOOST_TEST(BranchWebUrl(Provider::kBitbucketServer, "https://bb.acme.example/OPS/x/y/edge.git", "main").empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
