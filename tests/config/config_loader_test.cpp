@@ -291,8 +291,46 @@ BOOST_AUTO_TEST_CASE(poll_interval_accepts_units_and_refuses_too_short) {
   ExpectErrors(bad, {"connectors.d/c.yaml:10:20: syncs[0].poll_interval: must be at least 10s (or 0 to disable "
                      "polling)"});
   auto junk = LoadConnector(Replace(kValidConnector, "    local:", "    poll_interval: soon\n    local:"));
-  ExpectErrors(junk, {"connectors.d/c.yaml:10:20: syncs[0].poll_interval: expected a duration like 30s, 5m, 1h "
-                      "or a number of seconds, found 'soon'"});
+  ExpectErrors(junk, {"connectors.d/c.yaml:10:20: syncs[0].poll_interval: expected a duration like 30s, 5m, 1h30m, "
+                      "1d or a number of seconds, found 'soon'"});
+}
+
+BOOST_AUTO_TEST_CASE(compound_durations_add_up_from_the_largest_unit_down) {
+  const std::vector<std::pair<std::string, long>> cases = {
+      {"1h30m", 5400}, {"2m30s", 150}, {"90s", 90}, {"1d", 86400}, {"1d2h3m4s", 93784}, {"45", 45}, {"1h0m", 3600}};
+  for (const auto& [text, seconds] : cases) {
+    auto c = LoadConnector(Replace(kValidConnector, "    local:", "    poll_interval: " + text + "\n    local:"));
+    ExpectErrors(c, {});
+    BOOST_TEST(c.result.config.connectors[0].syncs[0].poll_interval.count() == seconds, text);
+  }
+  auto daemon = LoadConnectors({{"c.yaml", kValidConnector}}, "state_dir: /var/lib/x\nio_timeout: 1m30s\n");
+  ExpectErrors(daemon, {});
+  BOOST_TEST(daemon.result.config.daemon.io_timeout.count() == 90);
+}
+
+BOOST_AUTO_TEST_CASE(malformed_durations_are_refused_naming_the_file_line_and_what_is_wrong) {
+  const std::string where = "connectors.d/c.yaml:10:20: syncs[0].poll_interval: ";
+  auto junk = [](const std::string& t) {
+    return "expected a duration like 30s, 5m, 1h30m, 1d or a number of seconds, found '" + t + "'";
+  };
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"1h-5m", junk("1h-5m")},
+      {"h", junk("h")},
+      {"1h30", junk("1h30")},
+      {"1.5h", junk("1.5h")},
+      {"5 m", junk("5 m")},
+      {"1w", junk("1w")},
+      {"30m1h", "duration '30m1h': units go from the largest to the smallest, each once (d, h, m, s), as in 1h30m"},
+      {"1h1h", "duration '1h1h': units go from the largest to the smallest, each once (d, h, m, s), as in 1h30m"},
+      {"99999999999999999999s", "duration '99999999999999999999s' is too long (at most 3650d)"},
+      {"3651d", "duration '3651d' is too long (at most 3650d)"},
+      {"999999999d999999999h", "duration '999999999d999999999h' is too long (at most 3650d)"},
+      {"99999999999", "duration '99999999999' is too long (at most 3650d)"},
+  };
+  for (const auto& [text, message] : cases) {
+    auto c = LoadConnector(Replace(kValidConnector, "    local:", "    poll_interval: \"" + text + "\"\n    local:"));
+    ExpectErrors(c, {where + message});
+  }
 }
 
 // With webhooks on, a lost delivery is caught up by a safety-net poll: 5 minutes unless the
