@@ -87,6 +87,16 @@ struct SyncBinding {
   int64_t gid = -1;  // -1: the daemon's own group
   std::string remote_url;  // composed clone URL (account URL + repo, or the connector URL)
   SourceLocation where;
+
+  // Ignore rules (gitignore syntax) in the order they apply, a later one winning: the built-in
+  // defaults (config/ignore_rules.h) unless ignore_defaults is false, the connector's
+  // `ignore:`, then the sync's. The folder's .gitignore files decide what these do not match.
+  std::vector<std::string> ignore_rules;
+  bool ignore_defaults = true;
+
+  // The commit message template (config/commit_message.h): the sync's `commit_message`, else
+  // the connector's, else the default.
+  std::string commit_message;
 };
 
 struct ConnectorConfig {
@@ -104,6 +114,12 @@ struct ConnectorConfig {
   std::string test_repo;  // account URLs: the repo test-connection uses
   std::vector<SyncBinding> syncs;
   std::string file;  // the connectors.d file it came from
+
+  // Ignore rules every sync of the connector gets (see SyncBinding::ignore_rules).
+  std::vector<std::string> ignore;
+  std::optional<bool> ignore_defaults;  // unset: the sync's own setting, default true
+
+  std::string commit_message;  // the connector's template; empty: the default
   SourceLocation where;
 };
 

@@ -11,6 +11,8 @@
 #include <map>
 #include <sstream>
 
+#include "config/commit_message.h"
+#include "config/ignore_rules.h"
 #include "config/name_rules.h"
 #include "config/yaml_reader.h"
 
@@ -45,14 +47,18 @@ const std::vector<std::string> kListenKeys = {"address",        "port",         
 const std::vector<std::string> kOperatorKeys = {"listen", "tls_cert", "tls_key", "admin_token", "hosts"};
 const std::vector<std::string> kConnectorKeys = {"name",  "provider",      "url_type", "url",     "branch",
                                                  "auth",  "api",           "commit_author", "fetch",
-                                                 "webhook", "test_repo",   "syncs"};
+                                                 "webhook", "test_repo",   "syncs",
+                                                 "ignore", "ignore_defaults",
+                                                 "commit_message"};
 const std::vector<std::string> kAuthKeys = {"username", "password", "ssh_key", "known_hosts"};
 const std::vector<std::string> kApiKeys = {"token", "url", "version"};
 const std::vector<std::string> kAuthorKeys = {"name", "email"};
 const std::vector<std::string> kWebhookKeys = {"enabled", "secret", "allow_sha1", "poll_interval"};
 const std::vector<std::string> kSyncKeys = {"name",      "repo",        "branch",       "path",
                                             "local",     "direction",   "on_conflict",  "poll_interval",
-                                            "max_file_size", "file_mode",   "dir_mode",     "group"};
+                                            "max_file_size", "file_mode",   "dir_mode",     "group",
+                                            "ignore", "ignore_defaults",
+                                            "commit_message"};
 
 // file_mode / dir_mode of a sync: octal ("0640"), within 0777, and never taking the owner's
 // own read and write (and, for folders, search) away: the daemon must keep using what it made.
@@ -69,6 +75,43 @@ std::optional<uint32_t> FolderMode(YamlMap& m, ErrorSink* sink, const char* key,
     return std::nullopt;
   }
   return static_cast<uint32_t>(mode);
+}
+
+// `ignore:` of a connector or sync: a list of gitignore lines, each checked on its own.
+std::vector<std::string> IgnoreList(YamlMap& m, ErrorSink* sink) {
+  std::vector<std::string> out;
+  if (!m.Has("ignore")) return out;
+  YAML::Node list = m.Get("ignore");
+  if (!list.IsSequence()) {
+    sink->Add(list, m.KeyPath("ignore"), "expected a list of gitignore patterns");
+    return out;
+  }
+  if (list.size() > kMaxIgnoreRules) {
+    sink->Add(list, m.KeyPath("ignore"), "more than " + std::to_string(kMaxIgnoreRules) + " rules");
+    return out;
+  }
+  for (size_t i = 0; i < list.size(); ++i) {
+    std::string key = m.KeyPath("ignore") + "[" + std::to_string(i) + "]";
+    std::string why = list[i].IsScalar() ? IgnoreRuleProblem(list[i].Scalar()) : "must be a string";
+    if (why.empty()) {
+      out.push_back(list[i].Scalar());
+    } else {
+      sink->Add(list[i], key, "ignore rule " + why);
+    }
+  }
+  return out;
+}
+
+// `commit_message:` of a connector or sync: a template whose placeholders are all known.
+std::optional<std::string> CommitTemplate(YamlMap& m, ErrorSink* sink) {
+  auto v = m.String("commit_message");
+  if (!v) return std::nullopt;
+  std::string why = CommitTemplateProblem(*v);
+  if (!why.empty()) {
+    sink->Add(m.Get("commit_message"), m.KeyPath("commit_message"), "template " + why);
+    return std::nullopt;
+  }
+  return v;
 }
 
 // group of a sync: a group name or number that exists on this host.
@@ -367,6 +410,11 @@ void LoadSync(YamlMap& m, const ConnectorConfig& c, SyncBinding* s) {
   if (auto v = FolderMode(m, sink, "file_mode", 0600)) s->file_mode = *v;
   if (auto v = FolderMode(m, sink, "dir_mode", 0700)) s->dir_mode = *v;
   LoadGroup(m, sink, s);
+  // Ignore rules: the connector's ignore_defaults unless the sync sets its own.
+  std::vector<std::string> own_ignore = IgnoreList(m, sink);
+  s->ignore_defaults = m.Bool("ignore_defaults").value_or(c.ignore_defaults.value_or(true));
+  s->ignore_rules = EffectiveIgnoreRules(s->ignore_defaults, c.ignore, own_ignore);
+  s->commit_message = CommitTemplate(m, sink).value_or(c.commit_message.empty() ? kDefaultCommitMessage : c.commit_message);
   if (auto v = m.Duration("poll_interval")) {
     if (v->count() != 0 && *v < kMinPollInterval) {
       sink->Add(m.Get("poll_interval"), m.KeyPath("poll_interval"), "must be at least 10s (or 0 to disable polling)");
@@ -545,6 +593,9 @@ void LoadConnector(const YAML::Node& root, const std::string& file, ConnectorCon
       c->test_repo = *v;
     }
   }
+  c->ignore = IgnoreList(m, &sink);
+  c->ignore_defaults = m.Bool("ignore_defaults");
+  c->commit_message = CommitTemplate(m, &sink).value_or("");
   if (m.Has("syncs")) {
     YAML::Node list = m.Get("syncs");
     if (!list.IsSequence()) {

@@ -45,6 +45,43 @@ const char* KindName(const YAML::Node& n) {
 
 }  // namespace
 
+Result<std::chrono::seconds> ParseDuration(const std::string& text) {
+  const std::string junk = "expected a duration like 30s, 5m, 1h30m, 1d or a number of seconds, found '" + text + "'";
+  // Units from the largest down; each may appear once, in this order ("1h30m", not "30m1h").
+  static const std::vector<std::pair<char, uint64_t>> kUnits = {{'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}};
+  bool all_digits = !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c));
+  });
+  if (all_digits) {
+    if (text.size() > 9) return Status::InvalidArgument("duration '" + text + "' is too long (at most 3650d)");
+    uint64_t v = std::stoull(text);
+    if (v > kMaxDurationSeconds) return Status::InvalidArgument("duration '" + text + "' is too long (at most 3650d)");
+    return std::chrono::seconds(v);
+  }
+  uint64_t total = 0;
+  size_t next_unit = 0;  // index in kUnits the next part's unit may start at
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t digits = 0;
+    while (i + digits < text.size() && std::isdigit(static_cast<unsigned char>(text[i + digits]))) ++digits;
+    if (digits == 0 || i + digits == text.size()) return Status::InvalidArgument(junk);
+    char unit = text[i + digits];
+    auto it = std::find_if(kUnits.begin(), kUnits.end(), [&](const auto& u) { return u.first == unit; });
+    if (it == kUnits.end()) return Status::InvalidArgument(junk);
+    size_t index = static_cast<size_t>(it - kUnits.begin());
+    if (index < next_unit) {
+      return Status::InvalidArgument("duration '" + text +
+                                     "': units go from the largest to the smallest, each once (d, h, m, s), as in 1h30m");
+    }
+    if (digits > 9) return Status::InvalidArgument("duration '" + text + "' is too long (at most 3650d)");
+    total += std::stoull(text.substr(i, digits)) * it->second;  // at most 9 digits * 86400 * 4: no overflow
+    if (total > kMaxDurationSeconds) return Status::InvalidArgument("duration '" + text + "' is too long (at most 3650d)");
+    next_unit = index + 1;
+    i += digits + 1;
+  }
+  return std::chrono::seconds(total);
+}
+
 void ErrorSink::Add(const YAML::Node& at, const std::string& key, std::string message) {
   Add(Where(at), key, std::move(message));
 }
@@ -153,18 +190,12 @@ std::optional<uint64_t> YamlMap::Unsigned(const std::string& key, uint64_t min, 
 std::optional<std::chrono::seconds> YamlMap::Duration(const std::string& key) {
   auto s = String(key);
   if (!s) return std::nullopt;
-  size_t digits = 0;
-  while (digits < s->size() && std::isdigit(static_cast<unsigned char>((*s)[digits]))) ++digits;
-  std::string unit = s->substr(digits);
-  static const std::vector<std::pair<std::string, uint64_t>> kUnits = {
-      {"", 1}, {"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}};
-  auto it = std::find_if(kUnits.begin(), kUnits.end(), [&](const auto& u) { return u.first == unit; });
-  if (digits == 0 || digits > 9 || it == kUnits.end()) {
-    sink_->Add(Get(key), KeyPath(key),
-               "expected a duration like 30s, 5m, 1h or a number of seconds, found '" + *s + "'");
+  auto parsed = ParseDuration(*s);
+  if (!parsed.ok()) {
+    sink_->Add(Get(key), KeyPath(key), parsed.status().message());
     return std::nullopt;
   }
-  return std::chrono::seconds(std::stoull(s->substr(0, digits)) * it->second);
+  return *parsed;
 }
 
 std::optional<uint64_t> YamlMap::Size(const std::string& key) {

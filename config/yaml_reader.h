@@ -16,6 +16,14 @@
 
 namespace gitsyncd {
 
+// The longest duration any key accepts: ten years (keys have their own, tighter, limits).
+inline constexpr uint64_t kMaxDurationSeconds = 3650ull * 86400;
+
+// "90s", "5m", "1h30m", "2m30s", "1d" or plain seconds: parts from the largest unit down
+// (d, h, m, s), each at most once. The error message names what is wrong; the caller adds
+// the file:line and key.
+Result<std::chrono::seconds> ParseDuration(const std::string& text);
+
 class ErrorSink {
  public:
   ErrorSink(std::string file, std::vector<ConfigError>* errors) : file_(std::move(file)), errors_(errors) {}
@@ -47,7 +55,7 @@ class YamlMap {
   std::optional<std::string> String(const std::string& key, bool required = false);
   std::optional<bool> Bool(const std::string& key);
   std::optional<uint64_t> Unsigned(const std::string& key, uint64_t min, uint64_t max);
-  // "30s", "5m", "1h", "1d" or plain seconds.
+  // A duration as ParseDuration reads it.
   std::optional<std::chrono::seconds> Duration(const std::string& key);
   // Bytes: plain integer or with KiB/MiB/GiB.
   std::optional<uint64_t> Size(const std::string& key);

@@ -1,6 +1,7 @@
 // `gitsyncd check-config`: validate the config directory and print what it means.
 #include <cstdio>
 
+#include "config/ignore_rules.h"
 #include "daemon/cli.h"
 
 namespace gitsyncd {
@@ -15,6 +16,18 @@ std::string AuthKind(const ConnectorConfig& c) {
 }
 
 std::string Seconds(std::chrono::seconds s) { return s.count() == 0 ? "off" : std::to_string(s.count()) + "s"; }
+
+// The binding's effective ignore rules, each with where it comes from, in the order they apply.
+void PrintIgnoreRules(const ConnectorConfig& c, const SyncBinding& s) {
+  size_t defaults = s.ignore_defaults ? DefaultIgnoreRules().size() : 0;
+  std::printf("    ignore:      %zu rule%s, a later one winning; then the folder's .gitignore files%s\n",
+              s.ignore_rules.size(), s.ignore_rules.size() == 1 ? "" : "s",
+              s.ignore_defaults ? "" : " (ignore_defaults: false)");
+  for (size_t i = 0; i < s.ignore_rules.size(); ++i) {
+    const char* from = i < defaults ? "default" : i < defaults + c.ignore.size() ? "connector" : "sync";
+    std::printf("      %-24s (%s)\n", s.ignore_rules[i].c_str(), from);
+  }
+}
 
 void PrintConfig(const Config& config) {
   std::printf("config %s: %zu connector%s\n", config.dir.c_str(), config.connectors.size(),
@@ -39,6 +52,7 @@ void PrintConfig(const Config& config) {
       std::printf("    direction:   %s\n", std::string(SyncDirectionName(s.direction)).c_str());
       std::printf("    on_conflict: %s\n", std::string(ConflictPolicyName(s.on_conflict)).c_str());
       std::printf("    poll:        %s\n", Seconds(s.poll_interval).c_str());
+      PrintIgnoreRules(c, s);
     }
   }
 }

@@ -135,6 +135,27 @@ std::string HandleImportControl(ImportJobs* jobs, const Config& config, const st
   return {};
 }
 
+// "sync-now-dry-run NAME": what a pass would push and pull (daemon/cmd_sync_now.cpp prints it).
+std::string HandleDryRun(SyncEngine& engine, const std::string& name) {
+  auto plan = engine.DryRun(name, kSyncNowWait);
+  json::object o{{"binding", name}, {"ok", plan.ok()}};
+  if (!plan.ok()) {
+    o["error"] = plan.status().message();
+    return json::serialize(o);
+  }
+  auto list = [](const std::vector<std::string>& v) {
+    json::array a;
+    for (const auto& s : v) a.emplace_back(s);
+    return a;
+  };
+  o["remote_head"] = plan->remote_head;
+  o["push"] = list(plan->push);
+  o["pull"] = list(plan->pull);
+  o["conflicts"] = list(plan->conflicts);
+  o["notes"] = list(plan->notes);
+  return json::serialize(o);
+}
+
 std::string HandleControl(const CurrentConfig& current, HttpFrontend* http, ImportJobs* jobs,
                           const std::string& request) {
   std::shared_ptr<RunningConfig> rc = current.Get();  // a reload may swap it meanwhile
@@ -147,6 +168,7 @@ std::string HandleControl(const CurrentConfig& current, HttpFrontend* http, Impo
     if (http) UseConfig(http, *rc);
     return json::serialize(json::object{{"ok", true}, {"listener", http != nullptr}});
   }
+  if (request.rfind("sync-now-dry-run ", 0) == 0) return HandleDryRun(engine, request.substr(17));
   if (request.rfind("sync-now ", 0) == 0) {
     std::string name = request.substr(9);
     auto r = engine.SyncNow(name, kSyncNowWait);

@@ -14,6 +14,7 @@
 #include "sync/folder_fd.h"
 #include "sync/folder_tree.h"
 #include "sync/git_handles.h"
+#include "sync/ignore_matcher.h"
 
 namespace gitsyncd {
 namespace {
@@ -39,6 +40,7 @@ struct ScanContext {
   uint64_t max_file_size;
   std::set<std::string>* too_large;
   git_odb* odb = nullptr;  // a cached id counts only if the blob is really in the repository
+  IgnoreMatcher* ignore = nullptr;
 };
 
 // A file over max_file_size is not synced; the pass keeps the branch's version of it.
@@ -122,6 +124,11 @@ Status ScanDir(ScanContext& ctx, int dirfd, const std::string& rel) {
     struct stat st{};
     if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // vanished; the next scan sees it
     Status s;
+    if (ctx.ignore != nullptr && name != ".git") {
+      auto ignored = ctx.ignore->Ignored(path, S_ISDIR(st.st_mode));
+      if (!ignored.ok()) return ignored.status();
+      if (*ignored) continue;  // never read, never pushed; a pull leaves it alone too
+    }
     if (name == ".git") {
       ctx.skipped->push_back(".git entry " + path + ": not synced");
     } else if (S_ISLNK(st.st_mode)) {
@@ -142,7 +149,8 @@ Status ScanDir(ScanContext& ctx, int dirfd, const std::string& rel) {
 }  // namespace
 
 Result<FlatTree> ScanFolder(git_repository* repo, const std::string& folder, std::vector<std::string>* skipped,
-                            ScanCache* cache, uint64_t max_file_size, std::set<std::string>* too_large) {
+                            ScanCache* cache, uint64_t max_file_size, std::set<std::string>* too_large,
+                            IgnoreMatcher* ignore) {
   std::error_code ec;
   if (!fs::exists(fs::symlink_status(folder, ec))) {
     fs::create_directories(folder, ec);
@@ -155,6 +163,7 @@ Result<FlatTree> ScanFolder(git_repository* repo, const std::string& folder, std
   clock_gettime(CLOCK_REALTIME, &now);
   ScanContext ctx{repo,          folder,   &out, skipped, cache, {}, static_cast<int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec,
                   max_file_size, too_large};
+  ctx.ignore = ignore;
   OdbPtr odb;
   if (cache != nullptr) {
     git_odb* raw = nullptr;

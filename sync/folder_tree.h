@@ -18,6 +18,8 @@
 
 namespace gitsyncd {
 
+class IgnoreMatcher;  // sync/ignore_matcher.h
+
 struct FileEntry {
   git_oid oid{};
   uint32_t mode = GIT_FILEMODE_BLOB;  // BLOB, BLOB_EXECUTABLE; LINK/COMMIT only from remote trees
@@ -47,11 +49,13 @@ Status SaveScanCache(const std::string& file, const ScanCache& cache);
 
 // Reads the folder into blobs of `repo`. Symlinks, `.git` entries and special files are
 // skipped and described in `skipped` ("symlink a/b: not synced"); every other file is synced,
-// whatever its name. Nothing is ever followed through a symlink. A file larger than
+// whatever its name, unless `ignore` ignores it. Nothing is ever followed through a symlink. A file larger than
 // `max_file_size` (when scanned, or grown while being read) is left out, described in `skipped`
 // and its path added to `too_large` (may be null): it is not a deletion. `cache` may be null.
+// A file or folder `ignore` (may be null) ignores is left out silently and never read.
 Result<FlatTree> ScanFolder(git_repository* repo, const std::string& folder, std::vector<std::string>* skipped,
-                            ScanCache* cache, uint64_t max_file_size, std::set<std::string>* too_large = nullptr);
+                            ScanCache* cache, uint64_t max_file_size, std::set<std::string>* too_large = nullptr,
+                            IgnoreMatcher* ignore = nullptr);
 
 // The same for the folder `rel` beneath the open folder `folder_fd` (see folder_fd.h), without
 // a cache; paths are relative to `rel`.

@@ -1,5 +1,7 @@
 // Building commits in the binding's repository, fetching and pushing them, and applying the
 // remote side to the folder.
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "sync/api_fetch.h"
@@ -48,6 +50,12 @@ std::string ListedPaths(const std::vector<std::string>& lines) {
   return out;
 }
 
+std::string HostName() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return "localhost";
+  return name;
+}
+
 std::string Plural(size_t n, const char* what) { return std::to_string(n) + " " + what + (n == 1 ? "" : "s"); }
 
 Result<git_oid> Pass::Commit(const git_oid& tree_id, const std::vector<git_oid>& parents, const std::string& message) {
@@ -78,16 +86,27 @@ Result<git_oid> Pass::Commit(const git_oid& tree_id, const std::vector<git_oid>&
 // A commit holding `files` at spec.path on top of `parent`, with a message listing the
 // changed paths relative to `before`.
 Result<git_oid> Pass::CommitFolderOn(const std::optional<git_oid>& parent, const FlatTree& files,
-                                     const std::string& title, const FlatTree& before) {
+                                     const std::string& note, const FlatTree& before) {
   auto tree = ReplaceSubtree(repo_, parent ? &*parent : nullptr, spec_.path, files);
   if (!tree.ok()) return tree.status();
-  auto changes = ChangedPaths(Managed(before), Managed(files));
-  std::string prefix = spec_.path.empty() ? "" : spec_.path + "/";
-  for (auto& c : changes) c.insert(2, prefix);
-  std::string message = title + "\n\n" + ListedPaths(changes);
+  std::string message = CommitMessage(ChangedPaths(Managed(before), Managed(files)), note);
   std::vector<git_oid> parents;
   if (parent) parents.push_back(*parent);
   return Commit(*tree, parents, message);
+}
+
+// The template's title for changes `lines` ("A path", relative to the folder), then `note` and
+// the changed paths (relative to the repository) as the body, capped as a whole.
+std::string Pass::CommitMessage(const std::vector<std::string>& lines, const std::string& note) const {
+  CommitMessageValues values{spec_.name, spec_.connector, spec_.branch, HostName(), {}};
+  std::string prefix = spec_.path.empty() ? "" : spec_.path + "/";
+  std::vector<std::string> listed;
+  for (const auto& l : lines) {
+    values.files.push_back(l.substr(2));
+    listed.push_back(l.substr(0, 2) + prefix + l.substr(2));
+  }
+  std::string body = (note.empty() ? "" : note + "\n\n") + ListedPaths(listed);
+  return CappedCommitMessage(ExpandCommitMessage(spec_.commit_message, values), body);
 }
 
 // Records the new synced commit in memory; RunSyncPass writes state.json once at the end of the
@@ -108,7 +127,7 @@ Result<PassOutcome> Pass::PushLocal(const std::optional<git_oid>& remote_head, c
   Status valid = CheckYamlFiles(repo_, local, remote, "local", &state_->warnings);
   if (!valid.ok()) return valid;
   auto changes = ChangedPaths(Managed(remote), Managed(local));
-  auto commit = CommitFolderOn(remote_head, local, "gitsyncd: sync " + spec_.name, remote);
+  auto commit = CommitFolderOn(remote_head, local, "", remote);
   if (!commit.ok()) return commit.status();
   return PushSyncCommit(*commit, changes.size());
 }
@@ -173,8 +192,7 @@ Result<PassOutcome> Pass::PushChanges(const git_oid& parent, const ChangeList& c
   if (!valid.ok()) return valid;
   auto tree = UpdateTreeOfCommit(repo_, parent, spec_.path, changes);
   if (!tree.ok()) return tree.status();
-  std::string prefix = spec_.path.empty() ? "" : spec_.path + "/";
-  auto commit = Commit(*tree, {parent}, "gitsyncd: sync " + spec_.name + "\n\n" + ListedPaths(DescribeChanges(changes, prefix)));
+  auto commit = Commit(*tree, {parent}, CommitMessage(DescribeChanges(changes, ""), ""));
   if (!commit.ok()) return commit.status();
   // Stored whatever the push says: refs/gitsyncd/push names the commit from now on.
   auto created = ObjectsOfCommit(repo_, *commit, *tree, spec_.path, changes);

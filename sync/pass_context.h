@@ -22,6 +22,7 @@
 #include "sync/folder_changes.h"
 #include "sync/folder_tree.h"
 #include "sync/git_handles.h"
+#include "sync/ignore_matcher.h"
 #include "sync/remote_ops.h"
 #include "sync/sync_pass.h"
 
@@ -35,6 +36,7 @@ std::vector<std::string> ChangedPaths(const FlatTree& from, const FlatTree& to);
 // The changed paths for a commit message, at most a hundred of them.
 std::string ListedPaths(const std::vector<std::string>& lines);
 std::string Plural(size_t n, const char* what);
+std::string HostName();
 
 // The binding's repository, opened after removing what a kill -9 may have left behind.
 Result<RepositoryPtr> OpenRepo(const std::string& binding_dir);
@@ -42,12 +44,13 @@ Result<RepositoryPtr> OpenRepo(const std::string& binding_dir);
 class Pass {
  public:
   Pass(const BindingSpec& spec, git_repository* repo, BindingState* state,
-       std::chrono::steady_clock::time_point started)
-      : spec_(spec), repo_(repo), state_(state), started_(started) {}
+       std::chrono::steady_clock::time_point started, IgnoreMatcher* ignore)
+      : spec_(spec), repo_(repo), state_(state), started_(started), ignore_(ignore) {}
 
   double pushed_after_s() const { return pushed_after_s_; }
 
   Result<PassOutcome> Run(const PassOptions& options);
+  Result<PassPlan> Plan();  // pass_plan.cpp
 
  private:
   // pass_incremental.cpp
@@ -66,7 +69,8 @@ class Pass {
 
   // pass_commit.cpp
   Result<git_oid> Commit(const git_oid& tree, const std::vector<git_oid>& parents, const std::string& message);
-  Result<git_oid> CommitFolderOn(const std::optional<git_oid>& parent, const FlatTree& files, const std::string& title,
+  std::string CommitMessage(const std::vector<std::string>& lines, const std::string& note) const;
+  Result<git_oid> CommitFolderOn(const std::optional<git_oid>& parent, const FlatTree& files, const std::string& note,
                                  const FlatTree& before);
   Status SaveSynced(const git_oid& commit);
   Result<PassOutcome> PushSyncCommit(const git_oid& commit, size_t changes);
@@ -81,7 +85,11 @@ class Pass {
   Result<PassOutcome> Merge(const std::optional<git_oid>& base, const FlatTree& base_tree,
                             const std::optional<git_oid>& remote_head, const FlatTree& scanned,
                             const FlatTree& local, const FlatTree& remote);
-  struct MergedTrees;
+  struct MergedTrees {
+    FlatTree merged;
+    std::vector<std::string> conflicted;  // sorted, each once
+    git_oid local_tree;                   // the local side as a tree (journaled for recovery)
+  };
   Result<MergedTrees> MergeTrees(const FlatTree& base_tree, const FlatTree& local, const FlatTree& remote);
   Result<git_oid> CommitMerge(const std::optional<git_oid>& remote_head, const git_oid& local_commit,
                               const FlatTree& remote, const MergedTrees& trees);
@@ -91,6 +99,9 @@ class Pass {
   // pass_not_synced.cpp
   Status FindNotSynced(const FlatTree& scanned, const FlatTree& tree, bool report);
   FlatTree LocalView(const FlatTree& scanned) const;
+  // `t`'s folder entries without the paths this pass does not sync: what a change is judged on.
+  FlatTree Synced(const FlatTree& t) const;
+  Result<ChangeList> WithoutIgnored(ChangeList changes);
   Status ApplyFolder(const FlatTree& scanned, const FlatTree& target, ApplyReport* report);
   Result<bool> TooLarge(const git_oid& blob);
 
@@ -109,6 +120,7 @@ class Pass {
   std::set<std::string> too_large_local_;
   std::set<std::string> not_synced_;
   FlatTree kept_;
+  IgnoreMatcher* ignore_;  // never null in a pass RunSyncPass runs
 };
 
 }  // namespace gitsyncd::pass

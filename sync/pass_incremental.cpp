@@ -20,10 +20,20 @@ Result<std::optional<PassOutcome>> Pass::RunIncremental(const std::set<std::stri
   }
   auto base_folder = FolderTreeOfCommit(repo_, &*base, spec_.path);
   if (!base_folder.ok()) return base_folder.status();
-  auto local = LocalChangesAt(repo_, spec_.local, base_folder->get(), changed, spec_.max_file_size);
+  // The watcher reports ignored paths too (a vim swap file on every keystroke): they are no
+  // local change, and are not even read.
+  std::set<std::string> wanted;
+  for (const auto& p : changed) {
+    auto ignored = ignore_->Ignored(p);
+    if (!ignored.ok()) return ignored.status();
+    if (!*ignored) wanted.insert(p);
+  }
+  auto local = LocalChangesAt(repo_, spec_.local, base_folder->get(), wanted, spec_.max_file_size);
   if (!local.ok()) return local.status();
   if (!*local || !IsSimpleChangeList(**local)) return Maybe();
-  const ChangeList& local_changes = **local;
+  auto kept_local = WithoutIgnored(std::move(**local));  // ignored files inside a folder that appeared
+  if (!kept_local.ok()) return kept_local.status();
+  const ChangeList& local_changes = *kept_local;
   // A path whose synced version is over max_file_size is not synced: the full pass keeps it.
   auto too_large = AnyTooLarge(local_changes);
   if (!too_large.ok()) return too_large.status();
@@ -55,6 +65,9 @@ Result<std::optional<PassOutcome>> Pass::RunIncremental(const std::set<std::stri
   }
   if (!remote_changes.ok()) return remote_changes.status();
   if (!IsSimpleChangeList(*remote_changes)) return Maybe();
+  // An ignored remote change stays in the branch (the synced commit holds it) and is not written.
+  remote_changes = WithoutIgnored(std::move(remote_changes).value());
+  if (!remote_changes.ok()) return remote_changes.status();
   too_large = AnyTooLarge(*remote_changes);
   if (!too_large.ok()) return too_large.status();
   if (*too_large) return Maybe();

@@ -55,12 +55,6 @@ void SettleFileFolderClashes(const FlatTree& preferred, FlatTree* merged, std::v
 
 }  // namespace
 
-struct Pass::MergedTrees {
-  FlatTree merged;
-  std::vector<std::string> conflicted;  // sorted, each once
-  git_oid local_tree;                   // the local side as a tree (journaled for recovery)
-};
-
 // The line-level merge of the three sides; a conflicted path takes the side `on_conflict`
 // prefers (a side missing from the conflict's stages deleted the file).
 Result<Pass::MergedTrees> Pass::MergeTrees(const FlatTree& base_tree, const FlatTree& local, const FlatTree& remote) {
@@ -121,12 +115,12 @@ Result<git_oid> Pass::CommitMerge(const std::optional<git_oid>& remote_head, con
                                   const FlatTree& remote, const MergedTrees& trees) {
   auto tree = ReplaceSubtree(repo_, remote_head ? &*remote_head : nullptr, spec_.path, trees.merged);
   if (!tree.ok()) return tree.status();
-  std::string message = "gitsyncd: merge local changes of " + spec_.name + "\n\n";
-  for (const auto& c : ChangedPaths(Managed(remote), Managed(trees.merged))) message += c + "\n";
+  std::string note = "Merge of the local changes of " + spec_.name + " with the remote's.";
   if (!trees.conflicted.empty()) {
-    message += "\nConflicts (" + std::string(ConflictPolicyName(spec_.on_conflict)) + "):\n";
-    for (const auto& c : trees.conflicted) message += "  " + c + "\n";
+    note += "\n\nConflicts (" + std::string(ConflictPolicyName(spec_.on_conflict)) + "):";
+    for (const auto& c : trees.conflicted) note += "\n  " + c;
   }
+  std::string message = CommitMessage(ChangedPaths(Managed(remote), Managed(trees.merged)), note);
   std::vector<git_oid> parents;
   if (remote_head) parents.push_back(*remote_head);
   parents.push_back(local_commit);
@@ -147,7 +141,7 @@ Result<PassOutcome> Pass::Merge(const std::optional<git_oid>& base, const FlatTr
 
   // The pure local state, as a commit on the last synced one: never lost, whatever happens.
   std::optional<git_oid> local_parent = base ? base : remote_head;
-  auto local_commit = CommitFolderOn(local_parent, local, "gitsyncd: local changes of " + spec_.name, base_tree);
+  auto local_commit = CommitFolderOn(local_parent, local, "The local changes of " + spec_.name + ", as they were before the merge.", base_tree);
   if (!local_commit.ok()) return local_commit.status();
 
   std::vector<RefUpdate> updates;

@@ -1,5 +1,5 @@
 // Paths a pass leaves alone, in both directions: remote symlinks and submodules (a folder
-// cannot hold them) and files larger than max_file_size on either side. For each, the branch's
+// cannot hold them), files larger than max_file_size on either side, and ignored paths. For each, the branch's
 // entry stays in every commit the pass makes, and the folder at that path is neither
 // written nor deleted: a size cap never turns into a deletion on either side.
 #include "sync/pass_context.h"
@@ -25,6 +25,16 @@ Status Pass::FindNotSynced(const FlatTree& scanned, const FlatTree& tree, bool r
   not_synced_ = too_large_local_;
   for (const auto& [p, e] : tree) {
     bool keep = !IsManaged(e) || too_large_local_.count(p) != 0;
+    if (!keep && ignore_ != nullptr) {
+      // Ignored: the branch keeps its entry; the folder's file (if any) is never read.
+      auto ignored = ignore_->Ignored(p);
+      if (!ignored.ok()) return ignored.status();
+      if (*ignored) {
+        kept_[p] = e;
+        not_synced_.insert(p);
+        continue;
+      }
+    }
     if (!IsManaged(e) && report) {
       state_->warnings.push_back(std::string(e.mode == GIT_FILEMODE_LINK ? "remote symlink " : "remote submodule ") +
                                  p + ": not synced (kept in the repository)");
@@ -55,6 +65,24 @@ FlatTree Pass::LocalView(const FlatTree& scanned) const {
   for (const auto& p : not_synced_) local.erase(p);
   for (const auto& [p, e] : kept_) local[p] = e;
   return local;
+}
+
+FlatTree Pass::Synced(const FlatTree& t) const {
+  FlatTree out = Managed(t);
+  for (const auto& p : not_synced_) out.erase(p);
+  return out;
+}
+
+// Changes at ignored paths are dropped: an ignored local file is never pushed nor its absence
+// pushed as a deletion, and an ignored remote change is never written.
+Result<ChangeList> Pass::WithoutIgnored(ChangeList changes) {
+  ChangeList out;
+  for (auto& c : changes) {
+    auto ignored = ignore_ != nullptr ? ignore_->Ignored(c.path) : Result<bool>(false);
+    if (!ignored.ok()) return ignored.status();
+    if (!*ignored) out.push_back(std::move(c));
+  }
+  return out;
 }
 
 Status Pass::ApplyFolder(const FlatTree& scanned, const FlatTree& target, ApplyReport* report) {

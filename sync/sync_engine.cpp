@@ -39,6 +39,7 @@ struct BindingRuntime {
   std::string remote;  // RemoteKey of its URL
   Status setup;  // credentials could not be resolved: never runs
   bool queued = false, running = false, rerun = false;
+  bool held = false;  // a dry run reads the binding: its passes wait
   bool want_remote = false;  // the queued pass must contact the remote
   uint64_t passes = 0;
   uint32_t failures = 0;
@@ -90,7 +91,7 @@ struct SyncEngine::Impl {
   // Caller holds mu. The first queued binding whose remote has a free worker slot.
   std::deque<std::string>::iterator NextRunnable() {
     return std::find_if(queue.begin(), queue.end(), [&](const std::string& name) {
-      return running_per_remote[bindings.at(name).remote] < per_remote_limit;
+      return !bindings.at(name).held && running_per_remote[bindings.at(name).remote] < per_remote_limit;
     });
   }
 
@@ -376,6 +377,34 @@ Result<std::string> SyncEngine::SyncNow(const std::string& binding, std::chrono:
   if (impl_->stopping && b.passes < target) return Status::Unavailable("the daemon is stopping");
   if (!b.last_error.empty()) return Status::Error(Status::Code::kUnavailable, b.last_error);
   return b.last_outcome;
+}
+
+Result<PassPlan> SyncEngine::DryRun(const std::string& binding, std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  auto it = impl_->bindings.find(binding);
+  if (it == impl_->bindings.end()) return Status::NotFound("no sync binding named '" + binding + "'");
+  BindingRuntime& b = it->second;
+  if (!b.setup.ok()) return b.setup;
+  // Passes of one binding never overlap; neither does a dry run with a pass.
+  if (!impl_->done_cv.wait_for(lock, timeout, [&] { return impl_->stopping || (!b.running && !b.held); })) {
+    return Status::Unavailable("a pass of '" + binding + "' is still running; try the dry run again");
+  }
+  if (impl_->stopping) return Status::Unavailable("the daemon is stopping");
+  b.held = true;
+  BindingSpec spec = b.spec;
+  std::string connector = b.connector;
+  lock.unlock();
+  Result<PassPlan> plan = Status::Internal("no plan");
+  {
+    ScopedIoCancel cancel_scope(impl_->cancel);
+    ScopedLogContext log_context(binding, connector);
+    plan = PlanSyncPass(spec);
+  }
+  lock.lock();
+  b.held = false;
+  impl_->work_cv.notify_all();  // a pass queued meanwhile may run now
+  impl_->done_cv.notify_all();
+  return plan;
 }
 
 std::vector<EngineBindingStatus> SyncEngine::Snapshot() const {

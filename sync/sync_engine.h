@@ -20,6 +20,7 @@
 #include "config/status.h"
 #include "sync/binding_state.h"
 #include "sync/remote_auth.h"
+#include "sync/sync_pass.h"
 
 namespace gitsyncd {
 
@@ -102,6 +103,10 @@ class SyncEngine {
   bool TriggerLocal(const std::string& binding);
   // Triggers a full pass and waits for it; returns its outcome summary or error.
   Result<std::string> SyncNow(const std::string& binding, std::chrono::milliseconds timeout);
+
+  // `sync-now --dry-run`: plans a pass (PlanSyncPass) on the calling thread once no pass of
+  // the binding runs, holding its passes back meanwhile; changes nothing.
+  Result<PassPlan> DryRun(const std::string& binding, std::chrono::milliseconds timeout);
 
   std::vector<EngineBindingStatus> Snapshot() const;
   size_t QueueDepth() const;  // bindings waiting for a worker

@@ -25,7 +25,8 @@ Result<PassOutcome> Pass::RunFull(bool local_trigger_only) {
   std::vector<std::string> skipped;
   std::string cache_file = spec_.binding_dir + "/scan-cache";
   ScanCache cache = LoadScanCache(cache_file);
-  auto scanned = ScanFolder(repo_, spec_.local, &skipped, &cache, spec_.max_file_size, &too_large_local_);
+  auto scanned =
+      ScanFolder(repo_, spec_.local, &skipped, &cache, spec_.max_file_size, &too_large_local_, ignore_);
   if (!scanned.ok()) return scanned.status();
   if (cache.dirty) SaveScanCache(cache_file, cache);  // only a speed-up: a failure costs a re-read
   std::optional<git_oid> base = ParseOid(state_->last_synced_commit);
@@ -88,9 +89,11 @@ Result<PassOutcome> Pass::Reconcile(const std::optional<git_oid>& base, const Fl
                                     const FlatTree& remote) {
   // What the folder means for the repository: its files plus what it does not sync.
   FlatTree local = LocalView(scanned);
-  bool local_changed = Managed(local) != Managed(base_full);
+  // Judged on synced paths only: a remote change to an ignored (or too large) file shows in
+  // `local` as the branch's entry, which is no local edit.
+  bool local_changed = Synced(local) != Synced(base_full);
   bool remote_changed = remote != base_full;
-  state_->pending_local_changes = static_cast<uint32_t>(ChangedPaths(Managed(base_full), Managed(local)).size());
+  state_->pending_local_changes = static_cast<uint32_t>(ChangedPaths(Synced(base_full), Synced(local)).size());
 
   if (local == remote) {
     if (remote_head && (!base || !git_oid_equal(&*base, &*remote_head))) {
@@ -139,11 +142,11 @@ Result<PassOutcome> Pass::PullKeepingLocalEdits(const git_oid& remote_head, cons
                                                 const FlatTree& scanned, const FlatTree& local,
                                                 const FlatTree& remote) {
   FlatTree target = remote;
-  for (const auto& [p, e] : Managed(base_full)) {
+  for (const auto& [p, e] : Synced(base_full)) {
     auto l = local.find(p);
     if (l == local.end() || !(l->second == e)) target.erase(p);
   }
-  for (const auto& [p, e] : Managed(local)) {
+  for (const auto& [p, e] : Synced(local)) {
     auto b = base_full.find(p);
     if (b == base_full.end() || !(b->second == e)) {
       target[p] = e;
@@ -175,6 +178,9 @@ BindingSpec MakeBindingSpec(const DaemonConfig& daemon, const ConnectorConfig& c
   spec.author = connector.commit_author;
   spec.max_file_size = sync.max_file_size.value_or(daemon.max_file_size);
   spec.ownership = FolderOwnership{sync.file_mode, sync.dir_mode, sync.gid};
+  spec.ignore_rules = sync.ignore_rules;
+  if (!sync.commit_message.empty()) spec.commit_message = sync.commit_message;
+  spec.connector = connector.name;
   if (connector.fetch == FetchMode::kApi) {
     ApiTarget api;
     api.provider = connector.provider;
@@ -201,9 +207,13 @@ Result<PassOutcome> RunSyncPass(const BindingSpec& spec, const PassOptions& opti
   Status unstaged = RemoveStaleStaging(spec.local, spec.binding_dir);
   if (!unstaged.ok()) {
     outcome = unstaged;
-  } else if (repo.ok()) {
+  } else if (!repo.ok()) {
+    outcome = repo.status();
+  } else if (auto ignore = IgnoreMatcher::Open(spec.binding_dir, spec.local, spec.ignore_rules); !ignore.ok()) {
+    outcome = ignore.status();
+  } else {
     for (int attempt = 0; attempt < kMaxPushAttempts; ++attempt) {
-      pass::Pass pass(spec, repo->get(), &*state, started);
+      pass::Pass pass(spec, repo->get(), &*state, started, ignore->get());
       PassOptions this_time = options;
       this_time.local_trigger_only = options.local_trigger_only && attempt == 0;
       outcome = pass.Run(this_time);
@@ -212,8 +222,6 @@ Result<PassOutcome> RunSyncPass(const BindingSpec& spec, const PassOptions& opti
       if (outcome.ok() || outcome.status().code() != Status::Code::kConflict) break;
       spdlog::info("sync '{}': push rejected, the remote moved; merging again", spec.name);
     }
-  } else {
-    outcome = repo.status();
   }
   if (outcome.ok()) {
     ++state->passes;

@@ -8,8 +8,10 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "api/provider_api.h"
+#include "config/commit_message.h"
 #include "config/config.h"
 #include "config/status.h"
 #include "sync/folder_apply.h"
@@ -32,6 +34,12 @@ struct BindingSpec {
   // Files larger than this are not synced either way; the branch keeps its version of them.
   uint64_t max_file_size = kDefaultMaxFileSize;
   FolderOwnership ownership;  // modes and group of what a pull creates
+  // Ignore rules (gitignore lines, config.h SyncBinding::ignore_rules): paths they or the
+  // folder's .gitignore files ignore are never pushed, pulled, or deleted for being ignored.
+  std::vector<std::string> ignore_rules;
+  // Every commit's title: this template expanded (config/commit_message.h).
+  std::string commit_message = kDefaultCommitMessage;
+  std::string connector;  // the connector's name, for {connector}
 };
 
 BindingSpec MakeBindingSpec(const DaemonConfig& daemon, const ConnectorConfig& connector, const SyncBinding& sync,
@@ -64,6 +72,21 @@ struct PassOptions {
   // scan. Null: the whole folder is scanned.
   const std::set<std::string>* changed_paths = nullptr;
 };
+
+// What a pass would do now, found without doing it (`gitsyncd sync-now NAME --dry-run`).
+// Paths are relative to the folder, each "A path", "M path" or "D path".
+struct PassPlan {
+  std::string remote_head;  // the branch head compared against; "" when the branch is missing
+  std::vector<std::string> push;       // local changes a pass would commit and push
+  std::vector<std::string> pull;       // remote changes a pass would write into the folder
+  std::vector<std::string> conflicts;  // files both sides changed that would not merge cleanly
+  std::vector<std::string> notes;      // what else the pass would say (direction, a gone branch)
+};
+
+// Plans a pass: scans the folder and fetches the branch (into the binding's own repository, as
+// every pass does), then compares. Writes nothing to the folder, pushes nothing, and leaves
+// state.json and the scan cache as they were. Must not run beside a pass of the same binding.
+Result<PassPlan> PlanSyncPass(const BindingSpec& spec);
 
 // Runs one pass. Errors are also recorded in the binding's state.json (last_error,
 // consecutive_failures).

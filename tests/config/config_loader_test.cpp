@@ -1,6 +1,7 @@
 // Config validation: each rule a user can break, with the exact message they see.
 #include <boost/test/unit_test.hpp>
 
+#include "config/ignore_rules.h"
 #include "tests/config/config_test_util.h"
 
 using namespace gitsyncd;
@@ -302,8 +303,94 @@ BOOST_AUTO_TEST_CASE(poll_interval_accepts_units_and_refuses_too_short) {
   ExpectErrors(bad, {"connectors.d/c.yaml:10:20: syncs[0].poll_interval: must be at least 10s (or 0 to disable "
                      "polling)"});
   auto junk = LoadConnector(Replace(kValidConnector, "    local:", "    poll_interval: soon\n    local:"));
-  ExpectErrors(junk, {"connectors.d/c.yaml:10:20: syncs[0].poll_interval: expected a duration like 30s, 5m, 1h "
-                      "or a number of seconds, found 'soon'"});
+  ExpectErrors(junk, {"connectors.d/c.yaml:10:20: syncs[0].poll_interval: expected a duration like 30s, 5m, 1h30m, "
+                      "1d or a number of seconds, found 'soon'"});
+}
+
+BOOST_AUTO_TEST_CASE(ignore_rules_merge_defaults_connector_and_sync_in_order) {
+  auto c = LoadConnector(Replace(kValidConnector, "syncs:", "ignore: ['*.log']\nsyncs:") +
+                         "    ignore: ['!keep.log', 'build/']\n"
+                         "  - name: raw\n    path: raw\n    local: /srv/raw\n    ignore_defaults: false\n");
+  ExpectErrors(c, {});
+  const auto& web = c.result.config.connectors[0].syncs[0];
+  const auto& raw = c.result.config.connectors[0].syncs[1];
+  std::vector<std::string> want;
+  for (const auto& d : DefaultIgnoreRules()) want.emplace_back(d.pattern);
+  want.insert(want.end(), {"*.log", "!keep.log", "build/"});
+  BOOST_TEST(web.ignore_rules == want, boost::test_tools::per_element());
+  BOOST_TEST(raw.ignore_rules == std::vector<std::string>{"*.log"}, boost::test_tools::per_element());
+  BOOST_TEST(!raw.ignore_defaults);
+  // The connector's ignore_defaults applies unless a sync sets its own.
+  auto off = LoadConnector(Replace(kValidConnector, "syncs:", "ignore_defaults: false\nsyncs:"));
+  ExpectErrors(off, {});
+  BOOST_TEST(off.result.config.connectors[0].syncs[0].ignore_rules.empty());
+}
+
+BOOST_AUTO_TEST_CASE(bad_ignore_rules_are_refused_naming_the_item) {
+  auto c = LoadConnector(std::string(kValidConnector) + "    ignore: ['ok', '', '# note', {a: b}]\n");
+  ExpectErrors(c, {"connectors.d/c.yaml:11:20: syncs[0].ignore[1]: ignore rule must not be empty",
+                   "connectors.d/c.yaml:11:24: syncs[0].ignore[2]: ignore rule starts with '#', which makes it a "
+                   "comment; write \\# to match a leading '#'",
+                   "connectors.d/c.yaml:11:34: syncs[0].ignore[3]: ignore rule must be a string"});
+  auto multi = LoadConnector(std::string(kValidConnector) + "    ignore: [\"a\\nb\"]\n");
+  ExpectErrors(multi, {"connectors.d/c.yaml:11:14: syncs[0].ignore[0]: ignore rule must be one line (one rule per "
+                       "list item)"});
+  auto notlist = LoadConnector(Replace(kValidConnector, "syncs:", "ignore: '*.log'\nsyncs:"));
+  ExpectErrors(notlist, {"connectors.d/c.yaml:7:9: ignore: expected a list of gitignore patterns"});
+}
+
+BOOST_AUTO_TEST_CASE(commit_message_templates_are_checked_naming_the_place) {
+  auto ok = LoadConnector(Replace(kValidConnector, "syncs:", "commit_message: 'OPS-1 {files}'\nsyncs:") +
+                          "  - name: own\n    path: own\n    local: /srv/own\n    commit_message: '{{x}} {count} on {branch}'\n");
+  ExpectErrors(ok, {});
+  BOOST_TEST(ok.result.config.connectors[0].syncs[0].commit_message == "OPS-1 {files}");
+  BOOST_TEST(ok.result.config.connectors[0].syncs[1].commit_message == "{{x}} {count} on {branch}");
+  auto plain = LoadConnector(kValidConnector);
+  BOOST_TEST(plain.result.config.connectors[0].syncs[0].commit_message == "gitsyncd {binding}: {files}");
+  auto bad = LoadConnector(std::string(kValidConnector) + "    commit_message: 'OPS {ticket}'\n");
+  ExpectErrors(bad, {"connectors.d/c.yaml:11:21: syncs[0].commit_message: template unknown placeholder {ticket}; "
+                     "the placeholders are {binding}, {connector}, {branch}, {host}, {files}, {count}"});
+  auto open = LoadConnector(Replace(kValidConnector, "syncs:", "commit_message: 'x {files'\nsyncs:"));
+  ExpectErrors(open, {"connectors.d/c.yaml:7:17: commit_message: template has a '{' that is never closed (write {{ "
+                      "for a literal brace)"});
+}
+
+BOOST_AUTO_TEST_CASE(compound_durations_add_up_from_the_largest_unit_down) {
+  const std::vector<std::pair<std::string, long>> cases = {
+      {"1h30m", 5400}, {"2m30s", 150}, {"90s", 90}, {"1d", 86400}, {"1d2h3m4s", 93784}, {"45", 45}, {"1h0m", 3600}};
+  for (const auto& [text, seconds] : cases) {
+    auto c = LoadConnector(Replace(kValidConnector, "    local:", "    poll_interval: " + text + "\n    local:"));
+    ExpectErrors(c, {});
+    BOOST_TEST(c.result.config.connectors[0].syncs[0].poll_interval.count() == seconds, text);
+  }
+  auto daemon = LoadConnectors({{"c.yaml", kValidConnector}}, "state_dir: /var/lib/x\nio_timeout: 1m30s\n");
+  ExpectErrors(daemon, {});
+  BOOST_TEST(daemon.result.config.daemon.io_timeout.count() == 90);
+}
+
+BOOST_AUTO_TEST_CASE(malformed_durations_are_refused_naming_the_file_line_and_what_is_wrong) {
+  const std::string where = "connectors.d/c.yaml:10:20: syncs[0].poll_interval: ";
+  auto junk = [](const std::string& t) {
+    return "expected a duration like 30s, 5m, 1h30m, 1d or a number of seconds, found '" + t + "'";
+  };
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"1h-5m", junk("1h-5m")},
+      {"h", junk("h")},
+      {"1h30", junk("1h30")},
+      {"1.5h", junk("1.5h")},
+      {"5 m", junk("5 m")},
+      {"1w", junk("1w")},
+      {"30m1h", "duration '30m1h': units go from the largest to the smallest, each once (d, h, m, s), as in 1h30m"},
+      {"1h1h", "duration '1h1h': units go from the largest to the smallest, each once (d, h, m, s), as in 1h30m"},
+      {"99999999999999999999s", "duration '99999999999999999999s' is too long (at most 3650d)"},
+      {"3651d", "duration '3651d' is too long (at most 3650d)"},
+      {"999999999d999999999h", "duration '999999999d999999999h' is too long (at most 3650d)"},
+      {"99999999999", "duration '99999999999' is too long (at most 3650d)"},
+  };
+  for (const auto& [text, message] : cases) {
+    auto c = LoadConnector(Replace(kValidConnector, "    local:", "    poll_interval: \"" + text + "\"\n    local:"));
+    ExpectErrors(c, {where + message});
+  }
 }
 
 // With webhooks on, a lost delivery is caught up by a safety-net poll: 5 minutes unless the

@@ -115,6 +115,25 @@ BOOST_AUTO_TEST_CASE(config_dir_comes_from_the_environment) {
   BOOST_TEST(r.err.find(dir.path() + "/connectors.d/x.yaml:3:6: url:") == 0u, r.err);
 }
 
+BOOST_AUTO_TEST_CASE(check_config_prints_each_bindings_effective_ignore_rules) {
+  WriteFile(dir / "connectors.d/c.yaml",
+            "name: c\nprovider: git\nurl: file:///srv/git/c.git\nignore: ['*.log']\nsyncs:\n"
+            "  - name: web\n    local: /srv/web\n    ignore: ['!keep.log', 'cache/']\n"
+            "  - name: raw\n    local: /srv/raw\n    ignore_defaults: false\n");
+  auto r = Run({"check-config"});
+  BOOST_TEST(r.exit_code == 0, r.err);
+  BOOST_TEST(r.out.find("    ignore:      18 rules, a later one winning; then the folder's .gitignore files\n"
+                        "      .*.sw[a-p]               (default)\n") != std::string::npos, r.out);
+  BOOST_TEST(r.out.find("      #*#") == std::string::npos, r.out);
+  BOOST_TEST(r.out.find("      \\#*#                     (default)\n") != std::string::npos, r.out);
+  BOOST_TEST(r.out.find("      *.log                    (connector)\n"
+                        "      !keep.log                (sync)\n"
+                        "      cache/                   (sync)\n") != std::string::npos, r.out);
+  BOOST_TEST(r.out.find("    ignore:      1 rule, a later one winning; then the folder's .gitignore files "
+                        "(ignore_defaults: false)\n      *.log                    (connector)\n") != std::string::npos,
+             r.out);
+}
+
 BOOST_AUTO_TEST_CASE(secret_commands_round_trip_and_never_show_values) {
   auto init = Run({"secret", "init"});
   BOOST_TEST(init.exit_code == 0, init.err);

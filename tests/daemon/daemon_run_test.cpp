@@ -95,6 +95,57 @@ BOOST_AUTO_TEST_CASE(daemon_syncs_both_ways_and_reports_to_systemd) {
   BOOST_TEST(log.find("Pa55-word-for-test") == std::string::npos);
 }
 
+// `sync-now NAME --dry-run` lists what a pass would push and pull and changes nothing: a
+// server hook refuses the daemon's pushes, so a local edit stays pending while the person
+// pushes a new file; the dry run shows both, and neither the folder, the branch nor the
+// binding's synced commit moves.
+BOOST_AUTO_TEST_CASE(sync_now_dry_run_prints_what_a_pass_would_push_and_pull_and_changes_nothing) {
+  InstallServerHook(server.repo_path("cfg"), "pre-receive", R"SH(#!/bin/sh
+while read old new ref; do
+  for c in $(git rev-list "$new" --not --all); do
+    case "$(git log -1 --format=%s "$c")" in gitsyncd*) echo "no bot commits today" >&2; exit 1;; esac
+  done
+done
+)SH");
+  GitClone person(server.url_with_credentials("cfg"), dir / "person", "main", server.git_env());
+  person.Write("apps/app/replicas.yaml", "replicas: 1\n");
+  person.Write("apps/app/old.yaml", "old: true\n");
+  BOOST_REQUIRE(person.CommitAndPush("seed"));
+  DaemonProcess daemon(binary, cfg, dir.path(), env);
+  BOOST_REQUIRE_MESSAGE(daemon.WaitForNotify("READY=1"), daemon.Log());
+  BOOST_REQUIRE_MESSAGE(WaitFor([&] { return FileExists(local + "/replicas.yaml"); }), daemon.Log());
+  auto synced = [&] {
+    auto v = boost::json::parse(Cli({"status", "--json"}).out).as_object();
+    const auto& b = v.at("bindings").as_array().at(0).as_object();
+    return std::pair{std::string(b.at("last_synced_commit").as_string()), std::string(b.at("last_error").as_string())};
+  };
+  std::string seed = synced().first;
+  WriteFile(local + "/replicas.yaml", "replicas: 3\n");
+  BOOST_REQUIRE_MESSAGE(WaitFor([&] { return synced().second.find("declined") != std::string::npos; }), daemon.Log());
+  person.Write("apps/app/new.yaml", "new: true\n");
+  person.Remove("apps/app/old.yaml");
+  BOOST_REQUIRE(person.CommitAndPush("remote adds and deletes"));
+  std::string head = Git({"--git-dir", server.repo_path("cfg"), "rev-parse", "main"}).out.substr(0, 12);
+
+  CommandResult dry = Cli({"sync-now", "app", "--dry-run"});
+  BOOST_TEST(dry.exit_code == 0, dry.err);
+  BOOST_TEST(dry.out == "app: dry run against remote commit " + head + " (nothing was changed)\n"
+                        "would push 1 change:\n  M replicas.yaml\n"
+                        "would pull 2 changes:\n  A new.yaml\n  D old.yaml\n"
+                        "note: both sides changed: the changes would be merged (on_conflict: keep-both)\n");
+  // Nothing changed: the folder, the branch and the synced commit are as they were.
+  BOOST_TEST(!FileExists(local + "/new.yaml"));
+  BOOST_TEST(ReadFile(local + "/old.yaml") == "old: true\n");
+  BOOST_TEST(ReadFile(local + "/replicas.yaml") == "replicas: 3\n");
+  BOOST_TEST(ShowFile(server.repo_path("cfg"), "main", "apps/app/replicas.yaml") == "replicas: 1\n");
+  BOOST_TEST(Git({"--git-dir", server.repo_path("cfg"), "rev-parse", "main"}).out.substr(0, 12) == head);
+  BOOST_TEST(synced().first == seed);
+  CommandResult unknown = Cli({"sync-now", "nope", "--dry-run"});
+  BOOST_TEST(unknown.exit_code == 1);
+  daemon.Signal(SIGTERM);
+  BOOST_TEST(daemon.Wait() == 0);
+}
+
 BOOST_AUTO_TEST_CASE(sync_now_without_a_daemon_says_so) {
   CommandResult r = Cli({"sync-now", "app"});
   BOOST_TEST(r.exit_code == 1);

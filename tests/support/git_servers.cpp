@@ -118,6 +118,12 @@ void WaitForPort(int port, const std::string& what, const std::string& log_file,
 
 // ---- HTTPS ----
 
+void InstallServerHook(const std::string& bare, const std::string& name, const std::string& script) {
+  std::string path = bare + "/hooks/" + name;
+  WriteFile(path, script);
+  if (::chmod(path.c_str(), 0755) != 0) throw std::runtime_error("cannot make " + path + " executable");
+}
+
 std::string MakeTestCertificates(const std::string& d) {
   // A CA and a server certificate for 127.0.0.1/localhost, made for this test only.
   MustRun({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",

@@ -64,6 +64,10 @@ class GitHttpsServer {
 // returns the CA file.
 std::string MakeTestCertificates(const std::string& dir);
 
+// Installs an executable server-side hook (`pre-receive`, `update`, ...) with `script` as its
+// text in the bare repository `bare`: it runs for every push, over HTTPS, SSH or file://.
+void InstallServerHook(const std::string& bare, const std::string& name, const std::string& script);
+
 // tests/support/provider_api_server.py: real bare repositories served through providers'
 // documented REST API shapes over TLS (GitHub at /api/v3, as GitHub Enterprise's api.url;
 // GitLab at /api/v4), with token auth and fault injection (see the script).

@@ -50,7 +50,7 @@ BOOST_AUTO_TEST_CASE(a_hinted_local_edit_is_pushed_with_the_author_and_the_path_
   BOOST_TEST(Remote("README.md") == "outside the synced folder\n");
   BOOST_TEST(Remote("config/sub/c.txt") == "sea\n");
   BOOST_TEST(LogFormat(remote, "main", "%an <%ae>") == "Sync Bot <bot@example.com>\n");
-  BOOST_TEST(LogFormat(remote, "main", "%B") == "gitsyncd: sync app\n\nM config/b.txt\n\n");
+  BOOST_TEST(LogFormat(remote, "main", "%B") == "gitsyncd app: b.txt\n\nM config/b.txt\n\n");
   // The next full scan agrees: nothing left to push.
   BOOST_TEST(Sync().summary == "in sync");
 }
@@ -72,7 +72,7 @@ BOOST_AUTO_TEST_CASE(a_hinted_new_folder_is_read_whole) {
   BOOST_TEST(o.incremental);
   BOOST_TEST(Remote("config/new/deep/x.yaml") == "x: 1\n");
   BOOST_TEST(Remote("config/new/y.txt") == "why\n");
-  BOOST_TEST(LogFormat(remote, "main", "%B") == "gitsyncd: sync app\n\nA config/new/deep/x.yaml\nA config/new/y.txt\n\n");
+  BOOST_TEST(LogFormat(remote, "main", "%B") == "gitsyncd app: new/deep/x.yaml and new/y.txt\n\nA config/new/deep/x.yaml\nA config/new/y.txt\n\n");
 }
 
 BOOST_AUTO_TEST_CASE(hinted_deletions_remove_files_and_the_folders_they_empty) {

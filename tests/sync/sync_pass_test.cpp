@@ -47,7 +47,7 @@ BOOST_FIXTURE_TEST_CASE(local_edit_is_committed_with_the_configured_author_and_p
   BOOST_TEST(Remote("config/new/c.yaml") == "x: 1\n");
   BOOST_TEST(Remote("README.md") == "outside the synced folder\n");
   BOOST_TEST(LogFormat(remote, "main", "%an <%ae>|%cn") == "Sync Bot <bot@example.com>|Sync Bot\n");
-  BOOST_TEST(LogFormat(remote, "main", "%B") == "gitsyncd: sync app\n\nM config/b.txt\nA config/new/c.yaml\n\n");
+  BOOST_TEST(LogFormat(remote, "main", "%B") == "gitsyncd app: b.txt and new/c.yaml\n\nM config/b.txt\nA config/new/c.yaml\n\n");
   BOOST_TEST(State().pending_local_changes == 0u);
 }
 

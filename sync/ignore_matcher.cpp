@@ -1,0 +1,157 @@
+// Matching is libgit2's: the rules go in with git_ignore_add_rule and every question is
+// git_ignore_path_is_ignored on a handle of the binding's repository whose work folder is set
+// (in memory only) to a private copy of the synced folder's .gitignore files. Why this way:
+// - libgit2's matcher is git's (negation, anchoring, `**`, folder-only rules, a path inside an
+//   ignored folder), so `ignore:` and .gitignore mean what they mean to git; no second matcher.
+// - Rules added with git_ignore_add_rule are consulted before any .gitignore file
+//   (libgit2 1.5, src/libgit2/ignore.c, git_ignore_path_is_ignored), so the operator's rules
+//   win: a .gitignore pushed by anyone who may write the branch cannot un-ignore a file the
+//   operator keeps local (`!secrets.env`). The .gitignore files decide what no rule matches.
+// - libgit2 reads a work folder's .gitignore files by path: through symlinks, and a FIFO
+//   there would block the pass forever. The copy is read beneath the folder's descriptor
+//   (no symlink followed, O_NONBLOCK, regular files only, size-capped), as every other read.
+// - The handle gets a config of its own, so the daemon user's ~/.gitconfig, its
+//   core.excludesFile and the XDG git/ignore file play no part, and matching is case-sensitive.
+#include "sync/ignore_matcher.h"
+
+#include <fcntl.h>
+#include <git2/sys/repository.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string_view>
+
+namespace gitsyncd {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string ConfigQuoted(const std::string& v) {
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::optional<std::string> ReadWhole(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+Status WriteWhole(const std::string& path, const std::string& data) {
+  std::error_code ec;
+  fs::create_directories(fs::path(path).parent_path(), ec);
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << data;
+  out.close();
+  if (!out) return Status::IoError("cannot write " + path);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<IgnoreMatcher>> IgnoreMatcher::Open(const std::string& binding_dir, const std::string& folder,
+                                                           const std::vector<std::string>& rules) {
+  std::unique_ptr<IgnoreMatcher> m(new IgnoreMatcher());
+  m->folder_ = folder;
+  std::string home = binding_dir + "/ignore";
+  m->view_ = home + "/view";
+  std::error_code ec;
+  fs::create_directories(m->view_, ec);
+  if (ec) return Status::IoError("cannot create " + m->view_ + ": " + ec.message());
+  // The excludes file named here never exists: no global excludes apply.
+  std::string config_text = "[core]\n\texcludesFile = " + ConfigQuoted(home + "/no-global-excludes") +
+                            "\n\tignoreCase = false\n";
+  std::string config_file = home + "/config";
+  if (ReadWhole(config_file) != config_text) {
+    Status w = WriteWhole(config_file, config_text);
+    if (!w.ok()) return w;
+  }
+  git_repository* raw = nullptr;
+  int rc = git_repository_open_bare(&raw, (binding_dir + "/repo").c_str());
+  if (rc < 0) return GitError(rc, "cannot open the binding's repository for ignore rules");
+  m->repo_.reset(raw);
+  git_config* cfg_raw = nullptr;
+  rc = git_config_new(&cfg_raw);
+  if (rc < 0) return GitError(rc, "cannot create a config");
+  ConfigPtr cfg(cfg_raw);
+  rc = git_config_add_file_ondisk(cfg_raw, config_file.c_str(), GIT_CONFIG_LEVEL_APP, raw, 1);
+  if (rc < 0) return GitError(rc, "cannot read " + config_file);
+  rc = git_repository_set_config(raw, cfg_raw);
+  if (rc < 0) return GitError(rc, "cannot set the ignore config");
+  rc = git_repository_set_workdir(raw, m->view_.c_str(), 0);
+  if (rc < 0) return GitError(rc, "cannot set up ignore matching");
+  std::string text;
+  for (const auto& r : rules) text += r + "\n";
+  rc = git_ignore_add_rule(raw, text.c_str());
+  if (rc < 0) return GitError(rc, "cannot read the ignore rules");
+  return m;
+}
+
+// Copies `<folder>/<dir>/.gitignore` into the view (or removes the copy when there is none).
+Status IgnoreMatcher::Mirror(const std::string& dir) {
+  if (!mirrored_.insert(dir).second) return Status::Ok();
+  if (!folder_opened_) {
+    folder_opened_ = true;
+    auto fd = OpenFolder(folder_);
+    if (fd.ok()) folder_fd_ = std::move(fd).value();  // no folder yet: no .gitignore either
+  }
+  std::string rel = dir.empty() ? ".gitignore" : dir + "/.gitignore";
+  std::optional<std::string> content;
+  if (folder_fd_) {
+    UniqueFd fd(OpenBeneath(folder_fd_.get(), rel, O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+    struct stat st{};
+    // A symlink, FIFO or folder there is no .gitignore (the scan reports it as not synced).
+    if (fd && ::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode)) {
+      auto data = ReadOpenFile(fd.get(), folder_ + "/" + rel, kMaxGitignoreSize);
+      if (!data.ok()) {
+        return Status::InvalidArgument(folder_ + "/" + rel + " is not read (larger than " +
+                                       std::to_string(kMaxGitignoreSize / 1024) +
+                                       " KiB, or unreadable): nothing is synced until it is fixed, so that what it "
+                                       "ignores is not pushed; " + data.status().message());
+      }
+      content = std::move(data).value();
+    }
+  }
+  std::string copy = view_ + "/" + rel;
+  if (!content) {
+    std::error_code ec;
+    fs::remove(copy, ec);
+    return Status::Ok();
+  }
+  if (ReadWhole(copy) == content) return Status::Ok();
+  return WriteWhole(copy, *content);
+}
+
+Result<bool> IgnoreMatcher::Ignored(const std::string& rel, bool is_dir) {
+  // Not a path inside the folder ("", "..", "/x", "a//b"): no rule speaks for it, and the
+  // caller's own path check refuses it.
+  for (size_t start = 0;;) {
+    size_t slash = rel.find('/', start);
+    std::string_view part(rel.data() + start, (slash == std::string::npos ? rel.size() : slash) - start);
+    if (part.empty() || part == "." || part == "..") return false;
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  // libgit2 reads the .gitignore of every folder from the root down to the path's own.
+  Status s = Mirror("");
+  for (size_t slash = rel.find('/'); s.ok() && slash != std::string::npos; slash = rel.find('/', slash + 1)) {
+    s = Mirror(rel.substr(0, slash));
+  }
+  if (!s.ok()) return s;
+  int ignored = 0;
+  std::string asked = is_dir ? rel + "/" : rel;
+  int rc = git_ignore_path_is_ignored(&ignored, repo_.get(), asked.c_str());
+  if (rc < 0) return GitError(rc, "cannot match ignore rules against " + rel);
+  return ignored == 1;
+}
+
+}  // namespace gitsyncd

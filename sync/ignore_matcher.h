@@ -1,0 +1,45 @@
+// Which paths of a synced folder are ignored: the binding's rules (config/ignore_rules.h) and
+// the folder's .gitignore files, matched by libgit2's own gitignore code. An ignored path is
+// never pushed, never pulled, and never deleted on either side because it is ignored.
+#pragma once
+
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "config/status.h"
+#include "sync/folder_fd.h"
+#include "sync/git_handles.h"
+
+namespace gitsyncd {
+
+// A .gitignore larger than this is refused (the pass fails naming it) rather than skipped:
+// skipping it would push what it ignores.
+inline constexpr uint64_t kMaxGitignoreSize = 1024 * 1024;
+
+class IgnoreMatcher {
+ public:
+  // `rules`: gitignore lines in the order they apply. Keeps a private copy of the folder's
+  // .gitignore files under `<binding_dir>/ignore/`. One pass's matcher: .gitignore files are
+  // read once each, the first time a path beneath them is asked about.
+  static Result<std::unique_ptr<IgnoreMatcher>> Open(const std::string& binding_dir, const std::string& folder,
+                                                     const std::vector<std::string>& rules);
+
+  // `rel`: '/'-separated, relative to the folder; `is_dir` for a folder (rules ending in '/'
+  // match only folders). A path inside an ignored folder is ignored.
+  Result<bool> Ignored(const std::string& rel, bool is_dir = false);
+
+ private:
+  IgnoreMatcher() = default;
+  Status Mirror(const std::string& dir);
+
+  RepositoryPtr repo_;
+  std::string folder_;
+  UniqueFd folder_fd_;
+  bool folder_opened_ = false;
+  std::string view_;  // the private copy of the folder's .gitignore files
+  std::set<std::string> mirrored_;
+};
+
+}  // namespace gitsyncd
