@@ -32,6 +32,7 @@ struct BindingSpec {
   // Files larger than this are not synced either way; the branch keeps its version of them.
   uint64_t max_file_size = kDefaultMaxFileSize;
   FolderOwnership ownership;  // modes and group of what a pull creates
+  HooksConfig hooks;
 };
 
 BindingSpec MakeBindingSpec(const DaemonConfig& daemon, const ConnectorConfig& connector, const SyncBinding& sync,
