@@ -68,6 +68,21 @@ struct WebhookConfig {
   std::chrono::seconds poll_interval{300};
 };
 
+// Hooks (docs/sync.md, "Hooks"): programs a pass runs, each an argv list (no shell unless the
+// operator writes one) with a time limit after which its whole process group is killed.
+inline constexpr std::chrono::seconds kDefaultHookTimeout{60};
+inline constexpr std::chrono::seconds kMaxHookTimeout{600};
+struct HookConfig {
+  std::vector<std::string> command;  // empty = no hook
+  std::chrono::seconds timeout = kDefaultHookTimeout;
+  bool set() const { return !command.empty(); }
+};
+struct HooksConfig {
+  HookConfig validate_remote;  // on the remote's tree, before it is applied to the folder
+  HookConfig validate_local;   // on the tree to push, before the push
+  HookConfig after_pull;       // after a pass changed the folder
+};
+
 // One binding: (connector, repo, branch, path) <-> local folder.
 struct SyncBinding {
   std::string name;
@@ -86,6 +101,7 @@ struct SyncBinding {
   std::string group;
   int64_t gid = -1;  // -1: the daemon's own group
   std::string remote_url;  // composed clone URL (account URL + repo, or the connector URL)
+  HooksConfig hooks;       // each hook the sync sets, else the connector's
   SourceLocation where;
 
   // Ignore rules (gitignore syntax) in the order they apply, a later one winning: the built-in
@@ -112,6 +128,7 @@ struct ConnectorConfig {
   FetchMode fetch = FetchMode::kGit;
   WebhookConfig webhook;
   std::string test_repo;  // account URLs: the repo test-connection uses
+  HooksConfig hooks;      // the default of its syncs, hook by hook
   std::vector<SyncBinding> syncs;
   std::string file;  // the connectors.d file it came from
 

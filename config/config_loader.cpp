@@ -49,7 +49,7 @@ const std::vector<std::string> kConnectorKeys = {"name",  "provider",      "url_
                                                  "auth",  "api",           "commit_author", "fetch",
                                                  "webhook", "test_repo",   "syncs",
                                                  "ignore", "ignore_defaults",
-                                                 "commit_message"};
+                                                 "commit_message", "hooks"};
 const std::vector<std::string> kAuthKeys = {"username", "password", "ssh_key", "known_hosts"};
 const std::vector<std::string> kApiKeys = {"token", "url", "version"};
 const std::vector<std::string> kAuthorKeys = {"name", "email"};
@@ -58,7 +58,9 @@ const std::vector<std::string> kSyncKeys = {"name",      "repo",        "branch"
                                             "local",     "direction",   "on_conflict",  "poll_interval",
                                             "max_file_size", "file_mode",   "dir_mode",     "group",
                                             "ignore", "ignore_defaults",
-                                            "commit_message"};
+                                            "commit_message", "hooks"};
+const std::vector<std::string> kHooksKeys = {"validate_remote", "validate_local", "after_pull"};
+const std::vector<std::string> kHookKeys = {"command", "timeout"};
 
 // file_mode / dir_mode of a sync: octal ("0640"), within 0777, and never taking the owner's
 // own read and write (and, for folders, search) away: the daemon must keep using what it made.
@@ -346,11 +348,50 @@ void LoadDaemon(const YAML::Node& root, const std::string& dir, const std::strin
   }
 }
 
+// hooks: {validate_remote|validate_local|after_pull: {command: [argv...], timeout: 60s}}; a
+// hook given here replaces the one in `hooks` (the connector's, for a sync).
+void LoadHooks(YamlMap& parent, HooksConfig* hooks) {
+  if (!parent.Has("hooks")) return;
+  ErrorSink* sink = parent.sink();
+  YamlMap all(parent.Get("hooks"), parent.KeyPath("hooks"), sink, kHooksKeys);
+  for (const auto& name : kHooksKeys) {
+    if (!all.Has(name)) continue;
+    HookConfig* h = name == "validate_remote"  ? &hooks->validate_remote
+                    : name == "validate_local" ? &hooks->validate_local
+                                               : &hooks->after_pull;
+    YamlMap one(all.Get(name), all.KeyPath(name), sink, kHookKeys);
+    if (!one.valid()) continue;
+    HookConfig loaded;
+    YAML::Node cmd = one.Get("command");
+    bool ok = cmd.IsSequence() && cmd.size() > 0 && cmd.size() <= 256;
+    for (size_t i = 0; ok && i < cmd.size(); ++i) {
+      ok = cmd[i].IsScalar() && !cmd[i].Scalar().empty() && cmd[i].Scalar().find('\0') == std::string::npos;
+      if (ok) loaded.command.push_back(cmd[i].Scalar());
+    }
+    if (!ok) {
+      sink->Add(cmd ? cmd : all.Get(name), one.KeyPath("command"),
+                "must be a list: the program and its arguments, e.g. [nginx, -t] (no shell runs unless you "
+                "write [sh, -c, '...'])");
+      continue;
+    }
+    if (auto t = one.Duration("timeout")) {
+      if (t->count() < 1 || *t > kMaxHookTimeout) {
+        sink->Add(one.Get("timeout"), one.KeyPath("timeout"), "must be between 1s and 10m");
+        continue;
+      }
+      loaded.timeout = *t;
+    }
+    *h = std::move(loaded);
+  }
+}
+
 void LoadSync(YamlMap& m, const ConnectorConfig& c, SyncBinding* s) {
   ErrorSink* sink = m.sink();
   s->where = m.Where();
   s->branch = c.branch;
   if (c.webhook.enabled) s->poll_interval = c.webhook.poll_interval;  // the safety net, unless set below
+  s->hooks = c.hooks;  // hook by hook, unless set below
+  LoadHooks(m, &s->hooks);
   if (auto v = m.String("name", true)) {
     std::string why = CheckDisplayName(*v);
     if (!why.empty()) sink->Add(m.Get("name"), m.KeyPath("name"), "name '" + *v + "' " + why);
@@ -596,6 +637,7 @@ void LoadConnector(const YAML::Node& root, const std::string& file, ConnectorCon
   c->ignore = IgnoreList(m, &sink);
   c->ignore_defaults = m.Bool("ignore_defaults");
   c->commit_message = CommitTemplate(m, &sink).value_or("");
+  LoadHooks(m, &c->hooks);  // before the syncs, which default to them
   if (m.Has("syncs")) {
     YAML::Node list = m.Get("syncs");
     if (!list.IsSequence()) {

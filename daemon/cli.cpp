@@ -69,6 +69,8 @@ int RunCli(int argc, char** argv) {
   RegisterEventsCommand(app, ctx);
   RegisterSystemdDropInCommand(app, ctx);
   RegisterImportCommand(app, ctx);
+  RegisterPauseCommands(app, ctx);
+  RegisterConflictsCommand(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <future>
 
+#include "daemon/binding_control.h"
 #include "daemon/cli.h"
 #include "daemon/control_socket.h"
 #include "daemon/http_frontend.h"
@@ -177,11 +178,12 @@ std::string HandleControl(const CurrentConfig& current, HttpFrontend* http, Impo
     else o["error"] = r.status().message();
     return json::serialize(o);
   }
+  if (std::string answer = HandleBindingControl(engine, request); !answer.empty()) return answer;
   if (request == "status") {
     json::array a;
     for (const auto& s : engine.Snapshot()) {
       a.push_back(json::object{{"name", s.name}, {"running", s.running}, {"queued", s.queued}, {"passes", s.passes},
-                               {"failures", s.failures}, {"last_outcome", s.last_outcome},
+                               {"failures", s.failures}, {"paused", s.paused}, {"last_outcome", s.last_outcome},
                                {"last_error", s.last_error}, {"next_retry_in_s", s.next_retry_in_s}});
     }
     return json::serialize(json::object{{"ok", true}, {"bindings", std::move(a)}});

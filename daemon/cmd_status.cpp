@@ -22,6 +22,10 @@ void PrintText(const json::object& o) {
     std::printf("  state:          %s\n", str("state_error").c_str());
     return;
   }
+  if (o.at("paused").as_bool()) {
+    std::printf("  PAUSED:         since %s; `gitsyncd resume %s` syncs it again\n", str("paused_since").c_str(),
+                str("name").c_str());
+  }
   std::string commit = str("last_synced_commit");
   std::printf("  last synced:    %s%s\n", commit.empty() ? "never" : commit.substr(0, 12).c_str(),
               str("last_success_time").empty() ? "" : (" at " + str("last_success_time")).c_str());
@@ -30,6 +34,10 @@ void PrintText(const json::object& o) {
   std::string err = str("last_error");
   std::printf("  last error:     %s\n", err.empty() ? "none" : (err + " (" + str("last_error_time") + ")").c_str());
   for (const auto& w : o.at("warnings").as_array()) std::printf("  warning:        %s\n", std::string(w.as_string()).c_str());
+  for (const auto& h : o.at("hooks").as_array()) {
+    std::printf("  hook:           %s %s\n", std::string(h.at("time").as_string()).c_str(),
+                std::string(h.at("result").as_string()).c_str());
+  }
   for (const auto& c : o.at("conflicts").as_array()) {
     const auto& co = c.as_object();
     std::string files;
@@ -50,7 +58,8 @@ std::vector<DeliveryRecord> RecentDeliveries(const DaemonConfig& daemon, const C
 }
 
 // A binding needs a person when its state is unreadable, its last pass failed, or a conflict is
-// still open.
+// still open. A pause alone does not: it is an operator's decision, made on purpose (the
+// gitsyncd_paused metric is there to alert on pauses left too long).
 bool Unhealthy(const json::object& o) {
   if (o.contains("state_error")) return true;
   if (o.contains("last_error") && !o.at("last_error").as_string().empty()) return true;
@@ -65,7 +74,8 @@ bool Unhealthy(const json::object& o) {
 void RegisterStatusCommand(CLI::App& app, CliContext& ctx) {
   auto* cmd = app.add_subcommand("status", "Show each sync binding: last synced commit, pending changes, errors, conflicts");
   cmd->footer("Exit status: 0 when every binding is healthy; 3 when any binding's last pass failed, its state\n"
-              "cannot be read, or it has an open conflict; 1 on a configuration error.");
+              "cannot be read, or it has an open conflict; 1 on a configuration error. A paused binding\n"
+              "alone exits 0 (pausing is an operator's decision).");
   auto as_json = std::make_shared<bool>(false);
   cmd->add_flag("--json", *as_json, "Print JSON");
   cmd->callback([&ctx, as_json] {

@@ -70,6 +70,10 @@ std::string RenderMetrics(const std::vector<EngineBindingStatus>& bindings, size
     }
     out += fmt::format("gitsyncd_open_conflicts{{binding=\"{}\"}} {}\n", Label(b.name), open);
   }
+  Header(&out, "gitsyncd_paused", "gauge", "1 while the binding is paused (gitsyncd pause), else 0.");
+  for (const auto& b : bindings) {
+    out += fmt::format("gitsyncd_paused{{binding=\"{}\"}} {}\n", Label(b.name), b.paused ? 1 : 0);
+  }
   Header(&out, "gitsyncd_consecutive_failures", "gauge", "Failed passes in a row (retries back off).");
   for (const auto& b : bindings) {
     out += fmt::format("gitsyncd_consecutive_failures{{binding=\"{}\"}} {}\n", Label(b.name), b.failures);

@@ -148,6 +148,7 @@ HttpResponse StatusJson(const Config& config, const SyncEngine& engine, const De
       if (it != live.end()) {
         o["running"] = it->second.running;
         o["queued"] = it->second.queued;
+        o["paused"] = it->second.paused;  // at once; state.json follows when no pass runs
         o["next_retry_in_s"] = it->second.next_retry_in_s;
         o["last_pass_ms"] = it->second.last_pass_seconds * 1000.0;
         o["last_pass_incremental"] = it->second.last_pass_incremental;
@@ -202,6 +203,20 @@ HttpResponse SyncRequest(SyncEngine& engine, const HttpRequest& r, const std::st
   return res;
 }
 
+// POST /api/v1/syncs/NAME/pause and /resume: the change is made at once in the engine (no
+// pass starts after a pause) and saved to state.json off this thread as soon as no pass of
+// the binding runs.
+HttpResponse PauseRequest(SyncEngine& engine, const HttpRequest& r, const std::string& name, bool pause) {
+  if (r.method != "POST") return Error(405, "use POST");
+  Status s = engine.SetPaused(name, pause, std::chrono::milliseconds(0));
+  if (s.code() == Status::Code::kNotFound) return Error(404, "no sync binding named '" + name + "'");
+  if (!s.ok()) return Error(503, s.message());
+  HttpResponse res;
+  res.status = 202;
+  res.body = json::serialize(json::object{{"binding", name}, {"paused", pause}}) + "\n";
+  return res;
+}
+
 }  // namespace
 
 OperatorApi::OperatorApi(OperatorAccess access, ImportJobs* jobs, const DeliveryLog* deliveries)
@@ -238,10 +253,13 @@ HttpResponse OperatorApi::Handle(const HttpRequest& r) const {
   }
   if (path == "/api/v1/status" && r.method == "GET") return StatusJson(*config, *engine, deliveries_);
   if (path.rfind("/api/v1/imports", 0) == 0 && jobs_) return Imports(jobs_, r, path, *config);
-  const std::string prefix = "/api/v1/syncs/", suffix = "/sync";
-  if (path.rfind(prefix, 0) == 0 && path.size() > prefix.size() + suffix.size() &&
-      path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0) {
-    return SyncRequest(*engine, r, path.substr(prefix.size(), path.size() - prefix.size() - suffix.size()));
+  const std::string prefix = "/api/v1/syncs/";
+  size_t slash = path.rfind('/');
+  if (path.rfind(prefix, 0) == 0 && slash > prefix.size()) {
+    std::string name = path.substr(prefix.size(), slash - prefix.size());
+    std::string action = path.substr(slash + 1);
+    if (action == "sync") return SyncRequest(*engine, r, name);
+    if (action == "pause" || action == "resume") return PauseRequest(*engine, r, name, action == "pause");
   }
   return Error(404, "not found");
 }

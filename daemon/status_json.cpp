@@ -34,6 +34,8 @@ json::object BindingStatusJson(const ConnectorConfig& c, const SyncBinding& s, c
   o["last_error"] = st->last_error;
   o["last_error_time"] = st->last_error_time;
   o["consecutive_failures"] = st->consecutive_failures;
+  o["paused"] = st->paused;
+  o["paused_since"] = st->paused_time;
   json::array warnings;
   for (const auto& w : st->warnings) warnings.emplace_back(w);
   o["warnings"] = std::move(warnings);
@@ -42,13 +44,19 @@ json::object BindingStatusJson(const ConnectorConfig& c, const SyncBinding& s, c
     json::array files;
     for (const auto& f : k.files) files.emplace_back(f);
     json::object co{{"branch", k.branch}, {"time", k.time}, {"policy", k.policy},
-                    {"files", std::move(files)}, {"resolved", k.resolved}};
+                    {"files", std::move(files)}, {"resolved", k.resolved}, {"resolved_time", k.resolved_time},
+                    {"local_commit", k.local_commit}, {"remote_commit", k.remote_commit}};
     if (!k.commit.empty()) co["commit"] = k.commit;
     AddUrl(co, "commit_url", CommitWebUrl(c.provider, s.remote_url, k.commit));
     AddUrl(co, "branch_url", BranchWebUrl(c.provider, s.remote_url, k.branch));
     conflicts.push_back(std::move(co));
   }
   o["conflicts"] = std::move(conflicts);
+  json::array hooks;
+  for (const auto& h : st->hooks) {
+    hooks.push_back(json::object{{"hook", h.hook}, {"time", h.time}, {"commit", h.commit}, {"ok", h.ok}, {"result", h.result}});
+  }
+  o["hooks"] = std::move(hooks);
   return o;
 }
 

@@ -23,7 +23,8 @@ constexpr const char* kFile = "state.json";
 // state.json's layout version. 0 is the layout before the field existed (same keys); a reader
 // takes every version up to its own and refuses a newer one rather than drop fields it does
 // not know.
-constexpr uint64_t kStateFormat = 1;
+// 2 added paused, paused_time, hooks and each conflict's local_commit, remote_commit, resolved_time.
+constexpr uint64_t kStateFormat = 2;
 
 std::string Str(const json::object& o, const char* key) {
   auto* v = o.if_contains(key);
@@ -46,6 +47,11 @@ std::vector<std::string> Strings(const json::object& o, const char* key) {
     if (e.is_string()) out.emplace_back(e.as_string());
   }
   return out;
+}
+
+bool Bool(const json::object& o, const char* key) {
+  auto* v = o.if_contains(key);
+  return v != nullptr && v->is_bool() && v->as_bool();
 }
 
 json::array ToArray(const std::vector<std::string>& v) {
@@ -102,16 +108,24 @@ Result<BindingState> LoadBindingState(const std::string& binding_dir) {
   s.warnings = Strings(o, "warnings");
   s.pending_commit = Str(o, "pending_commit");
   s.pending_local_tree = Str(o, "pending_local_tree");
-  auto* gone = o.if_contains("branch_gone");
-  s.branch_gone = gone != nullptr && gone->is_bool() && gone->as_bool();
+  s.branch_gone = Bool(o, "branch_gone");
+  s.paused = Bool(o, "paused");
+  s.paused_time = Str(o, "paused_time");
   if (auto* c = o.if_contains("conflicts"); c != nullptr && c->is_array()) {
     for (const auto& e : c->as_array()) {
       if (!e.is_object()) continue;
       const auto& co = e.as_object();
-      ConflictRecord r{Str(co, "branch"), Str(co, "time"), Str(co, "policy"), Strings(co, "files"), false, Str(co, "commit")};
-      auto* res = co.if_contains("resolved");
-      r.resolved = res != nullptr && res->is_bool() && res->as_bool();
+      ConflictRecord r{Str(co, "branch"), Str(co, "time"), Str(co, "policy"), Strings(co, "files"),
+                       Bool(co, "resolved"), Str(co, "commit"), Str(co, "local_commit"), Str(co, "remote_commit"),
+                       Str(co, "resolved_time")};
       s.conflicts.push_back(std::move(r));
+    }
+  }
+  if (auto* h = o.if_contains("hooks"); h != nullptr && h->is_array()) {
+    for (const auto& e : h->as_array()) {
+      if (!e.is_object()) continue;
+      const auto& ho = e.as_object();
+      s.hooks.push_back({Str(ho, "hook"), Str(ho, "time"), Str(ho, "commit"), Bool(ho, "ok"), Str(ho, "result")});
     }
   }
   return s;
@@ -131,17 +145,27 @@ Status SaveBindingState(const std::string& binding_dir, const BindingState& s) {
   o["pending_commit"] = s.pending_commit;
   o["pending_local_tree"] = s.pending_local_tree;
   o["branch_gone"] = s.branch_gone;
+  o["paused"] = s.paused;
+  o["paused_time"] = s.paused_time;
   json::array conflicts;
   for (const auto& c : s.conflicts) {
     json::object co{{"branch", c.branch},
                     {"time", c.time},
                     {"policy", c.policy},
                     {"files", ToArray(c.files)},
-                    {"resolved", c.resolved}};
+                    {"resolved", c.resolved},
+                    {"local_commit", c.local_commit},
+                    {"remote_commit", c.remote_commit},
+                    {"resolved_time", c.resolved_time}};
     if (!c.commit.empty()) co["commit"] = c.commit;
     conflicts.emplace_back(std::move(co));
   }
   o["conflicts"] = std::move(conflicts);
+  json::array hooks;
+  for (const auto& h : s.hooks) {
+    hooks.emplace_back(json::object{{"hook", h.hook}, {"time", h.time}, {"commit", h.commit}, {"ok", h.ok}, {"result", h.result}});
+  }
+  o["hooks"] = std::move(hooks);
   return WriteStateFile(binding_dir, kFile, json::serialize(o) + "\n");
 }
 

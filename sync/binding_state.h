@@ -19,6 +19,21 @@ struct ConflictRecord {
   std::vector<std::string> files;  // paths that conflicted
   bool resolved = false;           // prefer-* resolve automatically; keep-both waits for a person
   std::string commit;              // hex: the losing side, the head of `branch` when it was pushed
+  // The two sides (hex): the local side is the folder's state as a commit on the last synced
+  // one, the remote side the branch head the pass merged with. Empty in records written
+  // before format 2.
+  std::string local_commit;
+  std::string remote_commit;
+  std::string resolved_time;  // when a person marked it resolved (`gitsyncd conflicts resolve`)
+};
+
+// The last run of one hook (docs/sync.md, "Hooks"); the output is capped.
+struct HookReport {
+  std::string hook;    // validate_remote, validate_local, after_pull
+  std::string time;    // ISO 8601 UTC
+  std::string commit;  // the commit it ran for
+  bool ok = false;
+  std::string result;  // "hook validate_remote exited with 1: <output>"
 };
 
 struct BindingState {
@@ -38,6 +53,10 @@ struct BindingState {
   // The branch was deleted on the remote after it was synced: nothing is pushed (a local edit
   // does not re-create it) until the branch exists again.
   bool branch_gone = false;
+  // `gitsyncd pause`: no pass runs until `gitsyncd resume` (kept across restarts).
+  bool paused = false;
+  std::string paused_time;
+  std::vector<HookReport> hooks;  // the last run of each hook
 };
 
 // Missing file = fresh state. A corrupt file is an error naming it.

@@ -173,6 +173,8 @@ Result<std::optional<git_oid>> Pass::Fetch() {
 
 // Pushed with Git, or (fetch: api) written through the provider's commit API.
 Status Pass::Push(const std::vector<RefUpdate>& updates) {
+  Status valid = ValidateLocal(updates);
+  if (!valid.ok()) return valid;
   Status pushed = spec_.api ? PushViaApi(repo_, {*spec_.api, spec_.binding_dir, spec_.branch, spec_.path, spec_.author},
                                          updates)
                             : PushRefs(repo_, spec_.remote, updates);

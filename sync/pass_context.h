@@ -5,6 +5,7 @@
 //   pass_not_synced.cpp   paths left alone: remote symlinks and submodules, files too large
 //   pass_recovery.cpp     opening the repository after a crash, finishing a journaled merge
 //   pass_incremental.cpp  the pass decided from the changed paths alone
+//   pass_hooks.cpp        running the binding's hooks (validate_remote, validate_local, after_pull)
 //   sync_pass.cpp         the full pass and the driver (retries, state.json)
 #pragma once
 
@@ -23,6 +24,7 @@
 #include "sync/folder_tree.h"
 #include "sync/git_handles.h"
 #include "sync/ignore_matcher.h"
+#include "sync/hook_runner.h"
 #include "sync/remote_ops.h"
 #include "sync/sync_pass.h"
 
@@ -105,6 +107,14 @@ class Pass {
   Status ApplyFolder(const FlatTree& scanned, const FlatTree& target, ApplyReport* report);
   Result<bool> TooLarge(const git_oid& blob);
 
+  // pass_hooks.cpp
+  Status ValidateRemote(const git_oid& remote_head, const FlatTree& base_tree, const FlatTree& remote);
+  Status ValidateLocal(const std::vector<RefUpdate>& updates);
+  void AfterPull();
+  Status RunTreeHook(const char* name, const HookConfig& hook, const git_oid& commit, const char* direction,
+                     const FlatTree& before, const FlatTree& after);
+  void Report(const char* name, const std::string& commit, const HookResult& r);
+
   // pass_recovery.cpp
   Result<bool> RecoverPending(const std::optional<git_oid>& remote_head, const FlatTree& scanned,
                               const FlatTree& remote);
@@ -121,6 +131,7 @@ class Pass {
   std::set<std::string> not_synced_;
   FlatTree kept_;
   IgnoreMatcher* ignore_;  // never null in a pass RunSyncPass runs
+  std::vector<std::string> applied_;  // paths this pass wrote or deleted in the folder
 };
 
 }  // namespace gitsyncd::pass

@@ -57,6 +57,7 @@ Result<std::optional<PassOutcome>> Pass::RunIncremental(const std::set<std::stri
     return Maybe(*pushed);
   }
   if (!local_changes.empty() || spec_.direction != SyncDirection::kBidirectional) return Maybe();
+  if (spec_.hooks.validate_remote.set()) return Maybe();  // the full pass runs it on the whole tree
   auto remote_folder = FolderTreeOfCommit(repo_, &remote_head, spec_.path);
   if (!remote_folder.ok()) return remote_folder.status();
   auto remote_changes = DiffFolderTrees(repo_, base_folder->get(), remote_folder->get());

@@ -160,6 +160,8 @@ Result<PassOutcome> Pass::Merge(const std::optional<git_oid>& base, const FlatTr
     record.policy = std::string(ConflictPolicyName(spec_.on_conflict));
     record.files = conflicted;
     record.resolved = spec_.on_conflict != ConflictPolicy::kKeepBoth;
+    record.local_commit = OidHex(*local_commit);
+    record.remote_commit = remote_head ? OidHex(*remote_head) : "";
     // The losing side goes to the conflict branch.
     git_oid loser = take_local && remote_head ? *remote_head : *local_commit;
     record.commit = OidHex(loser);

@@ -91,7 +91,10 @@ Status Pass::ApplyFolder(const FlatTree& scanned, const FlatTree& target, ApplyR
     seen.erase(p);
     want.erase(p);
   }
-  return ApplyToFolder(repo_, spec_.local, spec_.binding_dir, seen, want, report, spec_.ownership);
+  Status s = ApplyToFolder(repo_, spec_.local, spec_.binding_dir, seen, want, report, spec_.ownership);
+  applied_.insert(applied_.end(), report->written.begin(), report->written.end());
+  applied_.insert(applied_.end(), report->deleted.begin(), report->deleted.end());
+  return s;
 }
 
 }  // namespace gitsyncd::pass

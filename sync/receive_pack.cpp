@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include "sync/child_spawn.h"
+
 extern char** environ;
 
 namespace gitsyncd {
@@ -123,14 +125,7 @@ int Spawn(Child* c) {
   posix_spawn_file_actions_adddup2(&actions, err[1], 2);
   posix_spawn_file_actions_addclosefrom_np(&actions, 3);
   posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  sigemptyset(&defaults);
-  for (int sig : {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaddset(&defaults, sig);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  InitChildSpawnAttributes(&attr, false);
   std::string git = "git", service = "receive-pack";
   std::vector<char*> argv = {git.data(), service.data(), c->path.data(), nullptr};
   std::vector<char*> env = ChildEnvironment();

@@ -1,5 +1,6 @@
 #include "sync/remote_ops.h"
 
+#include <algorithm>
 #include <mutex>
 
 #include "sync/git_handles.h"
@@ -76,7 +77,10 @@ Result<std::optional<git_oid>> FetchBranch(git_repository* repo, const RemoteCre
   return std::optional<git_oid>(head);
 }
 
-Status PushRefs(git_repository* repo, const RemoteCredentials& creds, const std::vector<RefUpdate>& updates) {
+namespace {
+
+// Pushes refspecs (none forced) to creds.url; a refused update is Status::Conflict.
+Status PushSpecs(git_repository* repo, const RemoteCredentials& creds, std::vector<std::string> specs) {
   git_remote* raw = nullptr;
   int rc = git_remote_create_anonymous(&raw, repo, creds.url.c_str());
   if (rc < 0) return GitError(rc, "cannot use remote URL " + creds.url);
@@ -87,17 +91,7 @@ Status PushRefs(git_repository* repo, const RemoteCredentials& creds, const std:
   opts.callbacks.push_negotiation = RunPushRaceHook;
   // libgit2's own local transport would overwrite the remote ref unchecked.
   if (IsFileUrl(creds.url)) opts.callbacks.transport = ReceivePackTransport;
-  std::vector<std::string> specs;
   std::vector<char*> ptrs;
-  for (const auto& u : updates) {
-    // Temporary refs make the local side of the refspec: refs/gitsyncd/push/N.
-    std::string local = "refs/gitsyncd/push/" + std::to_string(specs.size());
-    git_reference* ref = nullptr;
-    rc = git_reference_create(&ref, repo, local.c_str(), &u.commit, 1, "gitsyncd push");
-    if (rc < 0) return GitError(rc, "cannot prepare push");
-    git_reference_free(ref);
-    specs.push_back(local + ":" + u.remote_ref);  // no '+': never forced
-  }
   for (auto& s : specs) ptrs.push_back(s.data());
   git_strarray refspecs = {ptrs.data(), ptrs.size()};
   rc = git_remote_push(remote.get(), &refspecs, &opts);
@@ -119,6 +113,31 @@ Status PushRefs(git_repository* repo, const RemoteCredentials& creds, const std:
     return Status::Conflict("push to " + creds.url + " rejected: " + all);
   }
   return Status::Ok();
+}
+
+}  // namespace
+
+Status PushRefs(git_repository* repo, const RemoteCredentials& creds, const std::vector<RefUpdate>& updates) {
+  std::vector<std::string> specs;
+  for (const auto& u : updates) {
+    // Temporary refs make the local side of the refspec: refs/gitsyncd/push/N.
+    std::string local = "refs/gitsyncd/push/" + std::to_string(specs.size());
+    git_reference* ref = nullptr;
+    int rc = git_reference_create(&ref, repo, local.c_str(), &u.commit, 1, "gitsyncd push");
+    if (rc < 0) return GitError(rc, "cannot prepare push");
+    git_reference_free(ref);
+    specs.push_back(local + ":" + u.remote_ref);  // no '+': never forced
+  }
+  return PushSpecs(repo, creds, std::move(specs));
+}
+
+Status DeleteRemoteBranch(git_repository* repo, const RemoteCredentials& creds, const std::string& branch) {
+  auto refs = ListRemoteRefs(creds);
+  if (!refs.ok()) return refs.status();
+  std::string ref = "refs/heads/" + branch;
+  bool present = std::any_of(refs->begin(), refs->end(), [&](const RemoteRef& r) { return r.name == ref; });
+  if (!present) return Status::Ok();  // deleted already (by a person, or an earlier try)
+  return PushSpecs(repo, creds, {":" + ref});
 }
 
 Result<std::vector<RemoteRef>> ListRemoteRefs(const RemoteCredentials& creds) {

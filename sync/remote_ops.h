@@ -29,6 +29,10 @@ struct RefUpdate {
 };
 Status PushRefs(git_repository* repo, const RemoteCredentials& creds, const std::vector<RefUpdate>& updates);
 
+// Deletes `branch` on the remote (a push of ":refs/heads/<branch>"); a branch the remote does
+// not have is already deleted.
+Status DeleteRemoteBranch(git_repository* repo, const RemoteCredentials& creds, const std::string& branch);
+
 // Test-only: runs inside every later push, after the remote's refs were read and before any
 // of them is updated, so a test can move the remote branch in exactly that window. Empty
 // (the default) turns it off.

@@ -39,7 +39,13 @@ struct BindingRuntime {
   std::string remote;  // RemoteKey of its URL
   Status setup;  // credentials could not be resolved: never runs
   bool queued = false, running = false, rerun = false;
-  bool held = false;  // a dry run reads the binding: its passes wait
+  bool paused = false;  // no pass starts; kept in state.json
+  bool held = false;    // EditState is changing state.json: no pass starts
+  // A pause or resume not yet written to state.json (the scheduler writes it once the
+  // binding is idle); pause_saves counts writes, pause_saved is the last one's result.
+  std::optional<bool> pause_to_save;
+  uint64_t pause_saves = 0;
+  Status pause_saved;
   bool want_remote = false;  // the queued pass must contact the remote
   uint64_t passes = 0;
   uint32_t failures = 0;
@@ -71,6 +77,7 @@ struct BindingRuntime {
 }  // namespace
 
 struct SyncEngine::Impl {
+  using StateEdit = SyncEngine::StateEdit;
   EngineOptions options;
   std::map<std::string, BindingRuntime> bindings;
   mutable std::mutex mu;
@@ -91,13 +98,14 @@ struct SyncEngine::Impl {
   // Caller holds mu. The first queued binding whose remote has a free worker slot.
   std::deque<std::string>::iterator NextRunnable() {
     return std::find_if(queue.begin(), queue.end(), [&](const std::string& name) {
-      return !bindings.at(name).held && running_per_remote[bindings.at(name).remote] < per_remote_limit;
+      const BindingRuntime& b = bindings.at(name);
+      return !b.held && running_per_remote[b.remote] < per_remote_limit;
     });
   }
 
   // Caller holds mu.
   void Enqueue(BindingRuntime& b, const std::string& name, bool remote, bool full_scan = false) {
-    if (!b.setup.ok() || stopping) return;
+    if (!b.setup.ok() || stopping || b.paused) return;
     b.want_remote = b.want_remote || remote;
     b.full_scan = b.full_scan || full_scan;
     if (b.rerun_at != Clock::time_point{}) return;  // the deferred pass will do it
@@ -171,6 +179,7 @@ struct SyncEngine::Impl {
       --running_per_remote[b.remote];
       --running;
       work_cv.notify_all();  // a binding held back by its remote's limit may run now
+      if (b.pause_to_save) sched_cv.notify_all();
       ++b.passes;
       size_t bucket = 0;
       while (bucket < EngineBindingStatus::kDurationBounds.size() && seconds > EngineBindingStatus::kDurationBounds[bucket]) {
@@ -220,9 +229,64 @@ struct SyncEngine::Impl {
     }
   }
 
+  // Rewrites the binding's state.json while it is idle (caller holds `lock` and checked it):
+  // its passes are held back meanwhile, the file is written without the engine's mutex (it is
+  // disk work), and `saved` runs under the mutex before the hold ends.
+  Status EditIdle(std::unique_lock<std::mutex>& lock, BindingRuntime& b,
+                  const StateEdit& edit, const std::function<void(BindingRuntime&)>& saved) {
+    b.held = true;
+    BindingSpec spec = b.spec;
+    lock.unlock();
+    auto state = LoadBindingState(spec.binding_dir);
+    Status s = state.ok() ? edit(spec, *state) : state.status();
+    if (s.ok()) s = SaveBindingState(spec.binding_dir, *state);
+    lock.lock();
+    if (s.ok()) {
+      b.state = *state;
+      saved(b);
+    }
+    b.held = false;
+    work_cv.notify_all();
+    done_cv.notify_all();
+    return s;
+  }
+
+  // Caller holds `lock`. Waits up to `timeout` for the binding to be idle.
+  Status WaitIdle(std::unique_lock<std::mutex>& lock, BindingRuntime& b, const std::string& name,
+                  std::chrono::milliseconds timeout) {
+    if (!done_cv.wait_for(lock, timeout, [&] { return stopping || (!b.running && !b.held); })) {
+      return Status::Unavailable("a pass of sync '" + name + "' is still running after " +
+                                 std::to_string(timeout.count() / 1000) + "s; try again");
+    }
+    if (stopping) return Status::Unavailable("the daemon is stopping or reloading; try again");
+    return Status::Ok();
+  }
+
+  // Scheduler thread, holding `lock`: writes each requested pause or resume to state.json
+  // once its binding is idle.
+  void PersistPauses(std::unique_lock<std::mutex>& lock) {
+    for (auto& [name, b] : bindings) {
+      if (!b.pause_to_save || b.running || b.held) continue;
+      bool paused = *b.pause_to_save;
+      b.pause_to_save.reset();
+      b.pause_saved = EditIdle(
+          lock, b,
+          [paused](const BindingSpec&, BindingState& st) {
+            if (st.paused != paused) st.paused_time = paused ? NowIso8601() : "";
+            st.paused = paused;
+            return Status::Ok();
+          },
+          [](BindingRuntime&) {});
+      if (!b.pause_saved.ok()) spdlog::error("sync '{}': {}", name, b.pause_saved.message());
+      ++b.pause_saves;
+      done_cv.notify_all();  // SetPaused waits for this count
+    }
+  }
+
   void Schedule() {
     std::unique_lock<std::mutex> lock(mu);
     while (!stopping) {
+      PersistPauses(lock);
       auto now = Clock::now();
       auto next = now + std::chrono::hours(1);
       if (now >= next_rescan) {
@@ -277,7 +341,10 @@ SyncEngine::SyncEngine(const Config& config, CredentialResolver resolver, Engine
       b.spec = MakeBindingSpec(config.daemon, c, s, creds.ok() ? *creds : RemoteCredentials{});
       b.remote = RemoteKey(s.remote_url);
       b.poll_interval = s.poll_interval;
-      if (auto st = LoadBindingState(b.spec.binding_dir); st.ok()) b.state = std::move(st).value();
+      if (auto st = LoadBindingState(b.spec.binding_dir); st.ok()) {
+        b.paused = st->paused;
+        b.state = std::move(st).value();
+      }
       impl_->bindings.emplace(s.name, std::move(b));
     }
   }
@@ -338,6 +405,10 @@ void SyncEngine::Stop() {
     if (t.joinable()) t.join();
   }
   if (impl_->scheduler.joinable()) impl_->scheduler.join();
+  // A pause asked for while its binding's last pass ran is still saved: it must hold after
+  // the restart.
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  impl_->PersistPauses(lock);
 }
 
 bool SyncEngine::TriggerRemote(const std::string& binding, const std::string& reason) {
@@ -363,6 +434,9 @@ Result<std::string> SyncEngine::SyncNow(const std::string& binding, std::chrono:
   if (it == impl_->bindings.end()) return Status::NotFound("no sync binding named '" + binding + "'");
   BindingRuntime& b = it->second;
   if (!b.setup.ok()) return b.setup;
+  if (b.paused) {
+    return Status::Conflict("sync '" + binding + "' is paused; `gitsyncd resume " + binding + "` syncs it again");
+  }
   // Wait for a pass that starts after this call: the one after any running or queued one.
   uint64_t target = b.passes + (b.running ? 1 : 0) + 1;
   if (b.running) b.rerun = true;
@@ -407,6 +481,48 @@ Result<PassPlan> SyncEngine::DryRun(const std::string& binding, std::chrono::mil
   return plan;
 }
 
+Status SyncEngine::EditState(const std::string& binding, const StateEdit& edit, std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  auto it = impl_->bindings.find(binding);
+  if (it == impl_->bindings.end()) return Status::NotFound("no sync binding named '" + binding + "'");
+  Status idle = impl_->WaitIdle(lock, it->second, binding, timeout);
+  if (!idle.ok()) return idle;
+  return impl_->EditIdle(lock, it->second, edit, [](BindingRuntime&) {});
+}
+
+Status SyncEngine::SetPaused(const std::string& binding, bool paused, std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  auto it = impl_->bindings.find(binding);
+  if (it == impl_->bindings.end()) return Status::NotFound("no sync binding named '" + binding + "'");
+  if (impl_->stopping) return Status::Unavailable("the daemon is stopping or reloading; try again");
+  BindingRuntime& b = it->second;
+  // In memory at once, so no pass starts from now on (a running one finishes); on disk as
+  // soon as the binding is idle.
+  if (b.paused != paused) {
+    b.paused = paused;
+    spdlog::info("sync '{}': {}", binding, paused ? "paused" : "resumed");
+    if (paused) {
+      impl_->queue.erase(std::remove(impl_->queue.begin(), impl_->queue.end(), binding), impl_->queue.end());
+      b.queued = b.rerun = false;
+      b.rerun_at = b.retry_at = {};
+    } else {
+      // The watcher's paths since the pause may be incomplete (they are capped); a full pass
+      // looks at the whole folder and fetches whatever the remote did meanwhile.
+      impl_->Enqueue(b, binding, /*remote=*/true, /*full_scan=*/true);
+    }
+  }
+  b.pause_to_save = paused;
+  uint64_t target = b.pause_saves + 1;
+  impl_->sched_cv.notify_all();
+  if (timeout.count() == 0) return Status::Ok();
+  if (!impl_->done_cv.wait_for(lock, timeout, [&] { return impl_->stopping || b.pause_saves >= target; })) {
+    return Status::Unavailable("a pass of sync '" + binding + "' is still running; the " +
+                               (paused ? "pause" : "resume") + " is saved when it ends");
+  }
+  if (b.pause_saves < target) return Status::Unavailable("the daemon is stopping; the change may not be saved");
+  return b.pause_saved;
+}
+
 std::vector<EngineBindingStatus> SyncEngine::Snapshot() const {
   std::lock_guard<std::mutex> lock(impl_->mu);
   std::vector<EngineBindingStatus> out;
@@ -417,6 +533,7 @@ std::vector<EngineBindingStatus> SyncEngine::Snapshot() const {
     s.connector = b.connector;
     s.running = b.running;
     s.queued = b.queued || b.rerun_at != Clock::time_point{};
+    s.paused = b.paused;
     s.passes = b.passes;
     s.failures = b.failures;
     s.last_outcome = b.last_outcome;

@@ -39,6 +39,7 @@ struct EngineBindingStatus {
   std::string connector;
   bool running = false;
   bool queued = false;
+  bool paused = false;  // `gitsyncd pause`: no pass runs until resumed
   uint64_t passes = 0;         // passes finished since the engine started
   uint32_t failures = 0;       // consecutive failures
   std::string last_outcome;    // summary of the last successful pass
@@ -107,6 +108,17 @@ class SyncEngine {
   // `sync-now --dry-run`: plans a pass (PlanSyncPass) on the calling thread once no pass of
   // the binding runs, holding its passes back meanwhile; changes nothing.
   Result<PassPlan> DryRun(const std::string& binding, std::chrono::milliseconds timeout);
+  // Pause and resume. A paused binding runs no pass (triggers are dropped; the watcher goes on
+  // collecting local edits) and the pause is kept in its state.json across restarts; resume
+  // queues a full pass, which syncs everything that changed meanwhile on either side. Waits
+  // for a running pass to end first.
+  Status SetPaused(const std::string& binding, bool paused, std::chrono::milliseconds timeout);
+  // Applies `edit` to the binding's state.json while no pass of it runs (waiting up to
+  // `timeout` for a running one), so the daemon stays the only writer of its state; `edit`
+  // may also use the binding's repository and remote (resolving a conflict deletes its
+  // branch). The engine's copy of the state is refreshed.
+  using StateEdit = std::function<Status(const BindingSpec&, BindingState&)>;
+  Status EditState(const std::string& binding, const StateEdit& edit, std::chrono::milliseconds timeout);
 
   std::vector<EngineBindingStatus> Snapshot() const;
   size_t QueueDepth() const;  // bindings waiting for a worker

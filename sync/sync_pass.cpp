@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
+
 #include "sync/folder_staging.h"
 #include "sync/pass_context.h"
 #include "sync/remote_path.h"
@@ -13,12 +15,16 @@ namespace gitsyncd {
 namespace pass {
 
 Result<PassOutcome> Pass::Run(const PassOptions& options) {
+  Result<PassOutcome> outcome = Status::Internal("no pass ran");
+  std::optional<PassOutcome> fast_outcome;
   if (options.changed_paths != nullptr) {
     auto fast = RunIncrementalBuffered(*options.changed_paths, options.local_trigger_only);
     if (!fast.ok()) return fast.status();
-    if (*fast) return **fast;
+    fast_outcome = *fast;
   }
-  return RunFull(options.local_trigger_only);
+  outcome = fast_outcome ? Result<PassOutcome>(*fast_outcome) : RunFull(options.local_trigger_only);
+  if (outcome.ok()) AfterPull();
+  return outcome;
 }
 
 Result<PassOutcome> Pass::RunFull(bool local_trigger_only) {
@@ -58,6 +64,10 @@ Result<PassOutcome> Pass::RunFull(bool local_trigger_only) {
   if (!sane.ok()) return RefusedCommit(spec_.branch, OidHex(*remote_head), sane);
   auto remote = FlattenTree(remote_folder->get());
   if (!remote.ok()) return remote.status();
+  if (remote_head && spec_.direction != SyncDirection::kPush && Managed(*remote) != Managed(*base_tree)) {
+    Status valid = ValidateRemote(*remote_head, *base_tree, *remote);
+    if (!valid.ok()) return RefusedCommit(spec_.branch, OidHex(*remote_head), valid);
+  }
   Status found = FindNotSynced(*scanned, *remote, true);
   if (!found.ok()) return found;
 
@@ -181,6 +191,7 @@ BindingSpec MakeBindingSpec(const DaemonConfig& daemon, const ConnectorConfig& c
   spec.ignore_rules = sync.ignore_rules;
   if (!sync.commit_message.empty()) spec.commit_message = sync.commit_message;
   spec.connector = connector.name;
+  spec.hooks = sync.hooks;
   if (connector.fetch == FetchMode::kApi) {
     ApiTarget api;
     api.provider = connector.provider;
@@ -197,8 +208,20 @@ BindingSpec MakeBindingSpec(const DaemonConfig& daemon, const ConnectorConfig& c
   return spec;
 }
 
+namespace {
+// Hook folders (pass_hooks.cpp) a kill -9 left in the binding's own state directory.
+void RemoveStaleHookFolders(const std::string& binding_dir) {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(binding_dir, ec)) {
+    std::string name = e.path().filename().string();
+    if (name.rfind("hook-", 0) == 0 && e.is_directory(ec) && !e.is_symlink(ec)) std::filesystem::remove_all(e.path(), ec);
+  }
+}
+}  // namespace
+
 Result<PassOutcome> RunSyncPass(const BindingSpec& spec, const PassOptions& options) {
   auto started = std::chrono::steady_clock::now();
+  RemoveStaleHookFolders(spec.binding_dir);
   auto state = LoadBindingState(spec.binding_dir);
   if (!state.ok()) return state.status();
   auto repo = pass::OpenRepo(spec.binding_dir);

@@ -40,6 +40,7 @@ struct BindingSpec {
   // Every commit's title: this template expanded (config/commit_message.h).
   std::string commit_message = kDefaultCommitMessage;
   std::string connector;  // the connector's name, for {connector}
+  HooksConfig hooks;
 };
 
 BindingSpec MakeBindingSpec(const DaemonConfig& daemon, const ConnectorConfig& connector, const SyncBinding& sync,

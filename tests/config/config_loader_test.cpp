@@ -515,3 +515,34 @@ BOOST_AUTO_TEST_CASE(oversized_file_is_refused) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(hooks_default_to_the_connectors_and_a_sync_replaces_them_hook_by_hook) {
+  std::string yaml = Replace(kValidConnector, "syncs:\n",
+                             "hooks:\n  after_pull:\n    command: [systemctl, reload, nginx]\n"
+                             "  validate_local:\n    command: [/bin/true]\nsyncs:\n") +
+                     "    hooks:\n      validate_local:\n        command: [sh, -c, 'exit 0']\n        timeout: 5m\n"
+                     "  - name: other\n    local: /srv/other\n";
+  auto c = LoadConnector(yaml);
+  ExpectErrors(c, {});
+  const auto& syncs = c.result.config.connectors[0].syncs;
+  BOOST_REQUIRE_EQUAL(syncs.size(), 2u);
+  BOOST_TEST(syncs[0].hooks.after_pull.command == (std::vector<std::string>{"systemctl", "reload", "nginx"}));
+  BOOST_TEST(syncs[0].hooks.after_pull.timeout.count() == 60);
+  BOOST_TEST(syncs[0].hooks.validate_local.command == (std::vector<std::string>{"sh", "-c", "exit 0"}));
+  BOOST_TEST(syncs[0].hooks.validate_local.timeout.count() == 300);
+  BOOST_TEST(!syncs[0].hooks.validate_remote.set());
+  BOOST_TEST(syncs[1].hooks.validate_local.command == (std::vector<std::string>{"/bin/true"}));
+}
+
+BOOST_AUTO_TEST_CASE(a_hook_needs_an_argv_list_and_a_timeout_up_to_10m) {
+  auto c = LoadConnector(std::string(kValidConnector) +
+                         "    hooks:\n      after_pull:\n        command: systemctl reload nginx\n"
+                         "      validate_remote:\n        command: [nginx, -t]\n        timeout: 1h\n"
+                         "      before_push:\n        command: [x]\n");
+  BOOST_REQUIRE_EQUAL(c.errors.size(), 3u);
+  std::string all;
+  for (const auto& e : c.errors) all += e + "\n";
+  BOOST_TEST(all.find("syncs[0].hooks.after_pull.command: must be a list: the program and its arguments") != std::string::npos, all);
+  BOOST_TEST(all.find("syncs[0].hooks.validate_remote.timeout: must be between 1s and 10m") != std::string::npos, all);
+  BOOST_TEST(all.find("unknown key 'before_push'") != std::string::npos, all);
+}

@@ -27,7 +27,8 @@ std::vector<EngineBindingStatus> TwoBindingsWithState() {
   out[0].duration_buckets[2] = 4;
   out[0].state = BindingState{};
   out[0].state->pending_local_changes = 3;
-  out[0].state->conflicts.push_back(ConflictRecord{"gitsyncd/conflicts/app/x", "t", "keep-both", {"a.yaml"}, false, ""});
+  out[0].state->conflicts.push_back(
+      ConflictRecord{"gitsyncd/conflicts/app/x", "t", "keep-both", {"a.yaml"}, false, "", "", "", ""});
   out[1].name = "web \"edge\"";
   out[1].state = BindingState{};
   return out;
