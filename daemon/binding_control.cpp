@@ -63,11 +63,13 @@ const SyncBinding* FindSync(const Config& config, const std::string& name, const
 
 Status EditStateOffline(const DaemonConfig& daemon, const BindingSpec& spec, const SyncEngine::StateEdit& edit) {
   const std::string& dir = spec.binding_dir;
-  bool fresh = !std::filesystem::exists(dir);
+  std::string parent = std::filesystem::path(dir).parent_path().string();  // <state_dir>/bindings
+  bool fresh_parent = !std::filesystem::exists(parent), fresh = !std::filesystem::exists(dir);
   auto state = LoadBindingState(dir);
   if (!state.ok()) return state.status();
   Status s = edit(spec, *state);
   if (s.ok()) s = SaveBindingState(dir, *state);
+  if (s.ok() && fresh_parent) s = KeepOwner(parent, daemon.state_dir);
   if (s.ok() && fresh) s = KeepOwner(dir, daemon.state_dir);
   if (s.ok()) s = KeepOwner(dir + "/state.json", daemon.state_dir);
   // The other name of the file swap (binding_state.cpp keeps both inodes).

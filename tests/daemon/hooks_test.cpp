@@ -126,7 +126,7 @@ BOOST_AUTO_TEST_CASE(hooks_refuse_and_accept_remote_and_local_changes_and_after_
   BOOST_TEST(daemon.Wait() == 0);
 }
 
-BOOST_AUTO_TEST_CASE(a_hanging_hook_is_killed_with_its_group_at_its_timeout_and_delays_no_other_binding) {
+BOOST_AUTO_TEST_CASE(a_hanging_hook_is_killed_with_its_group_at_its_timeout_and_on_stop_and_delays_no_other_binding) {
   DaemonProcess daemon(binary, cfg, dir.path(), env);
   BOOST_REQUIRE_MESSAGE(daemon.WaitForNotify("READY=1"), daemon.Log());
   BOOST_REQUIRE_MESSAGE(WaitFor([&] { return FileExists(Local("app") + "/seed.yaml"); }), daemon.Log());
@@ -149,8 +149,15 @@ BOOST_AUTO_TEST_CASE(a_hanging_hook_is_killed_with_its_group_at_its_timeout_and_
   BOOST_TEST(timed_out.err.find("hook validate_remote was killed at its timeout") != std::string::npos, timed_out.err);
   BOOST_TEST(WaitFor([&] { return !Alive(marks + "/hook.pid") && !Alive(marks + "/sleep.pid"); }));
   BOOST_TEST(!FileExists(Local("slow") + "/a.yaml"));
+
+  // The failed pass is retried (with backoff) and the hook hangs again; stopping the daemon
+  // kills it and what it started.
+  std::filesystem::remove(marks + "/sleep.pid");
+  BOOST_REQUIRE(WaitFor([&] { return Alive(marks + "/sleep.pid"); }, 30s));
   daemon.Signal(SIGTERM);
   BOOST_TEST(daemon.Wait() == 0);
+  BOOST_TEST(!Alive(marks + "/hook.pid"));
+  BOOST_TEST(!Alive(marks + "/sleep.pid"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
