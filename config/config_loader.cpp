@@ -363,7 +363,8 @@ void LoadHooks(YamlMap& parent, HooksConfig* hooks) {
     if (!one.valid()) continue;
     HookConfig loaded;
     YAML::Node cmd = one.Get("command");
-    bool ok = cmd.IsSequence() && cmd.size() > 0 && cmd.size() <= 256;
+    // A missing key is an invalid node, which yaml-cpp's IsSequence() throws on.
+    bool ok = cmd.IsDefined() && cmd.IsSequence() && cmd.size() > 0 && cmd.size() <= 256;
     for (size_t i = 0; ok && i < cmd.size(); ++i) {
       ok = cmd[i].IsScalar() && !cmd[i].Scalar().empty() && cmd[i].Scalar().find('\0') == std::string::npos;
       if (ok) loaded.command.push_back(cmd[i].Scalar());

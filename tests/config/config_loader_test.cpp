@@ -546,3 +546,11 @@ BOOST_AUTO_TEST_CASE(a_hook_needs_an_argv_list_and_a_timeout_up_to_10m) {
   BOOST_TEST(all.find("syncs[0].hooks.validate_remote.timeout: must be between 1s and 10m") != std::string::npos, all);
   BOOST_TEST(all.find("unknown key 'before_push'") != std::string::npos, all);
 }
+
+// Found by the config loader fuzzer: a hook with no `command` key threw out of the loader.
+BOOST_AUTO_TEST_CASE(a_hook_without_a_command_is_an_error_naming_it) {
+  auto c = LoadConnector(std::string(kValidConnector) + "    hooks:\n      validate_remote:\n        timeout: 3s\n");
+  BOOST_REQUIRE_EQUAL(c.errors.size(), 1u);
+  BOOST_TEST(c.errors[0].find("syncs[0].hooks.validate_remote.command: must be a list") != std::string::npos,
+             c.errors[0]);
+}
