@@ -14,6 +14,7 @@
 #include "config/commit_message.h"
 #include "config/ignore_rules.h"
 #include "config/name_rules.h"
+#include "config/text.h"
 #include "config/yaml_reader.h"
 
 namespace gitsyncd {
@@ -150,18 +151,12 @@ std::optional<uint64_t> MaxFileSize(YamlMap& m, ErrorSink* sink) {
 // Lexically normalised absolute path without a trailing slash.
 std::string NormalizeAbsolute(const std::string& p) {
   std::string s = fs::path(p).lexically_normal().string();
-  while (s.size() > 1 && s.back() == '/') s.pop_back();
-  return s;
+  return WithoutTrailingSlashes(s, /*keep_root=*/true);
 }
 
 bool IsInside(const std::string& child, const std::string& parent) {
   return child.size() > parent.size() && child.compare(0, parent.size(), parent) == 0 &&
          (parent == "/" || child[parent.size()] == '/');
-}
-
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
 }
 
 // Reads a file with a size limit and parses it; YAML syntax errors get file:line:col.
@@ -237,7 +232,7 @@ void LoadOperator(const YAML::Node& node, const std::string& dir, ErrorSink* sin
           hosts[i].Scalar().find_first_of(":/ ") != std::string::npos) {
         sink->Add(hosts[i], "operator.hosts[" + std::to_string(i) + "]", "must be a host name (no port, no scheme)");
       } else {
-        oc->hosts.push_back(Lower(hosts[i].Scalar()));
+        oc->hosts.push_back(AsciiLower(hosts[i].Scalar()));
       }
     }
   }
@@ -317,7 +312,7 @@ void LoadDaemon(const YAML::Node& root, const std::string& dir, const std::strin
       sink.Add(l.Get("public_url"), "listen.public_url", "must start with https:// or http://");
     } else {
       lc.public_url = *v;
-      while (!lc.public_url.empty() && lc.public_url.back() == '/') lc.public_url.pop_back();
+      lc.public_url = WithoutTrailingSlashes(lc.public_url);
     }
   }
   if (auto v = l.Size("max_body_bytes")) {
@@ -418,7 +413,7 @@ void LoadSync(YamlMap& m, const ConnectorConfig& c, SyncBinding* s) {
   }
   if (auto v = m.String("path")) {
     std::string p = fs::path(*v).lexically_normal().generic_string();
-    while (!p.empty() && p.back() == '/') p.pop_back();
+    p = WithoutTrailingSlashes(p);
     if (p == ".") p.clear();
     if (!v->empty() && (*v)[0] == '/') {
       sink->Add(m.Get("path"), m.KeyPath("path"), "must be relative to the repository root (no leading '/')");
@@ -660,7 +655,7 @@ void CheckAcrossFiles(const Config& config, std::vector<ConfigError>* errors) {
   std::map<std::string, const ConnectorConfig*> connectors;
   for (const auto& c : config.connectors) {
     if (c.name.empty()) continue;
-    auto [it, fresh] = connectors.emplace(Lower(c.name), &c);
+    auto [it, fresh] = connectors.emplace(AsciiLower(c.name), &c);
     if (!fresh) {
       errors->push_back({c.where, "name",
                          "connector name '" + c.name + "' is already used by " + it->second->file});
@@ -670,7 +665,7 @@ void CheckAcrossFiles(const Config& config, std::vector<ConfigError>* errors) {
   for (const auto& c : config.connectors) {
     if (c.name.empty()) continue;
     auto [it, fresh] = ids.emplace(ConnectorId(c.name), &c);
-    if (!fresh && Lower(it->second->name) != Lower(c.name)) {
+    if (!fresh && AsciiLower(it->second->name) != AsciiLower(c.name)) {
       errors->push_back({c.where, "name",
                          "connector name '" + c.name + "' has the same webhook id '" + it->first + "' as '" +
                              it->second->name + "' (" + it->second->file + "); rename one of them"});
@@ -681,7 +676,7 @@ void CheckAcrossFiles(const Config& config, std::vector<ConfigError>* errors) {
   for (const auto& c : config.connectors) {
     for (const auto& s : c.syncs) {
       if (!s.name.empty()) {
-        auto [it, fresh] = syncs.emplace(Lower(s.name), &s);
+        auto [it, fresh] = syncs.emplace(AsciiLower(s.name), &s);
         if (!fresh) {
           errors->push_back({s.where, "name",
                              "sync name '" + s.name + "' is already used at " + it->second->where.ToString()});

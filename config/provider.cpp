@@ -162,7 +162,7 @@ std::optional<WebRepo> WebRepoOf(std::string_view url) {
     authority = authority.substr(0, authority.find(':'));
   }
   while (!path.empty() && path.front() == '/') path.erase(0, 1);
-  while (!path.empty() && path.back() == '/') path.pop_back();
+  path = WithoutTrailingSlashes(path);
   if (path.size() > 4 && path.compare(path.size() - 4, 4, ".git") == 0) path.resize(path.size() - 4);
   if (authority.empty() || path.empty()) return std::nullopt;
   return WebRepo{"https://" + authority, path};

@@ -9,10 +9,12 @@
 
 namespace gitsyncd {
 
-// "https://host/api/" -> "https://host/api"; "/" and "" stay as they are only when `keep_root`.
+// "https://host/api/" -> "https://host/api". A path of slashes only becomes "" or, with
+// `keep_root`, "/"; "" stays "".
 inline std::string WithoutTrailingSlashes(std::string s, bool keep_root = false) {
+  bool slashes_only = !s.empty() && s.find_first_not_of('/') == std::string::npos;
   boost::algorithm::trim_right_if(s, boost::algorithm::is_any_of("/"));
-  if (keep_root && s.empty()) s = "/";
+  if (keep_root && slashes_only) s = "/";
   return s;
 }
 

@@ -80,7 +80,9 @@ BOOST_AUTO_TEST_CASE(hooks_refuse_and_accept_remote_and_local_changes_and_after_
   BOOST_REQUIRE_MESSAGE(WaitFor([&] { return FileExists(Local("app") + "/seed.yaml") && FileExists(Local("loc") + "/seed.yaml"); }),
                         daemon.Log());
   // after_pull (the connector's) ran for the first pull of each binding.
-  BOOST_TEST(WaitFor([&] { return ReadFile(marks + "/after_pull-loc.txt") == "seed.yaml\n"; }));
+  // after_pull runs once the folder is written: its mark may not exist yet.
+  std::string after_pull_loc = marks + "/after_pull-loc.txt";
+  BOOST_TEST(WaitFor([&] { return FileExists(after_pull_loc) && ReadFile(after_pull_loc) == "seed.yaml\n"; }));
 
   // validate_remote refuses a commit holding `bad: true`: nothing of it reaches the folder.
   PersonPushes("app/svc.yaml", "name: svc\nbad: true\n");
