@@ -60,7 +60,76 @@ Status WriteWhole(const std::string& path, const std::string& data) {
   return Status::Ok();
 }
 
+// Skips a bracket expression starting at pattern[i] == '['; the index after its ']', or npos
+// when it has none. As in git's wildmatch, a ']' right after '[', '[!' or '[^' is a member.
+size_t BracketEnd(const std::string& pattern, size_t i) {
+  size_t j = i + 1;
+  if (j < pattern.size() && (pattern[j] == '!' || pattern[j] == '^')) ++j;
+  if (j < pattern.size() && pattern[j] == ']') ++j;
+  for (; j < pattern.size(); ++j) {
+    if (pattern[j] == '\\') {
+      ++j;
+    } else if (pattern[j] == '[' && j + 1 < pattern.size() && pattern[j + 1] == ':') {
+      size_t close = pattern.find(":]", j + 2);
+      if (close == std::string::npos) return std::string::npos;
+      j = close + 1;
+    } else if (pattern[j] == ']') {
+      return j + 1;
+    }
+  }
+  return std::string::npos;
+}
+
 }  // namespace
+
+std::optional<std::string> IgnoreLiteral(const std::string& line) {
+  // git: a comment or a negation starts in the first column, and a line of spaces is no rule.
+  // Other whitespace-only lines are left to libgit2.
+  if (line.find_first_not_of(' ') == std::string::npos || line[0] == '#' || line[0] == '!') return std::nullopt;
+  size_t start = 0;
+  std::string best, run;
+  auto end_run = [&] {
+    if (run.size() > best.size()) best = run;
+    run.clear();
+  };
+  for (size_t i = start; i < line.size(); ++i) {
+    char c = line[i];
+    if (c == '\\' && i + 1 < line.size() && static_cast<unsigned char>(line[i + 1]) > ' ') {
+      run += line[++i];  // an escaped character is itself
+    } else if (c == '[') {
+      end_run();
+      size_t after = BracketEnd(line, i);
+      if (after == std::string::npos) return std::string();  // unsure what it means: may match anything
+      i = after - 1;
+    } else if (c == '*' || c == '?' || c == '/' || c == '\\' || static_cast<unsigned char>(c) <= ' ') {
+      end_run();  // whitespace too: trailing spaces are trimmed, and a run cut short is still required
+    } else {
+      run += c;
+    }
+  }
+  end_run();
+  return best;
+}
+
+void IgnoreLiterals::Add(const std::string& lines) {
+  for (size_t begin = 0; begin <= lines.size() && !any;) {
+    size_t end = lines.find('\n', begin);
+    if (end == std::string::npos) end = lines.size();
+    if (auto lit = IgnoreLiteral(lines.substr(begin, end - begin))) {
+      if (lit->empty()) any = true;
+      else runs.push_back(std::move(*lit));
+    }
+    begin = end + 1;
+  }
+}
+
+bool IgnoreLiterals::MayMatch(const std::string& path) const {
+  if (any) return true;
+  for (const auto& r : runs) {
+    if (path.find(r) != std::string::npos) return true;
+  }
+  return false;
+}
 
 Result<std::unique_ptr<IgnoreMatcher>> IgnoreMatcher::Open(const std::string& binding_dir, const std::string& folder,
                                                            const std::vector<std::string>& rules) {
@@ -97,6 +166,7 @@ Result<std::unique_ptr<IgnoreMatcher>> IgnoreMatcher::Open(const std::string& bi
   for (const auto& r : rules) text += r + "\n";
   rc = git_ignore_add_rule(raw, text.c_str());
   if (rc < 0) return GitError(rc, "cannot read the ignore rules");
+  m->literals_.Add(text);
   return m;
 }
 
@@ -126,6 +196,7 @@ Status IgnoreMatcher::Mirror(const std::string& dir) {
     }
   }
   std::string copy = view_ + "/" + rel;
+  if (content) literals_.Add(*content);
   if (!content) {
     std::error_code ec;
     fs::remove(copy, ec);
@@ -151,6 +222,7 @@ Result<bool> IgnoreMatcher::Ignored(const std::string& rel, bool is_dir) {
     s = Mirror(rel.substr(0, slash));
   }
   if (!s.ok()) return s;
+  if (!literals_.MayMatch(rel)) return false;
   int ignored = 0;
   std::string asked = is_dir ? rel + "/" : rel;
   int rc = git_ignore_path_is_ignored(&ignored, repo_.get(), asked.c_str());

@@ -3,7 +3,9 @@
 // never pushed, never pulled, and never deleted on either side because it is ignored.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -17,6 +19,23 @@ namespace gitsyncd {
 // A .gitignore larger than this is refused (the pass fails naming it) rather than skipped:
 // skipping it would push what it ignores.
 inline constexpr uint64_t kMaxGitignoreSize = 1024 * 1024;
+
+// What one gitignore line needs of a path before it can match it, for skipping libgit2 when no
+// line can (a call costs about 28 us; a 20,000-file scan asks 20,000 times). For a pattern
+// that can ignore (not blank, a comment or a negation), the longest run of literal characters
+// it holds between wildcards, brackets and slashes: a path the pattern matches, at any folder
+// level, holds that run. "" when the pattern holds none (`*`, `**/`): it may match anything.
+// nullopt when the line can never ignore a path. Never claims more than git's syntax allows:
+// a shorter run only means more paths go to libgit2.
+std::optional<std::string> IgnoreLiteral(const std::string& line);
+
+// The runs of a set of lines; `any` when one of them may match anything.
+struct IgnoreLiterals {
+  std::vector<std::string> runs;
+  bool any = false;
+  void Add(const std::string& lines);  // one or more '\n'-separated lines
+  bool MayMatch(const std::string& path) const;
+};
 
 class IgnoreMatcher {
  public:
@@ -40,6 +59,9 @@ class IgnoreMatcher {
   bool folder_opened_ = false;
   std::string view_;  // the private copy of the folder's .gitignore files
   std::set<std::string> mirrored_;
+  IgnoreLiterals literals_;  // of the rules and every .gitignore mirrored so far
+  // A path none of whose applicable lines can match it is not asked about; literals_ holds
+  // more lines than apply to a given path, which only means asking more often.
 };
 
 }  // namespace gitsyncd

@@ -8,7 +8,11 @@
 
 #include <filesystem>
 
+#include <git2.h>
+
 #include "config/ignore_rules.h"
+#include "sync/git_handles.h"
+#include "sync/ignore_matcher.h"
 #include "tests/sync/api_fixture.h"
 #include "tests/sync/remote_fixture.h"
 
@@ -205,3 +209,64 @@ BOOST_AUTO_TEST_CASE(ignore_rules_hold_in_the_api_mode) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+// libgit2's own answer for one gitignore line, asked of a fresh repository with no shortcut.
+bool LibgitIgnores(const std::string& dir, const std::string& line, const std::string& path, bool is_dir) {
+  git_repository* raw = nullptr;
+  BOOST_REQUIRE_EQUAL(git_repository_init(&raw, (dir + "/ref").c_str(), 1), 0);
+  RepositoryPtr repo(raw);
+  std::filesystem::create_directories(dir + "/refview");
+  BOOST_REQUIRE_EQUAL(git_repository_set_workdir(raw, (dir + "/refview").c_str(), 0), 0);
+  BOOST_REQUIRE_EQUAL(git_ignore_add_rule(raw, (line + "\n").c_str()), 0);
+  int ignored = 0;
+  BOOST_REQUIRE_EQUAL(git_ignore_path_is_ignored(&ignored, raw, (is_dir ? path + "/" : path).c_str()), 0);
+  return ignored == 1;
+}
+
+}  // namespace
+
+// The matcher skips libgit2 for a path no line could match; that shortcut must never change an
+// answer. Odd lines on purpose: escapes, brackets, spaces, anchors, `**`, a comment and a
+// negation that are not in the first column, a bracket never closed.
+BOOST_AUTO_TEST_CASE(the_literal_shortcut_never_changes_what_libgit2_would_answer) {
+  const std::vector<std::string> lines = {
+      "*.tmp",  "\\#*#",        "foo ",          "foo\\ ",     "[a-z]*.yaml", "a/**/b",      "**/x",
+      "/root.txt", "dir/",      "[]]x",          "[!a]b",      "[[:digit:]]x", "\\*lit",     "sp ace",
+      "*",      "tab\t",        "trail\\",       " #notcomment", " !neg",     "ab[",         "\\!bang",
+      "x?y",    "d/*.yaml",     "secret*.env\r", "\\[x]",      ".*.sw[a-p]",  "4913",        "#comment",
+      "!negated"};
+  const std::vector<std::string> paths = {
+      "foo",   "foo ",      "a/b",     "a/x/b",     "x",          "d/x",     "root.txt", "d/root.txt", "dir",
+      "dir/f", "]x",        "bb",      "ab",        "1x",         "*lit",    "sp ace",   "tab\t",      "trail",
+      "trail\\", " #notcomment", "#x", " !neg",     "neg",        "ab[",     "!bang",    "xzy",        "a.tmp",
+      "#a#",   "z.yaml",    "d/a.yaml", "d/e/a.yaml", "secret1.env", "[x]",   "x]",       ".a.yaml.swp", "4913",
+      "#comment", "negated", "comment"};
+  EnsureLibgit2();
+  int compared = 0, shortcut = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    TempDir dir;
+    std::filesystem::create_directories(dir.path() + "/binding");
+    git_repository* raw = nullptr;
+    BOOST_REQUIRE_EQUAL(git_repository_init(&raw, (dir.path() + "/binding/repo").c_str(), 1), 0);
+    RepositoryPtr keep(raw);
+    auto m = IgnoreMatcher::Open(dir.path() + "/binding", dir.path() + "/folder", {lines[i]});
+    BOOST_REQUIRE_MESSAGE(m.ok(), m.status().message());
+    IgnoreLiterals one;
+    one.Add(lines[i]);
+    for (const auto& p : paths) {
+      for (bool is_dir : {false, true}) {
+        BOOST_TEST_CONTEXT("line '" << lines[i] << "', path '" << p << "'" << (is_dir ? " (folder)" : "")) {
+          auto got = (*m)->Ignored(p, is_dir);
+          BOOST_REQUIRE(got.ok());
+          BOOST_TEST(*got == LibgitIgnores(dir.path(), lines[i], p, is_dir));
+          ++compared;
+          if (!one.MayMatch(p)) ++shortcut;
+        }
+      }
+    }
+  }
+  // The shortcut is taken for most pairs, or this test would prove nothing about it.
+  BOOST_TEST(shortcut > compared / 2);
+}
