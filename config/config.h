@@ -155,10 +155,13 @@ struct ListenConfig {
 
 // The operator listener (gitsyncd.yaml `operator:`): status page, /metrics and /api/. Apart from
 // the public listener, so nothing that reaches the webhooks reaches these.
+// The operator listener is on by default, on loopback; `listen: off` turns its TCP side off.
 struct OperatorConfig {
   bool configured = false;       // gitsyncd.yaml has an `operator` section
+  bool tcp = true;               // false: `listen: off`
   std::string address = "127.0.0.1";
   uint16_t port = 8788;
+  std::string socket;            // a unix socket to serve the same endpoints on (absolute; "" = none)
   std::string tls_cert, tls_key; // both set = HTTPS
   SecretRef admin_token;         // when set, every operator request must carry it
   std::vector<std::string> hosts;  // Host names accepted besides localhost and IP literals

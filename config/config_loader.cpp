@@ -45,7 +45,7 @@ const std::vector<std::string> kDaemonKeys = {"state_dir",  "master_key", "secre
 const std::vector<std::string> kListenKeys = {"address",        "port",            "tls_cert",    "tls_key",
                                               "public_url",     "max_body_bytes",  "max_connections",
                                               "read_timeout",   "header_timeout",  "admin_token"};
-const std::vector<std::string> kOperatorKeys = {"listen", "tls_cert", "tls_key", "admin_token", "hosts"};
+const std::vector<std::string> kOperatorKeys = {"listen", "socket", "tls_cert", "tls_key", "admin_token", "hosts"};
 const std::vector<std::string> kConnectorKeys = {"name",  "provider",      "url_type", "url",     "branch",
                                                  "auth",  "api",           "commit_author", "fetch",
                                                  "webhook", "test_repo",   "syncs",
@@ -195,6 +195,10 @@ bool IsLoopbackIp(const std::string& ip) {
 
 // `listen`: "ADDRESS:PORT" or "[IPv6]:PORT".
 void ParseOperatorListen(YamlMap& o, const std::string& v, OperatorConfig* oc) {
+  if (v == "off") {
+    oc->tcp = false;
+    return;
+  }
   size_t colon = v.rfind(':');
   std::string host = colon == std::string::npos ? "" : v.substr(0, colon);
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
@@ -205,7 +209,7 @@ void ParseOperatorListen(YamlMap& o, const std::string& v, OperatorConfig* oc) {
                  std::stoul(port) <= 65535;
   if (!ip || !port_ok) {
     o.sink()->Add(o.Get("listen"), "operator.listen",
-                  "'" + v + "' is not ADDRESS:PORT with an IP address (e.g. 127.0.0.1:8788)");
+                  "'" + v + "' is not ADDRESS:PORT with an IP address (e.g. 127.0.0.1:8788), or off");
     return;
   }
   oc->address = host;
@@ -217,6 +221,14 @@ void LoadOperator(const YAML::Node& node, const std::string& dir, ErrorSink* sin
   YamlMap o(node, "operator", sink, kOperatorKeys);
   oc->configured = true;
   if (auto v = o.String("listen")) ParseOperatorListen(o, *v, oc);
+  if (auto v = o.String("socket")) {
+    // sun_path holds 107 bytes and a NUL.
+    if (!fs::path(*v).is_absolute() || v->size() > 107 || v->back() == '/') {
+      sink->Add(o.Get("socket"), "operator.socket", "must be an absolute file path of at most 107 bytes");
+    } else {
+      oc->socket = NormalizeAbsolute(*v);
+    }
+  }
   auto path = [&](const std::string& p) { return fs::path(p).is_absolute() ? p : (fs::absolute(dir) / p).string(); };
   if (auto v = o.String("tls_cert")) oc->tls_cert = path(*v);
   if (auto v = o.String("tls_key")) oc->tls_key = path(*v);
@@ -236,7 +248,7 @@ void LoadOperator(const YAML::Node& node, const std::string& dir, ErrorSink* sin
       }
     }
   }
-  if (!IsLoopbackIp(oc->address) && (oc->tls_cert.empty() || !oc->admin_token.present())) {
+  if (oc->tcp && !IsLoopbackIp(oc->address) && (oc->tls_cert.empty() || !oc->admin_token.present())) {
     sink->Add(o.Has("listen") ? o.WhereKey("listen") : o.Where(), "operator.listen",
               oc->address + " is reachable from other hosts: set operator.tls_cert, operator.tls_key and "
                             "operator.admin_token, or listen on loopback (127.0.0.1:8788)");

@@ -41,7 +41,9 @@ HttpResponse NotFound() {
 
 }  // namespace
 
-bool WantsListener(const Config& c) { return WantsPublicListener(c) || c.daemon.operator_api.configured; }
+bool WantsListener(const Config& c) {
+  return WantsPublicListener(c) || c.daemon.operator_api.tcp || !c.daemon.operator_api.socket.empty();
+}
 
 struct HttpFrontend::Impl {
   Impl(const DaemonConfig& daemon, ImportJobs* import_jobs)
@@ -95,22 +97,43 @@ struct HttpFrontend::Impl {
     return Status::Ok();
   }
 
+  // TCP (unless `listen: off`) and the unix socket (when set) serve the same endpoints. A
+  // listener nobody configured (no `operator:` section) that cannot bind is a warning, not a
+  // failed start: a second daemon on the host must not fail for want of the default port.
   Status StartOperator(const OperatorConfig& oc, std::string admin_token) {
     operator_api = std::make_unique<OperatorApi>(OperatorAccess{std::move(admin_token), oc.hosts}, jobs, &log);
-    HttpServerOptions o;
-    o.address = oc.address;
-    o.port = oc.port;
-    o.tls_cert = oc.tls_cert;
-    o.tls_key = oc.tls_key;
-    o.max_body_bytes = kOperatorMaxBody;
-    o.max_connections = kOperatorMaxConnections;
     FeedOperator();
     OperatorApi* api = operator_api.get();
-    auto server = HttpServer::Start(o, [api](const HttpRequest& r) { return api->Handle(r); });
-    if (!server.ok()) return server.status().WithContext("operator.listen");
-    operator_server = std::move(server).value();
-    spdlog::info("operator endpoints on {}://{}:{}", oc.tls_cert.empty() ? "http" : "https", oc.address,
-                 operator_server->port());
+    auto handler = [api](const HttpRequest& r) { return api->Handle(r); };
+    HttpServerOptions o;
+    o.max_body_bytes = kOperatorMaxBody;
+    o.max_connections = kOperatorMaxConnections;
+    if (oc.tcp) {
+      HttpServerOptions t = o;
+      t.address = oc.address;
+      t.port = oc.port;
+      t.tls_cert = oc.tls_cert;
+      t.tls_key = oc.tls_key;
+      auto server = HttpServer::Start(t, handler);
+      if (server.ok()) {
+        operator_server = std::move(server).value();
+        spdlog::info("operator endpoints on {}://{}:{}", oc.tls_cert.empty() ? "http" : "https", oc.address,
+                     operator_server->port());
+      } else if (oc.configured) {
+        return server.status().WithContext("operator.listen");
+      } else {
+        spdlog::warn("the status page, /metrics and /api/v1 are not served: {}; set operator.listen in "
+                     "gitsyncd.yaml to a free ADDRESS:PORT, or to off",
+                     server.status().message());
+      }
+    }
+    if (oc.socket.empty()) return Status::Ok();
+    HttpServerOptions u = o;
+    u.unix_socket = oc.socket;
+    auto server = HttpServer::Start(u, handler);
+    if (!server.ok()) return server.status().WithContext("operator.socket");
+    operator_socket_server = std::move(server).value();
+    spdlog::info("operator endpoints on unix socket {}", oc.socket);
     return Status::Ok();
   }
 
@@ -138,7 +161,7 @@ struct HttpFrontend::Impl {
 
   DeliveryLog log;
   ImportJobs* jobs;
-  std::unique_ptr<HttpServer> public_server, operator_server;
+  std::unique_ptr<HttpServer> public_server, operator_server, operator_socket_server;
   std::unique_ptr<OperatorApi> operator_api;
   std::mutex mu;
   std::shared_ptr<WebhookService> service;
@@ -157,8 +180,9 @@ Status HttpFrontend::Start(const Config& config, const SecretStore* store) {
     Status s = impl_->StartPublic(config.daemon.listen);
     if (!s.ok()) return s;
   }
-  if (!config.daemon.operator_api.configured) {
-    spdlog::info("no `operator:` section in gitsyncd.yaml: the status page, /metrics and /api/ are off");
+  const OperatorConfig& oc = config.daemon.operator_api;
+  if (!oc.tcp && oc.socket.empty()) {
+    spdlog::info("operator.listen is off: the status page, /metrics and /api/v1 are not served");
     return Status::Ok();
   }
   std::string token;
@@ -198,6 +222,7 @@ void HttpFrontend::SetReady(bool ready) { impl_->ready = ready; }
 void HttpFrontend::Stop() {
   if (impl_->public_server) impl_->public_server->Stop();
   if (impl_->operator_server) impl_->operator_server->Stop();
+  if (impl_->operator_socket_server) impl_->operator_socket_server->Stop();
   impl_->log.Flush();
 }
 

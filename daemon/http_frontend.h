@@ -1,6 +1,6 @@
 // The daemon's HTTP side, two listeners that never share an endpoint: the public one (webhook
 // deliveries and /healthz; `listen:`) and the operator one (status page, /metrics, /api/v1/...;
-// `operator:`, see operator_api.h). They live as long as the daemon; each config (and each
+// on by default, `operator:`, see operator_api.h). They live as long as the daemon; each config (and each
 // change of webhook tokens) is swapped in with Use().
 #pragma once
 
@@ -18,7 +18,7 @@
 namespace gitsyncd {
 
 // True when the config asks for either listener: a `listen` section or a webhook-enabled
-// connector (public), an `operator` section (operator).
+// connector (public), the operator listener (on unless `operator.listen: off` without a socket).
 bool WantsListener(const Config& config);
 
 class HttpFrontend {

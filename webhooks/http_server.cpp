@@ -1,6 +1,9 @@
 #include "webhooks/http_server.h"
 
 #include <sched.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -11,6 +14,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <atomic>
 #include <list>
 #include <mutex>
@@ -31,6 +36,8 @@ namespace {
 // A socket bound to one io_context's executor (no type-erased executor on every operation).
 using Socket = net::basic_stream_socket<tcp, net::io_context::executor_type>;
 using TlsStream = ssl::stream<Socket>;
+using Local = net::local::stream_protocol;
+using UnixSocket = net::basic_stream_socket<Local, net::io_context::executor_type>;
 
 struct Loop;
 
@@ -133,12 +140,17 @@ struct HttpServer::Impl {
   std::vector<std::unique_ptr<Loop>> loops;
   size_t next_loop = 0;
   std::optional<tcp::acceptor> acceptor;
+  std::optional<Local::acceptor> unix_acceptor;  // instead of acceptor with options.unix_socket
+  ino_t unix_inode = 0;                          // of the socket file this server created
   std::vector<std::thread> threads;
   uint16_t port = 0;
   bool stopped = false;
 
   void Accept();
+  void AcceptUnix();
   bool MakeRoom();
+  Status Listen();
+  Status ListenUnix();
 };
 
 namespace {
@@ -227,22 +239,33 @@ template <class Stream>
 class Session : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
  public:
   static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+  static constexpr bool kUnix = std::is_same_v<Stream, UnixSocket>;
+  using Lower = std::conditional_t<kUnix, UnixSocket, Socket>;
 
   template <class... Args>
-  Session(HttpServer::Impl* server, Loop* home, Socket&& socket, Args&&... args)
+  Session(HttpServer::Impl* server, Loop* home, Lower&& socket, Args&&... args)
       : stream_(std::move(socket), std::forward<Args>(args)...), server_(server) {
     loop = home;
     ++server_->open;
     beast::error_code ec;
-    auto ep = Tcp().remote_endpoint(ec);
-    if (!ec) {
-      remote_ = ep.address().to_string();
-      loopback_ = ep.address().is_loopback() ||
-                  (ep.address().is_v6() && ep.address().to_v6().is_v4_mapped() &&
-                   net::ip::make_address_v4(net::ip::v4_mapped, ep.address().to_v6()).is_loopback());
+    if constexpr (kUnix) {
+      ucred peer{};
+      socklen_t len = sizeof peer;
+      remote_ = ::getsockopt(Lowest().native_handle(), SOL_SOCKET, SO_PEERCRED, &peer, &len) == 0
+                    ? "unix socket, uid " + std::to_string(peer.uid)
+                    : "unix socket";
+      loopback_ = true;  // on this host, and past the socket file's mode
+    } else {
+      auto ep = Lowest().remote_endpoint(ec);
+      if (!ec) {
+        remote_ = ep.address().to_string();
+        loopback_ = ep.address().is_loopback() ||
+                    (ep.address().is_v6() && ep.address().to_v6().is_v4_mapped() &&
+                     net::ip::make_address_v4(net::ip::v4_mapped, ep.address().to_v6()).is_loopback());
+      }
+      Lowest().set_option(tcp::no_delay(true), ec);
     }
-    Tcp().set_option(tcp::no_delay(true), ec);
-    Tcp().non_blocking(true, ec);
+    Lowest().non_blocking(true, ec);
     buffer_.reserve(kReadChunk);
   }
   ~Session() override {
@@ -259,7 +282,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   void Expire() override {
     if (!closing_) ++server_->timeouts;  // a read or write that did not finish in time
     beast::error_code ec;
-    Tcp().close(ec);  // pending operations end with operation_aborted
+    Lowest().close(ec);  // pending operations end with operation_aborted
   }
 
   void Evict() override {
@@ -267,11 +290,11 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     ++server_->evicted;
     closing_ = true;
     beast::error_code ec;
-    Tcp().close(ec);
+    Lowest().close(ec);
   }
 
  private:
-  Socket& Tcp() {
+  Lower& Lowest() {
     if constexpr (kTls) {
       return stream_.next_layer();
     } else {
@@ -451,7 +474,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {});
     } else {
       beast::error_code ec;
-      Tcp().shutdown(tcp::socket::shutdown_send, ec);
+      Lowest().shutdown(net::socket_base::shutdown_send, ec);
       deadline = Clock::time_point::max();
       if (drain_) {
         Deadline(kDrainTime);
@@ -516,6 +539,24 @@ void HttpServer::Impl::Accept() {
   });
 }
 
+void HttpServer::Impl::AcceptUnix() {
+  Loop& target = *loops[next_loop++ % loops.size()];
+  unix_acceptor->async_accept(target.ioc.get_executor(), [this, &target](beast::error_code ec, UnixSocket socket) {
+    if (ec) {
+      if (ec == net::error::operation_aborted || !unix_acceptor->is_open()) return;
+      spdlog::warn("http: accept failed on {}: {}", options.unix_socket, ec.message());
+    } else if (open.load() >= options.max_connections && !MakeRoom()) {
+      ++refused;
+      beast::error_code ignored;
+      socket.close(ignored);
+    } else {
+      ++accepted;
+      std::make_shared<Session<UnixSocket>>(this, &target, std::move(socket))->Run();
+    }
+    AcceptUnix();
+  });
+}
+
 // Closes the oldest connection that has not proved a secret, on its own loop; false if none.
 bool HttpServer::Impl::MakeRoom() {
   std::shared_ptr<SessionBase> victim = untrusted.PopOldest();
@@ -534,10 +575,6 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
   impl->options = options;
   impl->handler = std::move(handler);
   impl->check = std::move(check);
-  std::string where = options.address + ":" + std::to_string(options.port);
-  beast::error_code ec;
-  auto address = net::ip::make_address(options.address, ec);
-  if (ec) return Status::InvalidArgument("listen.address '" + options.address + "' is not an IP address");
   if (!options.tls_cert.empty()) {
     try {
       impl->tls.emplace(ssl::context::tls_server);
@@ -559,15 +596,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
     impl->loops.push_back(std::make_unique<Loop>());
     impl->loops.back()->tick = tick;
   }
-  impl->acceptor.emplace(impl->loops[0]->ioc);
-  tcp::endpoint endpoint(address, options.port);
-  impl->acceptor->open(endpoint.protocol(), ec);
-  if (!ec) impl->acceptor->set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) impl->acceptor->bind(endpoint, ec);
-  if (!ec) impl->acceptor->listen(net::socket_base::max_listen_connections, ec);
-  if (ec) return Status::Unavailable("cannot listen on " + where + ": " + ec.message());
-  impl->port = impl->acceptor->local_endpoint(ec).port();
-  impl->Accept();
+  Status listening = options.unix_socket.empty() ? impl->Listen() : impl->ListenUnix();
+  if (!listening.ok()) return listening;
   for (auto& loop : impl->loops) {
     loop->Sweep();
     impl->threads.emplace_back([ioc = &loop->ioc] { ioc->run(); });
@@ -575,16 +605,62 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
 
+Status HttpServer::Impl::Listen() {
+  std::string where = options.address + ":" + std::to_string(options.port);
+  beast::error_code ec;
+  auto address = net::ip::make_address(options.address, ec);
+  if (ec) return Status::InvalidArgument("listen address '" + options.address + "' is not an IP address");
+  acceptor.emplace(loops[0]->ioc);
+  tcp::endpoint endpoint(address, options.port);
+  acceptor->open(endpoint.protocol(), ec);
+  if (!ec) acceptor->set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor->bind(endpoint, ec);
+  if (!ec) acceptor->listen(net::socket_base::max_listen_connections, ec);
+  if (ec) return Status::Unavailable("cannot listen on " + where + ": " + ec.message());
+  port = acceptor->local_endpoint(ec).port();
+  Accept();
+  return Status::Ok();
+}
+
+// A socket file left by an earlier run is replaced; anything else at the path is not ours to
+// remove. The file is created with the umask's mode (the owner alone may connect under the
+// usual 022) and then given unix_mode.
+Status HttpServer::Impl::ListenUnix() {
+  const std::string& path = options.unix_socket;
+  struct stat st{};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) return Status::InvalidArgument(path + " exists and is not a socket: not replaced");
+    if (::unlink(path.c_str()) != 0) return Status::IoError("cannot replace " + path + ": " + std::strerror(errno));
+  }
+  beast::error_code ec;
+  unix_acceptor.emplace(loops[0]->ioc);
+  unix_acceptor->open(Local(), ec);
+  if (!ec) unix_acceptor->bind(Local::endpoint(path), ec);
+  if (!ec && ::chmod(path.c_str(), options.unix_mode) != 0) ec.assign(errno, beast::system_category());
+  if (!ec) unix_acceptor->listen(net::socket_base::max_listen_connections, ec);
+  if (ec) return Status::Unavailable("cannot listen on unix socket " + path + ": " + ec.message());
+  if (::lstat(path.c_str(), &st) == 0) unix_inode = st.st_ino;
+  AcceptUnix();
+  return Status::Ok();
+}
+
 void HttpServer::Stop() {
   if (!impl_ || impl_->stopped) return;
   impl_->stopped = true;
   net::post(impl_->loops[0]->ioc, [impl = impl_.get()] {
     beast::error_code ec;
-    impl->acceptor->close(ec);
+    if (impl->acceptor) impl->acceptor->close(ec);
+    if (impl->unix_acceptor) impl->unix_acceptor->close(ec);
   });
   for (auto& loop : impl_->loops) loop->ioc.stop();
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();
+  // Only the socket file this server made: another may have replaced it since.
+  struct stat st{};
+  if (impl_->unix_inode != 0 && ::lstat(impl_->options.unix_socket.c_str(), &st) == 0 &&
+      S_ISSOCK(st.st_mode) && st.st_ino == impl_->unix_inode) {
+    ::unlink(impl_->options.unix_socket.c_str());
+  }
 }
 
 uint16_t HttpServer::port() const { return impl_->port; }

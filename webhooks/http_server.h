@@ -26,6 +26,11 @@ namespace gitsyncd {
 struct HttpServerOptions {
   std::string address = "127.0.0.1";
   uint16_t port = 0;  // 0 = any free port (see HttpServer::port)
+  // Set: listen on this unix socket instead of address:port, created with unix_mode (a socket
+  // file already there is replaced, any other file is an error) and removed by Stop(). Who may
+  // connect is what the file mode says; every request counts as from loopback.
+  std::string unix_socket;
+  unsigned unix_mode = 0660;
   std::string tls_cert, tls_key;  // both set = HTTPS
   uint64_t max_body_bytes = 5 * 1024 * 1024;
   unsigned max_connections = 256;

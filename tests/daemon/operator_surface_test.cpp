@@ -12,6 +12,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <filesystem>
+#include <optional>
 
 #include "daemon/control_socket.h"
 #include "tests/support/daemon_process.h"
@@ -169,6 +170,115 @@ BOOST_AUTO_TEST_CASE(an_admin_token_is_required_on_every_operator_request_and_ne
   daemon.Signal(SIGTERM);
   BOOST_TEST(daemon.Wait() == 0);
   BOOST_TEST(daemon.Log().find(admin) == std::string::npos);
+}
+
+// Runs `script` with sh in a network namespace of its own, its loopback up: port 8788 there is
+// free whatever else runs on this host. nullopt when namespaces cannot be made here.
+std::optional<CommandResult> InOwnNetwork(const std::string& script, const std::map<std::string, std::string>& env) {
+  if (RunCommand({"unshare", "--net", "true"}).exit_code != 0) {
+    BOOST_TEST_MESSAGE("cannot make a network namespace here (not root?): skipped");
+    return std::nullopt;
+  }
+  return RunCommand({"unshare", "--net", "sh", "-c", "ip link set lo up || exit 90\n" + script}, env);
+}
+
+// Starts the daemon in the background of a script and waits for its status page on 8788.
+std::string StartAndWaitFor8788(const std::string& binary, const std::string& cfg, const std::string& log) {
+  return binary + " --config " + cfg + " run 2>" + log + " &\npid=$!\n"
+         "for i in $(seq 200); do curl -s -o /dev/null http://127.0.0.1:8788/healthz && break; sleep 0.1; done\n";
+}
+
+BOOST_AUTO_TEST_CASE(without_an_operator_section_the_endpoints_are_served_on_loopback_8788) {
+  WriteDaemonConfig("");
+  std::string log = dir / "daemon.log";
+  auto r = InOwnNetwork(StartAndWaitFor8788(binary, cfg, log) +
+                            "curl -sS http://127.0.0.1:8788/api/v1/status; echo\n"
+                            "curl -sS -o /dev/null -w 'rebound %{http_code}\\n' -H 'Host: evil.example' "
+                            "http://127.0.0.1:8788/api/v1/status\n"
+                            "kill -TERM $pid; wait $pid\n",
+                        env);
+  if (!r) return;
+  BOOST_TEST(r->exit_code == 0, r->err);
+  BOOST_TEST(r->out.find("\"app\"") != std::string::npos, r->out << r->err);
+  BOOST_TEST(r->out.find("rebound 403") != std::string::npos, r->out);
+  BOOST_TEST(ReadFile(log).find("operator endpoints on http://127.0.0.1:8788") != std::string::npos, ReadFile(log));
+}
+
+BOOST_AUTO_TEST_CASE(a_taken_default_operator_port_is_a_warning_but_a_configured_one_stops_the_start) {
+  std::string log = dir / "daemon.log";
+  // Something else holds 127.0.0.1:8788; the daemon syncs anyway and says how to move it.
+  std::string hold = "python3 -c 'import socket,time; s=socket.socket(); s.bind((\"127.0.0.1\", 8788)); s.listen(); "
+                     "time.sleep(60)' &\nholder=$!\n"
+                     "for i in $(seq 300); do ss -Hltn 'sport = :8788' | grep -q . && break; sleep 0.1; done\n";
+  WriteDaemonConfig("");
+  auto r = InOwnNetwork(hold + binary + " --config " + cfg + " run 2>" + log + " &\npid=$!\n"
+                            "for i in $(seq 200); do grep -q 'gitsyncd running' " + log + " && break; sleep 0.1; done\n"
+                            "kill -0 $pid && echo alive\nkill -TERM $pid; wait $pid\n"
+                            "echo \"exit $?\"\nkill $holder\n",
+                        env);
+  if (!r) return;
+  BOOST_TEST(r->out.find("alive") != std::string::npos, r->out << ReadFile(log));
+  BOOST_TEST(r->out.find("exit 0") != std::string::npos, r->out);
+  BOOST_TEST(ReadFile(log).find("/metrics and /api/v1 are not served: cannot listen on 127.0.0.1:8788") !=
+                 std::string::npos,
+             ReadFile(log));
+  BOOST_TEST(ReadFile(log).find("set operator.listen in gitsyncd.yaml to a free ADDRESS:PORT, or to off") !=
+                 std::string::npos);
+  // Asked for by name, the same port is a failed start that names the setting.
+  WriteDaemonConfig("operator:\n  listen: 127.0.0.1:8788\n");
+  r = InOwnNetwork(hold + "timeout 30 " + binary + " --config " + cfg + " run\necho \"exit $?\"\nkill $holder\n", env);
+  BOOST_TEST(r->out.find("exit 1") != std::string::npos, r->out << r->err);
+  BOOST_TEST(r->err.find("operator.listen: cannot listen on 127.0.0.1:8788") != std::string::npos, r->err);
+}
+
+BOOST_AUTO_TEST_CASE(the_operator_socket_serves_its_owner_and_group_and_refuses_other_users) {
+  // Folders others may traverse: only the socket's own mode keeps them out.
+  std::string run = dir / "run", sock = run + "/operator.sock";
+  std::filesystem::create_directories(run);
+  for (const auto& d : {dir.path(), run}) ::chmod(d.c_str(), 0755);
+  WriteDaemonConfig("operator:\n  listen: off\n  socket: " + sock + "\n");
+  DaemonProcess daemon(binary, cfg, dir.path(), env);
+  BOOST_REQUIRE_MESSAGE(daemon.WaitForNotify("READY=1"), daemon.Log());
+  struct stat st{};
+  BOOST_REQUIRE(::lstat(sock.c_str(), &st) == 0);
+  BOOST_TEST(S_ISSOCK(st.st_mode));
+  BOOST_TEST((st.st_mode & 07777) == 0660u);
+  CommandResult status = RunCommand({"curl", "-sS", "--unix-socket", sock, "http://localhost/api/v1/status"});
+  BOOST_TEST(status.exit_code == 0, status.err);
+  BOOST_TEST(status.out.find("\"app\"") != std::string::npos, status.out);
+  // The socket is no way around the operator checks.
+  CommandResult rebound = RunCommand({"curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", sock,
+                                      "-H", "Host: evil.example", "http://localhost/api/v1/status"});
+  BOOST_TEST(rebound.out == "403");
+  CommandResult queued = RunCommand({"curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", sock,
+                                     "-XPOST", "-H", "Content-Type: application/json",
+                                     "http://localhost/api/v1/syncs/app/sync"});
+  BOOST_TEST(queued.out == "202");
+  if (::geteuid() == 0) {
+    CommandResult other = RunCommand({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "curl", "-sS",
+                                      "--unix-socket", sock, "http://localhost/api/v1/status"});
+    BOOST_TEST(other.exit_code == 7, other.out << other.err);  // curl: could not connect
+    BOOST_TEST(other.out.find("app") == std::string::npos);
+  }
+  BOOST_TEST(daemon.Log().find("operator endpoints on http") == std::string::npos);  // listen: off
+  daemon.Signal(SIGTERM);
+  BOOST_TEST(daemon.Wait() == 0);
+  BOOST_TEST(!std::filesystem::exists(std::filesystem::symlink_status(sock)));
+}
+
+BOOST_AUTO_TEST_CASE(an_operator_socket_path_held_by_another_file_is_left_alone) {
+  std::string sock = dir / "operator.sock";
+  WriteFile(sock, "not ours\n");
+  WriteDaemonConfig("operator:\n  listen: off\n  socket: " + sock + "\n");
+  DaemonProcess daemon(binary, cfg, dir.path(), env);
+  BOOST_TEST(daemon.Wait() == 1);
+  BOOST_TEST(daemon.Log().find("operator.socket: " + sock + " exists and is not a socket") != std::string::npos,
+             daemon.Log());
+  BOOST_TEST(ReadFile(sock) == "not ours\n");
+  WriteDaemonConfig("operator:\n  socket: run/operator.sock\n");
+  CommandResult relative = RunCommand({binary, "--config", cfg, "check-config"}, env);
+  BOOST_TEST(relative.exit_code == 1);
+  BOOST_TEST(relative.err.find("operator.socket: must be an absolute file path") != std::string::npos, relative.err);
 }
 
 BOOST_AUTO_TEST_CASE(check_config_refuses_an_operator_listener_other_hosts_reach_without_tls_and_token) {

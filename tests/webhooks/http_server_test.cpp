@@ -244,7 +244,7 @@ BOOST_AUTO_TEST_CASE(a_busy_port_is_a_clear_error) {
              "cannot listen on 127.0.0.1:" + std::to_string(s.port()) + ": Address already in use");
   o.address = "not-an-ip";
   BOOST_TEST(HttpServer::Start(o, [](const HttpRequest&) { return HttpResponse{}; }).status().message() ==
-             "listen.address 'not-an-ip' is not an IP address");
+             "listen address 'not-an-ip' is not an IP address");
 }
 
 BOOST_AUTO_TEST_CASE(tls_listener_with_a_test_certificate) {
