@@ -119,6 +119,8 @@ done
     const auto& b = v.at("bindings").as_array().at(0).as_object();
     return std::pair{std::string(b.at("last_synced_commit").as_string()), std::string(b.at("last_error").as_string())};
   };
+  // The file lands before the pass records its commit.
+  BOOST_REQUIRE_MESSAGE(WaitFor([&] { return !synced().first.empty(); }), daemon.Log());
   std::string seed = synced().first;
   WriteFile(local + "/replicas.yaml", "replicas: 3\n");
   BOOST_REQUIRE_MESSAGE(WaitFor([&] { return synced().second.find("declined") != std::string::npos; }), daemon.Log());
