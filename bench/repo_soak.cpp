@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <string>
 
+#include <spdlog/spdlog.h>
+
 #include "tests/sync/repo_soak.h"
 
 int main(int argc, char** argv) {
@@ -13,6 +15,7 @@ int main(int argc, char** argv) {
   options.https = argc > 2 && std::string(argv[2]) == "https";
   options.checkpoint_every = argc > 3 ? std::atoi(argv[3]) : 1000;
   options.verbose = true;
+  spdlog::set_level(spdlog::level::warn);  // one line per maintenance would bury the table
   if (options.passes <= 0 || options.checkpoint_every <= 0) {
     std::fprintf(stderr, "usage: %s [PASSES=10000] [file|https] [CHECKPOINT_EVERY=1000]\n", argv[0]);
     return 2;

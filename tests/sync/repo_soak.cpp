@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -165,14 +166,13 @@ struct Soak {
       if (ReadFile(spec.local + "/" + file) != text) Fail(end, "the folder lost " + file + " = " + text);
       if (ShowFile(bare, "main", "config/" + file) != text) Fail(end, "the branch lost " + file + " = " + text);
     }
-    std::vector<std::string> branches = Branches(bare);
+    std::set<std::string> on_conflict_branches;  // every local*.yaml text on one
+    for (const auto& b : Branches(bare)) {
+      if (b.rfind("gitsyncd/conflicts/", 0) != 0) continue;
+      for (int k = 0; k < 5; ++k) on_conflict_branches.insert(ShowFile(bare, b, "config/local" + std::to_string(k) + ".yaml"));
+    }
     for (const auto& text : lost_sides) {
-      bool found = false;
-      for (const auto& b : branches) {
-        if (b.rfind("gitsyncd/conflicts/", 0) != 0) continue;
-        for (int k = 0; k < 5 && !found; ++k) found = ShowFile(bare, b, "config/local" + std::to_string(k) + ".yaml") == text;
-      }
-      if (!found) Fail(end, "no conflict branch holds the local side " + text);
+      if (on_conflict_branches.count(text) == 0) Fail(end, "no conflict branch holds the local side " + text);
     }
     auto state = LoadBindingState(spec.binding_dir);
     if (!state.ok()) Fail(end, state.status().message());
