@@ -52,7 +52,7 @@ std::vector<Row> ServerTimes(const GitHttpsServer& server, size_t files, const s
   std::istringstream in(server.access_log());
   std::string line;
   while (std::getline(in, line)) {
-    // <msec> <request_time> "<request>" <status> "<user agent>" <bytes>
+    // <msec> <request_time> "<request>" <status> "<user agent>" <credentials> <bytes>
     std::istringstream fields(line);
     double msec = 0, seconds = 0;
     fields >> msec >> seconds;

@@ -29,8 +29,9 @@ ObjectBuffer::~ObjectBuffer() = default;
 
 Status ObjectBuffer::WriteTo(git_repository* disk, const std::vector<git_oid>& objects) {
   if (objects.empty()) return Status::Ok();
-  // Loose objects, as the full pass writes them: one small pack per pass would pile up packs
-  // (libgit2 cannot repack), and every object lookup checks every pack's index.
+  // Loose objects, as the full pass writes them: a small pack per pass would pile up packs
+  // until the next maintenance (repo_maintenance.h), and every object lookup checks every
+  // pack's index.
   git_odb* mem_raw = nullptr;
   int rc = git_repository_odb(&mem_raw, repo_.get());
   if (rc < 0) return GitError(rc, "cannot open the in-memory object store");

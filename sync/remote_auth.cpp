@@ -7,9 +7,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <set>
 
+#include "api/api_answer.h"
 #include "sync/git_handles.h"
 #include "sync/known_hosts.h"
 
@@ -31,6 +35,43 @@ const char* RawKeyType(git_cert_ssh_raw_type_t t) {
 bool IsSshUrl(const std::string& url) {
   if (url.rfind("ssh://", 0) == 0) return true;
   return url.find("://") == std::string::npos && url.find(':') != std::string::npos;
+}
+
+bool IsHttpsUrl(const std::string& url) { return url.rfind("https://", 0) == 0; }
+
+// The HTTPS remotes (URL and user) this process saw ask for credentials, and those that
+// redirected elsewhere while they were sent up front (never sent up front again).
+std::mutex g_remotes_mu;
+std::set<std::string> g_asking, g_redirecting;
+
+std::string RemoteKey(const RemoteCredentials& c) { return c.url + '\n' + c.username; }
+
+bool SendUpFront(const RemoteCredentials& c) {
+  if (!IsHttpsUrl(c.url) || c.username.empty() || c.password.empty()) return false;
+  std::lock_guard<std::mutex> lock(g_remotes_mu);
+  return g_asking.count(RemoteKey(c)) > 0 && g_redirecting.count(RemoteKey(c)) == 0;
+}
+
+void NoteAsking(const RemoteCredentials& c, bool asks) {
+  std::lock_guard<std::mutex> lock(g_remotes_mu);
+  if (asks) {
+    g_asking.insert(RemoteKey(c));
+  } else {
+    g_asking.erase(RemoteKey(c));
+  }
+}
+
+void NoteRedirecting(const RemoteCredentials& c) {
+  std::lock_guard<std::mutex> lock(g_remotes_mu);
+  g_redirecting.insert(RemoteKey(c));
+}
+
+// host:port of an https URL, with the default port spelled out.
+std::string Origin(const std::string& url) {
+  std::string host;
+  int port = 0;
+  ParseHostPort(url, &host, &port);
+  return host + ":" + std::to_string(port != 0 ? port : 443);
 }
 
 }  // namespace
@@ -81,9 +122,18 @@ Status ConfigureTls(const std::string& extra_ca_file) {
 
 RemoteAuth::RemoteAuth(RemoteCredentials creds) : creds_(std::move(creds)) {
   ParseHostPort(creds_.url, &host_, &port_);
+  if (SendUpFront(creds_)) {
+    upfront_ = true;
+    header_ = "Authorization: Basic " + api_answer::Base64Encode(creds_.username + ":" + creds_.password);
+    header_ptr_ = header_.data();
+    headers_ = {&header_ptr_, 1};
+    guard_ = std::make_unique<TlsOriginGuard>(host_, port_ != 0 ? port_ : 443);
+  }
 }
 
 RemoteAuth::~RemoteAuth() {
+  if (guard_ && !guard_->refused().empty()) NoteRedirecting(creds_);
+  std::fill(header_.begin(), header_.end(), '\0');
   if (!key_file_.empty()) ::unlink(key_file_.c_str());
 }
 
@@ -94,7 +144,7 @@ void RemoteAuth::Install(git_remote_callbacks* callbacks) {
   callbacks->payload = this;
 }
 
-int RemoteAuth::AcquireCredential(git_credential** out, const char* /*url*/, const char* user_from_url,
+int RemoteAuth::AcquireCredential(git_credential** out, const char* url, const char* user_from_url,
                                   unsigned int allowed, void* payload) {
   auto* self = static_cast<RemoteAuth*>(payload);
   std::string user = !self->creds_.username.empty() ? self->creds_.username
@@ -130,6 +180,19 @@ int RemoteAuth::AcquireCredential(git_credential** out, const char* /*url*/, con
     return git_credential_ssh_key_new(out, user.c_str(), nullptr, self->key_file_.c_str(), nullptr);
   }
   if (allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) {
+    if (IsHttpsUrl(self->creds_.url) && url != nullptr && Origin(url) != Origin(self->creds_.url)) {
+      self->failure_ = Status::PermissionDenied(self->creds_.url + " redirected to " + Origin(url) +
+                                                ", which asks for credentials: they are given to " +
+                                                Origin(self->creds_.url) + " only");
+      return GIT_EAUTH;
+    }
+    if (self->upfront_) {  // the credentials sent with the request were refused
+      NoteAsking(self->creds_, false);
+      self->failure_ = Status::PermissionDenied("authentication failed for user '" + user + "' at " + self->host_ +
+                                                " (wrong password or token?)");
+      return GIT_EAUTH;
+    }
+    NoteAsking(self->creds_, true);
     if (self->creds_.password.empty()) {
       self->failure_ = Status::PermissionDenied(self->host_ + " asks for a password or token and none is configured");
       return GIT_EAUTH;
@@ -194,6 +257,12 @@ int RemoteAuth::CheckCertificate(git_cert* cert, int valid, const char* host, vo
 
 Status RemoteAuth::Explain(int rc, const std::string& context) const {
   if (!failure_.ok()) return failure_.WithContext(context);
+  if (guard_ && !guard_->refused().empty()) {
+    return Status::PermissionDenied(context + ": " + creds_.url + " redirected to " + guard_->refused() +
+                                    "; the credentials sent with every request to this remote go to " +
+                                    Origin(creds_.url) + " only, so the connection was refused (the next "
+                                    "pass sends them only when asked, and never to another host)");
+  }
   std::string where = host_ + (port_ ? ":" + std::to_string(port_) : "");
   if (std::string socket_error = TakeSocketError(); !socket_error.empty()) {
     return Status::Unavailable(context + ": could not reach " + where + " (" + socket_error + ")");

@@ -6,6 +6,7 @@
 
 #include <git2.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,14 @@ struct RemoteCredentials {
 // Certificate verification itself is never turned off.
 Status ConfigureTls(const std::string& extra_ca_file);
 
+class TlsOriginGuard;  // sync/tls_stream.h
+
+// Credentials are sent up front (an `Authorization` header with the first request) to an
+// HTTPS remote this process saw ask for them (a 401): a pass then costs no 401 round trip.
+// Such a header goes with every request of the operation, so while it is set the operation
+// may open TLS connections to the remote's own host and port only (TlsOriginGuard): a redirect
+// elsewhere fails the operation and turns the header off for that remote. Credentials are
+// never given to another host asking for them after a redirect either.
 class RemoteAuth {
  public:
   explicit RemoteAuth(RemoteCredentials creds);
@@ -35,6 +44,9 @@ class RemoteAuth {
 
   // Installs the credential and certificate callbacks; this object must outlive the call.
   void Install(git_remote_callbacks* callbacks);
+  // The custom headers to give libgit2 with the same call (git_remote_connect, or the fetch or
+  // push options): the credentials when they go up front, else none.
+  const git_strarray* headers() const { return upfront_ ? &headers_ : nullptr; }
 
   // After a failed libgit2 call: a Status saying what really happened, from what the
   // callbacks saw (rejected credentials, unknown/changed host key, unverifiable certificate),
@@ -55,6 +67,11 @@ class RemoteAuth {
   std::string host_;
   int port_ = 0;
   int attempts_ = 0;
+  bool upfront_ = false;
+  std::string header_;      // "Authorization: Basic ..." when upfront_
+  char* header_ptr_ = nullptr;
+  git_strarray headers_{};
+  std::unique_ptr<TlsOriginGuard> guard_;  // while upfront_
   std::string key_file_;  // temp copy of the key when libgit2 lacks in-memory SSH keys
   Status failure_;        // what a callback refused, if anything
   std::vector<std::string> rejected_;

@@ -38,11 +38,12 @@ Result<std::optional<git_oid>> FetchBranch(git_repository* repo, const RemoteCre
   RemoteAuth auth(creds);
   git_fetch_options opts = GIT_FETCH_OPTIONS_INIT;
   auth.Install(&opts.callbacks);
+  if (auth.headers() != nullptr) opts.custom_headers = *auth.headers();
   opts.prune = GIT_FETCH_NO_PRUNE;
   opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
   opts.update_fetchhead = 0;
   // Ask for the branch only if it exists: fetching a missing ref is an error in libgit2.
-  rc = git_remote_connect(remote.get(), GIT_DIRECTION_FETCH, &opts.callbacks, &opts.proxy_opts, nullptr);
+  rc = git_remote_connect(remote.get(), GIT_DIRECTION_FETCH, &opts.callbacks, &opts.proxy_opts, auth.headers());
   if (rc < 0) return auth.Explain(rc, "fetch from " + creds.url);
   const git_remote_head** heads = nullptr;
   size_t count = 0;
@@ -88,6 +89,7 @@ Status PushSpecs(git_repository* repo, const RemoteCredentials& creds, std::vect
   RemoteAuth auth(creds);
   git_push_options opts = GIT_PUSH_OPTIONS_INIT;
   auth.Install(&opts.callbacks);
+  if (auth.headers() != nullptr) opts.custom_headers = *auth.headers();
   opts.callbacks.push_negotiation = RunPushRaceHook;
   // libgit2's own local transport would overwrite the remote ref unchecked.
   if (IsFileUrl(creds.url)) opts.callbacks.transport = ReceivePackTransport;
@@ -149,7 +151,7 @@ Result<std::vector<RemoteRef>> ListRemoteRefs(const RemoteCredentials& creds) {
   RemoteAuth auth(creds);
   git_remote_callbacks callbacks = GIT_REMOTE_CALLBACKS_INIT;
   auth.Install(&callbacks);
-  rc = git_remote_connect(remote.get(), GIT_DIRECTION_FETCH, &callbacks, nullptr, nullptr);
+  rc = git_remote_connect(remote.get(), GIT_DIRECTION_FETCH, &callbacks, nullptr, auth.headers());
   if (rc < 0) return auth.Explain(rc, "connect to " + creds.url);
   const git_remote_head** heads = nullptr;
   size_t count = 0;

@@ -9,6 +9,7 @@
 #include "sync/folder_staging.h"
 #include "sync/pass_context.h"
 #include "sync/remote_path.h"
+#include "sync/repo_maintenance.h"
 #include "sync/yaml_check.h"
 
 namespace gitsyncd {
@@ -219,7 +220,8 @@ void RemoveStaleHookFolders(const std::string& binding_dir) {
 }
 }  // namespace
 
-Result<PassOutcome> RunSyncPass(const BindingSpec& spec, const PassOptions& options) {
+namespace {
+Result<PassOutcome> RunAndRecordPass(const BindingSpec& spec, const PassOptions& options) {
   auto started = std::chrono::steady_clock::now();
   RemoveStaleHookFolders(spec.binding_dir);
   auto state = LoadBindingState(spec.binding_dir);
@@ -259,6 +261,16 @@ Result<PassOutcome> RunSyncPass(const BindingSpec& spec, const PassOptions& opti
   }
   Status saved = SaveBindingState(spec.binding_dir, *state);
   if (!saved.ok() && outcome.ok()) return saved;
+  return outcome;
+}
+}  // namespace
+
+Result<PassOutcome> RunSyncPass(const BindingSpec& spec, const PassOptions& options) {
+  Result<PassOutcome> outcome = RunAndRecordPass(spec, options);
+  // After the pass closed its handles and saved state.json (whose commits must be kept), in
+  // the same slot: no other pass of the binding runs meanwhile. A failure only delays it.
+  auto maintained = MaintainRepository(spec.binding_dir);
+  if (!maintained.ok()) spdlog::warn("sync '{}': {}", spec.name, maintained.status().message());
   return outcome;
 }
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 
@@ -23,6 +24,7 @@ constexpr const char* kSystemDir = "/etc/ssl/certs";
 using ContextPtr = std::shared_ptr<SSL_CTX>;
 
 std::mutex g_mu;
+thread_local TlsOriginGuard* t_guard = nullptr;
 ContextPtr g_context;  // replaced whole by SetTlsTrust; streams keep the one they started with
 
 std::string OpenSslError() {
@@ -247,7 +249,16 @@ TlsStream* NewTlsStream(git_stream* io, bool owns_io, const char* host) {
   return s;
 }
 
+int RefuseOffsite(const char* host) {
+  return SetError(std::string("refusing to connect to ") + (host != nullptr ? host : "") +
+                  ": credentials for this remote are sent with every request, and a redirect must not take "
+                  "them to another host");
+}
+
 int Init(git_stream** out, const char* host, const char* port) {
+  if (!TlsOriginGuard::Allows(host != nullptr ? host : "", std::atoi(port != nullptr ? port : "443"))) {
+    return RefuseOffsite(host);
+  }
   git_stream* io = nullptr;
   int rc = NewSocketStream(&io, host, port != nullptr ? port : "443");
   if (rc < 0) return rc;
@@ -256,6 +267,7 @@ int Init(git_stream** out, const char* host, const char* port) {
 }
 
 int Wrap(git_stream** out, git_stream* in, const char* host) {
+  if (!TlsOriginGuard::Allows(host != nullptr ? host : "", -1)) return RefuseOffsite(host);
   *out = &NewTlsStream(in, false, host)->parent;
   return 0;
 }
@@ -268,6 +280,20 @@ Status SetTlsTrust(const std::string& extra_ca_file) {
   std::lock_guard<std::mutex> lock(g_mu);
   g_context = *made;
   return Status::Ok();
+}
+
+TlsOriginGuard::TlsOriginGuard(std::string host, int port)
+    : host_(std::move(host)), port_(port), previous_(t_guard) {
+  t_guard = this;
+}
+
+TlsOriginGuard::~TlsOriginGuard() { t_guard = previous_; }
+
+bool TlsOriginGuard::Allows(const std::string& host, int port) {
+  TlsOriginGuard* g = t_guard;
+  if (g == nullptr || (host == g->host_ && (port < 0 || port == g->port_))) return true;
+  g->refused_ = host + ":" + (port < 0 ? std::string("?") : std::to_string(port));
+  return false;
 }
 
 int InstallTlsStream() {

@@ -23,4 +23,26 @@ Status SetTlsTrust(const std::string& extra_ca_file);
 // Registers the stream with libgit2; called once by EnsureLibgit2 after git_libgit2_init.
 int InstallTlsStream();
 
+// While one lives, TLS connections this thread opens go to `host`:`port` only: any other (a
+// redirect to another host) is refused before it is opened, so headers libgit2 sends with
+// every request (credentials sent up front, remote_auth.h) never reach another host.
+class TlsOriginGuard {
+ public:
+  TlsOriginGuard(std::string host, int port);
+  ~TlsOriginGuard();
+  TlsOriginGuard(const TlsOriginGuard&) = delete;
+  TlsOriginGuard& operator=(const TlsOriginGuard&) = delete;
+  // "host:port" of a connection refused meanwhile; "" when none was.
+  const std::string& refused() const { return refused_; }
+  // For the stream: false (and recorded) when this thread's guard forbids `host`:`port`
+  // (port -1: not known, the host alone is compared).
+  static bool Allows(const std::string& host, int port);
+
+ private:
+  std::string host_;
+  int port_;
+  std::string refused_;
+  TlsOriginGuard* previous_;
+};
+
 }  // namespace gitsyncd

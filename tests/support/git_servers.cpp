@@ -197,11 +197,19 @@ GitHttpsServer::GitHttpsServer(std::string user, std::string password)
   CommandResult hash = RunCommand({"openssl", "passwd", "-apr1", password_});
   WriteFile(d + "/htpasswd", user_ + ":" + Trim(hash.out) + "\n");
   port_ = FreePort();
+  WriteConfig();
+  Start();
+}
+
+void GitHttpsServer::WriteConfig() {
+  std::string d = dir_.path();
   std::string conf;
   if (::geteuid() == 0) conf += "user root;\n";
   conf += "worker_processes 1;\ndaemon off;\npid " + d + "/nginx.pid;\nerror_log " + d + "/error.log info;\n";
   conf += "events { worker_connections 64; }\n";
-  conf += "http {\n  log_format timed '$msec $request_time \"$request\" $status \"$http_user_agent\" $body_bytes_sent';\n";
+  conf += "http {\n  map $http_authorization $sent_credentials { \"\" \"-\"; default \"credentials\"; }\n";
+  conf += "  log_format timed '$msec $request_time \"$request\" $status \"$http_user_agent\" $sent_credentials "
+          "$body_bytes_sent';\n";
   conf += "  access_log " + d + "/access.log timed;\n";
   for (const char* t : {"client_body", "fastcgi", "proxy", "uwsgi", "scgi"}) {
     conf += std::string("  ") + t + "_temp_path " + d + "/tmp/" + t + ";\n";
@@ -209,6 +217,9 @@ GitHttpsServer::GitHttpsServer(std::string user, std::string password)
   conf += "  server {\n    listen 127.0.0.1:" + std::to_string(port_) + " ssl;\n";
   conf += "    ssl_certificate " + d + "/server.pem;\n    ssl_certificate_key " + d + "/server.key;\n";
   conf += "    client_max_body_size 0;\n";
+  for (const auto& [repo, to] : redirects_) {
+    conf += "    location ~ ^/git/" + repo + "\\.git(/.*)$ {\n      return 302 " + to + "$1$is_args$args;\n    }\n";
+  }
   conf += "    location ~ ^/git(/.*)$ {\n";
   conf += "      auth_basic \"git\";\n      auth_basic_user_file " + d + "/htpasswd;\n";
   conf += "      include /etc/nginx/fastcgi_params;\n";
@@ -219,10 +230,16 @@ GitHttpsServer::GitHttpsServer(std::string user, std::string password)
   conf += "      fastcgi_param PATH_INFO $1;\n";
   conf += "      fastcgi_pass unix:" + d + "/fcgi.sock;\n    }\n  }\n}\n";
   WriteFile(d + "/nginx.conf", conf);
-  Start();
 }
 
 GitHttpsServer::~GitHttpsServer() { Stop(); }
+
+void GitHttpsServer::RedirectRepo(const std::string& repo, const std::string& to) {
+  redirects_.emplace_back(repo, to);
+  WriteConfig();
+  Stop();
+  Start();
+}
 
 void GitHttpsServer::Start() {
   std::string d = dir_.path();

@@ -50,13 +50,21 @@ class GitHttpsServer {
   void Stop();   // simulate the remote going down
   void Start();  // and coming back on the same port
   int port() const { return port_; }
-  // nginx's access log: "<unix time> <request seconds> \"<request>\" <status> <bytes>" lines.
+  // nginx's access log: "<unix time> <request seconds> \"<request>\" <status> \"<user agent>\"
+  // <credentials> <bytes>" lines, where <credentials> is "credentials" when the request carried
+  // an Authorization header, else "-".
   std::string access_log() const { return ReadFile(dir_.path() + "/access.log"); }
+  // From now on every request for `repo` (/git/<repo>.git/...) is answered with a 302 to `to`
+  // (a repository URL) followed by the rest of the path, without asking for credentials.
+  // Restarts nginx on the same port.
+  void RedirectRepo(const std::string& repo, const std::string& to);
 
  private:
+  void WriteConfig();
   TempDir dir_;
   std::string user_, password_, ca_file_;
   int port_ = 0;
+  std::vector<std::pair<std::string, std::string>> redirects_;
   ChildProcess fcgiwrap_, nginx_;
 };
 

@@ -1,0 +1,410 @@
+#include "sync/repo_maintenance.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <git2/sys/odb_backend.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <unordered_set>
+#include <vector>
+
+#include "sync/api_state.h"
+#include "sync/binding_state.h"
+#include "sync/folder_fd.h"
+#include "sync/git_handles.h"
+
+namespace gitsyncd {
+namespace {
+
+// The delta window may hold this much (pack.windowMemory): a folder of 50 MB files must not
+// cost ten of them in memory at once.
+constexpr int64_t kWindowMemory = 64ll << 20;
+
+struct OidHash {
+  size_t operator()(const git_oid& o) const {
+    size_t h;
+    std::memcpy(&h, o.id, sizeof h);
+    return h;
+  }
+};
+struct OidEq {
+  bool operator()(const git_oid& a, const git_oid& b) const { return git_oid_equal(&a, &b) != 0; }
+};
+using OidSet = std::unordered_set<git_oid, OidHash, OidEq>;
+
+struct PackFile {
+  std::string base;  // <objects>/pack/pack-<hash>, without .pack/.idx
+  uint64_t bytes = 0;
+  bool kept = false;  // a .keep file: someone asked for it to stay
+};
+
+struct Inventory {
+  std::vector<PackFile> packs;
+  std::vector<std::string> loose;  // paths
+  uint64_t bytes = 0;
+};
+
+bool IsHex(const std::string& s, size_t n) {
+  if (s.size() != n) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::vector<std::string> Names(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return out;
+  while (const dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") out.push_back(std::move(n));
+  }
+  ::closedir(d);
+  return out;
+}
+
+uint64_t SizeOf(const std::string& path) {
+  struct stat st{};
+  return ::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) ? static_cast<uint64_t>(st.st_size) : 0;
+}
+
+bool Exists(const std::string& path) {
+  struct stat st{};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+// What a killed libgit2 write leaves: temporary files of the indexer ("pack_git2_*"), of
+// loose objects ("<hex>_git2_*", "tmp_object_git2_*"), lock files, and an index without its
+// pack or a pack without its index (the indexer renames the index into place first). Only
+// ever called where no pass of the binding runs, so none of them belongs to a live write.
+bool IsLeftover(const std::string& name) {
+  return name.find("_git2_") != std::string::npos || EndsWith(name, ".lock");
+}
+
+void ListPacks(const std::string& pack_dir, bool clean, Inventory* inv) {
+  for (const auto& n : Names(pack_dir)) {
+    std::string path = pack_dir + "/" + n;
+    if (IsLeftover(n)) {
+      if (clean) ::unlink(path.c_str());
+      continue;
+    }
+    bool idx = EndsWith(n, ".idx"), pack = EndsWith(n, ".pack");
+    if (!idx && !pack) continue;
+    std::string base = path.substr(0, path.size() - (idx ? 4 : 5));
+    bool whole = Exists(base + (idx ? ".pack" : ".idx"));
+    if (!whole) {
+      if (clean) ::unlink(path.c_str());
+      continue;
+    }
+    if (!pack) continue;  // counted once, with its .pack
+    uint64_t bytes = SizeOf(base + ".pack") + SizeOf(base + ".idx");
+    inv->packs.push_back({base, bytes, Exists(base + ".keep")});
+    inv->bytes += bytes;
+  }
+}
+
+Inventory TakeInventory(const std::string& objects, bool clean) {
+  Inventory inv;
+  ListPacks(objects + "/pack", clean, &inv);
+  for (const auto& d : Names(objects)) {
+    if (IsLeftover(d) && clean) ::unlink((objects + "/" + d).c_str());
+    if (!IsHex(d, 2)) continue;
+    for (const auto& n : Names(objects + "/" + d)) {
+      std::string path = objects + "/" + d + "/" + n;
+      if (IsHex(n, GIT_OID_HEXSZ - 2)) {
+        inv.loose.push_back(path);
+        inv.bytes += SizeOf(path);
+      } else if (IsLeftover(n) && clean) {
+        ::unlink(path.c_str());
+      }
+    }
+  }
+  return inv;
+}
+
+void AddRoot(const std::string& hex, std::vector<git_oid>* roots) {
+  git_oid oid;
+  if (hex.size() == GIT_OID_HEXSZ && git_oid_fromstr(&oid, hex.c_str()) == 0) roots->push_back(oid);
+}
+
+// Every object the binding may still need: refs, and what its state files name.
+Result<std::vector<git_oid>> CollectRoots(git_repository* repo, const std::string& binding_dir) {
+  std::vector<git_oid> roots;
+  git_reference_iterator* raw_it = nullptr;
+  int rc = git_reference_iterator_new(&raw_it, repo);
+  if (rc < 0) return GitError(rc, "cannot list the refs of " + binding_dir + "/repo");
+  std::unique_ptr<git_reference_iterator, void (*)(git_reference_iterator*)> it(raw_it, git_reference_iterator_free);
+  git_reference* ref = nullptr;
+  while ((rc = git_reference_next(&ref, it.get())) == 0) {
+    ReferencePtr owned(ref);
+    if (const git_oid* target = git_reference_target(ref)) roots.push_back(*target);
+  }
+  if (rc != GIT_ITEROVER) return GitError(rc, "cannot list the refs of " + binding_dir + "/repo");
+  // A state.json that cannot be read is no reason to guess: nothing is pruned.
+  auto state = LoadBindingState(binding_dir);
+  if (!state.ok()) return state.status();
+  for (const auto* hex : {&state->last_synced_commit, &state->pending_commit, &state->pending_local_tree}) {
+    AddRoot(*hex, &roots);
+  }
+  for (const auto& c : state->conflicts) {
+    for (const auto* hex : {&c.commit, &c.local_commit, &c.remote_commit}) AddRoot(*hex, &roots);
+  }
+  ApiState api = LoadApiState(binding_dir);
+  AddRoot(api.snapshot, &roots);
+  for (const auto& [local, remote] : api.known) AddRoot(local, &roots);
+  return roots;
+}
+
+// The objects reachable from `roots`, commits first, then trees, then blobs (each with the
+// name it has in its tree, which groups delta candidates). A root that is not in the
+// repository is skipped (nothing of it can be kept); anything missing below a present root
+// is an error: the repository is already damaged, and pruning could only make it worse.
+class Walk {
+ public:
+  explicit Walk(git_repository* repo) : repo_(repo) {}
+
+  Status Run(const std::vector<git_oid>& roots) {
+    git_revwalk* raw = nullptr;
+    int rc = git_revwalk_new(&raw, repo_);
+    if (rc < 0) return GitError(rc, "cannot walk the history");
+    RevwalkPtr walk(raw);
+    git_odb* odb_raw = nullptr;
+    if ((rc = git_repository_odb(&odb_raw, repo_)) < 0) return GitError(rc, "cannot open the object database");
+    OdbPtr odb(odb_raw);
+    bool any_commit = false;
+    for (const auto& root : roots) {
+      size_t size = 0;
+      git_object_t type = GIT_OBJECT_INVALID;
+      if (git_odb_read_header(&size, &type, odb.get(), &root) < 0) continue;  // not here: nothing to keep
+      if (type == GIT_OBJECT_COMMIT) {
+        if ((rc = git_revwalk_push(walk.get(), &root)) < 0) return GitError(rc, "cannot walk from " + OidHex(root));
+        any_commit = true;
+      } else if (type == GIT_OBJECT_TREE) {
+        if (Status s = AddTree(root, ""); !s.ok()) return s;
+      } else if (Add(root)) {
+        blobs_.push_back({root, ""});  // a blob or a tag: kept as it is
+      }
+    }
+    git_oid id;
+    while (any_commit && (rc = git_revwalk_next(&id, walk.get())) == 0) {
+      if (!Add(id)) continue;
+      commits_.push_back(id);
+      git_commit* c = nullptr;
+      if ((rc = git_commit_lookup(&c, repo_, &id)) < 0) return GitError(rc, "cannot read commit " + OidHex(id));
+      CommitPtr commit(c);
+      if (Status s = AddTree(*git_commit_tree_id(c), ""); !s.ok()) return s;
+    }
+    if (any_commit && rc != GIT_ITEROVER) return GitError(rc, "cannot walk the history");
+    return Status::Ok();
+  }
+
+  size_t size() const { return seen_.size(); }
+  // In the order a pack is best written.
+  void ForEach(const std::function<void(const git_oid&, const std::string&)>& f) const {
+    for (const auto& c : commits_) f(c, "");
+    for (const auto& [t, name] : trees_) f(t, name);
+    for (const auto& [b, name] : blobs_) f(b, name);
+  }
+
+ private:
+  bool Add(const git_oid& id) { return seen_.insert(id).second; }
+
+  Status AddTree(const git_oid& root, const std::string& root_name) {
+    std::vector<std::pair<git_oid, std::string>> todo{{root, root_name}};
+    while (!todo.empty()) {
+      auto [id, name] = todo.back();
+      todo.pop_back();
+      if (!Add(id)) continue;
+      trees_.push_back({id, name});
+      git_tree* t = nullptr;
+      int rc = git_tree_lookup(&t, repo_, &id);
+      if (rc < 0) return GitError(rc, "cannot read tree " + OidHex(id));
+      TreePtr tree(t);
+      for (size_t i = 0; i < git_tree_entrycount(t); ++i) {
+        const git_tree_entry* e = git_tree_entry_byindex(t, i);
+        const git_oid* eid = git_tree_entry_id(e);
+        git_object_t type = git_tree_entry_type(e);
+        if (type == GIT_OBJECT_TREE) {
+          todo.push_back({*eid, git_tree_entry_name(e)});
+        } else if (type == GIT_OBJECT_BLOB && Add(*eid)) {
+          blobs_.push_back({*eid, git_tree_entry_name(e)});
+        }  // a submodule's commit lives in another repository
+      }
+    }
+    return Status::Ok();
+  }
+
+  git_repository* repo_;
+  OidSet seen_;
+  std::vector<git_oid> commits_;
+  std::vector<std::pair<git_oid, std::string>> trees_, blobs_;
+};
+
+// An object database holding just the given packs (their .idx paths).
+Result<OdbPtr> OpenPacks(const std::vector<std::string>& indexes) {
+  git_odb* raw = nullptr;
+  int rc = git_odb_new(&raw);
+  if (rc < 0) return GitError(rc, "cannot create an object database");
+  OdbPtr odb(raw);
+  for (const auto& idx : indexes) {
+    git_odb_backend* backend = nullptr;
+    if ((rc = git_odb_backend_one_pack(&backend, idx.c_str())) < 0) return GitError(rc, "cannot open " + idx);
+    if ((rc = git_odb_add_backend(odb.get(), backend, 1)) < 0) {
+      backend->free(backend);
+      return GitError(rc, "cannot open " + idx);
+    }
+  }
+  return odb;
+}
+
+Status SyncFile(const std::string& path, int flags) {
+  UniqueFd fd(::open(path.c_str(), flags | O_CLOEXEC));
+  if (!fd || ::fsync(fd.get()) != 0) return Status::IoError("cannot flush " + path + ": " + std::strerror(errno));
+  return Status::Ok();
+}
+
+// Writes `walk`'s objects (those not in `skip`, when given) as one new pack, durably.
+// Returns the new pack's path without its extension ("" when there was nothing to write).
+Result<std::string> WritePack(git_repository* repo, const std::string& objects, const Walk& walk, git_odb* skip,
+                              size_t* packed) {
+  git_packbuilder* raw = nullptr;
+  int rc = git_packbuilder_new(&raw, repo);
+  if (rc < 0) return GitError(rc, "cannot start a pack");
+  std::unique_ptr<git_packbuilder, void (*)(git_packbuilder*)> pb(raw, git_packbuilder_free);
+  git_packbuilder_set_threads(pb.get(), 1);  // maintenance is background work: one core at most
+  Status inserted = Status::Ok();
+  walk.ForEach([&](const git_oid& id, const std::string& name) {
+    if (!inserted.ok() || (skip != nullptr && git_odb_exists(skip, &id) == 1)) return;
+    int r = git_packbuilder_insert(pb.get(), &id, name.empty() ? nullptr : name.c_str());
+    if (r < 0) inserted = GitError(r, "cannot pack object " + OidHex(id));
+  });
+  if (!inserted.ok()) return inserted;
+  *packed = git_packbuilder_object_count(pb.get());
+  if (*packed == 0) return std::string();
+  std::string pack_dir = objects + "/pack";
+  if ((rc = git_packbuilder_write(pb.get(), pack_dir.c_str(), 0, nullptr, nullptr)) < 0) {
+    return GitError(rc, "cannot write a pack in " + pack_dir);
+  }
+  std::string base = pack_dir + "/pack-" + git_packbuilder_name(pb.get());
+  // The indexer does not fsync unless core.fsyncObjectFiles is set (which would fsync every
+  // loose object a pass writes too): the pack, its index and their names are made durable
+  // here, before anything they replace is removed.
+  for (const char* ext : {".pack", ".idx"}) {
+    if (Status s = SyncFile(base + ext, O_RDONLY); !s.ok()) return s;
+  }
+  if (Status s = SyncFile(pack_dir, O_RDONLY | O_DIRECTORY); !s.ok()) return s;
+  return base;
+}
+
+// Bounds what deltification may hold in memory (read by git_packbuilder_new).
+void LimitWindowMemory(git_repository* repo) {
+  git_config* raw = nullptr;
+  if (git_repository_config(&raw, repo) < 0) return;
+  ConfigPtr config(raw);
+  int64_t have = 0;
+  if (git_config_get_int64(&have, config.get(), "pack.windowMemory") == 0 && have == kWindowMemory) return;
+  git_config_set_int64(config.get(), "pack.windowMemory", kWindowMemory);
+}
+
+void RemovePack(const PackFile& p) {
+  // The index first: a pack without its index is invisible to Git and libgit2, and removed
+  // by the next maintenance if a kill -9 comes in between.
+  for (const char* ext : {".idx", ".pack", ".rev", ".bitmap", ".mtimes"}) ::unlink((p.base + ext).c_str());
+}
+
+void RemoveLoose(const std::string& objects, const std::vector<std::string>& loose) {
+  for (const auto& path : loose) ::unlink(path.c_str());
+  for (const auto& d : Names(objects)) {
+    if (IsHex(d, 2)) ::rmdir((objects + "/" + d).c_str());  // only empty ones go
+  }
+}
+
+}  // namespace
+
+ObjectStoreCounts CountObjectStore(const std::string& repo_dir) {
+  Inventory inv = TakeInventory(repo_dir + "/objects", false);
+  return {inv.packs.size(), inv.loose.size(), inv.bytes};
+}
+
+Result<MaintenanceReport> MaintainRepository(const std::string& binding_dir, bool force) {
+  std::string repo_dir = binding_dir + "/repo";
+  std::string objects = repo_dir + "/objects";
+  MaintenanceReport report;
+  if (!Exists(objects)) return report;
+  Inventory inv = TakeInventory(objects, true);
+  report.packs_before = inv.packs.size();
+  report.loose_before = inv.loose.size();
+  report.bytes_before = inv.bytes;
+  if (!force && inv.packs.size() <= kMaxPacks && inv.loose.size() <= kMaxLoose) return report;
+  auto started = std::chrono::steady_clock::now();
+  EnsureLibgit2();
+  git_repository* raw = nullptr;
+  int rc = git_repository_open_bare(&raw, repo_dir.c_str());
+  if (rc < 0) return GitError(rc, "cannot open " + repo_dir);
+  RepositoryPtr repo(raw);
+  LimitWindowMemory(repo.get());
+  auto roots = CollectRoots(repo.get(), binding_dir);
+  if (!roots.ok()) return roots.status();
+  Walk walk(repo.get());
+  if (Status s = walk.Run(*roots); !s.ok()) return s.WithContext("maintenance of " + repo_dir + " skipped");
+  report.reachable = walk.size();
+
+  // The largest pack stays when everything else is small beside it: each maintenance then
+  // rewrites only what arrived since, and the largest pack is rewritten (dropping what is no
+  // longer reachable) once the rest has grown to half its size, so the work stays in
+  // proportion to what changed.
+  const PackFile* base = nullptr;
+  for (const auto& p : inv.packs) {
+    if (base == nullptr || p.bytes > base->bytes) base = &p;
+  }
+  report.full = force || base == nullptr || (inv.bytes - base->bytes) * 2 > base->bytes;
+  std::vector<std::string> keep_idx;
+  OdbPtr base_odb;
+  if (!report.full) {
+    keep_idx.push_back(base->base + ".idx");
+    auto opened = OpenPacks(keep_idx);
+    if (!opened.ok()) return opened.status();
+    base_odb = std::move(opened).value();
+  }
+  auto written = WritePack(repo.get(), objects, walk, base_odb.get(), &report.packed);
+  if (!written.ok()) return written.status();
+  if (!written->empty()) keep_idx.push_back(*written + ".idx");
+
+  // Before removing anything: every object to keep is in the packs that stay.
+  auto check = OpenPacks(keep_idx);
+  if (!check.ok()) return check.status();
+  Status missing = Status::Ok();
+  walk.ForEach([&](const git_oid& id, const std::string&) {
+    if (missing.ok() && git_odb_exists(check->get(), &id) != 1) {
+      missing = Status::Internal("object " + OidHex(id) + " is not in the new pack; nothing removed");
+    }
+  });
+  if (!missing.ok()) return missing;
+  repo.reset();  // no open handle on what is removed next
+
+  for (const auto& p : inv.packs) {
+    bool stays = p.kept || (!report.full && &p == base) || (!written->empty() && p.base == *written);
+    if (!stays) RemovePack(p);
+  }
+  RemoveLoose(objects, inv.loose);
+  report.ran = true;
+  report.bytes_after = CountObjectStore(repo_dir).bytes;
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  spdlog::info("repository maintenance of {}: {} packs and {} loose objects ({} KiB) -> {} objects kept, {} packed "
+               "({}), {} KiB, {:.0f} ms",
+               repo_dir, report.packs_before, report.loose_before, report.bytes_before / 1024, report.reachable,
+               report.packed, report.full ? "full" : "all but the largest pack", report.bytes_after / 1024, ms);
+  return report;
+}
+
+}  // namespace gitsyncd
