@@ -14,12 +14,14 @@
 #include "daemon/binding_control.h"
 #include "daemon/cli.h"
 #include "daemon/control_socket.h"
+#include "daemon/fleet_link.h"
 #include "daemon/http_frontend.h"
 #include "daemon/import_jobs.h"
 #include "daemon/instance_lock.h"
 #include "daemon/logging.h"
 #include "daemon/remote_credentials.h"
 #include "daemon/service_notifier.h"
+#include "cluster/selectors.h"
 #include "sync/remote_auth.h"
 #include "sync/socket_stream.h"
 #include "sync/sync_engine.h"
@@ -104,7 +106,7 @@ Result<std::shared_ptr<RunningConfig>> StartConfig(Config config) {
   options.workers_per_remote = rc->config.daemon.workers_per_remote;
   options.io_timeout = rc->config.daemon.io_timeout;
   rc->engine = std::make_shared<SyncEngine>(
-      rc->config,
+      ServedConfig(rc->config),  // in a fleet, only the connectors this instance's selectors pick
       [raw](const ConnectorConfig& c, const SyncBinding& s) {
         return ResolveRemoteCredentials(raw->config, c, s.remote_url, raw->store ? &*raw->store : nullptr);
       },
@@ -268,9 +270,25 @@ int Run(CliContext& ctx) {
   current.Set(std::move(started).value());
   std::shared_ptr<RunningConfig> first = current.Get();
   ImportJobs import_jobs;
+  auto fleet = StartFleet(first->config, first->store ? &*first->store : nullptr,
+                          {[&current] {
+                             auto rc = current.Get();
+                             return FleetBindings(rc->config, *rc->engine);
+                           },
+                           [&current](const FleetPush& p) {
+                             auto rc = current.Get();
+                             TriggerFleetPush(rc->config, *rc->engine, p);
+                           }});
+  if (!fleet.ok()) return UserError(fleet.status().message());
   std::unique_ptr<HttpFrontend> http;
   if (WantsListener(first->config)) {
     http = std::make_unique<HttpFrontend>(first->config.daemon, &import_jobs);
+    if (*fleet) http->SetTrigger([&current, f = fleet->get()](const std::string& binding, const std::string& reason) {
+      auto rc = current.Get();
+      rc->engine->TriggerRemote(binding, reason);  // false: another instance serves it
+      f->Publish(PushForBinding(rc->config, binding, reason));
+      return true;
+    });
     UseConfig(http.get(), *first);
     Status listening = http->Start(first->config, first->store ? &*first->store : nullptr);
     if (!listening.ok()) {
@@ -335,6 +353,7 @@ int Run(CliContext& ctx) {
     current.Get()->engine->Stop();  // answers a waiting sync-now, so the control thread is free
     control->reset();
     if (http) http->Stop();
+    fleet->reset();  // leaves the fleet: revokes the membership lease
   });
   WaitPinging(stopped, notifier, watchdog);
   spdlog::info("stopped");
