@@ -87,7 +87,8 @@ Result<FleetMember> MemberFromJson(const std::string& text) {
 
 std::string PushToJson(const FleetPush& p) {
   return json::serialize(json::object{{"remote", p.remote}, {"branch", p.branch}, {"commit", p.commit},
-                                      {"from", p.from},     {"reason", p.reason}, {"time", p.time}});
+                                      {"from", p.from},     {"reason", p.reason}, {"time", p.time},
+                                      {"delivery", p.delivery}});
 }
 
 Result<FleetPush> PushFromJson(const std::string& text) {
@@ -96,11 +97,14 @@ Result<FleetPush> PushFromJson(const std::string& text) {
   if (ec || !v.is_object()) return Status::Corrupted("push record is not a JSON object");
   const auto& o = v.as_object();
   return FleetPush{Field(o, "remote"), Field(o, "branch"), Field(o, "commit"),
-                   Field(o, "from"),   Field(o, "reason"), Field(o, "time")};
+                   Field(o, "from"),   Field(o, "reason"), Field(o, "time"), Field(o, "delivery")};
 }
 
 std::string MembersPrefix(const ClusterConfig& c) { return c.prefix + "members/"; }
 std::string PushesPrefix(const ClusterConfig& c) { return c.prefix + "pushes/"; }
+std::string DeliveryKey(const ClusterConfig& c, const FleetPush& p) {
+  return c.prefix + "deliveries/" + ShortHash(p.delivery + "\n" + p.remote + "\n" + p.branch);
+}
 std::string PushKey(const ClusterConfig& c, const std::string& remote, const std::string& branch) {
   return PushesPrefix(c) + ShortHash(remote + "\n" + branch);
 }
@@ -254,7 +258,15 @@ struct Fleet::Impl {
         *lease = *granted;
         *until = std::chrono::steady_clock::now() + kPushLeaseTtl / 2;
       }
-      Status s = client.Put(PushKey(config, p.remote, p.branch), PushToJson(p), *lease);
+      Status s;
+      bool fresh = true;
+      if (!p.delivery.empty()) {
+        auto claimed = client.PutIfAbsent(DeliveryKey(config, p), config.name, *lease);
+        s = claimed.status();
+        fresh = claimed.ok() && *claimed;
+      }
+      if (s.ok() && fresh) s = client.Put(PushKey(config, p.remote, p.branch), PushToJson(p), *lease);
+      if (s.ok() && !fresh) spdlog::info("fleet: delivery {} was already published by the fleet; not again", p.delivery);
       if (s.code() == Status::Code::kNotFound) *lease = 0;  // the lease expired: a new one next time
       if (!s.ok()) return s;
       std::lock_guard<std::mutex> lock(mu);

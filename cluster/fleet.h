@@ -42,6 +42,10 @@ struct FleetPush {
   std::string from;    // the instance that received the delivery
   std::string reason;  // "webhook github <delivery id>"
   std::string time;
+  // The provider's delivery id: a push of the same delivery, remote and branch that any
+  // instance already published within the hour (a redelivery reaching another instance
+  // behind the load balancer) is not published again. "" = always published.
+  std::string delivery;
 };
 std::string PushToJson(const FleetPush& p);
 Result<FleetPush> PushFromJson(const std::string& text);
@@ -50,6 +54,7 @@ Result<FleetPush> PushFromJson(const std::string& text);
 std::string MembersPrefix(const ClusterConfig& c);
 std::string PushKey(const ClusterConfig& c, const std::string& remote, const std::string& branch);
 std::string PushesPrefix(const ClusterConfig& c);
+std::string DeliveryKey(const ClusterConfig& c, const FleetPush& p);
 
 // Every live instance, sorted by name (for `gitsyncd cluster status`).
 Result<std::vector<FleetMember>> ListMembers(EtcdClient& client, const ClusterConfig& c);

@@ -1,5 +1,6 @@
 #include "daemon/fleet_link.h"
 
+#include <algorithm>
 #include <map>
 
 namespace gitsyncd {
@@ -53,6 +54,10 @@ FleetPush PushForBinding(const Config& config, const std::string& binding, const
     p.branch = it->second.second->branch;
   }
   p.reason = reason;
+  // The webhook service's reason is "webhook <provider> <delivery id>".
+  if (reason.rfind("webhook ", 0) == 0 && std::count(reason.begin(), reason.end(), ' ') == 2) {
+    p.delivery = reason.substr(reason.rfind(' ') + 1);
+  }
   return p;
 }
 

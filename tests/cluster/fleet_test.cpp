@@ -90,7 +90,7 @@ BOOST_AUTO_TEST_CASE(a_published_push_reaches_every_other_instance_once) {
   Fleet b(Cluster(etcd, "beta", {}), Client(etcd), hb.Callbacks(""));
   BOOST_REQUIRE(WaitFor([&] { return a.registered() && b.registered(); }, 10s));
   std::this_thread::sleep_for(300ms);  // both watches are set up
-  a.Publish({"https://git.example/app.git", "main", "abc123", "", "webhook github d-1", ""});
+  a.Publish({"https://git.example/app.git", "main", "abc123", "", "webhook github d-1", "", ""});
   BOOST_REQUIRE(WaitFor([&] { return hb.size() == 1; }, 10s));
   {
     std::lock_guard<std::mutex> lock(hb.mu);
@@ -104,6 +104,28 @@ BOOST_AUTO_TEST_CASE(a_published_push_reaches_every_other_instance_once) {
   BOOST_TEST(hb.size() == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(a_redelivery_received_by_another_instance_is_not_published_again) {
+  EtcdCluster etcd;
+  Heard ha, hb, hc;
+  Fleet a(Cluster(etcd, "alpha", {}), Client(etcd), ha.Callbacks(""));
+  Fleet b(Cluster(etcd, "beta", {}), Client(etcd), hb.Callbacks(""));
+  Fleet c(Cluster(etcd, "gamma", {}), Client(etcd), hc.Callbacks(""));
+  BOOST_REQUIRE(WaitFor([&] { return a.registered() && b.registered() && c.registered(); }, 10s));
+  std::this_thread::sleep_for(300ms);
+  FleetPush push{"https://git.example/app.git", "main", "abc", "", "webhook github d-7", "", "d-7"};
+  a.Publish(push);
+  BOOST_REQUIRE(WaitFor([&] { return hc.size() == 1; }, 10s));
+  b.Publish(push);  // the provider redelivered it, and the load balancer chose beta
+  FleetPush other = push;
+  other.branch = "release";  // the same delivery moved a second branch: that is news
+  b.Publish(other);
+  BOOST_REQUIRE(WaitFor([&] { return hc.size() == 2; }, 10s));
+  std::this_thread::sleep_for(500ms);
+  std::lock_guard<std::mutex> lock(hc.mu);
+  BOOST_REQUIRE_EQUAL(hc.pushes.size(), 2u);
+  BOOST_TEST(hc.pushes[1].branch == "release");
+}
+
 BOOST_AUTO_TEST_CASE(an_instance_re_registers_and_resumes_its_watch_after_an_etcd_outage) {
   EtcdCluster etcd;
   Heard ha, hb;
@@ -113,7 +135,7 @@ BOOST_AUTO_TEST_CASE(an_instance_re_registers_and_resumes_its_watch_after_an_etc
   etcd.Stop(0);
   BOOST_TEST(WaitFor([&] { return !a.last_error().empty() && !a.registered(); }, 10s));
   BOOST_TEST(a.last_error().find("127.0.0.1") != std::string::npos, a.last_error());
-  a.Publish({"https://git.example/app.git", "main", "def456", "", "webhook during outage", ""});
+  a.Publish({"https://git.example/app.git", "main", "def456", "", "webhook during outage", "", ""});
   // Longer than the lease: etcd expires both leases when it is back; both register again.
   std::this_thread::sleep_for(2500ms);
   etcd.Start(0);
