@@ -102,6 +102,7 @@ Result<FleetPush> PushFromJson(const std::string& text) {
 
 std::string MembersPrefix(const ClusterConfig& c) { return c.prefix + "members/"; }
 std::string PushesPrefix(const ClusterConfig& c) { return c.prefix + "pushes/"; }
+std::string OwnerKey(const ClusterConfig& c, const std::string& binding) { return c.prefix + "owners/" + binding; }
 std::string DeliveryKey(const ClusterConfig& c, const FleetPush& p) {
   return c.prefix + "deliveries/" + ShortHash(p.delivery + "\n" + p.remote + "\n" + p.branch);
 }
@@ -149,6 +150,7 @@ struct Fleet::Impl {
   std::condition_variable wake;
   std::deque<FleetPush> queue;
   std::string error;  // guarded by mu
+  std::set<std::string> owned;  // guarded by mu; written by the session thread only
   std::atomic<bool> live{false};
   std::string started = Now();
   std::thread session, watcher;
@@ -196,18 +198,25 @@ struct Fleet::Impl {
     std::string written;  // the record as last written, without its `updated` time
     auto next_renew = std::chrono::steady_clock::now();
     std::chrono::milliseconds backoff{500};
+    auto renewed = std::chrono::steady_clock::now();  // when the last renewal that etcd took was sent
     while (!stop) {
       auto now = std::chrono::steady_clock::now();
       Status s;
+      Fence(now - renewed);
       if (lease == 0) {
+        SetOwned({});  // a new lease: every ownership went with the old one
         auto granted = client.GrantLease(config.lease_ttl);
         s = granted.status();
-        if (s.ok()) lease = *granted;
+        if (s.ok()) {
+          lease = *granted;
+          renewed = now;
+        }
         written.clear();
         next_renew = now + RenewEvery();
       } else if (now >= next_renew) {
         auto ttl = client.KeepAlive(lease);
         s = ttl.status();
+        if (s.ok()) renewed = now;
         if (s.code() == Status::Code::kNotFound) lease = 0;  // expired while cut off: register again
         next_renew = now + RenewEvery();
       }
@@ -219,11 +228,21 @@ struct Fleet::Impl {
           if (s.ok()) written = key;
         }
       }
+      if (s.ok() && lease != 0) s = Elect(client, lease);
       if (s.ok()) s = PublishQueued(client, &push_lease, &push_lease_until);
       if (!s.ok()) {
         live = false;
         Failed("etcd " + client.endpoint(), s);
-        Sleep(backoff);
+        // An owner never sleeps past the moment Fence() must act.
+        auto fence_at = renewed + std::chrono::duration_cast<std::chrono::milliseconds>(config.lease_ttl) * 3 / 4;
+        bool owns = false;
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          owns = !owned.empty();
+        }
+        Sleep(owns ? std::clamp<std::chrono::steady_clock::duration>(fence_at - std::chrono::steady_clock::now(),
+                                                                      std::chrono::milliseconds(50), backoff)
+                   : std::chrono::steady_clock::duration(backoff));
         backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(5));
         continue;
       }
@@ -242,6 +261,68 @@ struct Fleet::Impl {
     last.stop = nullptr;
     last.timeout = std::chrono::milliseconds(1000);
     (void)EtcdClient(last).RevokeLease(lease);
+  }
+
+  void SetOwned(std::set<std::string> next) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (next == owned) return;
+      owned = std::move(next);
+    }
+    if (callbacks.on_owners_changed) callbacks.on_owners_changed();
+  }
+
+  // Fencing: an owner that could not renew its lease for 3/4 of the TTL stops its exclusive
+  // bindings before etcd can expire the lease (at the earliest a TTL after the last renewal
+  // it took) and another instance can take them over.
+  void Fence(std::chrono::steady_clock::duration since_renewal) {
+    if (since_renewal < std::chrono::duration_cast<std::chrono::milliseconds>(config.lease_ttl) * 3 / 4) return;
+    std::set<std::string> dropped;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      dropped = owned;
+    }
+    if (dropped.empty()) return;
+    for (const auto& b : dropped) {
+      spdlog::error("fleet: cannot renew the lease with etcd; stopping exclusive binding '{}' so another instance "
+                    "may take it over", b);
+    }
+    SetOwned({});
+  }
+
+  // Competes for each candidate's ownership (created only if no instance holds it, under the
+  // membership lease) and gives up those that are no longer candidates.
+  Status Elect(EtcdClient& client, int64_t lease) {
+    std::vector<std::string> list = callbacks.candidates ? callbacks.candidates() : std::vector<std::string>();
+    std::set<std::string> want(list.begin(), list.end()), next;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      next = owned;
+    }
+    for (auto it = next.begin(); it != next.end();) {
+      if (want.count(*it)) {
+        ++it;
+        continue;
+      }
+      Status s = client.Delete(OwnerKey(config, *it));
+      if (!s.ok()) return s;
+      it = next.erase(it);
+    }
+    Status result;
+    for (const auto& b : want) {
+      if (next.count(b)) continue;
+      auto won = client.PutIfAbsent(OwnerKey(config, b), config.name, lease);
+      if (!won.ok()) {
+        result = won.status();
+        break;
+      }
+      if (*won) {
+        spdlog::info("fleet: this instance now runs exclusive binding '{}'", b);
+        next.insert(b);
+      }
+    }
+    SetOwned(std::move(next));
+    return result;
   }
 
   Status PublishQueued(EtcdClient& client, int64_t* lease, std::chrono::steady_clock::time_point* until) {
@@ -306,6 +387,10 @@ Fleet::Fleet(ClusterConfig config, EtcdClientOptions client, Callbacks callbacks
   impl_->config = std::move(config);
   impl_->client_options = std::move(client);
   impl_->client_options.stop = &impl_->stop;
+  // A request must end well within the lease, so that fencing (Fence) acts in time.
+  impl_->client_options.timeout =
+      std::min(impl_->client_options.timeout,
+               std::chrono::duration_cast<std::chrono::milliseconds>(impl_->config.lease_ttl) / 4);
   impl_->callbacks = std::move(callbacks);
   impl_->session = std::thread([this] { impl_->Session(); });
   impl_->watcher = std::thread([this] { impl_->Watch(); });
@@ -336,6 +421,11 @@ void Fleet::Publish(FleetPush push) {
 }
 
 bool Fleet::registered() const { return impl_->live; }
+
+std::set<std::string> Fleet::Owned() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->owned;
+}
 
 std::string Fleet::last_error() const {
   std::lock_guard<std::mutex> lock(impl_->mu);

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,7 @@ std::string MembersPrefix(const ClusterConfig& c);
 std::string PushKey(const ClusterConfig& c, const std::string& remote, const std::string& branch);
 std::string PushesPrefix(const ClusterConfig& c);
 std::string DeliveryKey(const ClusterConfig& c, const FleetPush& p);
+std::string OwnerKey(const ClusterConfig& c, const std::string& binding);
 
 // Every live instance, sorted by name (for `gitsyncd cluster status`).
 Result<std::vector<FleetMember>> ListMembers(EtcdClient& client, const ClusterConfig& c);
@@ -68,6 +70,10 @@ class Fleet {
   struct Callbacks {
     std::function<std::vector<FleetBinding>()> bindings;  // called on a fleet thread, often
     std::function<void(const FleetPush&)> on_push;        // another instance's published push
+    // Exclusive bindings this instance may run; it competes for each one's ownership.
+    std::function<std::vector<std::string>()> candidates;
+    // The set Owned() returns changed (called on a fleet thread; must not block).
+    std::function<void()> on_owners_changed;
   };
   // Starts the threads; etcd being down is not an error here (it is logged and retried).
   Fleet(ClusterConfig config, EtcdClientOptions client, Callbacks callbacks);
@@ -78,6 +84,8 @@ class Fleet {
   // Queues a push for the whole fleet; returns at once.
   void Publish(FleetPush push);
   bool registered() const;        // the membership key is live in etcd
+  // The exclusive bindings this instance owns now (docs/fleet.md#exclusive-bindings).
+  std::set<std::string> Owned() const;
   std::string last_error() const;  // "" while etcd answers
 
   struct Impl;

@@ -13,10 +13,26 @@ bool ServesConnector(const ClusterConfig& instance, const ConnectorConfig& conne
                      });
 }
 
-Config ServedConfig(const Config& config) {
+Config ServedConfig(const Config& config, const std::set<std::string>& owned) {
   Config out = config;
   std::erase_if(out.connectors,
                 [&](const ConnectorConfig& c) { return !ServesConnector(config.daemon.cluster, c); });
+  if (!config.daemon.cluster.configured) return out;
+  for (auto& c : out.connectors) {
+    std::erase_if(c.syncs, [&](const SyncBinding& s) { return s.exclusive && owned.count(s.name) == 0; });
+  }
+  return out;
+}
+
+std::vector<std::string> ExclusiveCandidates(const Config& config) {
+  std::vector<std::string> out;
+  if (!config.daemon.cluster.configured) return out;
+  for (const auto& c : config.connectors) {
+    if (!ServesConnector(config.daemon.cluster, c)) continue;
+    for (const auto& s : c.syncs) {
+      if (s.exclusive) out.push_back(s.name);
+    }
+  }
   return out;
 }
 

@@ -113,6 +113,10 @@ struct SyncBinding {
   // The commit message template (config/commit_message.h): the sync's `commit_message`, else
   // the connector's, else the default.
   std::string commit_message;
+
+  // Fleet (docs/fleet.md#exclusive-bindings): at most one live instance runs it, the owner
+  // elected through etcd. Without `cluster:`, ignored (the daemon is the only instance).
+  bool exclusive = false;
 };
 
 struct ConnectorConfig {

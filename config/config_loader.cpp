@@ -60,7 +60,7 @@ const std::vector<std::string> kSyncKeys = {"name",      "repo",        "branch"
                                             "local",     "direction",   "on_conflict",  "poll_interval",
                                             "max_file_size", "file_mode",   "dir_mode",     "group",
                                             "ignore", "ignore_defaults",
-                                            "commit_message", "hooks"};
+                                            "commit_message", "hooks", "exclusive"};
 const std::vector<std::string> kHooksKeys = {"validate_remote", "validate_local", "after_pull"};
 const std::vector<std::string> kHookKeys = {"command", "timeout"};
 
@@ -461,6 +461,7 @@ void LoadSync(YamlMap& m, const ConnectorConfig& c, SyncBinding* s) {
       s->poll_interval = *v;
     }
   }
+  s->exclusive = m.Bool("exclusive").value_or(false);
   if (c.url_type == UrlType::kAccount && !s->repo.empty()) {
     auto url = ComposeRepoUrl(c.provider, c.url, s->repo);
     if (url.ok()) {

@@ -4,6 +4,7 @@
 // get a short grace period, then their network I/O is cancelled. The main thread only waits
 // for signals and pings the watchdog; it never waits on a pass.
 #include <signal.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
@@ -90,7 +91,9 @@ std::optional<SecretStore> OpenStoreIfPresent(const DaemonConfig& daemon) {
   return std::nullopt;
 }
 
-Result<std::shared_ptr<RunningConfig>> StartConfig(Config config) {
+// `fleet`: in a fleet, the engine runs only the connectors this instance's selectors pick and
+// the exclusive bindings it owns now (a change of ownership reloads).
+Result<std::shared_ptr<RunningConfig>> StartConfig(Config config, const Fleet* fleet) {
   auto rc = std::make_shared<RunningConfig>();
   rc->config = std::move(config);
   rc->store = OpenStoreIfPresent(rc->config.daemon);
@@ -106,7 +109,7 @@ Result<std::shared_ptr<RunningConfig>> StartConfig(Config config) {
   options.workers_per_remote = rc->config.daemon.workers_per_remote;
   options.io_timeout = rc->config.daemon.io_timeout;
   rc->engine = std::make_shared<SyncEngine>(
-      ServedConfig(rc->config),  // in a fleet, only the connectors this instance's selectors pick
+      ServedConfig(rc->config, fleet ? fleet->Owned() : std::set<std::string>()),
       [raw](const ConnectorConfig& c, const SyncBinding& s) {
         return ResolveRemoteCredentials(raw->config, c, s.remote_url, raw->store ? &*raw->store : nullptr);
       },
@@ -204,7 +207,7 @@ std::string Summary(const Config& c) {
 // period, then their I/O is cancelled), start the new one. A rejected or failing config leaves
 // the previous one running. Returns the STATUS line, or nullopt when nothing can run.
 std::optional<std::string> Reload(const CliContext& ctx, CurrentConfig* current, HttpFrontend* http,
-                                  const std::atomic<bool>* shutting_down) {
+                                  const std::atomic<bool>* shutting_down, const Fleet* fleet) {
   spdlog::info("reloading config {}", ctx.config_dir);
   std::shared_ptr<RunningConfig> old = current->Get();
   auto fresh = ctx.LoadConfigOrReport();
@@ -214,10 +217,10 @@ std::optional<std::string> Reload(const CliContext& ctx, CurrentConfig* current,
   }
   old->engine->Stop();
   if (*shutting_down) return Summary(old->config);
-  auto next = StartConfig(std::move(*fresh));
+  auto next = StartConfig(std::move(*fresh), fleet);
   if (!next.ok()) {
     spdlog::error("reload failed: {}; restarting the previous config", next.status().message());
-    next = StartConfig(old->config);
+    next = StartConfig(old->config, fleet);
     if (!next.ok()) {
       spdlog::error("cannot restart the previous config: {}", next.status().message());
       return std::nullopt;
@@ -264,7 +267,7 @@ int Run(CliContext& ctx) {
   for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, s);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  auto started = StartConfig(std::move(*config));
+  auto started = StartConfig(std::move(*config), nullptr);
   if (!started.ok()) return UserError(started.status().message());
   CurrentConfig current;
   current.Set(std::move(started).value());
@@ -278,7 +281,9 @@ int Run(CliContext& ctx) {
                            [&current](const FleetPush& p) {
                              auto rc = current.Get();
                              TriggerFleetPush(rc->config, *rc->engine, p);
-                           }});
+                           },
+                           [&current] { return ExclusiveCandidates(current.Get()->config); },
+                           [] { ::kill(::getpid(), SIGHUP); }});  // the engine takes the new set on reload
   if (!fleet.ok()) return UserError(fleet.status().message());
   std::unique_ptr<HttpFrontend> http;
   if (WantsListener(first->config)) {
@@ -318,7 +323,8 @@ int Run(CliContext& ctx) {
   int exit_code = kExitOk;
   auto start_reload = [&] {
     notifier.Reloading();
-    reload = std::async(std::launch::async, Reload, std::cref(ctx), &current, http.get(), &shutting_down);
+    reload = std::async(std::launch::async, Reload, std::cref(ctx), &current, http.get(), &shutting_down,
+                        fleet->get());
   };
   for (;;) {
     siginfo_t info{};

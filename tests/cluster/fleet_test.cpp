@@ -3,7 +3,9 @@
 // comes back from an outage.
 #include <boost/test/unit_test.hpp>
 
+#include <atomic>
 #include <mutex>
+#include <thread>
 
 #include "cluster/fleet.h"
 #include "tests/support/etcd_server.h"
@@ -35,6 +37,7 @@ EtcdClientOptions Client(const EtcdCluster& etcd) {
 struct Heard {
   std::mutex mu;
   std::vector<FleetPush> pushes;
+  std::atomic<int> owner_changes{0};
   Fleet::Callbacks Callbacks(std::string commit) {
     return {[commit] {
               return std::vector<FleetBinding>{{"app", "team", "https://git.example/app.git", "main", "", commit,
@@ -43,7 +46,9 @@ struct Heard {
             [this](const FleetPush& p) {
               std::lock_guard<std::mutex> lock(mu);
               pushes.push_back(p);
-            }};
+            },
+            [] { return std::vector<std::string>{"on-nfs"}; },
+            [this] { ++owner_changes; }};
   }
   size_t size() {
     std::lock_guard<std::mutex> lock(mu);
@@ -124,6 +129,33 @@ BOOST_AUTO_TEST_CASE(a_redelivery_received_by_another_instance_is_not_published_
   std::lock_guard<std::mutex> lock(hc.mu);
   BOOST_REQUIRE_EQUAL(hc.pushes.size(), 2u);
   BOOST_TEST(hc.pushes[1].branch == "release");
+}
+
+BOOST_AUTO_TEST_CASE(one_instance_owns_an_exclusive_binding_and_another_takes_it_when_the_owner_is_gone) {
+  EtcdCluster etcd;
+  Heard ha, hb;
+  auto a = std::make_unique<Fleet>(Cluster(etcd, "alpha", {}), Client(etcd), ha.Callbacks(""));
+  BOOST_REQUIRE(WaitFor([&] { return a->Owned().count("on-nfs") == 1; }, 10s));
+  Fleet b(Cluster(etcd, "beta", {}), Client(etcd), hb.Callbacks(""));
+  BOOST_REQUIRE(WaitFor([&] { return b.registered(); }, 10s));
+  std::this_thread::sleep_for(3s);  // several election rounds: beta never wins while alpha lives
+  BOOST_TEST(b.Owned().empty());
+  BOOST_TEST(ha.owner_changes == 1);
+  BOOST_TEST(etcd.GetPrefix("/gitsyncd/owners/on-nfs").find("alpha") != std::string::npos);
+  a.reset();  // stops, revoking its lease
+  BOOST_TEST(WaitFor([&] { return b.Owned().count("on-nfs") == 1; }, 5s));
+  BOOST_TEST(hb.owner_changes == 1);
+}
+
+BOOST_AUTO_TEST_CASE(an_owner_cut_off_from_etcd_gives_its_exclusive_bindings_up_before_its_lease_can_expire) {
+  EtcdCluster etcd;
+  Heard ha;
+  Fleet a(Cluster(etcd, "alpha", {}), Client(etcd), ha.Callbacks(""));
+  BOOST_REQUIRE(WaitFor([&] { return a.Owned().count("on-nfs") == 1; }, 10s));
+  etcd.Stop(0);
+  auto cut = std::chrono::steady_clock::now();
+  BOOST_REQUIRE(WaitFor([&] { return a.Owned().empty(); }, 10s));
+  BOOST_TEST((std::chrono::steady_clock::now() - cut < 2s));  // 3/4 of the 2 s lease, give or take a request
 }
 
 BOOST_AUTO_TEST_CASE(an_instance_re_registers_and_resumes_its_watch_after_an_etcd_outage) {

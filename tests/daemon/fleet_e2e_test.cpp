@@ -10,7 +10,9 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <filesystem>
+#include <thread>
 
 #include "tests/support/daemon_process.h"
 #include "tests/support/etcd_server.h"
@@ -201,6 +203,51 @@ BOOST_AUTO_TEST_CASE(an_instance_killed_with_sigkill_leaves_the_fleet_within_its
   BOOST_TEST(WaitFor([&] { return Serving("alpha").size() == 1; }, 10s));
   alpha->Signal(SIGTERM);
   BOOST_TEST(alpha->Wait() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(an_exclusive_binding_runs_on_one_instance_and_fails_over_after_kill_9_losing_no_edit) {
+  // A folder on shared storage: both instances are picked by the connector and see the same
+  // folder, but only the elected owner may run its sync.
+  WriteFile(shared + "/shared.yaml", "name: shared\nprovider: github\nurl: " + server.url("cfg") +
+                                         "\nauth:\n  username: deploy\n  password: {env: GITSYNCD_TEST_PASSWORD}\n"
+                                         "syncs:\n  - name: on-nfs\n    path: nfs\n    exclusive: true\n"
+                                         "    poll_interval: 10s\n    local: " + (dir / "nfs") + "\n");
+  GitClone person(server.url_with_credentials("cfg"), dir / "person", "main", server.git_env());
+  person.Write("nfs/a.txt", "a\n");
+  BOOST_REQUIRE(person.CommitAndPush("seed"));
+  std::map<std::string, std::unique_ptr<DaemonProcess>> d;
+  d["alpha"] = Start("alpha");
+  d["beta"] = Start("beta");
+  auto owners = [&] {
+    std::vector<std::string> out;
+    for (const auto& [instance, bindings] : Serving("alpha")) {
+      if (std::find(bindings.begin(), bindings.end(), "on-nfs") != bindings.end()) out.push_back(instance);
+    }
+    return out;
+  };
+  BOOST_REQUIRE_MESSAGE(WaitFor([&] { return owners().size() == 1; }, 20s), d["alpha"]->Log() + d["beta"]->Log());
+  BOOST_REQUIRE(WaitFor([&] { return FileExists(dir / "nfs/a.txt"); }, 20s));
+  std::this_thread::sleep_for(3s);  // stays one: the other instance never runs it meanwhile
+  std::vector<std::string> first = owners();
+  BOOST_REQUIRE_EQUAL(first.size(), 1u);
+  std::string owner = first[0], other = owner == "alpha" ? "beta" : "alpha";
+
+  // The owner dies mid-flight, with a local edit it may not have pushed yet.
+  WriteFile(dir / "nfs/local-edit.txt", "written just before the crash\n");
+  d[owner]->Kill();
+  auto killed = std::chrono::steady_clock::now();
+  BOOST_TEST(WaitFor([&] { return owners() == std::vector<std::string>{other}; }, 20s), d[other]->Log());
+  // Takeover within the lease (2 s) plus one election round and a reload: well under 10 s.
+  BOOST_TEST((std::chrono::steady_clock::now() - killed < 10s));
+  BOOST_TEST(d[other]->Log().find("now runs exclusive binding 'on-nfs'") != std::string::npos);
+  // The new owner pushes the edit the dead one left behind, and keeps pulling.
+  BOOST_TEST(WaitFor([&] {
+    person.Pull();
+    return FileExists(dir / "person/nfs/local-edit.txt");
+  }, 20s), d[other]->Log());
+  person.Write("nfs/b.txt", "b\n");
+  BOOST_REQUIRE(person.CommitAndPush("after failover"));
+  BOOST_TEST(WaitFor([&] { return FileExists(dir / "nfs/b.txt"); }, 30s), d[other]->Log());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
