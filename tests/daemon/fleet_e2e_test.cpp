@@ -106,6 +106,12 @@ BOOST_AUTO_TEST_CASE(each_instance_runs_the_connectors_whose_selectors_it_carrie
   person.Write("app/replicas.yaml", "replicas: 1\n");
   person.Write("eu/region.yaml", "region: eu\n");
   BOOST_REQUIRE(person.CommitAndPush("seed"));
+  CommandResult check = Cli("alpha", {"check-config"});
+  BOOST_TEST(check.exit_code == 0, check.err);
+  BOOST_TEST(check.out.find("cluster: instance alpha, selectors [alpha, linux]") != std::string::npos, check.out);
+  BOOST_TEST(check.out.find("delegates:     instances with [beta]; not run by this instance") != std::string::npos,
+             check.out);
+  BOOST_TEST(check.out.find("delegates:     instances with [alpha]\n") != std::string::npos, check.out);
   auto alpha = Start("alpha");
   auto beta = Start("beta");
   BOOST_REQUIRE_MESSAGE(WaitFor([&] { return FileExists(dir / "srv/b/replicas.yaml"); }), beta->Log());
