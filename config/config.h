@@ -113,6 +113,10 @@ struct SyncBinding {
   // The commit message template (config/commit_message.h): the sync's `commit_message`, else
   // the connector's, else the default.
   std::string commit_message;
+
+  // Fleet (docs/fleet.md#exclusive-bindings): at most one live instance runs it, the owner
+  // elected through etcd. Without `cluster:`, ignored (the daemon is the only instance).
+  bool exclusive = false;
 };
 
 struct ConnectorConfig {
@@ -137,6 +141,9 @@ struct ConnectorConfig {
   std::optional<bool> ignore_defaults;  // unset: the sync's own setting, default true
 
   std::string commit_message;  // the connector's template; empty: the default
+  // Fleet (docs/fleet.md): an instance runs this connector's syncs only if it carries every
+  // one of these `cluster.selectors`; empty = every instance. Without `cluster:`, ignored.
+  std::vector<std::string> delegate_selectors;
   SourceLocation where;
 };
 
@@ -167,6 +174,21 @@ struct OperatorConfig {
   std::vector<std::string> hosts;  // Host names accepted besides localhost and IP literals
 };
 
+// gitsyncd.yaml `cluster:` (docs/fleet.md): the instance joins a fleet coordinated through
+// etcd. Absent = a standalone daemon that needs no etcd.
+inline constexpr std::chrono::seconds kDefaultClusterLeaseTtl{10};
+struct ClusterConfig {
+  bool configured = false;
+  std::vector<std::string> endpoints;  // "http(s)://host:port" of etcd members (normalised, no '/')
+  SecretRef ca;                        // PEM CA bundle that signed the members' certificates
+  SecretRef client_cert, client_key;   // PEM client certificate and key (both or neither)
+  std::string name;                    // this instance; default: the host name
+  std::vector<std::string> selectors;  // this instance's labels (connector delegate_selectors)
+  std::string prefix = "/gitsyncd/";   // every key the fleet writes is under it
+  std::chrono::seconds lease_ttl = kDefaultClusterLeaseTtl;  // membership and ownership leases
+  SourceLocation where;
+};
+
 // gitsyncd.yaml
 struct DaemonConfig {
   std::string state_dir = "/var/lib/gitsyncd";
@@ -184,6 +206,7 @@ struct DaemonConfig {
   std::vector<std::string> import_roots;
   ListenConfig listen;
   OperatorConfig operator_api;
+  ClusterConfig cluster;
   std::string file;
 };
 

@@ -11,6 +11,7 @@
 #include <map>
 #include <sstream>
 
+#include "config/cluster_config.h"
 #include "config/commit_message.h"
 #include "config/ignore_rules.h"
 #include "config/name_rules.h"
@@ -41,7 +42,7 @@ bool HasUrlCredentials(const std::string& url) {
 const std::vector<std::string> kDaemonKeys = {"state_dir",  "master_key", "secrets_dir",        "log_level",
                                               "log_format", "ca_file",    "workers",            "listen",
                                               "io_timeout", "workers_per_remote", "operator",
-                                              "max_file_size", "import_roots"};
+                                              "max_file_size", "import_roots", "cluster"};
 const std::vector<std::string> kListenKeys = {"address",        "port",            "tls_cert",    "tls_key",
                                               "public_url",     "max_body_bytes",  "max_connections",
                                               "read_timeout",   "header_timeout",  "admin_token"};
@@ -50,7 +51,7 @@ const std::vector<std::string> kConnectorKeys = {"name",  "provider",      "url_
                                                  "auth",  "api",           "commit_author", "fetch",
                                                  "webhook", "test_repo",   "syncs",
                                                  "ignore", "ignore_defaults",
-                                                 "commit_message", "hooks"};
+                                                 "commit_message", "hooks", "delegate_selectors"};
 const std::vector<std::string> kAuthKeys = {"username", "password", "ssh_key", "known_hosts"};
 const std::vector<std::string> kApiKeys = {"token", "url", "version"};
 const std::vector<std::string> kAuthorKeys = {"name", "email"};
@@ -59,7 +60,7 @@ const std::vector<std::string> kSyncKeys = {"name",      "repo",        "branch"
                                             "local",     "direction",   "on_conflict",  "poll_interval",
                                             "max_file_size", "file_mode",   "dir_mode",     "group",
                                             "ignore", "ignore_defaults",
-                                            "commit_message", "hooks"};
+                                            "commit_message", "hooks", "exclusive"};
 const std::vector<std::string> kHooksKeys = {"validate_remote", "validate_local", "after_pull"};
 const std::vector<std::string> kHookKeys = {"command", "timeout"};
 
@@ -308,6 +309,7 @@ void LoadDaemon(const YAML::Node& root, const std::string& dir, const std::strin
   }
   if (auto v = MaxFileSize(m, &sink)) d->max_file_size = *v;
   if (m.Has("import_roots")) LoadImportRoots(m.Get("import_roots"), &sink, &d->import_roots);
+  if (m.Has("cluster")) LoadCluster(m.Get("cluster"), &sink, &d->cluster);
   if (!m.Has("listen")) return;
   YamlMap l(m.Get("listen"), "listen", &sink, kListenKeys);
   ListenConfig& lc = d->listen;
@@ -471,6 +473,7 @@ void LoadSync(YamlMap& m, const ConnectorConfig& c, SyncBinding* s) {
       s->poll_interval = *v;
     }
   }
+  s->exclusive = m.Bool("exclusive").value_or(false);
   if (c.url_type == UrlType::kAccount && !s->repo.empty()) {
     auto url = ComposeRepoUrl(c.provider, c.url, s->repo);
     if (url.ok()) {
@@ -645,6 +648,7 @@ void LoadConnector(const YAML::Node& root, const std::string& file, ConnectorCon
   c->ignore = IgnoreList(m, &sink);
   c->ignore_defaults = m.Bool("ignore_defaults");
   c->commit_message = CommitTemplate(m, &sink).value_or("");
+  c->delegate_selectors = LoadSelectorList(m, "delegate_selectors");
   LoadHooks(m, &c->hooks);  // before the syncs, which default to them
   if (m.Has("syncs")) {
     YAML::Node list = m.Get("syncs");

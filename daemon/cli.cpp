@@ -71,6 +71,7 @@ int RunCli(int argc, char** argv) {
   RegisterImportCommand(app, ctx);
   RegisterPauseCommands(app, ctx);
   RegisterConflictsCommand(app, ctx);
+  RegisterClusterCommand(app, ctx);
 
   try {
     app.parse(argc, argv);

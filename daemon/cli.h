@@ -55,6 +55,7 @@ void RegisterSystemdDropInCommand(CLI::App& app, CliContext& ctx);
 void RegisterImportCommand(CLI::App& app, CliContext& ctx);
 void RegisterPauseCommands(CLI::App& app, CliContext& ctx);
 void RegisterConflictsCommand(CLI::App& app, CliContext& ctx);
+void RegisterClusterCommand(CLI::App& app, CliContext& ctx);
 
 // Parses argv and runs the chosen subcommand; returns the process exit code.
 int RunCli(int argc, char** argv);

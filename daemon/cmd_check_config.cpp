@@ -1,6 +1,7 @@
 // `gitsyncd check-config`: validate the config directory and print what it means.
 #include <cstdio>
 
+#include "cluster/selectors.h"
 #include "config/ignore_rules.h"
 #include "daemon/cli.h"
 
@@ -29,10 +30,24 @@ void PrintIgnoreRules(const ConnectorConfig& c, const SyncBinding& s) {
   }
 }
 
+std::string Joined(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+// The fleet part: this instance, and which connectors it runs (docs/fleet.md).
+void PrintCluster(const ClusterConfig& k) {
+  if (!k.configured) return;
+  std::printf("cluster: instance %s, selectors [%s], etcd %s, lease %llds\n", k.name.c_str(), Joined(k.selectors).c_str(),
+              Joined(k.endpoints).c_str(), static_cast<long long>(k.lease_ttl.count()));
+}
+
 void PrintConfig(const Config& config) {
   std::printf("config %s: %zu connector%s\n", config.dir.c_str(), config.connectors.size(),
               config.connectors.size() == 1 ? "" : "s");
   std::printf("state_dir: %s\n", config.daemon.state_dir.c_str());
+  PrintCluster(config.daemon.cluster);
   for (const auto& c : config.connectors) {
     std::printf("\nconnector \"%s\" (%s)\n", c.name.c_str(), c.file.c_str());
     std::printf("  provider:      %s\n", std::string(ProviderName(c.provider)).c_str());
@@ -42,6 +57,10 @@ void PrintConfig(const Config& config) {
     std::printf("  fetch:         %s\n", std::string(FetchModeName(c.fetch)).c_str());
     std::printf("  webhook:       %s\n", c.webhook.enabled ? (c.webhook.secret.present() ? "on (secret set)" : "on") : "off");
     std::printf("  commit author: %s <%s>\n", c.commit_author.name.c_str(), c.commit_author.email.c_str());
+    if (config.daemon.cluster.configured && !c.delegate_selectors.empty()) {
+      std::printf("  delegates:     instances with [%s]%s\n", Joined(c.delegate_selectors).c_str(),
+                  ServesConnector(config.daemon.cluster, c) ? "" : "; not run by this instance");
+    }
     for (const auto& s : c.syncs) {
       std::printf("  sync \"%s\"\n", s.name.c_str());
       if (!s.repo.empty()) std::printf("    repo:        %s\n", s.repo.c_str());
@@ -52,6 +71,7 @@ void PrintConfig(const Config& config) {
       std::printf("    direction:   %s\n", std::string(SyncDirectionName(s.direction)).c_str());
       std::printf("    on_conflict: %s\n", std::string(ConflictPolicyName(s.on_conflict)).c_str());
       std::printf("    poll:        %s\n", Seconds(s.poll_interval).c_str());
+      if (s.exclusive && config.daemon.cluster.configured) std::printf("    exclusive:   one live instance at a time\n");
       PrintIgnoreRules(c, s);
     }
   }
@@ -76,6 +96,15 @@ int CheckSecrets(const Config& config) {
         if (s == nullptr && ref->kind == SecretRef::Kind::kStore) why += " (" + store.status().message() + ")";
         std::fprintf(stderr, "%s: connector '%s': %s\n", key, c.name.c_str(), why.c_str());
       }
+    }
+  }
+  const ClusterConfig& k = config.daemon.cluster;
+  for (const auto& [key, ref] : {std::pair{"cluster.tls.ca", &k.ca}, std::pair{"cluster.tls.cert", &k.client_cert},
+                                 std::pair{"cluster.tls.key", &k.client_key}}) {
+    if (!ref->present()) continue;
+    if (auto v = ResolveSecret(*ref, s, config.dir); !v.ok()) {
+      ++missing;
+      std::fprintf(stderr, "%s: %s\n", key, v.status().message().c_str());
     }
   }
   if (missing > 0) {

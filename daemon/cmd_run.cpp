@@ -4,6 +4,7 @@
 // get a short grace period, then their network I/O is cancelled. The main thread only waits
 // for signals and pings the watchdog; it never waits on a pass.
 #include <signal.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
@@ -14,12 +15,14 @@
 #include "daemon/binding_control.h"
 #include "daemon/cli.h"
 #include "daemon/control_socket.h"
+#include "daemon/fleet_link.h"
 #include "daemon/http_frontend.h"
 #include "daemon/import_jobs.h"
 #include "daemon/instance_lock.h"
 #include "daemon/logging.h"
 #include "daemon/remote_credentials.h"
 #include "daemon/service_notifier.h"
+#include "cluster/selectors.h"
 #include "sync/remote_auth.h"
 #include "sync/socket_stream.h"
 #include "sync/sync_engine.h"
@@ -88,7 +91,9 @@ std::optional<SecretStore> OpenStoreIfPresent(const DaemonConfig& daemon) {
   return std::nullopt;
 }
 
-Result<std::shared_ptr<RunningConfig>> StartConfig(Config config) {
+// `fleet`: in a fleet, the engine runs only the connectors this instance's selectors pick and
+// the exclusive bindings it owns now (a change of ownership reloads).
+Result<std::shared_ptr<RunningConfig>> StartConfig(Config config, const Fleet* fleet) {
   auto rc = std::make_shared<RunningConfig>();
   rc->config = std::move(config);
   rc->store = OpenStoreIfPresent(rc->config.daemon);
@@ -104,7 +109,7 @@ Result<std::shared_ptr<RunningConfig>> StartConfig(Config config) {
   options.workers_per_remote = rc->config.daemon.workers_per_remote;
   options.io_timeout = rc->config.daemon.io_timeout;
   rc->engine = std::make_shared<SyncEngine>(
-      rc->config,
+      ServedConfig(rc->config, fleet ? fleet->Owned() : std::set<std::string>()),
       [raw](const ConnectorConfig& c, const SyncBinding& s) {
         return ResolveRemoteCredentials(raw->config, c, s.remote_url, raw->store ? &*raw->store : nullptr);
       },
@@ -202,7 +207,7 @@ std::string Summary(const Config& c) {
 // period, then their I/O is cancelled), start the new one. A rejected or failing config leaves
 // the previous one running. Returns the STATUS line, or nullopt when nothing can run.
 std::optional<std::string> Reload(const CliContext& ctx, CurrentConfig* current, HttpFrontend* http,
-                                  const std::atomic<bool>* shutting_down) {
+                                  const std::atomic<bool>* shutting_down, const Fleet* fleet) {
   spdlog::info("reloading config {}", ctx.config_dir);
   std::shared_ptr<RunningConfig> old = current->Get();
   auto fresh = ctx.LoadConfigOrReport();
@@ -212,10 +217,10 @@ std::optional<std::string> Reload(const CliContext& ctx, CurrentConfig* current,
   }
   old->engine->Stop();
   if (*shutting_down) return Summary(old->config);
-  auto next = StartConfig(std::move(*fresh));
+  auto next = StartConfig(std::move(*fresh), fleet);
   if (!next.ok()) {
     spdlog::error("reload failed: {}; restarting the previous config", next.status().message());
-    next = StartConfig(old->config);
+    next = StartConfig(old->config, fleet);
     if (!next.ok()) {
       spdlog::error("cannot restart the previous config: {}", next.status().message());
       return std::nullopt;
@@ -262,15 +267,33 @@ int Run(CliContext& ctx) {
   for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, s);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  auto started = StartConfig(std::move(*config));
+  auto started = StartConfig(std::move(*config), nullptr);
   if (!started.ok()) return UserError(started.status().message());
   CurrentConfig current;
   current.Set(std::move(started).value());
   std::shared_ptr<RunningConfig> first = current.Get();
   ImportJobs import_jobs;
+  auto fleet = StartFleet(first->config, first->store ? &*first->store : nullptr,
+                          {[&current] {
+                             auto rc = current.Get();
+                             return FleetBindings(rc->config, *rc->engine);
+                           },
+                           [&current](const FleetPush& p) {
+                             auto rc = current.Get();
+                             TriggerFleetPush(rc->config, *rc->engine, p);
+                           },
+                           [&current] { return ExclusiveCandidates(current.Get()->config); },
+                           [] { ::kill(::getpid(), SIGHUP); }});  // the engine takes the new set on reload
+  if (!fleet.ok()) return UserError(fleet.status().message());
   std::unique_ptr<HttpFrontend> http;
   if (WantsListener(first->config)) {
     http = std::make_unique<HttpFrontend>(first->config.daemon, &import_jobs);
+    if (*fleet) http->SetTrigger([&current, f = fleet->get()](const std::string& binding, const std::string& reason) {
+      auto rc = current.Get();
+      rc->engine->TriggerRemote(binding, reason);  // false: another instance serves it
+      f->Publish(PushForBinding(rc->config, binding, reason));
+      return true;
+    });
     UseConfig(http.get(), *first);
     Status listening = http->Start(first->config, first->store ? &*first->store : nullptr);
     if (!listening.ok()) {
@@ -300,7 +323,8 @@ int Run(CliContext& ctx) {
   int exit_code = kExitOk;
   auto start_reload = [&] {
     notifier.Reloading();
-    reload = std::async(std::launch::async, Reload, std::cref(ctx), &current, http.get(), &shutting_down);
+    reload = std::async(std::launch::async, Reload, std::cref(ctx), &current, http.get(), &shutting_down,
+                        fleet->get());
   };
   for (;;) {
     siginfo_t info{};
@@ -335,6 +359,7 @@ int Run(CliContext& ctx) {
     current.Get()->engine->Stop();  // answers a waiting sync-now, so the control thread is free
     control->reset();
     if (http) http->Stop();
+    fleet->reset();  // leaves the fleet: revokes the membership lease
   });
   WaitPinging(stopped, notifier, watchdog);
   spdlog::info("stopped");

@@ -168,6 +168,7 @@ struct HttpFrontend::Impl {
   std::shared_ptr<const Config> config;
   std::shared_ptr<SyncEngine> engine;
   std::atomic<bool> ready{false};
+  HttpFrontend::Trigger trigger;  // set before the first Use(), then only read
 };
 
 HttpFrontend::HttpFrontend(const DaemonConfig& daemon, ImportJobs* jobs)
@@ -204,7 +205,8 @@ void HttpFrontend::Use(const Config& config, std::shared_ptr<SyncEngine> engine,
   std::weak_ptr<SyncEngine> weak = engine;
   auto service = std::make_shared<WebhookService>(
       shared, webhook_policies, std::move(tokens), &impl_->log,
-      [weak](const std::string& binding, const std::string& reason) {
+      [weak, trigger = impl_->trigger](const std::string& binding, const std::string& reason) {
+        if (trigger) return trigger(binding, reason);
         auto e = weak.lock();
         return e && e->TriggerRemote(binding, reason);
       });
@@ -216,6 +218,8 @@ void HttpFrontend::Use(const Config& config, std::shared_ptr<SyncEngine> engine,
   }
   impl_->FeedOperator();
 }
+
+void HttpFrontend::SetTrigger(Trigger trigger) { impl_->trigger = std::move(trigger); }
 
 void HttpFrontend::SetReady(bool ready) { impl_->ready = ready; }
 

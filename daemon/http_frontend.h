@@ -4,6 +4,7 @@
 // change of webhook tokens) is swapped in with Use().
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -36,6 +37,10 @@ class HttpFrontend {
   // webhook tokens.
   void Use(const Config& config, std::shared_ptr<SyncEngine> engine,
            const std::map<std::string, VerifyPolicy>& webhook_policies);
+  // What a verified delivery does for each binding it concerns (from the next Use() on);
+  // unset: the engine's TriggerRemote. The fleet sets it to also tell the other instances.
+  using Trigger = std::function<bool(const std::string& binding, const std::string& reason)>;
+  void SetTrigger(Trigger trigger);
   // /healthz answers 200 once ready, 503 before.
   void SetReady(bool ready);
   void Stop();

@@ -1,0 +1,435 @@
+#include "cluster/fleet.h"
+
+#include <boost/json.hpp>
+#include <openssl/evp.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <ctime>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+namespace gitsyncd {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr size_t kMaxQueuedPushes = 1000;     // beyond: dropped (polling catches up), logged
+constexpr std::chrono::hours kPushLeaseTtl{1};  // a push key outlives every watcher's reconnect
+constexpr std::chrono::seconds kMemberRefresh{2};
+constexpr std::chrono::milliseconds kWatchIdle{30000};
+
+std::string Now() {
+  char buf[32];
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string Field(const json::object& o, std::string_view k) {
+  auto* v = o.if_contains(k);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+std::string ShortHash(const std::string& text) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(text.data(), text.size(), md, &n, EVP_sha256(), nullptr);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < 16 && i < n; ++i) {
+    out += hex[md[i] >> 4];
+    out += hex[md[i] & 15];
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string MemberToJson(const FleetMember& m) {
+  json::array selectors(m.selectors.begin(), m.selectors.end());
+  json::array bindings;
+  for (const auto& b : m.bindings) {
+    bindings.push_back(json::object{{"name", b.name},     {"connector", b.connector}, {"remote", b.remote},
+                                    {"branch", b.branch}, {"path", b.path},           {"commit", b.commit},
+                                    {"synced_at", b.synced_at}, {"error", b.error}});
+  }
+  return json::serialize(json::object{{"name", m.name}, {"selectors", std::move(selectors)}, {"started", m.started},
+                                      {"updated", m.updated}, {"bindings", std::move(bindings)}});
+}
+
+Result<FleetMember> MemberFromJson(const std::string& text) {
+  json::error_code ec;
+  auto v = json::parse(text, ec);
+  if (ec || !v.is_object()) return Status::Corrupted("member record is not a JSON object");
+  const auto& o = v.as_object();
+  FleetMember m{Field(o, "name"), {}, Field(o, "started"), Field(o, "updated"), {}};
+  if (auto* s = o.if_contains("selectors"); s && s->is_array()) {
+    for (const auto& x : s->as_array()) {
+      if (x.is_string()) m.selectors.emplace_back(x.as_string());
+    }
+  }
+  if (auto* bs = o.if_contains("bindings"); bs && bs->is_array()) {
+    for (const auto& x : bs->as_array()) {
+      if (!x.is_object()) continue;
+      const auto& b = x.as_object();
+      m.bindings.push_back({Field(b, "name"), Field(b, "connector"), Field(b, "remote"), Field(b, "branch"),
+                            Field(b, "path"), Field(b, "commit"), Field(b, "synced_at"), Field(b, "error")});
+    }
+  }
+  return m;
+}
+
+std::string PushToJson(const FleetPush& p) {
+  return json::serialize(json::object{{"remote", p.remote}, {"branch", p.branch}, {"commit", p.commit},
+                                      {"from", p.from},     {"reason", p.reason}, {"time", p.time},
+                                      {"delivery", p.delivery}});
+}
+
+Result<FleetPush> PushFromJson(const std::string& text) {
+  json::error_code ec;
+  auto v = json::parse(text, ec);
+  if (ec || !v.is_object()) return Status::Corrupted("push record is not a JSON object");
+  const auto& o = v.as_object();
+  return FleetPush{Field(o, "remote"), Field(o, "branch"), Field(o, "commit"),
+                   Field(o, "from"),   Field(o, "reason"), Field(o, "time"), Field(o, "delivery")};
+}
+
+std::string MembersPrefix(const ClusterConfig& c) { return c.prefix + "members/"; }
+std::string PushesPrefix(const ClusterConfig& c) { return c.prefix + "pushes/"; }
+std::string OwnerKey(const ClusterConfig& c, const std::string& binding) { return c.prefix + "owners/" + binding; }
+std::string DeliveryKey(const ClusterConfig& c, const FleetPush& p) {
+  return c.prefix + "deliveries/" + ShortHash(p.delivery + "\n" + p.remote + "\n" + p.branch);
+}
+std::string PushKey(const ClusterConfig& c, const std::string& remote, const std::string& branch) {
+  return PushesPrefix(c) + ShortHash(remote + "\n" + branch);
+}
+
+Result<std::vector<FleetMember>> ListMembers(EtcdClient& client, const ClusterConfig& c) {
+  auto kvs = client.Range(MembersPrefix(c));
+  if (!kvs.ok()) return kvs.status();
+  std::vector<FleetMember> out;
+  for (const auto& kv : *kvs) {
+    auto m = MemberFromJson(kv.value);
+    if (m.ok()) out.push_back(std::move(*m));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return out;
+}
+
+Result<EtcdClientOptions> ClusterClientOptions(const ClusterConfig& c, const SecretStore* store,
+                                               const std::string& config_dir) {
+  EtcdClientOptions o;
+  o.endpoints = c.endpoints;
+  struct Part {
+    const SecretRef& ref;
+    std::string* out;
+    const char* key;
+  };
+  for (const Part& p : {Part{c.ca, &o.ca_pem, "cluster.tls.ca"}, Part{c.client_cert, &o.cert_pem, "cluster.tls.cert"},
+                        Part{c.client_key, &o.key_pem, "cluster.tls.key"}}) {
+    if (!p.ref.present()) continue;
+    auto v = ResolveSecret(p.ref, store, config_dir);
+    if (!v.ok()) return v.status().WithContext(p.key);
+    *p.out = std::move(*v);
+  }
+  return o;
+}
+
+struct Fleet::Impl {
+  ClusterConfig config;
+  EtcdClientOptions client_options;
+  Callbacks callbacks;
+  std::atomic<bool> stop{false};
+  mutable std::mutex mu;
+  std::condition_variable wake;
+  std::deque<FleetPush> queue;
+  std::string error;  // guarded by mu
+  std::set<std::string> owned;  // guarded by mu; written by the session thread only
+  std::atomic<bool> live{false};
+  std::string started = Now();
+  std::thread session, watcher;
+
+  // Logs a failure once when it starts (and when it changes), not every retry.
+  void Failed(const std::string& what, const Status& s) {
+    std::string text = what + ": " + s.message();
+    std::lock_guard<std::mutex> lock(mu);
+    if (text != error) {
+      spdlog::error("fleet: {} (this instance keeps syncing its own bindings; retrying)", text);
+      error = text;
+    }
+  }
+
+  void Recovered() {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!error.empty()) spdlog::info("fleet: etcd answers again");
+    error.clear();
+  }
+
+  std::string MemberKey() const { return MembersPrefix(config) + config.name; }
+  // A third of the lease: two renewals may fail before it expires.
+  std::chrono::milliseconds RenewEvery() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(config.lease_ttl) / 3;
+  }
+
+  FleetMember Record() const {
+    FleetMember m{config.name, config.selectors, started, Now(), {}};
+    if (callbacks.bindings) m.bindings = callbacks.bindings();
+    return m;
+  }
+
+  // Waits up to `d` or until a push is queued or the fleet stops.
+  void Sleep(std::chrono::steady_clock::duration d) {
+    std::unique_lock<std::mutex> lock(mu);
+    wake.wait_for(lock, d, [&] { return stop.load() || !queue.empty(); });
+  }
+
+  // The membership loop: register under a lease, renew it every third of its TTL, rewrite the
+  // record when it changes, publish queued pushes; after any failure start over.
+  void Session() {
+    EtcdClient client(client_options);
+    int64_t lease = 0, push_lease = 0;
+    auto push_lease_until = std::chrono::steady_clock::now();
+    std::string written;  // the record as last written, without its `updated` time
+    auto next_renew = std::chrono::steady_clock::now();
+    std::chrono::milliseconds backoff{500};
+    auto renewed = std::chrono::steady_clock::now();  // when the last renewal that etcd took was sent
+    while (!stop) {
+      auto now = std::chrono::steady_clock::now();
+      Status s;
+      Fence(now - renewed);
+      if (lease == 0) {
+        SetOwned({});  // a new lease: every ownership went with the old one
+        auto granted = client.GrantLease(config.lease_ttl);
+        s = granted.status();
+        if (s.ok()) {
+          lease = *granted;
+          renewed = now;
+        }
+        written.clear();
+        next_renew = now + RenewEvery();
+      } else if (now >= next_renew) {
+        auto ttl = client.KeepAlive(lease);
+        s = ttl.status();
+        if (s.ok()) renewed = now;
+        if (s.code() == Status::Code::kNotFound) lease = 0;  // expired while cut off: register again
+        next_renew = now + RenewEvery();
+      }
+      if (s.ok() && lease != 0) {
+        FleetMember m = Record();
+        std::string key = MemberToJson(FleetMember{m.name, m.selectors, m.started, "", m.bindings});
+        if (key != written) {
+          s = client.Put(MemberKey(), MemberToJson(m), lease);
+          if (s.ok()) written = key;
+        }
+      }
+      if (s.ok() && lease != 0) s = Elect(client, lease);
+      if (s.ok()) s = PublishQueued(client, &push_lease, &push_lease_until);
+      if (!s.ok()) {
+        live = false;
+        Failed("etcd " + client.endpoint(), s);
+        // An owner never sleeps past the moment Fence() must act.
+        auto fence_at = renewed + std::chrono::duration_cast<std::chrono::milliseconds>(config.lease_ttl) * 3 / 4;
+        bool owns = false;
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          owns = !owned.empty();
+        }
+        Sleep(owns ? std::clamp<std::chrono::steady_clock::duration>(fence_at - std::chrono::steady_clock::now(),
+                                                                      std::chrono::milliseconds(50), backoff)
+                   : std::chrono::steady_clock::duration(backoff));
+        backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(5));
+        continue;
+      }
+      if (lease != 0 && !live.exchange(true)) {
+        spdlog::info("fleet: registered as '{}' in etcd ({} s lease)", config.name, config.lease_ttl.count());
+      }
+      Recovered();
+      backoff = std::chrono::milliseconds(500);
+      Sleep(std::min<std::chrono::steady_clock::duration>(next_renew - std::chrono::steady_clock::now(), kMemberRefresh));
+    }
+    live = false;
+    if (lease == 0) return;
+    // Others see this instance leave now, not a TTL later; the stop flag would cancel this
+    // client's call, so a short-lived one without it makes the one request.
+    EtcdClientOptions last = client_options;
+    last.stop = nullptr;
+    last.timeout = std::chrono::milliseconds(1000);
+    (void)EtcdClient(last).RevokeLease(lease);
+  }
+
+  void SetOwned(std::set<std::string> next) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (next == owned) return;
+      owned = std::move(next);
+    }
+    if (callbacks.on_owners_changed) callbacks.on_owners_changed();
+  }
+
+  // Fencing: an owner that could not renew its lease for 3/4 of the TTL stops its exclusive
+  // bindings before etcd can expire the lease (at the earliest a TTL after the last renewal
+  // it took) and another instance can take them over.
+  void Fence(std::chrono::steady_clock::duration since_renewal) {
+    if (since_renewal < std::chrono::duration_cast<std::chrono::milliseconds>(config.lease_ttl) * 3 / 4) return;
+    std::set<std::string> dropped;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      dropped = owned;
+    }
+    if (dropped.empty()) return;
+    for (const auto& b : dropped) {
+      spdlog::error("fleet: cannot renew the lease with etcd; stopping exclusive binding '{}' so another instance "
+                    "may take it over", b);
+    }
+    SetOwned({});
+  }
+
+  // Competes for each candidate's ownership (created only if no instance holds it, under the
+  // membership lease) and gives up those that are no longer candidates.
+  Status Elect(EtcdClient& client, int64_t lease) {
+    std::vector<std::string> list = callbacks.candidates ? callbacks.candidates() : std::vector<std::string>();
+    std::set<std::string> want(list.begin(), list.end()), next;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      next = owned;
+    }
+    for (auto it = next.begin(); it != next.end();) {
+      if (want.count(*it)) {
+        ++it;
+        continue;
+      }
+      Status s = client.Delete(OwnerKey(config, *it));
+      if (!s.ok()) return s;
+      it = next.erase(it);
+    }
+    Status result;
+    for (const auto& b : want) {
+      if (next.count(b)) continue;
+      auto won = client.PutIfAbsent(OwnerKey(config, b), config.name, lease);
+      if (!won.ok()) {
+        result = won.status();
+        break;
+      }
+      if (*won) {
+        spdlog::info("fleet: this instance now runs exclusive binding '{}'", b);
+        next.insert(b);
+      }
+    }
+    SetOwned(std::move(next));
+    return result;
+  }
+
+  Status PublishQueued(EtcdClient& client, int64_t* lease, std::chrono::steady_clock::time_point* until) {
+    for (;;) {
+      FleetPush p;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (queue.empty()) return Status::Ok();
+        p = queue.front();
+      }
+      if (*lease == 0 || std::chrono::steady_clock::now() >= *until) {
+        auto granted = client.GrantLease(kPushLeaseTtl);
+        if (!granted.ok()) return granted.status();
+        *lease = *granted;
+        *until = std::chrono::steady_clock::now() + kPushLeaseTtl / 2;
+      }
+      Status s;
+      bool fresh = true;
+      if (!p.delivery.empty()) {
+        auto claimed = client.PutIfAbsent(DeliveryKey(config, p), config.name, *lease);
+        s = claimed.status();
+        fresh = claimed.ok() && *claimed;
+      }
+      if (s.ok() && fresh) s = client.Put(PushKey(config, p.remote, p.branch), PushToJson(p), *lease);
+      if (s.ok() && !fresh) spdlog::info("fleet: delivery {} was already published by the fleet; not again", p.delivery);
+      if (s.code() == Status::Code::kNotFound) *lease = 0;  // the lease expired: a new one next time
+      if (!s.ok()) return s;
+      std::lock_guard<std::mutex> lock(mu);
+      queue.pop_front();
+    }
+  }
+
+  // The watch loop: every push another instance publishes reaches on_push once; after a
+  // broken watch it resumes from the next revision, so none is missed while etcd keeps it.
+  void Watch() {
+    EtcdClientOptions o = client_options;
+    EtcdClient client(o);
+    int64_t from = 0;
+    std::chrono::milliseconds backoff{500};
+    while (!stop) {
+      auto next = client.Watch(PushesPrefix(config), from, kWatchIdle, [&](const EtcdEvent& e) {
+        if (e.deleted) return true;
+        auto p = PushFromJson(e.kv.value);
+        if (p.ok() && p->from != config.name && callbacks.on_push) callbacks.on_push(*p);
+        return !stop.load();
+      });
+      if (next.ok()) {
+        from = *next;
+        backoff = std::chrono::milliseconds(500);
+        continue;
+      }
+      if (stop) break;
+      if (next.status().message().find("compacted") != std::string::npos) from = 0;
+      Failed("etcd watch " + client.endpoint(), next.status());
+      Sleep(backoff);
+      backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(5));
+    }
+  }
+};
+
+Fleet::Fleet(ClusterConfig config, EtcdClientOptions client, Callbacks callbacks) : impl_(std::make_unique<Impl>()) {
+  impl_->config = std::move(config);
+  impl_->client_options = std::move(client);
+  impl_->client_options.stop = &impl_->stop;
+  // A request must end well within the lease, so that fencing (Fence) acts in time.
+  impl_->client_options.timeout =
+      std::min(impl_->client_options.timeout,
+               std::chrono::duration_cast<std::chrono::milliseconds>(impl_->config.lease_ttl) / 4);
+  impl_->callbacks = std::move(callbacks);
+  impl_->session = std::thread([this] { impl_->Session(); });
+  impl_->watcher = std::thread([this] { impl_->Watch(); });
+}
+
+Fleet::~Fleet() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->stop = true;
+  }
+  impl_->wake.notify_all();
+  impl_->watcher.join();
+  impl_->session.join();
+}
+
+void Fleet::Publish(FleetPush push) {
+  if (push.time.empty()) push.time = Now();
+  if (push.from.empty()) push.from = impl_->config.name;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    if (impl_->queue.size() >= kMaxQueuedPushes) {
+      spdlog::warn("fleet: {} pushes wait for etcd; dropping the oldest (polling catches it up)", kMaxQueuedPushes);
+      impl_->queue.pop_front();
+    }
+    impl_->queue.push_back(std::move(push));
+  }
+  impl_->wake.notify_all();
+}
+
+bool Fleet::registered() const { return impl_->live; }
+
+std::set<std::string> Fleet::Owned() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->owned;
+}
+
+std::string Fleet::last_error() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->error;
+}
+
+}  // namespace gitsyncd

@@ -1,0 +1,71 @@
+#include "daemon/fleet_link.h"
+
+#include <algorithm>
+#include <map>
+
+namespace gitsyncd {
+namespace {
+
+// binding name -> (connector, binding) of `config`.
+std::map<std::string, std::pair<const ConnectorConfig*, const SyncBinding*>> Bindings(const Config& config) {
+  std::map<std::string, std::pair<const ConnectorConfig*, const SyncBinding*>> out;
+  for (const auto& c : config.connectors) {
+    for (const auto& s : c.syncs) out[s.name] = {&c, &s};
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<FleetBinding> FleetBindings(const Config& config, const SyncEngine& engine) {
+  auto all = Bindings(config);
+  std::vector<FleetBinding> out;
+  for (const auto& st : engine.Snapshot()) {
+    auto it = all.find(st.name);
+    if (it == all.end()) continue;
+    const auto& [c, s] = it->second;
+    FleetBinding b{s->name, c->name, s->remote_url, s->branch, s->path, "", "", st.last_error};
+    if (st.state) {
+      b.commit = st.state->last_synced_commit;
+      b.synced_at = st.state->last_success_time;
+    }
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
+void TriggerFleetPush(const Config& config, SyncEngine& engine, const FleetPush& push) {
+  auto all = Bindings(config);
+  for (const auto& name : engine.BindingNames()) {
+    auto it = all.find(name);
+    if (it == all.end()) continue;
+    const SyncBinding& s = *it->second.second;
+    if (s.remote_url == push.remote && s.branch == push.branch) {
+      engine.TriggerRemote(name, "fleet: " + push.reason + " received by " + push.from);
+    }
+  }
+}
+
+FleetPush PushForBinding(const Config& config, const std::string& binding, const std::string& reason) {
+  FleetPush p;
+  auto all = Bindings(config);
+  if (auto it = all.find(binding); it != all.end()) {
+    p.remote = it->second.second->remote_url;
+    p.branch = it->second.second->branch;
+  }
+  p.reason = reason;
+  // The webhook service's reason is "webhook <provider> <delivery id>".
+  if (reason.rfind("webhook ", 0) == 0 && std::count(reason.begin(), reason.end(), ' ') == 2) {
+    p.delivery = reason.substr(reason.rfind(' ') + 1);
+  }
+  return p;
+}
+
+Result<std::unique_ptr<Fleet>> StartFleet(const Config& config, const SecretStore* store, Fleet::Callbacks callbacks) {
+  if (!config.daemon.cluster.configured) return std::unique_ptr<Fleet>();
+  auto options = ClusterClientOptions(config.daemon.cluster, store, config.dir);
+  if (!options.ok()) return options.status();
+  return std::make_unique<Fleet>(config.daemon.cluster, std::move(*options), std::move(callbacks));
+}
+
+}  // namespace gitsyncd

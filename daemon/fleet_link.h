@@ -1,0 +1,30 @@
+// Between `gitsyncd run` and its fleet (cluster/fleet.h): what the instance reports about its
+// bindings, which of them a published push concerns, and the push a webhook trigger makes.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cluster/fleet.h"
+#include "config/config.h"
+#include "config/secret_store.h"
+#include "sync/sync_engine.h"
+
+namespace gitsyncd {
+
+// The bindings `engine` runs, with their last synced commit (from the engine's cached state).
+std::vector<FleetBinding> FleetBindings(const Config& config, const SyncEngine& engine);
+
+// Queues a remote pass of every binding `engine` runs on the push's remote and branch.
+void TriggerFleetPush(const Config& config, SyncEngine& engine, const FleetPush& push);
+
+// The push a webhook delivery for `binding` means: its remote and branch; "" remote when the
+// config has no such binding.
+FleetPush PushForBinding(const Config& config, const std::string& binding, const std::string& reason);
+
+// Starts the fleet of `config.daemon.cluster` (nullptr without `cluster:`); an error only
+// for TLS material that cannot be resolved or loaded: etcd being down is retried, not fatal.
+Result<std::unique_ptr<Fleet>> StartFleet(const Config& config, const SecretStore* store, Fleet::Callbacks callbacks);
+
+}  // namespace gitsyncd

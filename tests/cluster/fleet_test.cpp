@@ -1,0 +1,182 @@
+// Fleet membership and push fan-out against a real etcd: instances register under a lease,
+// leave when stopped, hear each other's pushes (never their own), and re-register after etcd
+// comes back from an outage.
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include "cluster/fleet.h"
+#include "tests/support/etcd_server.h"
+#include "tests/support/wait_for.h"
+
+using namespace gitsyncd;
+using namespace gitsyncd::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+ClusterConfig Cluster(const EtcdCluster& etcd, const std::string& name, std::vector<std::string> selectors) {
+  ClusterConfig c;
+  c.configured = true;
+  c.endpoints = etcd.endpoints();
+  c.name = name;
+  c.selectors = std::move(selectors);
+  c.lease_ttl = 2s;
+  return c;
+}
+
+EtcdClientOptions Client(const EtcdCluster& etcd) {
+  EtcdClientOptions o;
+  o.endpoints = etcd.endpoints();
+  o.timeout = 1000ms;
+  return o;
+}
+
+struct Heard {
+  std::mutex mu;
+  std::vector<FleetPush> pushes;
+  std::atomic<int> owner_changes{0};
+  Fleet::Callbacks Callbacks(std::string commit) {
+    return {[commit] {
+              return std::vector<FleetBinding>{{"app", "team", "https://git.example/app.git", "main", "", commit,
+                                                "2026-11-30T00:00:00Z", ""}};
+            },
+            [this](const FleetPush& p) {
+              std::lock_guard<std::mutex> lock(mu);
+              pushes.push_back(p);
+            },
+            [] { return std::vector<std::string>{"on-nfs"}; },
+            [this] { ++owner_changes; }};
+  }
+  size_t size() {
+    std::lock_guard<std::mutex> lock(mu);
+    return pushes.size();
+  }
+};
+
+std::vector<std::string> Names(EtcdClient& client, const ClusterConfig& c) {
+  std::vector<std::string> out;
+  auto members = ListMembers(client, c);
+  if (members.ok()) {
+    for (const auto& m : *members) out.push_back(m.name);
+  }
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(fleet)
+
+BOOST_AUTO_TEST_CASE(instances_register_with_their_bindings_and_leave_when_stopped) {
+  EtcdCluster etcd;
+  Heard ha, hb;
+  auto a = std::make_unique<Fleet>(Cluster(etcd, "alpha", {"linux"}), Client(etcd), ha.Callbacks("c0ffee"));
+  auto b = std::make_unique<Fleet>(Cluster(etcd, "beta", {"linux", "eu"}), Client(etcd), hb.Callbacks(""));
+  EtcdClient reader(Client(etcd));
+  ClusterConfig view = Cluster(etcd, "reader", {});
+  BOOST_REQUIRE(WaitFor([&] { return Names(reader, view) == std::vector<std::string>{"alpha", "beta"}; }, 10s));
+  auto members = ListMembers(reader, view);
+  BOOST_REQUIRE(members.ok());
+  BOOST_TEST((*members)[1].selectors == (std::vector<std::string>{"linux", "eu"}), boost::test_tools::per_element());
+  BOOST_REQUIRE_EQUAL((*members)[0].bindings.size(), 1u);
+  BOOST_TEST((*members)[0].bindings[0].commit == "c0ffee");
+  BOOST_TEST(a->registered());
+  // A stopped instance revokes its lease: it is gone at once, not a TTL later.
+  b.reset();
+  BOOST_TEST(Names(reader, view) == std::vector<std::string>{"alpha"}, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_published_push_reaches_every_other_instance_once) {
+  EtcdCluster etcd;
+  Heard ha, hb;
+  Fleet a(Cluster(etcd, "alpha", {}), Client(etcd), ha.Callbacks(""));
+  Fleet b(Cluster(etcd, "beta", {}), Client(etcd), hb.Callbacks(""));
+  BOOST_REQUIRE(WaitFor([&] { return a.registered() && b.registered(); }, 10s));
+  std::this_thread::sleep_for(300ms);  // both watches are set up
+  a.Publish({"https://git.example/app.git", "main", "abc123", "", "webhook github d-1", "", ""});
+  BOOST_REQUIRE(WaitFor([&] { return hb.size() == 1; }, 10s));
+  {
+    std::lock_guard<std::mutex> lock(hb.mu);
+    BOOST_TEST(hb.pushes[0].remote == "https://git.example/app.git");
+    BOOST_TEST(hb.pushes[0].branch == "main");
+    BOOST_TEST(hb.pushes[0].commit == "abc123");
+    BOOST_TEST(hb.pushes[0].from == "alpha");
+  }
+  std::this_thread::sleep_for(500ms);
+  BOOST_TEST(ha.size() == 0u);  // the receiver already triggered its own bindings
+  BOOST_TEST(hb.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_redelivery_received_by_another_instance_is_not_published_again) {
+  EtcdCluster etcd;
+  Heard ha, hb, hc;
+  Fleet a(Cluster(etcd, "alpha", {}), Client(etcd), ha.Callbacks(""));
+  Fleet b(Cluster(etcd, "beta", {}), Client(etcd), hb.Callbacks(""));
+  Fleet c(Cluster(etcd, "gamma", {}), Client(etcd), hc.Callbacks(""));
+  BOOST_REQUIRE(WaitFor([&] { return a.registered() && b.registered() && c.registered(); }, 10s));
+  std::this_thread::sleep_for(300ms);
+  FleetPush push{"https://git.example/app.git", "main", "abc", "", "webhook github d-7", "", "d-7"};
+  a.Publish(push);
+  BOOST_REQUIRE(WaitFor([&] { return hc.size() == 1; }, 10s));
+  b.Publish(push);  // the provider redelivered it, and the load balancer chose beta
+  FleetPush other = push;
+  other.branch = "release";  // the same delivery moved a second branch: that is news
+  b.Publish(other);
+  BOOST_REQUIRE(WaitFor([&] { return hc.size() == 2; }, 10s));
+  std::this_thread::sleep_for(500ms);
+  std::lock_guard<std::mutex> lock(hc.mu);
+  BOOST_REQUIRE_EQUAL(hc.pushes.size(), 2u);
+  BOOST_TEST(hc.pushes[1].branch == "release");
+}
+
+BOOST_AUTO_TEST_CASE(one_instance_owns_an_exclusive_binding_and_another_takes_it_when_the_owner_is_gone) {
+  EtcdCluster etcd;
+  Heard ha, hb;
+  auto a = std::make_unique<Fleet>(Cluster(etcd, "alpha", {}), Client(etcd), ha.Callbacks(""));
+  BOOST_REQUIRE(WaitFor([&] { return a->Owned().count("on-nfs") == 1; }, 10s));
+  Fleet b(Cluster(etcd, "beta", {}), Client(etcd), hb.Callbacks(""));
+  BOOST_REQUIRE(WaitFor([&] { return b.registered(); }, 10s));
+  std::this_thread::sleep_for(3s);  // several election rounds: beta never wins while alpha lives
+  BOOST_TEST(b.Owned().empty());
+  BOOST_TEST(ha.owner_changes == 1);
+  BOOST_TEST(etcd.GetPrefix("/gitsyncd/owners/on-nfs").find("alpha") != std::string::npos);
+  a.reset();  // stops, revoking its lease
+  BOOST_TEST(WaitFor([&] { return b.Owned().count("on-nfs") == 1; }, 5s));
+  BOOST_TEST(hb.owner_changes == 1);
+}
+
+BOOST_AUTO_TEST_CASE(an_owner_cut_off_from_etcd_gives_its_exclusive_bindings_up_before_its_lease_can_expire) {
+  EtcdCluster etcd;
+  Heard ha;
+  Fleet a(Cluster(etcd, "alpha", {}), Client(etcd), ha.Callbacks(""));
+  BOOST_REQUIRE(WaitFor([&] { return a.Owned().count("on-nfs") == 1; }, 10s));
+  etcd.Stop(0);
+  auto cut = std::chrono::steady_clock::now();
+  BOOST_REQUIRE(WaitFor([&] { return a.Owned().empty(); }, 10s));
+  BOOST_TEST((std::chrono::steady_clock::now() - cut < 2s));  // 3/4 of the 2 s lease, give or take a request
+}
+
+BOOST_AUTO_TEST_CASE(an_instance_re_registers_and_resumes_its_watch_after_an_etcd_outage) {
+  EtcdCluster etcd;
+  Heard ha, hb;
+  Fleet a(Cluster(etcd, "alpha", {}), Client(etcd), ha.Callbacks(""));
+  Fleet b(Cluster(etcd, "beta", {}), Client(etcd), hb.Callbacks(""));
+  BOOST_REQUIRE(WaitFor([&] { return a.registered() && b.registered(); }, 10s));
+  etcd.Stop(0);
+  BOOST_TEST(WaitFor([&] { return !a.last_error().empty() && !a.registered(); }, 10s));
+  BOOST_TEST(a.last_error().find("127.0.0.1") != std::string::npos, a.last_error());
+  a.Publish({"https://git.example/app.git", "main", "def456", "", "webhook during outage", "", ""});
+  // Longer than the lease: etcd expires both leases when it is back; both register again.
+  std::this_thread::sleep_for(2500ms);
+  etcd.Start(0);
+  EtcdClient reader(Client(etcd));
+  ClusterConfig view = Cluster(etcd, "reader", {});
+  BOOST_TEST(WaitFor([&] { return Names(reader, view) == std::vector<std::string>{"alpha", "beta"}; }, 20s));
+  BOOST_TEST(WaitFor([&] { return a.last_error().empty(); }, 10s));
+  // The push queued while etcd was away is delivered after it returns.
+  BOOST_TEST(WaitFor([&] { return hb.size() == 1; }, 20s));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
