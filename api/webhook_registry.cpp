@@ -19,7 +19,7 @@ size_t Keeper(const std::vector<const RemoteHook*>& ours, const std::string& url
 }  // namespace
 
 Result<HookChanges> EnsureHook(RepoHooks& api, const WantedHook& hook, const std::string& url_prefix,
-                               bool secret_changed, bool dry_run) {
+                               bool secret_changed, bool dry_run, bool create) {
   if (hook.url.rfind(url_prefix, 0) != 0) return Status::InvalidArgument("the hook URL is not under " + url_prefix);
   auto listed = api.ListHooks();
   if (!listed.ok()) return listed.status();
@@ -29,6 +29,10 @@ Result<HookChanges> EnsureHook(RepoHooks& api, const WantedHook& hook, const std
   }
   HookChanges out;
   std::string repo = api.RepoName();
+  if (ours.empty() && !create) {
+    out.actions.push_back(repo + ": no gitsyncd webhook registered (left as it is)");
+    return out;
+  }
   if (ours.empty()) {
     out.actions.push_back(repo + ": create the webhook");
     ++out.created;

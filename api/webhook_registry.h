@@ -18,9 +18,9 @@ struct HookChanges {
 
 // Makes `hook` the one hook under `url_prefix`. `secret_changed`: the secret differs from the
 // one last registered (providers never show it back), so a matching hook is updated too.
-// `dry_run`: only says what it would do.
+// `dry_run`: only says what it would do. `create`: false = only correct hooks that exist.
 Result<HookChanges> EnsureHook(RepoHooks& api, const WantedHook& hook, const std::string& url_prefix,
-                               bool secret_changed, bool dry_run);
+                               bool secret_changed, bool dry_run, bool create = true);
 
 // Removes every hook under `url_prefix`.
 Result<HookChanges> RemoveHooks(RepoHooks& api, const std::string& url_prefix, bool dry_run);
