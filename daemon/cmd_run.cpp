@@ -18,6 +18,7 @@
 #include "daemon/import_jobs.h"
 #include "daemon/instance_lock.h"
 #include "daemon/logging.h"
+#include "daemon/managed_webhooks.h"
 #include "daemon/remote_credentials.h"
 #include "daemon/service_notifier.h"
 #include "sync/remote_auth.h"
@@ -80,6 +81,42 @@ std::map<std::string, VerifyPolicy> WebhookPolicies(const Config& c, const Secre
 void UseConfig(HttpFrontend* http, const RunningConfig& rc) {
   http->Use(rc.config, rc.engine, rc.webhook_policies);
 }
+
+// webhook.manage: after each start and reload the hooks are made sure of on a thread of their
+// own (provider APIs can be slow; nothing waits for them), then the listener re-reads the
+// tokens in case a first one was made. Failures are logged; the next reload tries again.
+class HookKeeper {
+ public:
+  explicit HookKeeper(HttpFrontend** http) : http_(http) {}
+  ~HookKeeper() {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& j : jobs_) j.wait();
+  }
+  void Start(std::shared_ptr<RunningConfig> rc) {
+    bool any = false;
+    for (const auto& c : rc->config.connectors) any = any || c.webhook.manage;
+    if (!any) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    std::erase_if(jobs_, [](auto& j) { return j.wait_for(std::chrono::seconds(0)) == std::future_status::ready; });
+    jobs_.push_back(std::async(std::launch::async, [this, rc] { Ensure(*rc); }));
+  }
+
+ private:
+  void Ensure(RunningConfig& rc) {
+    for (const auto& c : rc.config.connectors) {
+      if (!c.webhook.manage) continue;
+      for (const auto& o : SyncConnectorHooks(rc.config, c, rc.store ? &*rc.store : nullptr, HookAction::kRegister,
+                                              false)) {
+        for (const auto& line : o.changes.actions) spdlog::info("webhook of '{}': {}", c.name, line);
+        if (!o.status.ok()) spdlog::error("webhook of '{}' in {}: {}", c.name, o.repo, o.status.message());
+      }
+    }
+    if (*http_) UseConfig(*http_, rc);
+  }
+  HttpFrontend** http_;
+  std::mutex mu_;
+  std::vector<std::future<void>> jobs_;
+};
 
 std::optional<SecretStore> OpenStoreIfPresent(const DaemonConfig& daemon) {
   auto store = CliContext::OpenStore(daemon);
@@ -202,7 +239,7 @@ std::string Summary(const Config& c) {
 // period, then their I/O is cancelled), start the new one. A rejected or failing config leaves
 // the previous one running. Returns the STATUS line, or nullopt when nothing can run.
 std::optional<std::string> Reload(const CliContext& ctx, CurrentConfig* current, HttpFrontend* http,
-                                  const std::atomic<bool>* shutting_down) {
+                                  const std::atomic<bool>* shutting_down, HookKeeper* hooks) {
   spdlog::info("reloading config {}", ctx.config_dir);
   std::shared_ptr<RunningConfig> old = current->Get();
   auto fresh = ctx.LoadConfigOrReport();
@@ -228,6 +265,7 @@ std::optional<std::string> Reload(const CliContext& ctx, CurrentConfig* current,
   } else if (WantsListener(rc->config)) {
     spdlog::warn("the new config enables webhooks or `listen`; the listener starts at the next restart");
   }
+  hooks->Start(rc);
   spdlog::info("reloaded: {}", Summary(rc->config));
   return Summary(rc->config);
 }
@@ -269,6 +307,8 @@ int Run(CliContext& ctx) {
   std::shared_ptr<RunningConfig> first = current.Get();
   ImportJobs import_jobs;
   std::unique_ptr<HttpFrontend> http;
+  HttpFrontend* http_raw = nullptr;  // the hook keeper's view of the listener, once it runs
+  HookKeeper hook_keeper(&http_raw);
   if (WantsListener(first->config)) {
     http = std::make_unique<HttpFrontend>(first->config.daemon, &import_jobs);
     UseConfig(http.get(), *first);
@@ -284,6 +324,8 @@ int Run(CliContext& ctx) {
   });
   if (!control.ok()) return UserError(control.status().message());
   if (http) http->SetReady(true);
+  http_raw = http.get();
+  hook_keeper.Start(current.Get());
 
   ServiceNotifier notifier;
   spdlog::info("gitsyncd running: {} (config {})", Summary(first->config), ctx.config_dir);
@@ -300,7 +342,8 @@ int Run(CliContext& ctx) {
   int exit_code = kExitOk;
   auto start_reload = [&] {
     notifier.Reloading();
-    reload = std::async(std::launch::async, Reload, std::cref(ctx), &current, http.get(), &shutting_down);
+    reload = std::async(std::launch::async, Reload, std::cref(ctx), &current, http.get(), &shutting_down,
+                        &hook_keeper);
   };
   for (;;) {
     siginfo_t info{};

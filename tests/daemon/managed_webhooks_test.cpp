@@ -1,14 +1,20 @@
 // `gitsyncd webhook register/unregister`, `webhook-url --rotate` and `test-connection` against
 // the provider API test server (tests/support/provider_api_server.py): what the provider holds
 // afterwards, as a person looking at the repository's webhook settings would see it.
+#include <signal.h>
+
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include "tests/support/daemon_process.h"
 #include "tests/support/git_cli.h"
 #include "tests/support/git_servers.h"
+#include "tests/support/http_client.h"
+#include "tests/support/wait_for.h"
+#include "webhooks/webhook_verifier.h"
 
 using namespace gitsyncd::testing;
+using namespace std::chrono_literals;
 namespace json = boost::json;
 
 namespace {
@@ -112,6 +118,46 @@ BOOST_AUTO_TEST_CASE(a_token_without_the_hook_permission_is_told_which_one) {
   BOOST_TEST(r.err.find("it needs the 'admin:repo_hook' scope (classic token) or the repository permission "
                         "'Webhooks: Read and write' (fine-grained token)") != std::string::npos, r.err);
   BOOST_TEST(r.err.find("ghp-tok") == std::string::npos);
+}
+
+// webhook.manage through `gitsyncd run`: the daemon registers the hook at start, and a signed
+// push delivered to the registered URL syncs the folder.
+BOOST_AUTO_TEST_CASE(the_daemon_registers_managed_hooks_and_a_delivery_through_one_syncs) {
+  int port = FreePort();
+  std::string local = dir / "srv";
+  WriteFile(cfg + "/gitsyncd.yaml", "state_dir: " + (dir / "state") + "\nca_file: " + api->ca_file() +
+                                        "\nlisten:\n  port: " + std::to_string(port) +
+                                        "\n  public_url: https://hooks.example.com\n");
+  WriteFile(cfg + "/connectors.d/site.yaml",
+            "name: Site\nprovider: github\nurl: https://github.acme.example/acme/site.git\n"
+            "api:\n  token: {env: GH_TOKEN}\n  url: " + api->api_url() +
+                "\nfetch: api\nwebhook:\n  enabled: true\n  manage: true\n  poll_interval: 0\n"
+                "  secret: {env: HOOK_SECRET}\nsyncs:\n  - name: site\n    local: " + local +
+                "\n    direction: pull\n");
+  DaemonProcess daemon(binary, cfg, dir.path(), env);
+  BOOST_REQUIRE_MESSAGE(daemon.WaitForNotify("READY=1"), daemon.Log());
+  BOOST_REQUIRE_MESSAGE(WaitFor([&] { return Hooks().size() == 1u; }, 20s), daemon.Log());
+  BOOST_REQUIRE_MESSAGE(WaitFor([&] { return FileExists(local + "/index.html"); }), daemon.Log());
+
+  GitClone person(bare, dir / "person2");
+  person.Write("index.html", "hello\n");
+  BOOST_REQUIRE(person.CommitAndPush("edit"));
+  std::string url = Url(Hooks()[0]);
+  std::string path = url.substr(std::string("https://hooks.example.com").size());
+  std::string body = "{\"ref\": \"refs/heads/main\", \"before\": \"\", \"after\": \"" + person.Head() +
+                     "\", \"repository\": {\"full_name\": \"acme/site\", \"name\": \"site\"}}";
+  HttpReply hook = HttpExchange(port, BuildRequest("POST", path,
+                                                   {{"Content-Type", "application/json"},
+                                                    {"X-GitHub-Event", "push"},
+                                                    {"X-GitHub-Delivery", "managed-1"},
+                                                    {"X-Hub-Signature-256",
+                                                     "sha256=" + gitsyncd::HmacHex("hook-s3cret", body)}},
+                                                   body));
+  BOOST_TEST(hook.status == 202, hook.body);
+  BOOST_TEST(WaitFor([&] { return ReadFile(local + "/index.html") == "hello\n"; }, 10s), daemon.Log());
+  daemon.Signal(SIGTERM);
+  BOOST_TEST(daemon.Wait() == 0);
+  BOOST_TEST(daemon.Log().find("hook-s3cret") == std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
