@@ -51,6 +51,10 @@ Status AzureApi::LoadIds() {
 }
 
 std::string AzureApi::SubscriptionBody(const WantedHook& hook) const {
+  // The listener takes a secret with ':' as user:password, as a person would type it here.
+  size_t colon = hook.secret.find(':');
+  std::string user = colon == std::string::npos ? "gitsyncd" : hook.secret.substr(0, colon);
+  std::string password = colon == std::string::npos ? hook.secret : hook.secret.substr(colon + 1);
   return json::serialize(json::object{
       {"publisherId", "tfs"},
       {"eventType", "git.push"},
@@ -59,8 +63,8 @@ std::string AzureApi::SubscriptionBody(const WantedHook& hook) const {
       {"consumerActionId", "httpRequest"},
       {"publisherInputs", json::object{{"projectId", project_id_}, {"repository", repo_id_}, {"branch", ""}}},
       {"consumerInputs", json::object{{"url", hook.url},
-                                      {"basicAuthUsername", "gitsyncd"},
-                                      {"basicAuthPassword", hook.secret},
+                                      {"basicAuthUsername", user},
+                                      {"basicAuthPassword", password},
                                       {"resourceDetailsToSend", "all"}}}});
 }
 
