@@ -13,6 +13,7 @@
 
 #include "daemon/binding_control.h"
 #include "daemon/cli.h"
+#include "daemon/commit_status_reporter.h"
 #include "daemon/control_socket.h"
 #include "daemon/http_frontend.h"
 #include "daemon/import_jobs.h"
@@ -34,6 +35,7 @@ namespace json = boost::json;
 struct RunningConfig {
   Config config;
   std::optional<SecretStore> store;
+  std::unique_ptr<CommitStatusReporter> statuses;  // outlives the engine, whose passes feed it
   std::shared_ptr<SyncEngine> engine;
   std::map<std::string, VerifyPolicy> webhook_policies;
 };
@@ -140,6 +142,12 @@ Result<std::shared_ptr<RunningConfig>> StartConfig(Config config) {
   options.workers = rc->config.daemon.workers;
   options.workers_per_remote = rc->config.daemon.workers_per_remote;
   options.io_timeout = rc->config.daemon.io_timeout;
+  bool report = false;
+  for (const auto& c : rc->config.connectors) report = report || c.report_status;
+  if (report) {
+    rc->statuses = std::make_unique<CommitStatusReporter>(rc->config, rc->store ? &*rc->store : nullptr);
+    options.on_pass = [raw](const PassEvent& e) { raw->statuses->OnPass(e); };
+  }
   rc->engine = std::make_shared<SyncEngine>(
       rc->config,
       [raw](const ConnectorConfig& c, const SyncBinding& s) {

@@ -120,18 +120,19 @@ BOOST_AUTO_TEST_CASE(a_token_without_the_hook_permission_is_told_which_one) {
   BOOST_TEST(r.err.find("ghp-tok") == std::string::npos);
 }
 
-// webhook.manage through `gitsyncd run`: the daemon registers the hook at start, and a signed
-// push delivered to the registered URL syncs the folder.
-BOOST_AUTO_TEST_CASE(the_daemon_registers_managed_hooks_and_a_delivery_through_one_syncs) {
+// webhook.manage and report_status through `gitsyncd run`: the daemon registers the hook at
+// start, a signed push delivered to the registered URL syncs the folder, and the synced commit
+// gets the binding's status.
+BOOST_AUTO_TEST_CASE(the_daemon_registers_managed_hooks_and_a_delivery_through_one_syncs_and_is_reported) {
   int port = FreePort();
   std::string local = dir / "srv";
   WriteFile(cfg + "/gitsyncd.yaml", "state_dir: " + (dir / "state") + "\nca_file: " + api->ca_file() +
-                                        "\nlisten:\n  port: " + std::to_string(port) +
+                                        "\ninstance: e2e\nlisten:\n  port: " + std::to_string(port) +
                                         "\n  public_url: https://hooks.example.com\n");
   WriteFile(cfg + "/connectors.d/site.yaml",
             "name: Site\nprovider: github\nurl: https://github.acme.example/acme/site.git\n"
             "api:\n  token: {env: GH_TOKEN}\n  url: " + api->api_url() +
-                "\nfetch: api\nwebhook:\n  enabled: true\n  manage: true\n  poll_interval: 0\n"
+                "\nfetch: api\nreport_status: true\nwebhook:\n  enabled: true\n  manage: true\n  poll_interval: 0\n"
                 "  secret: {env: HOOK_SECRET}\nsyncs:\n  - name: site\n    local: " + local +
                 "\n    direction: pull\n");
   DaemonProcess daemon(binary, cfg, dir.path(), env);
@@ -155,6 +156,18 @@ BOOST_AUTO_TEST_CASE(the_daemon_registers_managed_hooks_and_a_delivery_through_o
                                                    body));
   BOOST_TEST(hook.status == 202, hook.body);
   BOOST_TEST(WaitFor([&] { return ReadFile(local + "/index.html") == "hello\n"; }, 10s), daemon.Log());
+  // The provider shows the binding's status on the synced commit.
+  auto statuses = [&] {
+    json::value v = json::parse(api->AdminState());
+    const json::value* list = v.at("statuses").as_object().if_contains("github acme/site " + person.Head());
+    return list ? list->as_array() : json::array{};
+  };
+  BOOST_REQUIRE_MESSAGE(WaitFor([&] { return !statuses().empty(); }, 10s), daemon.Log());
+  json::value status = statuses().back();
+  BOOST_TEST(json::value_to<std::string>(status.at("state")) == "success");
+  BOOST_TEST(json::value_to<std::string>(status.at("context")) == "gitsyncd/e2e/site");
+  BOOST_TEST(json::value_to<std::string>(status.at("target_url")) == "https://hooks.example.com/");
+  BOOST_TEST(json::value_to<std::string>(status.at("description")).rfind("synced: ", 0) == 0u);
   daemon.Signal(SIGTERM);
   BOOST_TEST(daemon.Wait() == 0);
   BOOST_TEST(daemon.Log().find("hook-s3cret") == std::string::npos);
