@@ -24,6 +24,13 @@ inline const boost::json::value* Member(const boost::json::value* v, std::string
 inline std::string Str(const boost::json::value* v) {
   return v && v->is_string() ? std::string(v->as_string()) : std::string();
 }
+// A list of strings as "a, b" (other members as "?"); "" when it is no list.
+inline std::string StrList(const boost::json::value* v) {
+  std::string out;
+  if (!v || !v->is_array()) return out;
+  for (const auto& x : v->as_array()) out += (out.empty() ? "" : ", ") + (x.is_string() ? std::string(x.as_string()) : "?");
+  return out;
+}
 inline bool True(const boost::json::value* v) { return v && v->is_bool() && v->as_bool(); }
 
 // A Git object id: 40 (SHA-1) or 64 (SHA-256) hex digits.

@@ -22,6 +22,7 @@
 #include <functional>
 
 #include "api/provider_api.h"
+#include "api/repo_hooks.h"
 
 namespace gitsyncd {
 
@@ -30,7 +31,19 @@ namespace gitsyncd {
 // SSH; "" when it cannot be told (Azure DevOps Server over SSH: set api.url).
 std::string AzureApiBase(const std::string& remote_url);
 
-class AzureApi : public ProviderApi {
+// Service hooks and statuses (azure_hooks.cpp), https://learn.microsoft.com/en-us/rest/api/azure/devops/hooks/
+// subscriptions and .../git/statuses (subscriptions live in the organization, {org} = {base} minus the project):
+//   GET    {base}/_apis/git/repositories/{repo} -> {"id", "project": {"id"}}  (the ids a subscription names)
+//   GET    {org}/_apis/hooks/subscriptions?publisherId=tfs&eventType=git.push&consumerId=webHooks
+//          &consumerActionId=httpRequest -> {"count", "value": [{"id", "status", "publisherInputs": {"projectId",
+//          "repository"}, "consumerInputs": {"url", "basicAuthUsername", "resourceDetailsToSend", ...}}]}
+//   POST   {org}/_apis/hooks/subscriptions {"publisherId": "tfs", "eventType": "git.push", "resourceVersion": "1.0",
+//          "consumerId": "webHooks", "consumerActionId": "httpRequest", "publisherInputs", "consumerInputs": {"url",
+//          "basicAuthUsername", "basicAuthPassword", "resourceDetailsToSend": "all"}} -> 200
+//   PUT    {org}/_apis/hooks/subscriptions/{id} (the same) -> 200;  DELETE {org}/_apis/hooks/subscriptions/{id} -> 204
+//   POST   {base}/_apis/git/repositories/{repo}/commits/{sha}/statuses {"state": succeeded|failed, "description",
+//          "targetUrl", "context": {"genre", "name"}} -> 201
+class AzureApi : public ProviderApi, public RepoHooks {
  public:
   explicit AzureApi(ApiTarget target);
   Result<ApiAccess> CheckAccess() override;
@@ -42,7 +55,20 @@ class AzureApi : public ProviderApi {
   Result<std::vector<RemoteRepo>> ListRepositories(const std::string& account) override;
   Result<std::string> Commit(const CommitRequest& request) override;
 
+ Result<std::vector<RemoteHook>> ListHooks() override;
+  Status CreateHook(const WantedHook& hook) override;
+  Status UpdateHook(const std::string& id, const WantedHook& hook) override;
+  Status DeleteHook(const std::string& id) override;
+  Status PostCommitStatus(const CommitStatusReport& report) override;
+  std::string RepoName() const override { return target_.repo; }
+
  private:
+  // A hook or status request to {url}?{query}&api-version=; `body` JSON (empty: none).
+  Result<HttpsResponse> Admin(const std::string& method, const std::string& url, const std::string& query,
+                              const std::string& body, const std::string& what, const std::string& needs);
+  Status LoadIds();  // repo_id_, project_id_
+  std::string SubscriptionBody(const WantedHook& hook) const;
+  std::string repo_id_, project_id_;
   Result<HttpsResponse> Call(const std::string& path, const std::string& query, const std::string& what,
                              const std::string& download_to = "", uint64_t max = 0);
   Result<HttpsResponse> Write(const std::string& path, const std::string& body, const std::string& what);

@@ -19,10 +19,19 @@
 #pragma once
 
 #include "api/provider_api.h"
+#include "api/repo_hooks.h"
 
 namespace gitsyncd {
 
-class BitbucketCloudApi : public ProviderApi {
+// Hooks and statuses (bitbucket_cloud_hooks.cpp), https://developer.atlassian.com/cloud/bitbucket/rest/
+// api-group-repositories/#api-repositories-workspace-repo-slug-hooks-get and api-group-commit-statuses:
+//   GET    /2.0/repositories/{ws}/{repo}/hooks?pagelen=100 -> {"values": [{"uuid", "url", "description", "active",
+//          "events": ["repo:push"], "secret_set", "skip_cert_verification"}], "next"}
+//   POST   .../hooks {"description", "url", "active", "events", "secret"} -> 201;  PUT .../hooks/{uid} -> 200
+//   DELETE .../hooks/{uid} -> 204
+//   POST   .../commit/{sha}/statuses/build {"key", "state": SUCCESSFUL|FAILED, "name", "url", "description"} -> 201
+//          (a second status with the same key replaces the first)
+class BitbucketCloudApi : public ProviderApi, public RepoHooks {
  public:
   explicit BitbucketCloudApi(ApiTarget target);
   Result<ApiAccess> CheckAccess() override;
@@ -35,7 +44,17 @@ class BitbucketCloudApi : public ProviderApi {
   Result<std::string> Commit(const CommitRequest& request) override;
   Result<std::vector<RemoteRepo>> ListRepositories(const std::string& account) override;
 
+ Result<std::vector<RemoteHook>> ListHooks() override;
+  Status CreateHook(const WantedHook& hook) override;
+  Status UpdateHook(const std::string& id, const WantedHook& hook) override;
+  Status DeleteHook(const std::string& id) override;
+  Status PostCommitStatus(const CommitStatusReport& report) override;
+  std::string RepoName() const override { return target_.repo; }
+
  private:
+  // A hook or status request to {url}; `body` JSON (empty: none).
+  Result<HttpsResponse> Admin(const std::string& method, const std::string& url, const std::string& body,
+                              const std::string& what, const std::string& needs);
   // GET {base}{path} (or a full `url` from a "next" link, which must stay in {base}).
   Result<HttpsResponse> Call(const std::string& url, const std::string& what, const std::string& download_to = "",
                              uint64_t max = 0);

@@ -18,10 +18,19 @@
 #pragma once
 
 #include "api/provider_api.h"
+#include "api/repo_hooks.h"
 
 namespace gitsyncd {
 
-class BitbucketServerApi : public ProviderApi {
+// Hooks and statuses (bitbucket_server_hooks.cpp), https://developer.atlassian.com/server/bitbucket/rest/
+// (Repository: webhooks) and .../how-tos/updating-build-status-for-commits:
+//   GET    {repo}/webhooks?start=&limit=100 -> {"values": [{"id", "name", "events", "configuration", "url", "active"}],
+//          "isLastPage", "nextPageStart"}
+//   POST   {repo}/webhooks {"name", "events": ["repo:refs_changed"], "configuration": {"secret"}, "url", "active"}
+//          -> 201;  PUT {repo}/webhooks/{id} -> 200;  DELETE {repo}/webhooks/{id} -> 204
+//   POST   {repo}/commits/{sha}/builds {"key", "state": SUCCESSFUL|FAILED, "url", "name", "description"} -> 204
+// ({repo} = {base}/rest/api/1.0/projects/{key}/repos/{slug})
+class BitbucketServerApi : public ProviderApi, public RepoHooks {
  public:
   explicit BitbucketServerApi(ApiTarget target);
   Result<ApiAccess> CheckAccess() override;
@@ -33,7 +42,17 @@ class BitbucketServerApi : public ProviderApi {
   Result<std::vector<RemoteRepo>> ListRepositories(const std::string& account) override;
   Result<std::string> Commit(const CommitRequest& request) override;
 
+ Result<std::vector<RemoteHook>> ListHooks() override;
+  Status CreateHook(const WantedHook& hook) override;
+  Status UpdateHook(const std::string& id, const WantedHook& hook) override;
+  Status DeleteHook(const std::string& id) override;
+  Status PostCommitStatus(const CommitStatusReport& report) override;
+  std::string RepoName() const override { return target_.repo; }
+
  private:
+  // A hook or status request to {url}; `body` JSON (empty: none).
+  Result<HttpsResponse> Admin(const std::string& method, const std::string& url, const std::string& body,
+                              const std::string& what, const std::string& needs);
   Result<HttpsResponse> Call(const std::string& path, const std::string& what, const std::string& download_to = "",
                              uint64_t max = 0);
   Result<HttpsResponse> Write(const std::string& method, const std::string& path, const std::string& content_type,

@@ -67,13 +67,17 @@ GitHubApi::GitHubApi(ApiTarget target) : target_(std::move(target)), client_(tar
   if (target_.api_base.empty()) target_.api_base = "https://api.github.com";
 }
 
+HeaderList GitHubApi::Headers(bool raw) const {
+  return {{"Accept", raw ? "application/vnd.github.raw+json" : "application/vnd.github+json"},
+          {"Authorization", "Bearer " + target_.token},
+          {"X-GitHub-Api-Version", "2022-11-28"}};
+}
+
+std::string GitHubApi::RepoUrl() const { return target_.api_base + "/repos/" + UrlEncodePath(target_.repo); }
+
 Result<HttpsResponse> GitHubApi::Call(const std::string& path, const std::string& what, bool raw,
                                       const std::string& download_to, uint64_t max) {
-  HeaderList headers{{"Accept", raw ? "application/vnd.github.raw+json" : "application/vnd.github+json"},
-                     {"Authorization", "Bearer " + target_.token},
-                     {"X-GitHub-Api-Version", "2022-11-28"}};
-  std::string url = target_.api_base + "/repos/" + UrlEncodePath(target_.repo) + path;
-  auto res = ApiGet(client_, target_, url, headers, download_to, max);
+  auto res = ApiGet(client_, target_, RepoUrl() + path, Headers(raw), download_to, max);
   return api_answer::Checked(std::move(res), what, target_.api_base, target_.repo);
 }
 
@@ -227,12 +231,9 @@ Result<std::vector<RemoteEntry>> GitHubApi::ListFolder(const std::string& commit
 Result<HttpsResponse> GitHubApi::Write(const std::string& method, const std::string& path, const std::string& body,
                                        const std::string& what,
                                        const std::function<bool(int, const std::string&)>& moved) {
-  HeaderList headers{{"Accept", "application/vnd.github+json"},
-                     {"Authorization", "Bearer " + target_.token},
-                     {"X-GitHub-Api-Version", "2022-11-28"},
-                     {"Content-Type", "application/json"}};
-  std::string url = target_.api_base + "/repos/" + UrlEncodePath(target_.repo) + path;
-  return api_answer::CheckedWrite(ApiSend(client_, target_, method, url, headers, body), "GitHub: " + what,
+  HeaderList headers = Headers(false);
+  headers.emplace_back("Content-Type", "application/json");
+  return api_answer::CheckedWrite(ApiSend(client_, target_, method, RepoUrl() + path, headers, body), "GitHub: " + what,
                                   target_.api_base, target_.repo, "the 'repo' scope (classic) or Contents: write",
                                   moved);
 }

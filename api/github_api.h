@@ -23,10 +23,19 @@
 #include <map>
 
 #include "api/provider_api.h"
+#include "api/repo_hooks.h"
 
 namespace gitsyncd {
 
-class GitHubApi : public ProviderApi {
+// Hooks and statuses (github_hooks.cpp), https://docs.github.com/en/rest/repos/webhooks,
+// .../webhooks/repo-deliveries and .../commits/statuses:
+//   GET    /repos/{o}/{r}/hooks?per_page=100&page=N -> [{"id", "name": "web", "active", "events", "config": {"url",
+//          "content_type", "insecure_ssl"}}]
+//   POST   /repos/{o}/{r}/hooks {"name": "web", "active", "events": ["push"], "config": {...,"secret"}} -> 201
+//   PATCH  /repos/{o}/{r}/hooks/{id} (same fields) -> 200;  DELETE /repos/{o}/{r}/hooks/{id} -> 204
+//   GET    /repos/{o}/{r}/hooks/{id}/deliveries?per_page=1 -> [{"delivered_at", "status", "status_code", ...}]
+//   POST   /repos/{o}/{r}/statuses/{sha} {"state": success|failure, "target_url", "description", "context"} -> 201
+class GitHubApi : public ProviderApi, public RepoHooks {
  public:
   explicit GitHubApi(ApiTarget target);
   Result<ApiAccess> CheckAccess() override;
@@ -38,7 +47,19 @@ class GitHubApi : public ProviderApi {
   Result<std::vector<RemoteRepo>> ListRepositories(const std::string& account) override;
   Result<std::string> Commit(const CommitRequest& request) override;
 
+ Result<std::vector<RemoteHook>> ListHooks() override;
+  Status CreateHook(const WantedHook& hook) override;
+  Status UpdateHook(const std::string& id, const WantedHook& hook) override;
+  Status DeleteHook(const std::string& id) override;
+  Result<HookDelivery> LastDelivery(const std::string& id) override;
+  Status PostCommitStatus(const CommitStatusReport& report) override;
+  std::string RepoName() const override { return target_.repo; }
+
  private:
+  HeaderList Headers(bool raw) const;
+  std::string RepoUrl() const;  // {api}/repos/{owner}/{repo}
+  Result<HttpsResponse> Admin(const std::string& method, const std::string& path, const std::string& body,
+                              const std::string& what, const std::string& needs);
   // A write with a JSON body; `moved` recognizes the answers meaning the branch moved.
   Result<HttpsResponse> Write(const std::string& method, const std::string& path, const std::string& body,
                               const std::string& what, const std::function<bool(int, const std::string&)>& moved = {});

@@ -22,10 +22,19 @@
 #pragma once
 
 #include "api/provider_api.h"
+#include "api/repo_hooks.h"
 
 namespace gitsyncd {
 
-class GitLabApi : public ProviderApi {
+// Hooks and statuses (gitlab_hooks.cpp), https://docs.gitlab.com/ee/api/project_webhooks.html and
+// https://docs.gitlab.com/ee/api/commits.html#set-the-pipeline-status-of-a-commit:
+//   GET    /projects/:id/hooks?per_page=100&page=N -> [{"id", "url", "push_events", "tag_push_events",
+//          "merge_requests_events", ..., "enable_ssl_verification"}]
+//   POST   /projects/:id/hooks {"url", "token", "push_events": true, other events false,
+//          "enable_ssl_verification": true} -> 201;  PUT /projects/:id/hooks/:hook_id -> 200
+//   DELETE /projects/:id/hooks/:hook_id -> 204
+//   POST   /projects/:id/statuses/:sha {"state": success|failed, "name", "target_url", "description"} -> 201
+class GitLabApi : public ProviderApi, public RepoHooks {
  public:
   explicit GitLabApi(ApiTarget target);
   Result<ApiAccess> CheckAccess() override;
@@ -37,7 +46,16 @@ class GitLabApi : public ProviderApi {
   Result<std::vector<RemoteRepo>> ListRepositories(const std::string& account) override;
   Result<std::string> Commit(const CommitRequest& request) override;
 
+ Result<std::vector<RemoteHook>> ListHooks() override;
+  Status CreateHook(const WantedHook& hook) override;
+  Status UpdateHook(const std::string& id, const WantedHook& hook) override;
+  Status DeleteHook(const std::string& id) override;
+  Status PostCommitStatus(const CommitStatusReport& report) override;
+  std::string RepoName() const override { return target_.repo; }
+
  private:
+  Result<HttpsResponse> Admin(const std::string& method, const std::string& path, const std::string& body,
+                              const std::string& what, const std::string& needs);
   Result<std::string> LastCommitFor(const std::string& commit, const std::string& path);
   Result<HttpsResponse> Call(const std::string& path, const std::string& what, const std::string& download_to = "",
                              uint64_t max = 0);

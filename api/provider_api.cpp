@@ -174,6 +174,20 @@ Result<std::string> ProviderApi::Commit(const CommitRequest&) {
   return Status::InvalidArgument("writing back through the API is not implemented for this provider yet");
 }
 
+ApiTarget ConnectorApiTarget(const DaemonConfig& daemon, const ConnectorConfig& connector,
+                             const std::string& remote_url, const std::string& token) {
+  ApiTarget t;
+  t.provider = connector.provider;
+  t.api_base = connector.api.url;
+  t.api_version = connector.api.version;
+  t.remote_url = remote_url;
+  t.repo = RepoPathFromUrl(remote_url);
+  t.token = token;
+  t.http.ca_file = daemon.ca_file;
+  t.http.timeout = daemon.io_timeout;
+  return t;
+}
+
 Result<std::unique_ptr<ProviderApi>> MakeProviderApi(const ApiTarget& target) {
   if (target.token.empty()) return Status::InvalidArgument("fetch: api needs api.token");
   switch (target.provider) {

@@ -15,6 +15,7 @@
 
 #include "api/https_client.h"
 #include "api/rate_limit.h"
+#include "config/config.h"
 #include "config/provider.h"
 #include "config/status.h"
 
@@ -119,6 +120,11 @@ class ProviderApi {
   // The API base URL the reader uses (as derived from the remote URL when api.url is unset).
   virtual std::string ApiBase() const = 0;
 };
+
+// The API target of one repository of `connector` (its clone URL `remote_url`), with the
+// daemon's CA file and I/O timeout.
+ApiTarget ConnectorApiTarget(const DaemonConfig& daemon, const ConnectorConfig& connector,
+                             const std::string& remote_url, const std::string& token);
 
 // The reader for the target's provider; an error names providers not supported yet.
 Result<std::unique_ptr<ProviderApi>> MakeProviderApi(const ApiTarget& target);

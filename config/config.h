@@ -66,6 +66,10 @@ struct WebhookConfig {
   // Safety-net polling for the connector's bindings that set no poll_interval of their own:
   // a delivery that never arrives is caught up within this time. 0 = off.
   std::chrono::seconds poll_interval{300};
+  // The daemon registers the hook itself in every repository the connector syncs
+  // (docs/webhooks.md, "Managed webhooks"); needs api.token, secret and listen.public_url.
+  bool manage = false;
+  SourceLocation manage_where;
 };
 
 // Hooks (docs/sync.md, "Hooks"): programs a pass runs, each an argv list (no shell unless the
@@ -141,6 +145,8 @@ struct ConnectorConfig {
   std::optional<bool> ignore_defaults;  // unset: the sync's own setting, default true
 
   std::string commit_message;  // the connector's template; empty: the default
+  // Post a commit status on each commit a pass synced (docs/operations.md, "Commit statuses").
+  bool report_status = false;
   // Fleet (docs/fleet.md): an instance runs this connector's syncs only if it carries every
   // one of these `cluster.selectors`; empty = every instance. Without `cluster:`, ignored.
   std::vector<std::string> delegate_selectors;
@@ -204,6 +210,8 @@ struct DaemonConfig {
   uint64_t max_file_size = kDefaultMaxFileSize;  // files larger than this are not synced
   // Folders under which `import` may put synced folders (absolute, normalized); empty = anywhere.
   std::vector<std::string> import_roots;
+  // This daemon's name in commit status contexts (gitsyncd/<instance>/<binding>); default: the host name.
+  std::string instance;
   ListenConfig listen;
   OperatorConfig operator_api;
   ClusterConfig cluster;

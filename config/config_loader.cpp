@@ -42,7 +42,7 @@ bool HasUrlCredentials(const std::string& url) {
 const std::vector<std::string> kDaemonKeys = {"state_dir",  "master_key", "secrets_dir",        "log_level",
                                               "log_format", "ca_file",    "workers",            "listen",
                                               "io_timeout", "workers_per_remote", "operator",
-                                              "max_file_size", "import_roots", "cluster"};
+                                              "max_file_size", "import_roots", "instance", "cluster"};
 const std::vector<std::string> kListenKeys = {"address",        "port",            "tls_cert",    "tls_key",
                                               "public_url",     "max_body_bytes",  "max_connections",
                                               "read_timeout",   "header_timeout",  "admin_token"};
@@ -51,11 +51,12 @@ const std::vector<std::string> kConnectorKeys = {"name",  "provider",      "url_
                                                  "auth",  "api",           "commit_author", "fetch",
                                                  "webhook", "test_repo",   "syncs",
                                                  "ignore", "ignore_defaults",
-                                                 "commit_message", "hooks", "delegate_selectors"};
+                                                 "commit_message", "hooks", "report_status",
+                                                 "delegate_selectors"};
 const std::vector<std::string> kAuthKeys = {"username", "password", "ssh_key", "known_hosts"};
 const std::vector<std::string> kApiKeys = {"token", "url", "version"};
 const std::vector<std::string> kAuthorKeys = {"name", "email"};
-const std::vector<std::string> kWebhookKeys = {"enabled", "secret", "allow_sha1", "poll_interval"};
+const std::vector<std::string> kWebhookKeys = {"enabled", "secret", "allow_sha1", "poll_interval", "manage"};
 const std::vector<std::string> kSyncKeys = {"name",      "repo",        "branch",       "path",
                                             "local",     "direction",   "on_conflict",  "poll_interval",
                                             "max_file_size", "file_mode",   "dir_mode",     "group",
@@ -308,6 +309,14 @@ void LoadDaemon(const YAML::Node& root, const std::string& dir, const std::strin
     }
   }
   if (auto v = MaxFileSize(m, &sink)) d->max_file_size = *v;
+  if (auto v = m.String("instance")) {
+    static const char* kInstanceChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
+    if (v->empty() || v->size() > 64 || v->find_first_not_of(kInstanceChars) != std::string::npos) {
+      sink.Add(m.Get("instance"), "instance", "must be 1 to 64 letters, digits, '.', '_' or '-'");
+    } else {
+      d->instance = *v;
+    }
+  }
   if (m.Has("import_roots")) LoadImportRoots(m.Get("import_roots"), &sink, &d->import_roots);
   if (m.Has("cluster")) LoadCluster(m.Get("cluster"), &sink, &d->cluster);
   if (!m.Has("listen")) return;
@@ -486,6 +495,34 @@ void LoadSync(YamlMap& m, const ConnectorConfig& c, SyncBinding* s) {
   }
 }
 
+// webhook.manage registers hooks through the provider's API, with the secret deliveries are
+// checked against.
+void LoadManagedWebhook(YamlMap& w, const ConnectorConfig& c, ErrorSink* sink, WebhookConfig* out) {
+  auto v = w.Bool("manage");
+  if (!v || !*v) return;
+  std::string why = c.provider == Provider::kGit ? "provider 'git' has no API to register hooks with"
+                    : !out->enabled              ? "it needs webhook.enabled: true"
+                    : !c.api.token.present()     ? "it needs api.token (a token that may manage the hooks)"
+                    : !out->secret.present()     ? "it needs webhook.secret (the hook is registered with it)"
+                                                 : "";
+  if (!why.empty()) return sink->Add(w.Get("manage"), "webhook.manage", why);
+  out->manage = true;
+  out->manage_where = sink->Where(w.Get("manage"));
+}
+
+void LoadReportStatus(YamlMap& m, const ConnectorConfig& c, ErrorSink* sink, bool* out) {
+  auto v = m.Bool("report_status");
+  if (!v || !*v) return;
+  if (c.provider == Provider::kGit) {
+    return sink->Add(m.Get("report_status"), "report_status", "provider 'git' has no API for commit statuses");
+  }
+  if (!c.api.token.present()) {
+    return sink->Add(m.Get("report_status"), "report_status",
+                     "it needs api.token (a token that may post commit statuses)");
+  }
+  *out = true;
+}
+
 void LoadConnector(const YAML::Node& root, const std::string& file, ConnectorConfig* c,
                    std::vector<ConfigError>* errors) {
   ErrorSink sink(file, errors);
@@ -637,7 +674,9 @@ void LoadConnector(const YAML::Node& root, const std::string& file, ConnectorCon
         c->webhook.poll_interval = *v;
       }
     }
+    LoadManagedWebhook(w, *c, &sink, &c->webhook);
   }
+  LoadReportStatus(m, *c, &sink, &c->report_status);
   if (auto v = m.String("test_repo")) {
     if (c->url_type != UrlType::kAccount) {
       sink.Add(m.Get("test_repo"), "test_repo", "only used with url_type: account");
@@ -685,6 +724,13 @@ void CheckAcrossFiles(const Config& config, std::vector<ConfigError>* errors) {
       errors->push_back({c.where, "name",
                          "connector name '" + c.name + "' has the same webhook id '" + it->first + "' as '" +
                              it->second->name + "' (" + it->second->file + "); rename one of them"});
+    }
+  }
+  for (const auto& c : config.connectors) {
+    if (c.webhook.manage && config.daemon.listen.public_url.empty()) {
+      errors->push_back({c.webhook.manage_where, "webhook.manage",
+                         "needs listen.public_url in " + config.daemon.file +
+                             " (the address the provider delivers to; hooks are registered with it)"});
     }
   }
   std::map<std::string, const SyncBinding*> syncs;

@@ -66,6 +66,7 @@ int RunCli(int argc, char** argv) {
   RegisterSyncNowCommand(app, ctx);
   RegisterTestConnectionCommand(app, ctx);
   RegisterWebhookUrlCommand(app, ctx);
+  RegisterWebhookCommand(app, ctx);
   RegisterEventsCommand(app, ctx);
   RegisterSystemdDropInCommand(app, ctx);
   RegisterImportCommand(app, ctx);

@@ -50,6 +50,7 @@ void RegisterStatusCommand(CLI::App& app, CliContext& ctx);
 void RegisterSyncNowCommand(CLI::App& app, CliContext& ctx);
 void RegisterTestConnectionCommand(CLI::App& app, CliContext& ctx);
 void RegisterWebhookUrlCommand(CLI::App& app, CliContext& ctx);
+void RegisterWebhookCommand(CLI::App& app, CliContext& ctx);
 void RegisterEventsCommand(CLI::App& app, CliContext& ctx);
 void RegisterSystemdDropInCommand(CLI::App& app, CliContext& ctx);
 void RegisterImportCommand(CLI::App& app, CliContext& ctx);

@@ -14,12 +14,14 @@
 
 #include "daemon/binding_control.h"
 #include "daemon/cli.h"
+#include "daemon/commit_status_reporter.h"
 #include "daemon/control_socket.h"
 #include "daemon/fleet_link.h"
 #include "daemon/http_frontend.h"
 #include "daemon/import_jobs.h"
 #include "daemon/instance_lock.h"
 #include "daemon/logging.h"
+#include "daemon/managed_webhooks.h"
 #include "daemon/remote_credentials.h"
 #include "daemon/service_notifier.h"
 #include "cluster/selectors.h"
@@ -36,6 +38,7 @@ namespace json = boost::json;
 struct RunningConfig {
   Config config;
   std::optional<SecretStore> store;
+  std::unique_ptr<CommitStatusReporter> statuses;  // outlives the engine, whose passes feed it
   std::shared_ptr<SyncEngine> engine;
   std::map<std::string, VerifyPolicy> webhook_policies;
 };
@@ -84,6 +87,42 @@ void UseConfig(HttpFrontend* http, const RunningConfig& rc) {
   http->Use(rc.config, rc.engine, rc.webhook_policies);
 }
 
+// webhook.manage: after each start and reload the hooks are made sure of on a thread of their
+// own (provider APIs can be slow; nothing waits for them), then the listener re-reads the
+// tokens in case a first one was made. Failures are logged; the next reload tries again.
+class HookKeeper {
+ public:
+  explicit HookKeeper(HttpFrontend** http) : http_(http) {}
+  ~HookKeeper() {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& j : jobs_) j.wait();
+  }
+  void Start(std::shared_ptr<RunningConfig> rc) {
+    bool any = false;
+    for (const auto& c : rc->config.connectors) any = any || c.webhook.manage;
+    if (!any) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    std::erase_if(jobs_, [](auto& j) { return j.wait_for(std::chrono::seconds(0)) == std::future_status::ready; });
+    jobs_.push_back(std::async(std::launch::async, [this, rc] { Ensure(*rc); }));
+  }
+
+ private:
+  void Ensure(RunningConfig& rc) {
+    for (const auto& c : rc.config.connectors) {
+      if (!c.webhook.manage) continue;
+      for (const auto& o : SyncConnectorHooks(rc.config, c, rc.store ? &*rc.store : nullptr, HookAction::kRegister,
+                                              false)) {
+        for (const auto& line : o.changes.actions) spdlog::info("webhook of '{}': {}", c.name, line);
+        if (!o.status.ok()) spdlog::error("webhook of '{}' in {}: {}", c.name, o.repo, o.status.message());
+      }
+    }
+    if (*http_) UseConfig(*http_, rc);
+  }
+  HttpFrontend** http_;
+  std::mutex mu_;
+  std::vector<std::future<void>> jobs_;
+};
+
 std::optional<SecretStore> OpenStoreIfPresent(const DaemonConfig& daemon) {
   auto store = CliContext::OpenStore(daemon);
   if (store.ok()) return std::move(store).value();
@@ -108,6 +147,12 @@ Result<std::shared_ptr<RunningConfig>> StartConfig(Config config, const Fleet* f
   options.workers = rc->config.daemon.workers;
   options.workers_per_remote = rc->config.daemon.workers_per_remote;
   options.io_timeout = rc->config.daemon.io_timeout;
+  bool report = false;
+  for (const auto& c : rc->config.connectors) report = report || c.report_status;
+  if (report) {
+    rc->statuses = std::make_unique<CommitStatusReporter>(rc->config, rc->store ? &*rc->store : nullptr);
+    options.on_pass = [raw](const PassEvent& e) { raw->statuses->OnPass(e); };
+  }
   rc->engine = std::make_shared<SyncEngine>(
       ServedConfig(rc->config, fleet ? fleet->Owned() : std::set<std::string>()),
       [raw](const ConnectorConfig& c, const SyncBinding& s) {
@@ -207,7 +252,7 @@ std::string Summary(const Config& c) {
 // period, then their I/O is cancelled), start the new one. A rejected or failing config leaves
 // the previous one running. Returns the STATUS line, or nullopt when nothing can run.
 std::optional<std::string> Reload(const CliContext& ctx, CurrentConfig* current, HttpFrontend* http,
-                                  const std::atomic<bool>* shutting_down, const Fleet* fleet) {
+                                  const std::atomic<bool>* shutting_down, HookKeeper* hooks, const Fleet* fleet) {
   spdlog::info("reloading config {}", ctx.config_dir);
   std::shared_ptr<RunningConfig> old = current->Get();
   auto fresh = ctx.LoadConfigOrReport();
@@ -233,6 +278,7 @@ std::optional<std::string> Reload(const CliContext& ctx, CurrentConfig* current,
   } else if (WantsListener(rc->config)) {
     spdlog::warn("the new config enables webhooks or `listen`; the listener starts at the next restart");
   }
+  hooks->Start(rc);
   spdlog::info("reloaded: {}", Summary(rc->config));
   return Summary(rc->config);
 }
@@ -286,6 +332,8 @@ int Run(CliContext& ctx) {
                            [] { ::kill(::getpid(), SIGHUP); }});  // the engine takes the new set on reload
   if (!fleet.ok()) return UserError(fleet.status().message());
   std::unique_ptr<HttpFrontend> http;
+  HttpFrontend* http_raw = nullptr;  // the hook keeper's view of the listener, once it runs
+  HookKeeper hook_keeper(&http_raw);
   if (WantsListener(first->config)) {
     http = std::make_unique<HttpFrontend>(first->config.daemon, &import_jobs);
     if (*fleet) http->SetTrigger([&current, f = fleet->get()](const std::string& binding, const std::string& reason) {
@@ -307,6 +355,8 @@ int Run(CliContext& ctx) {
   });
   if (!control.ok()) return UserError(control.status().message());
   if (http) http->SetReady(true);
+  http_raw = http.get();
+  hook_keeper.Start(current.Get());
 
   ServiceNotifier notifier;
   spdlog::info("gitsyncd running: {} (config {})", Summary(first->config), ctx.config_dir);
@@ -324,7 +374,7 @@ int Run(CliContext& ctx) {
   auto start_reload = [&] {
     notifier.Reloading();
     reload = std::async(std::launch::async, Reload, std::cref(ctx), &current, http.get(), &shutting_down,
-                        fleet->get());
+                        &hook_keeper, fleet->get());
   };
   for (;;) {
     siginfo_t info{};

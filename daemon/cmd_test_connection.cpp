@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "daemon/cli.h"
+#include "daemon/managed_webhooks.h"
 #include "daemon/remote_credentials.h"
 #include "api/provider_api.h"
 #include "sync/connection_check.h"
@@ -11,14 +12,7 @@ namespace {
 
 // fetch: api connectors never use Git: check the token, its scopes and the branch through the API.
 int TestApi(const Config& config, const ConnectorConfig& c, const std::string& url, const std::string& token) {
-  ApiTarget target;
-  target.provider = c.provider;
-  target.api_base = c.api.url;
-  target.api_version = c.api.version;
-  target.remote_url = url;
-  target.repo = RepoPathFromUrl(url);
-  target.token = token;
-  target.http.ca_file = config.daemon.ca_file;
+  ApiTarget target = ConnectorApiTarget(config.daemon, c, url, token);
   auto api = MakeProviderApi(target);
   if (!api.ok()) return UserError("test-connection '" + c.name + "' failed: " + api.status().message());
   auto access = (*api)->CheckAccess();
@@ -71,14 +65,23 @@ void RegisterTestConnectionCommand(CLI::App& app, CliContext& ctx) {
       auto store = CliContext::OpenStore(config->daemon);
       auto creds = ResolveRemoteCredentials(*config, *c, url, store.ok() ? &*store : nullptr);
       if (!creds.ok()) return UserError(creds.status().message());
-      if (c->fetch == FetchMode::kApi) return TestApi(*config, *c, url, creds->api_token);
-      Status tls = ConfigureTls(config->daemon.ca_file);
-      if (!tls.ok()) return UserError(tls.message());
-      auto report = CheckConnection(*creds, c->branch);
-      if (!report.ok()) return UserError("test-connection '" + *name + "' failed: " + report.status().message());
-      std::printf("OK: %s: authenticated, %zu refs, branch %s at %s\n", url.c_str(), report->ref_count,
-                  c->branch.c_str(), report->branch_head.substr(0, 12).c_str());
-      return kExitOk;
+      int rc = kExitOk;
+      if (c->fetch == FetchMode::kApi) {
+        rc = TestApi(*config, *c, url, creds->api_token);
+      } else {
+        Status tls = ConfigureTls(config->daemon.ca_file);
+        if (!tls.ok()) return UserError(tls.message());
+        auto report = CheckConnection(*creds, c->branch);
+        if (!report.ok()) return UserError("test-connection '" + *name + "' failed: " + report.status().message());
+        std::printf("OK: %s: authenticated, %zu refs, branch %s at %s\n", url.c_str(), report->ref_count,
+                    c->branch.c_str(), report->branch_head.substr(0, 12).c_str());
+      }
+      // The hook is reported, not tested: a connection that works without one still works.
+      if (rc == kExitOk && c->webhook.enabled) {
+        std::printf("%s\n", DescribeConnectorHook(*config, *c, store.ok() ? &*store : nullptr, url,
+                                                   creds->api_token).c_str());
+      }
+      return rc;
     };
   });
 }

@@ -8,19 +8,24 @@
 
 #include "daemon/cli.h"
 #include "daemon/control_socket.h"
+#include "daemon/managed_webhooks.h"
 #include "webhooks/webhook_tokens.h"
 
 namespace gitsyncd {
 namespace {
 
-std::string PublicBase(const ListenConfig& l) {
-  if (!l.public_url.empty()) return l.public_url;
-  std::string host = l.address == "0.0.0.0" || l.address == "::" ? "localhost" : l.address;
-  if (host.find(':') != std::string::npos) host = "[" + host + "]";
-  return (l.tls_cert.empty() ? "http://" : "https://") + host + ":" + std::to_string(l.port);
+// After a rotation, hooks registered with the old URL would stop working: correct them.
+void UpdateRegisteredHooks(const Config& config, const ConnectorConfig& c, SecretStore* store) {
+  if (!c.api.token.present() || config.daemon.listen.public_url.empty() || !store) {
+    std::fprintf(stderr, "gitsyncd: note: hooks registered with the old URL are not updated (%s)\n",
+                 !c.api.token.present() ? "no api.token" : !store ? "no secret store" : "no listen.public_url");
+    return;
+  }
+  for (const auto& o : SyncConnectorHooks(config, c, store, HookAction::kUpdateExisting, false)) {
+    for (const auto& line : o.changes.actions) std::fprintf(stderr, "%s\n", line.c_str());
+    if (!o.status.ok()) std::fprintf(stderr, "gitsyncd: warning: %s: %s\n", o.repo.c_str(), o.status.message().c_str());
+  }
 }
-
-std::string StoreName(const std::string& id) { return "webhook-url-token." + id; }
 
 const char* ProviderHint(Provider p) {
   switch (p) {
@@ -67,7 +72,7 @@ void RegisterWebhookUrlCommand(CLI::App& app, CliContext& ctx) {
       auto store = CliContext::OpenStore(d);
       std::string token;
       if (!*rotate && WebhookTokens::Exists(d, id)) {
-        auto kept = store.ok() ? store->Get(StoreName(id)) : Result<std::string>(store.status());
+        auto kept = store.ok() ? store->Get(WebhookTokenStoreName(id)) : Result<std::string>(store.status());
         if (!kept.ok()) {
           return UserError("the webhook token of '" + c->name +
                            "' is stored hashed only and cannot be shown again; run `gitsyncd webhook-url " + c->name +
@@ -79,7 +84,7 @@ void RegisterWebhookUrlCommand(CLI::App& app, CliContext& ctx) {
         if (!fresh.ok()) return UserError(fresh.status().message());
         token = *fresh;
         if (store.ok()) {
-          Status saved = store->Set(StoreName(id), token);
+          Status saved = store->Set(WebhookTokenStoreName(id), token);
           if (!saved.ok()) std::fprintf(stderr, "gitsyncd: warning: %s\n", saved.message().c_str());
         } else {
           std::fprintf(stderr,
@@ -88,8 +93,9 @@ void RegisterWebhookUrlCommand(CLI::App& app, CliContext& ctx) {
         }
         // A running daemon picks the new token up at once; without one it is read at start.
         (void)ControlRequest(ControlSocketPath(d.state_dir), "reload-webhook-tokens");
+        if (*rotate) UpdateRegisteredHooks(*config, *c, store.ok() ? &*store : nullptr);
       }
-      std::printf("%s/webhooks/%s/%s\n", PublicBase(d.listen).c_str(), id.c_str(), token.c_str());
+      std::printf("%s/webhooks/%s/%s\n", WebhookPublicBase(d.listen).c_str(), id.c_str(), token.c_str());
       std::fprintf(stderr, "register it in %s\n", ProviderHint(c->provider));
       return kExitOk;
     };

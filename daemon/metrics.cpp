@@ -1,5 +1,7 @@
 #include "daemon/metrics.h"
 
+#include "daemon/commit_status_reporter.h"
+
 #include <fmt/format.h>
 
 #include "api/rate_limit.h"
@@ -102,6 +104,12 @@ std::string RenderMetrics(const std::vector<EngineBindingStatus>& bindings, size
   for (const auto& [reason, t] : limits) {
     out += fmt::format("gitsyncd_api_rate_limit_wait_seconds_total{{reason=\"{}\"}} {:.3f}\n", Label(reason), t.waited_s);
   }
+  CommitStatusTotals statuses = CommitStatusCounts();
+  Header(&out, "gitsyncd_commit_statuses_total", "counter",
+         "Commit statuses (report_status): posted, failed (the provider refused or could not be reached), dropped.");
+  out += fmt::format("gitsyncd_commit_statuses_total{{result=\"posted\"}} {}\n", statuses.posted);
+  out += fmt::format("gitsyncd_commit_statuses_total{{result=\"failed\"}} {}\n", statuses.failed);
+  out += fmt::format("gitsyncd_commit_statuses_total{{result=\"dropped\"}} {}\n", statuses.dropped);
   return out;
 }
 

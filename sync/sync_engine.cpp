@@ -1,5 +1,7 @@
 #include "sync/sync_engine.h"
 
+#include "sync/api_state.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -174,6 +176,15 @@ struct SyncEngine::Impl {
       double seconds = std::chrono::duration<double>(Clock::now() - started).count();
       auto state = LoadBindingState(spec.binding_dir);
       if (state.ok()) CurrentLogContext().commit = state->last_synced_commit;
+      if (options.on_pass && (!local_only || !r.ok() || r->contacted_remote)) {
+        PassEvent e{name, spec.connector, r.ok(), r.ok() ? r->direction : "", r.ok() ? r->summary : r.status().message(),
+                    state.ok() ? std::optional<BindingState>(*state) : std::nullopt, ""};
+        if (state.ok()) {
+          e.synced_remote_commit = spec.api ? LoadApiState(spec.binding_dir).RemoteOf(state->last_synced_commit)
+                                            : state->last_synced_commit;
+        }
+        options.on_pass(e);
+      }
       lock.lock();
       b.running = false;
       --running_per_remote[b.remote];

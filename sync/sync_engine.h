@@ -62,6 +62,18 @@ struct EngineBindingStatus {
   std::vector<PassRecord> recent_passes;
 };
 
+// What a pass that reached the remote (or failed) did, for observers (commit statuses).
+struct PassEvent {
+  std::string binding, connector;
+  bool ok = false;
+  std::string direction;  // PassOutcome::direction; "" when the pass failed
+  std::string summary;    // PassOutcome::summary, or the error
+  std::optional<BindingState> state;  // after the pass, when readable
+  // The remote's commit the folder now matches (fetch: api bindings keep a local stand-in in
+  // state->last_synced_commit); "" when unknown.
+  std::string synced_remote_commit;
+};
+
 struct EngineOptions {
   unsigned workers = 4;
   std::chrono::milliseconds debounce_quiet{300};
@@ -79,6 +91,8 @@ struct EngineOptions {
   std::chrono::milliseconds io_timeout{30000};
   // Stop() lets running passes finish for this long, then cancels their network I/O.
   std::chrono::milliseconds stop_grace{2000};
+  // Called on the worker after each such pass, with no lock held; must not block.
+  std::function<void(const PassEvent&)> on_pass;
 };
 
 class SyncEngine {

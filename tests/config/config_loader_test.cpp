@@ -514,6 +514,38 @@ BOOST_AUTO_TEST_CASE(oversized_file_is_refused) {
   ExpectErrors(c, {"connectors.d/c.yaml: file is larger than 1 MiB; refusing to parse it"});
 }
 
+// webhook.manage registers hooks through the API: each missing piece is named where manage is.
+BOOST_AUTO_TEST_CASE(managed_webhooks_need_a_token_a_secret_and_the_public_url) {
+  const std::string hook = "webhook:\n  enabled: true\n  secret: {secret: hook}\n  manage: true\nsyncs:";
+  auto no_token = LoadConnector(Replace(kValidConnector, "syncs:", hook));
+  ExpectErrors(no_token, {"connectors.d/c.yaml:10:11: webhook.manage: it needs api.token (a token that may manage "
+                          "the hooks)"});
+  const std::string api = "api:\n  token: {secret: api}\n";
+  auto no_secret = LoadConnector(
+      Replace(kValidConnector, "syncs:", api + "webhook:\n  enabled: true\n  manage: true\nsyncs:"));
+  ExpectErrors(no_secret, {"connectors.d/c.yaml:11:11: webhook.manage: it needs webhook.secret (the hook is "
+                           "registered with it)"});
+  auto no_public_url = LoadConnector(Replace(kValidConnector, "syncs:", api + hook));
+  ExpectErrors(no_public_url, {"connectors.d/c.yaml:12:11: webhook.manage: needs listen.public_url in "
+                               "gitsyncd.yaml (the address the provider delivers to; hooks are registered with it)"});
+  auto fine = LoadConnectors({{"c.yaml", Replace(kValidConnector, "syncs:", api + hook)}},
+                             "state_dir: /var/lib/gitsyncd-test\nlisten:\n  public_url: https://hooks.example.com\n");
+  ExpectErrors(fine, {});
+  BOOST_REQUIRE(fine.result.config.connectors.size() == 1u);
+  BOOST_TEST(fine.result.config.connectors[0].webhook.manage);
+}
+
+BOOST_AUTO_TEST_CASE(report_status_needs_a_token_and_a_provider_api) {
+  auto no_token = LoadConnector(Replace(kValidConnector, "syncs:", "report_status: true\nsyncs:"));
+  ExpectErrors(no_token, {"connectors.d/c.yaml:7:16: report_status: it needs api.token (a token that may post "
+                          "commit statuses)"});
+  auto git = LoadConnector(Replace(Replace(kValidConnector, "provider: github", "provider: git"), "syncs:",
+                                   "api:\n  token: {secret: api}\nreport_status: true\nsyncs:"));
+  ExpectErrors(git, {"connectors.d/c.yaml:9:16: report_status: provider 'git' has no API for commit statuses"});
+  auto bad_instance = LoadConnectors({{"c.yaml", kValidConnector}}, "state_dir: /var/lib/x\ninstance: a b\n");
+  ExpectErrors(bad_instance, {"gitsyncd.yaml:2:11: instance: must be 1 to 64 letters, digits, '.', '_' or '-'"});
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_CASE(hooks_default_to_the_connectors_and_a_sync_replaces_them_hook_by_hook) {

@@ -187,6 +187,7 @@ std::string ProviderApiServer::Call(const std::string& method, const std::string
 
 void ProviderApiServer::Control(const std::string& json) const { Call("POST", "/__control", json); }
 std::string ProviderApiServer::Stats() const { return Call("GET", "/__stats", ""); }
+std::string ProviderApiServer::AdminState() const { return Call("GET", "/__admin", ""); }
 
 GitHttpsServer::GitHttpsServer(std::string user, std::string password)
     : user_(std::move(user)), password_(std::move(password)) {

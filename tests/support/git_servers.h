@@ -94,6 +94,8 @@ class ProviderApiServer {
   const std::string& ca_file() const { return ca_file_; }
   void Control(const std::string& json) const;  // POST /__control
   std::string Stats() const;                    // GET /__stats (JSON)
+  // GET /__admin: every provider's stored hooks (secrets included) and posted statuses (JSON).
+  std::string AdminState() const;
 
  private:
   std::string Call(const std::string& method, const std::string& path, const std::string& body) const;

@@ -92,6 +92,8 @@ Other providers' limits (control {"rate_limit": N}, each provider's documented a
   - Bitbucket Server browse collapses a chain of single-child directories into one child with several path
       components ({"components": ["a", "b"], "toString": "a/b"}), as its UI and REST browse do.
 
+Repository webhooks and commit statuses of every provider: see provider_admin.py.
+
 Test controls (not GitHub's): POST /__control with a JSON object
   {"rate_limit": N}          the next N API requests get 429 + Retry-After: 1 (GitHub; others: see above)
   {"retry_after_date": N}    the next N GitHub requests get 429 + Retry-After as an HTTP-date 2 s ahead
@@ -135,6 +137,8 @@ import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import provider_admin
 
 LOCK = threading.RLock()
 STATE = {"rate_limit": 0, "rate_limit_403": 0, "truncate": False, "inject": [], "fail_5xx": 0, "per_page_max": 100}
@@ -424,6 +428,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_PATCH(self):
         self.dispatch()
 
+    def do_DELETE(self):
+        self.dispatch()
+
     def dispatch(self):
         length = int(self.headers.get("Content-Length", "0"))
         self.body = self.rfile.read(length) if length else b""
@@ -438,6 +445,8 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/__stats":
             with LOCK:
                 return self.send(200, STATS)
+        if self.path == "/__admin":
+            return self.send(200, provider_admin.dump())
         self.route()
 
     def json_body(self):
@@ -476,6 +485,9 @@ class Handler(BaseHTTPRequestHandler):
         limited = self.limit_answer(provider)
         if limited:
             return limited
+        # Webhooks and commit statuses: see provider_admin.py.
+        if provider_admin.route(self, provider, token_rules, lambda: STATE.get("deliveries", {})):
+            return None
         if provider == "bitbucket_cloud":
             return self.bitbucket_cloud()
         if provider == "bitbucket_server":
@@ -989,7 +1001,10 @@ def azure(self):
         return self.azure_write(repo, kind)
     if kind is None:
         self.count("repo")
-        return self.send(200, {"id": "0000", "name": name, "defaultBranch": "refs/heads/main"})
+        project = m.group(2)
+        return self.send(200, {"id": provider_admin.azure_repo_id(name), "name": name,
+                               "defaultBranch": "refs/heads/main",
+                               "project": {"id": provider_admin.azure_project_id(project), "name": project}})
     if kind == "refs":
         self.count("ref")
         prefix = "refs/" + q.get("filter", "")

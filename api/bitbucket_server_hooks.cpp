@@ -1,0 +1,98 @@
+// Bitbucket Server / Data Center repository webhooks and build statuses (see bitbucket_server_api.h).
+#include <boost/json.hpp>
+
+#include "api/api_answer.h"
+#include "api/bitbucket_server_api.h"
+#include "config/provider.h"
+#include "config/url_encode.h"
+
+namespace gitsyncd {
+namespace {
+
+namespace json = boost::json;
+using api_answer::Member;
+using api_answer::Str;
+
+// Managing webhooks takes repository admin; posting a build status, repository read
+// (https://developer.atlassian.com/server/bitbucket/how-tos/updating-build-status-for-commits).
+constexpr const char* kHookRight = "Repository admin (REPO_ADMIN, or Project admin for a project token)";
+constexpr const char* kStatusRight = "Repository read (REPO_READ)";
+
+std::string HookBody(const WantedHook& hook) {
+  return json::serialize(json::object{{"name", "gitsyncd"},
+                                      {"events", json::array{"repo:refs_changed"}},
+                                      {"configuration", json::object{{"secret", hook.secret}}},
+                                      {"url", hook.url},
+                                      {"active", true}});
+}
+
+RemoteHook ParseHook(const json::value& v) {
+  RemoteHook h;
+  if (const json::value* id = Member(v, "id"); id && id->is_int64()) h.id = std::to_string(id->as_int64());
+  h.url = Str(Member(v, "url"));
+  std::string events = api_answer::StrList(Member(v, "events"));
+  if (!api_answer::True(Member(v, "active"))) h.drift = "inactive";
+  else if (events != "repo:refs_changed") h.drift = "events: " + events;
+  h.as_wanted = h.drift.empty();
+  return h;
+}
+
+}  // namespace
+
+Result<HttpsResponse> BitbucketServerApi::Admin(const std::string& method, const std::string& url,
+                                                const std::string& body, const std::string& what,
+                                                const std::string& needs) {
+  if (!setup_.ok()) return setup_;
+  return AdminRequest(client_, target_, method, url, {{"Authorization", "Bearer " + target_.token}, {"Accept", "application/json"}}, body, what, needs);
+}
+
+Result<std::vector<RemoteHook>> BitbucketServerApi::ListHooks() {
+  std::vector<RemoteHook> out;
+  std::string what = "Bitbucket Server: listing the webhooks of " + target_.repo;
+  long long start = 0;
+  for (int page = 0; page < 20; ++page) {
+    auto res = Admin("GET", repo_base_ + "/webhooks?limit=100&start=" + std::to_string(start), "", what, kHookRight);
+    if (!res.ok()) return res.status();
+    auto v = api_answer::ParseJson(*res, what);
+    if (!v.ok()) return v.status();
+    const json::value* values = Member(*v, "values");
+    if (!values || !values->is_array()) return Status::Corrupted(what + ": the answer has no 'values' list");
+    for (const auto& h : values->as_array()) out.push_back(ParseHook(h));
+    const json::value* next = Member(*v, "nextPageStart");
+    if (api_answer::True(Member(*v, "isLastPage")) || !next || !next->is_int64() || next->as_int64() <= start) break;
+    start = next->as_int64();
+  }
+  return out;
+}
+
+Status BitbucketServerApi::CreateHook(const WantedHook& hook) {
+  return Admin("POST", repo_base_ + "/webhooks", HookBody(hook),
+               "Bitbucket Server: creating a webhook in " + target_.repo, kHookRight)
+      .status();
+}
+
+Status BitbucketServerApi::UpdateHook(const std::string& id, const WantedHook& hook) {
+  return Admin("PUT", repo_base_ + "/webhooks/" + UrlEncodeComponent(id), HookBody(hook),
+               "Bitbucket Server: updating webhook " + id + " of " + target_.repo, kHookRight)
+      .status();
+}
+
+Status BitbucketServerApi::DeleteHook(const std::string& id) {
+  return Admin("DELETE", repo_base_ + "/webhooks/" + UrlEncodeComponent(id), "",
+               "Bitbucket Server: deleting webhook " + id + " of " + target_.repo, kHookRight)
+      .status();
+}
+
+Status BitbucketServerApi::PostCommitStatus(const CommitStatusReport& r) {
+  std::string url = !r.target_url.empty() ? r.target_url : CommitWebUrl(target_.provider, target_.remote_url, r.commit);
+  json::object o{{"key", r.context},
+                 {"state", r.state == CommitState::kSuccess ? "SUCCESSFUL" : "FAILED"},
+                 {"name", r.context},
+                 {"url", url},
+                 {"description", r.description}};
+  return Admin("POST", repo_base_ + "/commits/" + UrlEncodeComponent(r.commit) + "/builds", json::serialize(o),
+               "Bitbucket Server: the build status of " + r.commit.substr(0, 12) + " in " + target_.repo, kStatusRight)
+      .status();
+}
+
+}  // namespace gitsyncd

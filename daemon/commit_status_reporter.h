@@ -1,0 +1,59 @@
+// Commit statuses (`report_status: true`, docs/operations.md "Commit statuses"): after a pass
+// that synced a commit, a status gitsyncd/<instance>/<binding> is posted on it through the
+// provider's API. Passes only queue a report; one thread of its own posts them, waiting out
+// rate limits. A failure is logged and counted, never fatal; a full queue drops the oldest.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "api/repo_hooks.h"
+#include "config/config.h"
+#include "config/secret_store.h"
+#include "sync/sync_engine.h"
+
+namespace gitsyncd {
+
+struct CommitStatusTotals {
+  uint64_t posted = 0, failed = 0, dropped = 0;
+};
+// Process-wide totals (for /metrics).
+CommitStatusTotals CommitStatusCounts();
+
+// The status a pass event calls for, or nullopt when it synced no commit.
+std::optional<CommitStatusReport> StatusForPass(const PassEvent& e, const std::string& instance,
+                                                const std::string& public_url);
+
+// This daemon's name in status contexts: `instance`, else the host name.
+std::string StatusInstance(const DaemonConfig& daemon);
+
+class CommitStatusReporter {
+ public:
+  // `config` and `store` must outlive the reporter.
+  CommitStatusReporter(const Config& config, const SecretStore* store);
+  ~CommitStatusReporter();  // finishes the post under way; what is still queued is dropped (counted)
+  // For EngineOptions::on_pass: queues the status the event calls for; never blocks on I/O.
+  void OnPass(const PassEvent& e);
+
+ private:
+  struct Job {
+    std::string connector, binding;
+    CommitStatusReport report;
+  };
+  void Run();
+  void Post(const Job& job);
+  const Config& config_;
+  const SecretStore* store_;
+  std::string instance_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job> queue_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace gitsyncd
