@@ -87,12 +87,7 @@ Status BitbucketCloudApi::DeleteHook(const std::string& id) {
 Status BitbucketCloudApi::PostCommitStatus(const CommitStatusReport& r) {
   // A build status needs a link: the commit's own page when there is no status page.
   std::string url = !r.target_url.empty() ? r.target_url : CommitWebUrl(target_.provider, target_.remote_url, r.commit);
-  json::object o{{"key", r.context},
-                 {"state", r.state == CommitState::kSuccess ? "SUCCESSFUL" : "FAILED"},
-                 {"name", r.context},
-                 {"url", url},
-                 {"description", r.description}};
-  return Admin("POST", repo_url_ + "/commit/" + UrlEncodeComponent(r.commit) + "/statuses/build", json::serialize(o),
+  return Admin("POST", repo_url_ + "/commit/" + UrlEncodeComponent(r.commit) + "/statuses/build", BitbucketBuildStatusJson(r, url),
                "Bitbucket Cloud: the build status of " + r.commit.substr(0, 12) + " in " + target_.repo, kStatusRight)
       .status();
 }

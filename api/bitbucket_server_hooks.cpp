@@ -85,12 +85,7 @@ Status BitbucketServerApi::DeleteHook(const std::string& id) {
 
 Status BitbucketServerApi::PostCommitStatus(const CommitStatusReport& r) {
   std::string url = !r.target_url.empty() ? r.target_url : CommitWebUrl(target_.provider, target_.remote_url, r.commit);
-  json::object o{{"key", r.context},
-                 {"state", r.state == CommitState::kSuccess ? "SUCCESSFUL" : "FAILED"},
-                 {"name", r.context},
-                 {"url", url},
-                 {"description", r.description}};
-  return Admin("POST", repo_base_ + "/commits/" + UrlEncodeComponent(r.commit) + "/builds", json::serialize(o),
+  return Admin("POST", repo_base_ + "/commits/" + UrlEncodeComponent(r.commit) + "/builds", BitbucketBuildStatusJson(r, url),
                "Bitbucket Server: the build status of " + r.commit.substr(0, 12) + " in " + target_.repo, kStatusRight)
       .status();
 }

@@ -1,5 +1,7 @@
 #include "api/repo_hooks.h"
 
+#include <boost/json.hpp>
+
 #include "api/azure_api.h"
 #include "api/bitbucket_cloud_api.h"
 #include "api/bitbucket_server_api.h"
@@ -7,6 +9,15 @@
 #include "api/gitlab_api.h"
 
 namespace gitsyncd {
+
+std::string BitbucketBuildStatusJson(const CommitStatusReport& r, const std::string& url) {
+  boost::json::object o{{"key", r.context},
+                        {"state", r.state == CommitState::kSuccess ? "SUCCESSFUL" : "FAILED"},
+                        {"name", r.context},
+                        {"url", url},
+                        {"description", r.description}};
+  return boost::json::serialize(o);
+}
 
 Result<HookDelivery> RepoHooks::LastDelivery(const std::string&) { return HookDelivery{}; }
 

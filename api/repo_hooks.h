@@ -75,6 +75,10 @@ Result<HttpsResponse> CheckedAdmin(Provider provider, Result<HttpsResponse> res,
 
 // A hook or status request: GET through ApiGet, others through ApiSend with `body` as JSON
 // (when not empty), the answer through CheckedAdmin.
+// The build status both Bitbucket Cloud and Server take (the same JSON shape in both APIs):
+// `url` is required there, so the caller passes the commit's page when there is no status page.
+std::string BitbucketBuildStatusJson(const CommitStatusReport& report, const std::string& url);
+
 Result<HttpsResponse> AdminRequest(HttpsClient& client, const ApiTarget& target, const std::string& method,
                                    const std::string& url, HeaderList headers, const std::string& body,
                                    const std::string& what, const std::string& needs);
