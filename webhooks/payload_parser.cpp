@@ -1,13 +1,13 @@
 #include "webhooks/payload_parser.h"
 
+#include "webhooks/json_member_filter.h"
+
 #include <boost/json.hpp>
-#include <boost/json/basic_parser_impl.hpp>
+#include <boost/pfr/core.hpp>
 #include <boost/url/encoding_opts.hpp>
 #include <boost/url/parse_query.hpp>
 
 #include <algorithm>
-#include <array>
-#include <cstring>
 
 namespace gitsyncd {
 namespace {
@@ -31,18 +31,59 @@ bool IsNullId(std::string_view id) {
   return id.empty() || std::all_of(id.begin(), id.end(), [](char c) { return c == '0'; });
 }
 
-// Safe accessors: a payload is untrusted, any member may be missing or of another type.
-const json::value* Member(const json::value* v, std::string_view key) {
-  if (!v || !v->is_object()) return nullptr;
-  return v->as_object().if_contains(key);
+// Where each sender format keeps what a push is read from, as MemberTree paths ("a.b",
+// "list[].x"). This is the one list of members per format: the readers below read only through
+// these paths, and the streaming filter keeps exactly them (walked with Boost.PFR).
+struct GitHubPaths {
+  std::string_view ref = "ref", before = "before", after = "after", created = "created", deleted = "deleted",
+                   forced = "forced", full_name = "repository.full_name", name = "repository.name";
+};
+// Bitbucket Cloud and the Post Webhooks app: push.changes[] with a `new` and an `old` side.
+struct CloudPaths {
+  std::string_view changes = "push.changes[]", new_side = "push.changes[].new", old_side = "push.changes[].old",
+                   new_type = "push.changes[].new.type", new_name = "push.changes[].new.name",
+                   new_hash = "push.changes[].new.target.hash", old_type = "push.changes[].old.type",
+                   old_name = "push.changes[].old.name", old_hash = "push.changes[].old.target.hash",
+                   created = "push.changes[].created", closed = "push.changes[].closed",
+                   forced = "push.changes[].forced", full_name, name;
+};
+struct ServerPaths {
+  std::string_view changes = "changes[]", ref_id = "changes[].refId", ref_id_nested = "changes[].ref.id",
+                   ref_type = "changes[].ref.type", from = "changes[].fromHash", to = "changes[].toHash",
+                   type = "changes[].type", slug = "repository.slug", project_key = "repository.project.key";
+};
+struct GitLabPaths {
+  std::string_view ref = "ref", before = "before", after = "after", full_name = "project.path_with_namespace",
+                   path = "project.path", name = "project.name";
+};
+struct AzurePaths {
+  std::string_view event_type = "eventType", id = "id", updates = "resource.refUpdates[]",
+                   name = "resource.refUpdates[].name", old_id = "resource.refUpdates[].oldObjectId",
+                   new_id = "resource.refUpdates[].newObjectId", repo = "resource.repository.name",
+                   project = "resource.repository.project.name";
+};
+
+constexpr GitHubPaths kGitHub;
+constexpr CloudPaths kCloud{.full_name = "repository.full_name", .name = "repository.name"};
+constexpr CloudPaths kPostPlugin{.full_name = "repository.fullName", .name = "repository.slug"};
+constexpr ServerPaths kServer;
+constexpr GitLabPaths kGitLab;
+constexpr AzurePaths kAzure;
+
+// Safe access: a payload is untrusted, any member may be missing or of another type.
+// `path` is read below `base` (an element of the list `base` names), or from the root.
+const json::value* At(const json::value* v, std::string_view path, std::string_view base = {}) {
+  if (!base.empty()) path.remove_prefix(base.size() + 1);
+  while (v && !path.empty()) {
+    size_t dot = path.find('.');
+    std::string_view key = path.substr(0, dot);
+    if (key.size() > 2 && key.substr(key.size() - 2) == "[]") key.remove_suffix(2);
+    v = v->is_object() ? v->as_object().if_contains(key) : nullptr;
+    path = dot == std::string_view::npos ? std::string_view() : path.substr(dot + 1);
+  }
+  return v && !v->is_null() ? v : nullptr;
 }
-const json::value* Path(const json::value* v, std::initializer_list<std::string_view> keys) {
-  for (auto k : keys) v = Member(v, k);
-  return v;
-}
-std::string Str(const json::value* v) {
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
+std::string Str(const json::value* v) { return v && v->is_string() ? std::string(v->as_string()) : std::string(); }
 bool Bool(const json::value* v) { return v && v->is_bool() && v->as_bool(); }
 const json::array* Array(const json::value* v) { return v && v->is_array() ? &v->as_array() : nullptr; }
 
@@ -52,154 +93,166 @@ std::string BranchOf(std::string_view ref) {
   return {};
 }
 
-Status Missing(std::string_view what, std::string_view format) {
-  return Status::InvalidArgument(std::string(format) + " push payload has no " + std::string(what));
+// "GitHub push payload has no 'ref'"; a list path reads "'push.changes' list".
+Status Missing(std::string_view path, std::string_view format) {
+  std::string what(path);
+  if (what.size() > 2 && what.ends_with("[]")) what = "'" + what.substr(0, what.size() - 2) + "' list";
+  else what = "'" + what + "'";
+  return Status::InvalidArgument(std::string(format) + " push payload has no " + what);
 }
 
 Result<PushEvent> ParseGitHub(const json::value& root, PushEvent e) {
+  const GitHubPaths& p = kGitHub;
   if (e.event == "ping") {
     e.ping = true;
   } else if (e.event == "push") {
     e.push = true;
     RefChange c;
-    c.ref = Str(Member(&root, "ref"));
-    if (c.ref.empty()) return Missing("'ref'", "GitHub");
+    c.ref = Str(At(&root, p.ref));
+    if (c.ref.empty()) return Missing(p.ref, "GitHub");
     c.branch = BranchOf(c.ref);
-    c.before = Str(Member(&root, "before"));
-    c.after = Str(Member(&root, "after"));
-    c.created = Bool(Member(&root, "created")) || IsNullId(c.before);
-    c.deleted = Bool(Member(&root, "deleted")) || IsNullId(c.after);
-    c.forced = Bool(Member(&root, "forced"));
+    c.before = Str(At(&root, p.before));
+    c.after = Str(At(&root, p.after));
+    c.created = Bool(At(&root, p.created)) || IsNullId(c.before);
+    c.deleted = Bool(At(&root, p.deleted)) || IsNullId(c.after);
+    c.forced = Bool(At(&root, p.forced));
     e.changes.push_back(std::move(c));
   }
-  e.repo_full_name = Str(Path(&root, {"repository", "full_name"}));
-  e.repo_name = Str(Path(&root, {"repository", "name"}));
-  if (e.push && e.repo_full_name.empty() && e.repo_name.empty()) return Missing("'repository.full_name'", "GitHub");
+  e.repo_full_name = Str(At(&root, p.full_name));
+  e.repo_name = Str(At(&root, p.name));
+  if (e.push && e.repo_full_name.empty() && e.repo_name.empty()) return Missing(p.full_name, "GitHub");
   return e;
 }
 
-// Bitbucket Cloud and the Post Webhooks app share the push.changes[] shape.
-Status ParseCloudChanges(const json::value& root, PushEvent* e, std::string_view format) {
-  const json::array* changes = Array(Path(&root, {"push", "changes"}));
-  if (!changes) return Missing("'push.changes' list", format);
+// Bitbucket Cloud and the Post Webhooks app: one shape but for the repository's names.
+Result<PushEvent> ParseCloudPush(const json::value& root, PushEvent e, const CloudPaths& p, std::string_view format) {
+  if (e.event != "repo:push") return e;
+  e.push = true;
+  const json::array* changes = Array(At(&root, p.changes));
+  if (!changes) return Missing(p.changes, format);
   for (const json::value& ch : *changes) {
-    const json::value* nw = Member(&ch, "new");
-    const json::value* old = Member(&ch, "old");
-    if (nw && nw->is_null()) nw = nullptr;
-    if (old && old->is_null()) old = nullptr;
-    const json::value* side = nw ? nw : old;
-    if (!side) return Status::InvalidArgument(std::string(format) + " push change has neither 'new' nor 'old'");
+    const json::value* nw = At(&ch, p.new_side, p.changes);
+    const json::value* old = At(&ch, p.old_side, p.changes);
+    if (!nw && !old) return Status::InvalidArgument(std::string(format) + " push change has neither 'new' nor 'old'");
     RefChange c;
-    std::string type = Str(Member(side, "type"));
-    std::string name = Str(Member(side, "name"));
-    if (name.empty()) return Missing("ref 'name' in a change", format);
+    std::string type = Str(At(&ch, nw ? p.new_type : p.old_type, p.changes));
+    std::string name = Str(At(&ch, nw ? p.new_name : p.old_name, p.changes));
+    if (name.empty()) return Status::InvalidArgument(std::string(format) + " push payload has no ref 'name' in a change");
     c.ref = (type == "tag" ? "refs/tags/" : "refs/heads/") + name;
     if (type == "branch" || type == "named_branch") c.branch = name;
-    c.before = Str(Path(old, {"target", "hash"}));
-    c.after = Str(Path(nw, {"target", "hash"}));
-    c.created = Bool(Member(&ch, "created")) || !old;
-    c.deleted = Bool(Member(&ch, "closed")) || !nw;
-    c.forced = Bool(Member(&ch, "forced"));
-    e->changes.push_back(std::move(c));
+    c.before = Str(At(&ch, p.old_hash, p.changes));
+    c.after = Str(At(&ch, p.new_hash, p.changes));
+    c.created = Bool(At(&ch, p.created, p.changes)) || !old;
+    c.deleted = Bool(At(&ch, p.closed, p.changes)) || !nw;
+    c.forced = Bool(At(&ch, p.forced, p.changes));
+    e.changes.push_back(std::move(c));
   }
-  return Status::Ok();
-}
-
-Result<PushEvent> ParseBitbucketCloud(const json::value& root, PushEvent e) {
-  if (e.event != "repo:push") return e;
-  e.push = true;
-  if (Status s = ParseCloudChanges(root, &e, "Bitbucket Cloud"); !s.ok()) return s;
-  e.repo_full_name = Str(Path(&root, {"repository", "full_name"}));
-  e.repo_name = Str(Path(&root, {"repository", "name"}));
-  if (e.repo_full_name.empty()) return Missing("'repository.full_name'", "Bitbucket Cloud");
-  return e;
-}
-
-Result<PushEvent> ParsePostPlugin(const json::value& root, PushEvent e) {
-  if (e.event != "repo:push") return e;
-  e.push = true;
-  if (Status s = ParseCloudChanges(root, &e, "Post Webhooks for Bitbucket"); !s.ok()) return s;
-  e.repo_full_name = Str(Path(&root, {"repository", "fullName"}));
-  e.repo_name = Str(Path(&root, {"repository", "slug"}));
-  if (e.repo_full_name.empty() && e.repo_name.empty()) return Missing("'repository.fullName'", "Post Webhooks for Bitbucket");
+  e.repo_full_name = Str(At(&root, p.full_name));
+  e.repo_name = Str(At(&root, p.name));
+  if (e.repo_full_name.empty() && e.repo_name.empty()) return Missing(p.full_name, format);
   return e;
 }
 
 Result<PushEvent> ParseBitbucketServer(const json::value& root, PushEvent e) {
+  const ServerPaths& p = kServer;
   if (e.event == "diagnostics:ping") {
     e.ping = true;
     return e;
   }
   if (e.event != "repo:refs_changed") return e;
   e.push = true;
-  const json::array* changes = Array(Member(&root, "changes"));
-  if (!changes) return Missing("'changes' list", "Bitbucket Server");
+  const json::array* changes = Array(At(&root, p.changes));
+  if (!changes) return Missing(p.changes, "Bitbucket Server");
   for (const json::value& ch : *changes) {
     RefChange c;
-    c.ref = Str(Member(&ch, "refId"));
-    if (c.ref.empty()) c.ref = Str(Path(&ch, {"ref", "id"}));
-    if (c.ref.empty()) return Missing("'refId' in a change", "Bitbucket Server");
-    if (Str(Path(&ch, {"ref", "type"})) != "TAG") c.branch = BranchOf(c.ref);
-    c.before = Str(Member(&ch, "fromHash"));
-    c.after = Str(Member(&ch, "toHash"));
-    std::string type = Str(Member(&ch, "type"));
+    c.ref = Str(At(&ch, p.ref_id, p.changes));
+    if (c.ref.empty()) c.ref = Str(At(&ch, p.ref_id_nested, p.changes));
+    if (c.ref.empty()) return Missing(p.ref_id, "Bitbucket Server");
+    if (Str(At(&ch, p.ref_type, p.changes)) != "TAG") c.branch = BranchOf(c.ref);
+    c.before = Str(At(&ch, p.from, p.changes));
+    c.after = Str(At(&ch, p.to, p.changes));
+    std::string type = Str(At(&ch, p.type, p.changes));
     c.created = type == "ADD" || IsNullId(c.before);
     c.deleted = type == "DELETE" || IsNullId(c.after);
     e.changes.push_back(std::move(c));
   }
-  std::string key = Str(Path(&root, {"repository", "project", "key"}));
-  e.repo_name = Str(Path(&root, {"repository", "slug"}));
-  if (e.repo_name.empty()) return Missing("'repository.slug'", "Bitbucket Server");
+  std::string key = Str(At(&root, p.project_key));
+  e.repo_name = Str(At(&root, p.slug));
+  if (e.repo_name.empty()) return Missing(p.slug, "Bitbucket Server");
   e.repo_full_name = key.empty() ? e.repo_name : key + "/" + e.repo_name;
   return e;
 }
 
 Result<PushEvent> ParseGitLab(const json::value& root, PushEvent e) {
+  const GitLabPaths& p = kGitLab;
   if (e.event != "Push Hook") return e;
   e.push = true;
   RefChange c;
-  c.ref = Str(Member(&root, "ref"));
-  if (c.ref.empty()) return Missing("'ref'", "GitLab");
+  c.ref = Str(At(&root, p.ref));
+  if (c.ref.empty()) return Missing(p.ref, "GitLab");
   c.branch = BranchOf(c.ref);
-  c.before = Str(Member(&root, "before"));
-  c.after = Str(Member(&root, "after"));
+  c.before = Str(At(&root, p.before));
+  c.after = Str(At(&root, p.after));
   c.created = IsNullId(c.before);
   c.deleted = IsNullId(c.after);
   e.changes.push_back(std::move(c));
-  e.repo_full_name = Str(Path(&root, {"project", "path_with_namespace"}));
-  e.repo_name = Str(Path(&root, {"project", "path"}));
-  if (e.repo_name.empty()) e.repo_name = Str(Path(&root, {"project", "name"}));
-  if (e.repo_full_name.empty()) return Missing("'project.path_with_namespace'", "GitLab");
+  e.repo_full_name = Str(At(&root, p.full_name));
+  e.repo_name = Str(At(&root, p.path));
+  if (e.repo_name.empty()) e.repo_name = Str(At(&root, p.name));
+  if (e.repo_full_name.empty()) return Missing(p.full_name, "GitLab");
   return e;
 }
 
 Result<PushEvent> ParseAzure(const json::value& root, PushEvent e) {
-  e.event = Str(Member(&root, "eventType"));
+  const AzurePaths& p = kAzure;
+  e.event = Str(At(&root, p.event_type));
   if (e.event.empty()) {
     return Status::InvalidArgument(
         "no provider event header (X-GitHub-Event, X-Gitlab-Event, X-Event-Key) and no Azure DevOps 'eventType' in the body");
   }
-  if (e.delivery_id.empty()) e.delivery_id = Str(Member(&root, "id"));
+  if (e.delivery_id.empty()) e.delivery_id = Str(At(&root, p.id));
   if (e.event != "git.push") return e;
   e.push = true;
-  const json::array* updates = Array(Path(&root, {"resource", "refUpdates"}));
-  if (!updates) return Missing("'resource.refUpdates' list", "Azure DevOps");
+  const json::array* updates = Array(At(&root, p.updates));
+  if (!updates) return Missing(p.updates, "Azure DevOps");
   for (const json::value& u : *updates) {
     RefChange c;
-    c.ref = Str(Member(&u, "name"));
-    if (c.ref.empty()) return Missing("ref 'name' in 'refUpdates'", "Azure DevOps");
+    c.ref = Str(At(&u, p.name, p.updates));
+    if (c.ref.empty()) return Status::InvalidArgument("Azure DevOps push payload has no ref 'name' in 'refUpdates'");
     c.branch = BranchOf(c.ref);
-    c.before = Str(Member(&u, "oldObjectId"));
-    c.after = Str(Member(&u, "newObjectId"));
+    c.before = Str(At(&u, p.old_id, p.updates));
+    c.after = Str(At(&u, p.new_id, p.updates));
     c.created = IsNullId(c.before);
     c.deleted = IsNullId(c.after);
     e.changes.push_back(std::move(c));
   }
-  e.repo_name = Str(Path(&root, {"resource", "repository", "name"}));
-  std::string project = Str(Path(&root, {"resource", "repository", "project", "name"}));
-  if (e.repo_name.empty()) return Missing("'resource.repository.name'", "Azure DevOps");
+  e.repo_name = Str(At(&root, p.repo));
+  std::string project = Str(At(&root, p.project));
+  if (e.repo_name.empty()) return Missing(p.repo, "Azure DevOps");
   e.repo_full_name = project.empty() ? e.repo_name : project + "/" + e.repo_name;
   return e;
+}
+
+// The members a format's reader reads, from its path table.
+template <class Paths>
+MemberTree TreeOf(const Paths& paths) {
+  MemberTree tree;
+  boost::pfr::for_each_field(paths, [&](std::string_view path) { tree.Add(path); });
+  return tree;
+}
+
+const MemberTree& MembersOf(WebhookFormat format) {
+  static const MemberTree github = TreeOf(kGitHub), cloud = TreeOf(kCloud), plugin = TreeOf(kPostPlugin),
+                          server = TreeOf(kServer), gitlab = TreeOf(kGitLab), azure = TreeOf(kAzure);
+  switch (format) {
+    case WebhookFormat::kGitHub: return github;
+    case WebhookFormat::kBitbucketCloud: return cloud;
+    case WebhookFormat::kBitbucketPostPlugin: return plugin;
+    case WebhookFormat::kBitbucketServer: return server;
+    case WebhookFormat::kGitLab: return gitlab;
+    case WebhookFormat::kAzureDevOps: return azure;
+  }
+  return azure;
 }
 
 }  // namespace
@@ -301,9 +354,10 @@ Result<PushEvent> ReadPushEvent(WebhookFormat format, std::string_view event, co
   e.event = std::string(event);
   switch (format) {
     case WebhookFormat::kGitHub: return ParseGitHub(root, std::move(e));
-    case WebhookFormat::kBitbucketCloud: return ParseBitbucketCloud(root, std::move(e));
+    case WebhookFormat::kBitbucketCloud: return ParseCloudPush(root, std::move(e), kCloud, "Bitbucket Cloud");
     case WebhookFormat::kBitbucketServer: return ParseBitbucketServer(root, std::move(e));
-    case WebhookFormat::kBitbucketPostPlugin: return ParsePostPlugin(root, std::move(e));
+    case WebhookFormat::kBitbucketPostPlugin:
+      return ParseCloudPush(root, std::move(e), kPostPlugin, "Post Webhooks for Bitbucket");
     case WebhookFormat::kGitLab: return ParseGitLab(root, std::move(e));
     case WebhookFormat::kAzureDevOps: return ParseAzure(root, std::move(e));
   }
@@ -316,240 +370,19 @@ Status JsonError(const json::error_code& ec, size_t used, const ParseLimits& lim
   return Status::InvalidArgument("malformed JSON at byte " + std::to_string(used) + ": " + what);
 }
 
-// The members the readers above look at, per sender format: a payload is tokenised in full
-// (so malformed, truncated and too deep input is refused exactly as before), but only these
-// members become values; everything else is skipped as it streams by. A node's `list` marks
-// an array whose elements are kept (each filtered by the node's children); other arrays are
-// kept empty (the readers only ever iterate lists), other objects keep only the named members.
-struct FieldNode {
-  std::string_view key;
-  std::initializer_list<FieldNode> children = {};
-  bool list = false;
-};
-
-// Bitbucket Cloud and the Post Webhooks app: push.changes[].{new,old}.
-const FieldNode kCloudSide[] = {{"type"}, {"name"}, {"target", {{"hash"}}}};
-// Azure DevOps delivers with no event header, so GitHub-looking and header-less deliveries
-// both keep Azure's members too (the reader is chosen by format, the filter must not hide
-// what it reads).
-const FieldNode kAzureMembers[] = {
-    {"eventType"},
-    {"id"},
-    {"resource",
-     {{"refUpdates", {{"name"}, {"oldObjectId"}, {"newObjectId"}}, true},
-      {"repository", {{"name"}, {"project", {{"name"}}}}}}}};
-
-const FieldNode kGitHubRoot{"",
-                            {{"ref"}, {"before"}, {"after"}, {"created"}, {"deleted"}, {"forced"},
-                             {"repository", {{"full_name"}, {"name"}}}}};
-const FieldNode kCloudRoot{
-    "",
-    {{"push",
-      {{"changes",
-        {{"new", {kCloudSide[0], kCloudSide[1], kCloudSide[2]}},
-         {"old", {kCloudSide[0], kCloudSide[1], kCloudSide[2]}},
-         {"created"},
-         {"closed"},
-         {"forced"}},
-        true}}},
-     {"repository", {{"full_name"}, {"name"}, {"fullName"}, {"slug"}}}}};
-const FieldNode kServerRoot{
-    "",
-    {{"changes", {{"refId"}, {"ref", {{"id"}, {"type"}}}, {"fromHash"}, {"toHash"}, {"type"}}, true},
-     {"repository", {{"slug"}, {"project", {{"key"}}}}}}};
-const FieldNode kGitLabRoot{"", {{"ref"}, {"before"}, {"after"}, {"project", {{"path_with_namespace"}, {"path"}, {"name"}}}}};
-const FieldNode kAzureRoot{"", {kAzureMembers[0], kAzureMembers[1], kAzureMembers[2]}};
-
-const FieldNode& FieldsOf(WebhookFormat format) {
-  switch (format) {
-    case WebhookFormat::kGitHub: return kGitHubRoot;
-    case WebhookFormat::kBitbucketCloud:
-    case WebhookFormat::kBitbucketPostPlugin: return kCloudRoot;
-    case WebhookFormat::kBitbucketServer: return kServerRoot;
-    case WebhookFormat::kGitLab: return kGitLabRoot;
-    case WebhookFormat::kAzureDevOps: return kAzureRoot;
-  }
-  return kAzureRoot;
-}
-
-// A basic_parser handler that builds the pruned document described by a FieldNode tree.
-class FieldFilter {
- public:
-  static constexpr std::size_t max_object_size = json::object::max_size();
-  static constexpr std::size_t max_array_size = json::array::max_size();
-  static constexpr std::size_t max_key_size = json::string::max_size();
-  static constexpr std::size_t max_string_size = json::string::max_size();
-
-  FieldFilter(const FieldNode* root, json::storage_ptr sp, unsigned char* temp, size_t temp_size)
-      : root_(root), sp_(std::move(sp)), st_(json::storage_ptr(), temp, temp_size) {}
-
-  json::value Release() { return st_.release(); }
-
-  bool on_document_begin(json::error_code&) {
-    st_.reset(sp_);
-    return true;
-  }
-  bool on_document_end(json::error_code&) { return true; }
-  bool on_object_begin(json::error_code&) { return Begin(false); }
-  bool on_object_end(std::size_t, json::error_code&) { return End(); }
-  bool on_array_begin(json::error_code&) { return Begin(true); }
-  bool on_array_end(std::size_t, json::error_code&) { return End(); }
-  bool on_key_part(json::string_view s, std::size_t, json::error_code&) {
-    AppendKey(s);
-    return true;
-  }
-  bool on_key(json::string_view s, std::size_t, json::error_code&) {
-    AppendKey(s);
-    Key();
-    return true;
-  }
-  bool on_string_part(json::string_view s, std::size_t, json::error_code&) {
-    if (!in_string_) {
-      in_string_ = true;
-      keep_string_ = Next();
-    }
-    if (keep_string_) st_.push_chars(s);
-    return true;
-  }
-  bool on_string(json::string_view s, std::size_t, json::error_code&) {
-    bool keep = in_string_ ? keep_string_ : Next();
-    in_string_ = false;
-    if (keep) st_.push_string(s);
-    return true;
-  }
-  bool on_number_part(json::string_view, json::error_code&) { return true; }
-  bool on_int64(std::int64_t i, json::string_view, json::error_code&) {
-    if (Next()) st_.push_int64(i);
-    return true;
-  }
-  bool on_uint64(std::uint64_t u, json::string_view, json::error_code&) {
-    if (Next()) st_.push_uint64(u);
-    return true;
-  }
-  bool on_double(double d, json::string_view, json::error_code&) {
-    if (Next()) st_.push_double(d);
-    return true;
-  }
-  bool on_bool(bool b, json::error_code&) {
-    if (Next()) st_.push_bool(b);
-    return true;
-  }
-  bool on_null(json::error_code&) {
-    if (Next()) st_.push_null();
-    return true;
-  }
-  bool on_comment_part(json::string_view, json::error_code&) { return true; }
-  bool on_comment(json::string_view, json::error_code&) { return true; }
-
- private:
-  struct Frame {
-    const FieldNode* node;
-    bool array;
-    bool keep_elements;
-    size_t count;
-  };
-  static constexpr size_t kMaxKey = 32;  // longer keys match no FieldNode
-
-  // A value starts: true when it is kept (and counted in its container).
-  bool Next() {
-    if (skip_depth_ > 0) return false;
-    if (skip_value_) {
-      skip_value_ = false;
-      return false;
-    }
-    if (depth_ == 0) return true;  // the root
-    Frame& f = frames_[depth_ - 1];
-    if (f.array && !f.keep_elements) return false;
-    ++f.count;
-    return true;
-  }
-  bool Begin(bool array) {
-    const Frame* parent = depth_ == 0 ? nullptr : &frames_[depth_ - 1];
-    const FieldNode* node = !parent ? root_ : parent->array ? parent->node : pending_;
-    bool nested_in_array = parent && parent->array;
-    if (!Next()) {
-      ++skip_depth_;
-      return true;
-    }
-    if (depth_ == frames_.size()) {  // deeper than any FieldNode tree: cannot happen, but stay consistent
-      st_.push_null();
-      ++skip_depth_;
-      return true;
-    }
-    frames_[depth_++] = {node, array, array && node->list && !nested_in_array, 0};
-    return true;
-  }
-  bool End() {
-    if (skip_depth_ > 0) {
-      --skip_depth_;
-      return true;
-    }
-    const Frame& f = frames_[--depth_];
-    if (f.array) {
-      st_.push_array(f.count);
-    } else {
-      st_.push_object(f.count);
-    }
-    return true;
-  }
-  void AppendKey(json::string_view s) {
-    if (skip_depth_ > 0 || key_size_ > kMaxKey) return;
-    size_t n = std::min(s.size(), kMaxKey + 1 - key_size_);
-    std::memcpy(key_ + key_size_, s.data(), n);
-    key_size_ += n;
-  }
-  void Key() {
-    std::string_view key(key_, key_size_);
-    if (skip_depth_ == 0) {
-      const FieldNode* hit = nullptr;
-      if (key.size() <= kMaxKey) {
-        for (const FieldNode& c : frames_[depth_ - 1].node->children) {
-          if (c.key == key) {
-            hit = &c;
-            break;
-          }
-        }
-      }
-      if (hit) {
-        st_.push_key(json::string_view(key.data(), key.size()));
-        pending_ = hit;
-      } else {
-        skip_value_ = true;
-      }
-    }
-    key_size_ = 0;
-  }
-
-  const FieldNode* root_;
-  json::storage_ptr sp_;
-  json::value_stack st_;
-  std::array<Frame, 8> frames_{};
-  size_t depth_ = 0;
-  const FieldNode* pending_ = nullptr;  // the member whose value comes next
-  size_t skip_depth_ = 0;               // > 0 inside a skipped container
-  bool skip_value_ = false;             // the next value belongs to a skipped member
-  bool in_string_ = false, keep_string_ = false;
-  char key_[kMaxKey + 1];
-  size_t key_size_ = 0;
-};
-
 }  // namespace
 
 Result<PushEvent> ParsePushEvent(WebhookFormat format, std::string_view event, std::string_view text,
                                  const ParseLimits& limits) {
-  json::parse_options options;
-  options.max_depth = limits.max_depth;
   json::error_code ec;
-  // The pruned document holds a few dozen values: a stack arena and a stack scratch buffer
-  // for the parser's value stack mean no heap allocation in the common case.
-  unsigned char arena[4096], temp[2048];
+  size_t used = 0;
+  // The pruned document holds a few dozen values: a stack arena means no heap allocation in
+  // the common case.
+  unsigned char arena[4096];
   json::monotonic_resource memory(arena, sizeof arena);
-  json::basic_parser<FieldFilter> parser(options, &FieldsOf(format), json::storage_ptr(&memory), temp, sizeof temp);
-  size_t used = parser.write_some(true, text.data(), text.size(), ec);
-  if (!ec && used < text.size()) ec = json::error::extra_data;
-  if (!ec) parser.write_some(false, nullptr, 0, ec);
+  json::value root = ParsePruned(MembersOf(format), text, limits.max_depth, json::storage_ptr(&memory), ec, &used);
   if (ec) return JsonError(ec, used, limits);
-  return ReadPushEvent(format, event, parser.handler().Release());
+  return ReadPushEvent(format, event, root);
 }
 
 Result<PushEvent> ParsePushEventFullDocument(WebhookFormat format, std::string_view event, std::string_view text,
