@@ -32,12 +32,7 @@ HttpResponse Health(bool ready) {
   return res;
 }
 
-HttpResponse NotFound() {
-  HttpResponse res;
-  res.status = 404;
-  res.body = "{\"error\":\"not found\"}\n";
-  return res;
-}
+HttpResponse NotFound() { return JsonErrorResponse(404, "not found"); }
 
 }  // namespace
 

@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 
+#include "config/text.h"
 #include "daemon/metrics.h"
 #include "daemon/status_json.h"
 #include "daemon/status_page.h"
@@ -27,21 +28,10 @@ struct OperatorApi::State {
 
 namespace {
 
-HttpResponse Error(int status, const std::string& message) {
-  HttpResponse res;
-  res.status = status;
-  res.body = json::serialize(json::object{{"error", message}}) + "\n";
-  return res;
-}
-
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
 
 // The host part of a Host header or URL authority ("[::1]:8788" -> "::1", "a.b:1" -> "a.b").
 std::string HostName(std::string authority) {
-  authority = Lower(std::move(authority));
+  authority = AsciiLower(std::move(authority));
   if (!authority.empty() && authority[0] == '[') {
     size_t end = authority.find(']');
     return end == std::string::npos ? std::string() : authority.substr(1, end - 1);
@@ -67,13 +57,13 @@ std::string RefuseHost(const HttpRequest& r, const OperatorAccess& access) {
 
 // A page of another origin in the operator's browser must not drive the daemon (CSRF).
 std::string RefuseCrossSite(const HttpRequest& r) {
-  std::string site = Lower(r.Header("sec-fetch-site"));
+  std::string site = AsciiLower(r.Header("sec-fetch-site"));
   if (!site.empty() && site != "same-origin" && site != "none") return "cross-site request refused";
   std::string origin = r.Header("origin");
   if (origin.empty()) return {};
   size_t scheme_end = origin.find("://");
   std::string authority = scheme_end == std::string::npos ? "" : origin.substr(scheme_end + 3);
-  if (authority.empty() || authority.find('/') != std::string::npos || Lower(authority) != Lower(r.Header("host"))) {
+  if (authority.empty() || authority.find('/') != std::string::npos || AsciiLower(authority) != AsciiLower(r.Header("host"))) {
     return "cross-origin request refused (Origin " + origin.substr(0, 200) + ")";
   }
   return {};
@@ -82,7 +72,7 @@ std::string RefuseCrossSite(const HttpRequest& r) {
 // Bearer TOKEN, or Basic with the token as the password (any user name).
 bool CarriesToken(const HttpRequest& r, const std::string& token) {
   std::string auth = r.Header("authorization");
-  std::string scheme = Lower(auth.substr(0, auth.find(' ')));
+  std::string scheme = AsciiLower(auth.substr(0, auth.find(' ')));
   std::string value = auth.size() > scheme.size() ? auth.substr(scheme.size() + 1) : "";
   if (scheme == "bearer") return ConstantTimeEquals(value, token);
   if (scheme != "basic" || value.size() > 4096) return false;
@@ -100,7 +90,7 @@ bool CarriesToken(const HttpRequest& r, const std::string& token) {
 }
 
 bool IsJson(const HttpRequest& r) {
-  std::string type = Lower(r.Header("content-type"));
+  std::string type = AsciiLower(r.Header("content-type"));
   type = type.substr(0, type.find(';'));
   while (!type.empty() && type.back() == ' ') type.pop_back();
   return type == "application/json";
@@ -108,17 +98,17 @@ bool IsJson(const HttpRequest& r) {
 
 // The answer that refuses a request before any endpoint sees it, or nothing.
 std::optional<HttpResponse> Gate(const HttpRequest& r, const OperatorAccess& access) {
-  if (std::string why = RefuseHost(r, access); !why.empty()) return Error(403, why);
-  if (std::string why = RefuseCrossSite(r); !why.empty()) return Error(403, why);
+  if (std::string why = RefuseHost(r, access); !why.empty()) return JsonErrorResponse(403, why);
+  if (std::string why = RefuseCrossSite(r); !why.empty()) return JsonErrorResponse(403, why);
   if (!access.admin_token.empty() && !CarriesToken(r, access.admin_token)) {
-    HttpResponse res = Error(401, "missing or wrong admin token (Authorization: Bearer ...)");
+    HttpResponse res = JsonErrorResponse(401, "missing or wrong admin token (Authorization: Bearer ...)");
     res.headers.emplace_back("WWW-Authenticate", "Basic realm=\"gitsyncd operator\", charset=\"UTF-8\"");
     return res;
   }
   // A form or a no-cors fetch cannot send application/json without a CORS preflight, which
   // nothing here answers.
   if (r.method != "GET" && r.method != "HEAD" && !IsJson(r)) {
-    return Error(415, "a " + r.method.substr(0, 16) + " request needs Content-Type: application/json");
+    return JsonErrorResponse(415, "a " + r.method.substr(0, 16) + " request needs Content-Type: application/json");
   }
   return std::nullopt;
 }
@@ -167,14 +157,14 @@ HttpResponse StatusJson(const Config& config, const SyncEngine& engine, const De
 // POST /api/v1/imports/ID/cancel. The job runs on its own thread, never here.
 HttpResponse Imports(ImportJobs* jobs, const HttpRequest& r, const std::string& path, const Config& config) {
   if (path == "/api/v1/imports") {
-    if (r.method != "POST") return Error(405, "use POST");
+    if (r.method != "POST") return JsonErrorResponse(405, "use POST");
     json::error_code ec;
     auto v = json::parse(r.body, ec);
-    if (ec) return Error(400, "the body is not JSON");
+    if (ec) return JsonErrorResponse(400, "the body is not JSON");
     auto req = ImportRequestFromJson(v);
-    if (!req.ok()) return Error(400, req.status().message());
+    if (!req.ok()) return JsonErrorResponse(400, req.status().message());
     auto id = jobs->Start(config, *req);
-    if (!id.ok()) return Error(400, id.status().message());
+    if (!id.ok()) return JsonErrorResponse(400, id.status().message());
     HttpResponse res;
     res.status = 202;
     res.body = json::serialize(json::object{{"id", *id}}) + "\n";
@@ -183,9 +173,9 @@ HttpResponse Imports(ImportJobs* jobs, const HttpRequest& r, const std::string& 
   std::string rest = path.substr(std::string("/api/v1/imports/").size());
   bool cancel = rest.size() > 7 && rest.compare(rest.size() - 7, 7, "/cancel") == 0;
   std::string id = cancel ? rest.substr(0, rest.size() - 7) : rest;
-  if (cancel != (r.method == "POST")) return Error(405, cancel ? "use POST" : "use GET");
+  if (cancel != (r.method == "POST")) return JsonErrorResponse(405, cancel ? "use POST" : "use GET");
   auto p = jobs->Get(id);
-  if (!p) return Error(404, "no import job " + id);
+  if (!p) return JsonErrorResponse(404, "no import job " + id);
   if (cancel) jobs->Cancel(id);
   HttpResponse res;
   res.status = cancel ? 202 : 200;
@@ -195,8 +185,8 @@ HttpResponse Imports(ImportJobs* jobs, const HttpRequest& r, const std::string& 
 
 // POST /api/v1/syncs/NAME/sync queues a full pass.
 HttpResponse SyncRequest(SyncEngine& engine, const HttpRequest& r, const std::string& name) {
-  if (r.method != "POST") return Error(405, "use POST");
-  if (!engine.TriggerRemote(name, "api request")) return Error(404, "no sync binding named '" + name + "'");
+  if (r.method != "POST") return JsonErrorResponse(405, "use POST");
+  if (!engine.TriggerRemote(name, "api request")) return JsonErrorResponse(404, "no sync binding named '" + name + "'");
   HttpResponse res;
   res.status = 202;
   res.body = json::serialize(json::object{{"queued", name}}) + "\n";
@@ -207,10 +197,10 @@ HttpResponse SyncRequest(SyncEngine& engine, const HttpRequest& r, const std::st
 // pass starts after a pause) and saved to state.json off this thread as soon as no pass of
 // the binding runs.
 HttpResponse PauseRequest(SyncEngine& engine, const HttpRequest& r, const std::string& name, bool pause) {
-  if (r.method != "POST") return Error(405, "use POST");
+  if (r.method != "POST") return JsonErrorResponse(405, "use POST");
   Status s = engine.SetPaused(name, pause, std::chrono::milliseconds(0));
-  if (s.code() == Status::Code::kNotFound) return Error(404, "no sync binding named '" + name + "'");
-  if (!s.ok()) return Error(503, s.message());
+  if (s.code() == Status::Code::kNotFound) return JsonErrorResponse(404, "no sync binding named '" + name + "'");
+  if (!s.ok()) return JsonErrorResponse(503, s.message());
   HttpResponse res;
   res.status = 202;
   res.body = json::serialize(json::object{{"binding", name}, {"paused", pause}}) + "\n";
@@ -243,8 +233,8 @@ HttpResponse OperatorApi::Handle(const HttpRequest& r) const {
     engine = state_->engine;
     counters = state_->webhook_counters;
   }
-  if (path != "/metrics" && path.rfind("/api/", 0) != 0) return Error(404, "not found");
-  if (!engine || !config) return Error(503, "starting");
+  if (path != "/metrics" && path.rfind("/api/", 0) != 0) return JsonErrorResponse(404, "not found");
+  if (!engine || !config) return JsonErrorResponse(503, "starting");
   if (path == "/metrics" && r.method == "GET") {
     HttpResponse res;
     res.content_type = "text/plain; version=0.0.4; charset=utf-8";
@@ -261,7 +251,7 @@ HttpResponse OperatorApi::Handle(const HttpRequest& r) const {
     if (action == "sync") return SyncRequest(*engine, r, name);
     if (action == "pause" || action == "resume") return PauseRequest(*engine, r, name, action == "pause");
   }
-  return Error(404, "not found");
+  return JsonErrorResponse(404, "not found");
 }
 
 }  // namespace gitsyncd

@@ -390,7 +390,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       verdict = server_->check(req_);
     } catch (const std::exception& e) {
       spdlog::error("http: header check failed for {} {}: {}", req_.method, RedactedTarget(req_.target), e.what());
-      verdict.answer = Error(500, "internal error");
+      verdict.answer = JsonErrorResponse(500, "internal error");
     }
     if (verdict.answer) {
       ++server_->requests;
@@ -417,10 +417,10 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   void Failed(beast::error_code ec) {
     drain_ = true;
     if (ec == http::error::body_limit) {
-      return Reply(Error(413, "body larger than " + std::to_string(body_limit_) + " bytes"), false);
+      return Reply(JsonErrorResponse(413, "body larger than " + std::to_string(body_limit_) + " bytes"), false);
     }
-    if (ec == http::error::header_limit) return Reply(Error(431, "request headers too large"), false);
-    return Reply(Error(400, "malformed HTTP request: " + ec.message()), false);
+    if (ec == http::error::header_limit) return Reply(JsonErrorResponse(431, "request headers too large"), false);
+    return Reply(JsonErrorResponse(400, "malformed HTTP request: " + ec.message()), false);
   }
 
   void Handle() {
@@ -433,16 +433,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       res = server_->handler(req_);
     } catch (const std::exception& e) {
       spdlog::error("http: handler failed for {} {}: {}", req_.method, RedactedTarget(req_.target), e.what());
-      res = Error(500, "internal error");
+      res = JsonErrorResponse(500, "internal error");
     }
     Reply(res, keep_alive);
-  }
-
-  static HttpResponse Error(int status, const std::string& message) {
-    HttpResponse r;
-    r.status = status;
-    r.body = "{\"error\":\"" + message + "\"}\n";
-    return r;
   }
 
   void Reply(const HttpResponse& res, bool keep_alive) {

@@ -31,4 +31,7 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
 };
 
+// The answer every HTTP surface gives to a refused or failed request: {"error": message}.
+HttpResponse JsonErrorResponse(int status, std::string_view message);
+
 }  // namespace gitsyncd

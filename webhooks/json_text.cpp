@@ -1,6 +1,19 @@
 #include "webhooks/json_text.h"
 
+#include "webhooks/http_types.h"
+
 namespace gitsyncd {
+
+HttpResponse JsonErrorResponse(int status, std::string_view message) {
+  HttpResponse r;
+  r.status = status;
+  r.body.reserve(message.size() + 16);
+  r.body.push_back('{');
+  AppendJsonMember(r.body, "error", message);
+  r.body.push_back('}');
+  r.body.push_back('\n');
+  return r;
+}
 
 void AppendJsonString(std::string& out, std::string_view s) {
   static const char kHex[] = "0123456789abcdef";

@@ -1,5 +1,6 @@
 #include "webhooks/payload_parser.h"
 
+#include "config/text.h"
 #include "webhooks/json_member_filter.h"
 
 #include <boost/json.hpp>
@@ -13,16 +14,6 @@ namespace gitsyncd {
 namespace {
 
 namespace json = boost::json;
-
-// ASCII case-insensitive equality (header values such as media types).
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
 
 std::string Header(const HeaderMap& h, std::string_view name) { return std::string(HeaderValue(h, name)); }
 
@@ -329,8 +320,9 @@ std::string_view HeaderValue(const HeaderMap& headers, std::string_view name) {
 BodyEncoding ClassifyContentType(std::string_view content_type) {
   std::string_view mime = content_type.substr(0, content_type.find(';'));
   while (!mime.empty() && mime.back() == ' ') mime.remove_suffix(1);
-  if (EqualsIgnoreCase(mime, "application/json")) return BodyEncoding::kJson;
-  if (EqualsIgnoreCase(mime, "application/x-www-form-urlencoded")) return BodyEncoding::kForm;
+  std::string lower = AsciiLower(std::string(mime));
+  if (lower == "application/json") return BodyEncoding::kJson;
+  if (lower == "application/x-www-form-urlencoded") return BodyEncoding::kForm;
   return BodyEncoding::kOther;
 }
 

@@ -16,10 +16,22 @@ HttpResponse Json(int status, std::string body) {
   return r;
 }
 
-HttpResponse ErrorJson(int status, std::string_view message) {
-  std::string body = "{";
-  AppendJsonMember(body, "error", message);
-  return Json(status, std::move(body));
+// A delivery from another provider than the connector's, or in a content type it does not
+// send: the status and reason to refuse it with.
+std::optional<std::pair<int, std::string>> SenderMismatch(const ConnectorConfig& connector, WebhookFormat format,
+                                                          const std::string& format_name, BodyEncoding encoding,
+                                                          const std::string& content_type) {
+  Provider sender = WebhookFormatProvider(format);
+  if (connector.provider != Provider::kGit && sender != connector.provider) {
+    return std::pair(400, "delivery looks like " + format_name + " but connector '" + connector.name + "' is " +
+                              std::string(ProviderName(connector.provider)));
+  }
+  if (encoding == BodyEncoding::kOther || (encoding == BodyEncoding::kForm && format != WebhookFormat::kGitHub)) {
+    return std::pair(415, "content type '" + (content_type.empty() ? std::string("(none)") : content_type) +
+                              "' is not accepted; use application/json" +
+                              (format == WebhookFormat::kGitHub ? " or application/x-www-form-urlencoded" : ""));
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -71,9 +83,9 @@ WebhookService::Admission WebhookService::Admit(const HttpRequest& req) {
   auto it = by_id_.find(id_view);
   Admission a;
   if (path.substr(0, kPathPrefix.size()) != kPathPrefix || it == by_id_.end()) {
-    a.refusal = ErrorJson(404, "no webhook-enabled connector has the id '" + std::string(id_view) + "'");
+    a.refusal = JsonErrorResponse(404, "no webhook-enabled connector has the id '" + std::string(id_view) + "'");
   } else if (req.method != "POST") {
-    a.refusal = ErrorJson(405, "webhooks are delivered with POST");
+    a.refusal = JsonErrorResponse(405, "webhooks are delivered with POST");
     a.refusal->headers.emplace_back("Allow", "POST");
   } else if (token.empty() || token.find('/') != std::string_view::npos || !tokens_.Matches(it->first, token)) {
     a.refusal = RefuseToken(it->first, *it->second.connector, req);
@@ -112,7 +124,7 @@ HttpResponse WebhookService::RefuseToken(const std::string& id, const ConnectorC
                  unlogged ? " (" + std::to_string(unlogged) + " more refused for their URL token since the last such line)"
                           : std::string());
   }
-  return ErrorJson(401, why);
+  return JsonErrorResponse(401, why);
 }
 
 HeaderVerdict WebhookService::CheckHeaders(const HttpRequest& req) {
@@ -121,6 +133,36 @@ HeaderVerdict WebhookService::CheckHeaders(const HttpRequest& req) {
   v.answer = std::move(a.refusal);
   v.trusted = !v.answer;
   return v;
+}
+
+void WebhookService::QueueRoutes(const ConnectorConfig& connector, const PushEvent& event, DeliveryRecord* rec,
+                                 std::string* body) {
+  std::string ignored;
+  for (RouteDecision& d : RoutePush(connector, event)) {
+    if (d.queue && !trigger_(d.binding, "webhook " + rec->provider + " " + rec->delivery_id)) {
+      d.queue = false;
+      d.reason = "binding is not running (starting, stopping or failed to start)";
+    }
+    if (d.queue) {
+      rec->queued.push_back(d.binding);
+    } else {
+      ignored += ignored.empty() ? "{" : ",{";
+      AppendJsonMember(ignored, "binding", d.binding);
+      AppendJsonMember(ignored, "reason", d.reason);
+      ignored += '}';
+    }
+    rec->detail += (rec->detail.empty() ? "" : "; ") + d.binding + ": " + d.reason;
+  }
+  if (connector.syncs.empty()) rec->detail = "connector has no sync bindings";
+  rec->verdict = rec->queued.empty() ? "ignored" : "queued";
+  *body += ",\"queued\":[";
+  for (size_t i = 0; i < rec->queued.size(); ++i) {
+    if (i) *body += ',';
+    AppendJsonString(*body, rec->queued[i]);
+  }
+  *body += "],\"ignored\":[";
+  *body += ignored;
+  *body += ']';
 }
 
 HttpResponse WebhookService::Handle(const HttpRequest& req) {
@@ -136,25 +178,16 @@ HttpResponse WebhookService::Handle(const HttpRequest& req) {
   auto refuse = [&](int status, std::string verdict, std::string detail) {
     rec.verdict = std::move(verdict);
     rec.detail = detail;
-    return Finish(id, std::move(rec), ErrorJson(status, detail));
+    return Finish(id, std::move(rec), JsonErrorResponse(status, detail));
   };
 
   WebhookFormat format = DetectFormat(req.headers);
   rec.provider = std::string(WebhookFormatName(format));
   rec.event = EventName(format, req.headers);
   rec.delivery_id = DeliveryId(format, req.headers);
-  Provider sender = WebhookFormatProvider(format);
-  if (connector.provider != Provider::kGit && sender != connector.provider) {
-    return refuse(400, "invalid",
-                  "delivery looks like " + rec.provider + " but connector '" + connector.name + "' is " +
-                      std::string(ProviderName(connector.provider)));
-  }
   BodyEncoding encoding = ClassifyContentType(req.Header("content-type"));
-  if (encoding == BodyEncoding::kOther || (encoding == BodyEncoding::kForm && format != WebhookFormat::kGitHub)) {
-    std::string ct = req.Header("content-type");
-    return refuse(415, "invalid",
-                  "content type '" + (ct.empty() ? std::string("(none)") : ct) + "' is not accepted; use application/json" +
-                      (format == WebhookFormat::kGitHub ? " or application/x-www-form-urlencoded" : ""));
+  if (auto why = SenderMismatch(connector, format, rec.provider, encoding, req.Header("content-type"))) {
+    return refuse(why->first, "invalid", why->second);
   }
   Verification v = hook.verifier.Verify(format, rec.event, req.headers, req.body);
   if (!v.accepted) return refuse(401, "refused", v.why);
@@ -197,32 +230,7 @@ HttpResponse WebhookService::Handle(const HttpRequest& req) {
     return Finish(id, std::move(rec), Json(200, std::move(body)));
   }
 
-  std::string ignored;
-  for (RouteDecision& d : RoutePush(connector, event)) {
-    if (d.queue && !trigger_(d.binding, "webhook " + rec.provider + " " + rec.delivery_id)) {
-      d.queue = false;
-      d.reason = "binding is not running (starting, stopping or failed to start)";
-    }
-    if (d.queue) {
-      rec.queued.push_back(d.binding);
-    } else {
-      ignored += ignored.empty() ? "{" : ",{";
-      AppendJsonMember(ignored, "binding", d.binding);
-      AppendJsonMember(ignored, "reason", d.reason);
-      ignored += '}';
-    }
-    rec.detail += (rec.detail.empty() ? "" : "; ") + d.binding + ": " + d.reason;
-  }
-  if (connector.syncs.empty()) rec.detail = "connector has no sync bindings";
-  rec.verdict = rec.queued.empty() ? "ignored" : "queued";
-  body += ",\"queued\":[";
-  for (size_t i = 0; i < rec.queued.size(); ++i) {
-    if (i) body += ',';
-    AppendJsonString(body, rec.queued[i]);
-  }
-  body += "],\"ignored\":[";
-  body += ignored;
-  body += ']';
+  QueueRoutes(connector, event, &rec, &body);
   return Finish(id, std::move(rec), Json(202, std::move(body)));
 }
 

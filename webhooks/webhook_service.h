@@ -67,6 +67,9 @@ class WebhookService {
   Admission Admit(const HttpRequest& request);
   HttpResponse RefuseToken(const std::string& id, const ConnectorConfig& connector, const HttpRequest& request);
   HttpResponse Finish(const std::string& connector_id, DeliveryRecord record, HttpResponse response);
+  // Queues the bindings a push concerns; records and appends to the answer which were queued
+  // and why the others were not.
+  void QueueRoutes(const ConnectorConfig& connector, const PushEvent& event, DeliveryRecord* record, std::string* body);
 
   std::shared_ptr<const Config> config_;
   std::map<std::string, Hook, std::less<>> by_id_;  // webhook-enabled connectors
