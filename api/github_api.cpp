@@ -275,82 +275,71 @@ Status GitHubApi::CheckStoredBlobs(const std::string& tree, const std::map<std::
   return Status::Ok();
 }
 
-// Text files travel inside the tree requests ("content": GitHub writes the blob itself), so a
-// commit of hundreds of text files costs a few content-creating requests instead of one per
-// file (GitHub allows 80 a minute and 500 an hour); other files are created as blobs, paced.
-Result<std::string> GitHubApi::Commit(const CommitRequest& req) {
-  constexpr size_t kInlineFileMax = 1u << 20, kTreeRequestMax = 8u << 20;
-  std::vector<json::array> batches(1);
+// The tree entries of a commit, in requests of at most kTreeRequestMax bytes each.
+struct GitHubApi::TreeBatches {
+  static constexpr size_t kTreeRequestMax = 8u << 20;
+  std::vector<json::array> batches{1};
   size_t batch_bytes = 0;
   std::map<std::string, std::string> inline_ids;  // path -> the blob id GitHub must have stored
-  auto add = [&](json::object entry, size_t bytes) {
+
+  void Add(json::object entry, size_t bytes) {
     if (batch_bytes + bytes > kTreeRequestMax && !batches.back().empty()) {
       batches.emplace_back();
       batch_bytes = 0;
     }
     batch_bytes += bytes + 200;
     batches.back().push_back(std::move(entry));
-  };
-  for (const FileChange& c : req.changes) {
-    if (c.kind == FileChange::Kind::kDelete) {
-      add(json::object{{"path", c.path}, {"mode", "100644"}, {"type", "blob"}, {"sha", nullptr}}, c.path.size());
-      continue;
-    }
-    std::string mode = c.executable ? "100755" : "100644";
-    if (c.content.size() <= kInlineFileMax && IsPlainText(c.content)) {
-      inline_ids[c.path] = c.blob_id;
-      add(json::object{{"path", c.path}, {"mode", mode}, {"type", "blob"}, {"content", c.content}},
-          c.path.size() + c.content.size() * 2);
-      continue;
-    }
-    // Blobs first; GitHub names each by its Git id, which must be the one we computed.
-    std::string what = "create blob for " + c.path;
-    auto blob = Write("POST", "/git/blobs",
-                      json::serialize(json::object{{"content", api_answer::Base64Encode(c.content)}, {"encoding", "base64"}}),
-                      what);
-    if (!blob.ok()) return blob.status();
-    auto v = ParseJson(*blob, "GitHub: " + what);
-    if (!v.ok()) return v.status();
-    std::string sha = Str(Member(*v, "sha"));
-    if (sha != c.blob_id) {
-      return Status::Corrupted("GitHub: " + what + ": stored as blob '" + sha + "', expected " + c.blob_id);
-    }
-    add(json::object{{"path", c.path}, {"mode", mode}, {"type", "blob"}, {"sha", sha}}, c.path.size());
   }
-  std::string head = req.parent;
-  if (!req.changes.empty()) {
-    auto parent = Call("/git/commits/" + req.parent, "commit " + req.parent);
-    if (!parent.ok()) return Status(parent.status()).WithContext("GitHub: read the parent commit");
-    auto pv = ParseJson(*parent, "GitHub: commit " + req.parent);
-    if (!pv.ok()) return pv.status();
-    std::string tree_sha = Str(Member(Member(*pv, "tree"), "sha"));
-    if (!IsObjectId(tree_sha)) return Status::Corrupted("GitHub: commit " + req.parent + " has no tree sha");
-    // Each tree is the previous one with just these paths replaced (nested paths allowed).
-    for (auto& batch : batches) {
-      auto tree = Write("POST", "/git/trees",
-                        json::serialize(json::object{{"base_tree", tree_sha}, {"tree", std::move(batch)}}),
-                        "create tree on " + req.parent);
-      if (!tree.ok()) return tree.status();
-      auto tv = ParseJson(*tree, "GitHub: create tree");
-      if (!tv.ok()) return tv.status();
-      tree_sha = Str(Member(*tv, "sha"));
-      if (!IsObjectId(tree_sha)) return Status::Corrupted("GitHub: create tree: no sha in the answer");
-    }
-    if (Status s = CheckStoredBlobs(tree_sha, inline_ids); !s.ok()) return s;
-    json::object commit{{"message", req.message},
-                        {"tree", tree_sha},
-                        {"parents", json::array{json::value(req.parent)}},
-                        {"author", json::object{{"name", req.author_name}, {"email", req.author_email}}}};
-    auto made = Write("POST", "/git/commits", json::serialize(commit), "create commit on " + req.parent);
-    if (!made.ok()) return made.status();
-    auto cv = ParseJson(*made, "GitHub: create commit");
-    if (!cv.ok()) return cv.status();
-    head = Str(Member(*cv, "sha"));
-    if (!IsObjectId(head)) return Status::Corrupted("GitHub: create commit: no sha in the answer");
+};
+
+Result<std::string> GitHubApi::CreateBlob(const FileChange& c) {
+  // GitHub names each blob by its Git id, which must be the one we computed.
+  std::string what = "create blob for " + c.path;
+  auto blob = Write("POST", "/git/blobs",
+                    json::serialize(json::object{{"content", api_answer::Base64Encode(c.content)}, {"encoding", "base64"}}),
+                    what);
+  if (!blob.ok()) return blob.status();
+  auto v = ParseJson(*blob, "GitHub: " + what);
+  if (!v.ok()) return v.status();
+  std::string sha = Str(Member(*v, "sha"));
+  if (sha != c.blob_id) return Status::Corrupted("GitHub: " + what + ": stored as blob '" + sha + "', expected " + c.blob_id);
+  return sha;
+}
+
+Result<std::string> GitHubApi::CommitTrees(const CommitRequest& req, TreeBatches& trees) {
+  auto parent = Call("/git/commits/" + req.parent, "commit " + req.parent);
+  if (!parent.ok()) return Status(parent.status()).WithContext("GitHub: read the parent commit");
+  auto pv = ParseJson(*parent, "GitHub: commit " + req.parent);
+  if (!pv.ok()) return pv.status();
+  std::string tree_sha = Str(Member(Member(*pv, "tree"), "sha"));
+  if (!IsObjectId(tree_sha)) return Status::Corrupted("GitHub: commit " + req.parent + " has no tree sha");
+  // Each tree is the previous one with just these paths replaced (nested paths allowed).
+  for (auto& batch : trees.batches) {
+    auto tree = Write("POST", "/git/trees", json::serialize(json::object{{"base_tree", tree_sha}, {"tree", std::move(batch)}}),
+                      "create tree on " + req.parent);
+    if (!tree.ok()) return tree.status();
+    auto tv = ParseJson(*tree, "GitHub: create tree");
+    if (!tv.ok()) return tv.status();
+    tree_sha = Str(Member(*tv, "sha"));
+    if (!IsObjectId(tree_sha)) return Status::Corrupted("GitHub: create tree: no sha in the answer");
   }
+  if (Status s = CheckStoredBlobs(tree_sha, trees.inline_ids); !s.ok()) return s;
+  json::object commit{{"message", req.message},
+                      {"tree", tree_sha},
+                      {"parents", json::array{json::value(req.parent)}},
+                      {"author", json::object{{"name", req.author_name}, {"email", req.author_email}}}};
+  auto made = Write("POST", "/git/commits", json::serialize(commit), "create commit on " + req.parent);
+  if (!made.ok()) return made.status();
+  auto cv = ParseJson(*made, "GitHub: create commit");
+  if (!cv.ok()) return cv.status();
+  std::string head = Str(Member(*cv, "sha"));
+  if (!IsObjectId(head)) return Status::Corrupted("GitHub: create commit: no sha in the answer");
+  return head;
+}
+
+Result<std::string> GitHubApi::MoveBranch(const CommitRequest& req, const std::string& head) {
   if (req.new_branch) {
-    auto ref = Write("POST", "/git/refs",
-                     json::serialize(json::object{{"ref", "refs/heads/" + req.branch}, {"sha", head}}),
+    auto ref = Write("POST", "/git/refs", json::serialize(json::object{{"ref", "refs/heads/" + req.branch}, {"sha", head}}),
                      "create branch " + req.branch);
     if (!ref.ok()) return ref.status();
     return head;
@@ -364,6 +353,37 @@ Result<std::string> GitHubApi::Commit(const CommitRequest& req) {
                    });
   if (!ref.ok()) return ref.status();
   return head;
+}
+
+// Text files travel inside the tree requests ("content": GitHub writes the blob itself), so a
+// commit of hundreds of text files costs a few content-creating requests instead of one per
+// file (GitHub allows 80 a minute and 500 an hour); other files are created as blobs, paced.
+Result<std::string> GitHubApi::Commit(const CommitRequest& req) {
+  constexpr size_t kInlineFileMax = 1u << 20;
+  TreeBatches trees;
+  for (const FileChange& c : req.changes) {
+    if (c.kind == FileChange::Kind::kDelete) {
+      trees.Add(json::object{{"path", c.path}, {"mode", "100644"}, {"type", "blob"}, {"sha", nullptr}}, c.path.size());
+      continue;
+    }
+    std::string mode = c.executable ? "100755" : "100644";
+    if (c.content.size() <= kInlineFileMax && IsPlainText(c.content)) {
+      trees.inline_ids[c.path] = c.blob_id;
+      trees.Add(json::object{{"path", c.path}, {"mode", mode}, {"type", "blob"}, {"content", c.content}},
+                c.path.size() + c.content.size() * 2);
+      continue;
+    }
+    auto sha = CreateBlob(c);
+    if (!sha.ok()) return sha.status();
+    trees.Add(json::object{{"path", c.path}, {"mode", mode}, {"type", "blob"}, {"sha", *sha}}, c.path.size());
+  }
+  std::string head = req.parent;
+  if (!req.changes.empty()) {
+    auto made = CommitTrees(req, trees);
+    if (!made.ok()) return made.status();
+    head = *made;
+  }
+  return MoveBranch(req, head);
 }
 
 Status GitHubApi::Download(const RemoteEntry& entry, const std::string& file) {

@@ -72,6 +72,12 @@ class GitHubApi : public ProviderApi, public RepoHooks {
   Result<std::map<std::string, TreeEntry>> ReadLevel(const std::string& tree_sha, const std::string& what);
   Result<std::string> SubtreeSha(const std::string& root, const std::string& path);
   Status CheckStoredBlobs(const std::string& tree, const std::map<std::string, std::string>& expected);
+  // The steps of Commit: a blob for a file that cannot travel inline (its sha checked), the
+  // trees and the commit on top of the parent, then the branch moved to it.
+  struct TreeBatches;
+  Result<std::string> CreateBlob(const FileChange& change);
+  Result<std::string> CommitTrees(const CommitRequest& request, TreeBatches& trees);
+  Result<std::string> MoveBranch(const CommitRequest& request, const std::string& head);
   Status ListTree(const std::string& tree_sha, const std::string& prefix, bool recursive,
                   std::vector<RemoteEntry>* out, int depth);
 

@@ -14,6 +14,12 @@
 #include "config/private_files.h"
 
 namespace gitsyncd {
+
+Result<SecretStore> SecretStore::OpenForDaemon(const DaemonConfig& daemon) {
+  auto key = MasterKeyPath(daemon);
+  if (!key.ok()) return key.status();
+  return Open(*key, SecretsDir(daemon));
+}
 namespace {
 
 namespace fs = std::filesystem;

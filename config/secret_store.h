@@ -18,6 +18,8 @@ class SecretStore {
   static Status InitKey(const std::string& key_path);
 
   // Opens a store in `dir` with the master key at `key_path` (created dir 0700 if missing).
+  // The daemon's store: its master_key and secrets_dir.
+  static Result<SecretStore> OpenForDaemon(const DaemonConfig& daemon);
   static Result<SecretStore> Open(const std::string& key_path, const std::string& dir);
 
   // Secret names: letters, digits, '_', '-', '.', 1..128 chars, not starting with '.'.

@@ -14,7 +14,7 @@ namespace gitsyncd {
 inline std::string WithoutTrailingSlashes(std::string s, bool keep_root = false) {
   bool slashes_only = !s.empty() && s.find_first_not_of('/') == std::string::npos;
   boost::algorithm::trim_right_if(s, boost::algorithm::is_any_of("/"));
-  if (keep_root && slashes_only) s = "/";
+  if (keep_root && slashes_only) s.assign(1, '/');  // not s = "/": GCC 12 -Wrestrict misfires on it
   return s;
 }
 

@@ -43,11 +43,7 @@ Result<DaemonConfig> CliContext::LoadDaemonConfig() const {
   return r.config.daemon;
 }
 
-Result<SecretStore> CliContext::OpenStore(const DaemonConfig& daemon) {
-  auto key = MasterKeyPath(daemon);
-  if (!key.ok()) return key.status();
-  return SecretStore::Open(*key, SecretsDir(daemon));
-}
+Result<SecretStore> CliContext::OpenStore(const DaemonConfig& daemon) { return SecretStore::OpenForDaemon(daemon); }
 
 int RunCli(int argc, char** argv) {
   CliContext ctx;

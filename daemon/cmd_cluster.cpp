@@ -8,7 +8,7 @@
 
 #include "cluster/fleet.h"
 #include "daemon/cli.h"
-#include "daemon/remote_credentials.h"
+#include "sync/remote_credentials.h"
 #include "sync/connection_check.h"
 
 namespace gitsyncd {

@@ -6,7 +6,7 @@
 
 #include "daemon/binding_control.h"
 #include "daemon/cli.h"
-#include "daemon/remote_credentials.h"
+#include "sync/remote_credentials.h"
 #include "sync/conflicts.h"
 
 namespace gitsyncd {

@@ -1,7 +1,7 @@
 // `gitsyncd import CONNECTOR (--repo NAME [--name NEW] | --all --local-root DIR) ...` and
 // `gitsyncd import --cancel JOB`. With a running daemon the import runs there as a job
 // (the CLI follows its progress; Ctrl-C cancels it, as does `--cancel JOB` from elsewhere);
-// without one it runs in this process. See daemon/import_runner.h.
+// without one it runs in this process. See import/import_runner.h.
 #include <signal.h>
 #include <unistd.h>
 
@@ -14,7 +14,7 @@
 
 #include "daemon/cli.h"
 #include "daemon/control_socket.h"
-#include "daemon/import_runner.h"
+#include "import/import_runner.h"
 
 namespace gitsyncd {
 namespace {

@@ -18,11 +18,11 @@
 #include "daemon/control_socket.h"
 #include "daemon/fleet_link.h"
 #include "daemon/http_frontend.h"
-#include "daemon/import_jobs.h"
+#include "import/import_jobs.h"
 #include "daemon/instance_lock.h"
 #include "daemon/logging.h"
 #include "daemon/managed_webhooks.h"
-#include "daemon/remote_credentials.h"
+#include "sync/remote_credentials.h"
 #include "daemon/service_notifier.h"
 #include "cluster/selectors.h"
 #include "sync/remote_auth.h"
@@ -168,22 +168,10 @@ Result<std::shared_ptr<RunningConfig>> StartConfig(Config config, const Fleet* f
 std::string HandleImportControl(ImportJobs* jobs, const Config& config, const std::string& request) {
   auto word = request.substr(0, request.find(' '));
   std::string arg = request.size() > word.size() ? request.substr(word.size() + 1) : "";
-  if (word == "import-start") {
-    json::error_code ec;
-    auto v = json::parse(arg, ec);
-    auto r = ec ? Result<ImportRequest>(Status::InvalidArgument("malformed import request")) : ImportRequestFromJson(v);
-    if (!r.ok()) return json::serialize(json::object{{"ok", false}, {"error", r.status().message()}});
-    auto id = jobs->Start(config, *r);
-    if (!id.ok()) return json::serialize(json::object{{"ok", false}, {"error", id.status().message()}});
-    return json::serialize(json::object{{"ok", true}, {"id", *id}});
-  }
-  if (word == "import-status" || word == "import-cancel") {
-    auto p = jobs->Get(arg);
-    if (!p) return json::serialize(json::object{{"ok", false}, {"error", "no import job " + arg}});
-    if (word == "import-cancel") jobs->Cancel(arg);
-    return json::serialize(json::object{{"ok", true}, {"id", arg}, {"job", ToJson(*p)}});
-  }
-  return {};
+  if (word != "import-start" && word != "import-status" && word != "import-cancel") return {};
+  ImportJobs::Answer answer = jobs->Handle(config, std::string_view(word).substr(7), arg);
+  answer.body["ok"] = answer.ok();
+  return json::serialize(answer.body);
 }
 
 // "sync-now-dry-run NAME": what a pass would push and pull (daemon/cmd_sync_now.cpp prints it).

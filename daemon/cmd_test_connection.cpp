@@ -3,7 +3,7 @@
 
 #include "daemon/cli.h"
 #include "daemon/managed_webhooks.h"
-#include "daemon/remote_credentials.h"
+#include "sync/remote_credentials.h"
 #include "api/provider_api.h"
 #include "sync/connection_check.h"
 

@@ -5,7 +5,7 @@
 
 #include <atomic>
 
-#include "daemon/remote_credentials.h"
+#include "sync/remote_credentials.h"
 
 namespace gitsyncd {
 namespace {

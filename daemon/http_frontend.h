@@ -12,7 +12,7 @@
 #include "config/config.h"
 #include "config/secret_store.h"
 #include "config/status.h"
-#include "daemon/import_jobs.h"
+#include "import/import_jobs.h"
 #include "sync/sync_engine.h"
 #include "webhooks/webhook_verifier.h"
 

@@ -5,7 +5,7 @@
 
 #include <set>
 
-#include "daemon/remote_credentials.h"
+#include "sync/remote_credentials.h"
 #include "webhooks/webhook_tokens.h"
 
 namespace gitsyncd {

@@ -156,30 +156,19 @@ HttpResponse StatusJson(const Config& config, const SyncEngine& engine, const De
 // POST /api/v1/imports (an import request as JSON) -> 202 {"id"}; GET /api/v1/imports/ID;
 // POST /api/v1/imports/ID/cancel. The job runs on its own thread, never here.
 HttpResponse Imports(ImportJobs* jobs, const HttpRequest& r, const std::string& path, const Config& config) {
+  ImportJobs::Answer answer;
   if (path == "/api/v1/imports") {
     if (r.method != "POST") return JsonErrorResponse(405, "use POST");
-    json::error_code ec;
-    auto v = json::parse(r.body, ec);
-    if (ec) return JsonErrorResponse(400, "the body is not JSON");
-    auto req = ImportRequestFromJson(v);
-    if (!req.ok()) return JsonErrorResponse(400, req.status().message());
-    auto id = jobs->Start(config, *req);
-    if (!id.ok()) return JsonErrorResponse(400, id.status().message());
-    HttpResponse res;
-    res.status = 202;
-    res.body = json::serialize(json::object{{"id", *id}}) + "\n";
-    return res;
+    answer = jobs->Handle(config, "start", r.body);
+  } else {
+    std::string rest = path.substr(std::string("/api/v1/imports/").size());
+    bool cancel = rest.size() > 7 && rest.compare(rest.size() - 7, 7, "/cancel") == 0;
+    if (cancel != (r.method == "POST")) return JsonErrorResponse(405, cancel ? "use POST" : "use GET");
+    answer = jobs->Handle(config, cancel ? "cancel" : "status", cancel ? rest.substr(0, rest.size() - 7) : rest);
   }
-  std::string rest = path.substr(std::string("/api/v1/imports/").size());
-  bool cancel = rest.size() > 7 && rest.compare(rest.size() - 7, 7, "/cancel") == 0;
-  std::string id = cancel ? rest.substr(0, rest.size() - 7) : rest;
-  if (cancel != (r.method == "POST")) return JsonErrorResponse(405, cancel ? "use POST" : "use GET");
-  auto p = jobs->Get(id);
-  if (!p) return JsonErrorResponse(404, "no import job " + id);
-  if (cancel) jobs->Cancel(id);
   HttpResponse res;
-  res.status = cancel ? 202 : 200;
-  res.body = json::serialize(json::object{{"id", id}, {"job", ToJson(*p)}}) + "\n";
+  res.status = answer.status;
+  res.body = json::serialize(answer.body) + "\n";
   return res;
 }
 

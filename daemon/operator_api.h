@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "config/config.h"
-#include "daemon/import_jobs.h"
+#include "import/import_jobs.h"
 #include "sync/sync_engine.h"
 #include "webhooks/delivery_log.h"
 #include "webhooks/http_types.h"

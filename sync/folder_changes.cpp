@@ -276,8 +276,8 @@ Result<std::vector<git_oid>> ObjectsOfCommit(git_repository* repo, const git_oid
   for (const auto& f : folders) {
     git_tree_entry* e = nullptr;
     if (git_tree_entry_bypath(&e, raw, f.c_str()) != 0) continue;  // removed with its last file
+    TreeEntryPtr entry(e);
     if (git_tree_entry_type(e) == GIT_OBJECT_TREE) out.push_back(*git_tree_entry_id(e));
-    git_tree_entry_free(e);
   }
   for (const auto& c : changes) {
     if (c.after) out.push_back(c.after->oid);

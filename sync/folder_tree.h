@@ -66,6 +66,9 @@ Result<FlatTree> ScanFolderBeneath(git_repository* repo, int folder_fd, const st
 // The files under `path` of `commit` (null commit = empty). Paths are relative to `path`.
 Result<FlatTree> SubtreeOfCommit(git_repository* repo, const git_oid* commit, const std::string& path);
 
+// The tree `id`, or why it cannot be read.
+Result<TreePtr> LookupTree(git_repository* repo, const git_oid& id);
+
 // The folder's own tree at `path` of `commit` (the root tree for path ""); a null TreePtr
 // when the commit is null or holds no folder there.
 Result<TreePtr> FolderTreeOfCommit(git_repository* repo, const git_oid* commit, const std::string& path);

@@ -36,16 +36,17 @@ using OdbPtr = GitPtr<git_odb, git_odb_free>;
 using DiffPtr = GitPtr<git_diff, git_diff_free>;
 using RevwalkPtr = GitPtr<git_revwalk, git_revwalk_free>;
 using ConfigPtr = GitPtr<git_config, git_config_free>;
+using OdbObjectPtr = GitPtr<git_odb_object, git_odb_object_free>;
+using ReferenceIteratorPtr = GitPtr<git_reference_iterator, git_reference_iterator_free>;
+using PackbuilderPtr = GitPtr<git_packbuilder, git_packbuilder_free>;
 
 // Turns a failing libgit2 return code into a Status "<context>: <libgit2 message>".
 // git_error_last() may be null after a failure (a callback returned -1, GIT_ENOTFOUND from
 // some calls): then the message names the code instead. Never dereferences it unchecked.
+// Every call is checked the one way:
+//   if (int rc = git_x(&raw, ...); rc < 0) return GitError(rc, "what was being done");
+//   XPtr owned(raw);
 Status GitError(int rc, const std::string& context);
-
-// Status::Ok() when rc >= 0, else GitError(rc, context).
-inline Status GitCheck(int rc, const std::string& context) {
-  return rc >= 0 ? Status::Ok() : GitError(rc, context);
-}
 
 // Initialises libgit2 once per process (git_libgit2_init) and shuts it down at exit.
 void EnsureLibgit2();

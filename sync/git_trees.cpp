@@ -58,6 +58,12 @@ FlatTree UnmanagedEntries(const FlatTree& tree) {
   return out;
 }
 
+Result<TreePtr> LookupTree(git_repository* repo, const git_oid& id) {
+  git_tree* t = nullptr;
+  if (int rc = git_tree_lookup(&t, repo, &id); rc < 0) return GitError(rc, "cannot read tree " + OidHex(id));
+  return TreePtr(t);
+}
+
 Result<TreePtr> FolderTreeOfCommit(git_repository* repo, const git_oid* commit, const std::string& path) {
   if (commit == nullptr) return TreePtr(nullptr);
   auto root = CommitTree(repo, *commit);

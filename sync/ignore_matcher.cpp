@@ -29,10 +29,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A value in Git's config-file syntax ("..." with '"' and '\\' escaped). It looks like the
-// YAML quoting in daemon/import_runner.cpp, but the two formats only agree on these two
-// characters, so each keeps its own; the import's quoting goes once connector YAML is
-// written with a YAML emitter (issue 20).
+// A value in Git's config-file syntax ("..." with '"' and '\\' escaped).
 std::string ConfigQuoted(const std::string& v) {
   std::string out = "\"";
   for (char c : v) {

@@ -45,12 +45,13 @@ Status ObjectBuffer::WriteTo(git_repository* disk, const std::vector<git_oid>& o
     git_odb_object* obj = nullptr;
     rc = git_odb_read(&obj, mem_raw, &oid);
     if (rc < 0) return GitError(rc, "cannot read object " + OidHex(oid));
+    OdbObjectPtr object(obj);
     git_oid written;
     rc = git_odb_write(&written, disk_raw, git_odb_object_data(obj), git_odb_object_size(obj), git_odb_object_type(obj));
-    git_odb_object_free(obj);
     if (rc < 0) return GitError(rc, "cannot store object " + OidHex(oid));
   }
-  git_mempack_reset(mempack_);
+  rc = git_mempack_reset(mempack_);
+  if (rc < 0) return GitError(rc, "cannot empty the in-memory object store");
   return Status::Ok();
 }
 
@@ -60,17 +61,19 @@ void RemoveDanglingRefs(git_repository* repo) {
   OdbPtr odb(raw);
   git_reference_iterator* it = nullptr;
   if (git_reference_iterator_glob_new(&it, repo, "refs/gitsyncd/*") < 0) return;
+  ReferenceIteratorPtr refs(it);
   std::vector<std::string> dangling;
   git_reference* ref = nullptr;
   while (git_reference_next(&ref, it) == 0) {
+    ReferencePtr owned(ref);
     const git_oid* target = git_reference_target(ref);
     if (target != nullptr && git_odb_exists(raw, target) != 1) dangling.emplace_back(git_reference_name(ref));
-    git_reference_free(ref);
   }
-  git_reference_iterator_free(it);
   for (const auto& name : dangling) {
     spdlog::warn("removing {}: its commit was never stored (an interrupted run); the next fetch brings it", name);
-    git_reference_remove(repo, name.c_str());
+    if (int rc = git_reference_remove(repo, name.c_str()); rc < 0) {
+      spdlog::warn("{}", GitError(rc, "cannot remove " + name).message());
+    }
   }
 }
 

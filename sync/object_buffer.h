@@ -1,8 +1,8 @@
 // A second handle on a binding's repository whose new objects stay in memory (libgit2's
 // mempack) until WriteTo stores them in the repository on disk. An incremental
 // pass writes a handful of objects (the changed blobs, the trees along their paths, a commit)
-// and pushes them: as loose objects that was four new files before the push, about 1 ms each
-// on a busy ext4; this way the push goes out first and the files are written after it.
+// and pushes them; each loose object file costs about 1 ms on a busy ext4, so the push goes
+// out first and the objects are written to disk (as loose objects) after it.
 // Reads see both the memory and the disk; refs are written to disk as usual.
 #pragma once
 

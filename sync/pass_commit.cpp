@@ -118,7 +118,7 @@ Status Pass::SaveSynced(const git_oid& commit) {
   git_reference* ref = nullptr;
   int rc = git_reference_create(&ref, repo_, "refs/gitsyncd/synced", &commit, 1, "gitsyncd synced");
   if (rc < 0) return GitError(rc, "cannot record synced commit");
-  git_reference_free(ref);
+  ReferencePtr recorded(ref);
   return Status::Ok();
 }
 

@@ -57,6 +57,8 @@ class Pass {
  private:
   // pass_incremental.cpp
   Result<std::optional<PassOutcome>> RunIncremental(const std::set<std::string>& changed, bool local_trigger_only);
+  // The incremental pass when only the remote moved: its changes applied path by path.
+  Result<std::optional<PassOutcome>> PullIncremental(const git_oid& remote_head, const git_tree* base_folder);
   Result<std::optional<PassOutcome>> RunIncrementalBuffered(const std::set<std::string>& changed,
                                                             bool local_trigger_only);
   Result<bool> AnyTooLarge(const ChangeList& changes);

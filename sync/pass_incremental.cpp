@@ -40,7 +40,7 @@ Result<std::optional<PassOutcome>> Pass::RunIncremental(const std::set<std::stri
   if (*too_large) return Maybe();
   state_->pending_local_changes = static_cast<uint32_t>(local_changes.size());
   if (local_trigger_only) {
-    if (local_changes.empty()) return Maybe(PassOutcome{"in sync", false, true, true});
+    if (local_changes.empty()) return Maybe(PassOutcome{.summary = "in sync", .contacted_remote = false, .folder_in_step = true, .incremental = true});
     // Straight on the synced commit; a rejected push (the remote moved) passes again and merges.
     auto pushed = PushChanges(*base, local_changes);
     if (!pushed.ok()) return pushed.status();
@@ -51,16 +51,21 @@ Result<std::optional<PassOutcome>> Pass::RunIncremental(const std::set<std::stri
   if (!*fetched) return Maybe();
   const git_oid remote_head = **fetched;
   if (git_oid_equal(&remote_head, &*base)) {
-    if (local_changes.empty()) return Maybe(PassOutcome{"in sync", true, true, true});
+    if (local_changes.empty()) return Maybe(PassOutcome{.summary = "in sync", .contacted_remote = true, .folder_in_step = true, .incremental = true});
     auto pushed = PushChanges(*base, local_changes);
     if (!pushed.ok()) return pushed.status();
     return Maybe(*pushed);
   }
   if (!local_changes.empty() || spec_.direction != SyncDirection::kBidirectional) return Maybe();
   if (spec_.hooks.validate_remote.set()) return Maybe();  // the full pass runs it on the whole tree
+  return PullIncremental(remote_head, base_folder->get());
+}
+
+Result<std::optional<PassOutcome>> Pass::PullIncremental(const git_oid& remote_head, const git_tree* base_folder) {
+  using Maybe = std::optional<PassOutcome>;
   auto remote_folder = FolderTreeOfCommit(repo_, &remote_head, spec_.path);
   if (!remote_folder.ok()) return remote_folder.status();
-  auto remote_changes = DiffFolderTrees(repo_, base_folder->get(), remote_folder->get());
+  auto remote_changes = DiffFolderTrees(repo_, base_folder, remote_folder->get());
   if (!remote_changes.ok() && remote_changes.status().code() == Status::Code::kCorrupted) {
     return RefusedCommit(spec_.branch, OidHex(remote_head), remote_changes.status());
   }
@@ -69,7 +74,7 @@ Result<std::optional<PassOutcome>> Pass::RunIncremental(const std::set<std::stri
   // An ignored remote change stays in the branch (the synced commit holds it) and is not written.
   remote_changes = WithoutIgnored(std::move(remote_changes).value());
   if (!remote_changes.ok()) return remote_changes.status();
-  too_large = AnyTooLarge(*remote_changes);
+  auto too_large = AnyTooLarge(*remote_changes);
   if (!too_large.ok()) return too_large.status();
   if (*too_large) return Maybe();
   // A changed file the watcher has not reported yet (still in its debounce) is a local edit

@@ -62,15 +62,11 @@ Result<Pass::MergedTrees> Pass::MergeTrees(const FlatTree& base_tree, const Flat
   auto l = WriteTree(repo_, local);
   auto r = WriteTree(repo_, remote);
   if (!b.ok() || !l.ok() || !r.ok()) return !b.ok() ? b.status() : !l.ok() ? l.status() : r.status();
-  auto lookup = [&](const git_oid& id) {
-    git_tree* t = nullptr;
-    git_tree_lookup(&t, repo_, &id);
-    return TreePtr(t);
-  };
-  TreePtr bt = lookup(*b), lt = lookup(*l), rt = lookup(*r);
+  auto bt = LookupTree(repo_, *b), lt = LookupTree(repo_, *l), rt = LookupTree(repo_, *r);
+  if (!bt.ok() || !lt.ok() || !rt.ok()) return !bt.ok() ? bt.status() : !lt.ok() ? lt.status() : rt.status();
   git_merge_options opts = GIT_MERGE_OPTIONS_INIT;
   git_index* idx_raw = nullptr;
-  int rc = git_merge_trees(&idx_raw, repo_, bt.get(), lt.get(), rt.get(), &opts);
+  int rc = git_merge_trees(&idx_raw, repo_, bt->get(), lt->get(), rt->get(), &opts);
   if (rc < 0) return GitError(rc, "cannot merge local and remote changes");
   IndexPtr index(idx_raw);
   MergedTrees out;

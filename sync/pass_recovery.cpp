@@ -63,22 +63,12 @@ Result<bool> Pass::RecoverPending(const std::optional<git_oid>& remote_head, con
     if (!s.ok()) return s;
     return false;
   }
-  git_tree* t = nullptr;
-  int rc = git_tree_lookup(&t, repo_, &*local_tree);
-  if (rc < 0) return GitError(rc, "cannot read the journaled local tree");
-  TreePtr tree(t);
+  auto tree = LookupTree(repo_, *local_tree);
+  if (!tree.ok()) return tree.status().WithContext("cannot read the journaled local tree");
   // What the folder held when the merge was made: files still like that are ours to update.
-  FlatTree before;
-  {
-    git_index* idx = nullptr;
-    git_index_new(&idx);
-    IndexPtr index(idx);
-    git_index_read_tree(idx, t);
-    for (size_t i = 0; i < git_index_entrycount(idx); ++i) {
-      const git_index_entry* e = git_index_get_byindex(idx, i);
-      before[e->path] = FileEntry{e->id, e->mode};
-    }
-  }
+  auto flat = FlattenTree(tree->get());
+  if (!flat.ok()) return flat.status().WithContext("cannot read the journaled local tree");
+  FlatTree before = std::move(*flat);
   // Files changed since the merge keep their new content: treat the current scan as "seen"
   // only where it matches the journaled tree.
   FlatTree seen = before;

@@ -60,21 +60,22 @@ Result<std::optional<git_oid>> FetchBranch(git_repository* repo, const RemoteCre
   // negotiation round trip. A commit in the repository has all its objects (we never write
   // a commit before its tree and blobs, and fetches land whole packs).
   git_commit* have = nullptr;
-  if (git_commit_lookup(&have, repo, &head) == 0) {
-    git_commit_free(have);
-  } else {
+  bool held = git_commit_lookup(&have, repo, &head) == 0;
+  CommitPtr held_commit(have);
+  if (!held) {
     std::string spec = "+" + want + ":refs/remotes/origin/" + branch;
     char* specs[] = {spec.data()};
     git_strarray refspecs = {specs, 1};
     rc = git_remote_download(remote.get(), &refspecs, &opts);
     if (rc < 0) return auth.Explain(rc, "fetch from " + creds.url);
   }
-  git_remote_disconnect(remote.get());
+  // Everything is downloaded: a failed goodbye to the server changes nothing we hold.
+  if (git_remote_disconnect(remote.get()) < 0) git_error_clear();
   // Record the remote-tracking ref ourselves (an anonymous remote does not update refs).
   git_reference* ref = nullptr;
   rc = git_reference_create(&ref, repo, ("refs/remotes/origin/" + branch).c_str(), &head, 1, "gitsyncd fetch");
   if (rc < 0) return GitError(rc, "cannot record fetched head");
-  git_reference_free(ref);
+  ReferencePtr recorded(ref);
   return std::optional<git_oid>(head);
 }
 
@@ -127,7 +128,7 @@ Status PushRefs(git_repository* repo, const RemoteCredentials& creds, const std:
     git_reference* ref = nullptr;
     int rc = git_reference_create(&ref, repo, local.c_str(), &u.commit, 1, "gitsyncd push");
     if (rc < 0) return GitError(rc, "cannot prepare push");
-    git_reference_free(ref);
+    ReferencePtr prepared(ref);
     specs.push_back(local + ":" + u.remote_ref);  // no '+': never forced
   }
   return PushSpecs(repo, creds, std::move(specs));

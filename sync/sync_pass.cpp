@@ -45,7 +45,7 @@ Result<PassOutcome> Pass::RunFull(bool local_trigger_only) {
     Status found = FindNotSynced(*scanned, *base_tree, false);
     if (!found.ok()) return found;
     FlatTree local = LocalView(*scanned);
-    if (Managed(local) == Managed(*base_tree)) return PassOutcome{"in sync", false, true};
+    if (Managed(local) == Managed(*base_tree)) return PassOutcome{.summary = "in sync", .contacted_remote = false, .folder_in_step = true};
     // A local edit on top of the last synced state: push it straight on the last synced
     // commit. If the remote moved meanwhile the push is rejected (never forced) and the full
     // path below fetches and merges. This saves a fetch round trip for the common case.
@@ -112,7 +112,7 @@ Result<PassOutcome> Pass::Reconcile(const std::optional<git_oid>& base, const Fl
       Status s = SaveSynced(*remote_head);
       if (!s.ok()) return s;
     }
-    return PassOutcome{"in sync", true, true};
+    return PassOutcome{.summary = "in sync", .contacted_remote = true, .folder_in_step = true};
   }
   switch (spec_.direction) {
     case SyncDirection::kPush:
@@ -129,7 +129,7 @@ Result<PassOutcome> Pass::Reconcile(const std::optional<git_oid>& base, const Fl
     case SyncDirection::kPull: {
       if (!remote_changed) {
         if (local_changed) state_->warnings.push_back("local edits are not pushed (direction: pull)");
-        return PassOutcome{"in sync (local edits kept)", true};
+        return PassOutcome{.summary = "in sync (local edits kept)", .contacted_remote = true};
       }
       auto pulled = PullKeepingLocalEdits(*remote_head, base_full, scanned, local, remote);
       if (pulled.ok() && local_changed) pulled->folder_in_step = false;  // local edits stay unsynced

@@ -4,7 +4,7 @@
 //    ECDSA on P-256; one handshake per fetch or push, see bench/RESULTS.md),
 //  - certificates of hosts named by IP address are checked against their IP SANs (mbedTLS
 //    matched DNS names only),
-//  - the same trust as before: the system CAs plus `ca_file`, always verified; a failure is
+//  - trust: the system CAs plus `ca_file`, always verified; a failure is
 //    reported to libgit2 as GIT_ECERTIFICATE, so the certificate check callback refuses it.
 // It runs over our TCP stream (socket_stream.h) and, for HTTPS proxies, over the proxy's
 // CONNECT tunnel.

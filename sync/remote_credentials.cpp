@@ -1,4 +1,4 @@
-#include "daemon/remote_credentials.h"
+#include "sync/remote_credentials.h"
 
 namespace gitsyncd {
 

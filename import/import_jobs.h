@@ -9,9 +9,10 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 
-#include "daemon/import_runner.h"
+#include "import/import_runner.h"
 
 namespace gitsyncd {
 
@@ -21,6 +22,15 @@ class ImportJobs {
   ~ImportJobs();  // cancels running jobs and waits for them
   ImportJobs(const ImportJobs&) = delete;
   ImportJobs& operator=(const ImportJobs&) = delete;
+
+  // One request as the HTTP API and the control socket both take it: `verb` "start" (`arg`
+  // the import request as JSON), "status" or "cancel" (`arg` the job id).
+  struct Answer {
+    int status = 200;           // the HTTP status it maps to
+    boost::json::object body;   // {"id"} (start), {"id", "job"}, or {"error"}
+    bool ok() const { return status < 400; }
+  };
+  Answer Handle(const Config& config, std::string_view verb, const std::string& arg);
 
   // Validates and schedules; returns the job id.
   Result<std::string> Start(const Config& config, const ImportRequest& request);

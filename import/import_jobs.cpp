@@ -1,11 +1,10 @@
-#include "daemon/import_jobs.h"
+#include "import/import_jobs.h"
 
 #include <signal.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
-#include "daemon/cli.h"
 
 namespace gitsyncd {
 
@@ -21,6 +20,25 @@ ImportJobs::~ImportJobs() {
   }
 }
 
+ImportJobs::Answer ImportJobs::Handle(const Config& config, std::string_view verb, const std::string& arg) {
+  auto refuse = [](int status, std::string why) { return Answer{status, {{"error", std::move(why)}}}; };
+  if (verb == "start") {
+    boost::json::error_code ec;
+    auto v = boost::json::parse(arg, ec);
+    if (ec) return refuse(400, "the import request is not JSON");
+    auto request = ImportRequestFromJson(v);
+    if (!request.ok()) return refuse(400, request.status().message());
+    auto id = Start(config, *request);
+    if (!id.ok()) return refuse(400, id.status().message());
+    return Answer{202, {{"id", *id}}};
+  }
+  if (verb != "status" && verb != "cancel") return refuse(400, "unknown import request '" + std::string(verb) + "'");
+  auto progress = Get(arg);
+  if (!progress) return refuse(404, "no import job " + arg);
+  if (verb == "cancel") Cancel(arg);
+  return Answer{verb == "cancel" ? 202 : 200, {{"id", arg}, {"job", ToJson(*progress)}}};
+}
+
 Result<std::string> ImportJobs::Start(const Config& config, const ImportRequest& request) {
   if (Status s = ValidateImportRequest(config, request); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
@@ -30,7 +48,7 @@ Result<std::string> ImportJobs::Start(const Config& config, const ImportRequest&
   Job* raw = job.get();
   jobs_.emplace(id, std::move(job));
   raw->thread = std::thread([this, raw, id, config] {
-    auto store = CliContext::OpenStore(config.daemon);
+    auto store = SecretStore::OpenForDaemon(config.daemon);
     spdlog::info("import {}: from '{}' started", id, raw->request.connector);
     ImportProgress done = RunImport(config, store.ok() ? &*store : nullptr, raw->request, raw->cancel,
                                     [this, raw](const ImportProgress& p) {

@@ -1,4 +1,4 @@
-#include "daemon/import_runner.h"
+#include "import/import_runner.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -12,69 +12,46 @@
 
 #include "api/provider_api.h"
 #include "config/config_loader.h"
+#include "config/connector_file.h"
 #include "config/name_rules.h"
 #include "config/private_files.h"
-#include "daemon/remote_credentials.h"
+#include "config/text.h"
+#include "sync/remote_credentials.h"
 
 namespace gitsyncd {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string Lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
+// The connector an import writes for repository `repo` of account connector `c`: every setting
+// of the account connector, for that one repository, with one sync.
+ConnectorConfig ImportedConnector(const ConnectorConfig& c, const std::string& name, const std::string& url,
+                                  const std::string& branch, const ImportRequest& o, const std::string& local) {
+  ConnectorConfig out = c;
+  out.name = name;
+  out.url_type = UrlType::kRepo;
+  out.url = url;
+  out.branch = branch;
+  out.test_repo.clear();
+  SyncBinding s;
+  s.name = name;
+  s.branch = branch;
+  s.path = o.path;
+  s.local = local;
+  s.direction = o.direction == "push" ? SyncDirection::kPush : o.direction == "pull" ? SyncDirection::kPull
+                                                                                      : SyncDirection::kBidirectional;
+  s.poll_interval = c.webhook.enabled ? c.webhook.poll_interval : std::chrono::seconds(0);
+  out.syncs = {std::move(s)};
+  return out;
 }
 
-std::string SecretYaml(const SecretRef& r) {
-  switch (r.kind) {
-    case SecretRef::Kind::kStore: return "{secret: " + r.value + "}";
-    case SecretRef::Kind::kFile: return "{file: \"" + r.value + "\"}";
-    case SecretRef::Kind::kEnv: return "{env: " + r.value + "}";
-    case SecretRef::Kind::kNone: break;
-  }
-  return "";
-}
-
-std::string Quote(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
-
-std::string ConnectorYaml(const ConnectorConfig& c, const RemoteRepo& repo, const std::string& name,
-                          const std::string& url, const std::string& branch, const ImportRequest& o,
-                          const std::string& local) {
+std::string ImportComment(const ConnectorConfig& c, const RemoteRepo& repo) {
   auto now = std::time(nullptr);
   char when[32];
   std::tm tm{};
   gmtime_r(&now, &tm);
   std::strftime(when, sizeof when, "%Y-%m-%d", &tm);
-  std::string y = "# Imported by `gitsyncd import " + c.name + "` from " + repo.full_name + " on " + when + ".\n";
-  y += "name: " + Quote(name) + "\nprovider: " + std::string(ProviderName(c.provider)) + "\nurl_type: repo\nurl: " +
-       Quote(url) + "\nbranch: " + Quote(branch) + "\n";
-  std::string auth;
-  if (!c.auth.username.empty()) auth += "  username: " + Quote(c.auth.username) + "\n";
-  if (c.auth.password.present()) auth += "  password: " + SecretYaml(c.auth.password) + "\n";
-  if (c.auth.ssh_key.present()) auth += "  ssh_key: " + SecretYaml(c.auth.ssh_key) + "\n";
-  if (!c.auth.known_hosts.empty()) auth += "  known_hosts: " + Quote(c.auth.known_hosts) + "\n";
-  if (!auth.empty()) y += "auth:\n" + auth;
-  if (c.api.token.present()) {
-    y += "api:\n  token: " + SecretYaml(c.api.token) + "\n";
-    if (!c.api.url.empty()) y += "  url: " + Quote(c.api.url) + "\n";
-  }
-  y += "commit_author:\n  name: " + Quote(c.commit_author.name) + "\n  email: " + Quote(c.commit_author.email) + "\n";
-  if (c.webhook.enabled) {
-    y += "webhook:\n  enabled: true\n";
-    if (c.webhook.secret.present()) y += "  secret: " + SecretYaml(c.webhook.secret) + "\n";
-  }
-  y += "syncs:\n  - name: " + Quote(name) + "\n    local: " + Quote(local) + "\n";
-  if (!o.path.empty()) y += "    path: " + Quote(o.path) + "\n";
-  y += "    direction: " + o.direction + "\n";
-  return y;
+  return "Imported by `gitsyncd import " + c.name + "` from " + repo.full_name + " on " + when + ".";
 }
 
 // Under the unit's sandbox only listed folders are writable: with import_roots set, an import
@@ -139,107 +116,112 @@ Status ValidateImportRequest(const Config& config, const ImportRequest& o) {
   return CheckUnderImportRoots(config.daemon, o.all ? o.local_root : o.local);
 }
 
+namespace {
+
+// The account's repositories the request names, through the provider API.
+Result<std::vector<RemoteRepo>> ChosenRepositories(const Config& config, const ConnectorConfig& c,
+                                                   const SecretStore* store, const ImportRequest& o) {
+  auto creds = ResolveRemoteCredentials(config, c, c.url, store);
+  if (!creds.ok()) return creds.status();
+  ApiTarget target;
+  target.provider = c.provider;
+  target.api_base = c.api.url;
+  target.api_version = c.api.version;
+  target.remote_url = c.url;
+  target.token = creds->api_token;
+  target.http.ca_file = config.daemon.ca_file;
+  auto api = MakeProviderApi(target);
+  if (!api.ok()) return api.status();
+  std::string account = BitbucketServerRepoPath(RepoPathFromUrl(c.url));
+  // A GitHub (Gitea, Gogs) account is one name: the URL's last path part.
+  if (c.provider == Provider::kGitHub) account = account.substr(account.rfind('/') + 1);
+  auto repos = (*api)->ListRepositories(account);
+  if (!repos.ok()) return repos.status().WithContext("import from '" + c.name + "' failed");
+  if (o.all) return repos;
+  std::vector<RemoteRepo> chosen;
+  for (const auto& r : *repos) {
+    if (AsciiLower(r.name) == AsciiLower(o.repo)) chosen.push_back(r);
+  }
+  if (chosen.empty()) {
+    return Status::NotFound("no repository named '" + o.repo + "' in " + account + " (or the API token cannot see it)");
+  }
+  return chosen;
+}
+
+// Why repository `r` is not imported as `name`; empty when it may be.
+std::string WhyNotImported(const RemoteRepo& r, const std::string& name, const ImportRequest& o,
+                           const std::set<std::string>& taken, const fs::path& dir) {
+  if (!r.can_read) return "the API token may not read it";
+  if (r.archived) return "archived";
+  if (std::string bad = CheckImportName(name); !bad.empty()) {
+    return "name '" + name + "' " + bad + (o.all ? "" : " (choose another with --name)");
+  }
+  if (taken.count(AsciiLower(name))) return "a connector or sync named '" + name + "' already exists";
+  if (fs::exists(dir / (name + ".yaml"))) return "file " + (dir / (name + ".yaml")).string() + " already exists";
+  return "";
+}
+
+// Writes repository `r`'s connector file and checks the whole config with it (a file that
+// does not validate is removed again). Empty, or why not.
+std::string ImportOne(const Config& config, const ConnectorConfig& c, const RemoteRepo& r, const std::string& name,
+                      const ImportRequest& o, const fs::path& final_path) {
+  auto url = ComposeRepoUrl(c.provider, c.url, r.name);
+  if (!url.ok()) return url.status().message();
+  std::string branch = !o.branch.empty() ? o.branch : !r.default_branch.empty() ? r.default_branch : c.branch;
+  std::string local = o.all ? (fs::path(o.local_root) / name).string() : o.local;
+  std::string text = ConnectorFileText(ImportedConnector(c, name, *url, branch, o, local), ImportComment(c, r));
+  std::string why = WriteConnectorFile(final_path.parent_path(), final_path, text);
+  if (!why.empty()) return why;
+  ConfigLoadResult check = LoadConfig(config.dir);
+  if (check.ok()) return "";
+  std::error_code ec;
+  fs::remove(final_path, ec);
+  return "the new connector does not validate: " + check.errors.front().ToString();
+}
+
+}  // namespace
+
 ImportProgress RunImport(const Config& config, const SecretStore* store, const ImportRequest& o,
                          const std::atomic<bool>& cancel, const std::function<void(const ImportProgress&)>& on_progress) {
   ImportProgress p;
   p.state = "started";
-  auto fail = [&](const std::string& why) {
-    p.state = "failed";
-    p.error = why;
+  auto finish = [&](std::string state, std::string error = "") {
+    p.state = std::move(state);
+    p.error = std::move(error);
     on_progress(p);
     return p;
   };
-  if (Status s = ValidateImportRequest(config, o); !s.ok()) return fail(s.message());
-  const ConnectorConfig* c = config.FindConnector(o.connector);
-  auto creds = ResolveRemoteCredentials(config, *c, c->url, store);
-  if (!creds.ok()) return fail(creds.status().message());
-  ApiTarget target;
-  target.provider = c->provider;
-  target.api_base = c->api.url;
-  target.api_version = c->api.version;
-  target.remote_url = c->url;
-  target.token = creds->api_token;
-  target.http.ca_file = config.daemon.ca_file;
-  auto api = MakeProviderApi(target);
-  if (!api.ok()) return fail(api.status().message());
-  std::string account = BitbucketServerRepoPath(RepoPathFromUrl(c->url));
-  // A GitHub (Gitea, Gogs) account is one name: the URL's last path part.
-  if (c->provider == Provider::kGitHub) account = account.substr(account.rfind('/') + 1);
+  if (Status s = ValidateImportRequest(config, o); !s.ok()) return finish("failed", s.message());
+  const ConnectorConfig& c = *config.FindConnector(o.connector);
   on_progress(p);
-  auto repos = (*api)->ListRepositories(account);
-  if (!repos.ok()) return fail("import from '" + c->name + "' failed: " + repos.status().message());
-
-  std::vector<RemoteRepo> chosen;
-  if (o.all) {
-    chosen = *repos;
-  } else {
-    for (const auto& r : *repos) {
-      if (Lower(r.name) == Lower(o.repo)) chosen.push_back(r);
-    }
-    if (chosen.empty()) return fail("no repository named '" + o.repo + "' in " + account + " (or the API token cannot see it)");
-  }
-  p.total = chosen.size();
+  auto chosen = ChosenRepositories(config, c, store, o);
+  if (!chosen.ok()) return finish("failed", chosen.status().message());
+  p.total = chosen->size();
   on_progress(p);
-
   std::set<std::string> taken;
   for (const auto& con : config.connectors) {
-    taken.insert(Lower(con.name));
-    for (const auto& s : con.syncs) taken.insert(Lower(s.name));
+    taken.insert(AsciiLower(con.name));
+    for (const auto& s : con.syncs) taken.insert(AsciiLower(s.name));
   }
   fs::path dir = ImportsDir(config.daemon);
-  for (const RemoteRepo& r : chosen) {
-    if (cancel) {
-      p.state = "canceled";
-      on_progress(p);
-      return p;
-    }
+  for (const RemoteRepo& r : *chosen) {
+    if (cancel) return finish("canceled");
     std::string name = !o.name.empty() ? o.name : r.name;
-    std::string why;
-    if (!r.can_read) {
-      why = "the API token may not read it";
-    } else if (r.archived) {
-      why = "archived";
-    } else if (std::string bad = CheckImportName(name); !bad.empty()) {
-      why = "name '" + name + "' " + bad + (o.all ? "" : " (choose another with --name)");
-    } else if (taken.count(Lower(name))) {
-      why = "a connector or sync named '" + name + "' already exists";
-    } else if (fs::exists(dir / (name + ".yaml"))) {
-      why = "file " + (dir / (name + ".yaml")).string() + " already exists";
-    }
+    fs::path final_path = dir / (name + ".yaml");
+    std::string why = WhyNotImported(r, name, o, taken, dir);
+    if (why.empty()) why = ImportOne(config, c, r, name, o, final_path);
     if (why.empty()) {
-      auto url = ComposeRepoUrl(c->provider, c->url, r.name);
-      std::string branch = !o.branch.empty() ? o.branch : !r.default_branch.empty() ? r.default_branch : c->branch;
-      std::string local = o.all ? (fs::path(o.local_root) / name).string() : o.local;
-      if (!url.ok()) {
-        why = url.status().message();
-      } else {
-        fs::path final_path = dir / (name + ".yaml");
-        std::error_code ec;
-        why = WriteConnectorFile(dir, final_path, ConnectorYaml(*c, r, name, *url, branch, o, local));
-        if (why.empty()) {
-          ConfigLoadResult check = LoadConfig(config.dir);
-          if (!check.ok()) {
-            fs::remove(final_path, ec);
-            why = "the new connector does not validate: " + check.errors.front().ToString();
-          }
-        }
-        if (why.empty()) {
-          taken.insert(Lower(name));
-          ++p.imported;
-          p.lines.push_back("imported " + r.full_name + " as '" + name + "' -> " + final_path.string());
-        }
-      }
-    }
-    if (!why.empty()) {
+      taken.insert(AsciiLower(name));
+      ++p.imported;
+      p.lines.push_back("imported " + r.full_name + " as '" + name + "' -> " + final_path.string());
+    } else {
       ++p.skipped;
       p.lines.push_back("skipped " + r.full_name + ": " + why);
     }
     ++p.done;
     on_progress(p);
   }
-  p.state = "finished";
-  on_progress(p);
-  return p;
+  return finish("finished");
 }
 
 namespace json = boost::json;
