@@ -278,7 +278,7 @@ Status GitHubApi::CheckStoredBlobs(const std::string& tree, const std::map<std::
 // The tree entries of a commit, in requests of at most kTreeRequestMax bytes each.
 struct GitHubApi::TreeBatches {
   static constexpr size_t kTreeRequestMax = 8u << 20;
-  std::vector<json::array> batches{1};
+  std::vector<json::array> batches = std::vector<json::array>(1);
   size_t batch_bytes = 0;
   std::map<std::string, std::string> inline_ids;  // path -> the blob id GitHub must have stored
 

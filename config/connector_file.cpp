@@ -601,7 +601,6 @@ void EmitSync(YAML::Emitter& out, const ConnectorConfig& c, const SyncBinding& s
 
 std::string ConnectorFileText(const ConnectorConfig& c, const std::string& comment) {
   YAML::Emitter out;
-  out.SetStringFormat(YAML::DoubleQuoted);
   for (size_t start = 0; start < comment.size();) {
     size_t end = comment.find('\n', start);
     out << YAML::Comment(comment.substr(start, end - start)) << YAML::Newline;
