@@ -7,7 +7,11 @@
 // gitsyncd runs as in the daemon: the SyncEngine with its worker pool and inotify watcher,
 // so passes after the first look only at the paths the watcher reported.
 //
-// Usage: sync_latency_bench [ROUNDS] [FILES[:FOLDER]...]
+// With `+statuses` after a configuration, the binding has `report_status: true`: after each
+// pass the daemon's CommitStatusReporter queues the commit's status, and its thread posts it
+// to the provider API test server (GitHub's commit statuses API), as `gitsyncd run` does.
+//
+// Usage: sync_latency_bench [ROUNDS] [FILES[:FOLDER][+statuses]...]
 //   (default: 20 rounds; 100 files, 20000 files, and 20000 files with the binding on folder d1/)
 #include <algorithm>
 #include <chrono>
@@ -18,6 +22,8 @@
 #include <thread>
 #include <vector>
 
+#include "config/provider.h"
+#include "daemon/commit_status_reporter.h"
 #include "sync/remote_auth.h"
 #include "sync/sync_engine.h"
 #include "sync/sync_pass.h"
@@ -69,7 +75,7 @@ std::vector<Row> ServerTimes(const GitHttpsServer& server, size_t files, const s
   return out;
 }
 
-void Bench(size_t files, const std::string& folder, int rounds, std::vector<Row>* rows) {
+void Bench(size_t files, const std::string& folder, bool statuses, int rounds, std::vector<Row>* rows) {
   TempDir dir;
   GitHttpsServer server;
   server.CreateBareRepo("big");
@@ -98,7 +104,27 @@ void Bench(size_t files, const std::string& folder, int rounds, std::vector<Row>
   binding.remote_url = connector.url;
   connector.syncs.push_back(binding);
   config.connectors.push_back(connector);
+  // report_status: the reporter's own view of the config, whose API is the test server.
+  std::unique_ptr<ProviderApiServer> api;
+  std::unique_ptr<CommitStatusReporter> reporter;
+  Config status_config = config;
+  if (statuses) {
+    InitBareRepo(dir / "api.git");
+    ::setenv("BENCH_API_TOKEN", "bench-token", 1);
+    api = std::make_unique<ProviderApiServer>(
+        "bench-token", std::map<std::string, std::string>{{RepoPathFromUrl(server.url("big")), dir / "api.git"}});
+    status_config.daemon.ca_file = api->ca_file();
+    status_config.daemon.instance = "bench";
+    ConnectorConfig& c = status_config.connectors[0];
+    c.provider = Provider::kGitHub;
+    c.report_status = true;
+    c.api.url = api->api_url();
+    c.api.token.kind = SecretRef::Kind::kEnv;
+    c.api.token.value = "BENCH_API_TOKEN";
+    reporter = std::make_unique<CommitStatusReporter>(status_config, nullptr);
+  }
   EngineOptions options;
+  if (reporter) options.on_pass = [&](const PassEvent& e) { reporter->OnPass(e); };
   options.debounce_quiet = std::chrono::milliseconds(20);
   options.debounce_max = std::chrono::milliseconds(200);
   options.rescan_interval = std::chrono::hours(24);  // the safety net stays out of the rounds
@@ -122,7 +148,7 @@ void Bench(size_t files, const std::string& folder, int rounds, std::vector<Row>
 
   GitClone person(server.url_with_credentials("big"), dir / "person", "main", env);
   GitClone cli(server.url_with_credentials("big"), dir / "cli", "main", env);
-  std::string where = folder.empty() ? "(root)" : folder;
+  std::string where = (folder.empty() ? "(root)" : folder) + (statuses ? ", report_status on" : "");
   Row push{"gitsyncd: local edit -> on remote", files, where, {}};
   Row pull{"gitsyncd: remote push -> in folder", files, where, {}};
   Row pass_total{"gitsyncd: the whole pass of the local edit (with its bookkeeping)", files, where, {}};
@@ -181,6 +207,20 @@ void Bench(size_t files, const std::string& folder, int rounds, std::vector<Row>
   }
   std::fprintf(stderr, "%zu files, folder %s: %zu of %d timed passes looked only at the changed paths\n", files,
                where.c_str(), incremental, 2 * rounds);
+  if (api) {
+    // Every synced commit's status reached the provider (the reporter posts after the passes).
+    bool all = false;
+    for (int i = 0; i < 100 && !all; ++i) {
+      std::string st = api->Stats();
+      size_t at = st.find("\"status_post\":");
+      all = at != std::string::npos && std::atoi(st.c_str() + at + 14) >= 2 * rounds;
+      if (!all) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    std::fprintf(stderr, "%s: statuses posted %llu, failed %llu\n", where.c_str(),
+                 static_cast<unsigned long long>(CommitStatusCounts().posted),
+                 static_cast<unsigned long long>(CommitStatusCounts().failed));
+    if (!all) throw std::runtime_error("not every commit status reached the provider: " + api->Stats());
+  }
   rows->push_back(push);
   rows->push_back(pass_total);
   rows->push_back(pull);
@@ -200,9 +240,12 @@ int main(int argc, char** argv) {
   std::vector<Row> rows;
   try {
     for (const auto& c : configs) {
-      auto colon = c.find(':');
-      Bench(static_cast<size_t>(std::atol(c.substr(0, colon).c_str())), colon == std::string::npos ? "" : c.substr(colon + 1),
-            rounds, &rows);
+      std::string spec = c;
+      bool statuses = spec.size() > 9 && spec.compare(spec.size() - 9, 9, "+statuses") == 0;
+      if (statuses) spec.resize(spec.size() - 9);
+      auto colon = spec.find(':');
+      Bench(static_cast<size_t>(std::atol(spec.substr(0, colon).c_str())),
+            colon == std::string::npos ? "" : spec.substr(colon + 1), statuses, rounds, &rows);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench failed: %s\n", e.what());

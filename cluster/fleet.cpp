@@ -143,6 +143,7 @@ Result<EtcdClientOptions> ClusterClientOptions(const ClusterConfig& c, const Sec
 
 struct Fleet::Impl {
   ClusterConfig config;
+  std::string name;  // this instance (gitsyncd.yaml `instance`)
   EtcdClientOptions client_options;
   Callbacks callbacks;
   std::atomic<bool> stop{false};
@@ -171,14 +172,14 @@ struct Fleet::Impl {
     error.clear();
   }
 
-  std::string MemberKey() const { return MembersPrefix(config) + config.name; }
+  std::string MemberKey() const { return MembersPrefix(config) + name; }
   // A third of the lease: two renewals may fail before it expires.
   std::chrono::milliseconds RenewEvery() const {
     return std::chrono::duration_cast<std::chrono::milliseconds>(config.lease_ttl) / 3;
   }
 
   FleetMember Record() const {
-    FleetMember m{config.name, config.selectors, started, Now(), {}};
+    FleetMember m{name, config.selectors, started, Now(), {}};
     if (callbacks.bindings) m.bindings = callbacks.bindings();
     return m;
   }
@@ -247,7 +248,7 @@ struct Fleet::Impl {
         continue;
       }
       if (lease != 0 && !live.exchange(true)) {
-        spdlog::info("fleet: registered as '{}' in etcd ({} s lease)", config.name, config.lease_ttl.count());
+        spdlog::info("fleet: registered as '{}' in etcd ({} s lease)", name, config.lease_ttl.count());
       }
       Recovered();
       backoff = std::chrono::milliseconds(500);
@@ -311,7 +312,7 @@ struct Fleet::Impl {
     Status result;
     for (const auto& b : want) {
       if (next.count(b)) continue;
-      auto won = client.PutIfAbsent(OwnerKey(config, b), config.name, lease);
+      auto won = client.PutIfAbsent(OwnerKey(config, b), name, lease);
       if (!won.ok()) {
         result = won.status();
         break;
@@ -342,7 +343,7 @@ struct Fleet::Impl {
       Status s;
       bool fresh = true;
       if (!p.delivery.empty()) {
-        auto claimed = client.PutIfAbsent(DeliveryKey(config, p), config.name, *lease);
+        auto claimed = client.PutIfAbsent(DeliveryKey(config, p), name, *lease);
         s = claimed.status();
         fresh = claimed.ok() && *claimed;
       }
@@ -366,7 +367,7 @@ struct Fleet::Impl {
       auto next = client.Watch(PushesPrefix(config), from, kWatchIdle, [&](const EtcdEvent& e) {
         if (e.deleted) return true;
         auto p = PushFromJson(e.kv.value);
-        if (p.ok() && p->from != config.name && callbacks.on_push) callbacks.on_push(*p);
+        if (p.ok() && p->from != name && callbacks.on_push) callbacks.on_push(*p);
         return !stop.load();
       });
       if (next.ok()) {
@@ -383,8 +384,10 @@ struct Fleet::Impl {
   }
 };
 
-Fleet::Fleet(ClusterConfig config, EtcdClientOptions client, Callbacks callbacks) : impl_(std::make_unique<Impl>()) {
+Fleet::Fleet(ClusterConfig config, std::string instance, EtcdClientOptions client, Callbacks callbacks)
+    : impl_(std::make_unique<Impl>()) {
   impl_->config = std::move(config);
+  impl_->name = std::move(instance);
   impl_->client_options = std::move(client);
   impl_->client_options.stop = &impl_->stop;
   // A request must end well within the lease, so that fencing (Fence) acts in time.
@@ -408,7 +411,7 @@ Fleet::~Fleet() {
 
 void Fleet::Publish(FleetPush push) {
   if (push.time.empty()) push.time = Now();
-  if (push.from.empty()) push.from = impl_->config.name;
+  if (push.from.empty()) push.from = impl_->name;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     if (impl_->queue.size() >= kMaxQueuedPushes) {

@@ -76,7 +76,8 @@ class Fleet {
     std::function<void()> on_owners_changed;
   };
   // Starts the threads; etcd being down is not an error here (it is logged and retried).
-  Fleet(ClusterConfig config, EtcdClientOptions client, Callbacks callbacks);
+  // `instance`: this instance's name (gitsyncd.yaml `instance`).
+  Fleet(ClusterConfig config, std::string instance, EtcdClientOptions client, Callbacks callbacks);
   ~Fleet();  // revokes the membership lease (bounded by the client timeout) and stops
   Fleet(const Fleet&) = delete;
   Fleet& operator=(const Fleet&) = delete;

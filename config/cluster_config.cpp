@@ -1,7 +1,6 @@
 #include "config/cluster_config.h"
 
 #include <arpa/inet.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -38,13 +37,6 @@ std::string EndpointProblem(const std::string& url, bool* https, std::string* ho
     return "must end with a port number and nothing after it (https://etcd1:2379)";
   }
   return "";
-}
-
-std::string HostName() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0) return "";
-  std::string name(buf);
-  return name.substr(0, name.find('.'));  // the short name: FQDNs make long status lines
 }
 
 void LoadEndpoints(YamlMap& m, ClusterConfig* out) {
@@ -130,11 +122,10 @@ void LoadCluster(const YAML::Node& node, ErrorSink* sink, ClusterConfig* out) {
       sink->Add(m.Get("tls"), "cluster.tls", "is for https:// endpoints; these are http://");
     }
   }
-  out->name = HostName();
-  if (auto v = m.String("name")) out->name = *v;
-  if (std::string why = ClusterNameProblem(out->name); !why.empty()) {
-    sink->Add(m.Has("name") ? sink->Where(m.Get("name")) : m.Where(), "cluster.name",
-              "instance name '" + out->name + "' " + why + (m.Has("name") ? "" : " (it defaults to the host name)"));
+  if (m.Has("name")) {
+    sink->Add(m.Get("name"), "cluster.name",
+              "is no longer read: the instance name is the top-level `instance:` of gitsyncd.yaml (one name for the "
+              "fleet and commit statuses); move the value there");
   }
   out->selectors = LoadSelectorList(m, "selectors");
   if (auto v = m.String("prefix")) {

@@ -178,6 +178,9 @@ struct OperatorConfig {
   std::string tls_cert, tls_key; // both set = HTTPS
   SecretRef admin_token;         // when set, every operator request must carry it
   std::vector<std::string> hosts;  // Host names accepted besides localhost and IP literals
+  // Where people reach the status page (through a proxy, a VPN); commit statuses link to it.
+  // Empty: they carry no link.
+  std::string public_url;
 };
 
 // gitsyncd.yaml `cluster:` (docs/fleet.md): the instance joins a fleet coordinated through
@@ -188,7 +191,6 @@ struct ClusterConfig {
   std::vector<std::string> endpoints;  // "http(s)://host:port" of etcd members (normalised, no '/')
   SecretRef ca;                        // PEM CA bundle that signed the members' certificates
   SecretRef client_cert, client_key;   // PEM client certificate and key (both or neither)
-  std::string name;                    // this instance; default: the host name
   std::vector<std::string> selectors;  // this instance's labels (connector delegate_selectors)
   std::string prefix = "/gitsyncd/";   // every key the fleet writes is under it
   std::chrono::seconds lease_ttl = kDefaultClusterLeaseTtl;  // membership and ownership leases
@@ -210,7 +212,8 @@ struct DaemonConfig {
   uint64_t max_file_size = kDefaultMaxFileSize;  // files larger than this are not synced
   // Folders under which `import` may put synced folders (absolute, normalized); empty = anywhere.
   std::vector<std::string> import_roots;
-  // This daemon's name in commit status contexts (gitsyncd/<instance>/<binding>); default: the host name.
+  // This daemon's one name: in commit status contexts (gitsyncd/<instance>/<binding>) and, in a
+  // fleet, its member record and etcd keys. Default: the short host name.
   std::string instance;
   ListenConfig listen;
   OperatorConfig operator_api;

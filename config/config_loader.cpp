@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <grp.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -35,7 +36,8 @@ const std::vector<std::string> kDaemonKeys = {"state_dir",  "master_key", "secre
 const std::vector<std::string> kListenKeys = {"address",        "port",            "tls_cert",    "tls_key",
                                               "public_url",     "max_body_bytes",  "max_connections",
                                               "read_timeout",   "header_timeout",  "admin_token"};
-const std::vector<std::string> kOperatorKeys = {"listen", "socket", "tls_cert", "tls_key", "admin_token", "hosts"};
+const std::vector<std::string> kOperatorKeys = {"listen",      "socket", "tls_cert",  "tls_key",
+                                                "admin_token", "hosts",  "public_url"};
 bool IsInside(const std::string& child, const std::string& parent) {
   return child.size() > parent.size() && child.compare(0, parent.size(), parent) == 0 &&
          (parent == "/" || child[parent.size()] == '/');
@@ -98,6 +100,18 @@ void ParseOperatorListen(YamlMap& o, const std::string& v, OperatorConfig* oc) {
   oc->port = static_cast<uint16_t>(std::stoul(port));
 }
 
+// `key` ("listen.public_url", "operator.public_url") of `m`: an http(s) URL, without trailing '/'.
+std::optional<std::string> PublicUrl(YamlMap& m, const std::string& key) {
+  std::string name = key.substr(key.find('.') + 1);
+  auto v = m.String(name);
+  if (!v) return std::nullopt;
+  if (v->rfind("https://", 0) != 0 && v->rfind("http://", 0) != 0) {
+    m.sink()->Add(m.Get(name), key, "must start with https:// or http://");
+    return std::nullopt;
+  }
+  return WithoutTrailingSlashes(*v);
+}
+
 // gitsyncd.yaml `operator:`. An address other hosts can reach needs TLS and an admin token.
 void LoadOperator(const YAML::Node& node, const std::string& dir, ErrorSink* sink, OperatorConfig* oc) {
   YamlMap o(node, "operator", sink, kOperatorKeys);
@@ -118,6 +132,7 @@ void LoadOperator(const YAML::Node& node, const std::string& dir, ErrorSink* sin
     sink->Add(o.Where(), "operator", "tls_cert and tls_key must be given together");
   }
   oc->admin_token = o.Secret("admin_token");
+  if (auto v = PublicUrl(o, "operator.public_url")) oc->public_url = *v;
   if (o.Has("hosts")) {
     YAML::Node hosts = o.Get("hosts");
     if (!hosts.IsSequence()) sink->Add(hosts, "operator.hosts", "must be a list of host names");
@@ -155,6 +170,25 @@ void LoadImportRoots(const YAML::Node& node, ErrorSink* sink, std::vector<std::s
   }
 }
 
+// `instance`: this daemon's one name, in commit status contexts and in the fleet.
+void LoadInstance(YamlMap& m, std::string* out) {
+  if (auto v = m.String("instance")) {
+    *out = *v;
+  } else {
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) == 0) *out = host;
+    *out = out->substr(0, out->find('.'));  // the short name: FQDNs make long status contexts
+  }
+  std::string why = ClusterNameProblem(*out);
+  if (why.empty()) return;
+  if (m.Has("instance")) {
+    m.sink()->Add(m.Get("instance"), "instance", "'" + *out + "' " + why);
+  } else {
+    m.sink()->Add(m.Where(), "instance",
+                  "the host name '" + *out + "' " + why + "; set `instance:` to this daemon's name");
+  }
+}
+
 // `listen:` of gitsyncd.yaml: the webhook listener.
 void LoadListen(const YAML::Node& node, const std::string& dir, ErrorSink* sink, ListenConfig* out) {
   YamlMap l(node, "listen", sink, kListenKeys);
@@ -167,14 +201,7 @@ void LoadListen(const YAML::Node& node, const std::string& dir, ErrorSink* sink,
   if (lc.tls_cert.empty() != lc.tls_key.empty()) {
     sink->Add(l.Where(), "listen", "tls_cert and tls_key must be given together");
   }
-  if (auto v = l.String("public_url")) {
-    if (v->rfind("https://", 0) != 0 && v->rfind("http://", 0) != 0) {
-      sink->Add(l.Get("public_url"), "listen.public_url", "must start with https:// or http://");
-    } else {
-      lc.public_url = *v;
-      lc.public_url = WithoutTrailingSlashes(lc.public_url);
-    }
-  }
+  if (auto v = PublicUrl(l, "listen.public_url")) lc.public_url = *v;
   if (auto v = l.Size("max_body_bytes")) {
     if (*v < 1024 || *v > 1024ull * 1024 * 1024) {
       sink->Add(l.Get("max_body_bytes"), "listen.max_body_bytes", "must be between 1KiB and 1GiB");
@@ -237,14 +264,7 @@ void LoadDaemon(const YAML::Node& root, const std::string& dir, const std::strin
     }
   }
   if (auto v = MaxFileSize(m, &sink)) d->max_file_size = *v;
-  if (auto v = m.String("instance")) {
-    static const char* kInstanceChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
-    if (v->empty() || v->size() > 64 || v->find_first_not_of(kInstanceChars) != std::string::npos) {
-      sink.Add(m.Get("instance"), "instance", "must be 1 to 64 letters, digits, '.', '_' or '-'");
-    } else {
-      d->instance = *v;
-    }
-  }
+  LoadInstance(m, &d->instance);
   if (m.Has("import_roots")) LoadImportRoots(m.Get("import_roots"), &sink, &d->import_roots);
   if (m.Has("cluster")) LoadCluster(m.Get("cluster"), &sink, &d->cluster);
   if (m.Has("listen")) LoadListen(m.Get("listen"), dir, &sink, &d->listen);

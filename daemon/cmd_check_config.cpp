@@ -37,9 +37,9 @@ std::string Joined(const std::vector<std::string>& v) {
 }
 
 // The fleet part: this instance, and which connectors it runs (docs/fleet.md).
-void PrintCluster(const ClusterConfig& k) {
+void PrintCluster(const ClusterConfig& k, const std::string& instance) {
   if (!k.configured) return;
-  std::printf("cluster: instance %s, selectors [%s], etcd %s, lease %llds\n", k.name.c_str(), Joined(k.selectors).c_str(),
+  std::printf("cluster: instance %s, selectors [%s], etcd %s, lease %llds\n", instance.c_str(), Joined(k.selectors).c_str(),
               Joined(k.endpoints).c_str(), static_cast<long long>(k.lease_ttl.count()));
 }
 
@@ -47,7 +47,7 @@ void PrintConfig(const Config& config) {
   std::printf("config %s: %zu connector%s\n", config.dir.c_str(), config.connectors.size(),
               config.connectors.size() == 1 ? "" : "s");
   std::printf("state_dir: %s\n", config.daemon.state_dir.c_str());
-  PrintCluster(config.daemon.cluster);
+  PrintCluster(config.daemon.cluster, config.daemon.instance);
   for (const auto& c : config.connectors) {
     std::printf("\nconnector \"%s\" (%s)\n", c.name.c_str(), c.file.c_str());
     std::printf("  provider:      %s\n", std::string(ProviderName(c.provider)).c_str());

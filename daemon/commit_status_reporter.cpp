@@ -1,10 +1,10 @@
 #include "daemon/commit_status_reporter.h"
 
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <atomic>
 
+#include "config/url_encode.h"
 #include "sync/remote_credentials.h"
 
 namespace gitsyncd {
@@ -22,48 +22,45 @@ std::string FirstLine(const std::string& s) {
 
 CommitStatusTotals CommitStatusCounts() { return {g_posted.load(), g_failed.load(), g_dropped.load()}; }
 
-std::string StatusInstance(const DaemonConfig& daemon) {
-  if (!daemon.instance.empty()) return daemon.instance;
-  char host[256] = {};
-  if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') return "gitsyncd";
-  std::string h(host);
-  return h.substr(0, h.find('.'));
+std::string StatusTargetUrl(const std::string& status_page, const std::string& binding) {
+  if (status_page.empty()) return "";
+  return status_page + "/#detail-" + UrlEncodeComponent(binding);
 }
 
-// A pass that moved a commit is reported on that commit: success, or failure for a conflict;
-// a failed pass whose hook refused a commit is reported on the refused commit.
+// A pass that moved a commit is reported on that commit: "synced", or a failure for a
+// conflict; a failed pass that refused a remote commit is reported on that commit.
 std::optional<CommitStatusReport> StatusForPass(const PassEvent& e, const std::string& instance,
-                                                const std::string& public_url) {
+                                                const std::string& status_page) {
+  if (!e.state) return std::nullopt;
   CommitStatusReport r;
   r.context = "gitsyncd/" + instance + "/" + e.binding;
-  r.target_url = public_url.empty() ? "" : public_url + "/";
-  if (e.ok) {
-    if (e.direction == "none" || !e.state || e.synced_remote_commit.empty()) return std::nullopt;
-    r.commit = e.synced_remote_commit;
-    bool conflict = e.summary.rfind("conflict", 0) == 0;
-    if (conflict && !e.state->conflicts.empty()) {
-      r.commit = e.state->conflicts.back().remote_commit.empty() ? r.commit : e.state->conflicts.back().remote_commit;
-      r.description = FirstLine("conflict branch " + e.state->conflicts.back().branch);
+  r.target_url = StatusTargetUrl(status_page, e.binding);
+  r.state = CommitState::kFailure;
+  if (!e.ok) {
+    const RefusalRecord& why = e.state->refused;
+    if (e.refused_remote_commit.empty()) return std::nullopt;
+    r.commit = e.refused_remote_commit;
+    if (why.kind == "yaml") {
+      r.description = FirstLine("YAML invalid: " + why.file + (why.line > 0 ? ":" + std::to_string(why.line) : ""));
     } else {
-      r.description = FirstLine("synced: " + e.summary);
+      r.description = "hook refused";
     }
-    r.state = conflict ? CommitState::kFailure : CommitState::kSuccess;
     return r;
   }
-  if (!e.state) return std::nullopt;
-  for (const auto& h : e.state->hooks) {
-    if (!h.ok && !h.commit.empty() && h.hook != "after_pull" && e.summary.find(h.result) != std::string::npos) {
-      r.commit = h.commit;
-      r.state = CommitState::kFailure;
-      r.description = FirstLine("hook refused: " + h.result);
-      return r;
-    }
+  if (e.direction == "none" || e.synced_remote_commit.empty()) return std::nullopt;
+  r.commit = e.synced_remote_commit;
+  if (e.summary.rfind("conflict", 0) == 0 && !e.state->conflicts.empty()) {
+    if (!e.conflict_remote_commit.empty()) r.commit = e.conflict_remote_commit;
+    r.description = FirstLine("conflict branch " + e.state->conflicts.back().branch);
+    return r;
   }
-  return std::nullopt;
+  r.state = CommitState::kSuccess;
+  r.description = "synced";
+  return r;
 }
 
 CommitStatusReporter::CommitStatusReporter(const Config& config, const SecretStore* store)
-    : config_(config), store_(store), instance_(StatusInstance(config.daemon)), thread_([this] { Run(); }) {}
+    : config_(config), store_(store), instance_(config.daemon.instance), thread_([this] { Run(); }) {}
 
 CommitStatusReporter::~CommitStatusReporter() {
   {
@@ -77,7 +74,7 @@ CommitStatusReporter::~CommitStatusReporter() {
 void CommitStatusReporter::OnPass(const PassEvent& e) {
   const ConnectorConfig* c = config_.FindConnector(e.connector);
   if (!c || !c->report_status) return;
-  auto report = StatusForPass(e, instance_, config_.daemon.listen.public_url);
+  auto report = StatusForPass(e, instance_, config_.daemon.operator_api.public_url);
   if (!report) return;
   std::lock_guard<std::mutex> lock(mu_);
   if (queue_.size() >= kMaxQueued) {
@@ -112,6 +109,9 @@ void CommitStatusReporter::Post(const Job& job) {
     if (b.name == job.binding) s = &b;
   }
   if (!s) return;
+  const CommitStatusReport& r = job.report;
+  std::string key = r.commit + (r.state == CommitState::kSuccess ? " success " : " failure ") + r.description;
+  if (last_posted_[r.context] == key) return;
   auto creds = ResolveRemoteCredentials(config_, *c, s->remote_url, store_);
   Status st = creds.status();
   if (st.ok()) {
@@ -122,6 +122,7 @@ void CommitStatusReporter::Post(const Job& job) {
     st = hooks.ok() ? (*hooks)->PostCommitStatus(job.report) : hooks.status();
   }
   if (st.ok()) {
+    last_posted_[r.context] = key;
     ++g_posted;
     spdlog::debug("sync '{}': status {} posted on {}", job.binding, job.report.context, job.report.commit.substr(0, 12));
   } else {

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -24,12 +25,12 @@ struct CommitStatusTotals {
 // Process-wide totals (for /metrics).
 CommitStatusTotals CommitStatusCounts();
 
-// The status a pass event calls for, or nullopt when it synced no commit.
+// The status a pass event calls for, or nullopt when it synced and refused no commit.
+// `status_page`: where people reach the status page (operator.public_url), "" = no link.
 std::optional<CommitStatusReport> StatusForPass(const PassEvent& e, const std::string& instance,
-                                                const std::string& public_url);
-
-// This daemon's name in status contexts: `instance`, else the host name.
-std::string StatusInstance(const DaemonConfig& daemon);
+                                                const std::string& status_page);
+// The status page's section of `binding` (its element id detail-<binding>), "" without a page.
+std::string StatusTargetUrl(const std::string& status_page, const std::string& binding);
 
 class CommitStatusReporter {
  public:
@@ -52,6 +53,9 @@ class CommitStatusReporter {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Job> queue_;
+  // Reporter thread only: context -> the status last posted under it, so that the retries of a
+  // pass that keeps refusing one commit do not post it again and again.
+  std::map<std::string, std::string> last_posted_;
   bool stopping_ = false;
   std::thread thread_;
 };

@@ -65,7 +65,7 @@ Result<std::unique_ptr<Fleet>> StartFleet(const Config& config, const SecretStor
   if (!config.daemon.cluster.configured) return std::unique_ptr<Fleet>();
   auto options = ClusterClientOptions(config.daemon.cluster, store, config.dir);
   if (!options.ok()) return options.status();
-  return std::make_unique<Fleet>(config.daemon.cluster, std::move(*options), std::move(callbacks));
+  return std::make_unique<Fleet>(config.daemon.cluster, config.daemon.instance, std::move(*options), std::move(callbacks));
 }
 
 }  // namespace gitsyncd

@@ -25,6 +25,7 @@ std::string_view StatusPageHtml() {
   .conflict { color: #b00020; }
   .conflict a { margin-right: .5em; }
   section { border-top: 2px solid #eee; }
+  section.target { border-top-color: #2b6cb0; background: #f3f8fd; }
 </style>
 </head>
 <body>
@@ -167,6 +168,19 @@ function render(data) {
   document.getElementById('details').replaceChildren(...details);
   document.getElementById('updated').textContent =
       data.bindings.length + ' binding(s); updated ' + new Date().toLocaleTimeString();
+  focusLinked();
+}
+// A commit status links to its binding's section (/#detail-<name>); the section only exists
+// once rendered, so the page marks it and scrolls to it itself (once).
+let scrolled = false;
+function focusLinked() {
+  let id = '';
+  try { id = decodeURIComponent(location.hash.slice(1)); } catch (e) { return; }
+  const target = id ? document.getElementById(id) : null;
+  if (!target || target.tagName !== 'SECTION') return;
+  target.classList.add('target');
+  if (!scrolled) target.scrollIntoView();
+  scrolled = true;
 }
 async function refresh() {
   try {

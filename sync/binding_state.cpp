@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -128,6 +129,10 @@ Result<BindingState> LoadBindingState(const std::string& binding_dir) {
       s.hooks.push_back({Str(ho, "hook"), Str(ho, "time"), Str(ho, "commit"), Bool(ho, "ok"), Str(ho, "result")});
     }
   }
+  if (auto* r = o.if_contains("refused"); r != nullptr && r->is_object()) {
+    const auto& ro = r->as_object();
+    s.refused = {Str(ro, "commit"), Str(ro, "kind"), Str(ro, "file"), static_cast<int>(std::min<uint64_t>(Num(ro, "line"), 1u << 30))};
+  }
   return s;
 }
 
@@ -166,6 +171,12 @@ Status SaveBindingState(const std::string& binding_dir, const BindingState& s) {
     hooks.emplace_back(json::object{{"hook", h.hook}, {"time", h.time}, {"commit", h.commit}, {"ok", h.ok}, {"result", h.result}});
   }
   o["hooks"] = std::move(hooks);
+  if (!s.refused.commit.empty()) {
+    o["refused"] = json::object{{"commit", s.refused.commit},
+                                {"kind", s.refused.kind},
+                                {"file", s.refused.file},
+                                {"line", s.refused.line}};
+  }
   return WriteStateFile(binding_dir, kFile, json::serialize(o) + "\n");
 }
 

@@ -36,6 +36,14 @@ struct HookReport {
   std::string result;  // "hook validate_remote exited with 1: <output>"
 };
 
+// A remote commit a pass refused to apply, and why (for the commit status posted on it).
+struct RefusalRecord {
+  std::string commit;  // hex; fetch: api: the snapshot commit that stands for the remote one
+  std::string kind;    // "yaml": a file of it does not parse; "hook": validate_remote refused it
+  std::string file;    // yaml: the file, relative to the folder
+  int line = 0;        // yaml: 1-based; 0 when the parser named no line
+};
+
 struct BindingState {
   std::string last_synced_commit;  // hex; the commit whose `path` the folder matched at the last sync
   std::string last_success_time;
@@ -57,6 +65,7 @@ struct BindingState {
   bool paused = false;
   std::string paused_time;
   std::vector<HookReport> hooks;  // the last run of each hook
+  RefusalRecord refused;          // by the last pass; empty commit when it refused none
 };
 
 // Missing file = fresh state. A corrupt file is an error naming it.

@@ -70,6 +70,11 @@ class Pass {
                                 const FlatTree& remote);
   Result<PassOutcome> PullKeepingLocalEdits(const git_oid& remote_head, const FlatTree& base_tree,
                                             const FlatTree& scanned, const FlatTree& local, const FlatTree& remote);
+  // CheckYamlFiles on files from the remote: a file that does not parse refuses `remote_head`,
+  // recorded in state_->refused when the file is as the remote holds it (`remote`, when given;
+  // else every entry of `files` is the remote's).
+  Status CheckRemoteYaml(const std::optional<git_oid>& remote_head, const FlatTree& files,
+                         const FlatTree& unchanged_from, const FlatTree* remote = nullptr);
 
   // pass_commit.cpp
   Result<git_oid> Commit(const git_oid& tree, const std::vector<git_oid>& parents, const std::string& message);

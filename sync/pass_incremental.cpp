@@ -93,7 +93,7 @@ Result<std::optional<PassOutcome>> Pass::PullIncremental(const git_oid& remote_h
     if (c.before) seen[c.path] = *c.before;
     if (c.after) target[c.path] = *c.after;
   }
-  Status valid = CheckYamlFiles(repo_, target, seen, "remote", &state_->warnings);
+  Status valid = CheckRemoteYaml(remote_head, target, seen);
   if (!valid.ok()) return valid;
   auto pulled = ApplyRemote(remote_head, seen, target, "pulled");
   if (!pulled.ok()) return pulled.status();

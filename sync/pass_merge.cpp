@@ -132,7 +132,7 @@ Result<PassOutcome> Pass::Merge(const std::optional<git_oid>& base, const FlatTr
   const std::vector<std::string>& conflicted = trees->conflicted;
   bool take_local = spec_.on_conflict == ConflictPolicy::kPreferLocal;
   Status valid = CheckYamlFiles(repo_, merged, remote, "local", &state_->warnings);
-  if (valid.ok()) valid = CheckYamlFiles(repo_, merged, local, "remote", &state_->warnings);
+  if (valid.ok()) valid = CheckRemoteYaml(remote_head, merged, local, &remote);
   if (!valid.ok()) return valid;
 
   // The pure local state, as a commit on the last synced one: never lost, whatever happens.

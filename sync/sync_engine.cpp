@@ -178,10 +178,15 @@ struct SyncEngine::Impl {
       if (state.ok()) CurrentLogContext().commit = state->last_synced_commit;
       if (options.on_pass && (!local_only || !r.ok() || r->contacted_remote)) {
         PassEvent e{name, spec.connector, r.ok(), r.ok() ? r->direction : "", r.ok() ? r->summary : r.status().message(),
-                    state.ok() ? std::optional<BindingState>(*state) : std::nullopt, ""};
+                    state.ok() ? std::optional<BindingState>(*state) : std::nullopt, "", "", ""};
         if (state.ok()) {
-          e.synced_remote_commit = spec.api ? LoadApiState(spec.binding_dir).RemoteOf(state->last_synced_commit)
-                                            : state->last_synced_commit;
+          // fetch: api bindings keep local stand-ins for the remote's commits.
+          std::optional<ApiState> api;
+          if (spec.api) api = LoadApiState(spec.binding_dir);
+          auto remote_of = [&](const std::string& c) { return api && !c.empty() ? api->RemoteOf(c) : c; };
+          e.synced_remote_commit = remote_of(state->last_synced_commit);
+          e.refused_remote_commit = remote_of(state->refused.commit);
+          if (!state->conflicts.empty()) e.conflict_remote_commit = remote_of(state->conflicts.back().remote_commit);
         }
         options.on_pass(e);
       }

@@ -72,6 +72,10 @@ struct PassEvent {
   // The remote's commit the folder now matches (fetch: api bindings keep a local stand-in in
   // state->last_synced_commit); "" when unknown.
   std::string synced_remote_commit;
+  // The remote's commit this pass refused (state->refused says why); "" when it refused none.
+  std::string refused_remote_commit;
+  // The remote's commit the newest conflict (state->conflicts.back()) merged with; "" if none.
+  std::string conflict_remote_commit;
 };
 
 struct EngineOptions {

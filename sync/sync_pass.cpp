@@ -67,7 +67,10 @@ Result<PassOutcome> Pass::RunFull(bool local_trigger_only) {
   if (!remote.ok()) return remote.status();
   if (remote_head && spec_.direction != SyncDirection::kPush && Managed(*remote) != Managed(*base_tree)) {
     Status valid = ValidateRemote(*remote_head, *base_tree, *remote);
-    if (!valid.ok()) return RefusedCommit(spec_.branch, OidHex(*remote_head), valid);
+    if (!valid.ok()) {
+      state_->refused = {OidHex(*remote_head), "hook", "", 0};
+      return RefusedCommit(spec_.branch, OidHex(*remote_head), valid);
+    }
   }
   Status found = FindNotSynced(*scanned, *remote, true);
   if (!found.ok()) return found;
@@ -140,7 +143,7 @@ Result<PassOutcome> Pass::Reconcile(const std::optional<git_oid>& base, const Fl
   }
   if (!remote_changed) return PushLocal(remote_head, local, remote);
   if (!local_changed) {
-    Status valid = CheckYamlFiles(repo_, remote, local, "remote", &state_->warnings);
+    Status valid = CheckRemoteYaml(remote_head, remote, local);
     if (!valid.ok()) return valid;
     return ApplyRemote(*remote_head, scanned, remote, "pulled");
   }
@@ -164,9 +167,23 @@ Result<PassOutcome> Pass::PullKeepingLocalEdits(const git_oid& remote_head, cons
       state_->warnings.push_back("local edit to " + p + " kept; not pushed (direction: pull)");
     }
   }
-  Status valid = CheckYamlFiles(repo_, target, local, "remote", &state_->warnings);
+  Status valid = CheckRemoteYaml(remote_head, target, local);
   if (!valid.ok()) return valid;
   return ApplyRemote(remote_head, scanned, target, "pulled");
+}
+
+Status Pass::CheckRemoteYaml(const std::optional<git_oid>& remote_head, const FlatTree& files,
+                             const FlatTree& unchanged_from, const FlatTree* remote) {
+  YamlFault fault;
+  Status valid = CheckYamlFiles(repo_, files, unchanged_from, "remote", &state_->warnings, &fault);
+  if (valid.ok() || !remote_head || fault.path.empty()) return valid;
+  if (remote != nullptr) {
+    auto theirs = remote->find(fault.path);
+    auto checked = files.find(fault.path);
+    if (theirs == remote->end() || checked == files.end() || !(theirs->second == checked->second)) return valid;
+  }
+  state_->refused = {OidHex(*remote_head), "yaml", fault.path, fault.line};
+  return valid;
 }
 
 
@@ -228,6 +245,7 @@ Result<PassOutcome> RunAndRecordPass(const BindingSpec& spec, const PassOptions&
   if (!state.ok()) return state.status();
   auto repo = pass::OpenRepo(spec.binding_dir);
   Result<PassOutcome> outcome = Status::Internal("no pass ran");
+  state->refused = {};
   // Before any scan: a staging folder a killed pass left would read as the user's files.
   Status unstaged = RemoveStaleStaging(spec.local, spec.binding_dir);
   if (!unstaged.ok()) {

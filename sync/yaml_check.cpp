@@ -7,7 +7,7 @@
 namespace gitsyncd {
 
 Status CheckYamlFiles(git_repository* repo, const FlatTree& files, const FlatTree& unchanged_from,
-                      const std::string& side, std::vector<std::string>* not_checked) {
+                      const std::string& side, std::vector<std::string>* not_checked, YamlFault* fault) {
   git_odb* odb_raw = nullptr;
   int orc = git_repository_odb(&odb_raw, repo);
   if (orc < 0) return GitError(orc, "cannot open the object database");
@@ -37,6 +37,7 @@ Status CheckYamlFiles(git_repository* repo, const FlatTree& files, const FlatTre
     } catch (const YAML::Exception& ex) {
       std::string where = path;
       if (!ex.mark.is_null()) where += ":" + std::to_string(ex.mark.line + 1) + ":" + std::to_string(ex.mark.column + 1);
+      if (fault != nullptr) *fault = {path, ex.mark.is_null() ? 0 : ex.mark.line + 1};
       return Status::InvalidArgument(side + " file " + where + ": invalid YAML: " + ex.msg + "; waiting for a fix");
     }
   }

@@ -17,11 +17,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
-ClusterConfig Cluster(const EtcdCluster& etcd, const std::string& name, std::vector<std::string> selectors) {
+ClusterConfig Cluster(const EtcdCluster& etcd, std::vector<std::string> selectors) {
   ClusterConfig c;
   c.configured = true;
   c.endpoints = etcd.endpoints();
-  c.name = name;
   c.selectors = std::move(selectors);
   c.lease_ttl = 2s;
   return c;
@@ -72,10 +71,10 @@ BOOST_AUTO_TEST_SUITE(fleet)
 BOOST_AUTO_TEST_CASE(instances_register_with_their_bindings_and_leave_when_stopped) {
   EtcdCluster etcd;
   Heard ha, hb;
-  auto a = std::make_unique<Fleet>(Cluster(etcd, "alpha", {"linux"}), Client(etcd), ha.Callbacks("c0ffee"));
-  auto b = std::make_unique<Fleet>(Cluster(etcd, "beta", {"linux", "eu"}), Client(etcd), hb.Callbacks(""));
+  auto a = std::make_unique<Fleet>(Cluster(etcd, {"linux"}), "alpha", Client(etcd), ha.Callbacks("c0ffee"));
+  auto b = std::make_unique<Fleet>(Cluster(etcd, {"linux", "eu"}), "beta", Client(etcd), hb.Callbacks(""));
   EtcdClient reader(Client(etcd));
-  ClusterConfig view = Cluster(etcd, "reader", {});
+  ClusterConfig view = Cluster(etcd, {});
   BOOST_REQUIRE(WaitFor([&] { return Names(reader, view) == std::vector<std::string>{"alpha", "beta"}; }, 10s));
   auto members = ListMembers(reader, view);
   BOOST_REQUIRE(members.ok());
@@ -91,8 +90,8 @@ BOOST_AUTO_TEST_CASE(instances_register_with_their_bindings_and_leave_when_stopp
 BOOST_AUTO_TEST_CASE(a_published_push_reaches_every_other_instance_once) {
   EtcdCluster etcd;
   Heard ha, hb;
-  Fleet a(Cluster(etcd, "alpha", {}), Client(etcd), ha.Callbacks(""));
-  Fleet b(Cluster(etcd, "beta", {}), Client(etcd), hb.Callbacks(""));
+  Fleet a(Cluster(etcd, {}), "alpha", Client(etcd), ha.Callbacks(""));
+  Fleet b(Cluster(etcd, {}), "beta", Client(etcd), hb.Callbacks(""));
   BOOST_REQUIRE(WaitFor([&] { return a.registered() && b.registered(); }, 10s));
   std::this_thread::sleep_for(300ms);  // both watches are set up
   a.Publish({"https://git.example/app.git", "main", "abc123", "", "webhook github d-1", "", ""});
@@ -112,9 +111,9 @@ BOOST_AUTO_TEST_CASE(a_published_push_reaches_every_other_instance_once) {
 BOOST_AUTO_TEST_CASE(a_redelivery_received_by_another_instance_is_not_published_again) {
   EtcdCluster etcd;
   Heard ha, hb, hc;
-  Fleet a(Cluster(etcd, "alpha", {}), Client(etcd), ha.Callbacks(""));
-  Fleet b(Cluster(etcd, "beta", {}), Client(etcd), hb.Callbacks(""));
-  Fleet c(Cluster(etcd, "gamma", {}), Client(etcd), hc.Callbacks(""));
+  Fleet a(Cluster(etcd, {}), "alpha", Client(etcd), ha.Callbacks(""));
+  Fleet b(Cluster(etcd, {}), "beta", Client(etcd), hb.Callbacks(""));
+  Fleet c(Cluster(etcd, {}), "gamma", Client(etcd), hc.Callbacks(""));
   BOOST_REQUIRE(WaitFor([&] { return a.registered() && b.registered() && c.registered(); }, 10s));
   std::this_thread::sleep_for(300ms);
   FleetPush push{"https://git.example/app.git", "main", "abc", "", "webhook github d-7", "", "d-7"};
@@ -134,9 +133,9 @@ BOOST_AUTO_TEST_CASE(a_redelivery_received_by_another_instance_is_not_published_
 BOOST_AUTO_TEST_CASE(one_instance_owns_an_exclusive_binding_and_another_takes_it_when_the_owner_is_gone) {
   EtcdCluster etcd;
   Heard ha, hb;
-  auto a = std::make_unique<Fleet>(Cluster(etcd, "alpha", {}), Client(etcd), ha.Callbacks(""));
+  auto a = std::make_unique<Fleet>(Cluster(etcd, {}), "alpha", Client(etcd), ha.Callbacks(""));
   BOOST_REQUIRE(WaitFor([&] { return a->Owned().count("on-nfs") == 1; }, 10s));
-  Fleet b(Cluster(etcd, "beta", {}), Client(etcd), hb.Callbacks(""));
+  Fleet b(Cluster(etcd, {}), "beta", Client(etcd), hb.Callbacks(""));
   BOOST_REQUIRE(WaitFor([&] { return b.registered(); }, 10s));
   std::this_thread::sleep_for(3s);  // several election rounds: beta never wins while alpha lives
   BOOST_TEST(b.Owned().empty());
@@ -150,7 +149,7 @@ BOOST_AUTO_TEST_CASE(one_instance_owns_an_exclusive_binding_and_another_takes_it
 BOOST_AUTO_TEST_CASE(an_owner_cut_off_from_etcd_gives_its_exclusive_bindings_up_before_its_lease_can_expire) {
   EtcdCluster etcd;
   Heard ha;
-  Fleet a(Cluster(etcd, "alpha", {}), Client(etcd), ha.Callbacks(""));
+  Fleet a(Cluster(etcd, {}), "alpha", Client(etcd), ha.Callbacks(""));
   BOOST_REQUIRE(WaitFor([&] { return a.Owned().count("on-nfs") == 1; }, 10s));
   etcd.Stop(0);
   auto cut = std::chrono::steady_clock::now();
@@ -161,8 +160,8 @@ BOOST_AUTO_TEST_CASE(an_owner_cut_off_from_etcd_gives_its_exclusive_bindings_up_
 BOOST_AUTO_TEST_CASE(an_instance_re_registers_and_resumes_its_watch_after_an_etcd_outage) {
   EtcdCluster etcd;
   Heard ha, hb;
-  Fleet a(Cluster(etcd, "alpha", {}), Client(etcd), ha.Callbacks(""));
-  Fleet b(Cluster(etcd, "beta", {}), Client(etcd), hb.Callbacks(""));
+  Fleet a(Cluster(etcd, {}), "alpha", Client(etcd), ha.Callbacks(""));
+  Fleet b(Cluster(etcd, {}), "beta", Client(etcd), hb.Callbacks(""));
   BOOST_REQUIRE(WaitFor([&] { return a.registered() && b.registered(); }, 10s));
   etcd.Stop(0);
   BOOST_TEST(WaitFor([&] { return !a.last_error().empty() && !a.registered(); }, 10s));
@@ -172,7 +171,7 @@ BOOST_AUTO_TEST_CASE(an_instance_re_registers_and_resumes_its_watch_after_an_etc
   std::this_thread::sleep_for(2500ms);
   etcd.Start(0);
   EtcdClient reader(Client(etcd));
-  ClusterConfig view = Cluster(etcd, "reader", {});
+  ClusterConfig view = Cluster(etcd, {});
   BOOST_TEST(WaitFor([&] { return Names(reader, view) == std::vector<std::string>{"alpha", "beta"}; }, 20s));
   BOOST_TEST(WaitFor([&] { return a.last_error().empty(); }, 10s));
   // The push queued while etcd was away is delivered after it returns.

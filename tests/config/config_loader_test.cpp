@@ -542,8 +542,6 @@ BOOST_AUTO_TEST_CASE(report_status_needs_a_token_and_a_provider_api) {
   auto git = LoadConnector(Replace(Replace(kValidConnector, "provider: github", "provider: git"), "syncs:",
                                    "api:\n  token: {secret: api}\nreport_status: true\nsyncs:"));
   ExpectErrors(git, {"connectors.d/c.yaml:9:16: report_status: provider 'git' has no API for commit statuses"});
-  auto bad_instance = LoadConnectors({{"c.yaml", kValidConnector}}, "state_dir: /var/lib/x\ninstance: a b\n");
-  ExpectErrors(bad_instance, {"gitsyncd.yaml:2:11: instance: must be 1 to 64 letters, digits, '.', '_' or '-'"});
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -61,8 +61,8 @@ struct FleetFixture {
   void Instance(const std::string& name, const std::string& selectors, const std::string& extra) {
     std::string cfg = dir / name;
     WriteFile(cfg + "/gitsyncd.yaml", "state_dir: " + (dir / (name + "-state")) + "\nca_file: " + server.ca_file() +
-                                          "\nlog_level: debug\n" + extra + "cluster:\n  endpoints: " +
-                                          etcd.endpoints_yaml() + "\n  name: " + name + "\n  selectors: " + selectors +
+                                          "\nlog_level: debug\ninstance: " + name + "\n" + extra + "cluster:\n  endpoints: " +
+                                          etcd.endpoints_yaml() + "\n  selectors: " + selectors +
                                           "\n  lease_ttl: 2s\n");
     std::filesystem::create_symlink(shared, cfg + "/connectors.d");
   }
