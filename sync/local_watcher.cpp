@@ -57,6 +57,10 @@ struct LocalWatcher::Impl {
   void WatchTree(const std::string& binding, const std::string& rel) {
     std::string dir = rel.empty() ? roots[binding] : roots[binding] + "/" + rel;
     int wd = inotify_add_watch(inotify_fd, dir.c_str(), kMask);
+    // Gone before it could be watched (a pass's staging folder, a folder deleted or moved at
+    // once): nothing in it can change any more, and a move brings it back with an event
+    // where it lands.
+    if (wd < 0 && !rel.empty() && (errno == ENOENT || errno == ENOTDIR)) return;
     if (wd < 0) {
       spdlog::warn("sync '{}': cannot watch {}: {} (passes scan the whole folder)", binding, dir, std::strerror(errno));
       unwatched.insert(binding);

@@ -7,6 +7,7 @@
 #include "sync/api_fetch.h"
 #include "sync/api_push.h"
 #include "sync/pass_context.h"
+#include "sync/shared_store.h"
 #include "sync/yaml_check.h"
 
 namespace gitsyncd::pass {
@@ -164,11 +165,25 @@ Result<PassOutcome> Pass::ApplyRemote(const git_oid& remote_head, const FlatTree
 // The remote branch head: fetched with Git, or (fetch: api) a snapshot of the folder read
 // through the provider's API.
 Result<std::optional<git_oid>> Pass::Fetch() {
-  if (!spec_.api) return FetchBranch(repo_, spec_.remote, spec_.branch);
+  if (!spec_.api && spec_.shared_store.empty()) return FetchBranch(repo_, spec_.remote, spec_.branch);
+  if (!spec_.api) return FetchShared();
   auto r = FetchFolderViaApi(repo_, spec_.binding_dir, *spec_.api, spec_.branch, spec_.path);
   if (!r.ok()) return Status(r.status()).WithContext("fetch " + spec_.branch + " through " + spec_.api->api_base);
   for (auto& w : r->warnings) state_->warnings.push_back(std::move(w));
   return r->snapshot;
+}
+
+// Through the remote's shared store: a fetch that began after this pass's trigger answers it.
+// The head is recorded in the binding's own repository, as a fetch of its own would.
+Result<std::optional<git_oid>> Pass::FetchShared() {
+  auto head = SharedFetch({spec_.shared_store, spec_.connector, spec_.branch, fetch_not_before_}, spec_.remote);
+  if (!head.ok() || !*head) return head;
+  git_reference* ref = nullptr;
+  int rc = git_reference_create(&ref, repo_, ("refs/remotes/origin/" + spec_.branch).c_str(), &**head, 1,
+                                "gitsyncd fetch");
+  if (rc < 0) return GitError(rc, "cannot record fetched head");
+  git_reference_free(ref);
+  return head;
 }
 
 // Pushed with Git, or (fetch: api) written through the provider's commit API.

@@ -41,7 +41,8 @@ std::string Plural(size_t n, const char* what);
 std::string HostName();
 
 // The binding's repository, opened after removing what a kill -9 may have left behind.
-Result<RepositoryPtr> OpenRepo(const std::string& binding_dir);
+// With a shared store (BindingSpec::shared_store), the repository borrows its objects.
+Result<RepositoryPtr> OpenRepo(const std::string& binding_dir, const std::string& shared_store = "");
 
 class Pass {
  public:
@@ -88,6 +89,8 @@ class Pass {
   Result<PassOutcome> ApplyRemote(const git_oid& remote_head, const FlatTree& scanned, const FlatTree& target,
                                   const std::string& what);
   Result<std::optional<git_oid>> Fetch();
+  Result<std::optional<git_oid>> FetchShared();
+  std::chrono::steady_clock::time_point fetch_not_before_{};  // PassOptions::fetch_not_before
   Status Push(const std::vector<RefUpdate>& updates);
 
   // pass_merge.cpp

@@ -67,7 +67,7 @@ Result<PassPlan> Pass::Plan() {
 Result<PassPlan> PlanSyncPass(const BindingSpec& spec) {
   auto state = LoadBindingState(spec.binding_dir);
   if (!state.ok()) return state.status();
-  auto repo = pass::OpenRepo(spec.binding_dir);
+  auto repo = pass::OpenRepo(spec.binding_dir, spec.shared_store);
   if (!repo.ok()) return repo.status();
   auto ignore = IgnoreMatcher::Open(spec.binding_dir, spec.local, spec.ignore_rules);
   if (!ignore.ok()) return ignore.status();

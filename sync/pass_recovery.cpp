@@ -6,6 +6,7 @@
 
 #include "sync/object_buffer.h"
 #include "sync/pass_context.h"
+#include "sync/shared_store.h"
 
 namespace gitsyncd::pass {
 namespace {
@@ -34,7 +35,7 @@ void RemoveStaleLocks(const std::string& repo_dir) {
 
 }  // namespace
 
-Result<RepositoryPtr> OpenRepo(const std::string& binding_dir) {
+Result<RepositoryPtr> OpenRepo(const std::string& binding_dir, const std::string& shared_store) {
   EnsureLibgit2();
   std::string path = binding_dir + "/repo";
   RemoveStaleLocks(path);
@@ -46,6 +47,21 @@ Result<RepositoryPtr> OpenRepo(const std::string& binding_dir) {
     rc = git_repository_init(&raw, path.c_str(), 1);
   }
   if (rc < 0) return GitError(rc, "cannot open the binding's repository " + path);
+  if (!shared_store.empty()) {
+    // The alternates are read when the repository first reads an object: one written now
+    // is seen only by a repository opened afterwards.
+    auto attached = AttachSharedStore(path, shared_store);
+    if (!attached.ok()) {
+      git_repository_free(raw);
+      return attached.status();
+    }
+    if (*attached) {
+      git_repository_free(raw);
+      if ((rc = git_repository_open_bare(&raw, path.c_str())) < 0) {
+        return GitError(rc, "cannot open the binding's repository " + path);
+      }
+    }
+  }
   RemoveDanglingRefs(raw);
   return RepositoryPtr(raw);
 }

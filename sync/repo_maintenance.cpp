@@ -250,12 +250,33 @@ class Walk {
   std::vector<std::pair<git_oid, std::string>> trees_, blobs_;
 };
 
-// An object database holding just the given packs (their .idx paths).
-Result<OdbPtr> OpenPacks(const std::vector<std::string>& indexes) {
+// The object folders <objects>/info/alternates names (a shared store, sync/shared_store.h).
+std::vector<std::string> Alternates(const std::string& objects) {
+  std::vector<std::string> out;
+  UniqueFd fd(::open((objects + "/info/alternates").c_str(), O_RDONLY | O_CLOEXEC));
+  char buf[8192];
+  ssize_t n = fd ? ::read(fd.get(), buf, sizeof buf) : -1;
+  std::string all = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+  for (size_t at = 0; at < all.size();) {
+    size_t end = all.find('\n', at);
+    if (end == std::string::npos) end = all.size();
+    std::string line = all.substr(at, end - at);
+    if (!line.empty() && line[0] == '/') out.push_back(line);
+    at = end + 1;
+  }
+  return out;
+}
+
+// An object database holding just the given packs (their .idx paths) and, whole, the given
+// object folders (alternates).
+Result<OdbPtr> OpenPacks(const std::vector<std::string>& indexes, const std::vector<std::string>& folders = {}) {
   git_odb* raw = nullptr;
   int rc = git_odb_new(&raw);
   if (rc < 0) return GitError(rc, "cannot create an object database");
   OdbPtr odb(raw);
+  for (const auto& f : folders) {
+    if ((rc = git_odb_add_disk_alternate(odb.get(), f.c_str())) < 0) return GitError(rc, "cannot open " + f);
+  }
   for (const auto& idx : indexes) {
     git_odb_backend* backend = nullptr;
     if ((rc = git_odb_backend_one_pack(&backend, idx.c_str())) < 0) return GitError(rc, "cannot open " + idx);
@@ -275,7 +296,10 @@ Status SyncFile(const std::string& path, int flags) {
 
 // Writes `walk`'s objects (those not in `skip`, when given) as one new pack, durably.
 // Returns the new pack's path without its extension ("" when there was nothing to write).
-Result<std::string> WritePack(git_repository* repo, const std::string& objects, const Walk& walk, git_odb* skip,
+using ObjectVisitor = std::function<void(const git_oid&, const std::string&)>;
+using ObjectList = std::function<void(const ObjectVisitor&)>;
+
+Result<std::string> WritePack(git_repository* repo, const std::string& objects, const ObjectList& each, git_odb* skip,
                               size_t* packed) {
   git_packbuilder* raw = nullptr;
   int rc = git_packbuilder_new(&raw, repo);
@@ -283,7 +307,7 @@ Result<std::string> WritePack(git_repository* repo, const std::string& objects, 
   std::unique_ptr<git_packbuilder, void (*)(git_packbuilder*)> pb(raw, git_packbuilder_free);
   git_packbuilder_set_threads(pb.get(), 1);  // maintenance is background work: one core at most
   Status inserted = Status::Ok();
-  walk.ForEach([&](const git_oid& id, const std::string& name) {
+  each([&](const git_oid& id, const std::string& name) {
     if (!inserted.ok() || (skip != nullptr && git_odb_exists(skip, &id) == 1)) return;
     int r = git_packbuilder_insert(pb.get(), &id, name.empty() ? nullptr : name.c_str());
     if (r < 0) inserted = GitError(r, "cannot pack object " + OidHex(id));
@@ -329,6 +353,22 @@ void RemoveLoose(const std::string& objects, const std::vector<std::string>& loo
   }
 }
 
+MaintenanceReport Counted(const Inventory& inv) {
+  MaintenanceReport report;
+  report.packs_before = inv.packs.size();
+  report.loose_before = inv.loose.size();
+  report.bytes_before = inv.bytes;
+  return report;
+}
+
+const PackFile* Largest(const Inventory& inv) {
+  const PackFile* base = nullptr;
+  for (const auto& p : inv.packs) {
+    if (base == nullptr || p.bytes > base->bytes) base = &p;
+  }
+  return base;
+}
+
 }  // namespace
 
 ObjectStoreCounts CountObjectStore(const std::string& repo_dir) {
@@ -339,12 +379,9 @@ ObjectStoreCounts CountObjectStore(const std::string& repo_dir) {
 Result<MaintenanceReport> MaintainRepository(const std::string& binding_dir, bool force) {
   std::string repo_dir = binding_dir + "/repo";
   std::string objects = repo_dir + "/objects";
-  MaintenanceReport report;
-  if (!Exists(objects)) return report;
+  if (!Exists(objects)) return MaintenanceReport{};
   Inventory inv = TakeInventory(objects, true);
-  report.packs_before = inv.packs.size();
-  report.loose_before = inv.loose.size();
-  report.bytes_before = inv.bytes;
+  MaintenanceReport report = Counted(inv);
   if (!force && inv.packs.size() <= kMaxPacks && inv.loose.size() <= kMaxLoose) return report;
   auto started = std::chrono::steady_clock::now();
   EnsureLibgit2();
@@ -363,25 +400,25 @@ Result<MaintenanceReport> MaintainRepository(const std::string& binding_dir, boo
   // rewrites only what arrived since, and the largest pack is rewritten (dropping what is no
   // longer reachable) once the rest has grown to half its size, so the work stays in
   // proportion to what changed.
-  const PackFile* base = nullptr;
-  for (const auto& p : inv.packs) {
-    if (base == nullptr || p.bytes > base->bytes) base = &p;
-  }
+  const PackFile* base = Largest(inv);
   report.full = force || base == nullptr || (inv.bytes - base->bytes) * 2 > base->bytes;
   std::vector<std::string> keep_idx;
-  OdbPtr base_odb;
-  if (!report.full) {
-    keep_idx.push_back(base->base + ".idx");
-    auto opened = OpenPacks(keep_idx);
+  if (!report.full) keep_idx.push_back(base->base + ".idx");
+  // Objects a shared store holds stay there: the store is never pruned.
+  std::vector<std::string> alternates = Alternates(objects);
+  OdbPtr skip;
+  if (!keep_idx.empty() || !alternates.empty()) {
+    auto opened = OpenPacks(keep_idx, alternates);
     if (!opened.ok()) return opened.status();
-    base_odb = std::move(opened).value();
+    skip = std::move(opened).value();
   }
-  auto written = WritePack(repo.get(), objects, walk, base_odb.get(), &report.packed);
+  auto written = WritePack(repo.get(), objects, [&](const ObjectVisitor& f) { walk.ForEach(f); }, skip.get(),
+                           &report.packed);
   if (!written.ok()) return written.status();
   if (!written->empty()) keep_idx.push_back(*written + ".idx");
 
   // Before removing anything: every object to keep is in the packs that stay.
-  auto check = OpenPacks(keep_idx);
+  auto check = OpenPacks(keep_idx, alternates);
   if (!check.ok()) return check.status();
   Status missing = Status::Ok();
   walk.ForEach([&](const git_oid& id, const std::string&) {
@@ -404,6 +441,71 @@ Result<MaintenanceReport> MaintainRepository(const std::string& binding_dir, boo
                "({}), {} KiB, {:.0f} ms",
                repo_dir, report.packs_before, report.loose_before, report.bytes_before / 1024, report.reachable,
                report.packed, report.full ? "full" : "all but the largest pack", report.bytes_after / 1024, ms);
+  return report;
+}
+
+Result<MaintenanceReport> ConsolidateSharedStore(const std::string& store_dir) {
+  std::string objects = store_dir + "/objects";
+  if (!Exists(objects)) return MaintenanceReport{};
+  Inventory inv = TakeInventory(objects, true);
+  MaintenanceReport report = Counted(inv);
+  if (inv.packs.size() <= kMaxPacks && inv.loose.size() <= kMaxLoose) return report;
+  auto started = std::chrono::steady_clock::now();
+  EnsureLibgit2();
+  git_repository* raw = nullptr;
+  int rc = git_repository_open_bare(&raw, store_dir.c_str());
+  if (rc < 0) return GitError(rc, "cannot open " + store_dir);
+  RepositoryPtr repo(raw);
+  LimitWindowMemory(repo.get());
+  // Geometric: the largest pack stays until the others add up to half of it, so each run
+  // rewrites what arrived since the last one, not the whole history.
+  const PackFile* base = Largest(inv);
+  report.full = (inv.bytes - base->bytes) * 2 > base->bytes;
+  std::vector<const PackFile*> sources;
+  for (const auto& p : inv.packs) {
+    if (!p.kept && (report.full || &p != base)) sources.push_back(&p);
+  }
+  // Every object of the rewritten packs and every loose one, reachable or not.
+  OidSet ids;
+  for (const auto* p : sources) {
+    auto odb = OpenPacks({p->base + ".idx"});
+    if (!odb.ok()) return odb.status();
+    rc = git_odb_foreach(
+        odb->get(), [](const git_oid* id, void* set) { static_cast<OidSet*>(set)->insert(*id); return 0; }, &ids);
+    if (rc < 0) return GitError(rc, "cannot list " + p->base + ".pack");
+  }
+  for (const auto& path : inv.loose) {
+    std::string hex = path.substr(path.size() - GIT_OID_HEXSZ - 1);
+    hex.erase(2, 1);  // "ab/cdef..." -> "abcdef..."
+    git_oid id;
+    if (git_oid_fromstr(&id, hex.c_str()) == 0) ids.insert(id);
+  }
+  report.reachable = ids.size();
+  auto written = WritePack(
+      repo.get(), objects, [&](const ObjectVisitor& f) { for (const auto& id : ids) f(id, ""); }, nullptr,
+      &report.packed);
+  if (!written.ok()) return written.status();
+  std::vector<std::string> keep_idx;
+  if (!written->empty()) keep_idx.push_back(*written + ".idx");
+  auto check = OpenPacks(keep_idx);
+  if (!check.ok()) return check.status();
+  for (const auto& id : ids) {
+    if (git_odb_exists(check->get(), &id) != 1) {
+      return Status::Internal("object " + OidHex(id) + " is not in the new pack of " + store_dir + "; nothing removed");
+    }
+  }
+  repo.reset();
+  for (const auto* p : sources) {
+    if (written->empty() || p->base != *written) RemovePack(*p);
+  }
+  RemoveLoose(objects, inv.loose);
+  report.ran = true;
+  report.bytes_after = CountObjectStore(store_dir).bytes;
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  spdlog::info("shared object store {}: {} packs and {} loose objects ({} KiB) -> {} objects repacked ({}), {} KiB, "
+               "{:.0f} ms",
+               store_dir, report.packs_before, report.loose_before, report.bytes_before / 1024, report.packed,
+               report.full ? "full" : "all but the largest pack", report.bytes_after / 1024, ms);
   return report;
 }
 

@@ -5,7 +5,8 @@
 // state.json names (last synced, a journaled merge, each conflict's commits) or from a commit
 // api-head.json names. Crash-safe: the new pack and its index are complete and fsynced before
 // any old pack or loose object is removed, so a kill -9 at any moment leaves a valid
-// repository. Must run where no pass of the binding runs (the end of RunSyncPass).
+// repository. Objects in a shared store the repository borrows from (objects/info/alternates)
+// are not copied into it. Must run where no pass of the binding runs (the end of RunSyncPass).
 #pragma once
 
 #include <cstddef>
@@ -40,5 +41,11 @@ struct MaintenanceReport {
 // it now, rewriting everything into one pack. Any doubt (an object missing from the walk, a failed write) leaves every old
 // object in place and returns the error.
 Result<MaintenanceReport> MaintainRepository(const std::string& binding_dir, bool force = false);
+
+// The same bounds for a shared object store (sync/shared_store.h), which only fetches write
+// and which is never pruned (any binding's commits may stand on its objects): past them, every
+// pack but the largest is rewritten into one, all of their objects kept, or every pack once
+// the others add up to half the largest. Must run where no fetch writes into the store.
+Result<MaintenanceReport> ConsolidateSharedStore(const std::string& store_dir);
 
 }  // namespace gitsyncd

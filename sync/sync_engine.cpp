@@ -49,6 +49,10 @@ struct BindingRuntime {
   uint64_t pause_saves = 0;
   Status pause_saved;
   bool want_remote = false;  // the queued pass must contact the remote
+  // The latest remote trigger: a fetch of the remote's shared store begun since then answers
+  // the pass that takes it (so one webhook costs one fetch for all the remote's bindings).
+  Clock::time_point remote_asked{};
+  Clock::time_point last_pass_end{};  // a fetch begun before it may miss the binding's own push
   uint64_t passes = 0;
   uint32_t failures = 0;
   std::string last_outcome, last_error;
@@ -109,6 +113,7 @@ struct SyncEngine::Impl {
   void Enqueue(BindingRuntime& b, const std::string& name, bool remote, bool full_scan = false) {
     if (!b.setup.ok() || stopping || b.paused) return;
     b.want_remote = b.want_remote || remote;
+    if (remote) b.remote_asked = Clock::now();
     b.full_scan = b.full_scan || full_scan;
     if (b.rerun_at != Clock::time_point{}) return;  // the deferred pass will do it
     if (b.running) {
@@ -169,10 +174,13 @@ struct SyncEngine::Impl {
       b.changes_complete = watched;
       b.full_scan = false;
       BindingSpec spec = b.spec;
+      // A local check fetches for itself; a remote pass takes any fetch begun after both its
+      // trigger and the binding's previous pass (whose push that fetch then shows).
+      auto fetch_not_before = local_only ? Clock::time_point{} : std::max(b.remote_asked, b.last_pass_end);
       ScopedLogContext log_context(name, b.connector);
       lock.unlock();
       auto started = Clock::now();
-      Result<PassOutcome> r = RunSyncPass(spec, PassOptions{local_only, hints ? &*hints : nullptr});
+      Result<PassOutcome> r = RunSyncPass(spec, PassOptions{local_only, hints ? &*hints : nullptr, fetch_not_before});
       double seconds = std::chrono::duration<double>(Clock::now() - started).count();
       auto state = LoadBindingState(spec.binding_dir);
       if (state.ok()) CurrentLogContext().commit = state->last_synced_commit;
@@ -192,6 +200,7 @@ struct SyncEngine::Impl {
       }
       lock.lock();
       b.running = false;
+      b.last_pass_end = Clock::now();
       --running_per_remote[b.remote];
       --running;
       work_cv.notify_all();  // a binding held back by its remote's limit may run now

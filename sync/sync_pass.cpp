@@ -10,12 +10,14 @@
 #include "sync/pass_context.h"
 #include "sync/remote_path.h"
 #include "sync/repo_maintenance.h"
+#include "sync/shared_store.h"
 #include "sync/yaml_check.h"
 
 namespace gitsyncd {
 namespace pass {
 
 Result<PassOutcome> Pass::Run(const PassOptions& options) {
+  fetch_not_before_ = options.fetch_not_before;
   Result<PassOutcome> outcome = Status::Internal("no pass ran");
   std::optional<PassOutcome> fast_outcome;
   if (options.changed_paths != nullptr) {
@@ -210,6 +212,7 @@ BindingSpec MakeBindingSpec(const DaemonConfig& daemon, const ConnectorConfig& c
   if (!sync.commit_message.empty()) spec.commit_message = sync.commit_message;
   spec.connector = connector.name;
   spec.hooks = sync.hooks;
+  if (connector.fetch != FetchMode::kApi) spec.shared_store = SharedStoreDir(daemon.state_dir, sync.remote_url);
   if (connector.fetch == FetchMode::kApi) {
     ApiTarget api;
     api.provider = connector.provider;
@@ -243,7 +246,7 @@ Result<PassOutcome> RunAndRecordPass(const BindingSpec& spec, const PassOptions&
   RemoveStaleHookFolders(spec.binding_dir);
   auto state = LoadBindingState(spec.binding_dir);
   if (!state.ok()) return state.status();
-  auto repo = pass::OpenRepo(spec.binding_dir);
+  auto repo = pass::OpenRepo(spec.binding_dir, spec.shared_store);
   Result<PassOutcome> outcome = Status::Internal("no pass ran");
   state->refused = {};
   // Before any scan: a staging folder a killed pass left would read as the user's files.
@@ -259,6 +262,8 @@ Result<PassOutcome> RunAndRecordPass(const BindingSpec& spec, const PassOptions&
       pass::Pass pass(spec, repo->get(), &*state, started, ignore->get());
       PassOptions this_time = options;
       this_time.local_trigger_only = options.local_trigger_only && attempt == 0;
+      // After a rejected push the remote moved: only a fetch made now can show how.
+      if (attempt > 0) this_time.fetch_not_before = {};
       outcome = pass.Run(this_time);
       if (outcome.ok()) outcome->pushed_after_s = pass.pushed_after_s();
       // A rejected push means the remote moved: fetch and merge again, never force.

@@ -5,6 +5,7 @@
 // finished by the next one without losing an edit.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <set>
 #include <string>
@@ -41,6 +42,9 @@ struct BindingSpec {
   std::string commit_message = kDefaultCommitMessage;
   std::string connector;  // the connector's name, for {connector}
   HooksConfig hooks;
+  // The remote's shared object store (sync/shared_store.h), the binding's repository borrowing
+  // its objects; "" = the binding fetches into its own repository (fetch: api, tests).
+  std::string shared_store;
 };
 
 BindingSpec MakeBindingSpec(const DaemonConfig& daemon, const ConnectorConfig& connector, const SyncBinding& sync,
@@ -72,6 +76,9 @@ struct PassOptions {
   // it cannot decide that way (a merge, a symlink, a file turned folder) fall back to a full
   // scan. Null: the whole folder is scanned.
   const std::set<std::string>* changed_paths = nullptr;
+  // When the remote trigger this pass answers came: a fetch of the shared store that started
+  // since then answers for this pass too. The zero time point: the pass fetches itself.
+  std::chrono::steady_clock::time_point fetch_not_before{};
 };
 
 // What a pass would do now, found without doing it (`gitsyncd sync-now NAME --dry-run`).
@@ -93,7 +100,7 @@ Result<PassPlan> PlanSyncPass(const BindingSpec& spec);
 // consecutive_failures).
 Result<PassOutcome> RunSyncPass(const BindingSpec& spec, const PassOptions& options);
 inline Result<PassOutcome> RunSyncPass(const BindingSpec& spec, bool local_trigger_only = false) {
-  return RunSyncPass(spec, PassOptions{local_trigger_only, nullptr});
+  return RunSyncPass(spec, PassOptions{local_trigger_only, nullptr, {}});
 }
 
 }  // namespace gitsyncd

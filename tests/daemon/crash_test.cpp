@@ -6,6 +6,7 @@
 
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
+#include <cstring>
 #include <random>
 #include <thread>
 
@@ -96,6 +97,75 @@ BOOST_AUTO_TEST_CASE(kill_9_at_random_points_loses_no_edit_and_leaves_clean_repo
   BOOST_TEST(fsck_remote.exit_code == 0, fsck_remote.out + fsck_remote.err);
   CommandResult fsck_state = Git({"--git-dir", dir / "state/bindings/crashy/repo", "fsck"}, "", {}, true);
   BOOST_TEST(fsck_state.exit_code == 0, fsck_state.out + fsck_state.err);
+}
+
+// The temporary files of a fetch being written into a shared store ("": none).
+std::string FetchInFlight(const std::string& state) {
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(state + "/remotes", ec); it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (it->path().filename().string().find("_git2_") != std::string::npos) return it->path().string();
+  }
+  return "";
+}
+
+BOOST_AUTO_TEST_CASE(kill_9_during_a_shared_fetch_loses_nothing_and_the_next_run_finishes_it) {
+  TempDir dir;
+  std::string binary = RequiredEnv("GITSYNCD_BINARY");
+  std::string remote = dir / "remote.git", cfg = dir / "etc", state = dir / "state";
+  InitBareRepo(remote);
+  WriteFile(cfg + "/gitsyncd.yaml", "state_dir: " + state + "\n");
+  WriteFile(cfg + "/connectors.d/c.yaml", "name: shared\nprovider: git\nurl: file://" + remote +
+                                              "\nsyncs:\n  - name: a\n    path: a\n    local: " + (dir / "a") +
+                                              "\n  - name: b\n    path: b\n    local: " + (dir / "b") + "\n");
+  GitClone person("file://" + remote, dir / "person");
+  person.Write("a/seed.txt", "seed a\n");
+  person.Write("b/seed.txt", "seed b\n");
+  // Incompressible data elsewhere in the repository: the fetch takes long enough to be caught.
+  std::mt19937_64 rng(kSeed);
+  std::string noise(24 << 20, '\0');
+  for (size_t i = 0; i + 8 <= noise.size(); i += 8) {
+    uint64_t v = rng();
+    std::memcpy(&noise[i], &v, 8);
+  }
+  person.Write("data/noise.bin", noise);
+  BOOST_REQUIRE(person.CommitAndPush("seed"));
+  // Local edits waiting in both folders before the first sync.
+  WriteFile(dir / "a/local.txt", "local a\n");
+  WriteFile(dir / "b/local.txt", "local b\n");
+
+  int caught = 0;
+  for (int round = 0; round < 3; ++round) {
+    DaemonProcess daemon(binary, cfg, dir.path());
+    if (WaitFor([&] { return !FetchInFlight(state).empty(); }, 20s, 1ms)) ++caught;
+    daemon.Kill();
+    daemon.Wait();
+  }
+  BOOST_TEST(caught >= 1, "no run was caught while its fetch was being written");
+
+  DaemonProcess daemon(binary, cfg, dir.path());
+  BOOST_REQUIRE(daemon.WaitForNotify("READY=1"));
+  auto converged = [&] {
+    return FileExists(dir / "a/seed.txt") && FileExists(dir / "b/seed.txt") &&
+           ShowFile(remote, "main", "a/local.txt") == "local a\n" && ShowFile(remote, "main", "b/local.txt") == "local b\n";
+  };
+  BOOST_TEST(WaitFor(converged, 60s), daemon.Log());
+  BOOST_TEST(ReadFile(dir / "a/seed.txt") == "seed a\n");
+  BOOST_TEST(ReadFile(dir / "a/local.txt") == "local a\n");
+  BOOST_TEST(!FileExists(dir / "a/data"));
+  // The first fetch of this run cleared what the killed ones left (checked while it runs: a
+  // stop may itself interrupt a fetch, whose leftovers the next run clears).
+  BOOST_TEST(WaitFor([&] { return FetchInFlight(state).empty(); }, 10s), FetchInFlight(state));
+  daemon.Signal(SIGTERM);
+  BOOST_TEST(daemon.Wait() == 0);
+  for (const auto& e : fs::directory_iterator(state + "/remotes")) {
+    CommandResult fsck = Git({"--git-dir", e.path().string(), "fsck"}, "", {}, true);
+    BOOST_TEST(fsck.exit_code == 0, fsck.out + fsck.err);
+  }
+  for (const char* b : {"a", "b"}) {
+    CommandResult fsck = Git({"--git-dir", state + "/bindings/" + b + "/repo", "fsck"}, "", {}, true);
+    BOOST_TEST(fsck.exit_code == 0, fsck.out + fsck.err);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

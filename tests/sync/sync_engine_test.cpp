@@ -65,6 +65,16 @@ struct EngineFixture {
   }
 };
 
+// Descriptors of this process that are inotify instances.
+int InotifyInstances() {
+  int n = 0;
+  for (const auto& e : fs::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    if (fs::read_symlink(e.path(), ec).string() == "anon_inode:inotify") ++n;
+  }
+  return n;
+}
+
 void WriteHook(const std::string& repo, const std::string& hook, const std::string& body) {
   std::string path = repo + "/hooks/" + hook;
   WriteFile(path, "#!/bin/sh\n" + body);
@@ -243,6 +253,35 @@ BOOST_AUTO_TEST_CASE(a_burst_of_thousands_of_paths_is_synced_by_a_full_scan) {
   BOOST_REQUIRE(WaitFor([&] { return !engine->Snapshot()[0].running && !engine->Snapshot()[0].queued; }));
   BOOST_TEST(!engine->Snapshot()[0].last_pass_incremental);
   BOOST_TEST(CommitCount("many") == 2);
+}
+
+BOOST_AUTO_TEST_CASE(forty_bindings_share_one_inotify_instance_and_each_sees_its_edits) {
+  const int kBindings = 40;
+  for (int i = 0; i < kBindings; ++i) {
+    AddBinding("w" + std::to_string(i));
+    WriteFile(dir / ("local-w" + std::to_string(i) + "/sub/seed.txt"), "seed\n");
+  }
+  int before = InotifyInstances();
+  EngineOptions o;
+  o.workers = 2;
+  auto engine = Engine(o);
+  BOOST_REQUIRE(engine->Start().ok());
+  BOOST_TEST(InotifyInstances() - before == 1);
+  BOOST_REQUIRE(WaitFor([&] {
+    for (int i = 0; i < kBindings; ++i) {
+      if (CommitCount("w" + std::to_string(i)) != 1) return false;
+    }
+    return true;
+  }, 60s));
+  // An edit in a subfolder of the first and of the last binding reaches only its own remote.
+  WriteFile(dir / "local-w0/sub/edit.txt", "zero\n");
+  WriteFile(dir / ("local-w" + std::to_string(kBindings - 1) + "/sub/edit.txt"), "last\n");
+  BOOST_TEST(WaitFor([&] {
+    return ShowFile(dir / "w0.git", "main", "sub/edit.txt") == "zero\n" &&
+           ShowFile(dir / ("w" + std::to_string(kBindings - 1) + ".git"), "main", "sub/edit.txt") == "last\n";
+  }));
+  BOOST_TEST(CommitCount("w1") == 1);
+  BOOST_TEST(InotifyInstances() - before == 1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

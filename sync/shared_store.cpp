@@ -1,0 +1,123 @@
+#include "sync/shared_store.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "sync/folder_fd.h"
+#include "sync/git_handles.h"
+#include "sync/remote_ops.h"
+#include "sync/repo_maintenance.h"
+
+namespace gitsyncd {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+// One per store: its fetches run one at a time, and remember when each branch was last
+// fetched (per connector) and what it answered.
+struct Store {
+  std::mutex mu;
+  std::mutex init_mu;  // creating the repository: two passes must not both init it
+  struct Last {
+    Clock::time_point started;
+    std::optional<git_oid> head;
+  };
+  std::map<std::pair<std::string, std::string>, Last> last;  // (connector, branch)
+};
+
+std::mutex g_stores_mu;
+std::map<std::string, std::shared_ptr<Store>> g_stores;
+
+std::shared_ptr<Store> StoreOf(const std::string& dir) {
+  std::lock_guard<std::mutex> lock(g_stores_mu);
+  auto& s = g_stores[dir];
+  if (!s) s = std::make_shared<Store>();
+  return s;
+}
+
+Result<RepositoryPtr> OpenStore(const std::string& dir) {
+  EnsureLibgit2();
+  std::shared_ptr<Store> store = StoreOf(dir);
+  std::lock_guard<std::mutex> lock(store->init_mu);
+  git_repository* raw = nullptr;
+  int rc = git_repository_open_bare(&raw, dir.c_str());
+  if (rc == GIT_ENOTFOUND) {
+    std::error_code ec;
+    fs::create_directories(fs::path(dir).parent_path(), ec);
+    rc = git_repository_init(&raw, dir.c_str(), 1);
+  }
+  if (rc < 0) return GitError(rc, "cannot open the shared object store " + dir);
+  return RepositoryPtr(raw);
+}
+
+Status WriteDurably(const std::string& path, const std::string& content) {
+  std::string tmp = path + ".tmp";
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  bool ok = fd && ::write(fd.get(), content.data(), content.size()) == static_cast<ssize_t>(content.size()) &&
+            ::fsync(fd.get()) == 0;
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    Status s = Status::IoError("cannot write " + path + ": " + std::strerror(errno));
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string SharedStoreDir(const std::string& state_dir, const std::string& url) {
+  git_oid id;
+  git_odb_hash(&id, url.data(), url.size(), GIT_OBJECT_BLOB);
+  return state_dir + "/remotes/" + OidHex(id);
+}
+
+Result<bool> AttachSharedStore(const std::string& repo_dir, const std::string& store_dir) {
+  auto store = OpenStore(store_dir);
+  if (!store.ok()) return store.status();
+  std::string objects = fs::absolute(store_dir + "/objects").string();
+  std::string path = repo_dir + "/objects/info/alternates";
+  std::error_code ec;
+  if (fs::exists(path, ec)) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    char buf[4096];
+    ssize_t n = fd ? ::read(fd.get(), buf, sizeof buf) : -1;
+    if (n > 0 && std::string(buf, static_cast<size_t>(n)) == objects + "\n") return false;
+  }
+  fs::create_directories(repo_dir + "/objects/info", ec);
+  Status written = WriteDurably(path, objects + "\n");
+  if (!written.ok()) return written;
+  return true;
+}
+
+Result<std::optional<git_oid>> SharedFetch(const SharedFetchRequest& request, const RemoteCredentials& creds) {
+  std::shared_ptr<Store> store = StoreOf(request.store_dir);
+  std::lock_guard<std::mutex> lock(store->mu);
+  auto key = std::make_pair(request.connector, request.branch);
+  auto last = store->last.find(key);
+  if (request.not_before != Clock::time_point{} && last != store->last.end() &&
+      last->second.started >= request.not_before) {
+    return last->second.head;
+  }
+  auto repo = OpenStore(request.store_dir);
+  if (!repo.ok()) return repo.status();
+  auto started = Clock::now();
+  auto head = FetchBranch(repo->get(), creds, request.branch);
+  if (!head.ok()) return head.status();
+  store->last[key] = {started, *head};
+  repo->reset();
+  // Under the store's lock: no fetch writes a pack meanwhile. A failure only delays it.
+  auto maintained = ConsolidateSharedStore(request.store_dir);
+  if (!maintained.ok()) spdlog::warn("shared object store {}: {}", request.store_dir, maintained.status().message());
+  return head;
+}
+
+}  // namespace gitsyncd

@@ -1,0 +1,46 @@
+// One object store per remote URL, shared by every binding on that remote (docs/sync.md,
+// "Shared object stores"). The store is a bare repository under
+// <state_dir>/remotes/<hash of the URL>/ that only ever receives fetches; each binding keeps
+// its own small repository (its refs, the commits it makes) whose objects/info/alternates
+// names the store, so objects fetched once are read by every binding.
+//
+// Fetches are shared: a pass asks for the branch head "as of" the moment its remote trigger
+// came (a webhook, a poll, the start), and a fetch of the same URL, branch and connector that
+// started at or after that moment answers it; otherwise it fetches, and passes asking
+// meanwhile wait for that fetch instead of making their own. The store is never pruned (any
+// binding's commits may stand on its objects); its packs are consolidated after fetches, each
+// new pack written and fsynced before any pack it replaces is removed.
+#pragma once
+
+#include <git2.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "config/status.h"
+#include "sync/remote_auth.h"
+
+namespace gitsyncd {
+
+// <state_dir>/remotes/<40 hex digits>: the store of `url`.
+std::string SharedStoreDir(const std::string& state_dir, const std::string& url);
+
+// Points the repository at <repo_dir> to the store's objects (objects/info/alternates,
+// written atomically), creating the store when missing. True when it wrote the file (a
+// repository opened before must be opened again to see the store).
+Result<bool> AttachSharedStore(const std::string& repo_dir, const std::string& store_dir);
+
+struct SharedFetchRequest {
+  std::string store_dir;
+  std::string connector;  // fetches are shared only among bindings with the same credentials
+  std::string branch;
+  // A fetch that started at or after this moment may answer; the zero time point asks for a
+  // fetch of its own.
+  std::chrono::steady_clock::time_point not_before{};
+};
+
+// The branch head (nullopt: the remote has no such branch), its objects in the store.
+Result<std::optional<git_oid>> SharedFetch(const SharedFetchRequest& request, const RemoteCredentials& creds);
+
+}  // namespace gitsyncd

@@ -1,0 +1,158 @@
+// Bindings on one remote share one object store and one fetch per trigger (docs/sync.md,
+// "Shared object stores"), against the nginx HTTPS server: its access log counts the fetches.
+#include <boost/test/unit_test.hpp>
+
+#include <filesystem>
+#include <sstream>
+#include <thread>
+
+#include "sync/repo_maintenance.h"
+#include "sync/shared_store.h"
+#include "sync/sync_engine.h"
+#include "tests/support/git_cli.h"
+#include "tests/support/git_servers.h"
+#include "tests/support/wait_for.h"
+
+using namespace gitsyncd;
+using namespace gitsyncd::testing;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr int kBindings = 4;
+
+struct SharedFixture {
+  TempDir dir;
+  GitHttpsServer server;
+  Config config;
+
+  SharedFixture() {
+    server.CreateBareRepo("cfg");
+    BOOST_REQUIRE(ConfigureTls(server.ca_file()).ok());
+    config.daemon.state_dir = dir / "state";
+    ConnectorConfig c;
+    c.name = "team";
+    c.url = server.url("cfg");
+    c.commit_author = {"Engine Bot", "engine@example.com"};
+    for (int i = 0; i < kBindings; ++i) {
+      SyncBinding s;
+      s.name = "b" + std::to_string(i);
+      s.branch = "main";
+      s.path = "apps/a" + std::to_string(i);
+      s.local = dir / ("local/" + s.name);
+      s.remote_url = c.url;
+      c.syncs.push_back(s);
+    }
+    config.connectors.push_back(c);
+  }
+
+  std::unique_ptr<SyncEngine> Engine() {
+    EngineOptions o;
+    o.workers = 4;
+    o.workers_per_remote = 4;
+    o.debounce_quiet = 200ms;
+    return std::make_unique<SyncEngine>(
+        config,
+        [this](const ConnectorConfig&, const SyncBinding& s) -> Result<RemoteCredentials> {
+          RemoteCredentials r;
+          r.url = s.remote_url;
+          r.username = server.user();
+          r.password = server.password();
+          return r;
+        },
+        o);
+  }
+
+  // Fetches gitsyncd made (not the person's git CLI): ref advertisements of git-upload-pack.
+  int Fetches() const {
+    std::istringstream in(server.access_log());
+    std::string line;
+    int n = 0;
+    while (std::getline(in, line)) {
+      if (line.find("info/refs?service=git-upload-pack") != std::string::npos && line.find("\" 200 ") != std::string::npos &&
+          line.find("libgit2") != std::string::npos) {
+        ++n;
+      }
+    }
+    return n;
+  }
+
+  std::string Local(int i, const std::string& file) const {
+    std::string path = dir / ("local/b" + std::to_string(i) + "/" + file);
+    return FileExists(path) ? ReadFile(path) : "";
+  }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(shared_store, SharedFixture)
+
+BOOST_AUTO_TEST_CASE(bindings_of_one_remote_triggered_together_share_one_fetch_and_each_applies_its_own_folder) {
+  GitClone person(server.url_with_credentials("cfg"), dir / "person", "main", server.git_env());
+  for (int i = 0; i < kBindings; ++i) person.Write("apps/a" + std::to_string(i) + "/v.yaml", "v: 1\n");
+  person.Write("other/x.yaml", "x: 1\n");
+  BOOST_REQUIRE(person.CommitAndPush("seed"));
+
+  auto engine = Engine();
+  BOOST_REQUIRE(engine->Start().ok());
+  auto all_hold = [&](const std::string& text) {
+    for (int i = 0; i < kBindings; ++i) {
+      if (Local(i, "v.yaml") != text) return false;
+    }
+    return true;
+  };
+  BOOST_REQUIRE(WaitFor([&] { return all_hold("v: 1\n"); }, std::chrono::milliseconds(30s)));
+  BOOST_TEST(Fetches() == 1, server.access_log());
+  // Each folder holds its own path only.
+  BOOST_TEST(!FileExists(dir / "local/b0/x.yaml"));
+  BOOST_TEST(!FileExists(dir / "local/b0/apps"));
+
+  std::this_thread::sleep_for(1s);  // the passes our own writes started have ended
+  // One push touching every folder, announced to every binding (as one webhook does).
+  for (int i = 0; i < kBindings; ++i) person.Write("apps/a" + std::to_string(i) + "/v.yaml", "v: 2\n");
+  BOOST_REQUIRE(person.CommitAndPush("everyone"));
+  for (int i = 0; i < kBindings; ++i) BOOST_REQUIRE(engine->TriggerRemote("b" + std::to_string(i), "webhook"));
+  BOOST_REQUIRE(WaitFor([&] { return all_hold("v: 2\n"); }, std::chrono::milliseconds(30s)));
+  // The triggers arrive one by one: a pass may start its fetch before the last trigger
+  // came, and that binding then needs one more. Never one fetch per binding.
+  BOOST_TEST(Fetches() >= 2);
+  BOOST_TEST(Fetches() <= 3, server.access_log());
+
+  // The binding repositories borrow the objects: the fetched blobs live in the store only.
+  std::string store = SharedStoreDir(config.daemon.state_dir, server.url("cfg"));
+  BOOST_TEST(CountObjectStore(store).packs >= 1u);
+  for (int i = 0; i < kBindings; ++i) {
+    std::string repo = config.daemon.state_dir + "/bindings/b" + std::to_string(i) + "/repo";
+    BOOST_TEST(CountObjectStore(repo).packs == 0u);
+    BOOST_TEST(CountObjectStore(repo).loose == 0u);
+    CommandResult fsck = Git({"--git-dir", repo, "fsck"}, "", {}, true);
+    BOOST_TEST(fsck.exit_code == 0, fsck.out + fsck.err);
+  }
+  engine->Stop();
+}
+
+BOOST_AUTO_TEST_CASE(a_local_edit_of_one_binding_is_pushed_and_pulled_by_its_sibling_through_the_store) {
+  GitClone person(server.url_with_credentials("cfg"), dir / "person", "main", server.git_env());
+  person.Write("apps/a0/v.yaml", "v: 1\n");
+  BOOST_REQUIRE(person.CommitAndPush("seed"));
+  // b0 and b1 on the same folder: an edit through one reaches the other.
+  config.connectors[0].syncs[1].path = "apps/a0";
+  auto engine = Engine();
+  BOOST_REQUIRE(engine->Start().ok());
+  BOOST_REQUIRE(WaitFor([&] { return Local(0, "v.yaml") == "v: 1\n" && Local(1, "v.yaml") == "v: 1\n"; },
+                        std::chrono::milliseconds(30s)));
+  WriteFile(dir / "local/b0/v.yaml", "v: from b0\n");
+  BOOST_REQUIRE(WaitFor([&] { return ShowFile(server.repo_path("cfg"), "main", "apps/a0/v.yaml") == "v: from b0\n"; },
+                        std::chrono::milliseconds(30s)));
+  BOOST_REQUIRE(engine->TriggerRemote("b1", "webhook"));
+  BOOST_TEST(WaitFor([&] { return Local(1, "v.yaml") == "v: from b0\n"; }, std::chrono::milliseconds(30s)));
+  // b0's own pass saw its push too: it stays in step and pushes nothing more.
+  BOOST_REQUIRE(engine->TriggerRemote("b0", "webhook"));
+  std::this_thread::sleep_for(1s);
+  BOOST_TEST(Local(0, "v.yaml") == "v: from b0\n");
+  BOOST_TEST(LogFormat(server.repo_path("cfg"), "main", "%s").find("gitsyncd b0") != std::string::npos);
+  engine->Stop();
+}
+
+BOOST_AUTO_TEST_SUITE_END()
