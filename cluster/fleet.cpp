@@ -111,7 +111,11 @@ std::string PushKey(const ClusterConfig& c, const std::string& remote, const std
 }
 
 Result<std::vector<FleetMember>> ListMembers(EtcdClient& client, const ClusterConfig& c) {
+  // One try per endpoint: a member that is down must not hide the fleet.
   auto kvs = client.Range(MembersPrefix(c));
+  for (size_t i = 1; i < c.endpoints.size() && !kvs.ok() && kvs.status().code() == Status::Code::kUnavailable; ++i) {
+    kvs = client.Range(MembersPrefix(c));
+  }
   if (!kvs.ok()) return kvs.status();
   std::vector<FleetMember> out;
   for (const auto& kv : *kvs) {
@@ -312,6 +316,7 @@ struct Fleet::Impl {
     for (const auto& b : want) {
       if (next.count(b)) continue;
       auto won = client.PutIfAbsent(OwnerKey(config, b), config.name, lease);
+      if (won.ok() && !*won) won = HeldUnder(client, b, lease);
       if (!won.ok()) {
         result = won.status();
         break;
@@ -323,6 +328,15 @@ struct Fleet::Impl {
     }
     SetOwned(std::move(next));
     return result;
+  }
+
+  // True when the ownership key of `binding` is this instance's under `lease`: after Fence()
+  // gave a binding up, a lease that outlived the cut (etcd renews every lease when a new
+  // leader is elected) still holds the key, which nobody else can take until it expires.
+  Result<bool> HeldUnder(EtcdClient& client, const std::string& binding, int64_t lease) {
+    auto kv = client.Get(OwnerKey(config, binding));
+    if (!kv.ok()) return kv.status();
+    return kv->has_value() && (*kv)->value == config.name && (*kv)->lease == lease;
   }
 
   Status PublishQueued(EtcdClient& client, int64_t* lease, std::chrono::steady_clock::time_point* until) {
