@@ -336,10 +336,11 @@ int Run(CliContext& ctx) {
   HookKeeper hook_keeper(&http_raw);
   if (WantsListener(first->config)) {
     http = std::make_unique<HttpFrontend>(first->config.daemon, &import_jobs);
-    if (*fleet) http->SetTrigger([&current, f = fleet->get()](const std::string& binding, const std::string& reason) {
+    if (*fleet) http->SetTrigger([&current, f = fleet->get()](const std::string& binding, const std::string& reason,
+                                                              const std::string& commit) {
       auto rc = current.Get();
       rc->engine->TriggerRemote(binding, reason);  // false: another instance serves it
-      f->Publish(PushForBinding(rc->config, binding, reason));
+      f->Publish(PushForBinding(rc->config, binding, reason, commit));
       return true;
     });
     UseConfig(http.get(), *first);

@@ -205,8 +205,9 @@ void HttpFrontend::Use(const Config& config, std::shared_ptr<SyncEngine> engine,
   std::weak_ptr<SyncEngine> weak = engine;
   auto service = std::make_shared<WebhookService>(
       shared, webhook_policies, std::move(tokens), &impl_->log,
-      [weak, trigger = impl_->trigger](const std::string& binding, const std::string& reason) {
-        if (trigger) return trigger(binding, reason);
+      [weak, trigger = impl_->trigger](const std::string& binding, const std::string& reason,
+                                       const std::string& commit) {
+        if (trigger) return trigger(binding, reason, commit);
         auto e = weak.lock();
         return e && e->TriggerRemote(binding, reason);
       });
