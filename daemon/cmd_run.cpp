@@ -343,6 +343,7 @@ int Run(CliContext& ctx) {
       f->Publish(PushForBinding(rc->config, binding, reason, commit));
       return true;
     });
+    if (*fleet) http->SetFleetView([f = fleet->get()] { return FleetViewJson(*f); });
     UseConfig(http.get(), *first);
     Status listening = http->Start(first->config, first->store ? &*first->store : nullptr);
     if (!listening.ok()) {

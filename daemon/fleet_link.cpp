@@ -70,6 +70,11 @@ FleetPush PushForBinding(const Config& config, const std::string& binding, const
   return p;
 }
 
+std::string FleetViewJson(const Fleet& fleet) {
+  FleetView v = fleet.View();
+  return FleetStatusJson(v.members, v.heads, true, {{"error", v.error}, {"read_at", v.read_at}});
+}
+
 Result<std::unique_ptr<Fleet>> StartFleet(const Config& config, const SecretStore* store, Fleet::Callbacks callbacks) {
   if (!config.daemon.cluster.configured) return std::unique_ptr<Fleet>();
   auto options = ClusterClientOptions(config.daemon.cluster, store, config.dir);

@@ -25,6 +25,10 @@ void TriggerFleetPush(const Config& config, SyncEngine& engine, const FleetPush&
 FleetPush PushForBinding(const Config& config, const std::string& binding, const std::string& reason,
                          const std::string& commit);
 
+// GET /api/v1/fleet: FleetStatusJson of the cached view, heads from the pushes seen, plus
+// "error" (etcd's last error, "" while it answers) and "read_at" (when the members were read).
+std::string FleetViewJson(const Fleet& fleet);
+
 // Starts the fleet of `config.daemon.cluster` (nullptr without `cluster:`); an error only
 // for TLS material that cannot be resolved or loaded: etcd being down is retried, not fatal.
 Result<std::unique_ptr<Fleet>> StartFleet(const Config& config, const SecretStore* store, Fleet::Callbacks callbacks);

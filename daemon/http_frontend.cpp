@@ -103,6 +103,7 @@ struct HttpFrontend::Impl {
   Status StartOperator(const OperatorConfig& oc, std::string admin_token) {
     operator_api = std::make_unique<OperatorApi>(OperatorAccess{std::move(admin_token), oc.hosts}, jobs, &log);
     FeedOperator();
+    if (fleet_json) operator_api->SetFleet(fleet_json);
     OperatorApi* api = operator_api.get();
     auto handler = [api](const HttpRequest& r) { return api->Handle(r); };
     HttpServerOptions o;
@@ -169,6 +170,7 @@ struct HttpFrontend::Impl {
   std::shared_ptr<SyncEngine> engine;
   std::atomic<bool> ready{false};
   HttpFrontend::Trigger trigger;  // set before the first Use(), then only read
+  std::function<std::string()> fleet_json;  // set before Start(), then only read
 };
 
 HttpFrontend::HttpFrontend(const DaemonConfig& daemon, ImportJobs* jobs)
@@ -221,6 +223,8 @@ void HttpFrontend::Use(const Config& config, std::shared_ptr<SyncEngine> engine,
 }
 
 void HttpFrontend::SetTrigger(Trigger trigger) { impl_->trigger = std::move(trigger); }
+
+void HttpFrontend::SetFleetView(std::function<std::string()> fleet_json) { impl_->fleet_json = std::move(fleet_json); }
 
 void HttpFrontend::SetReady(bool ready) { impl_->ready = ready; }
 

@@ -42,6 +42,8 @@ class HttpFrontend {
   // unset: the engine's TriggerRemote. The fleet sets it to also tell the other instances.
   using Trigger = WebhookService::Trigger;
   void SetTrigger(Trigger trigger);
+  // GET /api/v1/fleet on the operator listener (see OperatorApi::SetFleet); before Start().
+  void SetFleetView(std::function<std::string()> fleet_json);
   // /healthz answers 200 once ready, 503 before.
   void SetReady(bool ready);
   void Stop();

@@ -18,6 +18,7 @@
 #include "tests/support/git_cli.h"
 #include "tests/support/git_servers.h"
 #include "tests/support/github_push.h"
+#include "tests/support/headless_browser.h"
 #include "tests/support/http_client.h"
 #include "tests/support/wait_for.h"
 #include "webhooks/webhook_verifier.h"
@@ -37,6 +38,8 @@ struct ClusterFixture {
   GitHttpsServer server{"deploy", "Cluster-pass-2026"};
   std::string binary = RequiredEnv("GITSYNCD_BINARY");
   std::map<std::string, int> ports{{"alpha", FreePort()}, {"beta", FreePort()}, {"gamma", FreePort()}};
+  // The operator listeners (status page, /api/v1).
+  std::map<std::string, int> ops{{"alpha", FreePort()}, {"beta", FreePort()}, {"gamma", FreePort()}};
   std::map<std::string, std::unique_ptr<DaemonProcess>> d;
   std::map<std::string, std::string> env{{"GITSYNCD_TEST_PASSWORD", "Cluster-pass-2026"},
                                          {"GITSYNCD_HOOK_SECRET", kHookSecret},
@@ -66,7 +69,8 @@ struct ClusterFixture {
       WriteFile(cfg + "/gitsyncd.yaml",
                 "state_dir: " + (dir / (name + "-state")) + "\nca_file: " + server.ca_file() +
                     "\nlog_level: debug\nlisten:\n  address: 127.0.0.1\n  port: " + std::to_string(ports[name]) +
-                    "\n  public_url: https://hooks.example.com/\ncluster:\n  endpoints: " + etcd.endpoints_yaml() +
+                    "\n  public_url: https://hooks.example.com/\noperator:\n  listen: 127.0.0.1:" + std::to_string(ops[name]) +
+                    "\ncluster:\n  endpoints: " + etcd.endpoints_yaml() +
                     "\n  name: " + name + "\n  selectors: " + selectors + "\n  lease_ttl: 2s\n");
       std::string auth = "provider: github\nauth:\n  username: deploy\n  password: {env: GITSYNCD_TEST_PASSWORD}\n"
                          "webhook:\n  enabled: true\n  secret: {env: GITSYNCD_HOOK_SECRET}\n  poll_interval: " +
@@ -206,6 +210,46 @@ BOOST_AUTO_TEST_CASE(a_signed_delivery_to_one_instance_updates_every_matching_in
   BOOST_TEST(WaitFor([&] { return d["beta"]->Log().find("already at " + head.substr(0, 12)) != std::string::npos; }, 10s),
              d["beta"]->Log());
   BOOST_TEST(d["beta"]->Log().find("remote trigger (fleet: webhook github cluster-2") == std::string::npos, d["beta"]->Log());
+}
+
+BOOST_AUTO_TEST_CASE(the_status_page_shows_every_instance_and_each_binding_against_the_branch_head) {
+  Configure("0", false);
+  StartAll();
+  BOOST_REQUIRE_MESSAGE(WaitFor([&] { return LinuxFoldersAt(1) && Serving().size() == 3; }, 20s), Logs());
+  // beta's binding holds still, so the fleet has one binding behind the head.
+  CommandResult paused = Cli("beta", {"pause", "web"});
+  BOOST_REQUIRE_MESSAGE(paused.exit_code == 0, paused.err);
+  ScaleAndDeliver(8, "alpha", "cluster-page");
+  BOOST_REQUIRE(WaitFor([&] { return Web("alpha") == "replicas: 8\n"; }, 10s));
+  std::string head = Head();
+  // binding state by "instance/binding", from gamma's GET /api/v1/fleet.
+  auto states = [&] {
+    std::map<std::string, std::string> out;
+    HttpReply r = HttpExchange(ops["gamma"], BuildRequest("GET", "/api/v1/fleet", {}, ""));
+    if (r.status != 200) return out;
+    boost::json::value v = boost::json::parse(r.body);
+    for (const auto& i : v.at("instances").as_array()) {
+      for (const auto& b : i.at("bindings").as_array()) {
+        out[std::string(i.at("name").as_string()) + "/" + std::string(b.at("name").as_string())] =
+            std::string(b.at("state").as_string());
+      }
+    }
+    return out;
+  };
+  std::map<std::string, std::string> want{{"alpha/web", "at head"},
+                                          {"beta/web", "behind head " + head.substr(0, 12)},
+                                          {"gamma/win", "head unknown"}};  // no delivery named its head yet
+  BOOST_TEST(WaitFor([&] { return states() == want; }, 15s), Logs());
+
+  std::string dom = RenderedDom(dir / "profile", "http://127.0.0.1:" + std::to_string(ops["gamma"]) + "/");
+  BOOST_TEST(dom.find("3 live instance(s)") != std::string::npos, dom);
+  for (const auto& [row, state] : want) {
+    std::string id = "id=\"fleet-" + row.substr(0, row.find('/')) + "-" + row.substr(row.find('/') + 1) + "\"";
+    size_t at = dom.find(id);
+    BOOST_TEST_REQUIRE(at != std::string::npos, id + " in\n" + dom);
+    BOOST_TEST(dom.substr(at, dom.find("</tr>", at) - at).find(state) != std::string::npos, row);
+  }
+  BOOST_TEST(dom.find("beta, linux") != std::string::npos);  // beta's selectors
 }
 
 BOOST_AUTO_TEST_CASE(with_etcd_unreachable_instances_keep_syncing_by_polling_then_register_again_and_catch_up) {
