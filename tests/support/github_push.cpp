@@ -7,7 +7,7 @@
 namespace gitsyncd::testing {
 
 std::string GitHubPushPayload(const std::string& before, const std::string& after, const std::string& repo) {
-  auto v = boost::json::parse(ReadFile(RequiredEnv("GITSYNCD_TEST_DATA") + "/fixtures/webhooks/github-push.json"));
+  auto v = boost::json::parse(ReadFile(TestDataDir() + "/fixtures/webhooks/github-push.json"));
   auto& o = v.as_object();
   o["ref"] = "refs/heads/main";
   o["before"] = before;
