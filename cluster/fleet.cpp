@@ -326,9 +326,9 @@ struct Fleet::Impl {
     {
       std::lock_guard<std::mutex> lock(mu);
       if (next == owned) return;
-      owned = std::move(next);
+      owned = next;
     }
-    if (callbacks.on_owners_changed) callbacks.on_owners_changed();
+    if (callbacks.on_owners_changed) callbacks.on_owners_changed(next);
   }
 
   // Fencing: an owner that could not renew its lease for 3/4 of the TTL stops its exclusive

@@ -92,8 +92,8 @@ class Fleet {
     std::function<void(const FleetPush&)> on_push;        // another instance's published push
     // Exclusive bindings this instance may run; it competes for each one's ownership.
     std::function<std::vector<std::string>()> candidates;
-    // The set Owned() returns changed (called on a fleet thread; must not block).
-    std::function<void()> on_owners_changed;
+    // The set Owned() returns changed to `owned` (called on a fleet thread; must not block).
+    std::function<void(const std::set<std::string>& owned)> on_owners_changed;
   };
   // Starts the threads; etcd being down is not an error here (it is logged and retried).
   Fleet(ClusterConfig config, EtcdClientOptions client, Callbacks callbacks);

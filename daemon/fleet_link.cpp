@@ -5,6 +5,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "cluster/selectors.h"
+
 namespace gitsyncd {
 namespace {
 
@@ -24,7 +26,7 @@ std::vector<FleetBinding> FleetBindings(const Config& config, const SyncEngine& 
   std::vector<FleetBinding> out;
   for (const auto& st : engine.Snapshot()) {
     auto it = all.find(st.name);
-    if (it == all.end()) continue;
+    if (it == all.end() || st.elsewhere) continue;
     const auto& [c, s] = it->second;
     FleetBinding b{s->name, c->name, s->remote_url, s->branch, s->path, "", "", st.last_error};
     if (st.state) {
@@ -68,6 +70,13 @@ FleetPush PushForBinding(const Config& config, const std::string& binding, const
     p.delivery = reason.substr(reason.rfind(' ') + 1);
   }
   return p;
+}
+
+void ApplyOwnership(const Config& config, SyncEngine& engine, const std::set<std::string>& owned) {
+  for (const auto& name : ExclusiveCandidates(config)) {
+    bool here = owned.count(name) > 0;
+    if (engine.SetRunElsewhere(name, !here) && !here) spdlog::debug("sync '{}': run by another instance", name);
+  }
 }
 
 std::string FleetViewJson(const Fleet& fleet) {

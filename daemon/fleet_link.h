@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,10 @@ FleetPush PushForBinding(const Config& config, const std::string& binding, const
 // GET /api/v1/fleet: FleetStatusJson of the cached view, heads from the pushes seen, plus
 // "error" (etcd's last error, "" while it answers) and "read_at" (when the members were read).
 std::string FleetViewJson(const Fleet& fleet);
+
+// Holds back each exclusive binding of `config` this instance may run but does not own, and
+// lets the owned ones run (SyncEngine::SetRunElsewhere); nothing else of the engine changes.
+void ApplyOwnership(const Config& config, SyncEngine& engine, const std::set<std::string>& owned);
 
 // Starts the fleet of `config.daemon.cluster` (nullptr without `cluster:`); an error only
 // for TLS material that cannot be resolved or loaded: etcd being down is retried, not fatal.

@@ -327,12 +327,20 @@ BOOST_AUTO_TEST_CASE(an_exclusive_binding_fails_over_within_ttl_plus_one_pass_af
     person->Pull();
     return FileExists(dir / "person/nfs/local-edit.txt");
   }, 20s), Logs());
-  // Exactly one of the two survivors took it.
+  // Exactly one of the two survivors took it, and that started just this binding: no
+  // survivor's engine was reloaded (its other bindings never paused for it).
   size_t taken = 0;
   for (const auto& [name, p] : d) {
     if (p && p->Log().find("now runs exclusive binding 'on-nfs'") != std::string::npos) ++taken;
+    if (p) BOOST_TEST(p->Log().find("reloading config") == std::string::npos, name + ":\n" + p->Log());
   }
   BOOST_TEST(taken == 1u, Logs());
+  // The survivors still serve `web` after the takeover: a delivery reaches both at once.
+  ScaleAndDeliver(9, owner == "alpha" ? "beta" : "alpha", "cluster-after-failover");
+  std::string want = "replicas: 9\n";
+  for (const std::string name : {"alpha", "beta"}) {
+    if (name != owner) BOOST_TEST(WaitFor([&] { return Web(name) == want; }, 10s), Logs());
+  }
 }
 
 BOOST_AUTO_TEST_CASE(a_minority_partition_keeps_local_syncing_and_runs_no_exclusive_binding_twice) {

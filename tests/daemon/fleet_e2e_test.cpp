@@ -237,7 +237,7 @@ BOOST_AUTO_TEST_CASE(an_exclusive_binding_runs_on_one_instance_and_fails_over_af
   d[owner]->Kill();
   auto killed = std::chrono::steady_clock::now();
   BOOST_TEST(WaitFor([&] { return owners() == std::vector<std::string>{other}; }, 20s), d[other]->Log());
-  // Takeover within the lease (2 s) plus one election round and a reload: well under 10 s.
+  // Takeover within the lease (2 s) plus one election round: well under 10 s.
   BOOST_TEST((std::chrono::steady_clock::now() - killed < 10s));
   BOOST_TEST(d[other]->Log().find("now runs exclusive binding 'on-nfs'") != std::string::npos);
   // The new owner pushes the edit the dead one left behind, and keeps pulling.
