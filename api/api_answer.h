@@ -2,7 +2,6 @@
 // or of another type) and turning an HTTP status into our Status with the reader's words.
 #pragma once
 
-#include <openssl/evp.h>
 
 #include <boost/json.hpp>
 
@@ -88,14 +87,6 @@ inline Result<boost::json::value> ParseJson(const HttpsResponse& res, const std:
   boost::json::value v = boost::json::parse(res.body, ec);
   if (ec) return Status::Corrupted(what + ": the API answered malformed JSON (" + ec.message() + ")");
   return v;
-}
-
-inline std::string Base64Encode(const std::string& s) {
-  std::string out(4 * ((s.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(s.data()),
-                          static_cast<int>(s.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
 }
 
 }  // namespace gitsyncd::api_answer

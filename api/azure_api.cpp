@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "api/api_answer.h"
+#include "config/base64.h"
 #include "config/text.h"
 
 #include "config/url_encode.h"
@@ -76,7 +77,7 @@ AzureApi::AzureApi(ApiTarget target) : target_(std::move(target)), client_(targe
   if (base_.empty() && !target_.remote_url.empty()) base_ = AzureApiBase(target_.remote_url);
   if (base_.empty()) base_ = "https://dev.azure.com/" + (git == std::string::npos ? path : path.substr(0, git));
   version_ = target_.api_version.empty() ? "7.1" : target_.api_version;
-  auth_ = "Basic " + api_answer::Base64Encode(":" + target_.token);
+  auth_ = "Basic " + Base64Encode(":" + target_.token);
 }
 
 // Azure DevOps Services serves 7.1; Azure DevOps Server serves up to its own version (2019:
@@ -220,7 +221,7 @@ Result<std::string> AzureApi::Commit(const CommitRequest& req) {
       change["changeType"] = "delete";
     } else {
       change["changeType"] = c.kind == FileChange::Kind::kAdd ? "add" : "edit";
-      change["newContent"] = json::object{{"content", api_answer::Base64Encode(c.content)}, {"contentType", "base64encoded"}};
+      change["newContent"] = json::object{{"content", Base64Encode(c.content)}, {"contentType", "base64encoded"}};
     }
     changes.push_back(std::move(change));
   }

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "api/api_answer.h"
+#include "config/base64.h"
 #include "config/text.h"
 #include "config/url_encode.h"
 #include "api/comma_list.h"
@@ -296,7 +297,7 @@ Result<std::string> GitHubApi::CreateBlob(const FileChange& c) {
   // GitHub names each blob by its Git id, which must be the one we computed.
   std::string what = "create blob for " + c.path;
   auto blob = Write("POST", "/git/blobs",
-                    json::serialize(json::object{{"content", api_answer::Base64Encode(c.content)}, {"encoding", "base64"}}),
+                    json::serialize(json::object{{"content", Base64Encode(c.content)}, {"encoding", "base64"}}),
                     what);
   if (!blob.ok()) return blob.status();
   auto v = ParseJson(*blob, "GitHub: " + what);

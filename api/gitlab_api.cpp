@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "api/api_answer.h"
+#include "config/base64.h"
 #include "config/text.h"
 #include "config/url_encode.h"
 
@@ -215,7 +216,7 @@ Result<std::string> GitLabApi::Commit(const CommitRequest& req) {
       a["action"] = "delete";
     } else {
       a["action"] = c.kind == FileChange::Kind::kAdd ? "create" : "update";
-      a["content"] = api_answer::Base64Encode(c.content);
+      a["content"] = Base64Encode(c.content);
       a["encoding"] = "base64";
     }
     // Refused if the file changed on the branch since the parent (ignored for "create",

@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
   DeliveryLog log(dir / "state/webhooks/deliveries");
   const std::string secret = "bench-secret";
   WebhookService service(config, {{"gh", VerifyPolicy{secret, false, {}}}}, WebhookTokens::Load(config->daemon, {"gh"}),
-                         &log, [](const std::string&, const std::string&) { return true; });
+                         &log, [](const std::string&, const std::string&, const std::string&) { return true; });
   std::string body = ReadFile(std::string(GITSYNCD_SOURCE_DIR) + "/tests/fixtures/webhooks/github-push.json");
   HttpRequest req;
   req.method = "POST";

@@ -6,7 +6,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/json.hpp>
-#include <openssl/evp.h>
+
+#include "config/base64.h"
 
 namespace gitsyncd {
 
@@ -21,25 +22,6 @@ namespace {
 
 constexpr uint64_t kMaxAnswerBytes = 8ull << 20;     // a range of a big fleet's member keys
 constexpr size_t kMaxWatchMessageBytes = 8u << 20;   // one streamed JSON object
-
-std::string Base64(const std::string& s) {
-  std::string out(4 * ((s.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(s.data()),
-                          static_cast<int>(s.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
-std::optional<std::string> Unbase64(std::string_view s) {
-  if (s.size() % 4 != 0) return std::nullopt;
-  std::string out(s.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(s.data()),
-                          static_cast<int>(s.size()));
-  if (n < 0) return std::nullopt;
-  size_t pad = s.size() >= 2 && s[s.size() - 1] == '=' ? (s[s.size() - 2] == '=' ? 2 : 1) : 0;
-  out.resize(static_cast<size_t>(n) - pad);
-  return out;
-}
 
 // The gateway writes 64-bit integers as strings and leaves out zero values.
 int64_t Int(const json::object& o, std::string_view key) {
@@ -65,8 +47,8 @@ std::string Str(const json::object& o, std::string_view key) {
 std::optional<EtcdKv> KvFromJson(const json::value& v) {
   if (!v.is_object()) return std::nullopt;
   const auto& o = v.as_object();
-  auto key = Unbase64(Str(o, "key"));
-  auto value = Unbase64(Str(o, "value"));
+  auto key = Base64Decode(Str(o, "key"));
+  auto value = Base64Decode(Str(o, "value"));
   if (!key || !value) return std::nullopt;
   return EtcdKv{*key, *value, Int(o, "create_revision"), Int(o, "mod_revision"), Int(o, "lease")};
 }
@@ -335,17 +317,17 @@ Status EtcdClient::RevokeLease(int64_t lease) {
 }
 
 Status EtcdClient::Put(const std::string& key, const std::string& value, int64_t lease) {
-  json::object req{{"key", Base64(key)}, {"value", Base64(value)}};
+  json::object req{{"key", Base64Encode(key)}, {"value", Base64Encode(value)}};
   if (lease != 0) req["lease"] = std::to_string(lease);
   return impl_->Call("/v3/kv/put", req).status();
 }
 
 Status EtcdClient::Delete(const std::string& key) {
-  return impl_->Call("/v3/kv/deleterange", {{"key", Base64(key)}}).status();
+  return impl_->Call("/v3/kv/deleterange", {{"key", Base64Encode(key)}}).status();
 }
 
 Result<std::vector<EtcdKv>> EtcdClient::Range(const std::string& prefix, int64_t limit, int64_t* revision) {
-  json::object req{{"key", Base64(prefix)}, {"range_end", Base64(PrefixRangeEnd(prefix))}};
+  json::object req{{"key", Base64Encode(prefix)}, {"range_end", Base64Encode(PrefixRangeEnd(prefix))}};
   if (limit > 0) req["limit"] = std::to_string(limit);
   auto r = impl_->Call("/v3/kv/range", req);
   if (!r.ok()) return r.status();
@@ -363,7 +345,7 @@ Result<std::vector<EtcdKv>> EtcdClient::Range(const std::string& prefix, int64_t
 }
 
 Result<std::optional<EtcdKv>> EtcdClient::Get(const std::string& key) {
-  auto r = impl_->Call("/v3/kv/range", {{"key", Base64(key)}});
+  auto r = impl_->Call("/v3/kv/range", {{"key", Base64Encode(key)}});
   if (!r.ok()) return r.status();
   if (auto* kvs = r->if_contains("kvs"); kvs && kvs->is_array() && !kvs->as_array().empty()) {
     return KvFromJson(kvs->as_array()[0]);
@@ -372,11 +354,11 @@ Result<std::optional<EtcdKv>> EtcdClient::Get(const std::string& key) {
 }
 
 Result<bool> EtcdClient::PutIfAbsent(const std::string& key, const std::string& value, int64_t lease) {
-  json::object put{{"key", Base64(key)}, {"value", Base64(value)}};
+  json::object put{{"key", Base64Encode(key)}, {"value", Base64Encode(value)}};
   if (lease != 0) put["lease"] = std::to_string(lease);
   json::object req{
       {"compare", json::array{json::object{
-                      {"key", Base64(key)}, {"target", "CREATE"}, {"result", "EQUAL"}, {"create_revision", "0"}}}},
+                      {"key", Base64Encode(key)}, {"target", "CREATE"}, {"result", "EQUAL"}, {"create_revision", "0"}}}},
       {"success", json::array{json::object{{"request_put", put}}}}};
   auto r = impl_->Call("/v3/kv/txn", req);
   if (!r.ok()) return r.status();
@@ -387,7 +369,7 @@ Result<bool> EtcdClient::PutIfAbsent(const std::string& key, const std::string& 
 Result<int64_t> EtcdClient::Watch(const std::string& prefix, int64_t from, std::chrono::milliseconds idle,
                                   const std::function<bool(const EtcdEvent&)>& on_event) {
   Impl& m = *impl_;
-  json::object create{{"key", Base64(prefix)}, {"range_end", Base64(PrefixRangeEnd(prefix))}};
+  json::object create{{"key", Base64Encode(prefix)}, {"range_end", Base64Encode(PrefixRangeEnd(prefix))}};
   if (from > 0) create["start_revision"] = std::to_string(from);
   m.Drop(false);  // a watch holds its connection until it ends
   Status s = m.Connect();

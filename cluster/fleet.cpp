@@ -111,7 +111,11 @@ std::string PushKey(const ClusterConfig& c, const std::string& remote, const std
 }
 
 Result<std::vector<FleetMember>> ListMembers(EtcdClient& client, const ClusterConfig& c) {
+  // One try per endpoint: a member that is down must not hide the fleet.
   auto kvs = client.Range(MembersPrefix(c));
+  for (size_t i = 1; i < c.endpoints.size() && !kvs.ok() && kvs.status().code() == Status::Code::kUnavailable; ++i) {
+    kvs = client.Range(MembersPrefix(c));
+  }
   if (!kvs.ok()) return kvs.status();
   std::vector<FleetMember> out;
   for (const auto& kv : *kvs) {
@@ -120,6 +124,38 @@ Result<std::vector<FleetMember>> ListMembers(EtcdClient& client, const ClusterCo
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   return out;
+}
+
+std::string BehindHead(const FleetBinding& b, const BranchHeads& heads, bool asked) {
+  if (!asked) return "";
+  auto it = heads.find(b.remote + "\n" + b.branch);
+  if (it == heads.end() || it->second.empty()) return "head unknown";
+  if (b.commit.empty()) return "not synced yet (head " + it->second.substr(0, 12) + ")";
+  return b.commit == it->second ? "at head" : "behind head " + it->second.substr(0, 12);
+}
+
+std::string FleetStatusJson(const std::vector<FleetMember>& members, const BranchHeads& heads, bool asked,
+                            const std::map<std::string, std::string>& extra) {
+  json::array out;
+  for (const auto& m : members) {
+    json::array bindings;
+    for (const auto& b : m.bindings) {
+      auto it = heads.find(b.remote + "\n" + b.branch);
+      bindings.push_back(json::object{{"name", b.name},     {"connector", b.connector},
+                                      {"branch", b.branch}, {"commit", b.commit},
+                                      {"synced_at", b.synced_at},
+                                      {"head", it == heads.end() ? "" : it->second},
+                                      {"state", BehindHead(b, heads, asked)}, {"error", b.error}});
+    }
+    out.push_back(json::object{{"name", m.name},
+                               {"selectors", json::array(m.selectors.begin(), m.selectors.end())},
+                               {"started", m.started},
+                               {"updated", m.updated},
+                               {"bindings", std::move(bindings)}});
+  }
+  json::object o{{"instances", std::move(out)}};
+  for (const auto& [k, v] : extra) o[k] = v;
+  return json::serialize(o);
 }
 
 Result<EtcdClientOptions> ClusterClientOptions(const ClusterConfig& c, const SecretStore* store,
@@ -152,6 +188,9 @@ struct Fleet::Impl {
   std::deque<FleetPush> queue;
   std::string error;  // guarded by mu
   std::set<std::string> owned;  // guarded by mu; written by the session thread only
+  FleetView view;               // guarded by mu (members: session thread; heads: watch thread)
+  // Until when View() callers want the member list kept fresh (steady clock, ms).
+  mutable std::atomic<int64_t> view_wanted_until{0};
   std::atomic<bool> live{false};
   std::string started = Now();
   std::thread session, watcher;
@@ -200,6 +239,7 @@ struct Fleet::Impl {
     auto next_renew = std::chrono::steady_clock::now();
     std::chrono::milliseconds backoff{500};
     auto renewed = std::chrono::steady_clock::now();  // when the last renewal that etcd took was sent
+    std::chrono::steady_clock::time_point view_read{};
     while (!stop) {
       auto now = std::chrono::steady_clock::now();
       Status s;
@@ -231,6 +271,7 @@ struct Fleet::Impl {
       }
       if (s.ok() && lease != 0) s = Elect(client, lease);
       if (s.ok()) s = PublishQueued(client, &push_lease, &push_lease_until);
+      if (s.ok()) s = RefreshView(client, &view_read);
       if (!s.ok()) {
         live = false;
         Failed("etcd " + client.endpoint(), s);
@@ -264,13 +305,31 @@ struct Fleet::Impl {
     (void)EtcdClient(last).RevokeLease(lease);
   }
 
+  static int64_t SteadyMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
+  // Reads the member list for View() while someone asks for it, at most every kMemberRefresh.
+  Status RefreshView(EtcdClient& client, std::chrono::steady_clock::time_point* read) {
+    auto now = std::chrono::steady_clock::now();
+    if (view_wanted_until.load() < SteadyMs() || now - *read < kMemberRefresh) return Status::Ok();
+    auto members = ListMembers(client, config);
+    if (!members.ok()) return members.status();
+    *read = now;
+    std::lock_guard<std::mutex> lock(mu);
+    view.members = std::move(*members);
+    view.read_at = Now();
+    return Status::Ok();
+  }
+
   void SetOwned(std::set<std::string> next) {
     {
       std::lock_guard<std::mutex> lock(mu);
       if (next == owned) return;
-      owned = std::move(next);
+      owned = next;
     }
-    if (callbacks.on_owners_changed) callbacks.on_owners_changed();
+    if (callbacks.on_owners_changed) callbacks.on_owners_changed(next);
   }
 
   // Fencing: an owner that could not renew its lease for 3/4 of the TTL stops its exclusive
@@ -313,6 +372,7 @@ struct Fleet::Impl {
     for (const auto& b : want) {
       if (next.count(b)) continue;
       auto won = client.PutIfAbsent(OwnerKey(config, b), name, lease);
+      if (won.ok() && !*won) won = HeldUnder(client, b, lease);
       if (!won.ok()) {
         result = won.status();
         break;
@@ -324,6 +384,15 @@ struct Fleet::Impl {
     }
     SetOwned(std::move(next));
     return result;
+  }
+
+  // True when the ownership key of `binding` is this instance's under `lease`: after Fence()
+  // gave a binding up, a lease that outlived the cut (etcd renews every lease when a new
+  // leader is elected) still holds the key, which nobody else can take until it expires.
+  Result<bool> HeldUnder(EtcdClient& client, const std::string& binding, int64_t lease) {
+    auto kv = client.Get(OwnerKey(config, binding));
+    if (!kv.ok()) return kv.status();
+    return kv->has_value() && (*kv)->value == name && (*kv)->lease == lease;
   }
 
   Status PublishQueued(EtcdClient& client, int64_t* lease, std::chrono::steady_clock::time_point* until) {
@@ -367,6 +436,10 @@ struct Fleet::Impl {
       auto next = client.Watch(PushesPrefix(config), from, kWatchIdle, [&](const EtcdEvent& e) {
         if (e.deleted) return true;
         auto p = PushFromJson(e.kv.value);
+        if (p.ok() && !p->commit.empty()) {
+          std::lock_guard<std::mutex> lock(mu);
+          view.heads[p->remote + "\n" + p->branch] = p->commit;  // events come in revision order
+        }
         if (p.ok() && p->from != name && callbacks.on_push) callbacks.on_push(*p);
         return !stop.load();
       });
@@ -428,6 +501,15 @@ bool Fleet::registered() const { return impl_->live; }
 std::set<std::string> Fleet::Owned() const {
   std::lock_guard<std::mutex> lock(impl_->mu);
   return impl_->owned;
+}
+
+FleetView Fleet::View() const {
+  constexpr int64_t kWantedForMs = 30000;
+  impl_->view_wanted_until = Impl::SteadyMs() + kWantedForMs;
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  FleetView v = impl_->view;
+  v.error = impl_->error;
+  return v;
 }
 
 std::string Fleet::last_error() const {

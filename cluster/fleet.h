@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -61,6 +62,25 @@ std::string OwnerKey(const ClusterConfig& c, const std::string& binding);
 // Every live instance, sorted by name (for `gitsyncd cluster status`).
 Result<std::vector<FleetMember>> ListMembers(EtcdClient& client, const ClusterConfig& c);
 
+// Branch heads by remote + "\n" + branch ("" or missing: unknown).
+using BranchHeads = std::map<std::string, std::string>;
+// Where a binding stands against its branch head: "at head", "behind head <12 hex>", "not
+// synced yet (head <12 hex>)", "head unknown"; "" when the heads were not asked for.
+std::string BehindHead(const FleetBinding& b, const BranchHeads& heads, bool asked);
+// The fleet as `cluster status --json` and GET /api/v1/fleet show it (one shape):
+// {"instances": [{name, selectors, started, updated, bindings: [{name, connector, branch,
+// commit, synced_at, head, state, error}]}]} plus the string members of `extra`.
+std::string FleetStatusJson(const std::vector<FleetMember>& members, const BranchHeads& heads, bool asked,
+                            const std::map<std::string, std::string>& extra = {});
+
+// What a running instance knows of its fleet, for the status page.
+struct FleetView {
+  std::vector<FleetMember> members;  // as last read, sorted by name
+  BranchHeads heads;                 // the newest commit each published push named
+  std::string read_at;               // when `members` was read (ISO 8601 UTC); "" never
+  std::string error;                 // Fleet::last_error()
+};
+
 // The endpoints and resolved TLS material of `cluster:`.
 Result<EtcdClientOptions> ClusterClientOptions(const ClusterConfig& c, const SecretStore* store,
                                                const std::string& config_dir);
@@ -72,8 +92,8 @@ class Fleet {
     std::function<void(const FleetPush&)> on_push;        // another instance's published push
     // Exclusive bindings this instance may run; it competes for each one's ownership.
     std::function<std::vector<std::string>()> candidates;
-    // The set Owned() returns changed (called on a fleet thread; must not block).
-    std::function<void()> on_owners_changed;
+    // The set Owned() returns changed to `owned` (called on a fleet thread; must not block).
+    std::function<void(const std::set<std::string>& owned)> on_owners_changed;
   };
   // Starts the threads; etcd being down is not an error here (it is logged and retried).
   // `instance`: this instance's name (gitsyncd.yaml `instance`).
@@ -88,6 +108,10 @@ class Fleet {
   // The exclusive bindings this instance owns now (docs/fleet.md#exclusive-bindings).
   std::set<std::string> Owned() const;
   std::string last_error() const;  // "" while etcd answers
+  // Returns at once with what is cached. Asking for it is what keeps it fresh: while views are
+  // asked for (the status page is open), the member list is read from etcd every 2 s; when
+  // nobody looks, no instance pays for reading the whole fleet.
+  FleetView View() const;
 
   struct Impl;
 

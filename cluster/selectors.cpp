@@ -13,14 +13,10 @@ bool ServesConnector(const ClusterConfig& instance, const ConnectorConfig& conne
                      });
 }
 
-Config ServedConfig(const Config& config, const std::set<std::string>& owned) {
+Config ServedConfig(const Config& config) {
   Config out = config;
   std::erase_if(out.connectors,
                 [&](const ConnectorConfig& c) { return !ServesConnector(config.daemon.cluster, c); });
-  if (!config.daemon.cluster.configured) return out;
-  for (auto& c : out.connectors) {
-    std::erase_if(c.syncs, [&](const SyncBinding& s) { return s.exclusive && owned.count(s.name) == 0; });
-  }
   return out;
 }
 

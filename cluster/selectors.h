@@ -1,7 +1,6 @@
 // Delegate selectors (docs/fleet.md#delegate-selectors): which connectors this instance runs.
 #pragma once
 
-#include <set>
 #include <string>
 #include <vector>
 
@@ -13,9 +12,9 @@ namespace gitsyncd {
 // instance). A standalone daemon (no `cluster:`) serves every connector.
 bool ServesConnector(const ClusterConfig& instance, const ConnectorConfig& connector);
 
-// `config` with only what this instance runs: the connectors it serves, and of their
-// exclusive syncs only those in `owned` (docs/fleet.md#exclusive-bindings).
-Config ServedConfig(const Config& config, const std::set<std::string>& owned);
+// `config` with only the connectors this instance serves. Their exclusive syncs stay in: the
+// engine holds each back while another instance owns it (SyncEngine::SetRunElsewhere).
+Config ServedConfig(const Config& config);
 
 // The exclusive syncs of the connectors this instance serves: the ownerships it competes for.
 std::vector<std::string> ExclusiveCandidates(const Config& config);

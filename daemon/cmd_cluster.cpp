@@ -1,7 +1,6 @@
 // `gitsyncd cluster status`: every live instance of the fleet (docs/fleet.md), its selectors,
 // bindings, each binding's last synced commit and whether that is the branch head, which it
 // reads from the remote itself (once per remote and branch; --no-remote skips that).
-#include <boost/json.hpp>
 
 #include <cstdio>
 #include <map>
@@ -14,12 +13,10 @@
 namespace gitsyncd {
 namespace {
 
-namespace json = boost::json;
-
 // remote + "\n" + branch -> head commit, or "" when it cannot be read (the error in `errors`).
-std::map<std::string, std::string> BranchHeads(const Config& config, const std::vector<FleetMember>& members,
-                                               std::map<std::string, std::string>* errors) {
-  std::map<std::string, std::string> heads;
+BranchHeads ReadBranchHeads(const Config& config, const std::vector<FleetMember>& members,
+                            std::map<std::string, std::string>* errors) {
+  BranchHeads heads;
   auto store = CliContext::OpenStore(config.daemon);
   if (gitsyncd::Status tls = ConfigureTls(config.daemon.ca_file); !tls.ok()) return heads;
   for (const auto& m : members) {
@@ -41,37 +38,8 @@ std::map<std::string, std::string> BranchHeads(const Config& config, const std::
   return heads;
 }
 
-std::string Behind(const FleetBinding& b, const std::map<std::string, std::string>& heads, bool asked) {
-  if (!asked) return "";
-  auto it = heads.find(b.remote + "\n" + b.branch);
-  if (it == heads.end() || it->second.empty()) return "head unknown";
-  if (b.commit.empty()) return "not synced yet (head " + it->second.substr(0, 12) + ")";
-  return b.commit == it->second ? "at head" : "behind head " + it->second.substr(0, 12);
-}
-
-json::value ToJson(const std::vector<FleetMember>& members, const std::map<std::string, std::string>& heads, bool asked) {
-  json::array out;
-  for (const auto& m : members) {
-    json::array bindings;
-    for (const auto& b : m.bindings) {
-      auto it = heads.find(b.remote + "\n" + b.branch);
-      bindings.push_back(json::object{{"name", b.name},     {"connector", b.connector},
-                                      {"branch", b.branch}, {"commit", b.commit},
-                                      {"synced_at", b.synced_at},
-                                      {"head", it == heads.end() ? "" : it->second},
-                                      {"state", Behind(b, heads, asked)}, {"error", b.error}});
-    }
-    out.push_back(json::object{{"name", m.name},
-                               {"selectors", json::array(m.selectors.begin(), m.selectors.end())},
-                               {"started", m.started},
-                               {"updated", m.updated},
-                               {"bindings", std::move(bindings)}});
-  }
-  return json::object{{"instances", std::move(out)}};
-}
-
 void PrintText(const ClusterConfig& cluster, const std::vector<FleetMember>& members,
-               const std::map<std::string, std::string>& heads, bool asked) {
+               const BranchHeads& heads, bool asked) {
   std::printf("fleet %s: %zu live instance%s\n", cluster.prefix.c_str(), members.size(), members.size() == 1 ? "" : "s");
   for (const auto& m : members) {
     std::string selectors;
@@ -81,7 +49,7 @@ void PrintText(const ClusterConfig& cluster, const std::vector<FleetMember>& mem
     if (m.bindings.empty()) std::printf("  (no bindings)\n");
     for (const auto& b : m.bindings) {
       std::string commit = b.commit.empty() ? "-" : b.commit.substr(0, 12);
-      std::string state = Behind(b, heads, asked);
+      std::string state = BehindHead(b, heads, asked);
       std::printf("  %-24s %-10s %-12s %s%s%s\n", b.name.c_str(), b.branch.c_str(), commit.c_str(),
                   b.synced_at.empty() ? "never synced" : ("synced " + b.synced_at).c_str(),
                   state.empty() ? "" : ("  " + state).c_str(), b.error.empty() ? "" : ("  error: " + b.error).c_str());
@@ -101,9 +69,9 @@ int ClusterStatus(CliContext& ctx, bool as_json, bool no_remote) {
   auto members = ListMembers(client, cluster);
   if (!members.ok()) return UserError("cannot read the fleet from etcd: " + members.status().message());
   std::map<std::string, std::string> errors;
-  auto heads = no_remote ? std::map<std::string, std::string>() : BranchHeads(*config, *members, &errors);
+  auto heads = no_remote ? BranchHeads() : ReadBranchHeads(*config, *members, &errors);
   if (as_json) {
-    std::printf("%s\n", json::serialize(ToJson(*members, heads, !no_remote)).c_str());
+    std::printf("%s\n", FleetStatusJson(*members, heads, !no_remote).c_str());
   } else {
     PrintText(cluster, *members, heads, !no_remote);
   }

@@ -130,8 +130,9 @@ std::optional<SecretStore> OpenStoreIfPresent(const DaemonConfig& daemon) {
   return std::nullopt;
 }
 
-// `fleet`: in a fleet, the engine runs only the connectors this instance's selectors pick and
-// the exclusive bindings it owns now (a change of ownership reloads).
+// `fleet`: in a fleet, the engine runs only the connectors this instance's selectors pick, and
+// of their exclusive bindings only those it owns now (ApplyOwnership; before the fleet has
+// started, none).
 Result<std::shared_ptr<RunningConfig>> StartConfig(Config config, const Fleet* fleet) {
   auto rc = std::make_shared<RunningConfig>();
   rc->config = std::move(config);
@@ -154,11 +155,14 @@ Result<std::shared_ptr<RunningConfig>> StartConfig(Config config, const Fleet* f
     options.on_pass = [raw](const PassEvent& e) { raw->statuses->OnPass(e); };
   }
   rc->engine = std::make_shared<SyncEngine>(
-      ServedConfig(rc->config, fleet ? fleet->Owned() : std::set<std::string>()),
+      ServedConfig(rc->config),
       [raw](const ConnectorConfig& c, const SyncBinding& s) {
         return ResolveRemoteCredentials(raw->config, c, s.remote_url, raw->store ? &*raw->store : nullptr);
       },
       options);
+  if (rc->config.daemon.cluster.configured) {
+    ApplyOwnership(rc->config, *rc->engine, fleet ? fleet->Owned() : std::set<std::string>());
+  }
   Status s = rc->engine->Start();
   if (!s.ok()) return s;
   return rc;
@@ -261,6 +265,8 @@ std::optional<std::string> Reload(const CliContext& ctx, CurrentConfig* current,
   }
   std::shared_ptr<RunningConfig> rc = std::move(next).value();
   current->Set(rc);
+  // An ownership change while the new engine started went to the old one.
+  if (fleet && rc->config.daemon.cluster.configured) ApplyOwnership(rc->config, *rc->engine, fleet->Owned());
   if (http) {
     UseConfig(http, *rc);
   } else if (WantsListener(rc->config)) {
@@ -317,19 +323,24 @@ int Run(CliContext& ctx) {
                              TriggerFleetPush(rc->config, *rc->engine, p);
                            },
                            [&current] { return ExclusiveCandidates(current.Get()->config); },
-                           [] { ::kill(::getpid(), SIGHUP); }});  // the engine takes the new set on reload
+                           [&current](const std::set<std::string>& owned) {
+                             auto rc = current.Get();
+                             ApplyOwnership(rc->config, *rc->engine, owned);
+                           }});
   if (!fleet.ok()) return UserError(fleet.status().message());
   std::unique_ptr<HttpFrontend> http;
   HttpFrontend* http_raw = nullptr;  // the hook keeper's view of the listener, once it runs
   HookKeeper hook_keeper(&http_raw);
   if (WantsListener(first->config)) {
     http = std::make_unique<HttpFrontend>(first->config.daemon, &import_jobs);
-    if (*fleet) http->SetTrigger([&current, f = fleet->get()](const std::string& binding, const std::string& reason) {
+    if (*fleet) http->SetTrigger([&current, f = fleet->get()](const std::string& binding, const std::string& reason,
+                                                              const std::string& commit) {
       auto rc = current.Get();
       rc->engine->TriggerRemote(binding, reason);  // false: another instance serves it
-      f->Publish(PushForBinding(rc->config, binding, reason));
+      f->Publish(PushForBinding(rc->config, binding, reason, commit));
       return true;
     });
+    if (*fleet) http->SetFleetView([f = fleet->get()] { return FleetViewJson(*f); });
     UseConfig(http.get(), *first);
     Status listening = http->Start(first->config, first->store ? &*first->store : nullptr);
     if (!listening.ok()) {

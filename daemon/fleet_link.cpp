@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <map>
 
+#include <spdlog/spdlog.h>
+
+#include "cluster/selectors.h"
+
 namespace gitsyncd {
 namespace {
 
@@ -22,7 +26,7 @@ std::vector<FleetBinding> FleetBindings(const Config& config, const SyncEngine& 
   std::vector<FleetBinding> out;
   for (const auto& st : engine.Snapshot()) {
     auto it = all.find(st.name);
-    if (it == all.end()) continue;
+    if (it == all.end() || st.elsewhere) continue;
     const auto& [c, s] = it->second;
     FleetBinding b{s->name, c->name, s->remote_url, s->branch, s->path, "", "", st.last_error};
     if (st.state) {
@@ -36,18 +40,25 @@ std::vector<FleetBinding> FleetBindings(const Config& config, const SyncEngine& 
 
 void TriggerFleetPush(const Config& config, SyncEngine& engine, const FleetPush& push) {
   auto all = Bindings(config);
-  for (const auto& name : engine.BindingNames()) {
-    auto it = all.find(name);
+  for (const auto& st : engine.Snapshot()) {
+    auto it = all.find(st.name);
     if (it == all.end()) continue;
     const SyncBinding& s = *it->second.second;
-    if (s.remote_url == push.remote && s.branch == push.branch) {
-      engine.TriggerRemote(name, "fleet: " + push.reason + " received by " + push.from);
+    if (s.remote_url != push.remote || s.branch != push.branch) continue;
+    if (!push.commit.empty() && st.state && st.state->last_synced_commit == push.commit) {
+      spdlog::debug("sync '{}': already at {} ({} received by {}); no fetch", st.name, push.commit.substr(0, 12),
+                    push.reason, push.from);
+      continue;
     }
+    engine.TriggerRemote(st.name, "fleet: " + push.reason + " received by " + push.from);
   }
 }
 
-FleetPush PushForBinding(const Config& config, const std::string& binding, const std::string& reason) {
+FleetPush PushForBinding(const Config& config, const std::string& binding, const std::string& reason,
+                         const std::string& commit) {
   FleetPush p;
+  // A deleted branch's "after" is all zeros: no commit to compare with.
+  if (commit.find_first_not_of('0') != std::string::npos) p.commit = commit;
   auto all = Bindings(config);
   if (auto it = all.find(binding); it != all.end()) {
     p.remote = it->second.second->remote_url;
@@ -59,6 +70,18 @@ FleetPush PushForBinding(const Config& config, const std::string& binding, const
     p.delivery = reason.substr(reason.rfind(' ') + 1);
   }
   return p;
+}
+
+void ApplyOwnership(const Config& config, SyncEngine& engine, const std::set<std::string>& owned) {
+  for (const auto& name : ExclusiveCandidates(config)) {
+    bool here = owned.count(name) > 0;
+    if (engine.SetRunElsewhere(name, !here) && !here) spdlog::debug("sync '{}': run by another instance", name);
+  }
+}
+
+std::string FleetViewJson(const Fleet& fleet) {
+  FleetView v = fleet.View();
+  return FleetStatusJson(v.members, v.heads, true, {{"error", v.error}, {"read_at", v.read_at}});
 }
 
 Result<std::unique_ptr<Fleet>> StartFleet(const Config& config, const SecretStore* store, Fleet::Callbacks callbacks) {

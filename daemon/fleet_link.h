@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -16,12 +17,22 @@ namespace gitsyncd {
 // The bindings `engine` runs, with their last synced commit (from the engine's cached state).
 std::vector<FleetBinding> FleetBindings(const Config& config, const SyncEngine& engine);
 
-// Queues a remote pass of every binding `engine` runs on the push's remote and branch.
+// Queues a remote pass of every binding `engine` runs on the push's remote and branch, except
+// those whose last synced commit is already the pushed one (no fetch for them).
 void TriggerFleetPush(const Config& config, SyncEngine& engine, const FleetPush& push);
 
-// The push a webhook delivery for `binding` means: its remote and branch; "" remote when the
-// config has no such binding.
-FleetPush PushForBinding(const Config& config, const std::string& binding, const std::string& reason);
+// The push a webhook delivery for `binding` means: its remote, branch and new head `commit`
+// ("" when the delivery names none); "" remote when the config has no such binding.
+FleetPush PushForBinding(const Config& config, const std::string& binding, const std::string& reason,
+                         const std::string& commit);
+
+// GET /api/v1/fleet: FleetStatusJson of the cached view, heads from the pushes seen, plus
+// "error" (etcd's last error, "" while it answers) and "read_at" (when the members were read).
+std::string FleetViewJson(const Fleet& fleet);
+
+// Holds back each exclusive binding of `config` this instance may run but does not own, and
+// lets the owned ones run (SyncEngine::SetRunElsewhere); nothing else of the engine changes.
+void ApplyOwnership(const Config& config, SyncEngine& engine, const std::set<std::string>& owned);
 
 // Starts the fleet of `config.daemon.cluster` (nullptr without `cluster:`); an error only
 // for TLS material that cannot be resolved or loaded: etcd being down is retried, not fatal.

@@ -98,6 +98,7 @@ struct HttpFrontend::Impl {
   Status StartOperator(const OperatorConfig& oc, std::string admin_token) {
     operator_api = std::make_unique<OperatorApi>(OperatorAccess{std::move(admin_token), oc.hosts}, jobs, &log);
     FeedOperator();
+    if (fleet_json) operator_api->SetFleet(fleet_json);
     OperatorApi* api = operator_api.get();
     auto handler = [api](const HttpRequest& r) { return api->Handle(r); };
     HttpServerOptions o;
@@ -164,6 +165,7 @@ struct HttpFrontend::Impl {
   std::shared_ptr<SyncEngine> engine;
   std::atomic<bool> ready{false};
   HttpFrontend::Trigger trigger;  // set before the first Use(), then only read
+  std::function<std::string()> fleet_json;  // set before Start(), then only read
 };
 
 HttpFrontend::HttpFrontend(const DaemonConfig& daemon, ImportJobs* jobs)
@@ -200,8 +202,9 @@ void HttpFrontend::Use(const Config& config, std::shared_ptr<SyncEngine> engine,
   std::weak_ptr<SyncEngine> weak = engine;
   auto service = std::make_shared<WebhookService>(
       shared, webhook_policies, std::move(tokens), &impl_->log,
-      [weak, trigger = impl_->trigger](const std::string& binding, const std::string& reason) {
-        if (trigger) return trigger(binding, reason);
+      [weak, trigger = impl_->trigger](const std::string& binding, const std::string& reason,
+                                       const std::string& commit) {
+        if (trigger) return trigger(binding, reason, commit);
         auto e = weak.lock();
         return e && e->TriggerRemote(binding, reason);
       });
@@ -215,6 +218,8 @@ void HttpFrontend::Use(const Config& config, std::shared_ptr<SyncEngine> engine,
 }
 
 void HttpFrontend::SetTrigger(Trigger trigger) { impl_->trigger = std::move(trigger); }
+
+void HttpFrontend::SetFleetView(std::function<std::string()> fleet_json) { impl_->fleet_json = std::move(fleet_json); }
 
 void HttpFrontend::SetReady(bool ready) { impl_->ready = ready; }
 

@@ -14,6 +14,7 @@
 #include "config/status.h"
 #include "import/import_jobs.h"
 #include "sync/sync_engine.h"
+#include "webhooks/webhook_service.h"
 #include "webhooks/webhook_verifier.h"
 
 namespace gitsyncd {
@@ -39,8 +40,10 @@ class HttpFrontend {
            const std::map<std::string, VerifyPolicy>& webhook_policies);
   // What a verified delivery does for each binding it concerns (from the next Use() on);
   // unset: the engine's TriggerRemote. The fleet sets it to also tell the other instances.
-  using Trigger = std::function<bool(const std::string& binding, const std::string& reason)>;
+  using Trigger = WebhookService::Trigger;
   void SetTrigger(Trigger trigger);
+  // GET /api/v1/fleet on the operator listener (see OperatorApi::SetFleet); before Start().
+  void SetFleetView(std::function<std::string()> fleet_json);
   // /healthz answers 200 once ready, 503 before.
   void SetReady(bool ready);
   void Stop();

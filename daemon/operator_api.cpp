@@ -231,6 +231,12 @@ HttpResponse OperatorApi::Handle(const HttpRequest& r) const {
     return res;
   }
   if (path == "/api/v1/status" && r.method == "GET") return StatusJson(*config, *engine, deliveries_);
+  if (path == "/api/v1/fleet" && r.method == "GET") {
+    if (!fleet_json_) return Error(404, "this daemon runs standalone (gitsyncd.yaml has no `cluster:` section)");
+    HttpResponse res;
+    res.body = fleet_json_() + "\n";
+    return res;
+  }
   if (path.rfind("/api/v1/imports", 0) == 0 && jobs_) return Imports(jobs_, r, path, *config);
   const std::string prefix = "/api/v1/syncs/";
   size_t slash = path.rfind('/');

@@ -1,6 +1,7 @@
 // The operator endpoints, served only on the operator listener (gitsyncd.yaml `operator:`):
 // GET / and /ui/status.js (the status page), GET /metrics, GET /api/v1/status,
-// POST /api/v1/syncs/NAME/sync, and the import jobs under /api/v1/imports.
+// GET /api/v1/fleet (in a fleet), POST /api/v1/syncs/NAME/sync, and the import jobs under
+// /api/v1/imports.
 //
 // Every request first passes a gate: its Host must be localhost, an IP literal or a name in
 // operator.hosts (DNS rebinding); a browser's cross-site request (Origin of another origin,
@@ -37,6 +38,9 @@ class OperatorApi {
   // What to answer from; until the first call, the data endpoints answer 503. Thread-safe.
   void Use(std::shared_ptr<const Config> config, std::shared_ptr<SyncEngine> engine,
            std::function<WebhookCounters()> webhook_counters);
+  // GET /api/v1/fleet answers `fleet_json()` (which must not block: a cached view); unset, 404.
+  // Called before the listener starts.
+  void SetFleet(std::function<std::string()> fleet_json) { fleet_json_ = std::move(fleet_json); }
   // Runs on the listener's I/O threads; never blocks on a pass.
   HttpResponse Handle(const HttpRequest& request) const;
 
@@ -46,6 +50,7 @@ class OperatorApi {
   OperatorAccess access_;
   ImportJobs* jobs_;
   const DeliveryLog* deliveries_;
+  std::function<std::string()> fleet_json_;
   std::shared_ptr<State> state_;
 };
 

@@ -35,6 +35,14 @@ std::string_view StatusPageHtml() {
   <thead><tr><th>binding</th><th>state</th><th>folder ⇄ remote</th><th>last sync</th><th>last success</th><th>pending</th><th>last error</th><th>open conflicts</th></tr></thead>
   <tbody id="bindings"></tbody>
 </table>
+<section id="fleet-view" hidden>
+<h2>Fleet</h2>
+<div id="fleet-updated" class="muted"></div>
+<table>
+  <thead><tr><th>instance</th><th>selectors</th><th>binding</th><th>last synced commit</th><th>against the branch head</th><th>last error</th></tr></thead>
+  <tbody id="fleet"></tbody>
+</table>
+</section>
 <div id="details"></div>
 <script src="/ui/status.js"></script>
 </body>
@@ -182,11 +190,55 @@ function focusLinked() {
   if (!scrolled) target.scrollIntoView();
   scrolled = true;
 }
+// One row per binding of each live instance (/api/v1/fleet); an instance without bindings
+// gets one row too.
+function fleetRows(data) {
+  const rows = [];
+  for (const i of data.instances || []) {
+    const bindings = (i.bindings || []).length ? i.bindings : [null];
+    bindings.forEach((b, n) => {
+      const row = el('tr');
+      cell(row, n === 0 ? i.name : '');
+      cell(row, n === 0 ? ((i.selectors || []).join(', ') || '(none)') : '', 'muted');
+      if (!b) {
+        cell(row, 'no bindings', 'muted');
+        for (let k = 0; k < 3; ++k) cell(row, '');
+      } else {
+        row.id = 'fleet-' + i.name + '-' + b.name;
+        cell(row, b.name);
+        cell(row, short(b.commit));
+        const state = String(b.state || '');
+        cell(row, state, state === 'at head' ? 'ok' : state.startsWith('behind') ? 'busy' : 'muted')
+            .setAttribute('data-state', state);
+        cell(row, b.error || '—', b.error ? 'error' : '');
+      }
+      rows.push(row);
+    });
+  }
+  return rows;
+}
+async function refreshFleet() {
+  const res = await fetch('/api/v1/fleet', {cache: 'no-store'});
+  if (res.status === 404) return;  // a standalone daemon
+  document.getElementById('fleet-view').hidden = false;
+  const note = document.getElementById('fleet-updated');
+  if (!res.ok) {
+    note.textContent = 'cannot read the fleet: HTTP ' + res.status;
+    return;
+  }
+  const data = await res.json();
+  document.getElementById('fleet').replaceChildren(...fleetRows(data));
+  note.textContent = (data.instances || []).length + ' live instance(s); ' +
+      (data.read_at ? 'read from etcd at ' + data.read_at : 'not read from etcd yet') +
+      (data.error ? '; etcd: ' + data.error : '') +
+      '. The head is the newest commit a webhook delivery named; "head unknown" until one arrives.';
+}
 async function refresh() {
   try {
     const res = await fetch('/api/v1/status', {cache: 'no-store'});
     if (!res.ok) throw new Error('HTTP ' + res.status);
     render(await res.json());
+    await refreshFleet();
   } catch (e) {
     document.getElementById('updated').textContent = 'cannot reach the daemon: ' + e.message;
   }

@@ -8,31 +8,12 @@
 #include <sstream>
 #include <vector>
 
+#include "config/base64.h"
+
 namespace gitsyncd {
 namespace {
 
 constexpr size_t kMaxKnownHostsBytes = 4 * 1024 * 1024;
-
-std::string Base64Decode(const std::string& in) {
-  std::string out((in.size() / 4 + 1) * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-  if (n < 0) return "";
-  size_t len = static_cast<size_t>(n);
-  // EVP_DecodeBlock keeps the padding bytes as zeros; drop them.
-  if (!in.empty() && in.back() == '=') --len;
-  if (in.size() > 1 && in[in.size() - 2] == '=') --len;
-  out.resize(len);
-  return out;
-}
-
-std::string Base64Encode(const std::string& in) {
-  std::string out(((in.size() + 2) / 3) * 4 + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
 
 std::string Fingerprint(const std::string& blob) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
@@ -54,8 +35,8 @@ bool HashedMatch(const std::string& pattern, const std::string& name) {
   // |1|base64(salt)|base64(HMAC-SHA1(salt, name))
   size_t sep = pattern.find('|', 3);
   if (pattern.rfind("|1|", 0) != 0 || sep == std::string::npos) return false;
-  std::string salt = Base64Decode(pattern.substr(3, sep - 3));
-  std::string want = Base64Decode(pattern.substr(sep + 1));
+  std::string salt = Base64Decode(pattern.substr(3, sep - 3)).value_or("");
+  std::string want = Base64Decode(pattern.substr(sep + 1)).value_or("");
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int mac_len = 0;
   HMAC(EVP_sha1(), salt.data(), static_cast<int>(salt.size()), reinterpret_cast<const unsigned char*>(name.data()),
@@ -114,7 +95,7 @@ Result<HostKeyCheck> CheckHostKey(const std::string& known_hosts_file, const std
       if (cert_authority_line == 0) cert_authority_line = line_no;
       continue;
     }
-    std::string blob = Base64Decode(b64);
+    std::string blob = Base64Decode(b64).value_or("");
     bool same_key = type == key_type && blob.size() == key_blob.size() &&
                     CRYPTO_memcmp(blob.data(), key_blob.data(), blob.size()) == 0;
     if (marker == "@revoked") {

@@ -14,6 +14,7 @@
 #include <set>
 
 #include "api/api_answer.h"
+#include "config/base64.h"
 #include "sync/git_handles.h"
 #include "sync/known_hosts.h"
 
@@ -124,7 +125,7 @@ RemoteAuth::RemoteAuth(RemoteCredentials creds) : creds_(std::move(creds)) {
   ParseHostPort(creds_.url, &host_, &port_);
   if (SendUpFront(creds_)) {
     upfront_ = true;
-    header_ = "Authorization: Basic " + api_answer::Base64Encode(creds_.username + ":" + creds_.password);
+    header_ = "Authorization: Basic " + Base64Encode(creds_.username + ":" + creds_.password);
     header_ptr_ = header_.data();
     headers_ = {&header_ptr_, 1};
     guard_ = std::make_unique<TlsOriginGuard>(host_, port_ != 0 ? port_ : 443);

@@ -43,6 +43,7 @@ struct BindingRuntime {
   bool queued = false, running = false, rerun = false;
   bool paused = false;  // no pass starts; kept in state.json
   bool held = false;    // EditState is changing state.json: no pass starts
+  bool elsewhere = false;  // SetRunElsewhere: another fleet instance runs it; no pass starts
   // A pause or resume not yet written to state.json (the scheduler writes it once the
   // binding is idle); pause_saves counts writes, pause_saved is the last one's result.
   std::optional<bool> pause_to_save;
@@ -111,7 +112,7 @@ struct SyncEngine::Impl {
 
   // Caller holds mu.
   void Enqueue(BindingRuntime& b, const std::string& name, bool remote, bool full_scan = false) {
-    if (!b.setup.ok() || stopping || b.paused) return;
+    if (!b.setup.ok() || stopping || b.paused || b.elsewhere) return;
     b.want_remote = b.want_remote || remote;
     if (remote) b.remote_asked = Clock::now();
     b.full_scan = b.full_scan || full_scan;
@@ -124,6 +125,14 @@ struct SyncEngine::Impl {
     b.queued = true;
     queue.push_back(name);
     work_cv.notify_one();
+  }
+
+  // Caller holds mu. Drops the binding's queued, deferred and retry passes (a running one
+  // finishes).
+  void Unqueue(BindingRuntime& b, const std::string& name) {
+    queue.erase(std::remove(queue.begin(), queue.end(), name), queue.end());
+    b.queued = b.rerun = false;
+    b.rerun_at = b.retry_at = {};
   }
 
   void NoteLocalChanges(const std::string& name, LocalChanges changes) {
@@ -462,6 +471,7 @@ Result<std::string> SyncEngine::SyncNow(const std::string& binding, std::chrono:
   if (b.paused) {
     return Status::Conflict("sync '" + binding + "' is paused; `gitsyncd resume " + binding + "` syncs it again");
   }
+  if (b.elsewhere) return Status::Conflict("sync '" + binding + "' is exclusive; another instance of the fleet runs it");
   // Wait for a pass that starts after this call: the one after any running or queued one.
   uint64_t target = b.passes + (b.running ? 1 : 0) + 1;
   if (b.running) b.rerun = true;
@@ -527,9 +537,7 @@ Status SyncEngine::SetPaused(const std::string& binding, bool paused, std::chron
     b.paused = paused;
     spdlog::info("sync '{}': {}", binding, paused ? "paused" : "resumed");
     if (paused) {
-      impl_->queue.erase(std::remove(impl_->queue.begin(), impl_->queue.end(), binding), impl_->queue.end());
-      b.queued = b.rerun = false;
-      b.rerun_at = b.retry_at = {};
+      impl_->Unqueue(b, binding);
     } else {
       // The watcher's paths since the pause may be incomplete (they are capped); a full pass
       // looks at the whole folder and fetches whatever the remote did meanwhile.
@@ -548,6 +556,23 @@ Status SyncEngine::SetPaused(const std::string& binding, bool paused, std::chron
   return b.pause_saved;
 }
 
+bool SyncEngine::SetRunElsewhere(const std::string& binding, bool elsewhere) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  auto it = impl_->bindings.find(binding);
+  if (it == impl_->bindings.end()) return false;
+  BindingRuntime& b = it->second;
+  if (b.elsewhere == elsewhere) return true;
+  b.elsewhere = elsewhere;
+  if (elsewhere) {
+    impl_->Unqueue(b, binding);
+  } else {
+    // What the previous owner left (in the shared folder and the branch) is looked at in full.
+    impl_->Enqueue(b, binding, /*remote=*/true, /*full_scan=*/true);
+  }
+  impl_->sched_cv.notify_all();
+  return true;
+}
+
 std::vector<EngineBindingStatus> SyncEngine::Snapshot() const {
   std::lock_guard<std::mutex> lock(impl_->mu);
   std::vector<EngineBindingStatus> out;
@@ -559,6 +584,7 @@ std::vector<EngineBindingStatus> SyncEngine::Snapshot() const {
     s.running = b.running;
     s.queued = b.queued || b.rerun_at != Clock::time_point{};
     s.paused = b.paused;
+    s.elsewhere = b.elsewhere;
     s.passes = b.passes;
     s.failures = b.failures;
     s.last_outcome = b.last_outcome;

@@ -40,6 +40,7 @@ struct EngineBindingStatus {
   bool running = false;
   bool queued = false;
   bool paused = false;  // `gitsyncd pause`: no pass runs until resumed
+  bool elsewhere = false;  // an exclusive binding another instance of the fleet runs now
   uint64_t passes = 0;         // passes finished since the engine started
   uint32_t failures = 0;       // consecutive failures
   std::string last_outcome;    // summary of the last successful pass
@@ -137,6 +138,12 @@ class SyncEngine {
   // branch). The engine's copy of the state is refreshed.
   using StateEdit = std::function<Status(const BindingSpec&, BindingState&)>;
   Status EditState(const std::string& binding, const StateEdit& edit, std::chrono::milliseconds timeout);
+
+  // A fleet's exclusive binding runs on one instance at a time (docs/fleet.md): while
+  // `elsewhere`, no pass of it starts here (a running one finishes, queued ones are dropped);
+  // back here, a full pass runs at once. Memory only; may be called before Start(). False
+  // when no binding has that name.
+  bool SetRunElsewhere(const std::string& binding, bool elsewhere);
 
   std::vector<EngineBindingStatus> Snapshot() const;
   size_t QueueDepth() const;  // bindings waiting for a worker

@@ -50,7 +50,7 @@ bool SameRepository(const SyncBinding& binding, const PushEvent& event) {
 std::vector<RouteDecision> RoutePush(const ConnectorConfig& connector, const PushEvent& event) {
   std::vector<RouteDecision> out;
   for (const SyncBinding& b : connector.syncs) {
-    RouteDecision d{b.name, false, {}};
+    RouteDecision d{b.name, false, {}, {}};
     if (!SameRepository(b, event)) {
       d.reason = "repository '" + event.repo_full_name + "' is not this binding's (" + b.remote_url + ")";
       out.push_back(std::move(d));
@@ -71,6 +71,7 @@ std::vector<RouteDecision> RoutePush(const ConnectorConfig& connector, const Pus
       d.reason = "direction is push (local to Git only): remote changes are not pulled";
     } else {
       d.queue = true;
+      d.commit = hit->after;
       d.reason = "pull queued for " + (hit->after.empty() ? std::string("the new head") : hit->after.substr(0, 12)) +
                  (hit->forced ? " (forced push)" : "") + (hit->created ? " (branch created)" : "");
     }

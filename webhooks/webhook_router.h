@@ -16,6 +16,7 @@ struct RouteDecision {
   std::string binding;
   bool queue = false;
   std::string reason;  // why (not) queued, for the delivery record and the 202 body
+  std::string commit;  // when queued: the branch's new head as the delivery names it ("" if not)
 };
 
 std::vector<RouteDecision> RoutePush(const ConnectorConfig& connector, const PushEvent& event);

@@ -139,7 +139,7 @@ void WebhookService::QueueRoutes(const ConnectorConfig& connector, const PushEve
                                  std::string* body) {
   std::string ignored;
   for (RouteDecision& d : RoutePush(connector, event)) {
-    if (d.queue && !trigger_(d.binding, "webhook " + rec->provider + " " + rec->delivery_id)) {
+    if (d.queue && !trigger_(d.binding, "webhook " + rec->provider + " " + rec->delivery_id, d.commit)) {
       d.queue = false;
       d.reason = "binding is not running (starting, stopping or failed to start)";
     }

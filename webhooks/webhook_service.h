@@ -42,7 +42,8 @@ struct WebhookCounters {
 class WebhookService {
  public:
   // Queues a pull of `binding`; false when the engine does not know it (or is stopping).
-  using Trigger = std::function<bool(const std::string& binding, const std::string& reason)>;
+  // `commit`: the branch head the delivery names ("" when it names none).
+  using Trigger = std::function<bool(const std::string& binding, const std::string& reason, const std::string& commit)>;
 
   // `policies` maps connector names to their resolved webhook.secret policy.
   WebhookService(std::shared_ptr<const Config> config, std::map<std::string, VerifyPolicy> policies,

@@ -47,7 +47,7 @@ struct Heard {
               pushes.push_back(p);
             },
             [] { return std::vector<std::string>{"on-nfs"}; },
-            [this] { ++owner_changes; }};
+            [this](const std::set<std::string>&) { ++owner_changes; }};
   }
   size_t size() {
     std::lock_guard<std::mutex> lock(mu);

@@ -11,6 +11,7 @@
 #include "tests/support/daemon_process.h"
 #include "tests/support/git_cli.h"
 #include "tests/support/git_servers.h"
+#include "tests/support/headless_browser.h"
 #include "tests/support/http_client.h"
 #include "tests/support/wait_for.h"
 
@@ -18,20 +19,6 @@ using namespace gitsyncd::testing;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::vector<std::string> Chromium(const std::string& profile) {
-  return {"chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-          "--no-first-run", "--user-data-dir=" + profile, "--virtual-time-budget=5000"};
-}
-
-// Renders `url` in headless Chromium and returns the DOM its script built.
-std::string RenderedDom(const std::string& profile, const std::string& url) {
-  auto dump = Chromium(profile);
-  dump.insert(dump.end(), {"--dump-dom", url});
-  CommandResult dom = RunCommand(dump, {}, "", "", 90);
-  BOOST_REQUIRE_MESSAGE(dom.exit_code == 0, dom.err);
-  return dom.out;
-}
 
 // Keeps a screenshot of `url` as GITSYNCD_TEST_OUTPUT/<name> (the build tree).
 void KeepScreenshot(const std::string& profile, const std::string& url, const std::string& name, int height) {
@@ -76,6 +63,8 @@ BOOST_AUTO_TEST_CASE(status_page_renders_each_binding_in_a_browser) {
 
   HttpReply page = HttpExchange(port, BuildRequest("GET", "/", {}, ""));
   BOOST_TEST(page.status == 200);
+  // A standalone daemon has no fleet: the API says so, and the page keeps that section hidden.
+  BOOST_TEST(HttpExchange(port, BuildRequest("GET", "/api/v1/fleet", {}, "")).status == 404);
   BOOST_TEST(page.headers["content-security-policy"].find("default-src 'self'") == 0u);
 
   std::string url = "http://127.0.0.1:" + std::to_string(port) + "/";
@@ -83,6 +72,7 @@ BOOST_AUTO_TEST_CASE(status_page_renders_each_binding_in_a_browser) {
   BOOST_TEST(dom.find("id=\"binding-app\"") != std::string::npos, dom);
   BOOST_TEST(dom.find("data-state=\"in sync\"") != std::string::npos, dom);
   BOOST_TEST(dom.find("1 binding(s); updated") != std::string::npos, dom);
+  BOOST_TEST(dom.find("<section id=\"fleet-view\" hidden") != std::string::npos, dom);
   BOOST_TEST(dom.find(local + " ⇄ file://" + remote) != std::string::npos, dom);
   // Plain Git has no web pages: the commit is shown, never linked.
   BOOST_TEST(dom.find("<a ") == std::string::npos, dom);

@@ -13,6 +13,7 @@
 #include "tests/support/daemon_process.h"
 #include "tests/support/git_cli.h"
 #include "tests/support/git_servers.h"
+#include "tests/support/github_push.h"
 #include "tests/support/wait_for.h"
 #include "tests/support/http_client.h"
 #include "webhooks/webhook_verifier.h"
@@ -54,14 +55,7 @@ struct WebhookFixture {
   }
   // The GitHub push payload for the current head of main.
   std::string PushPayload(const std::string& before, const std::string& after) {
-    auto v = boost::json::parse(ReadFile(RequiredEnv("GITSYNCD_TEST_DATA") + "/fixtures/webhooks/github-push.json"));
-    auto& o = v.as_object();
-    o["ref"] = "refs/heads/main";
-    o["before"] = before;
-    o["after"] = after;
-    o["repository"].as_object()["full_name"] = "git/cfg";
-    o["repository"].as_object()["name"] = "cfg";
-    return boost::json::serialize(v);
+    return GitHubPushPayload(before, after);
   }
   HttpReply Deliver(const std::string& path, const std::string& body, const std::string& id,
                     const std::string& secret = kHookSecret) {

@@ -17,9 +17,7 @@ EtcdCluster::EtcdCluster(int members) {
   for (int i = 0; i < members; ++i) Launch(i, true);
   for (int i = 0; i < members; ++i) WaitForPort(members_[i].client_port, "etcd " + members_[i].name, dir_ / (members_[i].name + ".log"));
   // The cluster answers once it has a leader.
-  bool healthy = WaitFor([&] { return RunCommand({"etcdctl", "--endpoints", endpoint(0), "endpoint", "health"}, {}).exit_code == 0; },
-                         std::chrono::seconds(20));
-  if (!healthy) throw std::runtime_error("etcd did not become healthy:\n" + Log(0));
+  if (!Healthy(0)) throw std::runtime_error("etcd did not become healthy:\n" + Log(0));
 }
 
 EtcdCluster::~EtcdCluster() = default;
@@ -46,6 +44,11 @@ void EtcdCluster::Stop(int i) { members_[i].process.Stop(); }
 void EtcdCluster::Start(int i) {
   Launch(i, false);
   WaitForPort(members_[i].client_port, "etcd " + members_[i].name, dir_ / (members_[i].name + ".log"));
+}
+
+bool EtcdCluster::Healthy(int i) const {
+  return WaitFor([&] { return RunCommand({"etcdctl", "--endpoints", endpoint(i), "endpoint", "health"}, {}).exit_code == 0; },
+                 std::chrono::seconds(20));
 }
 
 std::string EtcdCluster::endpoint(int i) const { return "http://127.0.0.1:" + std::to_string(members_[i].client_port); }

@@ -21,6 +21,8 @@ class EtcdCluster {
   std::string endpoints_yaml() const;
   void Stop(int i);   // SIGTERM, as a member restart or an outage
   void Start(int i);  // the same member again, same ports and data (waits until it answers)
+  // Member i answers `etcdctl endpoint health` (it has a leader) within 20 s.
+  bool Healthy(int i) const;
   std::string Log(int i) const;
   // `etcdctl get --prefix KEY` against member 0: "key\nvalue\n..." (empty on failure).
   std::string GetPrefix(const std::string& key) const;

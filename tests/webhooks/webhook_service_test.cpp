@@ -58,7 +58,7 @@ struct Endpoint {
     for (const auto& c : config->connectors) ids.push_back(ConnectorId(c.name));
     service = std::make_unique<WebhookService>(
         config, policies, WebhookTokens::Load(config->daemon, ids), log.get(),
-        [this](const std::string& b, const std::string&) {
+        [this](const std::string& b, const std::string&, const std::string&) {
           triggered.push_back(b);
           return true;
         });

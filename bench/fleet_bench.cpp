@@ -1,0 +1,266 @@
+// A fleet on loopback (docs/fleet.md): a real 3-member etcd cluster, N `gitsyncd run`
+// instances that all run the binding `web` (each its own folder), the real HTTPS Git server.
+//  1. Delivery latency: a push made with the git CLI (not timed), then the clock runs from the
+//     signed POST to instance 0 until the file has the new content in the folders of all N
+//     instances (and of the first one). Polling is off: only the fleet can bring it.
+//  2. etcd cost per delivery: requests and bytes the etcd members count (grpc_server_started_total,
+//     etcd_network_client_grpc_{received,sent}_bytes_total, summed over the members; the JSON
+//     gateway is a gRPC client of its own member), minus what the idle fleet costs over the same
+//     time (lease renewals, member records), divided by the rounds.
+//  3. Failover: the owner of the exclusive binding `on-nfs` is killed with SIGKILL right after a
+//     commit for its folder was pushed; the clock runs until that commit is in the shared folder
+//     (takeover by another instance plus its first pass). lease_ttl 2 s.
+//
+// Usage: fleet_bench GITSYNCD_BINARY [INSTANCES] [ROUNDS] [FAILOVERS]   (default 10 20 3)
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "tests/support/daemon_process.h"
+#include "tests/support/etcd_server.h"
+#include "tests/support/git_cli.h"
+#include "tests/support/git_servers.h"
+#include "tests/support/github_push.h"
+#include "tests/support/http_client.h"
+#include "tests/support/wait_for.h"
+#include "webhooks/webhook_verifier.h"
+
+using namespace gitsyncd;
+using namespace gitsyncd::testing;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+namespace {
+
+double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+double Percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(i, v.size() - 1)];
+}
+
+// Sum over the members of the etcd counters (Prometheus text at /metrics).
+struct EtcdCounters {
+  double requests = 0, received = 0, sent = 0;
+};
+EtcdCounters ReadCounters(const EtcdCluster& etcd, int members) {
+  EtcdCounters c;
+  for (int i = 0; i < members; ++i) {
+    CommandResult r = RunCommand({"curl", "-s", "--max-time", "5", etcd.endpoint(i) + "/metrics"});
+    std::istringstream in(r.out);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.empty() || line[0] == '#') continue;
+      double value = std::atof(line.substr(line.rfind(' ') + 1).c_str());
+      if (line.rfind("grpc_server_started_total{", 0) == 0) c.requests += value;
+      if (line.rfind("etcd_network_client_grpc_received_bytes_total ", 0) == 0) c.received += value;
+      if (line.rfind("etcd_network_client_grpc_sent_bytes_total ", 0) == 0) c.sent += value;
+    }
+  }
+  return c;
+}
+
+struct Fleet {
+  TempDir dir;
+  EtcdCluster etcd{3};
+  GitHttpsServer server{"deploy", "bench-pass"};
+  std::string binary;
+  int instances;
+  std::vector<std::string> names;
+  std::vector<int> ports;
+  std::map<std::string, std::unique_ptr<DaemonProcess>> d;
+  std::map<std::string, std::string> env{{"BENCH_PASS", "bench-pass"}, {"BENCH_SECRET", "bench-hook-secret"},
+                                         {"GITSYNCD_CONFIG", ""}};
+  std::string path;
+
+  Fleet(std::string bin, int n) : binary(std::move(bin)), instances(n) {
+    server.CreateBareRepo("cfg");
+    for (int i = 0; i < n; ++i) {
+      names.push_back((i < 10 ? "i0" : "i") + std::to_string(i));
+      ports.push_back(FreePort());
+    }
+    for (int i = 0; i < n; ++i) Configure(i);
+  }
+  void Configure(int i) {
+    const std::string& name = names[i];
+    std::string cfg = dir / name;
+    WriteFile(cfg + "/gitsyncd.yaml",
+              "state_dir: " + (dir / (name + "-state")) + "\nca_file: " + server.ca_file() +
+                  "\nlisten:\n  address: 127.0.0.1\n  port: " + std::to_string(ports[i]) +
+                  "\n  public_url: https://hooks.example.com/\noperator:\n  listen: \"off\"\ninstance: " + name +
+                  "\ncluster:\n  endpoints: " + etcd.endpoints_yaml() + "\n  selectors: [linux]\n  lease_ttl: 2s\n");
+    std::string auth = "provider: github\nurl: " + server.url("cfg") +
+                       "\nauth:\n  username: deploy\n  password: {env: BENCH_PASS}\n";
+    WriteFile(cfg + "/connectors.d/web.yaml", "name: web\n" + auth +
+                                                  "webhook:\n  enabled: true\n  secret: {env: BENCH_SECRET}\n"
+                                                  "  poll_interval: 0\nsyncs:\n  - name: web\n    path: app\n"
+                                                  "    direction: pull\n    local: " + (dir / ("srv/" + name)) + "\n");
+    WriteFile(cfg + "/connectors.d/shared.yaml", "name: shared\n" + auth +
+                                                     "syncs:\n  - name: on-nfs\n    path: nfs\n    exclusive: true\n"
+                                                     "    direction: pull\n    poll_interval: 1h\n    local: " +
+                                                     (dir / "nfs") + "\n");
+  }
+  bool Start() {
+    CommandResult url = RunCommand({binary, "--config", dir / names[0], "webhook-url", "web"}, env);
+    if (url.exit_code != 0) {
+      std::fprintf(stderr, "webhook-url failed: %s", url.err.c_str());
+      return false;
+    }
+    path = url.out.substr(url.out.find("/webhooks/"));
+    path.pop_back();
+    for (const auto& name : names) {
+      std::filesystem::create_directories(dir / (name + "-run"));
+      d[name] = std::make_unique<DaemonProcess>(binary, dir / name, dir / (name + "-run"), env);
+    }
+    for (const auto& name : names) {
+      if (!d[name]->WaitForNotify("READY=1", 60s)) {
+        std::fprintf(stderr, "%s did not start:\n%s", name.c_str(), d[name]->Log().c_str());
+        return false;
+      }
+    }
+    return true;
+  }
+  std::string Head() {
+    std::string h = Git({"--git-dir", server.repo_path("cfg"), "rev-parse", "main"}).out;
+    return h.substr(0, h.find('\n'));
+  }
+  bool AllAt(const std::string& content) {
+    for (const auto& name : names) {
+      std::string f = dir / ("srv/" + name + "/value.yaml");
+      if (!d[name] || !FileExists(f) || ReadFile(f) != content) return false;
+    }
+    return true;
+  }
+  std::string Owner() {
+    std::string kv = etcd.GetPrefix("/gitsyncd/owners/on-nfs");
+    if (kv.empty()) return "";
+    std::string value = kv.substr(kv.find('\n') + 1);
+    return value.substr(0, value.find('\n'));
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s GITSYNCD_BINARY [INSTANCES] [ROUNDS] [FAILOVERS]\n", argv[0]);
+    return 2;
+  }
+  int n = argc > 2 ? std::atoi(argv[2]) : 10;
+  int rounds = argc > 3 ? std::atoi(argv[3]) : 20;
+  int failovers = argc > 4 ? std::atoi(argv[4]) : 3;
+  Fleet f(argv[1], n);
+  GitClone person(f.server.url_with_credentials("cfg"), f.dir / "person", "main", f.server.git_env());
+  person.Write("app/value.yaml", "round: 0\n");
+  person.Write("nfs/value.txt", "0\n");
+  person.CommitAndPush("seed");
+  if (!f.Start()) return 1;
+  if (!WaitFor([&] { return f.AllAt("round: 0\n") && !f.Owner().empty(); }, 60s)) {
+    std::fprintf(stderr, "the fleet did not sync the seed\n");
+    return 1;
+  }
+  std::this_thread::sleep_for(3s);  // first passes and member records settle
+
+  // The idle fleet's own cost over 10 s, to subtract.
+  EtcdCounters idle0 = ReadCounters(f.etcd, 3);
+  auto idle_start = Clock::now();
+  std::this_thread::sleep_for(10s);
+  EtcdCounters idle1 = ReadCounters(f.etcd, 3);
+  double idle_s = std::chrono::duration<double>(Clock::now() - idle_start).count();
+
+  std::vector<double> first, all;
+  EtcdCounters c0 = ReadCounters(f.etcd, 3);
+  auto rounds_start = Clock::now();
+  for (int r = 1; r <= rounds; ++r) {
+    std::string before = f.Head();
+    std::string want = "round: " + std::to_string(r) + "\n";
+    person.Write("app/value.yaml", want);
+    person.CommitAndPush("round " + std::to_string(r));
+    std::string body = GitHubPushPayload(before, f.Head());
+    auto t0 = Clock::now();
+    HttpReply reply = HttpExchange(f.ports[0], BuildRequest("POST", f.path,
+                                                            {{"Content-Type", "application/json"},
+                                                             {"X-GitHub-Event", "push"},
+                                                             {"X-GitHub-Delivery", "bench-" + std::to_string(r)},
+                                                             {"X-Hub-Signature-256",
+                                                              "sha256=" + HmacHex("bench-hook-secret", body)}},
+                                                            body));
+    if (reply.status != 202) {
+      std::fprintf(stderr, "delivery answered %d: %s\n", reply.status, reply.body.c_str());
+      return 1;
+    }
+    bool got_first = false;
+    bool done = WaitFor([&] {
+      if (!got_first) {
+        std::string f0 = f.dir / ("srv/" + f.names[0] + "/value.yaml");
+        if (FileExists(f0) && ReadFile(f0) == want) {
+          first.push_back(Ms(Clock::now() - t0));
+          got_first = true;
+        }
+      }
+      return f.AllAt(want);
+    }, 30s, 2ms);
+    if (!done) {
+      std::fprintf(stderr, "round %d: not every folder updated within 30 s\n", r);
+      return 1;
+    }
+    all.push_back(Ms(Clock::now() - t0));
+    std::this_thread::sleep_for(200ms);  // member records of this round settle
+  }
+  EtcdCounters c1 = ReadCounters(f.etcd, 3);
+  double rounds_s = std::chrono::duration<double>(Clock::now() - rounds_start).count();
+  auto per_delivery = [&](double during, double idle) { return (during - idle / idle_s * rounds_s) / rounds; };
+
+  std::printf("fleet: %d instances, 3 etcd members, %d deliveries to instance %s\n", n, rounds, f.names[0].c_str());
+  std::printf("POST -> file in the receiving instance's folder: p50 %.1f ms  p99 %.1f ms  max %.1f ms\n",
+              Percentile(first, 0.5), Percentile(first, 0.99), Percentile(first, 1.0));
+  std::printf("POST -> file in all %d folders:                 p50 %.1f ms  p99 %.1f ms  max %.1f ms\n", n,
+              Percentile(all, 0.5), Percentile(all, 0.99), Percentile(all, 1.0));
+  std::printf("etcd per delivery (idle fleet subtracted): %.1f requests, %.0f bytes received, %.0f bytes sent\n",
+              per_delivery(c1.requests - c0.requests, idle1.requests - idle0.requests),
+              per_delivery(c1.received - c0.received, idle1.received - idle0.received),
+              per_delivery(c1.sent - c0.sent, idle1.sent - idle0.sent));
+  std::printf("etcd idle fleet: %.1f requests/s, %.0f bytes/s received, %.0f bytes/s sent\n",
+              (idle1.requests - idle0.requests) / idle_s, (idle1.received - idle0.received) / idle_s,
+              (idle1.sent - idle0.sent) / idle_s);
+
+  std::vector<double> takeovers;
+  for (int k = 1; k <= failovers && static_cast<int>(f.d.size()) > 1; ++k) {
+    std::string owner = f.Owner();
+    std::string want = std::to_string(k) + "\n";
+    // A new file: the new owner has no state of its own for the shared folder, and a file that
+    // differs from the branch without a base is kept as a local edit, never overwritten.
+    std::string file = "nfs/new-" + std::to_string(k) + ".txt";
+    person.Write(file, want);
+    person.CommitAndPush("nfs " + std::to_string(k));
+    f.d[owner]->Kill();
+    auto t0 = Clock::now();
+    f.d.erase(owner);
+    bool done = WaitFor([&] { return FileExists(f.dir / file) && ReadFile(f.dir / file) == want; }, 60s, 5ms);
+    if (!done) {
+      std::fprintf(stderr, "failover %d: the shared folder did not get the commit within 60 s\n", k);
+      for (const auto& [name, p] : f.d) {
+        std::istringstream log(p->Log());
+        for (std::string line; std::getline(log, line);) {
+          if (line.find("on-nfs") != std::string::npos) std::fprintf(stderr, "%s: %s\n", name.c_str(), line.c_str());
+        }
+      }
+      return 1;
+    }
+    takeovers.push_back(Ms(Clock::now() - t0));
+    std::printf("failover %d: %s killed, %s took over; commit in the shared folder after %.0f ms\n", k, owner.c_str(),
+                f.Owner().c_str(), takeovers.back());
+  }
+  if (!takeovers.empty()) {
+    std::printf("failover after kill -9 (lease_ttl 2 s): p50 %.0f ms  max %.0f ms\n", Percentile(takeovers, 0.5),
+                Percentile(takeovers, 1.0));
+  }
+  return 0;
+}

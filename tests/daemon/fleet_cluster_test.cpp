@@ -1,0 +1,378 @@
+// A fleet on a real 3-member etcd cluster (loopback, free ports) with three `gitsyncd run`
+// instances and the real HTTPS Git server: alpha and beta carry `linux`, gamma carries
+// `windows`. Each instance has its own connectors.d (on real hosts the files are the same;
+// here only `local` differs, since all three share one machine). The failure modes of
+// docs/fleet.md, one test each: etcd unreachable, one member restarted, an instance killed
+// with kill -9, a minority partition (two of three members stopped).
+#include <signal.h>
+
+#include <boost/json.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <thread>
+
+#include "tests/support/daemon_process.h"
+#include "tests/support/etcd_server.h"
+#include "tests/support/git_cli.h"
+#include "tests/support/git_servers.h"
+#include "tests/support/github_push.h"
+#include "tests/support/headless_browser.h"
+#include "tests/support/http_client.h"
+#include "tests/support/wait_for.h"
+#include "webhooks/webhook_verifier.h"
+
+using namespace gitsyncd;
+using namespace gitsyncd::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string kHookSecret = "fleet-cluster-secret-7731";
+const std::vector<std::string> kInstances{"alpha", "beta", "gamma"};
+
+struct ClusterFixture {
+  TempDir dir;
+  EtcdCluster etcd{3};
+  GitHttpsServer server{"deploy", "Cluster-pass-2026"};
+  std::string binary = RequiredEnv("GITSYNCD_BINARY");
+  std::map<std::string, int> ports{{"alpha", FreePort()}, {"beta", FreePort()}, {"gamma", FreePort()}};
+  // The operator listeners (status page, /api/v1).
+  std::map<std::string, int> ops{{"alpha", FreePort()}, {"beta", FreePort()}, {"gamma", FreePort()}};
+  std::map<std::string, std::unique_ptr<DaemonProcess>> d;
+  std::map<std::string, std::string> env{{"GITSYNCD_TEST_PASSWORD", "Cluster-pass-2026"},
+                                         {"GITSYNCD_HOOK_SECRET", kHookSecret},
+                                         {"GITSYNCD_CONFIG", ""}};
+  std::unique_ptr<GitClone> person;
+  std::string web_path;  // the `web` connector's webhook URL path, the same on every instance
+
+  ClusterFixture() {
+    server.CreateBareRepo("cfg");
+    person = std::make_unique<GitClone>(server.url_with_credentials("cfg"), dir / "person", "main", server.git_env());
+    person->Write("app/replicas.yaml", "replicas: 1\n");
+    person->Write("nfs/a.txt", "a\n");
+    BOOST_REQUIRE(person->CommitAndPush("seed"));
+    server.CreateBareRepo("tools");  // gamma's own repository
+    GitClone tools(server.url_with_credentials("tools"), dir / "tools", "main", server.git_env());
+    tools.Write("win/setup.ini", "[setup]\n");
+    BOOST_REQUIRE(tools.CommitAndPush("seed"));
+  }
+
+  // Writes every instance's config. `poll`: the webhook connectors' safety-net poll ("0" =
+  // only webhooks and the fleet move them); `exclusive`: also the shared-storage binding
+  // `on-nfs` (one folder, exclusive: true), which every instance may run.
+  void Configure(const std::string& poll, bool exclusive) {
+    for (const auto& name : kInstances) {
+      std::string cfg = dir / name;
+      std::string selectors = name == "gamma" ? "[gamma, windows]" : "[" + name + ", linux]";
+      WriteFile(cfg + "/gitsyncd.yaml",
+                "state_dir: " + (dir / (name + "-state")) + "\nca_file: " + server.ca_file() +
+                    "\nlog_level: debug\nlisten:\n  address: 127.0.0.1\n  port: " + std::to_string(ports[name]) +
+                    "\n  public_url: https://hooks.example.com/\noperator:\n  listen: 127.0.0.1:" + std::to_string(ops[name]) +
+                    "\ninstance: " + name + "\ncluster:\n  endpoints: " + etcd.endpoints_yaml() +
+                    "\n  selectors: " + selectors + "\n  lease_ttl: 2s\n");
+      std::string auth = "provider: github\nauth:\n  username: deploy\n  password: {env: GITSYNCD_TEST_PASSWORD}\n"
+                         "webhook:\n  enabled: true\n  secret: {env: GITSYNCD_HOOK_SECRET}\n  poll_interval: " +
+                         poll + "\n";
+      WriteFile(cfg + "/connectors.d/web.yaml", "name: web\ndelegate_selectors: [linux]\nurl: " + server.url("cfg") + "\n" + auth +
+                                                    "syncs:\n  - name: web\n    path: app\n    local: " +
+                                                    (dir / ("srv/" + name + "/web")) + "\n");
+      WriteFile(cfg + "/connectors.d/win.yaml", "name: win\ndelegate_selectors: [windows]\nurl: " + server.url("tools") + "\n" + auth +
+                                                    "syncs:\n  - name: win\n    path: win\n    local: " +
+                                                    (dir / ("srv/" + name + "/win")) + "\n");
+      if (exclusive) {
+        WriteFile(cfg + "/connectors.d/shared.yaml",
+                  "name: shared\nprovider: github\nurl: " + server.url("cfg") +
+                      "\nauth:\n  username: deploy\n  password: {env: GITSYNCD_TEST_PASSWORD}\n"
+                      "syncs:\n  - name: on-nfs\n    path: nfs\n    exclusive: true\n    poll_interval: 10s\n"
+                      "    local: " + (dir / "nfs") + "\n");
+      }
+    }
+  }
+  CommandResult Cli(const std::string& instance, std::vector<std::string> args) {
+    args.insert(args.begin(), {binary, "--config", dir / instance});
+    return RunCommand(args, env);
+  }
+  // One webhook URL for the fleet (docs/fleet.md, three-host setup): made on alpha, its token
+  // file copied to the others, as an operator does for the hosts behind the load balancer.
+  void StartAll() {
+    CommandResult url = Cli("alpha", {"webhook-url", "web"});
+    BOOST_REQUIRE_MESSAGE(url.exit_code == 0, url.err);
+    web_path = url.out.substr(std::string("https://hooks.example.com").size());
+    web_path.pop_back();
+    for (const std::string name : {"beta", "gamma"}) {
+      std::filesystem::create_directories(dir / (name + "-state"));
+      std::filesystem::copy(dir / "alpha-state/webhooks", dir / (name + "-state/webhooks"),
+                            std::filesystem::copy_options::recursive);
+    }
+    for (const auto& name : kInstances) {
+      std::filesystem::create_directories(dir / (name + "-run"));
+      d[name] = std::make_unique<DaemonProcess>(binary, dir / name, dir / (name + "-run"), env);
+    }
+    for (const auto& name : kInstances) BOOST_REQUIRE_MESSAGE(d[name]->WaitForNotify("READY=1"), d[name]->Log());
+  }
+  std::string Logs() {
+    std::string out;
+    for (const auto& [name, p] : d) out += "--- " + name + "\n" + (p ? p->Log() : "(killed)") + "\n";
+    return out;
+  }
+  std::string Head() {
+    std::string h = Git({"--git-dir", server.repo_path("cfg"), "rev-parse", "main"}).out;
+    return h.substr(0, h.find('\n'));
+  }
+  // instance name -> its binding names, from `cluster status --json` (empty when etcd does
+  // not answer).
+  std::map<std::string, std::vector<std::string>> Serving() {
+    std::map<std::string, std::vector<std::string>> out;
+    CommandResult r = Cli("alpha", {"cluster", "status", "--json", "--no-remote"});
+    if (r.exit_code != 0) return out;
+    boost::json::value status = boost::json::parse(r.out);
+    for (const auto& i : status.at("instances").as_array()) {
+      auto& names = out[std::string(i.at("name").as_string())];
+      for (const auto& b : i.at("bindings").as_array()) names.emplace_back(b.at("name").as_string());
+    }
+    return out;
+  }
+  std::vector<std::string> Owners(const std::string& binding) {
+    std::vector<std::string> out;
+    for (const auto& [instance, bindings] : Serving()) {
+      if (std::find(bindings.begin(), bindings.end(), binding) != bindings.end()) out.push_back(instance);
+    }
+    return out;
+  }
+  std::string Web(const std::string& instance) {
+    std::string f = dir / ("srv/" + instance + "/web/replicas.yaml");
+    return FileExists(f) ? ReadFile(f) : "";
+  }
+  // A signed GitHub push delivery for the `web` connector to `instance`'s listener.
+  int Deliver(const std::string& instance, const std::string& before, const std::string& delivery) {
+    const std::string& path = web_path;
+    std::string body = GitHubPushPayload(before, Head());
+    return HttpExchange(ports[instance], BuildRequest("POST", path,
+                                                      {{"Content-Type", "application/json"},
+                                                       {"X-GitHub-Event", "push"},
+                                                       {"X-GitHub-Delivery", delivery},
+                                                       {"X-Hub-Signature-256", "sha256=" + HmacHex(kHookSecret, body)}},
+                                                      body))
+        .status;
+  }
+  // Commits `replicas: n` and delivers it to `instance`.
+  void ScaleAndDeliver(int n, const std::string& instance, const std::string& delivery) {
+    std::string before = Head();
+    person->Write("app/replicas.yaml", "replicas: " + std::to_string(n) + "\n");
+    BOOST_REQUIRE(person->CommitAndPush("scale to " + std::to_string(n)));
+    BOOST_TEST(Deliver(instance, before, delivery) == 202);
+  }
+  bool LinuxFoldersAt(int n) {
+    std::string want = "replicas: " + std::to_string(n) + "\n";
+    return Web("alpha") == want && Web("beta") == want;
+  }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(fleet_cluster, ClusterFixture)
+
+BOOST_AUTO_TEST_CASE(a_signed_delivery_to_one_instance_updates_every_matching_instance_and_not_the_others) {
+  Configure("0", false);
+  StartAll();
+  BOOST_REQUIRE_MESSAGE(WaitFor([&] { return LinuxFoldersAt(1) && FileExists(dir / "srv/gamma/win/setup.ini"); }),
+                        Logs());
+  BOOST_REQUIRE_MESSAGE(WaitFor([&] { return Serving().size() == 3; }, 10s), Logs());
+  auto serving = Serving();
+  BOOST_TEST(serving["alpha"] == std::vector<std::string>{"web"}, boost::test_tools::per_element());
+  BOOST_TEST(serving["beta"] == std::vector<std::string>{"web"}, boost::test_tools::per_element());
+  BOOST_TEST(serving["gamma"] == std::vector<std::string>{"win"}, boost::test_tools::per_element());
+
+  // Polling is off: only the fleet can bring the new commit to beta.
+  ScaleAndDeliver(2, "alpha", "cluster-1");
+  BOOST_TEST(WaitFor([&] { return LinuxFoldersAt(2); }, 10s), Logs());
+  BOOST_TEST(d["beta"]->Log().find("received by alpha") != std::string::npos, d["beta"]->Log());
+  // gamma does not carry `linux`: it never fetches for `web` nor makes its folder, and its
+  // own binding (another repository) is not woken either.
+  BOOST_TEST(!FileExists(dir / "srv/gamma/web"));
+  BOOST_TEST(d["gamma"]->Log().find("received by alpha") == std::string::npos, d["gamma"]->Log());
+
+  // The push in etcd names the new commit.
+  std::string head = Head();
+  BOOST_TEST(etcd.GetPrefix("/gitsyncd/pushes/").find("\"commit\":\"" + head + "\"") != std::string::npos,
+             etcd.GetPrefix("/gitsyncd/pushes/"));
+
+  // The same delivery again, now at beta (a load balancer retried it): published once.
+  BOOST_TEST(Deliver("beta", Head(), "cluster-1") == 202);
+  BOOST_TEST(WaitFor([&] { return d["beta"]->Log().find("delivery cluster-1 was already published") != std::string::npos; },
+                     10s),
+             d["beta"]->Log());
+
+  // Another delivery naming a commit beta already has: beta does not fetch for it.
+  BOOST_TEST(Deliver("alpha", Head(), "cluster-2") == 202);
+  BOOST_TEST(WaitFor([&] { return d["beta"]->Log().find("already at " + head.substr(0, 12)) != std::string::npos; }, 10s),
+             d["beta"]->Log());
+  BOOST_TEST(d["beta"]->Log().find("remote trigger (fleet: webhook github cluster-2") == std::string::npos, d["beta"]->Log());
+}
+
+BOOST_AUTO_TEST_CASE(the_status_page_shows_every_instance_and_each_binding_against_the_branch_head) {
+  Configure("0", false);
+  StartAll();
+  BOOST_REQUIRE_MESSAGE(WaitFor([&] { return LinuxFoldersAt(1) && Serving().size() == 3; }, 20s), Logs());
+  // beta's binding holds still, so the fleet has one binding behind the head.
+  CommandResult paused = Cli("beta", {"pause", "web"});
+  BOOST_REQUIRE_MESSAGE(paused.exit_code == 0, paused.err);
+  ScaleAndDeliver(8, "alpha", "cluster-page");
+  BOOST_REQUIRE(WaitFor([&] { return Web("alpha") == "replicas: 8\n"; }, 10s));
+  std::string head = Head();
+  // binding state by "instance/binding", from gamma's GET /api/v1/fleet.
+  auto states = [&] {
+    std::map<std::string, std::string> out;
+    HttpReply r = HttpExchange(ops["gamma"], BuildRequest("GET", "/api/v1/fleet", {}, ""));
+    if (r.status != 200) return out;
+    boost::json::value v = boost::json::parse(r.body);
+    for (const auto& i : v.at("instances").as_array()) {
+      for (const auto& b : i.at("bindings").as_array()) {
+        out[std::string(i.at("name").as_string()) + "/" + std::string(b.at("name").as_string())] =
+            std::string(b.at("state").as_string());
+      }
+    }
+    return out;
+  };
+  std::map<std::string, std::string> want{{"alpha/web", "at head"},
+                                          {"beta/web", "behind head " + head.substr(0, 12)},
+                                          {"gamma/win", "head unknown"}};  // no delivery named its head yet
+  BOOST_TEST(WaitFor([&] { return states() == want; }, 15s), Logs());
+
+  std::string dom = RenderedDom(dir / "profile", "http://127.0.0.1:" + std::to_string(ops["gamma"]) + "/");
+  BOOST_TEST(dom.find("3 live instance(s)") != std::string::npos, dom);
+  for (const auto& [row, state] : want) {
+    std::string id = "id=\"fleet-" + row.substr(0, row.find('/')) + "-" + row.substr(row.find('/') + 1) + "\"";
+    size_t at = dom.find(id);
+    BOOST_TEST_REQUIRE(at != std::string::npos, id + " in\n" + dom);
+    BOOST_TEST(dom.substr(at, dom.find("</tr>", at) - at).find(state) != std::string::npos, row);
+  }
+  BOOST_TEST(dom.find("beta, linux") != std::string::npos);  // beta's selectors
+}
+
+BOOST_AUTO_TEST_CASE(with_etcd_unreachable_instances_keep_syncing_by_polling_then_register_again_and_catch_up) {
+  Configure("10s", false);
+  StartAll();
+  BOOST_REQUIRE_MESSAGE(WaitFor([&] { return Serving().size() == 3; }, 10s), Logs());
+  for (int i = 0; i < 3; ++i) etcd.Stop(i);
+  BOOST_REQUIRE_MESSAGE(WaitFor([&] {
+    return d["alpha"]->Log().find("keeps syncing its own bindings") != std::string::npos &&
+           d["beta"]->Log().find("keeps syncing its own bindings") != std::string::npos;
+  }, 10s), Logs());
+
+  // A delivery to alpha while etcd is down: alpha syncs at once, beta by its own poll.
+  ScaleAndDeliver(3, "alpha", "cluster-outage");
+  BOOST_TEST(WaitFor([&] { return Web("alpha") == "replicas: 3\n"; }, 10s), Logs());
+  BOOST_TEST(WaitFor([&] { return Web("beta") == "replicas: 3\n"; }, 15s), Logs());
+
+  for (int i = 0; i < 3; ++i) etcd.Start(i);
+  for (const auto& name : kInstances) {
+    BOOST_TEST(WaitFor([&] { return d[name]->Log().find("fleet: etcd answers again") != std::string::npos; }, 20s),
+               d[name]->Log());
+  }
+  // Registered again, and each binding reports the commit it caught up to.
+  std::string head = Head();
+  BOOST_TEST(WaitFor([&] {
+    CommandResult r = Cli("gamma", {"cluster", "status", "--json"});
+    if (r.exit_code != 0) return false;
+    boost::json::value status = boost::json::parse(r.out);
+    const auto& instances = status.at("instances").as_array();
+    if (instances.size() != 3) return false;
+    for (const auto& i : instances) {
+      for (const auto& b : i.at("bindings").as_array()) {
+        if (b.at("name").as_string() == "web" && b.at("commit").as_string() != head) return false;
+      }
+    }
+    return true;
+  }, 20s), Logs());
+}
+
+BOOST_AUTO_TEST_CASE(with_one_etcd_member_restarted_deliveries_still_reach_the_fleet) {
+  Configure("0", false);
+  StartAll();
+  BOOST_REQUIRE_MESSAGE(WaitFor([&] { return LinuxFoldersAt(1) && Serving().size() == 3; }, 20s), Logs());
+  // The first endpoint of every instance goes away: requests and watches move to the others.
+  etcd.Stop(0);
+  ScaleAndDeliver(4, "alpha", "cluster-m0-down");
+  BOOST_TEST(WaitFor([&] { return LinuxFoldersAt(4); }, 15s), Logs());
+  etcd.Start(0);
+  BOOST_REQUIRE(etcd.Healthy(0));
+  etcd.Stop(1);
+  ScaleAndDeliver(5, "beta", "cluster-m1-down");
+  BOOST_TEST(WaitFor([&] { return LinuxFoldersAt(5); }, 15s), Logs());
+  etcd.Start(1);
+  BOOST_TEST(etcd.Healthy(1));
+  BOOST_TEST(WaitFor([&] { return Serving().size() == 3; }, 10s), Logs());
+}
+
+BOOST_AUTO_TEST_CASE(an_exclusive_binding_fails_over_within_ttl_plus_one_pass_after_kill_9_losing_no_edit) {
+  Configure("0", true);
+  StartAll();
+  BOOST_REQUIRE_MESSAGE(WaitFor([&] { return Owners("on-nfs").size() == 1 && FileExists(dir / "nfs/a.txt"); }, 20s),
+                        Logs());
+  std::string owner = Owners("on-nfs")[0];
+  WriteFile(dir / "nfs/local-edit.txt", "written just before the crash\n");
+  d[owner]->Kill();
+  d[owner].reset();
+  auto killed = std::chrono::steady_clock::now();
+  BOOST_TEST(WaitFor([&] {
+    auto owners = Owners("on-nfs");
+    return owners.size() == 1 && owners[0] != owner;
+  }, 20s), Logs());
+  // The lease (2 s) lapses, the next election round (a third of it) and one pass: under 6 s.
+  BOOST_TEST((std::chrono::steady_clock::now() - killed < 6s));
+  BOOST_TEST(WaitFor([&] {
+    person->Pull();
+    return FileExists(dir / "person/nfs/local-edit.txt");
+  }, 20s), Logs());
+  // Exactly one of the two survivors took it, and that started just this binding: no
+  // survivor's engine was reloaded (its other bindings never paused for it).
+  size_t taken = 0;
+  for (const auto& [name, p] : d) {
+    if (p && p->Log().find("now runs exclusive binding 'on-nfs'") != std::string::npos) ++taken;
+    if (p) BOOST_TEST(p->Log().find("reloading config") == std::string::npos, name + ":\n" + p->Log());
+  }
+  BOOST_TEST(taken == 1u, Logs());
+  // The survivors still serve `web` after the takeover: a delivery reaches both at once.
+  ScaleAndDeliver(9, owner == "alpha" ? "beta" : "alpha", "cluster-after-failover");
+  std::string want = "replicas: 9\n";
+  for (const std::string name : {"alpha", "beta"}) {
+    if (name != owner) BOOST_TEST(WaitFor([&] { return Web(name) == want; }, 10s), Logs());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_minority_partition_keeps_local_syncing_and_runs_no_exclusive_binding_twice) {
+  Configure("10s", true);
+  StartAll();
+  BOOST_REQUIRE_MESSAGE(WaitFor([&] { return Owners("on-nfs").size() == 1 && FileExists(dir / "nfs/a.txt"); }, 20s),
+                        Logs());
+  std::string owner = Owners("on-nfs")[0];
+  // Member 0 alone has no quorum: no lease renews, no ownership can be created.
+  etcd.Stop(1);
+  etcd.Stop(2);
+  BOOST_TEST(WaitFor([&] { return d[owner]->Log().find("stopping exclusive binding 'on-nfs'") != std::string::npos; },
+                     10s),
+             d[owner]->Log());
+  person->Write("app/replicas.yaml", "replicas: 6\n");
+  person->Write("nfs/b.txt", "b\n");
+  BOOST_REQUIRE(person->CommitAndPush("during the partition"));
+  // The bindings every instance runs alone keep syncing (by their poll).
+  BOOST_TEST(WaitFor([&] { return LinuxFoldersAt(6); }, 15s), Logs());
+  // Nobody runs the exclusive binding meanwhile: its folder does not move, and no instance
+  // claims it.
+  BOOST_TEST(!WaitFor([&] { return FileExists(dir / "nfs/b.txt"); }, 3s));
+  for (const auto& [name, p] : d) {
+    std::string log = p->Log();
+    BOOST_TEST(log.find("now runs exclusive binding 'on-nfs'") == log.rfind("now runs exclusive binding 'on-nfs'"),
+               name + " claimed on-nfs twice:\n" + log);
+  }
+  // The partition heals: one owner again, and the folder catches up.
+  etcd.Start(1);
+  etcd.Start(2);
+  BOOST_TEST(WaitFor([&] { return Owners("on-nfs").size() == 1; }, 20s), Logs());
+  BOOST_TEST(WaitFor([&] { return FileExists(dir / "nfs/b.txt"); }, 20s), Logs());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
