@@ -10,7 +10,7 @@
 #include <string_view>
 
 #include "api/https_client.h"
-#include "config/status.h"
+#include "base/status.h"
 
 namespace gitsyncd::api_answer {
 

@@ -1,5 +1,7 @@
 #include "api/https_client.h"
 
+#include "config/base64.h"
+
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
@@ -167,12 +169,7 @@ struct HttpsClient::Impl {
       connect_host = std::string(pu->host());
       connect_port = pu->has_port() ? std::string(pu->port()) : "80";
       if (pu->has_userinfo()) {
-        std::string ui = std::string(pu->userinfo());
-        std::string enc(4 * ((ui.size() + 2) / 3) + 1, '\0');
-        int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(enc.data()),
-                                reinterpret_cast<const unsigned char*>(ui.data()), static_cast<int>(ui.size()));
-        enc.resize(static_cast<size_t>(n));
-        proxy_auth = "Basic " + enc;
+        proxy_auth = "Basic " + Base64Encode(pu->userinfo());
       }
     }
     beast::error_code ec;

@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "config/status.h"
+#include "base/status.h"
 
 namespace gitsyncd {
 

@@ -17,7 +17,7 @@
 #include "api/rate_limit.h"
 #include "config/config.h"
 #include "config/provider.h"
-#include "config/status.h"
+#include "base/status.h"
 
 namespace gitsyncd {
 

@@ -1,5 +1,7 @@
 #include "cluster/fleet.h"
 
+#include "config/hex.h"
+
 #include <boost/json.hpp>
 #include <openssl/evp.h>
 #include <spdlog/spdlog.h>
@@ -40,13 +42,7 @@ std::string ShortHash(const std::string& text) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
   EVP_Digest(text.data(), text.size(), md, &n, EVP_sha256(), nullptr);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < 16 && i < n; ++i) {
-    out += hex[md[i] >> 4];
-    out += hex[md[i] & 15];
-  }
-  return out;
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(md), std::min(n, 16u)));
 }
 
 }  // namespace

@@ -15,7 +15,7 @@
 #include "cluster/etcd_client.h"
 #include "config/config.h"
 #include "config/secret_store.h"
-#include "config/status.h"
+#include "base/status.h"
 
 namespace gitsyncd {
 

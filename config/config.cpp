@@ -1,5 +1,7 @@
 #include "config/config.h"
 
+#include "config/hex.h"
+
 #include <sodium.h>
 
 #include <cstdlib>
@@ -85,10 +87,8 @@ std::string BindingStateDir(const DaemonConfig& daemon, const std::string& bindi
         c == '-' || (c == '.' && !escaped.empty())) {
       escaped.push_back(static_cast<char>(c));
     } else {
-      char hex[3];
-      sodium_bin2hex(hex, sizeof hex, &c, 1);
       escaped += '%';
-      escaped += hex;
+      escaped += HexEncode(std::string_view(reinterpret_cast<const char*>(&c), 1));
     }
   }
   return daemon.state_dir + "/bindings/" + escaped;
@@ -110,8 +110,7 @@ std::string ConnectorId(std::string_view name) {
   if (plain && !id.empty()) return id;
   unsigned char digest[crypto_hash_sha256_BYTES];
   crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(name.data()), name.size());
-  char suffix[9];
-  sodium_bin2hex(suffix, sizeof suffix, digest, 4);
+  std::string suffix = HexEncode(std::string_view(reinterpret_cast<const char*>(digest), 4));
   while (!id.empty() && id.back() == '-') id.pop_back();
   return id.empty() ? std::string("c-") + suffix : id + "-" + suffix;
 }

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "config/provider.h"
-#include "config/status.h"
+#include "base/status.h"
 
 namespace gitsyncd {
 

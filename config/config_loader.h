@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "config/config.h"
-#include "config/status.h"
+#include "base/status.h"
 
 namespace gitsyncd {
 

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "config/config.h"
-#include "config/status.h"
+#include "base/status.h"
 #include "sync/sync_engine.h"
 
 namespace gitsyncd {

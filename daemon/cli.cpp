@@ -43,7 +43,6 @@ Result<DaemonConfig> CliContext::LoadDaemonConfig() const {
   return r.config.daemon;
 }
 
-Result<SecretStore> CliContext::OpenStore(const DaemonConfig& daemon) { return SecretStore::OpenForDaemon(daemon); }
 
 int RunCli(int argc, char** argv) {
   CliContext ctx;

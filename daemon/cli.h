@@ -11,7 +11,7 @@
 
 #include "config/config_loader.h"
 #include "config/secret_store.h"
-#include "config/status.h"
+#include "base/status.h"
 
 namespace gitsyncd {
 
@@ -36,8 +36,6 @@ struct CliContext {
   std::optional<Config> LoadConfigOrReport() const;
   // Loads only gitsyncd.yaml settings (for `secret`, which must work with broken connectors).
   Result<DaemonConfig> LoadDaemonConfig() const;
-  // Opens the secret store named by the daemon config.
-  static Result<SecretStore> OpenStore(const DaemonConfig& daemon);
 };
 
 // Prints "gitsyncd: error: <message>" (one line) and returns kExitUserError.

@@ -79,7 +79,7 @@ void PrintConfig(const Config& config) {
 
 // Resolves every secret reference; prints one line per missing one. Never prints values.
 int CheckSecrets(const Config& config) {
-  auto store = CliContext::OpenStore(config.daemon);
+  auto store = SecretStore::OpenForDaemon(config.daemon);
   const SecretStore* s = store.ok() ? &*store : nullptr;
   int missing = 0;
   for (const auto& c : config.connectors) {

@@ -17,7 +17,7 @@ namespace {
 BranchHeads ReadBranchHeads(const Config& config, const std::vector<FleetMember>& members,
                             std::map<std::string, std::string>* errors) {
   BranchHeads heads;
-  auto store = CliContext::OpenStore(config.daemon);
+  auto store = SecretStore::OpenForDaemon(config.daemon);
   if (gitsyncd::Status tls = ConfigureTls(config.daemon.ca_file); !tls.ok()) return heads;
   for (const auto& m : members) {
     for (const auto& b : m.bindings) {
@@ -62,7 +62,7 @@ int ClusterStatus(CliContext& ctx, bool as_json, bool no_remote) {
   if (!config) return kExitUserError;
   const ClusterConfig& cluster = config->daemon.cluster;
   if (!cluster.configured) return UserError("gitsyncd.yaml has no `cluster:` section: this daemon runs standalone");
-  auto store = CliContext::OpenStore(config->daemon);
+  auto store = SecretStore::OpenForDaemon(config->daemon);
   auto options = ClusterClientOptions(cluster, store.ok() ? &*store : nullptr, config->dir);
   if (!options.ok()) return UserError(options.status().message());
   EtcdClient client(*options);

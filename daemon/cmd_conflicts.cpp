@@ -72,7 +72,7 @@ Result<json::object> ResolveOffline(const Config& config, const std::string& nam
   if (delete_branch) {
     Status tls = ConfigureTls(config.daemon.ca_file);
     if (!tls.ok()) return tls;
-    auto store = CliContext::OpenStore(config.daemon);
+    auto store = SecretStore::OpenForDaemon(config.daemon);
     auto resolved = ResolveRemoteCredentials(config, *connector, sync->remote_url, store.ok() ? &*store : nullptr);
     if (!resolved.ok()) return resolved.status();
     creds = std::move(resolved).value();

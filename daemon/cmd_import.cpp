@@ -91,7 +91,7 @@ int Import(CliContext& ctx, const ImportRequest& o, const std::string& cancel_jo
     }
   }
   // No daemon: run here.
-  auto store = CliContext::OpenStore(config->daemon);
+  auto store = SecretStore::OpenForDaemon(config->daemon);
   ImportProgress p = RunImport(*config, store.ok() ? &*store : nullptr, o, g_cancel,
                                [](const ImportProgress& now) { ProgressBar(now); });
   int rc = Report(p, o.all);

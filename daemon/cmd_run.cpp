@@ -124,7 +124,7 @@ class HookKeeper {
 };
 
 std::optional<SecretStore> OpenStoreIfPresent(const DaemonConfig& daemon) {
-  auto store = CliContext::OpenStore(daemon);
+  auto store = SecretStore::OpenForDaemon(daemon);
   if (store.ok()) return std::move(store).value();
   if (store.status().code() != Status::Code::kNotFound) spdlog::warn("secret store: {}", store.status().message());
   return std::nullopt;

@@ -52,7 +52,7 @@ Result<std::string> ReadValue(const std::string& name) {
 int WithStore(CliContext& ctx, const std::function<int(SecretStore&)>& fn) {
   auto daemon = ctx.LoadDaemonConfig();
   if (!daemon.ok()) return UserError(daemon.status().message());
-  auto store = CliContext::OpenStore(*daemon);
+  auto store = SecretStore::OpenForDaemon(*daemon);
   if (!store.ok()) return UserError(store.status().message());
   return fn(*store);
 }

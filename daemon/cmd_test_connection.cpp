@@ -62,7 +62,7 @@ void RegisterTestConnectionCommand(CLI::App& app, CliContext& ctx) {
       } else if (!repo->empty()) {
         return UserError("--repo is only for account connectors; '" + *name + "' names one repository");
       }
-      auto store = CliContext::OpenStore(config->daemon);
+      auto store = SecretStore::OpenForDaemon(config->daemon);
       auto creds = ResolveRemoteCredentials(*config, *c, url, store.ok() ? &*store : nullptr);
       if (!creds.ok()) return UserError(creds.status().message());
       int rc = kExitOk;

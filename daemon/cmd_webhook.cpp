@@ -25,7 +25,7 @@ int RunHooks(CliContext& ctx, const std::string& name, bool remove, bool dry_run
     return UserError("listen.public_url is not set in " + config->daemon.file +
                      ": the provider needs the public address to deliver to");
   }
-  auto store = CliContext::OpenStore(config->daemon);
+  auto store = SecretStore::OpenForDaemon(config->daemon);
   auto outcomes = SyncConnectorHooks(*config, *c, store.ok() ? &*store : nullptr,
                                      remove ? HookAction::kUnregister : HookAction::kRegister, dry_run);
   int failed = 0;

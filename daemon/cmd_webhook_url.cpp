@@ -69,7 +69,7 @@ void RegisterWebhookUrlCommand(CLI::App& app, CliContext& ctx) {
       }
       const DaemonConfig& d = config->daemon;
       std::string id = ConnectorId(c->name);
-      auto store = CliContext::OpenStore(d);
+      auto store = SecretStore::OpenForDaemon(d);
       std::string token;
       if (!*rotate && WebhookTokens::Exists(d, id)) {
         auto kept = store.ok() ? store->Get(WebhookTokenStoreName(id)) : Result<std::string>(store.status());

@@ -11,7 +11,7 @@
 
 #include "config/config.h"
 #include "config/secret_store.h"
-#include "config/status.h"
+#include "base/status.h"
 #include "import/import_jobs.h"
 #include "sync/sync_engine.h"
 #include "webhooks/webhook_service.h"

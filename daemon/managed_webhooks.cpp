@@ -1,5 +1,7 @@
 #include "daemon/managed_webhooks.h"
 
+#include "config/hex.h"
+
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
@@ -18,13 +20,7 @@ std::string SecretDigestName(const std::string& id) { return "webhook-registered
 std::string Digest(const std::string& secret) {
   unsigned char d[crypto_hash_sha256_BYTES];
   crypto_hash_sha256(d, reinterpret_cast<const unsigned char*>(secret.data()), secret.size());
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : d) {
-    out += hex[c >> 4];
-    out += hex[c & 15];
-  }
-  return out;
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(d), sizeof d));
 }
 
 }  // namespace

@@ -232,7 +232,7 @@ HttpResponse OperatorApi::Handle(const HttpRequest& r) const {
   }
   if (path == "/api/v1/status" && r.method == "GET") return StatusJson(*config, *engine, deliveries_);
   if (path == "/api/v1/fleet" && r.method == "GET") {
-    if (!fleet_json_) return Error(404, "this daemon runs standalone (gitsyncd.yaml has no `cluster:` section)");
+    if (!fleet_json_) return JsonErrorResponse(404, "this daemon runs standalone (gitsyncd.yaml has no `cluster:` section)");
     HttpResponse res;
     res.body = fleet_json_() + "\n";
     return res;

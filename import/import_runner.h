@@ -16,7 +16,7 @@
 
 #include "config/config.h"
 #include "config/secret_store.h"
-#include "config/status.h"
+#include "base/status.h"
 
 namespace gitsyncd {
 

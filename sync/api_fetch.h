@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "api/provider_api.h"
-#include "config/status.h"
+#include "base/status.h"
 
 namespace gitsyncd {
 

@@ -15,7 +15,7 @@
 
 #include "api/provider_api.h"
 #include "config/config.h"
-#include "config/status.h"
+#include "base/status.h"
 #include "sync/remote_ops.h"
 
 namespace gitsyncd {

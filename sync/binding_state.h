@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "config/status.h"
+#include "base/status.h"
 
 namespace gitsyncd {
 

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "config/status.h"
+#include "base/status.h"
 #include "sync/binding_state.h"
 #include "sync/sync_pass.h"
 

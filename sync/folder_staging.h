@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "config/status.h"
+#include "base/status.h"
 #include "sync/folder_fd.h"
 
 namespace gitsyncd {

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "config/status.h"
+#include "base/status.h"
 #include "sync/git_handles.h"
 
 namespace gitsyncd {

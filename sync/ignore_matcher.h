@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "config/status.h"
+#include "base/status.h"
 #include "sync/folder_fd.h"
 #include "sync/git_handles.h"
 

@@ -11,7 +11,7 @@
 #include <set>
 #include <string>
 
-#include "config/status.h"
+#include "base/status.h"
 
 namespace gitsyncd {
 

@@ -182,7 +182,7 @@ Result<std::optional<git_oid>> Pass::FetchShared() {
   int rc = git_reference_create(&ref, repo_, ("refs/remotes/origin/" + spec_.branch).c_str(), &**head, 1,
                                 "gitsyncd fetch");
   if (rc < 0) return GitError(rc, "cannot record fetched head");
-  git_reference_free(ref);
+  ReferencePtr recorded(ref);
   return head;
 }
 

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "config/status.h"
+#include "base/status.h"
 #include "sync/binding_state.h"
 #include "sync/folder_apply.h"
 #include "sync/folder_changes.h"

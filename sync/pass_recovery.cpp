@@ -47,23 +47,23 @@ Result<RepositoryPtr> OpenRepo(const std::string& binding_dir, const std::string
     rc = git_repository_init(&raw, path.c_str(), 1);
   }
   if (rc < 0) return GitError(rc, "cannot open the binding's repository " + path);
+  RepositoryPtr repo(raw);
   if (!shared_store.empty()) {
     // The alternates are read when the repository first reads an object: one written now
     // is seen only by a repository opened afterwards.
     auto attached = AttachSharedStore(path, shared_store);
-    if (!attached.ok()) {
-      git_repository_free(raw);
-      return attached.status();
-    }
+    if (!attached.ok()) return attached.status();
     if (*attached) {
-      git_repository_free(raw);
+      repo.reset();
+      raw = nullptr;
       if ((rc = git_repository_open_bare(&raw, path.c_str())) < 0) {
         return GitError(rc, "cannot open the binding's repository " + path);
       }
+      repo.reset(raw);
     }
   }
-  RemoveDanglingRefs(raw);
-  return RepositoryPtr(raw);
+  RemoveDanglingRefs(repo.get());
+  return repo;
 }
 
 // A merge was pushed but the process may have died before the folder was updated. If the

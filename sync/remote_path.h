@@ -9,7 +9,7 @@
 #include <string>
 
 #include "api/remote_names.h"
-#include "config/status.h"
+#include "base/status.h"
 
 namespace gitsyncd {
 

@@ -143,7 +143,7 @@ Result<std::vector<git_oid>> CollectRoots(git_repository* repo, const std::strin
   git_reference_iterator* raw_it = nullptr;
   int rc = git_reference_iterator_new(&raw_it, repo);
   if (rc < 0) return GitError(rc, "cannot list the refs of " + binding_dir + "/repo");
-  std::unique_ptr<git_reference_iterator, void (*)(git_reference_iterator*)> it(raw_it, git_reference_iterator_free);
+  ReferenceIteratorPtr it(raw_it);
   git_reference* ref = nullptr;
   while ((rc = git_reference_next(&ref, it.get())) == 0) {
     ReferencePtr owned(ref);
@@ -304,8 +304,8 @@ Result<std::string> WritePack(git_repository* repo, const std::string& objects, 
   git_packbuilder* raw = nullptr;
   int rc = git_packbuilder_new(&raw, repo);
   if (rc < 0) return GitError(rc, "cannot start a pack");
-  std::unique_ptr<git_packbuilder, void (*)(git_packbuilder*)> pb(raw, git_packbuilder_free);
-  git_packbuilder_set_threads(pb.get(), 1);  // maintenance is background work: one core at most
+  PackbuilderPtr pb(raw);
+  git_packbuilder_set_threads(pb.get(), 1);  // maintenance is background work: one core at most (returns the count set)
   Status inserted = Status::Ok();
   each([&](const git_oid& id, const std::string& name) {
     if (!inserted.ok() || (skip != nullptr && git_odb_exists(skip, &id) == 1)) return;

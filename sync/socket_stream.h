@@ -11,7 +11,7 @@
 #include <chrono>
 #include <string>
 
-#include "config/status.h"
+#include "base/status.h"
 
 struct git_stream;
 

@@ -17,7 +17,7 @@
 #include <optional>
 
 #include "config/config.h"
-#include "config/status.h"
+#include "base/status.h"
 #include "sync/binding_state.h"
 #include "sync/remote_auth.h"
 #include "sync/sync_pass.h"

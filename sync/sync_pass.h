@@ -14,7 +14,7 @@
 #include "api/provider_api.h"
 #include "config/commit_message.h"
 #include "config/config.h"
-#include "config/status.h"
+#include "base/status.h"
 #include "sync/folder_apply.h"
 #include "sync/remote_auth.h"
 

@@ -12,7 +12,7 @@
 
 #include <string>
 
-#include "config/status.h"
+#include "base/status.h"
 
 namespace gitsyncd {
 

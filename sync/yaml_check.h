@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "config/status.h"
+#include "base/status.h"
 #include "sync/folder_tree.h"
 
 namespace gitsyncd {

@@ -18,7 +18,7 @@
 #include <optional>
 #include <string>
 
-#include "config/status.h"
+#include "base/status.h"
 #include "webhooks/http_types.h"
 
 namespace gitsyncd {

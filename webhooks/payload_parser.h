@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "config/status.h"
+#include "base/status.h"
 #include "webhooks/push_event.h"
 
 namespace gitsyncd {

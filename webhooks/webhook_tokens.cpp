@@ -1,5 +1,7 @@
 #include "webhooks/webhook_tokens.h"
 
+#include "config/hex.h"
+
 #include <sodium.h>
 #include <sys/stat.h>
 
@@ -26,21 +28,10 @@ std::string Sha256(std::string_view data) {
   return out;
 }
 
-std::string ToHex(std::string_view bin) {
-  std::string hex(bin.size() * 2 + 1, '\0');
-  sodium_bin2hex(hex.data(), hex.size(), reinterpret_cast<const unsigned char*>(bin.data()), bin.size());
-  hex.pop_back();
-  return hex;
-}
-
+// The stored SHA-256 of a token; empty when the file holds something else.
 std::string FromHex(std::string_view hex) {
-  std::string bin(hex.size() / 2, '\0');
-  size_t len = 0;
-  if (sodium_hex2bin(reinterpret_cast<unsigned char*>(bin.data()), bin.size(), hex.data(), hex.size(), nullptr, &len,
-                     nullptr) != 0) {
-    return {};
-  }
-  bin.resize(len);
+  std::string bin(crypto_hash_sha256_BYTES, '\0');
+  if (!HexDecode(hex, reinterpret_cast<unsigned char*>(bin.data()), bin.size())) return {};
   return bin;
 }
 
@@ -73,7 +64,7 @@ Result<std::string> WebhookTokens::Rotate(const DaemonConfig& daemon, const std:
   std::tm tm{};
   gmtime_r(&now, &tm);
   std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  std::string body = json::serialize(json::object{{"sha256", ToHex(Sha256(token))}, {"created", when}}) + "\n";
+  std::string body = json::serialize(json::object{{"sha256", HexEncode(Sha256(token))}, {"created", when}}) + "\n";
   Status written = WritePrivateFile(TokenFile(daemon, connector_id), body);
   if (!written.ok()) return written;
   return token;

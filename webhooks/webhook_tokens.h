@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "config/config.h"
-#include "config/status.h"
+#include "base/status.h"
 
 namespace gitsyncd {
 

@@ -1,5 +1,8 @@
 #include "webhooks/webhook_verifier.h"
 
+#include "config/base64.h"
+#include "config/hex.h"
+
 // The low-level SHA-256/SHA-1 contexts are plain structs that can be copied: the key's padded
 // blocks are hashed once per connector, not once per delivery (OpenSSL's HMAC() also fetches
 // the algorithm each call). They still use the CPU's SHA instructions.
@@ -16,40 +19,8 @@
 namespace gitsyncd {
 namespace {
 
-
 Verification Accept(std::string how) { return {true, std::move(how), {}}; }
 Verification Refuse(std::string why) { return {false, {}, std::move(why)}; }
-
-std::string DecodeBase64(std::string_view text) {
-  std::string out(text.size(), '\0');
-  size_t len = 0;
-  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(), nullptr,
-                        &len, nullptr, sodium_base64_VARIANT_ORIGINAL) != 0) {
-    return {};
-  }
-  out.resize(len);
-  return out;
-}
-
-// 0-15 for a hex digit (either case), 16 otherwise.
-unsigned HexValue(char c) {
-  if (c >= '0' && c <= '9') return static_cast<unsigned>(c - '0');
-  if (c >= 'a' && c <= 'f') return static_cast<unsigned>(c - 'a' + 10);
-  if (c >= 'A' && c <= 'F') return static_cast<unsigned>(c - 'A' + 10);
-  return 16;
-}
-
-// The presented signature's bytes; false when it is not exactly `size` bytes of hex. Its
-// length and form are the sender's, not secret.
-bool DecodeHex(std::string_view hex, unsigned char* out, size_t size) {
-  if (hex.size() != 2 * size) return false;
-  for (size_t i = 0; i < size; ++i) {
-    unsigned hi = HexValue(hex[2 * i]), lo = HexValue(hex[2 * i + 1]);
-    if (hi > 15 || lo > 15) return false;
-    out[i] = static_cast<unsigned char>(hi << 4 | lo);
-  }
-  return true;
-}
 
 // One hash function's HMAC states: the inner and outer padded key blocks already hashed
 // (RFC 2104; a key longer than the 64-byte block is hashed first).
@@ -117,9 +88,7 @@ std::string HmacHex(std::string_view key, std::string_view body, bool sha1) {
   unsigned int len = 0;
   HMAC(sha1 ? EVP_sha1() : EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
-  char hex[2 * EVP_MAX_MD_SIZE + 1];
-  sodium_bin2hex(hex, sizeof hex, mac, len);
-  return hex;
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(mac), len));
 }
 
 WebhookVerifier::WebhookVerifier(VerifyPolicy policy) : policy_(std::move(policy)) {
@@ -134,7 +103,7 @@ Verification WebhookVerifier::CheckHmac(std::string_view value, std::string_view
   unsigned char expected[SHA256_DIGEST_LENGTH], given[SHA256_DIGEST_LENGTH];
   size_t size = keys_->Mac(body, sha1, expected);
   // The comparison of the MACs takes the same time wherever they differ.
-  bool ok = DecodeHex(value.substr(prefix.size()), given, size) && CRYPTO_memcmp(given, expected, size) == 0;
+  bool ok = HexDecode(value.substr(prefix.size()), given, size) && CRYPTO_memcmp(given, expected, size) == 0;
   OPENSSL_cleanse(expected, sizeof expected);
   if (!ok) return Refuse(std::string(header_name) + " does not match the body signed with webhook.secret");
   return Accept(sha1 ? "hmac-sha1" : "hmac-sha256");
@@ -177,7 +146,7 @@ Verification WebhookVerifier::Verify(WebhookFormat format, std::string_view even
                           ? "no basic auth (Authorization: Basic), but webhook.secret is set"
                           : "no X-Hub-Signature header and no basic auth, but webhook.secret is set");
       }
-      std::string creds = DecodeBase64(auth.substr(6));
+      std::string creds = Base64Decode(auth.substr(6)).value_or("");
       size_t colon = creds.find(':');
       if (colon == std::string::npos) return Refuse("basic auth credentials are malformed");
       // webhook.secret is the password, or "user:password" to check the user name too.

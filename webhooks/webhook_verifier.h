@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "config/status.h"
+#include "base/status.h"
 #include "webhooks/payload_parser.h"
 
 namespace gitsyncd {
