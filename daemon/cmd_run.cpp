@@ -289,31 +289,26 @@ T WaitPinging(std::future<T>& done, ServiceNotifier& notifier, std::chrono::micr
   return done.get();
 }
 
-int Run(CliContext& ctx) {
-  auto config = ctx.LoadConfigOrReport();
-  if (!config) return kExitUserError;
-  SetupLogging(ctx.log_level.empty() ? config->daemon.log_level : ctx.log_level, config->daemon.log_format);
-  std::error_code ec;
-  std::filesystem::create_directories(config->daemon.state_dir, ec);
-  if (ec) return UserError("cannot create state_dir " + config->daemon.state_dir + ": " + ec.message());
-  // Before anything else touches the state directory: a second daemon on it would replace
-  // the control socket and remove the first one's libgit2 locks as stale.
-  auto instance = InstanceLock::Acquire(config->daemon.state_dir);
-  if (!instance.ok()) return UserError(instance.status().message());
-
-  // Signals are taken synchronously by this thread; block them before any thread starts.
+// Signals are taken synchronously by the main thread; they are blocked before any thread
+// starts, so every thread inherits the mask.
+sigset_t BlockStopAndReloadSignals() {
   sigset_t signals;
   sigemptyset(&signals);
   for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, s);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
 
-  auto started = StartConfig(std::move(*config), nullptr);
-  if (!started.ok()) return UserError(started.status().message());
-  CurrentConfig current;
-  current.Set(std::move(started).value());
-  std::shared_ptr<RunningConfig> first = current.Get();
-  ImportJobs import_jobs;
-  auto fleet = StartFleet(first->config, first->store ? &*first->store : nullptr,
+// How long the main loop waits for a signal: a second, or less when the watchdog wants
+// pings more often.
+timespec SignalWaitTick(std::chrono::microseconds watchdog) {
+  if (watchdog.count() > 0 && watchdog < std::chrono::seconds(1)) return {0, static_cast<long>(watchdog.count() * 1000)};
+  return {1, 0};
+}
+
+// The fleet (none without `cluster:`), its callbacks reading whatever config is current.
+auto JoinFleet(CurrentConfig& current, RunningConfig& first) {
+  return StartFleet(first.config, first.store ? &*first.store : nullptr,
                           {[&current] {
                              auto rc = current.Get();
                              return FleetBindings(rc->config, *rc->engine);
@@ -327,54 +322,33 @@ int Run(CliContext& ctx) {
                              auto rc = current.Get();
                              ApplyOwnership(rc->config, *rc->engine, owned);
                            }});
-  if (!fleet.ok()) return UserError(fleet.status().message());
-  std::unique_ptr<HttpFrontend> http;
-  HttpFrontend* http_raw = nullptr;  // the hook keeper's view of the listener, once it runs
-  HookKeeper hook_keeper(&http_raw);
-  if (WantsListener(first->config)) {
-    http = std::make_unique<HttpFrontend>(first->config.daemon, &import_jobs);
-    if (*fleet) http->SetTrigger([&current, f = fleet->get()](const std::string& binding, const std::string& reason,
-                                                              const std::string& commit) {
-      auto rc = current.Get();
-      rc->engine->TriggerRemote(binding, reason);  // false: another instance serves it
-      f->Publish(PushForBinding(rc->config, binding, reason, commit));
-      return true;
-    });
-    if (*fleet) http->SetFleetView([f = fleet->get()] { return FleetViewJson(*f); });
-    UseConfig(http.get(), *first);
-    Status listening = http->Start(first->config, first->store ? &*first->store : nullptr);
-    if (!listening.ok()) {
-      first->engine->Stop();
-      return UserError(listening.message());
-    }
-  }
-  std::string socket_path = ControlSocketPath(first->config.daemon.state_dir);
-  auto control = ControlServer::Start(socket_path, [&](const std::string& req) {
-    return HandleControl(current, http.get(), &import_jobs, req);
-  });
-  if (!control.ok()) return UserError(control.status().message());
-  if (http) http->SetReady(true);
-  http_raw = http.get();
-  hook_keeper.Start(current.Get());
+}
 
-  ServiceNotifier notifier;
-  spdlog::info("gitsyncd running: {} (config {})", Summary(first->config), ctx.config_dir);
-  notifier.Ready(Summary(first->config));
-  first.reset();
-  auto watchdog = ServiceNotifier::WatchdogInterval();
-  timespec tick{1, 0};
-  if (watchdog.count() > 0 && watchdog < std::chrono::seconds(1)) {
-    tick = {0, static_cast<long>(watchdog.count() * 1000)};
-  }
-  std::atomic<bool> shutting_down{false};
-  std::future<std::optional<std::string>> reload;  // valid while a reload runs
-  bool reload_again = false;  // a SIGHUP came during a reload: run another after it
+// The HTTP listeners; a delivery in a fleet is also published for the other instances.
+Result<std::unique_ptr<HttpFrontend>> StartListener(CurrentConfig& current, RunningConfig& first, ImportJobs* jobs,
+                                                    Fleet* fleet) {
+  auto http = std::make_unique<HttpFrontend>(first.config.daemon, jobs);
+  if (fleet) http->SetTrigger([&current, fleet](const std::string& binding, const std::string& reason,
+                                                const std::string& commit) {
+    auto rc = current.Get();
+    rc->engine->TriggerRemote(binding, reason);  // false: another instance serves it
+    fleet->Publish(PushForBinding(rc->config, binding, reason, commit));
+    return true;
+  });
+  if (fleet) http->SetFleetView([fleet] { return FleetViewJson(*fleet); });
+  UseConfig(http.get(), first);
+  Status listening = http->Start(first.config, first.store ? &*first.store : nullptr);
+  if (!listening.ok()) return listening;
+  return http;
+}
+
+// Pings the watchdog and runs reloads (one at a time; a SIGHUP during one queues another)
+// until SIGTERM or SIGINT, or a reload that cannot go on; returns the exit code.
+int WaitForStop(const sigset_t& signals, std::chrono::microseconds watchdog, ServiceNotifier& notifier,
+                std::future<std::optional<std::string>>& reload, const std::function<void()>& start_reload) {
+  timespec tick = SignalWaitTick(watchdog);
+  bool reload_again = false;
   int exit_code = kExitOk;
-  auto start_reload = [&] {
-    notifier.Reloading();
-    reload = std::async(std::launch::async, Reload, std::cref(ctx), &current, http.get(), &shutting_down,
-                        &hook_keeper, fleet->get());
-  };
   for (;;) {
     siginfo_t info{};
     int sig = sigtimedwait(&signals, &info, &tick);
@@ -401,6 +375,64 @@ int Run(CliContext& ctx) {
     notifier.Stopping();
     break;
   }
+  return exit_code;
+}
+
+int Run(CliContext& ctx) {
+  auto config = ctx.LoadConfigOrReport();
+  if (!config) return kExitUserError;
+  SetupLogging(ctx.log_level.empty() ? config->daemon.log_level : ctx.log_level, config->daemon.log_format);
+  std::error_code ec;
+  std::filesystem::create_directories(config->daemon.state_dir, ec);
+  if (ec) return UserError("cannot create state_dir " + config->daemon.state_dir + ": " + ec.message());
+  // Before anything else touches the state directory: a second daemon on it would replace
+  // the control socket and remove the first one's libgit2 locks as stale.
+  auto instance = InstanceLock::Acquire(config->daemon.state_dir);
+  if (!instance.ok()) return UserError(instance.status().message());
+
+  sigset_t signals = BlockStopAndReloadSignals();
+
+  auto started = StartConfig(std::move(*config), nullptr);
+  if (!started.ok()) return UserError(started.status().message());
+  CurrentConfig current;
+  current.Set(std::move(started).value());
+  std::shared_ptr<RunningConfig> first = current.Get();
+  ImportJobs import_jobs;
+  auto fleet = JoinFleet(current, *first);
+  if (!fleet.ok()) return UserError(fleet.status().message());
+  std::unique_ptr<HttpFrontend> http;
+  HttpFrontend* http_raw = nullptr;  // the hook keeper's view of the listener, once it runs
+  HookKeeper hook_keeper(&http_raw);
+  if (WantsListener(first->config)) {
+    auto started_http = StartListener(current, *first, &import_jobs, fleet->get());
+    if (!started_http.ok()) {
+      first->engine->Stop();
+      return UserError(started_http.status().message());
+    }
+    http = std::move(started_http).value();
+  }
+  std::string socket_path = ControlSocketPath(first->config.daemon.state_dir);
+  auto control = ControlServer::Start(socket_path, [&](const std::string& req) {
+    return HandleControl(current, http.get(), &import_jobs, req);
+  });
+  if (!control.ok()) return UserError(control.status().message());
+  if (http) http->SetReady(true);
+  http_raw = http.get();
+  hook_keeper.Start(current.Get());
+
+  ServiceNotifier notifier;
+  spdlog::info("gitsyncd running: {} (config {})", Summary(first->config), ctx.config_dir);
+  notifier.Ready(Summary(first->config));
+  first.reset();
+  auto watchdog = ServiceNotifier::WatchdogInterval();
+  std::atomic<bool> shutting_down{false};
+  std::future<std::optional<std::string>> reload;  // valid while a reload runs
+  auto start_reload = [&] {
+    notifier.Reloading();
+    reload = std::async(std::launch::async, Reload, std::cref(ctx), &current, http.get(), &shutting_down,
+                        &hook_keeper, fleet->get());
+  };
+  int exit_code = WaitForStop(signals, watchdog, notifier, reload, start_reload);
   shutting_down = true;
   if (http) http->SetReady(false);
   auto stopped = std::async(std::launch::async, [&] {

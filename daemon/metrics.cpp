@@ -27,13 +27,10 @@ void Header(std::string* out, const char* name, const char* type, const char* he
   *out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
 }
 
-}  // namespace
-
-std::string RenderMetrics(const std::vector<EngineBindingStatus>& bindings, size_t queue_depth,
-                          const WebhookCounters& webhooks) {
-  std::string out;
-  Header(&out, "gitsyncd_build_info", "gauge", "Always 1; the version of the running gitsyncd as a label.");
-  out += fmt::format("gitsyncd_build_info{{version=\"{}\"}} 1\n", Label(GITSYNCD_VERSION));
+// The per-binding families: passes, their durations, last success, pending changes,
+// conflicts, pause and failures.
+void RenderBindingMetrics(const std::vector<EngineBindingStatus>& bindings, std::string* out_ptr) {
+  std::string& out = *out_ptr;
   Header(&out, "gitsyncd_sync_passes_total", "counter", "Sync passes finished, by binding and result.");
   for (const auto& b : bindings) {
     std::string l = Label(b.name);
@@ -80,8 +77,12 @@ std::string RenderMetrics(const std::vector<EngineBindingStatus>& bindings, size
   for (const auto& b : bindings) {
     out += fmt::format("gitsyncd_consecutive_failures{{binding=\"{}\"}} {}\n", Label(b.name), b.failures);
   }
-  Header(&out, "gitsyncd_queue_depth", "gauge", "Bindings waiting for a worker.");
-  out += fmt::format("gitsyncd_queue_depth {}\n", queue_depth);
+}
+
+// What the daemon's surfaces did: webhook deliveries and refusals, provider API waits,
+// commit statuses.
+void RenderServiceMetrics(const WebhookCounters& webhooks, std::string* out_ptr) {
+  std::string& out = *out_ptr;
   Header(&out, "gitsyncd_webhook_deliveries_total", "counter", "Webhook deliveries by sender format and verdict.");
   for (const auto& [key, n] : webhooks.by_format_and_verdict) {
     auto slash = key.find('/');
@@ -110,6 +111,19 @@ std::string RenderMetrics(const std::vector<EngineBindingStatus>& bindings, size
   out += fmt::format("gitsyncd_commit_statuses_total{{result=\"posted\"}} {}\n", statuses.posted);
   out += fmt::format("gitsyncd_commit_statuses_total{{result=\"failed\"}} {}\n", statuses.failed);
   out += fmt::format("gitsyncd_commit_statuses_total{{result=\"dropped\"}} {}\n", statuses.dropped);
+}
+
+}  // namespace
+
+std::string RenderMetrics(const std::vector<EngineBindingStatus>& bindings, size_t queue_depth,
+                          const WebhookCounters& webhooks) {
+  std::string out;
+  Header(&out, "gitsyncd_build_info", "gauge", "Always 1; the version of the running gitsyncd as a label.");
+  out += fmt::format("gitsyncd_build_info{{version=\"{}\"}} 1\n", Label(GITSYNCD_VERSION));
+  RenderBindingMetrics(bindings, &out);
+  Header(&out, "gitsyncd_queue_depth", "gauge", "Bindings waiting for a worker.");
+  out += fmt::format("gitsyncd_queue_depth {}\n", queue_depth);
+  RenderServiceMetrics(webhooks, &out);
   return out;
 }
 

@@ -2,6 +2,8 @@
 
 namespace gitsyncd {
 
+// The page and its script are data, not logic: each function is one literal, served as it
+// is (no templating, so no value of ours is ever spliced into markup).
 std::string_view StatusPageHtml() {
   return R"html(<!doctype html>
 <html lang="en">

@@ -369,6 +369,16 @@ const PackFile* Largest(const Inventory& inv) {
   return base;
 }
 
+// A repository opened for maintenance, its pack windows limited.
+Result<RepositoryPtr> OpenForMaintenance(const std::string& dir) {
+  EnsureLibgit2();
+  git_repository* raw = nullptr;
+  if (int rc = git_repository_open_bare(&raw, dir.c_str()); rc < 0) return GitError(rc, "cannot open " + dir);
+  RepositoryPtr repo(raw);
+  LimitWindowMemory(repo.get());
+  return repo;
+}
+
 }  // namespace
 
 ObjectStoreCounts CountObjectStore(const std::string& repo_dir) {
@@ -384,12 +394,9 @@ Result<MaintenanceReport> MaintainRepository(const std::string& binding_dir, boo
   MaintenanceReport report = Counted(inv);
   if (!force && inv.packs.size() <= kMaxPacks && inv.loose.size() <= kMaxLoose) return report;
   auto started = std::chrono::steady_clock::now();
-  EnsureLibgit2();
-  git_repository* raw = nullptr;
-  int rc = git_repository_open_bare(&raw, repo_dir.c_str());
-  if (rc < 0) return GitError(rc, "cannot open " + repo_dir);
-  RepositoryPtr repo(raw);
-  LimitWindowMemory(repo.get());
+  auto opened_repo = OpenForMaintenance(repo_dir);
+  if (!opened_repo.ok()) return opened_repo.status();
+  RepositoryPtr repo = std::move(opened_repo).value();
   auto roots = CollectRoots(repo.get(), binding_dir);
   if (!roots.ok()) return roots.status();
   Walk walk(repo.get());
@@ -451,12 +458,9 @@ Result<MaintenanceReport> ConsolidateSharedStore(const std::string& store_dir) {
   MaintenanceReport report = Counted(inv);
   if (inv.packs.size() <= kMaxPacks && inv.loose.size() <= kMaxLoose) return report;
   auto started = std::chrono::steady_clock::now();
-  EnsureLibgit2();
-  git_repository* raw = nullptr;
-  int rc = git_repository_open_bare(&raw, store_dir.c_str());
-  if (rc < 0) return GitError(rc, "cannot open " + store_dir);
-  RepositoryPtr repo(raw);
-  LimitWindowMemory(repo.get());
+  auto opened_repo = OpenForMaintenance(store_dir);
+  if (!opened_repo.ok()) return opened_repo.status();
+  RepositoryPtr repo = std::move(opened_repo).value();
   // Geometric: the largest pack stays until the others add up to half of it, so each run
   // rewrites what arrived since the last one, not the whole history.
   const PackFile* base = Largest(inv);
@@ -470,7 +474,7 @@ Result<MaintenanceReport> ConsolidateSharedStore(const std::string& store_dir) {
   for (const auto* p : sources) {
     auto odb = OpenPacks({p->base + ".idx"});
     if (!odb.ok()) return odb.status();
-    rc = git_odb_foreach(
+    int rc = git_odb_foreach(
         odb->get(), [](const git_oid* id, void* set) { static_cast<OidSet*>(set)->insert(*id); return 0; }, &ids);
     if (rc < 0) return GitError(rc, "cannot list " + p->base + ".pack");
   }

@@ -158,6 +158,63 @@ struct SyncEngine::Impl {
     return std::chrono::milliseconds(static_cast<long long>(static_cast<double>(capped.count()) * jitter(rng)));
   }
 
+  // Tells the on_pass listener (commit statuses, the fleet) what a pass did, with the
+  // remote's own commit ids.
+  void NotifyPass(const std::string& name, const BindingSpec& spec, const Result<PassOutcome>& r,
+                  const Result<BindingState>& state) {
+    PassEvent e{name, spec.connector, r.ok(), r.ok() ? r->direction : "", r.ok() ? r->summary : r.status().message(),
+                state.ok() ? std::optional<BindingState>(*state) : std::nullopt, "", "", ""};
+    if (state.ok()) {
+      // fetch: api bindings keep local stand-ins for the remote's commits.
+      std::optional<ApiState> api;
+      if (spec.api) api = LoadApiState(spec.binding_dir);
+      auto remote_of = [&](const std::string& c) { return api && !c.empty() ? api->RemoteOf(c) : c; };
+      e.synced_remote_commit = remote_of(state->last_synced_commit);
+      e.refused_remote_commit = remote_of(state->refused.commit);
+      if (!state->conflicts.empty()) e.conflict_remote_commit = remote_of(state->conflicts.back().remote_commit);
+    }
+    options.on_pass(e);
+  }
+
+  // The pass's result in the binding's runtime record (under mu): counters, durations, the
+  // recent passes, and the retry time after a failure.
+  void RecordPass(BindingRuntime& b, const std::string& name, bool local_only, const Result<PassOutcome>& r,
+                  double seconds, Result<BindingState> state) {
+    ++b.passes;
+    size_t bucket = 0;
+    while (bucket < EngineBindingStatus::kDurationBounds.size() && seconds > EngineBindingStatus::kDurationBounds[bucket]) {
+      ++bucket;
+    }
+    ++b.duration_buckets[bucket];
+    b.duration_sum_s += seconds;
+    b.last_pass_seconds = seconds;
+    b.last_pass_pushed_after_s = r.ok() ? r->pushed_after_s : 0;
+    b.last_pass_incremental = r.ok() && r->incremental;
+    b.in_step = r.ok() && r->folder_in_step;
+    if (state.ok()) b.state = std::move(state).value();
+    if (!local_only || !r.ok() || r->contacted_remote) {  // a local check that found nothing is no pass to list
+      b.recent_passes.push_back(PassRecord{NowIso8601(), r.ok() ? r->direction : "", b.state ? b.state->last_synced_commit : "",
+                                           r.ok(), r.ok() ? r->summary : r.status().message(), seconds});
+      if (b.recent_passes.size() > EngineBindingStatus::kPassHistory) b.recent_passes.pop_front();
+    }
+    if (r.ok()) {
+      if (r->contacted_remote && r->summary != "in sync") spdlog::info("sync '{}': {}", name, r->summary);
+      b.failures = 0;
+      b.last_success_unix = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+      b.last_outcome = r->summary;
+      b.last_error.clear();
+      b.retry_at = {};
+    } else {
+      ++b.failures;
+      ++b.errors_total;
+      b.last_error = r.status().message();
+      auto delay = Backoff(b.failures);
+      b.retry_at = Clock::now() + delay;
+      spdlog::warn("sync '{}': {} (retry in {:.1f}s)", name, b.last_error, static_cast<double>(delay.count()) / 1000.0);
+      sched_cv.notify_all();
+    }
+  }
+
   void Work() {
     ScopedIoCancel cancel_scope(cancel);
     std::unique_lock<std::mutex> lock(mu);
@@ -193,20 +250,7 @@ struct SyncEngine::Impl {
       double seconds = std::chrono::duration<double>(Clock::now() - started).count();
       auto state = LoadBindingState(spec.binding_dir);
       if (state.ok()) CurrentLogContext().commit = state->last_synced_commit;
-      if (options.on_pass && (!local_only || !r.ok() || r->contacted_remote)) {
-        PassEvent e{name, spec.connector, r.ok(), r.ok() ? r->direction : "", r.ok() ? r->summary : r.status().message(),
-                    state.ok() ? std::optional<BindingState>(*state) : std::nullopt, "", "", ""};
-        if (state.ok()) {
-          // fetch: api bindings keep local stand-ins for the remote's commits.
-          std::optional<ApiState> api;
-          if (spec.api) api = LoadApiState(spec.binding_dir);
-          auto remote_of = [&](const std::string& c) { return api && !c.empty() ? api->RemoteOf(c) : c; };
-          e.synced_remote_commit = remote_of(state->last_synced_commit);
-          e.refused_remote_commit = remote_of(state->refused.commit);
-          if (!state->conflicts.empty()) e.conflict_remote_commit = remote_of(state->conflicts.back().remote_commit);
-        }
-        options.on_pass(e);
-      }
+      if (options.on_pass && (!local_only || !r.ok() || r->contacted_remote)) NotifyPass(name, spec, r, state);
       lock.lock();
       b.running = false;
       b.last_pass_end = Clock::now();
@@ -214,39 +258,7 @@ struct SyncEngine::Impl {
       --running;
       work_cv.notify_all();  // a binding held back by its remote's limit may run now
       if (b.pause_to_save) sched_cv.notify_all();
-      ++b.passes;
-      size_t bucket = 0;
-      while (bucket < EngineBindingStatus::kDurationBounds.size() && seconds > EngineBindingStatus::kDurationBounds[bucket]) {
-        ++bucket;
-      }
-      ++b.duration_buckets[bucket];
-      b.duration_sum_s += seconds;
-      b.last_pass_seconds = seconds;
-      b.last_pass_pushed_after_s = r.ok() ? r->pushed_after_s : 0;
-      b.last_pass_incremental = r.ok() && r->incremental;
-      b.in_step = r.ok() && r->folder_in_step;
-      if (state.ok()) b.state = std::move(state).value();
-      if (!local_only || !r.ok() || r->contacted_remote) {  // a local check that found nothing is no pass to list
-        b.recent_passes.push_back(PassRecord{NowIso8601(), r.ok() ? r->direction : "", b.state ? b.state->last_synced_commit : "",
-                                             r.ok(), r.ok() ? r->summary : r.status().message(), seconds});
-        if (b.recent_passes.size() > EngineBindingStatus::kPassHistory) b.recent_passes.pop_front();
-      }
-      if (r.ok()) {
-        if (r->contacted_remote && r->summary != "in sync") spdlog::info("sync '{}': {}", name, r->summary);
-        b.failures = 0;
-        b.last_success_unix = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-        b.last_outcome = r->summary;
-        b.last_error.clear();
-        b.retry_at = {};
-      } else {
-        ++b.failures;
-        ++b.errors_total;
-        b.last_error = r.status().message();
-        auto delay = Backoff(b.failures);
-        b.retry_at = Clock::now() + delay;
-        spdlog::warn("sync '{}': {} (retry in {:.1f}s)", name, b.last_error, static_cast<double>(delay.count()) / 1000.0);
-        sched_cv.notify_all();
-      }
+      RecordPass(b, name, local_only, r, seconds, std::move(state));
       if (b.rerun) {
         b.rerun = false;
         // Deliveries that came while a remote pass ran coalesce into one more fetch; keeping
