@@ -179,6 +179,9 @@ BOOST_AUTO_TEST_CASE(a_kill_at_any_moment_of_maintenance_leaves_a_valid_reposito
     if (pid == 0) {
       // Never back into the test framework: a failure here ends the child with a code.
       try {
+        // A kill of the previous child inside SetRef leaves the ref's lock behind, as a
+        // killed daemon would; the daemon removes stale locks when it opens the repository.
+        std::filesystem::remove(RepoDir(f) + "/refs/gitsyncd/kill-test.lock");
         RepositoryPtr repo = OpenRepo(RepoDir(f));
         std::string head = synced;
         for (int i = 0;; ++i) {
