@@ -46,6 +46,8 @@ std::string AzureApiBase(const std::string& remote_url);
 class AzureApi : public ProviderApi, public RepoHooks {
  public:
   explicit AzureApi(ApiTarget target);
+  // The ProviderApi and RepoHooks overrides. Every provider client declares this same list
+  // (C++ wants each override declared in its class); what differs lives in the .cpp files.
   Result<ApiAccess> CheckAccess() override;
   std::string ApiBase() const override { return base_; }
   Result<std::string> BranchHead(const std::string& branch) override;

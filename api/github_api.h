@@ -38,6 +38,8 @@ namespace gitsyncd {
 class GitHubApi : public ProviderApi, public RepoHooks {
  public:
   explicit GitHubApi(ApiTarget target);
+  // The ProviderApi and RepoHooks overrides. Every provider client declares this same list
+  // (C++ wants each override declared in its class); what differs lives in the .cpp files.
   Result<ApiAccess> CheckAccess() override;
   std::string ApiBase() const override { return target_.api_base; }
   Result<std::string> BranchHead(const std::string& branch) override;
