@@ -369,6 +369,16 @@ const PackFile* Largest(const Inventory& inv) {
   return base;
 }
 
+// Once the packs that stay hold everything: the loose objects go, and the report gets the
+// store's size after; returns the milliseconds since `started`.
+double Finish(const std::string& repo_dir, const std::vector<std::string>& loose,
+              std::chrono::steady_clock::time_point started, MaintenanceReport* report) {
+  RemoveLoose(repo_dir + "/objects", loose);
+  report->ran = true;
+  report->bytes_after = CountObjectStore(repo_dir).bytes;
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+}
+
 // A repository opened for maintenance, its pack windows limited.
 Result<RepositoryPtr> OpenForMaintenance(const std::string& dir) {
   EnsureLibgit2();
@@ -440,10 +450,7 @@ Result<MaintenanceReport> MaintainRepository(const std::string& binding_dir, boo
     bool stays = p.kept || (!report.full && &p == base) || (!written->empty() && p.base == *written);
     if (!stays) RemovePack(p);
   }
-  RemoveLoose(objects, inv.loose);
-  report.ran = true;
-  report.bytes_after = CountObjectStore(repo_dir).bytes;
-  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  double ms = Finish(repo_dir, inv.loose, started, &report);
   spdlog::info("repository maintenance of {}: {} packs and {} loose objects ({} KiB) -> {} objects kept, {} packed "
                "({}), {} KiB, {:.0f} ms",
                repo_dir, report.packs_before, report.loose_before, report.bytes_before / 1024, report.reachable,
@@ -502,10 +509,7 @@ Result<MaintenanceReport> ConsolidateSharedStore(const std::string& store_dir) {
   for (const auto* p : sources) {
     if (written->empty() || p->base != *written) RemovePack(*p);
   }
-  RemoveLoose(objects, inv.loose);
-  report.ran = true;
-  report.bytes_after = CountObjectStore(store_dir).bytes;
-  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  double ms = Finish(store_dir, inv.loose, started, &report);
   spdlog::info("shared object store {}: {} packs and {} loose objects ({} KiB) -> {} objects repacked ({}), {} KiB, "
                "{:.0f} ms",
                store_dir, report.packs_before, report.loose_before, report.bytes_before / 1024, report.packed,
