@@ -45,9 +45,11 @@ struct BindingRuntime {
   bool held = false;    // EditState is changing state.json: no pass starts
   bool elsewhere = false;  // SetRunElsewhere: another fleet instance runs it; no pass starts
   // A pause or resume not yet written to state.json (the scheduler writes it once the
-  // binding is idle); pause_saves counts writes, pause_saved is the last one's result.
+  // binding is idle); pause_saved is the last write's result.
   std::optional<bool> pause_to_save;
-  uint64_t pause_saves = 0;
+  // Requests are numbered; pause_saved_upto is the newest request whose value is on disk, so
+  // a save already under way when a request comes never counts for it.
+  uint64_t pause_requests = 0, pause_saved_upto = 0;
   Status pause_saved;
   bool want_remote = false;  // the queued pass must contact the remote
   // The latest remote trigger: a fetch of the remote's shared store begun since then answers
@@ -245,12 +247,14 @@ struct SyncEngine::Impl {
       auto fetch_not_before = local_only ? Clock::time_point{} : std::max(b.remote_asked, b.last_pass_end);
       ScopedLogContext log_context(name, b.connector);
       lock.unlock();
+      spdlog::debug("sync '{}': {} pass starts{}", name, local_only ? "local" : "remote", hints ? "" : " (full scan)");
       auto started = Clock::now();
       Result<PassOutcome> r = RunSyncPass(spec, PassOptions{local_only, hints ? &*hints : nullptr, fetch_not_before});
       double seconds = std::chrono::duration<double>(Clock::now() - started).count();
       auto state = LoadBindingState(spec.binding_dir);
       if (state.ok()) CurrentLogContext().commit = state->last_synced_commit;
       if (options.on_pass && (!local_only || !r.ok() || r->contacted_remote)) NotifyPass(name, spec, r, state);
+      spdlog::debug("sync '{}': pass ends after {:.3f}s", name, seconds);
       lock.lock();
       b.running = false;
       b.last_pass_end = Clock::now();
@@ -311,22 +315,33 @@ struct SyncEngine::Impl {
   // Scheduler thread, holding `lock`: writes each requested pause or resume to state.json
   // once its binding is idle.
   void PersistPauses(std::unique_lock<std::mutex>& lock) {
-    for (auto& [name, b] : bindings) {
-      if (!b.pause_to_save || b.running || b.held) continue;
-      bool paused = *b.pause_to_save;
-      b.pause_to_save.reset();
-      b.pause_saved = EditIdle(
-          lock, b,
-          [paused](const BindingSpec&, BindingState& st) {
-            if (st.paused != paused) st.paused_time = paused ? NowIso8601() : "";
-            st.paused = paused;
-            return Status::Ok();
-          },
-          [](BindingRuntime&) {});
-      if (!b.pause_saved.ok()) spdlog::error("sync '{}': {}", name, b.pause_saved.message());
-      ++b.pause_saves;
-      done_cv.notify_all();  // SetPaused waits for this count
+    // Each save releases the mutex, and a request that comes meanwhile finds no scheduler
+    // waiting to hear it: look again until nothing is left to save.
+    for (bool saved_one = true; saved_one;) {
+      saved_one = false;
+      for (auto& [name, b] : bindings) saved_one = PersistPause(lock, name, b) || saved_one;
     }
+  }
+
+  // One binding's requested pause or resume, when it is idle; true when it was written.
+  bool PersistPause(std::unique_lock<std::mutex>& lock, const std::string& name, BindingRuntime& b) {
+    if (!b.pause_to_save || b.running || b.held) return false;
+    bool paused = *b.pause_to_save;
+    uint64_t request = b.pause_requests;
+    b.pause_to_save.reset();
+    b.pause_saved = EditIdle(
+        lock, b,
+        [paused](const BindingSpec&, BindingState& st) {
+          if (st.paused != paused) st.paused_time = paused ? NowIso8601() : "";
+          st.paused = paused;
+          return Status::Ok();
+        },
+        [](BindingRuntime&) {});
+    if (!b.pause_saved.ok()) spdlog::error("sync '{}': {}", name, b.pause_saved.message());
+    else spdlog::debug("sync '{}': {} saved", name, paused ? "pause" : "resume");
+    b.pause_saved_upto = request;
+    done_cv.notify_all();  // SetPaused waits for its request to be saved
+    return true;
   }
 
   void Schedule() {
@@ -557,14 +572,14 @@ Status SyncEngine::SetPaused(const std::string& binding, bool paused, std::chron
     }
   }
   b.pause_to_save = paused;
-  uint64_t target = b.pause_saves + 1;
+  uint64_t target = ++b.pause_requests;
   impl_->sched_cv.notify_all();
   if (timeout.count() == 0) return Status::Ok();
-  if (!impl_->done_cv.wait_for(lock, timeout, [&] { return impl_->stopping || b.pause_saves >= target; })) {
+  if (!impl_->done_cv.wait_for(lock, timeout, [&] { return impl_->stopping || b.pause_saved_upto >= target; })) {
     return Status::Unavailable("a pass of sync '" + binding + "' is still running; the " +
                                (paused ? "pause" : "resume") + " is saved when it ends");
   }
-  if (b.pause_saves < target) return Status::Unavailable("the daemon is stopping; the change may not be saved");
+  if (b.pause_saved_upto < target) return Status::Unavailable("the daemon is stopping; the change may not be saved");
   return b.pause_saved;
 }
 

@@ -101,7 +101,7 @@ BOOST_AUTO_TEST_CASE(pause_made_while_the_daemon_is_stopped_holds_and_the_operat
 
   HttpReply paused = Operator("POST", "/api/v1/syncs/app/pause");
   BOOST_TEST(paused.status == 202, paused.body);
-  BOOST_TEST(WaitFor([&] { return StatusOf("app").at("paused").as_bool(); }));  // saved to state.json
+  BOOST_TEST(WaitFor([&] { return StatusOf("app").at("paused").as_bool(); }), daemon->Log());  // saved to state.json
   WriteFile(Local("app") + "/late.yaml", "written: after the api paused it\n");
   WriteFile(Local("other") + "/late.yaml", "written: beside it\n");
   BOOST_REQUIRE_MESSAGE(WaitFor([&] { return OnRemote("other/late.yaml"); }), daemon->Log());

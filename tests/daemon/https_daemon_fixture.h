@@ -33,7 +33,7 @@ struct HttpsDaemonFixture {
   explicit HttpsDaemonFixture(const std::vector<std::string>& bindings = {"app", "other"}) {
     server.CreateBareRepo("cfg");
     WriteFile(cfg + "/gitsyncd.yaml", "state_dir: " + state + "\nca_file: " + server.ca_file() +
-                                          "\noperator:\n  listen: 127.0.0.1:" + std::to_string(operator_port) + "\n");
+                                          "\nlog_level: debug\noperator:\n  listen: 127.0.0.1:" + std::to_string(operator_port) + "\n");
     std::string yaml = "name: team\nprovider: git\nurl: " + server.url("cfg") +
                        "\nauth:\n  username: deploy\n  password: {env: GITSYNCD_TEST_PASSWORD}\nsyncs:\n";
     for (const auto& b : bindings) yaml += "  - name: " + b + "\n    path: " + b + "\n    local: " + Local(b) + "\n";

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "sync/binding_state.h"
 #include "sync/sync_engine.h"
 #include "tests/support/git_cli.h"
 
@@ -99,6 +100,32 @@ BOOST_AUTO_TEST_CASE(a_burst_of_local_writes_becomes_one_commit) {
   std::this_thread::sleep_for(500ms);  // anything else queued would have run by now
   BOOST_TEST(CommitCount("burst") == 2);
   BOOST_TEST(ShowFile(dir / "burst.git", "main", "f0.yaml") == "n: 0\n");
+}
+
+// The operator API asks with no wait; a pause or resume asked while the previous one is being
+// written to state.json must still reach it, and a caller that waits returns only once its
+// own request is on disk.
+BOOST_AUTO_TEST_CASE(a_pause_asked_while_the_last_one_is_being_saved_is_saved_too) {
+  AddBinding("toggle");
+  WriteFile(dir / "local-toggle/seed.txt", "seed\n");
+  auto engine = Engine();
+  BOOST_REQUIRE(engine->Start().ok());
+  BOOST_REQUIRE(WaitFor([&] { return CommitCount("toggle") == 1; }));
+  std::string state_dir = BindingStateDir(config.daemon, "toggle");
+  auto on_disk = [&] { return LoadBindingState(state_dir).value().paused; };
+  for (int round = 0; round < 40; ++round) {
+    for (int i = 0; i < 20; ++i) {
+      BOOST_REQUIRE(engine->SetPaused("toggle", i % 2 == 0, 0ms).ok());
+      std::this_thread::sleep_for(std::chrono::microseconds(50 * (i % 7)));
+    }
+    bool last = round % 2 == 0;
+    BOOST_REQUIRE(engine->SetPaused("toggle", last, 0ms).ok());
+    BOOST_REQUIRE_MESSAGE(WaitFor([&] { return on_disk() == last; }, 3s), "round " << round << ": state.json says "
+                                                                                   << (last ? "resumed" : "paused"));
+    BOOST_REQUIRE(engine->SetPaused("toggle", !last, 0ms).ok());
+    BOOST_REQUIRE(engine->SetPaused("toggle", last, 5s).ok());
+    BOOST_REQUIRE_MESSAGE(on_disk() == last, "round " << round << ": SetPaused returned before its request was saved");
+  }
 }
 
 BOOST_AUTO_TEST_CASE(bindings_sync_in_parallel) {
