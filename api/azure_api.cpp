@@ -19,10 +19,7 @@ namespace gitsyncd {
 namespace {
 
 namespace json = boost::json;
-using api_answer::IsObjectId;
-using api_answer::Member;
-using api_answer::Str;
-using api_answer::True;
+using namespace api_answer;  // the readers of untrusted JSON answers
 
 
 
@@ -176,7 +173,7 @@ Result<std::vector<RemoteEntry>> AzureApi::ListFolder(const std::string& commit,
     }
     std::string rel = full.substr(prefix.size());
     if (Status s = CheckRemotePath(rel); !s.ok()) return s;
-    if (rel == ".git" || rel.rfind(".git/", 0) == 0 || rel.find("/.git/") != std::string::npos) continue;
+    if (NamesDotGit(rel)) continue;
     std::string type = Str(Member(it, "gitObjectType"));
     if (True(Member(it, "isFolder")) || type == "tree") continue;
     std::string id = Str(Member(it, "objectId"));
@@ -268,9 +265,6 @@ Status AzureApi::Download(const RemoteEntry& entry, const std::string& file) {
   return res.ok() ? Status::Ok() : res.status();
 }
 
-}  // namespace gitsyncd
-
-namespace gitsyncd {
 
 Result<std::vector<RemoteRepo>> AzureApi::ListRepositories(const std::string& account) {
   std::string base = target_.api_base;

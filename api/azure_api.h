@@ -20,6 +20,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 
 #include "api/provider_api.h"
 #include "api/repo_hooks.h"
@@ -65,6 +66,9 @@ class AzureApi : public ProviderApi, public RepoHooks {
   std::string RepoName() const override { return target_.repo; }
 
  private:
+  // This repository's hooks, for the requests written once in repo_hooks.
+  HookCollection Hooks();
+  std::optional<RemoteHook> ParseSubscription(const boost::json::value& subscription) const;
   // A hook or status request to {url}?{query}&api-version=; `body` JSON (empty: none).
   Result<HttpsResponse> Admin(const std::string& method, const std::string& url, const std::string& query,
                               const std::string& body, const std::string& what, const std::string& needs);

@@ -2,6 +2,8 @@
 // statuses (see azure_api.h).
 #include <boost/json.hpp>
 
+#include <optional>
+
 #include "api/api_answer.h"
 #include "api/azure_api.h"
 #include "config/url_encode.h"
@@ -10,8 +12,7 @@ namespace gitsyncd {
 namespace {
 
 namespace json = boost::json;
-using api_answer::Member;
-using api_answer::Str;
+using namespace api_answer;  // the readers of untrusted JSON answers
 
 // https://learn.microsoft.com/en-us/azure/devops/integrate/get-started/authentication/oauth#scopes and the
 // project's service hooks security ("Edit subscriptions").
@@ -68,55 +69,58 @@ std::string AzureApi::SubscriptionBody(const WantedHook& hook) const {
                                       {"resourceDetailsToSend", "all"}}}});
 }
 
+HookCollection AzureApi::Hooks() {
+  return {"Azure DevOps", "subscription", repo_, OrgUrl(base_) + "/_apis/hooks/subscriptions", "PUT",
+          [this](const std::string& method, const std::string& url, const std::string& body, const std::string& what) {
+            size_t q = url.find('?');  // Admin adds api-version to the query
+            return Admin(method, url.substr(0, q), q == std::string::npos ? "" : url.substr(q + 1), body, what, kHookRight);
+          }};
+}
+
+// One subscription as a hook; nullopt for one of another repository (the list spans the organization).
+std::optional<RemoteHook> AzureApi::ParseSubscription(const json::value& s) const {
+  const json::value* pub = Member(s, "publisherInputs");
+  if (Str(Member(pub, "repository")) != repo_id_) return std::nullopt;
+  const json::value* con = Member(s, "consumerInputs");
+  RemoteHook h;
+  h.id = Str(Member(s, "id"));
+  h.url = Str(Member(con, "url"));
+  std::string details = Str(Member(con, "resourceDetailsToSend"));
+  if (Str(Member(s, "status")) != "enabled") h.drift = "status " + Str(Member(s, "status"));
+  else if (!Str(Member(pub, "branch")).empty()) h.drift = "a branch filter";
+  else if (!details.empty() && details != "all") h.drift = "resource details: " + details;
+  else if (Str(Member(con, "basicAuthUsername")).empty()) h.drift = "no basic auth";
+  h.as_wanted = h.drift.empty();
+  return h;
+}
+
 Result<std::vector<RemoteHook>> AzureApi::ListHooks() {
   if (Status s = LoadIds(); !s.ok()) return s;
-  std::string what = "Azure DevOps: listing the service hook subscriptions for " + repo_;
-  auto res = Admin("GET", OrgUrl(base_) + "/_apis/hooks/subscriptions",
-                   "publisherId=tfs&eventType=git.push&consumerId=webHooks&consumerActionId=httpRequest", "", what,
-                   kHookRight);
-  if (!res.ok()) return res.status();
-  auto v = api_answer::ParseJson(*res, what);
-  if (!v.ok()) return v.status();
-  const json::value* values = Member(*v, "value");
-  if (!values || !values->is_array()) return Status::Corrupted(what + ": the answer has no 'value' list");
-  std::vector<RemoteHook> out;
-  for (const auto& s : values->as_array()) {
-    const json::value* pub = Member(s, "publisherInputs");
-    if (Str(Member(pub, "repository")) != repo_id_) continue;  // the list spans the organization
-    const json::value* con = Member(s, "consumerInputs");
-    RemoteHook h;
-    h.id = Str(Member(s, "id"));
-    h.url = Str(Member(con, "url"));
-    std::string details = Str(Member(con, "resourceDetailsToSend"));
-    if (Str(Member(s, "status")) != "enabled") h.drift = "status " + Str(Member(s, "status"));
-    else if (!Str(Member(pub, "branch")).empty()) h.drift = "a branch filter";
-    else if (!details.empty() && details != "all") h.drift = "resource details: " + details;
-    else if (Str(Member(con, "basicAuthUsername")).empty()) h.drift = "no basic auth";
-    h.as_wanted = h.drift.empty();
-    out.push_back(std::move(h));
-  }
-  return out;
+  HookCollection hooks = Hooks();
+  // The list is filtered by the query and comes whole, unpaged
+  // (https://learn.microsoft.com/en-us/rest/api/azure/devops/hooks/subscriptions/list).
+  return ListHooksIn(hooks, hooks.url + "?publisherId=tfs&eventType=git.push&consumerId=webHooks&consumerActionId=httpRequest",
+                     [&](const HttpsResponse&, const json::value& v, std::vector<RemoteHook>* out) -> Result<std::string> {
+                       const json::value* values = Member(v, "value");
+                       if (!values || !values->is_array()) return Status::Corrupted("the answer has no 'value' list");
+                       for (const auto& s : values->as_array()) {
+                         if (auto h = ParseSubscription(s)) out->push_back(std::move(*h));
+                       }
+                       return std::string();
+                     });
 }
 
 Status AzureApi::CreateHook(const WantedHook& hook) {
   if (Status s = LoadIds(); !s.ok()) return s;
-  return Admin("POST", OrgUrl(base_) + "/_apis/hooks/subscriptions", "", SubscriptionBody(hook),
-               "Azure DevOps: creating a service hook subscription for " + repo_, kHookRight)
-      .status();
+  return CreateHookIn(Hooks(), SubscriptionBody(hook));
 }
 
 Status AzureApi::UpdateHook(const std::string& id, const WantedHook& hook) {
   if (Status s = LoadIds(); !s.ok()) return s;
-  return Admin("PUT", OrgUrl(base_) + "/_apis/hooks/subscriptions/" + UrlEncodeComponent(id), "",
-               SubscriptionBody(hook), "Azure DevOps: updating subscription " + id + " for " + repo_, kHookRight)
-      .status();
+  return UpdateHookIn(Hooks(), id, SubscriptionBody(hook));
 }
 
-Status AzureApi::DeleteHook(const std::string& id) {
-  return Admin("DELETE", OrgUrl(base_) + "/_apis/hooks/subscriptions/" + UrlEncodeComponent(id), "", "",
-               "Azure DevOps: deleting subscription " + id + " for " + repo_, kHookRight)
-      .status();
-}
+Status AzureApi::DeleteHook(const std::string& id) { return DeleteHookIn(Hooks(), id); }
 
 Status AzureApi::PostCommitStatus(const CommitStatusReport& r) {
   // The context's name is its last part (the binding), its genre the rest (gitsyncd/<instance>).

@@ -20,9 +20,7 @@ namespace json = boost::json;
 // What a write needs, as Bitbucket names it for each credential kind.
 constexpr const char* kWriteRight =
     "the 'repository:write' scope (access tokens), or Repositories: Write (app passwords and API tokens)";
-using api_answer::IsObjectId;
-using api_answer::Member;
-using api_answer::Str;
+using namespace api_answer;  // the readers of untrusted JSON answers
 
 // A folder is listed this many levels deep per request; deeper directories get their own.
 constexpr int kMaxDepth = 32;
@@ -130,10 +128,7 @@ Status BitbucketCloudApi::ListDirectory(const std::string& commit, const std::st
           return Status::Corrupted("folder " + shown + ": entry " + full + " is outside the folder");
         }
         std::string rel = full.substr(prefix.size());
-        if (rel == ".git" || rel.rfind(".git/", 0) == 0 || rel.find("/.git/") != std::string::npos ||
-            (rel.size() >= 5 && rel.compare(rel.size() - 5, 5, "/.git") == 0)) {
-          return Status::Ok();
-        }
+        if (NamesDotGit(rel)) return Status::Ok();
         parents.insert(full.rfind('/') == std::string::npos ? std::string() : full.substr(0, full.rfind('/')));
         std::string type = Str(Member(e, "type"));
         if (type == "commit_directory") {

@@ -10,8 +10,7 @@ namespace gitsyncd {
 namespace {
 
 namespace json = boost::json;
-using api_answer::Member;
-using api_answer::Str;
+using namespace api_answer;  // the readers of untrusted JSON answers
 
 // Access tokens and app passwords name these scopes ("Webhooks: Read and write" = webhook;
 // https://support.atlassian.com/bitbucket-cloud/docs/repository-access-token-permissions/).
@@ -48,41 +47,37 @@ Result<HttpsResponse> BitbucketCloudApi::Admin(const std::string& method, const 
   return AdminRequest(client_, target_, method, url, {{"Authorization", "Bearer " + target_.token}, {"Accept", "application/json"}}, body, what, needs);
 }
 
-Result<std::vector<RemoteHook>> BitbucketCloudApi::ListHooks() {
-  std::vector<RemoteHook> out;
-  std::string url = repo_url_ + "/hooks?pagelen=100";
-  std::string what = "Bitbucket Cloud: listing the webhooks of " + target_.repo;
-  for (int page = 0; page < 20 && !url.empty(); ++page) {
-    if (url.rfind(target_.api_base + "/", 0) != 0) return Status::Corrupted(what + ": a 'next' link leaves the API");
-    auto res = Admin("GET", url, "", what, kHookRight);
-    if (!res.ok()) return res.status();
-    auto v = api_answer::ParseJson(*res, what);
-    if (!v.ok()) return v.status();
-    const json::value* values = Member(*v, "values");
-    if (!values || !values->is_array()) return Status::Corrupted(what + ": the answer has no 'values' list");
-    for (const auto& h : values->as_array()) out.push_back(ParseHook(h));
-    url = Str(Member(*v, "next"));
-  }
-  return out;
+HookCollection BitbucketCloudApi::Hooks() {
+  return {"Bitbucket Cloud", "webhook", target_.repo, repo_url_ + "/hooks", "PUT",
+          [this](const std::string& method, const std::string& url, const std::string& body, const std::string& what) {
+            return Admin(method, url, body, what, kHookRight);
+          }};
 }
 
-Status BitbucketCloudApi::CreateHook(const WantedHook& hook) {
-  return Admin("POST", repo_url_ + "/hooks", HookBody(hook), "Bitbucket Cloud: adding a webhook to " + target_.repo,
-               kHookRight)
-      .status();
+Result<std::vector<RemoteHook>> BitbucketCloudApi::ListHooks() {
+  HookCollection hooks = Hooks();
+  // Each page links the next (https://developer.atlassian.com/cloud/bitbucket/rest/intro/#pagination);
+  // the link is the server's word, so it must stay within the API.
+  return ListHooksIn(hooks, hooks.url + "?pagelen=100",
+                     [&](const HttpsResponse&, const json::value& v, std::vector<RemoteHook>* out) -> Result<std::string> {
+                       const json::value* values = Member(v, "values");
+                       if (!values || !values->is_array()) return Status::Corrupted("the answer has no 'values' list");
+                       for (const auto& h : values->as_array()) out->push_back(ParseHook(h));
+                       std::string next = Str(Member(v, "next"));
+                       if (!next.empty() && next.rfind(target_.api_base + "/", 0) != 0) {
+                         return Status::Corrupted("a 'next' link leaves the API");
+                       }
+                       return next;
+                     });
 }
+
+Status BitbucketCloudApi::CreateHook(const WantedHook& hook) { return CreateHookIn(Hooks(), HookBody(hook)); }
 
 Status BitbucketCloudApi::UpdateHook(const std::string& id, const WantedHook& hook) {
-  return Admin("PUT", repo_url_ + "/hooks/" + UrlEncodeComponent(id), HookBody(hook),
-               "Bitbucket Cloud: updating webhook " + id + " of " + target_.repo, kHookRight)
-      .status();
+  return UpdateHookIn(Hooks(), id, HookBody(hook));
 }
 
-Status BitbucketCloudApi::DeleteHook(const std::string& id) {
-  return Admin("DELETE", repo_url_ + "/hooks/" + UrlEncodeComponent(id), "",
-               "Bitbucket Cloud: deleting webhook " + id + " of " + target_.repo, kHookRight)
-      .status();
-}
+Status BitbucketCloudApi::DeleteHook(const std::string& id) { return DeleteHookIn(Hooks(), id); }
 
 Status BitbucketCloudApi::PostCommitStatus(const CommitStatusReport& r) {
   // A build status needs a link: the commit's own page when there is no status page.

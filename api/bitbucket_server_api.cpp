@@ -13,10 +13,7 @@ namespace gitsyncd {
 namespace {
 
 namespace json = boost::json;
-using api_answer::IsObjectId;
-using api_answer::Member;
-using api_answer::Str;
-using api_answer::True;
+using namespace api_answer;  // the readers of untrusted JSON answers
 
 // Bitbucket answers a valid token that lacks a permission with 401 and an AuthorisationException
 // ("You are not permitted to access this resource"), not 403; a refused token is 401 with an
@@ -115,10 +112,7 @@ Status BitbucketServerApi::ListDirectory(const std::string& commit, const std::s
       if (Status s = CheckRemotePath(name); !s.ok()) return s;
       std::string child = rel.empty() ? name : rel + "/" + name;
       if (Status s = CheckRemotePath(child); !s.ok()) return s;
-      if (child == ".git" || child.rfind(".git/", 0) == 0 || child.find("/.git/") != std::string::npos ||
-          name == ".git") {
-        continue;
-      }
+      if (NamesDotGit(child)) continue;
       std::string type = Str(Member(c, "type"));
       if (type == "DIRECTORY") {
         if (Status s = ListDirectory(commit, folder, child, out, depth + 1); !s.ok()) return s;
@@ -226,9 +220,6 @@ Status BitbucketServerApi::Download(const RemoteEntry& entry, const std::string&
   return res.ok() ? Status::Ok() : res.status();
 }
 
-}  // namespace gitsyncd
-
-namespace gitsyncd {
 
 Result<std::vector<RemoteRepo>> BitbucketServerApi::ListRepositories(const std::string& account) {
   std::string base = target_.api_base;

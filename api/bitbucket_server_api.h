@@ -52,6 +52,8 @@ class BitbucketServerApi : public ProviderApi, public RepoHooks {
   std::string RepoName() const override { return target_.repo; }
 
  private:
+  // This repository's hooks, for the requests written once in repo_hooks.
+  HookCollection Hooks();
   // A hook or status request to {url}; `body` JSON (empty: none).
   Result<HttpsResponse> Admin(const std::string& method, const std::string& url, const std::string& body,
                               const std::string& what, const std::string& needs);

@@ -10,8 +10,7 @@ namespace gitsyncd {
 namespace {
 
 namespace json = boost::json;
-using api_answer::Member;
-using api_answer::Str;
+using namespace api_answer;  // the readers of untrusted JSON answers
 
 // Managing webhooks takes repository admin; posting a build status, repository read
 // (https://developer.atlassian.com/server/bitbucket/how-tos/updating-build-status-for-commits).
@@ -46,42 +45,40 @@ Result<HttpsResponse> BitbucketServerApi::Admin(const std::string& method, const
   return AdminRequest(client_, target_, method, url, {{"Authorization", "Bearer " + target_.token}, {"Accept", "application/json"}}, body, what, needs);
 }
 
-Result<std::vector<RemoteHook>> BitbucketServerApi::ListHooks() {
-  std::vector<RemoteHook> out;
-  std::string what = "Bitbucket Server: listing the webhooks of " + target_.repo;
-  long long start = 0;
-  for (int page = 0; page < 20; ++page) {
-    auto res = Admin("GET", repo_base_ + "/webhooks?limit=100&start=" + std::to_string(start), "", what, kHookRight);
-    if (!res.ok()) return res.status();
-    auto v = api_answer::ParseJson(*res, what);
-    if (!v.ok()) return v.status();
-    const json::value* values = Member(*v, "values");
-    if (!values || !values->is_array()) return Status::Corrupted(what + ": the answer has no 'values' list");
-    for (const auto& h : values->as_array()) out.push_back(ParseHook(h));
-    const json::value* next = Member(*v, "nextPageStart");
-    if (api_answer::True(Member(*v, "isLastPage")) || !next || !next->is_int64() || next->as_int64() <= start) break;
-    start = next->as_int64();
-  }
-  return out;
+HookCollection BitbucketServerApi::Hooks() {
+  return {"Bitbucket Server", "webhook", target_.repo, repo_base_ + "/webhooks", "PUT",
+          [this](const std::string& method, const std::string& url, const std::string& body, const std::string& what) {
+            return Admin(method, url, body, what, kHookRight);
+          }};
 }
 
-Status BitbucketServerApi::CreateHook(const WantedHook& hook) {
-  return Admin("POST", repo_base_ + "/webhooks", HookBody(hook),
-               "Bitbucket Server: creating a webhook in " + target_.repo, kHookRight)
-      .status();
+Result<std::vector<RemoteHook>> BitbucketServerApi::ListHooks() {
+  HookCollection hooks = Hooks();
+  long long start = 0;
+  // Paged by start index until isLastPage (https://developer.atlassian.com/server/bitbucket/rest/ "Paged APIs");
+  // a next start that does not move forward ends the list.
+  return ListHooksIn(hooks, hooks.url + "?limit=100&start=0",
+                     [&](const HttpsResponse&, const json::value& v, std::vector<RemoteHook>* out) -> Result<std::string> {
+                       const json::value* values = Member(v, "values");
+                       if (!values || !values->is_array()) return Status::Corrupted("the answer has no 'values' list");
+                       for (const auto& h : values->as_array()) out->push_back(ParseHook(h));
+                       const json::value* next = Member(v, "nextPageStart");
+                       if (api_answer::True(Member(v, "isLastPage")) || !next || !next->is_int64() ||
+                           next->as_int64() <= start) {
+                         return std::string();
+                       }
+                       start = next->as_int64();
+                       return hooks.url + "?limit=100&start=" + std::to_string(start);
+                     });
 }
+
+Status BitbucketServerApi::CreateHook(const WantedHook& hook) { return CreateHookIn(Hooks(), HookBody(hook)); }
 
 Status BitbucketServerApi::UpdateHook(const std::string& id, const WantedHook& hook) {
-  return Admin("PUT", repo_base_ + "/webhooks/" + UrlEncodeComponent(id), HookBody(hook),
-               "Bitbucket Server: updating webhook " + id + " of " + target_.repo, kHookRight)
-      .status();
+  return UpdateHookIn(Hooks(), id, HookBody(hook));
 }
 
-Status BitbucketServerApi::DeleteHook(const std::string& id) {
-  return Admin("DELETE", repo_base_ + "/webhooks/" + UrlEncodeComponent(id), "",
-               "Bitbucket Server: deleting webhook " + id + " of " + target_.repo, kHookRight)
-      .status();
-}
+Status BitbucketServerApi::DeleteHook(const std::string& id) { return DeleteHookIn(Hooks(), id); }
 
 Status BitbucketServerApi::PostCommitStatus(const CommitStatusReport& r) {
   std::string url = !r.target_url.empty() ? r.target_url : CommitWebUrl(target_.provider, target_.remote_url, r.commit);

@@ -16,11 +16,7 @@ namespace gitsyncd {
 namespace {
 
 namespace json = boost::json;
-using api_answer::IsObjectId;
-using api_answer::ParseJson;
-using api_answer::Member;
-using api_answer::Str;
-using api_answer::True;
+using namespace api_answer;  // the readers of untrusted JSON answers
 
 
 
@@ -146,9 +142,7 @@ Status GitHubApi::ListTree(const std::string& tree_sha, const std::string& prefi
     if (Status s = CheckRemotePath(path); !s.ok()) return s;
     if (!IsObjectId(sha)) return Status::Corrupted("tree " + tree_sha + ": entry " + path + " has no valid 'sha'");
     std::string full = prefix.empty() ? path : prefix + "/" + path;
-    bool dot_git = full == ".git" || full.rfind(".git/", 0) == 0 || full.find("/.git/") != std::string::npos ||
-                   (full.size() >= 5 && full.compare(full.size() - 5, 5, "/.git") == 0);
-    if (dot_git) continue;
+    if (NamesDotGit(full)) continue;
     if (type == "tree") {
       if (!recursive) {
         if (Status s = ListTree(sha, full, false, out, depth + 1); !s.ok()) return s;
@@ -159,13 +153,7 @@ Status GitHubApi::ListTree(const std::string& tree_sha, const std::string& prefi
     r.path = full;
     r.blob_id = sha;
     if (const json::value* size = Member(e, "size"); size && size->is_number()) r.size = size->to_number<uint64_t>();
-    if (type == "commit" || mode == "160000") {
-      r.kind = RemoteEntry::Kind::kSubmodule;
-    } else if (mode == "120000") {
-      r.kind = RemoteEntry::Kind::kSymlink;
-    } else if (type == "blob") {
-      r.executable = mode == "100755";
-    } else {
+    if (!SetKindFromGitMode(type, mode, &r)) {
       return Status::Corrupted("tree " + tree_sha + ": entry " + path + " has unknown type '" + type + "'");
     }
     out->push_back(std::move(r));
@@ -392,9 +380,6 @@ Status GitHubApi::Download(const RemoteEntry& entry, const std::string& file) {
   return res.ok() ? Status::Ok() : res.status();
 }
 
-}  // namespace gitsyncd
-
-namespace gitsyncd {
 
 Result<std::vector<RemoteRepo>> GitHubApi::ListRepositories(const std::string& account) {
   HeaderList headers{{"Accept", "application/vnd.github+json"},

@@ -58,10 +58,10 @@ class GitHubApi : public ProviderApi, public RepoHooks {
   std::string RepoName() const override { return target_.repo; }
 
  private:
+  // This repository's hooks, for the requests written once in repo_hooks.
+  HookCollection Hooks();
   HeaderList Headers(bool raw) const;
   std::string RepoUrl() const;  // {api}/repos/{owner}/{repo}
-  Result<HttpsResponse> Admin(const std::string& method, const std::string& path, const std::string& body,
-                              const std::string& what, const std::string& needs);
   // A write with a JSON body; `moved` recognizes the answers meaning the branch moved.
   Result<HttpsResponse> Write(const std::string& method, const std::string& path, const std::string& body,
                               const std::string& what, const std::function<bool(int, const std::string&)>& moved = {});

@@ -9,8 +9,7 @@ namespace gitsyncd {
 namespace {
 
 namespace json = boost::json;
-using api_answer::Member;
-using api_answer::Str;
+using namespace api_answer;  // the readers of untrusted JSON answers
 
 // https://docs.github.com/en/rest/repos/webhooks ("The fine-grained token must have the
 // following permission set: Webhooks (write)"; classic tokens: admin:repo_hook).
@@ -47,46 +46,37 @@ RemoteHook ParseHook(const json::value& v) {
 
 }  // namespace
 
-Result<HttpsResponse> GitHubApi::Admin(const std::string& method, const std::string& path, const std::string& body,
-                                       const std::string& what, const std::string& needs) {
-  return AdminRequest(client_, target_, method, RepoUrl() + path, Headers(false), body, what, needs);
+HookCollection GitHubApi::Hooks() {
+  return {"GitHub", "webhook", target_.repo, RepoUrl() + "/hooks", "PATCH",
+          [this](const std::string& method, const std::string& url, const std::string& body, const std::string& what) {
+            return AdminRequest(client_, target_, method, url, Headers(false), body, what, kHookRight);
+          }};
 }
 
 Result<std::vector<RemoteHook>> GitHubApi::ListHooks() {
-  std::vector<RemoteHook> out;
-  for (int page = 1; page <= 20; ++page) {
-    std::string what = "GitHub: listing the webhooks of " + target_.repo;
-    auto res = Admin("GET", "/hooks?per_page=100&page=" + std::to_string(page), "", what, kHookRight);
-    if (!res.ok()) return res.status();
-    auto v = api_answer::ParseJson(*res, what);
-    if (!v.ok()) return v.status();
-    if (!v->is_array()) return Status::Corrupted(what + ": the answer is not a list");
-    for (const auto& h : v->as_array()) out.push_back(ParseHook(h));
-    if (v->as_array().size() < 100) break;
-  }
-  return out;
+  HookCollection hooks = Hooks();
+  int page = 1;
+  // Pages are numbered; a short page is the last (https://docs.github.com/en/rest/using-the-rest-api/using-pagination-in-the-rest-api).
+  return ListHooksIn(hooks, hooks.url + "?per_page=100&page=1",
+                     [&](const HttpsResponse&, const json::value& v, std::vector<RemoteHook>* out) -> Result<std::string> {
+                       if (!v.is_array()) return Status::Corrupted("the answer is not a list");
+                       for (const auto& h : v.as_array()) out->push_back(ParseHook(h));
+                       if (v.as_array().size() < 100) return std::string();
+                       return hooks.url + "?per_page=100&page=" + std::to_string(++page);
+                     });
 }
 
-Status GitHubApi::CreateHook(const WantedHook& hook) {
-  return Admin("POST", "/hooks", HookBody(hook, true), "GitHub: creating a webhook in " + target_.repo, kHookRight)
-      .status();
-}
+Status GitHubApi::CreateHook(const WantedHook& hook) { return CreateHookIn(Hooks(), HookBody(hook, true)); }
 
 Status GitHubApi::UpdateHook(const std::string& id, const WantedHook& hook) {
-  return Admin("PATCH", "/hooks/" + UrlEncodeComponent(id), HookBody(hook, false),
-               "GitHub: updating webhook " + id + " of " + target_.repo, kHookRight)
-      .status();
+  return UpdateHookIn(Hooks(), id, HookBody(hook, false));
 }
 
-Status GitHubApi::DeleteHook(const std::string& id) {
-  return Admin("DELETE", "/hooks/" + UrlEncodeComponent(id), "", "GitHub: deleting webhook " + id + " of " + target_.repo,
-               kHookRight)
-      .status();
-}
+Status GitHubApi::DeleteHook(const std::string& id) { return DeleteHookIn(Hooks(), id); }
 
 Result<HookDelivery> GitHubApi::LastDelivery(const std::string& id) {
   std::string what = "GitHub: the deliveries of webhook " + id + " of " + target_.repo;
-  auto res = Admin("GET", "/hooks/" + UrlEncodeComponent(id) + "/deliveries?per_page=1", "", what, kHookRight);
+  auto res = Hooks().send("GET", RepoUrl() + "/hooks/" + UrlEncodeComponent(id) + "/deliveries?per_page=1", "", what);
   if (!res.ok()) return res.status();
   auto v = api_answer::ParseJson(*res, what);
   if (!v.ok()) return v.status();
@@ -106,8 +96,9 @@ Status GitHubApi::PostCommitStatus(const CommitStatusReport& r) {
                  {"description", r.description.substr(0, 140)},  // GitHub keeps at most 140 characters
                  {"context", r.context}};
   if (!r.target_url.empty()) o["target_url"] = r.target_url;
-  return Admin("POST", "/statuses/" + UrlEncodeComponent(r.commit), json::serialize(o),
-               "GitHub: posting the status of " + r.commit.substr(0, 12) + " in " + target_.repo, kStatusRight)
+  return AdminRequest(client_, target_, "POST", RepoUrl() + "/statuses/" + UrlEncodeComponent(r.commit), Headers(false),
+                      json::serialize(o), "GitHub: posting the status of " + r.commit.substr(0, 12) + " in " + target_.repo,
+                      kStatusRight)
       .status();
 }
 

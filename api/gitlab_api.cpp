@@ -15,10 +15,7 @@ namespace gitsyncd {
 namespace {
 
 namespace json = boost::json;
-using api_answer::IsObjectId;
-using api_answer::Member;
-using api_answer::Str;
-using api_answer::True;
+using namespace api_answer;  // the readers of untrusted JSON answers
 
 // The role the token's user holds on the project: the higher of its project and group
 // membership ("permissions" in https://docs.gitlab.com/ee/api/projects.html#get-a-single-project;
@@ -154,7 +151,7 @@ Result<std::vector<RemoteEntry>> GitLabApi::ListFolder(const std::string& commit
       }
       std::string rel = full.substr(prefix.size());
       if (Status s = CheckRemotePath(rel); !s.ok()) return s;
-      if (rel == ".git" || rel.rfind(".git/", 0) == 0 || rel.find("/.git/") != std::string::npos) continue;
+      if (NamesDotGit(rel)) continue;
       if (type == "tree") continue;
       if (!IsObjectId(id)) return Status::Corrupted("tree of " + path + ": entry " + full + " has no valid 'id'");
       RemoteEntry r;
@@ -162,13 +159,7 @@ Result<std::vector<RemoteEntry>> GitLabApi::ListFolder(const std::string& commit
       r.repo_path = full;
       r.commit = commit;
       r.blob_id = id;
-      if (type == "commit" || mode == "160000") {
-        r.kind = RemoteEntry::Kind::kSubmodule;
-      } else if (mode == "120000") {
-        r.kind = RemoteEntry::Kind::kSymlink;
-      } else if (type == "blob") {
-        r.executable = mode == "100755";
-      } else {
+      if (!SetKindFromGitMode(type, mode, &r)) {
         return Status::Corrupted("tree of " + path + ": entry " + full + " has unknown type '" + type + "'");
       }
       out.push_back(std::move(r));
@@ -266,9 +257,6 @@ Status GitLabApi::Download(const RemoteEntry& entry, const std::string& file) {
   return res.ok() ? Status::Ok() : res.status();
 }
 
-}  // namespace gitsyncd
-
-namespace gitsyncd {
 
 Result<std::vector<RemoteRepo>> GitLabApi::ListRepositories(const std::string& account) {
   if (auto scopes = CheckScopes("the projects of " + account); !scopes.ok()) return scopes.status();

@@ -56,7 +56,10 @@ class GitLabApi : public ProviderApi, public RepoHooks {
   std::string RepoName() const override { return target_.repo; }
 
  private:
-  Result<HttpsResponse> Admin(const std::string& method, const std::string& path, const std::string& body,
+  // This repository's hooks, for the requests written once in repo_hooks.
+  HookCollection Hooks();
+  // A hook or status request to {url}; `body` JSON (empty: none).
+  Result<HttpsResponse> Admin(const std::string& method, const std::string& url, const std::string& body,
                               const std::string& what, const std::string& needs);
   Result<std::string> LastCommitFor(const std::string& commit, const std::string& path);
   Result<HttpsResponse> Call(const std::string& path, const std::string& what, const std::string& download_to = "",

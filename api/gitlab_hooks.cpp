@@ -9,8 +9,7 @@ namespace gitsyncd {
 namespace {
 
 namespace json = boost::json;
-using api_answer::Member;
-using api_answer::Str;
+using namespace api_answer;  // the readers of untrusted JSON answers
 
 // Project hooks need the Maintainer role (https://docs.gitlab.com/ee/user/permissions.html:
 // "Manage project hooks"); statuses the Developer role; both the 'api' scope.
@@ -46,48 +45,47 @@ RemoteHook ParseHook(const json::value& v) {
 
 }  // namespace
 
-Result<HttpsResponse> GitLabApi::Admin(const std::string& method, const std::string& path, const std::string& body,
+Result<HttpsResponse> GitLabApi::Admin(const std::string& method, const std::string& url, const std::string& body,
                                        const std::string& what, const std::string& needs) {
-  return AdminRequest(client_, target_, method, target_.api_base + "/projects/" + project_ + path, {{"PRIVATE-TOKEN", target_.token}, {"Accept", "application/json"}}, body, what, needs);
+  return AdminRequest(client_, target_, method, url, {{"PRIVATE-TOKEN", target_.token}, {"Accept", "application/json"}},
+                      body, what, needs);
+}
+
+HookCollection GitLabApi::Hooks() {
+  return {"GitLab", "hook", target_.repo, target_.api_base + "/projects/" + project_ + "/hooks", "PUT",
+          [this](const std::string& method, const std::string& url, const std::string& body, const std::string& what) {
+            return Admin(method, url, body, what, kHookRight);
+          }};
 }
 
 Result<std::vector<RemoteHook>> GitLabApi::ListHooks() {
-  std::vector<RemoteHook> out;
-  for (int page = 1; page <= 20; ++page) {
-    std::string what = "GitLab: listing the hooks of " + target_.repo;
-    auto res = Admin("GET", "/hooks?per_page=100&page=" + std::to_string(page), "", what, kHookRight);
-    if (!res.ok()) return res.status();
-    auto v = api_answer::ParseJson(*res, what);
-    if (!v.ok()) return v.status();
-    if (!v->is_array()) return Status::Corrupted(what + ": the answer is not a list");
-    for (const auto& h : v->as_array()) out.push_back(ParseHook(h));
-    if (res->Header("x-next-page").empty()) break;
-  }
-  return out;
+  HookCollection hooks = Hooks();
+  int page = 1;
+  // x-next-page is empty on the last page (https://docs.gitlab.com/ee/api/rest/#pagination-link-header).
+  return ListHooksIn(hooks, hooks.url + "?per_page=100&page=1",
+                     [&](const HttpsResponse& res, const json::value& v, std::vector<RemoteHook>* out) -> Result<std::string> {
+                       if (!v.is_array()) return Status::Corrupted("the answer is not a list");
+                       for (const auto& h : v.as_array()) out->push_back(ParseHook(h));
+                       if (res.Header("x-next-page").empty()) return std::string();
+                       return hooks.url + "?per_page=100&page=" + std::to_string(++page);
+                     });
 }
 
-Status GitLabApi::CreateHook(const WantedHook& hook) {
-  return Admin("POST", "/hooks", HookBody(hook), "GitLab: adding a hook to " + target_.repo, kHookRight).status();
-}
+Status GitLabApi::CreateHook(const WantedHook& hook) { return CreateHookIn(Hooks(), HookBody(hook)); }
 
 Status GitLabApi::UpdateHook(const std::string& id, const WantedHook& hook) {
-  return Admin("PUT", "/hooks/" + UrlEncodeComponent(id), HookBody(hook),
-               "GitLab: editing hook " + id + " of " + target_.repo, kHookRight)
-      .status();
+  return UpdateHookIn(Hooks(), id, HookBody(hook));
 }
 
-Status GitLabApi::DeleteHook(const std::string& id) {
-  return Admin("DELETE", "/hooks/" + UrlEncodeComponent(id), "", "GitLab: deleting hook " + id + " of " + target_.repo,
-               kHookRight)
-      .status();
-}
+Status GitLabApi::DeleteHook(const std::string& id) { return DeleteHookIn(Hooks(), id); }
 
 Status GitLabApi::PostCommitStatus(const CommitStatusReport& r) {
   json::object o{{"state", r.state == CommitState::kSuccess ? "success" : "failed"},
                  {"name", r.context},
                  {"description", r.description}};
   if (!r.target_url.empty()) o["target_url"] = r.target_url;
-  return Admin("POST", "/statuses/" + UrlEncodeComponent(r.commit), json::serialize(o),
+  return Admin("POST", target_.api_base + "/projects/" + project_ + "/statuses/" + UrlEncodeComponent(r.commit),
+               json::serialize(o),
                "GitLab: setting the status of " + r.commit.substr(0, 12) + " in " + target_.repo, kStatusRight)
       .status();
 }

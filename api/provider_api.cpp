@@ -188,6 +188,19 @@ ApiTarget ConnectorApiTarget(const DaemonConfig& daemon, const ConnectorConfig& 
   return t;
 }
 
+bool SetKindFromGitMode(const std::string& type, const std::string& mode, RemoteEntry* entry) {
+  if (type == "commit" || mode == "160000") {
+    entry->kind = RemoteEntry::Kind::kSubmodule;
+  } else if (mode == "120000") {
+    entry->kind = RemoteEntry::Kind::kSymlink;
+  } else if (type == "blob") {
+    entry->executable = mode == "100755";
+  } else {
+    return false;
+  }
+  return true;
+}
+
 Result<std::unique_ptr<ProviderApi>> MakeProviderApi(const ApiTarget& target) {
   if (target.token.empty()) return Status::InvalidArgument("fetch: api needs api.token");
   switch (target.provider) {

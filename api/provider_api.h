@@ -33,6 +33,11 @@ struct RemoteEntry {
   std::string commit;     // the commit it was listed at
 };
 
+// A tree entry as GitHub and GitLab list it: `type` blob, tree or commit and Git's octal `mode`
+// ("160000" a submodule, "120000" a symlink, "100755" an executable file). Sets the entry's
+// kind; false for a type that is not a file, symlink or submodule.
+bool SetKindFromGitMode(const std::string& type, const std::string& mode, RemoteEntry* entry);
+
 struct ApiTarget {
   Provider provider = Provider::kGitHub;
   std::string api_base;  // e.g. https://api.github.com or https://ghe.example.com/api/v3

@@ -2,11 +2,8 @@
 
 #include <boost/json.hpp>
 
-#include "api/azure_api.h"
-#include "api/bitbucket_cloud_api.h"
-#include "api/bitbucket_server_api.h"
-#include "api/github_api.h"
-#include "api/gitlab_api.h"
+#include "api/api_answer.h"
+#include "config/url_encode.h"
 
 namespace gitsyncd {
 
@@ -53,23 +50,52 @@ Result<HttpsResponse> AdminRequest(HttpsClient& client, const ApiTarget& target,
                       needs);
 }
 
-Result<std::unique_ptr<RepoHooks>> MakeRepoHooks(const ApiTarget& target) {
-  if (target.token.empty()) return Status::InvalidArgument("managing webhooks and commit statuses needs api.token");
-  switch (target.provider) {
-    case Provider::kGitHub:
-      return std::unique_ptr<RepoHooks>(new GitHubApi(target));
-    case Provider::kGitLab:
-      return std::unique_ptr<RepoHooks>(new GitLabApi(target));
-    case Provider::kAzureRepos:
-      return std::unique_ptr<RepoHooks>(new AzureApi(target));
-    case Provider::kBitbucketServer:
-      return std::unique_ptr<RepoHooks>(new BitbucketServerApi(target));
-    case Provider::kBitbucketCloud:
-      return std::unique_ptr<RepoHooks>(new BitbucketCloudApi(target));
-    case Provider::kGit:
-      break;
+Result<std::vector<RemoteHook>> ListHooksIn(const HookCollection& c, const std::string& first_page,
+                                            const HookPageReader& read) {
+  std::vector<RemoteHook> out;
+  std::string what = c.provider + ": listing the " + c.noun + "s of " + c.repo;
+  std::string url = first_page;
+  for (int page = 0; page < 20 && !url.empty(); ++page) {
+    auto res = c.send("GET", url, "", what);
+    if (!res.ok()) return res.status();
+    auto v = api_answer::ParseJson(*res, what);
+    if (!v.ok()) return v.status();
+    auto next = read(*res, *v, &out);
+    if (!next.ok()) return Status(next.status()).WithContext(what);
+    url = *next;
   }
-  return Status::InvalidArgument("provider 'git' has no API for webhooks or commit statuses");
+  return out;
+}
+
+Status CreateHookIn(const HookCollection& c, const std::string& body) {
+  return c.send("POST", c.url, body, c.provider + ": creating a " + c.noun + " in " + c.repo).status();
+}
+
+Status UpdateHookIn(const HookCollection& c, const std::string& id, const std::string& body) {
+  return c.send(c.update_method, c.url + "/" + UrlEncodeComponent(id), body,
+                c.provider + ": updating " + c.noun + " " + id + " of " + c.repo)
+      .status();
+}
+
+Status DeleteHookIn(const HookCollection& c, const std::string& id) {
+  return c.send("DELETE", c.url + "/" + UrlEncodeComponent(id), "",
+                c.provider + ": deleting " + c.noun + " " + id + " of " + c.repo)
+      .status();
+}
+
+// Every provider's client reads content and manages hooks (one class each), so the hooks
+// side is the content reader's object seen through its other base.
+Result<std::unique_ptr<RepoHooks>> MakeRepoHooks(const ApiTarget& target) {
+  if (target.provider == Provider::kGit) {
+    return Status::InvalidArgument("provider 'git' has no API for webhooks or commit statuses");
+  }
+  if (target.token.empty()) return Status::InvalidArgument("managing webhooks and commit statuses needs api.token");
+  auto api = MakeProviderApi(target);
+  if (!api.ok()) return api.status();
+  if (dynamic_cast<RepoHooks*>(api->get()) == nullptr) {
+    return Status::Internal("the " + std::string(ProviderName(target.provider)) + " client manages no hooks");
+  }
+  return std::unique_ptr<RepoHooks>(dynamic_cast<RepoHooks*>(api->release()));
 }
 
 }  // namespace gitsyncd

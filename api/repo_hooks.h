@@ -5,6 +5,9 @@
 // A token that may not manage hooks or post statuses gets an error naming the permission.
 #pragma once
 
+#include <boost/json/value.hpp>
+
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -73,14 +76,41 @@ Result<std::unique_ptr<RepoHooks>> MakeRepoHooks(const ApiTarget& target);
 Result<HttpsResponse> CheckedAdmin(Provider provider, Result<HttpsResponse> res, const std::string& what,
                                    const std::string& base, const std::string& needs);
 
-// A hook or status request: GET through ApiGet, others through ApiSend with `body` as JSON
-// (when not empty), the answer through CheckedAdmin.
 // The build status both Bitbucket Cloud and Server take (the same JSON shape in both APIs):
 // `url` is required there, so the caller passes the commit's page when there is no status page.
 std::string BitbucketBuildStatusJson(const CommitStatusReport& report, const std::string& url);
 
+// A hook or status request: GET through ApiGet, others through ApiSend with `body` as JSON
+// (when not empty), the answer through CheckedAdmin.
 Result<HttpsResponse> AdminRequest(HttpsClient& client, const ApiTarget& target, const std::string& method,
                                    const std::string& url, HeaderList headers, const std::string& body,
                                    const std::string& what, const std::string& needs);
+
+// Every provider keeps its hooks as a REST collection: listed page by page at `url`, created
+// by POST to it, changed and deleted at `url`/<id>. What differs is data, so the requests and
+// their messages are written once, here.
+struct HookCollection {
+  std::string provider;       // as messages name it: "GitHub"
+  std::string noun;           // what the provider calls a hook: "webhook", "hook", "subscription"
+  std::string repo;           // for messages
+  std::string url;            // the collection
+  std::string update_method;  // PATCH or PUT
+  // One request with the provider's authentication, answered through CheckedAdmin with the
+  // permission that managing hooks needs.
+  std::function<Result<HttpsResponse>(const std::string& method, const std::string& url, const std::string& body,
+                                      const std::string& what)>
+      send;
+};
+
+// Reads one page of a hook list into `out` and returns the next page's URL ("" after the last).
+using HookPageReader = std::function<Result<std::string>(const HttpsResponse& answer, const boost::json::value& page,
+                                                         std::vector<RemoteHook>* out)>;
+
+// Every hook, from `first_page` on (at most 20 pages, so a provider that pages forever ends).
+Result<std::vector<RemoteHook>> ListHooksIn(const HookCollection& hooks, const std::string& first_page,
+                                            const HookPageReader& read);
+Status CreateHookIn(const HookCollection& hooks, const std::string& body);
+Status UpdateHookIn(const HookCollection& hooks, const std::string& id, const std::string& body);
+Status DeleteHookIn(const HookCollection& hooks, const std::string& id);
 
 }  // namespace gitsyncd

@@ -173,8 +173,7 @@ void LoadSyncFolders(YamlMap& m, SyncBinding* s) {
       sink->Add(m.Get("path"), m.KeyPath("path"), "must be relative to the repository root (no leading '/')");
     } else if (p == ".." || p.rfind("../", 0) == 0 || v->find('\0') != std::string::npos) {
       sink->Add(m.Get("path"), m.KeyPath("path"), "must stay inside the repository (no '..')");
-    } else if (p == ".git" || p.rfind(".git/", 0) == 0 || p.find("/.git/") != std::string::npos ||
-               (p.size() >= 5 && p.compare(p.size() - 5, 5, "/.git") == 0)) {
+    } else if (NamesDotGit(p)) {
       sink->Add(m.Get("path"), m.KeyPath("path"), "must not name a .git folder");
     } else {
       s->path = p;

@@ -6,6 +6,7 @@
 #include <boost/algorithm/string/trim.hpp>
 
 #include <string>
+#include <string_view>
 
 namespace gitsyncd {
 
@@ -25,6 +26,20 @@ inline std::string AsciiLower(std::string s) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
   return s;
+}
+
+// Whether a '/'-separated repository path is a .git folder or inside one (".git", "a/.git/x"),
+// in any letter case as Git itself refuses them: such entries are never checked out, so a
+// synced folder never gets a second repository's metadata.
+inline bool NamesDotGit(std::string_view path) {
+  while (!path.empty()) {
+    size_t slash = path.find('/');
+    std::string_view part = path.substr(0, slash);
+    if (AsciiLower(std::string(part)) == ".git") return true;
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return false;
 }
 
 }  // namespace gitsyncd
