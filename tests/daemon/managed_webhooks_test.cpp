@@ -344,6 +344,13 @@ struct ProviderDaemon : Cli {
                   "\nfetch: api\nreport_status: true\n" + connector_extra + "syncs:\n  - name: site\n    local: " +
                   local + "\n" + sync_extra);
   }
+  // webhook.manage on (polling off), the listener at `port` behind https://hooks.example.com,
+  // the status page at `page`.
+  void ConfigureManaged() {
+    Configure("  public_url: " + page + "/\n",
+              "listen:\n  port: " + std::to_string(port) + "\n  public_url: https://hooks.example.com\n",
+              "webhook:\n  enabled: true\n  manage: true\n  poll_interval: 0\n  secret: {env: HOOK_SECRET}\n");
+  }
   void Start() {
     daemon = std::make_unique<DaemonProcess>(binary, cfg, dir.path(), env);
     BOOST_REQUIRE_MESSAGE(daemon->WaitForNotify("READY=1"), daemon->Log());
@@ -412,9 +419,7 @@ BOOST_AUTO_TEST_SUITE(managed_webhooks_daemon)
 BOOST_DATA_TEST_CASE_F(ProviderDaemon, the_daemon_registers_the_hook_and_a_delivery_through_it_syncs_and_is_reported,
                        boost::unit_test::data::make(ProviderNames()), name) {
   p = &Case(name);
-  Configure("  public_url: " + page + "/\n",
-            "listen:\n  port: " + std::to_string(port) + "\n  public_url: https://hooks.example.com\n",
-            "webhook:\n  enabled: true\n  manage: true\n  poll_interval: 0\n  secret: {env: HOOK_SECRET}\n");
+  ConfigureManaged();
   Start();
   BOOST_REQUIRE_MESSAGE(WaitFor([&] { return !StoredHooks().empty(); }, 20s), daemon->Log());
   BOOST_REQUIRE_MESSAGE(WaitFor([&] { return FileExists(local + "/index.html"); }), daemon->Log());
@@ -452,6 +457,23 @@ BOOST_DATA_TEST_CASE_F(ProviderDaemon, the_daemon_registers_the_hook_and_a_deliv
   Stop();
 }
 
+// `systemctl stop` while the daemon waits out the provider's rate limit to register its hook:
+// the daemon exits at once.
+BOOST_FIXTURE_TEST_CASE(a_stop_while_hook_registration_waits_out_a_rate_limit_takes_seconds_not_the_wait,
+                        ProviderDaemon) {
+  api->Control(R"({"rate_limit": 1, "retry_after": 50, "limit_path": "/hooks"})");
+  ConfigureManaged();
+  Start();
+  BOOST_REQUIRE_MESSAGE(WaitFor([&] { return daemon->Log().find("waiting 50.0 s") != std::string::npos; }, 20s),
+                        daemon->Log());
+  auto stop = std::chrono::steady_clock::now();
+  daemon->Signal(SIGTERM);
+  BOOST_TEST(daemon->Wait() == 0);
+  BOOST_TEST((std::chrono::steady_clock::now() - stop < 10s));
+  BOOST_TEST(StoredHooks().empty());
+  daemon.reset();
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // Commit statuses (`report_status: true`) through `gitsyncd run` (polling off: passes run at
@@ -478,6 +500,27 @@ BOOST_AUTO_TEST_CASE(a_synced_commit_gets_synced_linking_to_its_binding_on_the_s
   BOOST_REQUIRE_MESSAGE(dom.exit_code == 0, dom.err);
   BOOST_TEST(dom.out.find("<section id=\"detail-site\" class=\"target\">") != std::string::npos, dom.out);
   Stop();
+}
+
+// `systemctl stop` while a status waits out the provider's rate limit: the daemon exits at once;
+// the status is not posted.
+BOOST_AUTO_TEST_CASE(a_stop_while_a_status_waits_out_a_rate_limit_takes_seconds_not_the_wait) {
+  Configure("");
+  Start();
+  StatusOn(Head());
+  // The provider asks to wait 100 s before the next status (a post may wait up to 2 minutes).
+  api->Control(R"({"rate_limit": 1, "retry_after": 100, "limit_path": "/statuses/"})");
+  std::string next = Push("index.html", "again\n", "again");
+  SyncNow();
+  BOOST_REQUIRE_MESSAGE(WaitFor([&] { return daemon->Log().find("waiting 100.0 s") != std::string::npos; }, 20s),
+                        daemon->Log());
+  BOOST_TEST(ReadFile(local + "/index.html") == "again\n");
+  auto stop = std::chrono::steady_clock::now();
+  daemon->Signal(SIGTERM);
+  BOOST_TEST(daemon->Wait() == 0);
+  BOOST_TEST((std::chrono::steady_clock::now() - stop < 10s));
+  BOOST_TEST(Statuses(next).empty());
+  daemon.reset();
 }
 
 BOOST_DATA_TEST_CASE_F(ProviderDaemon, a_remote_commit_with_invalid_yaml_gets_yaml_invalid_naming_file_and_line,
