@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <thread>
 
 #include <utility>
 
@@ -19,6 +20,12 @@ void IoCancel::Cancel() {
   std::lock_guard<std::mutex> lock(mu_);
   cancelled_ = true;
   for (int fd : sockets_) ::shutdown(fd, SHUT_RDWR);
+  cancelled_cv_.notify_all();
+}
+
+bool IoCancel::SleepFor(std::chrono::milliseconds d) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return !cancelled_cv_.wait_for(lock, d, [&] { return cancelled_.load(); });
 }
 
 void IoCancel::AddSocket(int fd) {
@@ -54,6 +61,12 @@ bool IoCancel::TakeIdleShutdown(int fd) {
 }
 
 std::shared_ptr<IoCancel> CurrentIoCancel() { return t_token; }
+
+bool CancellableSleep(std::chrono::milliseconds d) {
+  if (t_token) return t_token->SleepFor(d);
+  std::this_thread::sleep_for(d);
+  return true;
+}
 
 ScopedIoCancel::ScopedIoCancel(std::shared_ptr<IoCancel> token) : previous_(std::exchange(t_token, std::move(token))) {}
 

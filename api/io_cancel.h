@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -17,6 +18,8 @@ class IoCancel {
  public:
   void Cancel();
   bool cancelled() const { return cancelled_.load(); }
+  // Sleeps for `d`, or less when Cancel() comes first; false when cancelled.
+  bool SleepFor(std::chrono::milliseconds d);
   // A socket to shut down on Cancel: added once created, removed before it is closed (so a
   // reused descriptor number is never touched). Adding to a cancelled token shuts it at once.
   void AddSocket(int fd);
@@ -29,6 +32,7 @@ class IoCancel {
 
  private:
   std::mutex mu_;
+  std::condition_variable cancelled_cv_;
   std::set<int> sockets_;
   std::set<int> idle_shut_;
   std::atomic<bool> cancelled_{false};
@@ -36,6 +40,10 @@ class IoCancel {
 
 // The calling thread's token; null when none is installed.
 std::shared_ptr<IoCancel> CurrentIoCancel();
+
+// Sleeps for `d` on the calling thread, cut short when its token is cancelled (a stop or
+// reload never waits out a backoff or a rate limit); false when cancelled.
+bool CancellableSleep(std::chrono::milliseconds d);
 
 // Installs `token` on this thread for the scope's life.
 class ScopedIoCancel {

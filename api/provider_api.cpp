@@ -5,13 +5,13 @@
 #include <algorithm>
 #include <boost/url.hpp>
 #include <ctime>
-#include <thread>
 
 #include "api/azure_api.h"
 #include "api/bitbucket_cloud_api.h"
 #include "api/bitbucket_server_api.h"
 #include "api/github_api.h"
 #include "api/gitlab_api.h"
+#include "api/io_cancel.h"
 #include "config/text.h"
 
 namespace gitsyncd {
@@ -26,7 +26,10 @@ std::string UtcTime(std::time_t t) {
   return buf;
 }
 
-// Sleeps `wait` for `reason` if allowed (counted for metrics), else the error naming until when.
+constexpr const char* kCancelled = " cancelled: gitsyncd is stopping or reloading";
+
+// Sleeps `wait` for `reason` if allowed (counted for metrics), else the error naming until when;
+// a stop or reload (the thread's IoCancel) cuts the wait short.
 Status WaitOrRefuse(const ApiTarget& target, const std::string& reason, std::chrono::milliseconds wait,
                     const std::string& what) {
   if (wait > target.max_rate_limit_wait) {
@@ -40,7 +43,7 @@ Status WaitOrRefuse(const ApiTarget& target, const std::string& reason, std::chr
   if (wait.count() <= 0) return Status::Ok();
   spdlog::info("api: {}; waiting {:.1f} s", what, static_cast<double>(wait.count()) / 1000.0);
   RecordRateLimitWait(reason, static_cast<double>(wait.count()) / 1000.0, false);
-  std::this_thread::sleep_for(wait);
+  if (!CancellableSleep(wait)) return Status::Unavailable(what + "; the wait was" + kCancelled);
   return Status::Ok();
 }
 
@@ -72,7 +75,7 @@ Result<HttpsResponse> WithRetries(const ApiTarget& target, bool write, Request r
     bool last = attempt >= 3;
     if (!res.ok()) {
       if (write || res.status().code() != Status::Code::kUnavailable || last) return res;
-      std::this_thread::sleep_for(backoff);
+      if (!CancellableSleep(backoff)) return res;
       backoff *= 2;
       continue;
     }
@@ -95,7 +98,7 @@ Result<HttpsResponse> WithRetries(const ApiTarget& target, bool write, Request r
       continue;
     }
     if (st >= 500 && !last && !write) {
-      std::this_thread::sleep_for(backoff);
+      if (!CancellableSleep(backoff)) return Status::Unavailable(target.api_base + ": retry after HTTP " + std::to_string(st) + kCancelled);
       backoff *= 2;
       continue;
     }

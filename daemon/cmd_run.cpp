@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <future>
 
+#include "api/io_cancel.h"
 #include "daemon/binding_control.h"
 #include "daemon/cli.h"
 #include "daemon/commit_status_reporter.h"
@@ -88,12 +89,14 @@ void UseConfig(HttpFrontend* http, const RunningConfig& rc) {
 }
 
 // webhook.manage: after each start and reload the hooks are made sure of on a thread of their
-// own (provider APIs can be slow; nothing waits for them), then the listener re-reads the
-// tokens in case a first one was made. Failures are logged; the next reload tries again.
+// own (provider APIs can be slow; nothing waits for them). The listener learns a first URL token
+// before any hook delivers to it. Failures are logged; the next reload tries again. A stop
+// cancels a job's requests and rate-limit waits.
 class HookKeeper {
  public:
   explicit HookKeeper(HttpFrontend** http) : http_(http) {}
   ~HookKeeper() {
+    cancel_->Cancel();
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& j : jobs_) j.wait();
   }
@@ -103,22 +106,29 @@ class HookKeeper {
     if (!any) return;
     std::lock_guard<std::mutex> lock(mu_);
     std::erase_if(jobs_, [](auto& j) { return j.wait_for(std::chrono::seconds(0)) == std::future_status::ready; });
-    jobs_.push_back(std::async(std::launch::async, [this, rc] { Ensure(*rc); }));
+    jobs_.push_back(std::async(std::launch::async, [this, rc] {
+      ScopedIoCancel scope(cancel_);
+      Ensure(*rc);
+    }));
   }
 
  private:
   void Ensure(RunningConfig& rc) {
+    SecretStore* store = rc.store ? &*rc.store : nullptr;
+    for (const auto& c : rc.config.connectors) {
+      if (c.webhook.manage) (void)WebhookUrlToken(rc.config.daemon, store, ConnectorId(c.name), c.name, true);
+    }
+    if (*http_) UseConfig(*http_, rc);
     for (const auto& c : rc.config.connectors) {
       if (!c.webhook.manage) continue;
-      for (const auto& o : SyncConnectorHooks(rc.config, c, rc.store ? &*rc.store : nullptr, HookAction::kRegister,
-                                              false)) {
+      for (const auto& o : SyncConnectorHooks(rc.config, c, store, HookAction::kRegister, false)) {
         for (const auto& line : o.changes.actions) spdlog::info("webhook of '{}': {}", c.name, line);
         if (!o.status.ok()) spdlog::error("webhook of '{}' in {}: {}", c.name, o.repo, o.status.message());
       }
     }
-    if (*http_) UseConfig(*http_, rc);
   }
   HttpFrontend** http_;
+  std::shared_ptr<IoCancel> cancel_ = std::make_shared<IoCancel>();
   std::mutex mu_;
   std::vector<std::future<void>> jobs_;
 };

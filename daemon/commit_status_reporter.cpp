@@ -4,6 +4,7 @@
 
 #include <atomic>
 
+#include "api/io_cancel.h"
 #include "config/url_encode.h"
 #include "sync/remote_credentials.h"
 
@@ -60,7 +61,14 @@ std::optional<CommitStatusReport> StatusForPass(const PassEvent& e, const std::s
 }
 
 CommitStatusReporter::CommitStatusReporter(const Config& config, const SecretStore* store)
-    : config_(config), store_(store), instance_(config.daemon.instance), thread_([this] { Run(); }) {}
+    : config_(config),
+      store_(store),
+      instance_(config.daemon.instance),
+      cancel_(std::make_shared<IoCancel>()),
+      thread_([this] {
+        ScopedIoCancel scope(cancel_);
+        Run();
+      }) {}
 
 CommitStatusReporter::~CommitStatusReporter() {
   {
@@ -68,6 +76,7 @@ CommitStatusReporter::~CommitStatusReporter() {
     stopping_ = true;
   }
   cv_.notify_all();
+  cancel_->Cancel();
   thread_.join();
 }
 
@@ -125,6 +134,10 @@ void CommitStatusReporter::Post(const Job& job) {
     last_posted_[r.context] = key;
     ++g_posted;
     spdlog::debug("sync '{}': status {} posted on {}", job.binding, job.report.context, job.report.commit.substr(0, 12));
+  } else if (cancel_->cancelled()) {
+    ++g_dropped;
+    spdlog::info("sync '{}': commit status on {} not posted: gitsyncd is stopping", job.binding,
+                 job.report.commit.substr(0, 12));
   } else {
     ++g_failed;
     spdlog::warn("sync '{}': commit status on {} not posted: {}", job.binding, job.report.commit.substr(0, 12),

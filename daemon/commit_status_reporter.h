@@ -2,12 +2,14 @@
 // that synced a commit, a status gitsyncd/<instance>/<binding> is posted on it through the
 // provider's API. Passes only queue a report; one thread of its own posts them, waiting out
 // rate limits. A failure is logged and counted, never fatal; a full queue drops the oldest.
+// Stopping cancels the post under way (its rate-limit wait or its connection) at once.
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -18,6 +20,8 @@
 #include "sync/sync_engine.h"
 
 namespace gitsyncd {
+
+class IoCancel;
 
 struct CommitStatusTotals {
   uint64_t posted = 0, failed = 0, dropped = 0;
@@ -36,7 +40,8 @@ class CommitStatusReporter {
  public:
   // `config` and `store` must outlive the reporter.
   CommitStatusReporter(const Config& config, const SecretStore* store);
-  ~CommitStatusReporter();  // finishes the post under way; what is still queued is dropped (counted)
+  // Cancels the post under way; it and what is still queued are dropped (counted).
+  ~CommitStatusReporter();
   // For EngineOptions::on_pass: queues the status the event calls for; never blocks on I/O.
   void OnPass(const PassEvent& e);
 
@@ -57,6 +62,7 @@ class CommitStatusReporter {
   // pass that keeps refusing one commit do not post it again and again.
   std::map<std::string, std::string> last_posted_;
   bool stopping_ = false;
+  std::shared_ptr<IoCancel> cancel_;  // the reporter thread's: cancelled by the destructor
   std::thread thread_;
 };
 

@@ -1,8 +1,8 @@
 // The commit status reporter when the provider does not simply say yes, against the provider
 // API test server (and a port that refuses, and one that never answers): each failure is
 // logged and counted in gitsyncd_commit_statuses_total{result=...}, none is fatal, a pass never
-// waits for a post, a rate limit is waited out (nothing is posted before it resets), and a full
-// queue drops its oldest reports, counted.
+// waits for a post, a rate limit is waited out (nothing is posted before it resets) but never
+// delays a stop, and a full queue drops its oldest reports, counted.
 #include <netinet/in.h>
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
@@ -148,6 +148,25 @@ BOOST_AUTO_TEST_CASE(a_rate_limited_post_waits_for_the_reset_then_posts) {
   BOOST_REQUIRE(WaitFor([&] { return !Posted().empty(); }, 10s));
   BOOST_TEST((std::chrono::steady_clock::now() - limited >= 900ms));
   BOOST_TEST(Failed() == failed);
+}
+
+BOOST_AUTO_TEST_CASE(stopping_while_a_post_waits_out_a_rate_limit_drops_it_at_once) {
+  // 429 asking for 100 s, within the 2 minutes a post may wait.
+  api.Control(R"({"rate_limit": 1, "retry_after": 100})");
+  uint64_t failed = Failed(), dropped = CommitStatusCounts().dropped;
+  auto reporter = std::make_unique<CommitStatusReporter>(config, nullptr);
+  reporter->OnPass(Synced(kCommit));
+  BOOST_REQUIRE_MESSAGE(WaitFor([&] { return Logged().find("waiting 100.0 s") != std::string::npos; }, 10s), Logged());
+  auto stop = std::chrono::steady_clock::now();
+  reporter.reset();
+  BOOST_TEST((std::chrono::steady_clock::now() - stop < 5s));
+  BOOST_TEST(Requests("status_post") == 0);
+  BOOST_TEST(Posted().empty());
+  // Not the provider's failure: dropped, as the queued ones are at a stop.
+  BOOST_TEST(CommitStatusCounts().dropped == dropped + 1);
+  BOOST_TEST(Failed() == failed);
+  BOOST_TEST(Logged().find("commit status on 0123456789ab not posted: gitsyncd is stopping") != std::string::npos,
+             Logged());
 }
 
 BOOST_AUTO_TEST_CASE(a_refused_connection_is_counted_as_failed_not_fatal) {

@@ -96,6 +96,8 @@ Repository webhooks and commit statuses of every provider: see provider_admin.py
 
 Test controls (not GitHub's): POST /__control with a JSON object
   {"rate_limit": N}          the next N API requests get 429 + Retry-After: 1 (GitHub; others: see above)
+  {"retry_after": S}         those 429s ask for S seconds instead (Retry-After and the reset headers)
+  {"limit_path": "text"}     the limit and 5xx controls count only requests whose path contains the text
   {"retry_after_date": N}    the next N GitHub requests get 429 + Retry-After as an HTTP-date 2 s ahead
   {"secondary_limit": N}     the next N GitHub requests get the secondary-limit 403 with retry-after: 1
   {"secondary_limit_no_hint": N}  the same without retry-after (the client must wait at least a minute)
@@ -1601,13 +1603,14 @@ def limit_answer(self, provider):
     """The provider's documented rate-limit answer when a control asks for one, else None."""
     with LOCK:
         def take(key):
-            if STATE.get(key, 0) > 0:
+            if STATE.get(key, 0) > 0 and STATE.get("limit_path", "") in self.path:
                 STATE[key] -= 1
                 return True
             return False
         kind = next((k for k in ("rate_limit", "rate_limit_403", "retry_after_date", "secondary_limit",
                                  "secondary_limit_no_hint", "fail_5xx") if take(k)), None)
     now = int(time.time())
+    wait = int(STATE.get("retry_after", 1))
     if kind == "fail_5xx":
         self.count("bad_gateway")
         return self.send(502, {"message": "Server Error"}) or True
@@ -1619,7 +1622,7 @@ def limit_answer(self, provider):
     self.count("rate_limited")
     if provider == "github":
         if kind == "rate_limit":
-            return self.send(429, {"message": "API rate limit exceeded"}, headers={"Retry-After": "1"}) or True
+            return self.send(429, {"message": "API rate limit exceeded"}, headers={"Retry-After": str(wait)}) or True
         if kind == "retry_after_date":
             return self.send(429, {"message": "API rate limit exceeded"}, headers={"Retry-After": http_date(now + 2)}) or True
         if kind == "rate_limit_403":
@@ -1630,14 +1633,14 @@ def limit_answer(self, provider):
         return self.send(403, SECONDARY, headers={"x-ratelimit-remaining": "4990"}) or True
     if provider == "gitlab":
         return self.send(429, {"message": "Retry later"}, content_type="text/plain", headers={
-            "Retry-After": "1", "RateLimit-Limit": "60", "RateLimit-Name": "throttle_authenticated_api",
-            "RateLimit-Observed": "67", "RateLimit-Remaining": "0", "RateLimit-Reset": str(now + 1),
-            "RateLimit-ResetTime": http_date(now + 1)}) or True
+            "Retry-After": str(wait), "RateLimit-Limit": "60", "RateLimit-Name": "throttle_authenticated_api",
+            "RateLimit-Observed": "67", "RateLimit-Remaining": "0", "RateLimit-Reset": str(now + wait),
+            "RateLimit-ResetTime": http_date(now + wait)}) or True
     if provider == "azure":
         return self.send(429, {"message": "TF400733: The request has been canceled: Request was blocked due to "
                                           "exceeding usage of resource"}, headers={
-            "Retry-After": "1", "X-RateLimit-Resource": "ATCPU", "X-RateLimit-Delay": "0.5",
-            "X-RateLimit-Limit": "200", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(now + 1)}) or True
+            "Retry-After": str(wait), "X-RateLimit-Resource": "ATCPU", "X-RateLimit-Delay": "0.5",
+            "X-RateLimit-Limit": "200", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(now + wait)}) or True
     if provider == "bitbucket_cloud":
         return self.send(429, {"type": "error", "error": {"message": "Rate limit for this resource has been exceeded"}}) or True
     return self.send(429, {"errors": [{"message": "You have been rate limited."}]}) or True
