@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
@@ -28,6 +29,29 @@ constexpr uint32_t kMask = IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CRE
 
 // A burst touching more paths than this is reported as "scan everything".
 constexpr size_t kMaxBurstPaths = 5000;
+
+// The name of the network file system `folder` is on, or null for a local one. inotify
+// reports only the changes made through this host's kernel, so a folder shared with other
+// hosts is never seen whole (magic numbers from linux/magic.h and statfs(2)).
+const char* NetworkFileSystem(const std::string& folder) {
+  struct statfs st{};
+  if (::statfs(folder.c_str(), &st) != 0) return nullptr;
+  switch (static_cast<unsigned long>(st.f_type)) {
+    case 0x6969: return "NFS";
+    case 0x517B: return "SMB";
+    case 0xFF534D42: return "CIFS";
+    case 0xFE534D42: return "SMB2";
+    case 0x65735546: return "FUSE";
+    case 0x00C36400: return "CephFS";
+    case 0x5346414F: return "AFS";
+    case 0x01021997: return "9p";
+    case 0x01161970: return "GFS2";
+    case 0x7461636F: return "OCFS2";
+    case 0x47504653: return "GPFS";
+    case 0x0BD00BD0: return "Lustre";
+    default: return nullptr;
+  }
+}
 
 }  // namespace
 
@@ -183,6 +207,11 @@ Status LocalWatcher::Add(const std::string& binding, const std::string& folder) 
   fs::create_directories(folder, ec);
   std::lock_guard<std::mutex> lock(impl_->mu);
   impl_->roots[binding] = folder;
+  if (const char* fs_name = NetworkFileSystem(folder)) {
+    spdlog::info("sync '{}': {} is on {}, where inotify does not see other hosts' writes: passes scan the whole folder",
+                 binding, folder, fs_name);
+    impl_->unwatched.insert(binding);
+  }
   impl_->WatchTree(binding, "");
   return Status::Ok();
 }

@@ -76,6 +76,7 @@ struct BindingRuntime {
   std::set<std::string> changed_paths;
   bool changes_complete = false;
   bool in_step = false;
+  Clock::time_point next_full_rescan{};  // the periodic rescan's next full scan of a watched folder
   bool full_scan = false;  // the queued pass scans in full (the periodic safety net)
   double last_pass_seconds = 0;
   double last_pass_pushed_after_s = 0;
@@ -238,6 +239,7 @@ struct SyncEngine::Impl {
       bool watched = watcher && watcher->WatchesAll(name);
       std::optional<std::set<std::string>> hints;
       if (watched && b.changes_complete && b.in_step && !b.full_scan) hints = std::move(b.changed_paths);
+      if (!hints) b.next_full_rescan = Clock::now() + options.watched_rescan_interval;  // this pass is one
       b.changed_paths.clear();
       b.changes_complete = watched;
       b.full_scan = false;
@@ -344,6 +346,16 @@ struct SyncEngine::Impl {
     return true;
   }
 
+  // Caller holds mu. A full scan costs milliseconds of CPU per binding, so at thousands of
+  // bindings a full scan of each every minute is most of the daemon's idle CPU; a folder whose
+  // every change the watcher saw since its last pass (which left it in step) gets one rarely.
+  void Rescan(BindingRuntime& b, const std::string& name, Clock::time_point now) {
+    bool seen_whole = watcher && watcher->WatchesAll(name) && b.changes_complete && b.in_step;
+    if (seen_whole && now < b.next_full_rescan) return;
+    b.next_full_rescan = now + options.watched_rescan_interval;
+    Enqueue(b, name, false, /*full_scan=*/true);
+  }
+
   void Schedule() {
     std::unique_lock<std::mutex> lock(mu);
     while (!stopping) {
@@ -351,7 +363,7 @@ struct SyncEngine::Impl {
       auto now = Clock::now();
       auto next = now + std::chrono::hours(1);
       if (now >= next_rescan) {
-        for (auto& [name, b] : bindings) Enqueue(b, name, false, /*full_scan=*/true);
+        for (auto& [name, b] : bindings) Rescan(b, name, now);
         next_rescan = now + options.rescan_interval;
       }
       next = std::min(next, next_rescan);

@@ -83,7 +83,11 @@ struct EngineOptions {
   unsigned workers = 4;
   std::chrono::milliseconds debounce_quiet{300};
   std::chrono::milliseconds debounce_max{3000};
-  std::chrono::seconds rescan_interval{60};  // safety net behind inotify
+  // The safety net behind inotify: a full scan of each folder the watcher does not see
+  // whole (not watched, a watch lost, a network file system) every rescan_interval; of one it
+  // sees whole, every watched_rescan_interval.
+  std::chrono::seconds rescan_interval{60};
+  std::chrono::seconds watched_rescan_interval{1800};
   std::chrono::milliseconds backoff_initial{1000};
   std::chrono::milliseconds backoff_max{300000};
   // A remote pass requested while a remote pass runs (webhook deliveries in a burst) starts

@@ -128,6 +128,45 @@ BOOST_AUTO_TEST_CASE(a_pause_asked_while_the_last_one_is_being_saved_is_saved_to
   }
 }
 
+// Passes finished by `binding` since the engine started.
+uint64_t Passes(SyncEngine& engine, const std::string& binding) {
+  for (const auto& s : engine.Snapshot()) {
+    if (s.name == binding) return s.passes;
+  }
+  return 0;
+}
+
+// The periodic rescan is the safety net behind inotify; a folder the watcher saw whole since
+// its last pass is scanned by it only every watched_rescan_interval, which keeps the idle CPU
+// of thousands of bindings small. The same folder with a short watched interval is rescanned,
+// so the first half would fail if the rescan ran regardless.
+BOOST_AUTO_TEST_CASE(a_folder_the_watcher_sees_whole_is_rescanned_only_every_watched_interval) {
+  AddBinding("quiet");
+  WriteFile(dir / "local-quiet/seed.txt", "seed\n");
+  for (auto watched_interval : {std::chrono::seconds(3600), std::chrono::seconds(1)}) {
+    EngineOptions o;
+    o.rescan_interval = 1s;
+    o.watched_rescan_interval = watched_interval;
+    auto engine = Engine(o);
+    BOOST_REQUIRE(engine->Start().ok());
+    BOOST_REQUIRE(WaitFor([&] { return CommitCount("quiet") >= 1 && Passes(*engine, "quiet") >= 1; }));
+    std::this_thread::sleep_for(500ms);  // the first pass's own writes settle
+    int commits = CommitCount("quiet");
+    uint64_t before = Passes(*engine, "quiet");
+    std::this_thread::sleep_for(3500ms);  // three rescans
+    uint64_t after = Passes(*engine, "quiet");
+    if (watched_interval.count() == 3600) {
+      BOOST_TEST(after == before, "a watched folder was rescanned " << after - before << " times in 3.5 s");
+    } else {
+      BOOST_TEST(after >= before + 2, "a short watched interval rescanned " << after - before << " times in 3.5 s");
+    }
+    // An edit still syncs at once: the watcher, not the rescan, brings it.
+    WriteFile(dir / ("local-quiet/edit-" + std::to_string(watched_interval.count()) + ".txt"), "x\n");
+    BOOST_TEST(WaitFor([&] { return CommitCount("quiet") == commits + 1; }, 5s));
+    engine->Stop();
+  }
+}
+
 BOOST_AUTO_TEST_CASE(bindings_sync_in_parallel) {
   // Remote A accepts a push only once remote B has received one: with bindings serialized
   // behind each other this would time out.

@@ -1,59 +1,4 @@
-#include "daemon/status_page.h"
-
-namespace gitsyncd {
-
-// The page and its script are data, not logic: each function is one literal, served as it
-// is (no templating, so no value of ours is ever spliced into markup).
-std::string_view StatusPageHtml() {
-  return R"html(<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>gitsyncd status</title>
-<style>
-  body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }
-  h1 { font-size: 1.4em; margin: 0 0 .2em; }
-  h2 { font-size: 1.15em; margin: 1.6em 0 .3em; }
-  h3 { font-size: 1em; margin: .8em 0 .2em; color: #444; }
-  #updated { color: #666; margin-bottom: 1em; }
-  table { border-collapse: collapse; width: 100%; }
-  th, td { text-align: left; padding: .3em .6em; border-bottom: 1px solid #ddd; vertical-align: top; }
-  th { background: #f4f4f4; }
-  .ok { color: #17692f; font-weight: 600; }
-  .busy { color: #8a6100; font-weight: 600; }
-  .error { color: #b00020; font-weight: 600; }
-  .muted { color: #666; }
-  code { font-size: .95em; }
-  .conflict { color: #b00020; }
-  .conflict a { margin-right: .5em; }
-  section { border-top: 2px solid #eee; }
-  section.target { border-top-color: #2b6cb0; background: #f3f8fd; }
-</style>
-</head>
-<body>
-<h1>gitsyncd</h1>
-<div id="updated">loading…</div>
-<table>
-  <thead><tr><th>binding</th><th>state</th><th>folder ⇄ remote</th><th>last sync</th><th>last success</th><th>pending</th><th>last error</th><th>open conflicts</th></tr></thead>
-  <tbody id="bindings"></tbody>
-</table>
-<section id="fleet-view" hidden>
-<h2>Fleet</h2>
-<div id="fleet-updated" class="muted"></div>
-<table>
-  <thead><tr><th>instance</th><th>selectors</th><th>binding</th><th>last synced commit</th><th>against the branch head</th><th>last error</th></tr></thead>
-  <tbody id="fleet"></tbody>
-</table>
-</section>
-<div id="details"></div>
-<script src="/ui/status.js"></script>
-</body>
-</html>
-)html";
-}
-
-std::string_view StatusPageScript() {
-  return R"js('use strict';
+'use strict';
 // Renders /api/v1/status. Names, branches, paths, commit summaries and delivery details are
 // hostile input: every value goes through textContent or an attribute property, never HTML,
 // and only https:// links the daemon composed become hrefs.
@@ -247,7 +192,3 @@ async function refresh() {
 }
 refresh();
 setInterval(refresh, 3000);
-)js";
-}
-
-}  // namespace gitsyncd
