@@ -347,8 +347,7 @@ void StreamFree(git_smart_subtransport_stream* stream) {
   if (s->owner->current == s) s->owner->current = nullptr;
   if (s->channel != nullptr) {
     SshSession* session = s->lease->get();
-    if (!session->broken && (libssh2_channel_send_eof(s->channel) != 0 || libssh2_channel_close(s->channel) != 0 ||
-                             libssh2_channel_wait_closed(s->channel) != 0)) {
+    if (!session->broken && (libssh2_channel_send_eof(s->channel) != 0 || libssh2_channel_close(s->channel) != 0)) {
       session->broken = true;
     }
     s->lease->ShutIfBroken();
@@ -457,7 +456,7 @@ int NewTransport(git_transport** out, git_remote* owner, void*) {
 
 int InstallSshTransport() {
   int rc = 0;
-  for (const char* scheme : {"ssh://", "ssh+git://", "git+ssh://"}) {
+  for (const char* scheme : {"ssh", "ssh+git", "git+ssh"}) {
     if (int r = git_transport_register(scheme, NewTransport, nullptr); r < 0) rc = r;
   }
   return rc;

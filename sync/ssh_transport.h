@@ -14,7 +14,7 @@
 
 namespace gitsyncd {
 
-// Registers the transport with libgit2 for "ssh://", "ssh+git://", "git+ssh://" and scp-like
+// Registers the transport with libgit2 for ssh://, ssh+git://, git+ssh:// and scp-like
 // URLs; called once by EnsureLibgit2 after git_libgit2_init.
 int InstallSshTransport();
 
