@@ -86,12 +86,6 @@ void SetSshPoolLimits(const SshPoolLimits& limits) {
   pool.wake.notify_all();
 }
 
-SshPoolLimits SshPoolLimitsNow() {
-  Pool& pool = Pool::Get();
-  std::lock_guard<std::mutex> lock(pool.mu);
-  return pool.limits;
-}
-
 std::unique_ptr<SshSession> TakeSshSession(const std::string& key) {
   Pool& pool = Pool::Get();
   std::unique_ptr<SshSession> found, expired;
@@ -138,12 +132,6 @@ void CloseIdleSshSessions() {
     std::lock_guard<std::mutex> lock(pool.mu);
     closing.swap(pool.idle);
   }
-}
-
-size_t IdleSshSessionCount() {
-  Pool& pool = Pool::Get();
-  std::lock_guard<std::mutex> lock(pool.mu);
-  return pool.idle.size();
 }
 
 }  // namespace gitsyncd

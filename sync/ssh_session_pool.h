@@ -40,7 +40,6 @@ struct SshPoolLimits {
 
 // For sessions returned from now on (and the idle ones' timeout at the next sweep).
 void SetSshPoolLimits(const SshPoolLimits& limits);
-SshPoolLimits SshPoolLimitsNow();
 
 // An idle session opened for `key`, or null (the caller opens a new one).
 std::unique_ptr<SshSession> TakeSshSession(const std::string& key);
@@ -48,9 +47,7 @@ std::unique_ptr<SshSession> TakeSshSession(const std::string& key);
 // Back to the pool when healthy and within the limits; else closed.
 void ReturnSshSession(std::unique_ptr<SshSession> session);
 
-// Closes every idle session (at exit, and for tests).
+// Closes every idle session (at exit).
 void CloseIdleSshSessions();
-
-size_t IdleSshSessionCount();
 
 }  // namespace gitsyncd
