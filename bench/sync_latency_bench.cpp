@@ -7,16 +7,21 @@
 // gitsyncd runs as in the daemon: the SyncEngine with its worker pool and inotify watcher,
 // so passes after the first look only at the paths the watcher reported.
 //
+// With `+ssh` after a configuration, the remote is the loopback OpenSSH sshd instead (ed25519
+// key, known_hosts checked; the git CLI uses the ssh client), so the rows show what a pass over
+// SSH costs with the session kept open between passes (sync/ssh_transport.h).
+//
 // With `+statuses` after a configuration, the binding has `report_status: true`: after each
 // pass the daemon's CommitStatusReporter queues the commit's status, and its thread posts it
 // to the provider API test server (GitHub's commit statuses API), as `gitsyncd run` does.
 //
-// Usage: sync_latency_bench [ROUNDS] [FILES[:FOLDER][+statuses]...]
+// Usage: sync_latency_bench [ROUNDS] [FILES[:FOLDER][+ssh][+statuses]...]
 //   (default: 20 rounds; 100 files, 20000 files, and 20000 files with the binding on folder d1/)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -75,26 +80,47 @@ std::vector<Row> ServerTimes(const GitHttpsServer& server, size_t files, const s
   return out;
 }
 
-void Bench(size_t files, const std::string& folder, bool statuses, int rounds, std::vector<Row>* rows) {
+// The remote of one configuration: HTTPS (nginx) or SSH (sshd), for gitsyncd and the git CLI.
+struct BenchRemote {
+  std::unique_ptr<GitHttpsServer> https;
+  std::unique_ptr<GitSshServer> ssh;
+  explicit BenchRemote(bool over_ssh) {
+    if (over_ssh) {
+      ssh = std::make_unique<GitSshServer>();
+      ssh->CreateBareRepo("big");
+    } else {
+      https = std::make_unique<GitHttpsServer>();
+      https->CreateBareRepo("big");
+    }
+  }
+  std::string url() const { return ssh ? ssh->url("big") : https->url("big"); }
+  std::string cli_url() const { return ssh ? ssh->url("big") : https->url_with_credentials("big"); }
+  std::map<std::string, std::string> env() const { return ssh ? ssh->git_env() : https->git_env(); }
+  RemoteCredentials credentials() const {
+    if (ssh) return RemoteCredentials{url(), ssh->user(), "", ssh->client_private_key(), ssh->known_hosts_file(), ""};
+    return RemoteCredentials{url(), https->user(), https->password(), "", "", ""};
+  }
+};
+
+void Bench(size_t files, const std::string& folder, bool statuses, bool over_ssh, int rounds, std::vector<Row>* rows) {
   TempDir dir;
-  GitHttpsServer server;
-  server.CreateBareRepo("big");
-  auto env = server.git_env();
+  BenchRemote server(over_ssh);
+  auto env = server.env();
   // Seed: N small files in a few hundred folders, one commit.
   {
-    GitClone seed(server.url_with_credentials("big"), dir / "seed", "main", env);
+    GitClone seed(server.cli_url(), dir / "seed", "main", env);
     for (size_t i = 0; i < files; ++i) {
       WriteFile(seed.dir() + "/d" + std::to_string(i % 200) + "/f" + std::to_string(i) + ".yaml",
                 "key: " + std::to_string(i) + "\nvalue: some configuration text\n");
     }
     if (!seed.CommitAndPush("seed")) throw std::runtime_error("seed push failed");
   }
-  if (!ConfigureTls(server.ca_file()).ok()) throw std::runtime_error("tls");
+  if (server.https && !ConfigureTls(server.https->ca_file()).ok()) throw std::runtime_error("tls");
   Config config;
   config.daemon.state_dir = dir / "state";
   ConnectorConfig connector;
   connector.name = "bench";
-  connector.url = server.url("big");
+  connector.url = server.url();
   connector.commit_author = {"Bench", "bench@example.com"};
   SyncBinding binding;
   binding.name = "bench";
@@ -112,7 +138,7 @@ void Bench(size_t files, const std::string& folder, bool statuses, int rounds, s
     InitBareRepo(dir / "api.git");
     ::setenv("BENCH_API_TOKEN", "bench-token", 1);
     api = std::make_unique<ProviderApiServer>(
-        "bench-token", std::map<std::string, std::string>{{RepoPathFromUrl(server.url("big")), dir / "api.git"}});
+        "bench-token", std::map<std::string, std::string>{{RepoPathFromUrl(server.url()), dir / "api.git"}});
     status_config.daemon.ca_file = api->ca_file();
     status_config.daemon.instance = "bench";
     ConnectorConfig& c = status_config.connectors[0];
@@ -130,9 +156,7 @@ void Bench(size_t files, const std::string& folder, bool statuses, int rounds, s
   options.rescan_interval = std::chrono::hours(24);  // the safety net stays out of the rounds
   SyncEngine engine(
       config,
-      [&](const ConnectorConfig&, const SyncBinding&) -> Result<RemoteCredentials> {
-        return RemoteCredentials{server.url("big"), server.user(), server.password(), "", "", ""};
-      },
+      [&](const ConnectorConfig&, const SyncBinding&) -> Result<RemoteCredentials> { return server.credentials(); },
       options);
   if (!engine.Start().ok()) throw std::runtime_error("engine did not start");
   // Waits until the binding is idle and the watcher has had time to report our own writes.
@@ -146,9 +170,10 @@ void Bench(size_t files, const std::string& folder, bool statuses, int rounds, s
   if (!engine.SyncNow("bench", std::chrono::minutes(5)).ok()) throw std::runtime_error("initial sync failed");
   settle();
 
-  GitClone person(server.url_with_credentials("big"), dir / "person", "main", env);
-  GitClone cli(server.url_with_credentials("big"), dir / "cli", "main", env);
-  std::string where = (folder.empty() ? "(root)" : folder) + (statuses ? ", report_status on" : "");
+  GitClone person(server.cli_url(), dir / "person", "main", env);
+  GitClone cli(server.cli_url(), dir / "cli", "main", env);
+  std::string where = (folder.empty() ? "(root)" : folder) + (over_ssh ? ", over SSH" : "") +
+                      (statuses ? ", report_status on" : "");
   Row push{"gitsyncd: local edit -> on remote", files, where, {}};
   Row pull{"gitsyncd: remote push -> in folder", files, where, {}};
   Row pass_total{"gitsyncd: the whole pass of the local edit (with its bookkeeping)", files, where, {}};
@@ -226,7 +251,9 @@ void Bench(size_t files, const std::string& folder, bool statuses, int rounds, s
   rows->push_back(pull);
   rows->push_back(cli_push);
   rows->push_back(cli_pull);
-  for (auto& r : ServerTimes(server, files, where)) rows->push_back(std::move(r));
+  if (server.https) {
+    for (auto& r : ServerTimes(*server.https, files, where)) rows->push_back(std::move(r));
+  }
 }
 
 }  // namespace
@@ -243,9 +270,11 @@ int main(int argc, char** argv) {
       std::string spec = c;
       bool statuses = spec.size() > 9 && spec.compare(spec.size() - 9, 9, "+statuses") == 0;
       if (statuses) spec.resize(spec.size() - 9);
+      bool over_ssh = spec.size() > 4 && spec.compare(spec.size() - 4, 4, "+ssh") == 0;
+      if (over_ssh) spec.resize(spec.size() - 4);
       auto colon = spec.find(':');
       Bench(static_cast<size_t>(std::atol(spec.substr(0, colon).c_str())),
-            colon == std::string::npos ? "" : spec.substr(colon + 1), statuses, rounds, &rows);
+            colon == std::string::npos ? "" : spec.substr(colon + 1), statuses, over_ssh, rounds, &rows);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench failed: %s\n", e.what());

@@ -1,6 +1,8 @@
 #include "sync/git_handles.h"
 
 #include "sync/socket_stream.h"
+#include "sync/ssh_session_pool.h"
+#include "sync/ssh_transport.h"
 #include "sync/tls_stream.h"
 
 #include <cstdlib>
@@ -43,7 +45,10 @@ void EnsureLibgit2() {
     git_libgit2_init();
     InstallSocketStream();  // TCP_NODELAY and timeouts under every HTTPS remote
     InstallTlsStream();     // OpenSSL instead of mbedTLS over it
+    InstallSshTransport();  // SSH sessions kept open between operations
     std::atexit([] { git_libgit2_shutdown(); });
+    // Runs first (atexit is last in, first out): the pooled sessions close while libssh2 is up.
+    std::atexit([] { CloseIdleSshSessions(); });
   });
 }
 

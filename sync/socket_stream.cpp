@@ -71,10 +71,10 @@ void CloseFd(SocketStream* s, int fd) {
 
 // Waits until `fd` is ready for `events` within the timeout; false on timeout (ETIMEDOUT),
 // cancellation (ECANCELED) or error. Polls in slices so a cancel is noticed at once.
-bool WaitReady(const SocketStream* s, int fd, short events, long long timeout_ms) {
+bool WaitReady(const IoCancel* cancel, int fd, short events, long long timeout_ms) {
   pollfd p{fd, events, 0};
   for (long long left = timeout_ms;;) {
-    if (Cancelled(s)) {
+    if (cancel != nullptr && cancel->cancelled()) {
       errno = ECANCELED;
       return false;
     }
@@ -87,30 +87,35 @@ bool WaitReady(const SocketStream* s, int fd, short events, long long timeout_ms
       return false;
     }
   }
-  if (Cancelled(s)) {
+  if (cancel != nullptr && cancel->cancelled()) {
     errno = ECANCELED;
     return false;
   }
   return true;
 }
 
-int ConnectOne(SocketStream* s, const addrinfo* ai, long long timeout_ms) {
+void Discard(IoCancel* cancel, int fd) {
+  int saved = errno;
+  if (cancel != nullptr) cancel->RemoveSocket(fd);
+  ::close(fd);
+  errno = saved;
+}
+
+int ConnectOne(IoCancel* cancel, const addrinfo* ai, long long timeout_ms) {
   int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
   if (fd < 0) return -1;
-  if (s->cancel) s->cancel->AddSocket(fd);
+  if (cancel != nullptr) cancel->AddSocket(fd);
   if (::connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-    if (errno != EINPROGRESS || !WaitReady(s, fd, POLLOUT, timeout_ms)) {
-      int saved = errno;
-      CloseFd(s, fd);
-      errno = saved;
+    if (errno != EINPROGRESS || !WaitReady(cancel, fd, POLLOUT, timeout_ms)) {
+      Discard(cancel, fd);
       return -1;
     }
     int err = 0;
     socklen_t len = sizeof err;
     ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
     if (err != 0) {
-      CloseFd(s, fd);
       errno = err;
+      Discard(cancel, fd);
       return -1;
     }
   }
@@ -124,28 +129,34 @@ int ConnectOne(SocketStream* s, const addrinfo* ai, long long timeout_ms) {
   return fd;
 }
 
-int Connect(git_stream* stream) {
-  SocketStream* s = Self(stream);
+// Connects to the first address of host:port that answers; the descriptor, or -1 with the
+// reason set (Fail).
+int ConnectAny(IoCancel* cancel, const std::string& host, const std::string& port) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* list = nullptr;
-  std::string host = s->host, port = s->port;
-  int rc = ::getaddrinfo(s->host, s->port, &hints, &list);
+  int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &list);
   if (rc != 0) return Fail("failed to resolve address for " + host + ": " + ::gai_strerror(rc));
-  int last_errno = 0;
-  for (addrinfo* ai = list; ai && s->fd < 0 && last_errno != ECANCELED; ai = ai->ai_next) {
-    s->fd = ConnectOne(s, ai, g_connect_ms.load());
-    if (s->fd < 0) last_errno = errno;
+  int fd = -1, last_errno = 0;
+  for (addrinfo* ai = list; ai && fd < 0 && last_errno != ECANCELED; ai = ai->ai_next) {
+    fd = ConnectOne(cancel, ai, g_connect_ms.load());
+    if (fd < 0) last_errno = errno;
   }
   ::freeaddrinfo(list);
-  if (s->fd < 0 && Cancelled(s)) return Fail(CancelledMessage(s));
-  if (s->fd < 0) {
-    return Fail("failed to connect to " + host + ":" + port + ": " +
-                (last_errno == ETIMEDOUT ? "timed out after " + std::to_string(g_connect_ms.load()) + " ms"
-                                         : std::string(std::strerror(last_errno))));
+  if (fd >= 0) return fd;
+  if (cancel != nullptr && cancel->cancelled()) {
+    return Fail("connection to " + host + ":" + port + " cancelled: gitsyncd is stopping or reloading");
   }
-  return 0;
+  return Fail("failed to connect to " + host + ":" + port + ": " +
+              (last_errno == ETIMEDOUT ? "timed out after " + std::to_string(g_connect_ms.load()) + " ms"
+                                       : std::string(std::strerror(last_errno))));
+}
+
+int Connect(git_stream* stream) {
+  SocketStream* s = Self(stream);
+  s->fd = ConnectAny(s->cancel.get(), s->host, s->port);
+  return s->fd < 0 ? -1 : 0;
 }
 
 ssize_t Read(git_stream* stream, void* data, size_t len) {
@@ -226,6 +237,18 @@ int New(git_stream** out, const char* host, const char* port) {
 }  // namespace
 
 int NewSocketStream(git_stream** out, const char* host, const char* port) { return New(out, host, port); }
+
+int ConnectTcpSocket(const std::string& host, const std::string& port) {
+  t_last_error.clear();
+  std::shared_ptr<IoCancel> cancel = CurrentIoCancel();
+  int fd = ConnectAny(cancel.get(), host, port);
+  if (fd >= 0 && cancel) cancel->RemoveSocket(fd);  // the caller watches it for as long as it uses it
+  return fd;
+}
+
+std::chrono::milliseconds SocketIoTimeout() { return std::chrono::milliseconds(g_io_ms.load()); }
+
+void NoteSocketError(const std::string& message) { t_last_error = message; }
 
 std::string TakeSocketError() { return std::exchange(t_last_error, std::string()); }
 

@@ -36,4 +36,16 @@ int InstallSocketStream();
 // A new, unconnected stream to host:port (what the TLS stream runs over).
 int NewSocketStream(git_stream** out, const char* host, const char* port);
 
+// A connected TCP socket to host:port with the same options (blocking, TCP_NODELAY, the
+// timeouts above), for a transport that owns its connection (sync/ssh_transport.h). The
+// connect watches this thread's cancel token; the caller registers the socket with a token
+// while it uses it. -1 on failure, and TakeSocketError() says why.
+int ConnectTcpSocket(const std::string& host, const std::string& port);
+
+// The read/write timeout set by SetSocketStreamOptions.
+std::chrono::milliseconds SocketIoTimeout();
+
+// Records this thread's last connection failure, as the stream does (TakeSocketError).
+void NoteSocketError(const std::string& message);
+
 }  // namespace gitsyncd

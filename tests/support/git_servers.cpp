@@ -13,6 +13,8 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -39,6 +41,25 @@ std::string Trim(std::string s) {
 }
 
 std::string SafeLog(const std::string& file) { return FileExists(file) ? ReadFile(file) : "(no log)"; }
+
+// The processes whose parent is `parent` (from /proc/<pid>/stat).
+std::vector<pid_t> ChildrenOf(pid_t parent) {
+  std::vector<pid_t> out;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    std::string name = e.path().filename();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(e.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 2));
+    char state = 0;
+    pid_t ppid = 0;
+    rest >> state >> ppid;
+    if (ppid == parent) out.push_back(static_cast<pid_t>(std::stol(name)));
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -290,17 +311,68 @@ GitSshServer::GitSshServer(bool allow_rsa_sha1) : user_(CurrentUser()) {
   conf += "StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n";
   conf += "PubkeyAuthentication yes\nPermitRootLogin prohibit-password\nAllowUsers " + user_ + "\n";
   conf += "LogLevel VERBOSE\n";
+  // sshd runs each command through the user's login shell; bash reads ~/.bashrc when sshd
+  // starts it at shell level 1, which costs seconds on a machine whose .bashrc sets up tools
+  // (pyenv). A Git server's account has git-shell; at level 2 bash skips it, as git-shell would.
+  conf += "SetEnv SHLVL=1\n";
   if (allow_rsa_sha1) conf += "PubkeyAcceptedAlgorithms +ssh-rsa\n";
   WriteFile(d + "/sshd_config", conf);
   std::string host_pub = Trim(ReadFile(d + "/host_key.pub"));
   host_pub = host_pub.substr(0, host_pub.rfind(' '));  // drop the comment
   known_hosts_ = d + "/known_hosts";
   WriteFile(known_hosts_, "[127.0.0.1]:" + std::to_string(port_) + " " + host_pub + "\n");
+  Start();
+}
+
+void GitSshServer::Start() {
+  std::string d = dir_.path();
   sshd_ = ChildProcess({"/usr/sbin/sshd", "-D", "-e", "-f", d + "/sshd_config"}, d + "/sshd.log");
   WaitForPort(port_, "sshd", d + "/sshd.log");
 }
 
-GitSshServer::~GitSshServer() { sshd_.Stop(); }
+// sshd serves each connection in a process of its own session (setsid): those are stopped
+// too, as when the machine restarts.
+void GitSshServer::Stop() {
+  std::vector<pid_t> connections = sshd_.running() ? ChildrenOf(sshd_.pid()) : std::vector<pid_t>();
+  sshd_.Stop();
+  for (pid_t c : connections) {
+    ::kill(-c, SIGKILL);
+    ::kill(c, SIGKILL);
+  }
+}
+
+void GitSshServer::Signal(int signal) {
+  if (!sshd_.running()) return;
+  for (pid_t c : ChildrenOf(sshd_.pid())) {
+    ::kill(-c, signal);
+    ::kill(c, signal);
+  }
+  ::kill(-sshd_.pid(), signal);
+}
+
+void GitSshServer::ReplaceHostKey() {
+  std::string d = dir_.path();
+  fs::remove(d + "/host_key");
+  fs::remove(d + "/host_key.pub");
+  MustRun({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", d + "/host_key"});
+}
+
+std::string GitSshServer::log() const { return SafeLog(dir_.path() + "/sshd.log"); }
+
+int GitSshServer::logins() const {
+  std::string text = log();
+  int n = 0;
+  for (size_t at = text.find("Accepted publickey for "); at != std::string::npos;
+       at = text.find("Accepted publickey for ", at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+GitSshServer::~GitSshServer() {
+  Signal(SIGCONT);
+  Stop();
+}
 
 std::string GitSshServer::repo_path(const std::string& repo) const { return dir_.path() + "/repos/" + repo + ".git"; }
 

@@ -121,7 +121,15 @@ class GitSshServer {
   int port() const { return port_; }
   const std::string& user() const { return user_; }
   std::string dir() const { return dir_.path(); }
-
+  // Stops sshd and kills every connection it serves; Start brings it back on the same port.
+  void Stop();
+  void Start();
+  // Sends `signal` to sshd and its connections' processes (SIGSTOP: a stalled server).
+  void Signal(int signal);
+  // A new host key for the next Start (known_hosts_file() keeps the old one: an impostor).
+  void ReplaceHostKey();
+  std::string log() const;  // sshd's log (LogLevel VERBOSE)
+  int logins() const;       // "Accepted publickey" lines in it: one per SSH connection
  private:
   TempDir dir_;
   std::string user_, known_hosts_;

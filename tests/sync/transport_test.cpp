@@ -7,11 +7,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <signal.h>
+
 #include <chrono>
+#include <thread>
 
 #include "sync/connection_check.h"
 #include "sync/socket_stream.h"
+#include "sync/ssh_session_pool.h"
 #include "tests/support/git_servers.h"
+#include "tests/support/wait_for.h"
 #include "tests/sync/sync_test_util.h"
 
 using namespace gitsyncd;
@@ -49,6 +54,21 @@ struct SshFixture : SyncFixture {
 
 struct SshRsaFixture : SshFixture {
   SshRsaFixture() : SshFixture(true) {}
+};
+
+// A remote with history, seeded on the server's disk (the git CLI over SSH would log in too).
+struct SshReuseFixture : SshFixture {
+  SshReuseFixture() {
+    GitClone seed("file://" + server.repo_path("cfg"), dir / "seed");
+    seed.Write("a.txt", "seed\n");
+    BOOST_REQUIRE(seed.CommitAndPush("seed"));
+  }
+  ~SshReuseFixture() {
+    SetSocketStreamOptions({});
+    SetSshPoolLimits({});
+  }
+  std::string OnServer(const std::string& rel) { return ShowFile(server.repo_path("cfg"), "main", rel); }
+  std::string where() const { return "127.0.0.1:" + std::to_string(server.port()); }
 };
 
 }  // namespace
@@ -242,6 +262,121 @@ BOOST_FIXTURE_TEST_CASE(ssh_rsa_key_works_when_the_server_allows_ssh_rsa, SshRsa
   WriteLocal("rsa.txt", "via rsa\n");
   Sync();
   BOOST_TEST(ShowFile(server.repo_path("cfg"), "main", "rsa.txt") == "via rsa\n");
+}
+
+// Issue 17: a pass over SSH reuses the session (key exchange and login) of the one before.
+BOOST_FIXTURE_TEST_CASE(ssh_passes_of_two_bindings_share_one_session, SshReuseFixture) {
+  BindingSpec other = spec;
+  other.name = "other";
+  other.local = dir / "other";
+  other.binding_dir = dir / "state/bindings/other";
+  for (int i = 0; i < 4; ++i) {
+    WriteLocal("n.txt", std::to_string(i) + "\n");
+    Sync();
+    BOOST_REQUIRE(OnServer("n.txt") == std::to_string(i) + "\n");
+    auto r = RunSyncPass(other);
+    BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
+  }
+  BOOST_TEST(ReadFile(other.local + "/n.txt") == "3\n");
+  BOOST_TEST(server.logins() == 1, server.log());
+}
+
+BOOST_FIXTURE_TEST_CASE(ssh_concurrent_passes_each_get_a_session_of_their_own, SshReuseFixture) {
+  std::vector<BindingSpec> specs;
+  for (int b = 0; b < 2; ++b) {
+    BindingSpec s = spec;
+    s.name = "b" + std::to_string(b);
+    s.path = s.name;  // each binding writes its own folder of the remote
+    s.local = dir / s.name;
+    s.binding_dir = dir / ("state/bindings/" + s.name);
+    specs.push_back(s);
+  }
+  std::vector<std::string> failures(2);
+  std::vector<std::thread> workers;
+  for (int b = 0; b < 2; ++b) {
+    workers.emplace_back([&, b] {
+      for (int i = 0; i < 5 && failures[b].empty(); ++i) {
+        WriteFile(specs[b].local + "/f.txt", std::to_string(i) + "\n");
+        // Both push to one branch: a pass that lost the race is run again, as the engine does.
+        Result<PassOutcome> r = Status::Conflict("not run");
+        for (int tries = 0; tries < 10 && !r.ok() && r.status().code() == Status::Code::kConflict; ++tries) {
+          r = RunSyncPass(specs[b]);
+        }
+        if (!r.ok()) failures[b] = r.status().message();
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  BOOST_TEST(failures[0] == "");
+  BOOST_TEST(failures[1] == "");
+  BOOST_TEST(OnServer("b0/f.txt") == "4\n");
+  BOOST_TEST(OnServer("b1/f.txt") == "4\n");
+  BOOST_TEST(server.logins() <= 2, server.log());
+}
+
+BOOST_FIXTURE_TEST_CASE(ssh_restarted_server_gets_a_new_session_and_the_pass_succeeds, SshReuseFixture) {
+  Sync();
+  BOOST_REQUIRE(server.logins() == 1);
+  server.Stop();  // the pooled session's connection dies with it
+  server.Start();
+  WriteLocal("after.txt", "after the restart\n");
+  Sync();
+  BOOST_TEST(OnServer("after.txt") == "after the restart\n");
+  BOOST_TEST(server.logins() == 2, server.log());
+}
+
+BOOST_FIXTURE_TEST_CASE(ssh_restarted_server_with_another_host_key_is_refused, SshReuseFixture) {
+  Sync();
+  server.Stop();
+  server.ReplaceHostKey();
+  server.Start();
+  WriteLocal("after.txt", "must not arrive\n");
+  Status s = SyncStatus();
+  BOOST_TEST((s.code() == Status::Code::kPermissionDenied), s.message());
+  BOOST_TEST(s.message().find("SSH host key for [" + where().replace(where().find(':'), 1, "]:") + " CHANGED") !=
+                 std::string::npos, s.message());
+  BOOST_TEST(server.logins() == 1, server.log());  // never logged in to the impostor
+  bool found = true;
+  ShowFile(server.repo_path("cfg"), "main", "after.txt", &found);
+  BOOST_TEST(!found);
+}
+
+// The host key of a pooled session is checked again on every use: revoking it in known_hosts
+// takes effect at the next pass, without waiting for the session to close.
+BOOST_FIXTURE_TEST_CASE(ssh_host_key_revoked_while_a_session_is_pooled_is_refused_at_the_next_pass, SshReuseFixture) {
+  Sync();
+  std::string host = "[127.0.0.1]:" + std::to_string(server.port());
+  std::string pub = ReadFile(server.dir() + "/host_key.pub");
+  WriteFile(server.known_hosts_file(), ReadFile(server.known_hosts_file()) + "@revoked " + host + " " + pub);
+  Status s = SyncStatus();
+  BOOST_TEST(s.message().find("SSH host key for " + host + " is marked @revoked") != std::string::npos, s.message());
+  BOOST_TEST(server.logins() == 1, server.log());
+}
+
+BOOST_FIXTURE_TEST_CASE(ssh_stalled_server_fails_the_pass_within_the_io_timeout, SshReuseFixture) {
+  SetSocketStreamOptions({std::chrono::seconds(15), std::chrono::seconds(2)});
+  Sync();
+  server.Signal(SIGSTOP);
+  WriteLocal("stalled.txt", "x\n");
+  auto start = std::chrono::steady_clock::now();
+  Status s = SyncStatus();
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  server.Signal(SIGCONT);
+  BOOST_TEST((s.code() == Status::Code::kUnavailable), s.message());
+  BOOST_TEST(s.message().find("no data from " + where() + " for 2 s") != std::string::npos, s.message());
+  BOOST_TEST(took < 6.0, "the pass took " << took << " s");
+  Sync();  // the stalled session was dropped; the server is back
+  BOOST_TEST(OnServer("stalled.txt") == "x\n");
+}
+
+BOOST_FIXTURE_TEST_CASE(ssh_idle_session_is_closed_after_the_idle_timeout, SshReuseFixture) {
+  SetSshPoolLimits({std::chrono::milliseconds(300), 4, 64});
+  Sync();
+  BOOST_TEST(WaitFor([&] { return server.log().find("gitsyncd: session closed") != std::string::npos; },
+                     std::chrono::seconds(10)),
+             server.log());
+  Sync();
+  BOOST_TEST(server.logins() == 2, server.log());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
