@@ -77,7 +77,53 @@ Status EditStateOffline(const DaemonConfig& daemon, const BindingSpec& spec, con
   return s;
 }
 
+// "sync-now-dry-run NAME": what a pass would push and pull (daemon/cmd_sync_now.cpp prints it).
+namespace {
+
+std::string DryRunAnswer(SyncEngine& engine, const std::string& name) {
+  auto plan = engine.DryRun(name, kSyncNowWait);
+  json::object o{{"binding", name}, {"ok", plan.ok()}};
+  if (!plan.ok()) {
+    o["error"] = plan.status().message();
+    return json::serialize(o);
+  }
+  auto list = [](const std::vector<std::string>& v) {
+    json::array a;
+    for (const auto& s : v) a.emplace_back(s);
+    return a;
+  };
+  o["remote_head"] = plan->remote_head;
+  o["push"] = list(plan->push);
+  o["pull"] = list(plan->pull);
+  o["conflicts"] = list(plan->conflicts);
+  o["notes"] = list(plan->notes);
+  return json::serialize(o);
+}
+
+std::string SyncNowAnswer(SyncEngine& engine, const std::string& name) {
+  auto r = engine.SyncNow(name, kSyncNowWait);
+  json::object o{{"binding", name}, {"ok", r.ok()}};
+  if (r.ok()) o["outcome"] = *r;
+  else o["error"] = r.status().message();
+  return json::serialize(o);
+}
+
+std::string EngineStatusAnswer(SyncEngine& engine) {
+  json::array a;
+  for (const auto& s : engine.Snapshot()) {
+    a.push_back(json::object{{"name", s.name}, {"running", s.running}, {"queued", s.queued}, {"passes", s.passes},
+                             {"failures", s.failures}, {"paused", s.paused}, {"last_outcome", s.last_outcome},
+                             {"last_error", s.last_error}, {"next_retry_in_s", s.next_retry_in_s}});
+  }
+  return json::serialize(json::object{{"ok", true}, {"bindings", std::move(a)}});
+}
+
+}  // namespace
+
 std::string HandleBindingControl(SyncEngine& engine, const std::string& request) {
+  if (request == "status") return EngineStatusAnswer(engine);
+  if (request.rfind("sync-now-dry-run ", 0) == 0) return DryRunAnswer(engine, request.substr(17));
+  if (request.rfind("sync-now ", 0) == 0) return SyncNowAnswer(engine, request.substr(9));
   std::vector<std::string> w = Words(request);
   if ((w[0] == "pause" || w[0] == "resume") && w.size() == 2) {
     bool paused = w[0] == "pause";

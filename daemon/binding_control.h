@@ -1,6 +1,7 @@
-// Commands that change a binding's state (pause, resume, conflicts resolve). While the daemon
-// runs they go through its control socket, so the daemon stays the only writer of its state;
-// when no daemon runs, the CLI makes the change itself under the instance lock.
+// Commands about bindings sent to the running daemon (status, sync-now, pause, resume,
+// conflicts resolve). Those that change a binding's state go through its control socket, so
+// the daemon stays the only writer of its state; when no daemon runs, the CLI makes the change
+// itself under the instance lock.
 #pragma once
 
 #include <boost/json.hpp>
@@ -22,7 +23,8 @@ inline constexpr std::chrono::seconds kStateChangeWait{60};
 // The binding named `name` and its connector, or null.
 const SyncBinding* FindSync(const Config& config, const std::string& name, const ConnectorConfig** connector = nullptr);
 
-// The daemon's side: answers "pause NAME", "resume NAME" and "conflicts-resolve NAME BRANCH
+// The daemon's side of the control socket for bindings: answers "status", "sync-now NAME",
+// "sync-now-dry-run NAME", "pause NAME", "resume NAME" and "conflicts-resolve NAME BRANCH
 // [--delete-branch]" with a JSON line; empty when `request` is none of these.
 std::string HandleBindingControl(SyncEngine& engine, const std::string& request);
 

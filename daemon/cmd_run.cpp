@@ -178,68 +178,16 @@ Result<std::shared_ptr<RunningConfig>> StartConfig(Config config, const Fleet* f
   return rc;
 }
 
-// import-start <json> / import-status <id> / import-cancel <id>; empty when not an import request.
-std::string HandleImportControl(ImportJobs* jobs, const Config& config, const std::string& request) {
-  auto word = request.substr(0, request.find(' '));
-  std::string arg = request.size() > word.size() ? request.substr(word.size() + 1) : "";
-  if (word != "import-start" && word != "import-status" && word != "import-cancel") return {};
-  ImportJobs::Answer answer = jobs->Handle(config, std::string_view(word).substr(7), arg);
-  answer.body["ok"] = answer.ok();
-  return json::serialize(answer.body);
-}
-
-// "sync-now-dry-run NAME": what a pass would push and pull (daemon/cmd_sync_now.cpp prints it).
-std::string HandleDryRun(SyncEngine& engine, const std::string& name) {
-  auto plan = engine.DryRun(name, kSyncNowWait);
-  json::object o{{"binding", name}, {"ok", plan.ok()}};
-  if (!plan.ok()) {
-    o["error"] = plan.status().message();
-    return json::serialize(o);
-  }
-  auto list = [](const std::vector<std::string>& v) {
-    json::array a;
-    for (const auto& s : v) a.emplace_back(s);
-    return a;
-  };
-  o["remote_head"] = plan->remote_head;
-  o["push"] = list(plan->push);
-  o["pull"] = list(plan->pull);
-  o["conflicts"] = list(plan->conflicts);
-  o["notes"] = list(plan->notes);
-  return json::serialize(o);
-}
-
 std::string HandleControl(const CurrentConfig& current, HttpFrontend* http, ImportJobs* jobs,
                           const std::string& request) {
   std::shared_ptr<RunningConfig> rc = current.Get();  // a reload may swap it meanwhile
   SyncEngine& engine = *rc->engine;
-  if (request.rfind("import-", 0) == 0) {
-    std::string answer = HandleImportControl(jobs, rc->config, request);
-    if (!answer.empty()) return answer;
-  }
+  if (std::string answer = jobs->HandleControlLine(rc->config, request); !answer.empty()) return answer;
   if (request == "reload-webhook-tokens") {
     if (http) UseConfig(http, *rc);
     return json::serialize(json::object{{"ok", true}, {"listener", http != nullptr}});
   }
-  if (request.rfind("sync-now-dry-run ", 0) == 0) return HandleDryRun(engine, request.substr(17));
-  if (request.rfind("sync-now ", 0) == 0) {
-    std::string name = request.substr(9);
-    auto r = engine.SyncNow(name, kSyncNowWait);
-    json::object o{{"binding", name}, {"ok", r.ok()}};
-    if (r.ok()) o["outcome"] = *r;
-    else o["error"] = r.status().message();
-    return json::serialize(o);
-  }
   if (std::string answer = HandleBindingControl(engine, request); !answer.empty()) return answer;
-  if (request == "status") {
-    json::array a;
-    for (const auto& s : engine.Snapshot()) {
-      a.push_back(json::object{{"name", s.name}, {"running", s.running}, {"queued", s.queued}, {"passes", s.passes},
-                               {"failures", s.failures}, {"paused", s.paused}, {"last_outcome", s.last_outcome},
-                               {"last_error", s.last_error}, {"next_retry_in_s", s.next_retry_in_s}});
-    }
-    return json::serialize(json::object{{"ok", true}, {"bindings", std::move(a)}});
-  }
   return json::serialize(json::object{{"ok", false}, {"error", "unknown request"}});
 }
 

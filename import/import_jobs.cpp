@@ -20,6 +20,15 @@ ImportJobs::~ImportJobs() {
   }
 }
 
+std::string ImportJobs::HandleControlLine(const Config& config, const std::string& line) {
+  std::string word = line.substr(0, line.find(' '));
+  std::string arg = line.size() > word.size() ? line.substr(word.size() + 1) : "";
+  if (word != "import-start" && word != "import-status" && word != "import-cancel") return {};
+  Answer answer = Handle(config, std::string_view(word).substr(7), arg);
+  answer.body["ok"] = answer.ok();
+  return boost::json::serialize(answer.body);
+}
+
 ImportJobs::Answer ImportJobs::Handle(const Config& config, std::string_view verb, const std::string& arg) {
   auto refuse = [](int status, std::string why) { return Answer{status, {{"error", std::move(why)}}}; };
   if (verb == "start") {

@@ -31,6 +31,9 @@ class ImportJobs {
     bool ok() const { return status < 400; }
   };
   Answer Handle(const Config& config, std::string_view verb, const std::string& arg);
+  // The control socket's form: "import-start JSON", "import-status ID" or "import-cancel ID",
+  // answered with a JSON line carrying "ok"; empty when `line` is none of these.
+  std::string HandleControlLine(const Config& config, const std::string& line);
 
   // Validates and schedules; returns the job id.
   Result<std::string> Start(const Config& config, const ImportRequest& request);
