@@ -197,6 +197,17 @@ struct ClusterConfig {
   SourceLocation where;
 };
 
+// gitsyncd.yaml `config_source:` (docs/fleet.md, "Config from Git"): connectors.d is a pull
+// binding of a Git branch. It is defined here because gitsyncd.yaml never comes from Git, so
+// no push can remove or redirect the binding that brings the pushes.
+struct ConfigSourceConfig {
+  bool configured = false;
+  ConnectorConfig connector;              // its one pull sync, named kConfigSourceName, into `folder`
+  std::string folder;                     // <config dir>/connectors.d
+  std::vector<std::string> local_roots;   // every sync from Git syncs a folder under one of these
+  bool allow_hooks = false;               // connectors from Git may set hooks
+};
+
 // gitsyncd.yaml
 struct DaemonConfig {
   std::string state_dir = "/var/lib/gitsyncd";
@@ -218,6 +229,7 @@ struct DaemonConfig {
   ListenConfig listen;
   OperatorConfig operator_api;
   ClusterConfig cluster;
+  ConfigSourceConfig config_source;
   std::string file;
 };
 

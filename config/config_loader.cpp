@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "config/cluster_config.h"
+#include "config/config_source.h"
 #include "config/config_values.h"
 #include "config/connector_file.h"
 #include "config/commit_message.h"
@@ -32,7 +33,8 @@ constexpr size_t kMaxConnectorFiles = 1000;
 const std::vector<std::string> kDaemonKeys = {"state_dir",  "master_key", "secrets_dir",        "log_level",
                                               "log_format", "ca_file",    "workers",            "listen",
                                               "io_timeout", "workers_per_remote", "operator",
-                                              "max_file_size", "import_roots", "instance", "cluster"};
+                                              "max_file_size", "import_roots", "instance", "cluster",
+                                              "config_source"};
 const std::vector<std::string> kListenKeys = {"address",        "port",            "tls_cert",    "tls_key",
                                               "public_url",     "max_body_bytes",  "max_connections",
                                               "read_timeout",   "header_timeout",  "admin_token"};
@@ -152,24 +154,6 @@ void LoadOperator(const YAML::Node& node, const std::string& dir, ErrorSink* sin
   }
 }
 
-// gitsyncd.yaml `import_roots:`, a list of absolute folders.
-void LoadImportRoots(const YAML::Node& node, ErrorSink* sink, std::vector<std::string>* out) {
-  if (!node.IsSequence()) {
-    sink->Add(node, "import_roots", "must be a list of absolute paths");
-    return;
-  }
-  for (size_t i = 0; i < node.size(); ++i) {
-    std::string key = "import_roots[" + std::to_string(i) + "]";
-    if (!node[i].IsScalar() || !fs::path(node[i].Scalar()).is_absolute()) {
-      sink->Add(node[i], key, "must be an absolute path");
-    } else if (NormalizeAbsolute(node[i].Scalar()) == "/") {
-      sink->Add(node[i], key, "must not be /");
-    } else {
-      out->push_back(NormalizeAbsolute(node[i].Scalar()));
-    }
-  }
-}
-
 // `instance`: this daemon's one name, in commit status contexts and in the fleet.
 void LoadInstance(YamlMap& m, std::string* out) {
   if (auto v = m.String("instance")) {
@@ -265,9 +249,10 @@ void LoadDaemon(const YAML::Node& root, const std::string& dir, const std::strin
   }
   if (auto v = MaxFileSize(m, &sink)) d->max_file_size = *v;
   LoadInstance(m, &d->instance);
-  if (m.Has("import_roots")) LoadImportRoots(m.Get("import_roots"), &sink, &d->import_roots);
+  if (m.Has("import_roots")) LoadFolderList(m.Get("import_roots"), "import_roots", &sink, &d->import_roots);
   if (m.Has("cluster")) LoadCluster(m.Get("cluster"), &sink, &d->cluster);
   if (m.Has("listen")) LoadListen(m.Get("listen"), dir, &sink, &d->listen);
+  if (m.Has("config_source")) LoadConfigSource(m.Get("config_source"), dir, file, &d->config_source, errors);
 }
 
 // Rules that span files: unique names, one folder per sync, no nesting, not in state_dir.
@@ -358,9 +343,17 @@ std::vector<std::string> ConnectorFiles(const fs::path& folder) {
   return files;
 }
 
+// Errors naming a file of `from` (a folder a commit was written into) name it in `to`.
+void RenameFiles(const std::string& from, const std::string& to, std::vector<ConfigError>* errors) {
+  for (auto& e : *errors) {
+    std::string& f = e.where.file;
+    if (f == from || f.rfind(from + "/", 0) == 0) f = to + f.substr(from.size());
+  }
+}
+
 }  // namespace
 
-ConfigLoadResult LoadConfig(const std::string& dir) {
+ConfigLoadResult LoadConfig(const std::string& dir, const std::string& connectors_dir) {
   ConfigLoadResult result;
   Config& config = result.config;
   config.dir = dir;
@@ -375,12 +368,14 @@ ConfigLoadResult LoadConfig(const std::string& dir) {
       LoadDaemon(*root, dir, daemon_file, &config.daemon, &result.errors);
     }
   }
-  fs::path cdir = fs::path(dir) / "connectors.d";
+  if (config.daemon.config_source.configured) config.connectors.push_back(config.daemon.config_source.connector);
+  fs::path real_cdir = fs::path(dir) / "connectors.d";
+  fs::path cdir = connectors_dir.empty() ? real_cdir : fs::path(connectors_dir);
   std::vector<std::string> files = ConnectorFiles(cdir);
   std::vector<std::string> imported = ConnectorFiles(ImportsDir(config.daemon));
   files.insert(files.end(), imported.begin(), imported.end());
   if (files.size() > kMaxConnectorFiles) {
-    result.errors.push_back({{cdir.string(), 0, 0}, "", "more than 1000 connector files; refusing to load"});
+    result.errors.push_back({{real_cdir.string(), 0, 0}, "", "more than 1000 connector files; refusing to load"});
     return result;
   }
   for (const auto& f : files) {
@@ -391,6 +386,8 @@ ConfigLoadResult LoadConfig(const std::string& dir) {
     config.connectors.push_back(std::move(c));
   }
   CheckAcrossFiles(config, &result.errors);
+  CheckConfigSourceRules(config, NormalizeAbsolute(fs::absolute(cdir).string()), &result.errors);
+  if (cdir != real_cdir) RenameFiles(cdir.string(), real_cdir.string(), &result.errors);
   std::stable_sort(result.errors.begin(), result.errors.end(), [](const ConfigError& a, const ConfigError& b) {
     return std::tie(a.where.file, a.where.line, a.where.column) < std::tie(b.where.file, b.where.line, b.where.column);
   });

@@ -28,6 +28,9 @@ struct ConfigLoadResult {
 inline constexpr const char* kDefaultConfigDir = "/etc/gitsyncd";
 
 // Loads and validates everything. Collects every error instead of stopping at the first.
-ConfigLoadResult LoadConfig(const std::string& dir);
+// `connectors_dir`, when given, is read instead of <dir>/connectors.d, and errors name its files
+// as <dir>/connectors.d would hold them: the check of a commit of config_source before it is
+// written there (docs/fleet.md, "Config from Git").
+ConfigLoadResult LoadConfig(const std::string& dir, const std::string& connectors_dir = "");
 
 }  // namespace gitsyncd

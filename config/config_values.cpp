@@ -15,6 +15,20 @@ std::optional<uint64_t> MaxFileSize(YamlMap& m, ErrorSink* sink) {
   return v;
 }
 
+void LoadFolderList(const YAML::Node& node, const std::string& key, ErrorSink* sink, std::vector<std::string>* out) {
+  if (!node.IsSequence()) return sink->Add(node, key, "must be a list of absolute paths");
+  for (size_t i = 0; i < node.size(); ++i) {
+    std::string item = key + "[" + std::to_string(i) + "]";
+    if (!node[i].IsScalar() || !std::filesystem::path(node[i].Scalar()).is_absolute()) {
+      sink->Add(node[i], item, "must be an absolute path");
+    } else if (NormalizeAbsolute(node[i].Scalar()) == "/") {
+      sink->Add(node[i], item, "must not be /");
+    } else {
+      out->push_back(NormalizeAbsolute(node[i].Scalar()));
+    }
+  }
+}
+
 std::string NormalizeAbsolute(const std::string& p) {
   std::string s = std::filesystem::path(p).lexically_normal().string();
   return WithoutTrailingSlashes(s, /*keep_root=*/true);

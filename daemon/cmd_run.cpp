@@ -16,6 +16,7 @@
 #include "daemon/binding_control.h"
 #include "daemon/cli.h"
 #include "daemon/commit_status_reporter.h"
+#include "daemon/config_source_link.h"
 #include "daemon/control_socket.h"
 #include "daemon/fleet_link.h"
 #include "daemon/http_frontend.h"
@@ -26,6 +27,7 @@
 #include "sync/remote_credentials.h"
 #include "daemon/service_notifier.h"
 #include "cluster/selectors.h"
+#include "config/config_source.h"
 #include "sync/remote_auth.h"
 #include "sync/socket_stream.h"
 #include "sync/sync_engine.h"
@@ -160,9 +162,17 @@ Result<std::shared_ptr<RunningConfig>> StartConfig(Config config, const Fleet* f
   options.io_timeout = rc->config.daemon.io_timeout;
   bool report = false;
   for (const auto& c : rc->config.connectors) report = report || c.report_status;
-  if (report) {
-    rc->statuses = std::make_unique<CommitStatusReporter>(rc->config, rc->store ? &*rc->store : nullptr);
-    options.on_pass = [raw](const PassEvent& e) { raw->statuses->OnPass(e); };
+  if (report) rc->statuses = std::make_unique<CommitStatusReporter>(rc->config, rc->store ? &*rc->store : nullptr);
+  bool config_source = rc->config.daemon.config_source.configured;
+  if (config_source) options.tree_checks[kConfigSourceName] = ConfigSourceCheck(rc->config.dir);
+  if (report || config_source) {
+    options.on_pass = [raw](const PassEvent& e) {
+      if (raw->statuses) raw->statuses->OnPass(e);
+      if (ConfigSourceApplied(e)) {
+        spdlog::info("config source: connectors.d now holds commit {}; reloading", e.synced_remote_commit);
+        RequestReload();
+      }
+    };
   }
   rc->engine = std::make_shared<SyncEngine>(
       ServedConfig(rc->config),

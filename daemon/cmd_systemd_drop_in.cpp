@@ -1,6 +1,7 @@
 // `gitsyncd systemd-drop-in`: the drop-in that lets the sandboxed service (ProtectSystem=strict)
-// write exactly the synced folders of the config and its import roots (where imports add
-// folders while it runs), for
+// write exactly the synced folders of the config (connectors.d too, when it comes from Git),
+// its import roots and config_source.local_roots (where imports and pushes add folders while it
+// runs), for
 // /etc/systemd/system/gitsyncd.service.d/folders.conf.
 #include <cstdio>
 #include <set>
@@ -17,6 +18,9 @@ void RegisterSystemdDropInCommand(CLI::App& app, CliContext& ctx) {
       auto config = ctx.LoadConfigOrReport();
       if (!config) return kExitUserError;
       std::set<std::string> folders(config->daemon.import_roots.begin(), config->daemon.import_roots.end());
+      // Connectors pushed to config_source add folders under local_roots while it runs.
+      const auto& pushed_roots = config->daemon.config_source.local_roots;
+      folders.insert(pushed_roots.begin(), pushed_roots.end());
       for (const auto& c : config->connectors) {
         for (const auto& s : c.syncs) folders.insert(s.local);
       }

@@ -4,7 +4,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "api/rate_limit.h"
+#include "config/config_source.h"
 
 namespace gitsyncd {
 namespace {
@@ -113,6 +116,25 @@ void RenderServiceMetrics(const WebhookCounters& webhooks, std::string* out_ptr)
   out += fmt::format("gitsyncd_commit_statuses_total{{result=\"dropped\"}} {}\n", statuses.dropped);
 }
 
+// gitsyncd.yaml `config_source:` (docs/fleet.md, "Config from Git"): whether its newest commit
+// failed, the first problem's file and line as labels, and the commit connectors.d holds.
+void RenderConfigSourceMetrics(const std::vector<EngineBindingStatus>& bindings, std::string* out) {
+  auto b = std::find_if(bindings.begin(), bindings.end(), [](const auto& s) { return s.name == kConfigSourceName; });
+  if (b == bindings.end()) return;
+  Header(out, "gitsyncd_config_source_error", "gauge",
+         "1 while the last pass of config_source failed (a commit check-config refused names its first problem), else 0.");
+  const RefusalRecord* refused = b->state && !b->state->refused.commit.empty() ? &b->state->refused : nullptr;
+  if (b->failures > 0 && refused != nullptr) {
+    *out += fmt::format("gitsyncd_config_source_error{{commit=\"{}\",file=\"{}\",line=\"{}\"}} 1\n", Label(refused->commit),
+                        Label(refused->file), refused->line);
+  } else {
+    *out += fmt::format("gitsyncd_config_source_error {}\n", b->failures > 0 ? 1 : 0);
+  }
+  Header(out, "gitsyncd_config_source_commit_info", "gauge", "Always 1; the commit connectors.d was last synced with.");
+  *out += fmt::format("gitsyncd_config_source_commit_info{{commit=\"{}\"}} 1\n",
+                      Label(b->state ? b->state->last_synced_commit : ""));
+}
+
 }  // namespace
 
 std::string RenderMetrics(const std::vector<EngineBindingStatus>& bindings, size_t queue_depth,
@@ -124,6 +146,7 @@ std::string RenderMetrics(const std::vector<EngineBindingStatus>& bindings, size
   Header(&out, "gitsyncd_queue_depth", "gauge", "Bindings waiting for a worker.");
   out += fmt::format("gitsyncd_queue_depth {}\n", queue_depth);
   RenderServiceMetrics(webhooks, &out);
+  RenderConfigSourceMetrics(bindings, &out);
   return out;
 }
 

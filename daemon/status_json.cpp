@@ -57,6 +57,10 @@ json::object BindingStatusJson(const ConnectorConfig& c, const SyncBinding& s, c
     hooks.push_back(json::object{{"hook", h.hook}, {"time", h.time}, {"commit", h.commit}, {"ok", h.ok}, {"result", h.result}});
   }
   o["hooks"] = std::move(hooks);
+  if (!st->refused.commit.empty()) {
+    o["refused"] = json::object{{"commit", st->refused.commit}, {"kind", st->refused.kind},
+                                {"file", st->refused.file}, {"line", st->refused.line}};
+  }
   return o;
 }
 

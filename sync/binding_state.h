@@ -39,9 +39,10 @@ struct HookReport {
 // A remote commit a pass refused to apply, and why (for the commit status posted on it).
 struct RefusalRecord {
   std::string commit;  // hex; fetch: api: the snapshot commit that stands for the remote one
-  std::string kind;    // "yaml": a file of it does not parse; "hook": validate_remote refused it
-  std::string file;    // yaml: the file, relative to the folder
-  int line = 0;        // yaml: 1-based; 0 when the parser named no line
+  std::string kind;    // "yaml": a file of it does not parse; "hook": validate_remote refused it;
+                       // "check": the binding's check_tree refused it (the config source's check-config)
+  std::string file;    // yaml: the file, relative to the folder; check: the file the check named
+  int line = 0;        // yaml, check: 1-based; 0 when no line was named
 };
 
 struct BindingState {

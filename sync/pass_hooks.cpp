@@ -64,34 +64,62 @@ void Pass::Report(const char* name, const std::string& commit, const HookResult&
   if (reports.size() > kMaxHookReports) reports.erase(reports.begin());
 }
 
+// `files` written into a private folder of the binding's state directory for a check, removed
+// when it goes (and by the next pass after a kill -9: its name starts with "hook-").
+class TreeFolder {
+ public:
+  ~TreeFolder() {
+    std::error_code ec;
+    if (!path_.empty()) fs::remove_all(path_, ec);
+  }
+  Status Write(git_repository* repo, const FlatTree& files, const std::string& binding_dir) {
+    std::string pattern = binding_dir + "/hook-tree-XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      return Status::IoError("cannot create a folder in " + binding_dir + ": " + std::strerror(errno));
+    }
+    path_ = pattern;
+    return WriteFiles(repo, files, path_);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
 // Runs `hook` on the files of `after` in a private folder; a refusal is the hook's exit and
 // output, capped.
 Status Pass::RunTreeHook(const char* name, const HookConfig& hook, const git_oid& commit, const char* direction,
                          const FlatTree& before, const FlatTree& after) {
-  std::string pattern = spec_.binding_dir + "/hook-tree-XXXXXX";
-  if (::mkdtemp(pattern.data()) == nullptr) {
-    return Status::IoError("cannot create a folder in " + spec_.binding_dir + ": " + std::strerror(errno));
-  }
-  struct Remove {
-    std::string path;
-    ~Remove() {
-      std::error_code ec;
-      fs::remove_all(path, ec);
-    }
-  } remove{pattern};
-  Status written = WriteFiles(repo_, after, pattern);
+  TreeFolder folder;
+  Status written = folder.Write(repo_, after, spec_.binding_dir);
   if (!written.ok()) return written;
   HookCall call{name, spec_.name, OidHex(commit), direction, PathsOf(ChangedPaths(Managed(before), Managed(after))),
-                pattern, "", spec_.binding_dir};
+                folder.path(), "", spec_.binding_dir};
   HookResult r = RunHook(hook, call);
   Report(name, call.commit, r);
   if (r.ok()) return Status::Ok();
   return Status::PermissionDenied(r.Describe(name));
 }
 
+// The spec's own check (check_tree), then the validate_remote hook; a refusal is recorded in
+// state_->refused.
 Status Pass::ValidateRemote(const git_oid& remote_head, const FlatTree& base_tree, const FlatTree& remote) {
+  if (spec_.check_tree) {
+    TreeFolder folder;
+    Status written = folder.Write(repo_, remote, spec_.binding_dir);
+    if (!written.ok()) return written;
+    RefusalRecord where{OidHex(remote_head), "check", "", 0};
+    Status s = spec_.check_tree(folder.path(), &where);
+    if (!s.ok()) {
+      where.commit = OidHex(remote_head);
+      state_->refused = where;
+      return s;
+    }
+  }
   if (!spec_.hooks.validate_remote.set()) return Status::Ok();
-  return RunTreeHook("validate_remote", spec_.hooks.validate_remote, remote_head, "pull", base_tree, remote);
+  Status s = RunTreeHook("validate_remote", spec_.hooks.validate_remote, remote_head, "pull", base_tree, remote);
+  if (!s.ok()) state_->refused = {OidHex(remote_head), "hook", "", 0};
+  return s;
 }
 
 // Before the synced branch moves to a commit of ours: its folder, against its first parent's.

@@ -57,7 +57,7 @@ Result<std::optional<PassOutcome>> Pass::RunIncremental(const std::set<std::stri
     return Maybe(*pushed);
   }
   if (!local_changes.empty() || spec_.direction != SyncDirection::kBidirectional) return Maybe();
-  if (spec_.hooks.validate_remote.set()) return Maybe();  // the full pass runs it on the whole tree
+  if (spec_.hooks.validate_remote.set() || spec_.check_tree) return Maybe();  // the full pass runs it on the whole tree
   return PullIncremental(remote_head, base_folder->get());
 }
 

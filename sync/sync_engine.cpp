@@ -412,6 +412,9 @@ SyncEngine::SyncEngine(const Config& config, CredentialResolver resolver, Engine
         b.last_error = b.setup.message();
       }
       b.spec = MakeBindingSpec(config.daemon, c, s, creds.ok() ? *creds : RemoteCredentials{});
+      if (auto check = options.tree_checks.find(s.name); check != options.tree_checks.end()) {
+        b.spec.check_tree = check->second;
+      }
       b.remote = RemoteKey(s.remote_url);
       b.poll_interval = s.poll_interval;
       if (auto st = LoadBindingState(b.spec.binding_dir); st.ok()) {

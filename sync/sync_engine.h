@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -102,6 +103,8 @@ struct EngineOptions {
   std::chrono::milliseconds stop_grace{2000};
   // Called on the worker after each such pass, with no lock held; must not block.
   std::function<void(const PassEvent&)> on_pass;
+  // By binding name: BindingSpec::check_tree of that binding (the config source's check-config).
+  std::map<std::string, decltype(BindingSpec::check_tree)> tree_checks;
 };
 
 class SyncEngine {

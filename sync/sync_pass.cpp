@@ -69,10 +69,7 @@ Result<PassOutcome> Pass::RunFull(bool local_trigger_only) {
   if (!remote.ok()) return remote.status();
   if (remote_head && spec_.direction != SyncDirection::kPush && Managed(*remote) != Managed(*base_tree)) {
     Status valid = ValidateRemote(*remote_head, *base_tree, *remote);
-    if (!valid.ok()) {
-      state_->refused = {OidHex(*remote_head), "hook", "", 0};
-      return RefusedCommit(spec_.branch, OidHex(*remote_head), valid);
-    }
+    if (!valid.ok()) return RefusedCommit(spec_.branch, OidHex(*remote_head), valid);
   }
   Status found = FindNotSynced(*scanned, *remote, true);
   if (!found.ok()) return found;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -15,6 +16,7 @@
 #include "config/commit_message.h"
 #include "config/config.h"
 #include "base/status.h"
+#include "sync/binding_state.h"
 #include "sync/folder_apply.h"
 #include "sync/remote_auth.h"
 
@@ -42,6 +44,10 @@ struct BindingSpec {
   std::string commit_message = kDefaultCommitMessage;
   std::string connector;  // the connector's name, for {connector}
   HooksConfig hooks;
+  // Checked in-process before validate_remote, on the same private copy of the remote's folder
+  // (`tree_dir`): the config source's check-config (docs/fleet.md, "Config from Git"). A
+  // refusal refuses the commit whole; the check may name the file and line in `refused`.
+  std::function<Status(const std::string& tree_dir, RefusalRecord* refused)> check_tree;
   // The remote's shared object store (sync/shared_store.h), the binding's repository borrowing
   // its objects; "" = the binding fetches into its own repository (fetch: api, tests).
   std::string shared_store;

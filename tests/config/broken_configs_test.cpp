@@ -39,6 +39,12 @@ BOOST_AUTO_TEST_CASE(check_config_accepts_the_examples) {
   BOOST_TEST(providers.exit_code == 0, providers.err);
   BOOST_TEST(providers.out.find("3 connectors") != std::string::npos);
   BOOST_TEST(providers.out.find("remote:      https://github.com/acme-platform/service-config.git") != std::string::npos);
+  // docs/fleet.md, "Config from Git": the example's gitsyncd.yaml and a connector as its branch holds it.
+  CommandResult source = RunCommand({binary, "check-config", "--config", examples + "/config-source"});
+  BOOST_TEST(source.exit_code == 0, source.err);
+  BOOST_TEST(source.out.find("connector \"config-source\"") != std::string::npos, source.out);
+  BOOST_TEST(source.out.find("remote:      https://git.example.com/ops/fleet-config.git") != std::string::npos);
+  BOOST_TEST(source.out.find("local:       /srv/app/web") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -375,4 +375,43 @@ BOOST_AUTO_TEST_CASE(a_minority_partition_keeps_local_syncing_and_runs_no_exclus
   BOOST_TEST(WaitFor([&] { return FileExists(dir / "nfs/b.txt"); }, 20s), Logs());
 }
 
+// docs/fleet.md, "Config from Git": alpha and beta each pull connectors.d from one config
+// repository; a good push is checked and applied by both, each running what its selectors pick.
+BOOST_AUTO_TEST_CASE(two_instances_pull_their_connectors_from_git_and_both_apply_a_good_push) {
+  server.CreateBareRepo("fleet");
+  GitClone admin(server.url_with_credentials("fleet"), dir / "admin", "main", server.git_env());
+  auto connector = [&](const std::string& instance, const std::string& what) {
+    return "name: " + what + "-" + instance + "\nprovider: git\ndelegate_selectors: [" + instance + "]\nurl: " +
+           server.url("cfg") + "\nauth:\n  username: deploy\n  password: {secret: git-password}\nsyncs:\n  - name: " +
+           what + "-" + instance + "\n    path: " + (what == "web" ? "app" : "nfs") + "\n    local: " +
+           (dir / ("srv/" + instance + "/" + what)) + "\n";
+  };
+  for (const std::string name : {"alpha", "beta"}) admin.Write("web-" + name + ".yaml", connector(name, "web"));
+  BOOST_REQUIRE(admin.CommitAndPush("web for alpha and beta"));
+  for (const std::string name : {"alpha", "beta"}) {
+    std::string cfg = dir / name;
+    WriteFile(cfg + "/gitsyncd.yaml",
+              "state_dir: " + (dir / (name + "-state")) + "\nca_file: " + server.ca_file() + "\ninstance: " + name +
+                  "\noperator:\n  listen: 127.0.0.1:" + std::to_string(ops[name]) + "\ncluster:\n  endpoints: " +
+                  etcd.endpoints_yaml() + "\n  selectors: [" + name + "]\n  lease_ttl: 2s\n"
+                  "config_source:\n  url: " + server.url("fleet") + "\n  auth:\n    username: deploy\n"
+                  "    password: {secret: git-password}\n  poll_interval: 10s\n  local_roots: [" + (dir / "srv") + "]\n");
+    BOOST_REQUIRE(Cli(name, {"secret", "init"}).exit_code == 0);
+    BOOST_REQUIRE(RunCommand({binary, "--config", cfg, "secret", "set", "git-password"}, env, "Cluster-pass-2026").exit_code == 0);
+    std::filesystem::create_directories(dir / (name + "-run"));
+    d[name] = std::make_unique<DaemonProcess>(binary, cfg, dir / (name + "-run"), env);
+  }
+  for (const std::string name : {"alpha", "beta"}) BOOST_REQUIRE_MESSAGE(d[name]->WaitForNotify("READY=1"), d[name]->Log());
+  BOOST_REQUIRE_MESSAGE(WaitFor([&] { return LinuxFoldersAt(1); }, 30s), Logs());
+
+  // The push adds a connector per instance; the poll (10s) brings it to each.
+  for (const std::string name : {"alpha", "beta"}) admin.Write("nfs-" + name + ".yaml", connector(name, "nfs"));
+  BOOST_REQUIRE(admin.CommitAndPush("nfs for alpha and beta"));
+  BOOST_TEST(WaitFor([&] { return FileExists(dir / "srv/alpha/nfs/a.txt") && FileExists(dir / "srv/beta/nfs/a.txt"); }, 40s),
+             Logs());
+  for (const std::string name : {"alpha", "beta"}) {
+    BOOST_TEST(d[name]->Log().find("connectors.d now holds commit " + admin.Head()) != std::string::npos, d[name]->Log());
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -51,7 +51,16 @@ std::string FamilyOf(const std::string& line) {
 BOOST_AUTO_TEST_CASE(metrics_pass_promtool_check) {
   WebhookCounters counters;
   counters.by_format_and_verdict["github/queued"] = 2;
-  std::string text = RenderMetrics(TwoBindingsWithState(), 1, counters);
+  auto bindings = TwoBindingsWithState();
+  // The config source with a refused commit: its family carries labels the others do not.
+  EngineBindingStatus& source = bindings.emplace_back();
+  source.name = "config-source";
+  source.failures = 2;
+  source.state = BindingState{};
+  source.state->refused = {"4c1d", "check", "/etc/gitsyncd/connectors.d/web \"x\".yaml", 7};
+  std::string text = RenderMetrics(bindings, 1, counters);
+  BOOST_TEST(text.find("gitsyncd_config_source_error{commit=\"4c1d\",file=\"/etc/gitsyncd/connectors.d/web \\\"x\\\".yaml\",line=\"7\"} 1\n") !=
+             std::string::npos, text);
   testing::TempDir dir;
   std::string file = dir.path() + "/metrics.txt";
   FILE* f = std::fopen(file.c_str(), "w");
