@@ -2,6 +2,8 @@
 // "Shared object stores"), against the nginx HTTPS server: its access log counts the fetches.
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <sstream>
 #include <thread>
@@ -153,6 +155,82 @@ BOOST_AUTO_TEST_CASE(a_local_edit_of_one_binding_is_pushed_and_pulled_by_its_sib
   BOOST_TEST(Local(0, "v.yaml") == "v: from b0\n");
   BOOST_TEST(LogFormat(server.repo_path("cfg"), "main", "%s").find("gitsyncd b0") != std::string::npos);
   engine->Stop();
+}
+
+// Every fetch adds a pack to the store; past kMaxPacks they are consolidated under the store's
+// lock while the other bindings' passes go on reading the store through their alternates.
+BOOST_AUTO_TEST_CASE(many_fetches_keep_the_store_to_a_few_packs_and_every_binding_reads_all_its_objects) {
+  GitClone person(server.url_with_credentials("cfg"), dir / "person", "main", server.git_env());
+  for (int i = 0; i < kBindings; ++i) person.Write("apps/a" + std::to_string(i) + "/v.yaml", "v: 0\n");
+  BOOST_REQUIRE(person.CommitAndPush("seed"));
+  auto engine = Engine();
+  BOOST_REQUIRE(engine->Start().ok());
+  auto all_hold = [&](const std::string& text) {
+    for (int i = 0; i < kBindings; ++i) {
+      if (Local(i, "v.yaml") != text) return false;
+    }
+    return true;
+  };
+  BOOST_REQUIRE(WaitFor([&] { return all_hold("v: 0\n"); }, std::chrono::milliseconds(30s)));
+  std::string store = SharedStoreDir(config.daemon.state_dir, server.url("cfg"));
+  auto repo_of = [&](int i) { return config.daemon.state_dir + "/bindings/b" + std::to_string(i) + "/repo"; };
+
+  // A reader of b0's repository all along: every object its refs reach, through the store. Not
+  // refs/gitsyncd/push/*: a pass pushes its new objects before it writes them to disk
+  // (sync/object_buffer.h), so that temporary ref may name one for a moment.
+  std::atomic<bool> stop{false};
+  std::atomic<int> reads{0};
+  std::string read_failure;
+  std::thread reader([&] {
+    while (!stop) {
+      CommandResult r = Git(
+          {"--git-dir", repo_of(0), "rev-list", "--objects", "--exclude=refs/gitsyncd/push/*", "--all"}, "", {}, true);
+      if (r.exit_code != 0 && read_failure.empty()) read_failure = r.err;
+      ++reads;
+      std::this_thread::sleep_for(20ms);
+    }
+  });
+
+  constexpr int kRounds = static_cast<int>(kMaxPacks) + 4;
+  size_t most_packs = 0;
+  for (int round = 1; round <= kRounds; ++round) {
+    std::string v = "v: " + std::to_string(round) + "\n";
+    person.Pull();
+    for (int i = 0; i < kBindings; ++i) person.Write("apps/a" + std::to_string(i) + "/v.yaml", v);
+    BOOST_REQUIRE(person.CommitAndPush("round " + std::to_string(round)));
+    // And a local edit in one binding: its pass commits and pushes over objects of the store.
+    int editor = round % kBindings;
+    WriteFile(dir / ("local/b" + std::to_string(editor) + "/edit.yaml"), "round: " + std::to_string(round) + "\n");
+    for (int i = 0; i < kBindings; ++i) BOOST_REQUIRE(engine->TriggerRemote("b" + std::to_string(i), "webhook"));
+    BOOST_REQUIRE_MESSAGE(WaitFor([&] { return all_hold(v); }, std::chrono::milliseconds(30s)), "round " << round);
+    BOOST_REQUIRE(WaitFor(
+        [&] {
+          return ShowFile(server.repo_path("cfg"), "main", "apps/a" + std::to_string(editor) + "/edit.yaml") ==
+                 "round: " + std::to_string(round) + "\n";
+        },
+        std::chrono::milliseconds(30s)));
+    most_packs = std::max(most_packs, CountObjectStore(store).packs);
+  }
+  stop = true;
+  reader.join();
+  engine->Stop();
+
+  // More fetches than kMaxPacks, yet the store never held more packs than that.
+  BOOST_TEST(Fetches() > static_cast<int>(kMaxPacks) + 1);
+  BOOST_TEST(most_packs <= kMaxPacks);
+  ObjectStoreCounts counts = CountObjectStore(store);
+  BOOST_TEST(counts.packs >= 1u);
+  BOOST_TEST(counts.loose <= kMaxLoose);
+  BOOST_TEST(reads > 0);
+  BOOST_TEST(read_failure.empty(), read_failure);
+  for (int i = 0; i < kBindings; ++i) {
+    BOOST_TEST(Local(i, "v.yaml") == "v: " + std::to_string(kRounds) + "\n");
+    BOOST_TEST(ReadFile(repo_of(i) + "/objects/info/alternates").find(store) != std::string::npos);
+    CommandResult fsck = Git({"--git-dir", repo_of(i), "fsck", "--full"}, "", {}, true);
+    BOOST_TEST(fsck.exit_code == 0, "b" << i << ": " << fsck.out + fsck.err);
+  }
+  CommandResult store_fsck = Git({"--git-dir", store, "fsck", "--full"}, "", {}, true);
+  BOOST_TEST(store_fsck.exit_code == 0, store_fsck.out + store_fsck.err);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
