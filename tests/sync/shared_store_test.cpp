@@ -84,6 +84,19 @@ struct SharedFixture {
     std::string path = dir / ("local/b" + std::to_string(i) + "/" + file);
     return FileExists(path) ? ReadFile(path) : "";
   }
+
+  // Every binding's folder holds v.yaml = `text`.
+  bool AllHold(const std::string& text) const {
+    for (int i = 0; i < kBindings; ++i) {
+      if (Local(i, "v.yaml") != text) return false;
+    }
+    return true;
+  }
+
+  // The person writes v.yaml = `text` into every binding's folder (not committed yet).
+  void WriteEveryFolder(GitClone& person, const std::string& text) {
+    for (int i = 0; i < kBindings; ++i) person.Write("apps/a" + std::to_string(i) + "/v.yaml", text);
+  }
 };
 
 }  // namespace
@@ -92,19 +105,13 @@ BOOST_FIXTURE_TEST_SUITE(shared_store, SharedFixture)
 
 BOOST_AUTO_TEST_CASE(bindings_of_one_remote_triggered_together_share_one_fetch_and_each_applies_its_own_folder) {
   GitClone person(server.url_with_credentials("cfg"), dir / "person", "main", server.git_env());
-  for (int i = 0; i < kBindings; ++i) person.Write("apps/a" + std::to_string(i) + "/v.yaml", "v: 1\n");
+  WriteEveryFolder(person, "v: 1\n");
   person.Write("other/x.yaml", "x: 1\n");
   BOOST_REQUIRE(person.CommitAndPush("seed"));
 
   auto engine = Engine();
   BOOST_REQUIRE(engine->Start().ok());
-  auto all_hold = [&](const std::string& text) {
-    for (int i = 0; i < kBindings; ++i) {
-      if (Local(i, "v.yaml") != text) return false;
-    }
-    return true;
-  };
-  BOOST_REQUIRE(WaitFor([&] { return all_hold("v: 1\n"); }, std::chrono::milliseconds(30s)));
+  BOOST_REQUIRE(WaitFor([&] { return AllHold("v: 1\n"); }, std::chrono::milliseconds(30s)));
   BOOST_TEST(Fetches() == 1, server.access_log());
   // Each folder holds its own path only.
   BOOST_TEST(!FileExists(dir / "local/b0/x.yaml"));
@@ -112,10 +119,10 @@ BOOST_AUTO_TEST_CASE(bindings_of_one_remote_triggered_together_share_one_fetch_a
 
   std::this_thread::sleep_for(1s);  // the passes our own writes started have ended
   // One push touching every folder, announced to every binding (as one webhook does).
-  for (int i = 0; i < kBindings; ++i) person.Write("apps/a" + std::to_string(i) + "/v.yaml", "v: 2\n");
+  WriteEveryFolder(person, "v: 2\n");
   BOOST_REQUIRE(person.CommitAndPush("everyone"));
   for (int i = 0; i < kBindings; ++i) BOOST_REQUIRE(engine->TriggerRemote("b" + std::to_string(i), "webhook"));
-  BOOST_REQUIRE(WaitFor([&] { return all_hold("v: 2\n"); }, std::chrono::milliseconds(30s)));
+  BOOST_REQUIRE(WaitFor([&] { return AllHold("v: 2\n"); }, std::chrono::milliseconds(30s)));
   // The triggers arrive one by one: a pass may start its fetch before the last trigger
   // came, and that binding then needs one more. Never one fetch per binding.
   BOOST_TEST(Fetches() >= 2);
@@ -161,17 +168,11 @@ BOOST_AUTO_TEST_CASE(a_local_edit_of_one_binding_is_pushed_and_pulled_by_its_sib
 // lock while the other bindings' passes go on reading the store through their alternates.
 BOOST_AUTO_TEST_CASE(many_fetches_keep_the_store_to_a_few_packs_and_every_binding_reads_all_its_objects) {
   GitClone person(server.url_with_credentials("cfg"), dir / "person", "main", server.git_env());
-  for (int i = 0; i < kBindings; ++i) person.Write("apps/a" + std::to_string(i) + "/v.yaml", "v: 0\n");
+  WriteEveryFolder(person, "v: 0\n");
   BOOST_REQUIRE(person.CommitAndPush("seed"));
   auto engine = Engine();
   BOOST_REQUIRE(engine->Start().ok());
-  auto all_hold = [&](const std::string& text) {
-    for (int i = 0; i < kBindings; ++i) {
-      if (Local(i, "v.yaml") != text) return false;
-    }
-    return true;
-  };
-  BOOST_REQUIRE(WaitFor([&] { return all_hold("v: 0\n"); }, std::chrono::milliseconds(30s)));
+  BOOST_REQUIRE(WaitFor([&] { return AllHold("v: 0\n"); }, std::chrono::milliseconds(30s)));
   std::string store = SharedStoreDir(config.daemon.state_dir, server.url("cfg"));
   auto repo_of = [&](int i) { return config.daemon.state_dir + "/bindings/b" + std::to_string(i) + "/repo"; };
 
@@ -196,13 +197,13 @@ BOOST_AUTO_TEST_CASE(many_fetches_keep_the_store_to_a_few_packs_and_every_bindin
   for (int round = 1; round <= kRounds; ++round) {
     std::string v = "v: " + std::to_string(round) + "\n";
     person.Pull();
-    for (int i = 0; i < kBindings; ++i) person.Write("apps/a" + std::to_string(i) + "/v.yaml", v);
+    WriteEveryFolder(person, v);
     BOOST_REQUIRE(person.CommitAndPush("round " + std::to_string(round)));
     // And a local edit in one binding: its pass commits and pushes over objects of the store.
     int editor = round % kBindings;
     WriteFile(dir / ("local/b" + std::to_string(editor) + "/edit.yaml"), "round: " + std::to_string(round) + "\n");
     for (int i = 0; i < kBindings; ++i) BOOST_REQUIRE(engine->TriggerRemote("b" + std::to_string(i), "webhook"));
-    BOOST_REQUIRE_MESSAGE(WaitFor([&] { return all_hold(v); }, std::chrono::milliseconds(30s)), "round " << round);
+    BOOST_REQUIRE_MESSAGE(WaitFor([&] { return AllHold(v); }, std::chrono::milliseconds(30s)), "round " << round);
     BOOST_REQUIRE(WaitFor(
         [&] {
           return ShowFile(server.repo_path("cfg"), "main", "apps/a" + std::to_string(editor) + "/edit.yaml") ==
