@@ -11,6 +11,13 @@
 //     bindings (the watcher's 300 ms debounce included).
 //
 // Usage: many_bindings GITSYNCD_BINARY [N=1000] [FOLDERS=1000] [IDLE_SECONDS=60] [EDITS=20]
+//
+// Many remotes (`https` mode): CONNECTORS connectors of BINDINGS bindings each, every connector
+// its own repository (of BINDINGS folders) on the nginx HTTPS server of tests/support/. It prints
+// the time from starting `gitsyncd run` until every folder is pulled, the daemon's RSS, and from
+// nginx's access log the HTTP requests, TCP connections and TLS handshakes, full and resumed.
+//
+// Usage: many_bindings GITSYNCD_BINARY https [CONNECTORS=200] [BINDINGS=5] [WORKERS=4]
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,6 +27,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -27,6 +35,7 @@
 
 #include "tests/support/daemon_process.h"
 #include "tests/support/git_cli.h"
+#include "tests/support/git_servers.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/wait_for.h"
 
@@ -131,14 +140,102 @@ std::string RemoteHead(const std::string& bare) {
   return h;
 }
 
+struct ServerLog {
+  size_t requests = 0, connections = 0, full_handshakes = 0, resumed = 0;
+};
+
+// The daemon's requests in nginx's access log (tests/support/git_servers.h, access_log), by the
+// last four fields: connection, request number on it, "r" when the TLS session was resumed.
+ServerLog CountServerLog(const GitHttpsServer& server) {
+  ServerLog c;
+  std::istringstream in(server.access_log());
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("libgit2") == std::string::npos) continue;
+    std::istringstream words(line);
+    std::vector<std::string> w;
+    for (std::string word; words >> word;) w.push_back(word);
+    if (w.size() < 4) continue;
+    ++c.requests;
+    if (w[w.size() - 3] != "1") continue;
+    ++c.connections;
+    ++(w[w.size() - 2] == "r" ? c.resumed : c.full_handshakes);
+  }
+  return c;
+}
+
+int RunManyRemotes(const std::string& binary, size_t connectors, size_t per, int workers) {
+  TempDir dir;
+  GitHttpsServer server;
+  std::string cfg = dir / "etc", state = dir / "state", srv = dir / "srv";
+  WriteFile(cfg + "/gitsyncd.yaml", "state_dir: " + state + "\nca_file: " + server.ca_file() + "\nworkers: " +
+                                        std::to_string(workers) + "\nworkers_per_remote: " + std::to_string(workers) + "\n");
+  for (size_t c = 0; c < connectors; ++c) {
+    std::string repo = "r" + std::to_string(c);
+    Generate(server.repo_path(repo), per);
+    std::string y = "name: c" + std::to_string(c) + "\nprovider: git\nurl: " + server.url(repo) + "\nauth:\n  username: " +
+                    server.user() + "\n  password: {env: MANY_BINDINGS_PASSWORD}\nsyncs:\n";
+    for (size_t b = 0; b < per; ++b) {
+      y += "  - name: c" + std::to_string(c) + "b" + std::to_string(b) + "\n    path: " + FolderName(b) + "\n    local: " + srv + "/c" +
+           std::to_string(c) + "/b" + std::to_string(b) + "\n";
+    }
+    WriteFile(cfg + "/connectors.d/c" + std::to_string(c) + ".yaml", y);
+  }
+  std::map<std::string, std::string> env{{"GITSYNCD_CONFIG", ""}, {"MANY_BINDINGS_PASSWORD", server.password()}};
+  auto t0 = Clock::now();
+  DaemonProcess daemon(binary, cfg, dir.path(), env);
+  size_t done = 0, total = connectors * per;
+  bool exited = false;
+  auto pulled = [&] {
+    exited = StatusKb(daemon.pid(), "VmRSS") < 0;  // gone, or a zombie: refused its configuration
+    if (exited) return true;
+    for (; done < total; ++done) {
+      if (!FileExists(srv + "/c" + std::to_string(done / per) + "/b" + std::to_string(done % per) + "/config.yaml")) {
+        return false;
+      }
+    }
+    return true;
+  };
+  if (!WaitFor(pulled, std::chrono::seconds(1800), std::chrono::milliseconds(10)) || exited) {
+    std::fprintf(stderr, "only %zu of %zu folders were pulled%s:\n%s", done, total,
+                 exited ? " before the daemon exited" : " after 1800 s", daemon.Log().c_str());
+    return 1;
+  }
+  double pulled_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  long rss_kb = StatusKb(daemon.pid(), "VmRSS");
+  daemon.Signal(SIGTERM);
+  daemon.Wait();
+  ServerLog log = CountServerLog(server);
+  std::printf("| connectors x bindings | workers | all pulled after s | RSS MB | HTTP requests | TCP connections "
+              "| requests per connection | TLS full handshakes | TLS resumed |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|\n");
+  std::printf("| %zu x %zu | %d | %.1f | %.1f | %zu | %zu | %.2f | %zu | %zu |\n", connectors, per, workers, pulled_s,
+              static_cast<double>(rss_kb) / 1024.0, log.requests, log.connections,
+              log.connections > 0 ? static_cast<double>(log.requests) / static_cast<double>(log.connections) : 0.0,
+              log.full_handshakes, log.resumed);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s GITSYNCD_BINARY [N=1000] [FOLDERS=1000] [IDLE_SECONDS=60] [EDITS=20]\n", argv[0]);
+    std::fprintf(stderr,
+                 "usage: %s GITSYNCD_BINARY [N=1000] [FOLDERS=1000] [IDLE_SECONDS=60] [EDITS=20]\n"
+                 "       %s GITSYNCD_BINARY https [CONNECTORS=200] [BINDINGS=5] [WORKERS=4]\n",
+                 argv[0], argv[0]);
     return 2;
   }
   std::string binary = fs::absolute(argv[1]).string();
+  if (argc > 2 && std::string(argv[2]) == "https") {
+    size_t connectors = argc > 3 ? std::stoul(argv[3]) : 200;
+    size_t per = argc > 4 ? std::stoul(argv[4]) : 5;
+    int workers = argc > 5 ? std::atoi(argv[5]) : 4;
+    if (connectors < 1 || per < 1 || workers < 1 || workers > 64) {
+      std::fprintf(stderr, "CONNECTORS and BINDINGS must be at least 1, WORKERS 1 to 64\n");
+      return 2;
+    }
+    return RunManyRemotes(binary, connectors, per, workers);
+  }
   size_t n = argc > 2 ? std::stoul(argv[2]) : 1000;
   size_t folders = argc > 3 ? std::stoul(argv[3]) : 1000;
   int idle_s = argc > 4 ? std::atoi(argv[4]) : 60;

@@ -10,6 +10,8 @@
 
 #include <climits>
 #include <cstdlib>
+#include <ctime>
+#include <map>
 #include <memory>
 #include <mutex>
 
@@ -21,7 +23,77 @@ namespace {
 constexpr const char* kSystemBundle = "/etc/ssl/certs/ca-certificates.crt";
 constexpr const char* kSystemDir = "/etc/ssl/certs";
 
-using ContextPtr = std::shared_ptr<SSL_CTX>;
+// Sessions to resume, one per "host:port", owned by the context they were made under: a new
+// trust setup (SetTlsTrust) starts with none, so a session verified against one set of CAs is
+// never resumed under another. Only sessions of connections whose certificate verified are kept.
+class SessionCache {
+ public:
+  static constexpr size_t kMaxOrigins = 1024;
+  ~SessionCache() {
+    for (auto& [origin, session] : sessions_) SSL_SESSION_free(session);
+  }
+  // A new reference to the origin's session (the caller frees it), or null when there is none,
+  // it has expired, or a TLS failure of a connection that used it made it not resumable.
+  SSL_SESSION* Get(const std::string& origin) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = sessions_.find(origin);
+    if (it == sessions_.end()) return nullptr;
+    if (Expired(it->second) || SSL_SESSION_is_resumable(it->second) != 1) {
+      SSL_SESSION_free(it->second);
+      sessions_.erase(it);
+      return nullptr;
+    }
+    SSL_SESSION_up_ref(it->second);
+    return it->second;
+  }
+  // Takes the reference.
+  void Put(const std::string& origin, SSL_SESSION* session) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto [it, inserted] = sessions_.try_emplace(origin, session);
+    if (!inserted) {
+      SSL_SESSION_free(it->second);
+      it->second = session;
+    } else if (sessions_.size() > kMaxOrigins) {
+      EvictOldest(origin);
+    }
+  }
+  void Forget(const std::string& origin) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = sessions_.find(origin);
+    if (it == sessions_.end()) return;
+    SSL_SESSION_free(it->second);
+    sessions_.erase(it);
+  }
+
+ private:
+  // By the server's ticket lifetime hint when it gave one, and OpenSSL's session timeout (2 h).
+  static bool Expired(SSL_SESSION* s) {
+    long long lifetime = SSL_SESSION_get_timeout(s);
+    unsigned long hint = SSL_SESSION_get_ticket_lifetime_hint(s);
+    if (hint > 0 && static_cast<long long>(hint) < lifetime) lifetime = static_cast<long long>(hint);
+    return static_cast<long long>(SSL_SESSION_get_time(s)) + lifetime <= static_cast<long long>(std::time(nullptr));
+  }
+  void EvictOldest(const std::string& keep) {
+    auto oldest = sessions_.end();
+    for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
+      if (it->first == keep) continue;
+      if (oldest == sessions_.end() || SSL_SESSION_get_time(it->second) < SSL_SESSION_get_time(oldest->second)) {
+        oldest = it;
+      }
+    }
+    if (oldest == sessions_.end()) return;
+    SSL_SESSION_free(oldest->second);
+    sessions_.erase(oldest);
+  }
+  std::mutex mu_;
+  std::map<std::string, SSL_SESSION*> sessions_;
+};
+
+struct TlsContext {
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx{nullptr, SSL_CTX_free};
+  SessionCache sessions;
+};
+using ContextPtr = std::shared_ptr<TlsContext>;
 
 std::mutex g_mu;
 thread_local TlsOriginGuard* t_guard = nullptr;
@@ -36,30 +108,38 @@ std::string OpenSslError() {
   return buf;
 }
 
+int NewSession(SSL* ssl, SSL_SESSION* session);
+
 Result<ContextPtr> MakeContext(const std::string& extra_ca_file) {
-  ContextPtr ctx(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
-  if (!ctx) return Status::Internal("cannot create a TLS context: " + OpenSslError());
-  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
+  auto made = std::make_shared<TlsContext>();
+  made->ctx.reset(SSL_CTX_new(TLS_client_method()));
+  SSL_CTX* ctx = made->ctx.get();
+  if (ctx == nullptr) return Status::Internal("cannot create a TLS context: " + OpenSslError());
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   // The chain and host name are verified during the handshake and the verdict is read right
   // after it (Connect), so libgit2's certificate check callback sees it: a failure is
   // GIT_ECERTIFICATE and the connection is dropped before a byte of HTTP is sent.
-  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
   // HTTP frames its own messages; a peer that closes without close_notify is plain EOF here
   // and libgit2 reports a truncated message itself.
-  SSL_CTX_set_options(ctx.get(), SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION);
-  SSL_CTX_set_mode(ctx.get(), SSL_MODE_AUTO_RETRY);
-  if (SSL_CTX_load_verify_locations(ctx.get(), access(kSystemBundle, R_OK) == 0 ? kSystemBundle : nullptr,
+  SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION);
+  SSL_CTX_set_mode(ctx, SSL_MODE_AUTO_RETRY);
+  if (SSL_CTX_load_verify_locations(ctx, access(kSystemBundle, R_OK) == 0 ? kSystemBundle : nullptr,
                                     kSystemDir) != 1) {
     return Status::IoError(std::string("cannot load the system CA certificates ") + kSystemBundle + ": " +
                            OpenSslError());
   }
   if (!extra_ca_file.empty()) {
     if (access(extra_ca_file.c_str(), R_OK) != 0) return Status::NotFound("CA file " + extra_ca_file + " cannot be read");
-    if (SSL_CTX_load_verify_locations(ctx.get(), extra_ca_file.c_str(), nullptr) != 1) {
+    if (SSL_CTX_load_verify_locations(ctx, extra_ca_file.c_str(), nullptr) != 1) {
       return Status::InvalidArgument("cannot load CA file " + extra_ca_file + ": " + OpenSslError());
     }
   }
-  return ctx;
+  // Sessions are resumed from our own cache (TlsContext::sessions): NewSession hears of each one,
+  // including TLS 1.3 tickets, which arrive after the handshake, on the first read.
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  SSL_CTX_sess_set_new_cb(ctx, NewSession);
+  return made;
 }
 
 ContextPtr CurrentContext() {
@@ -76,7 +156,9 @@ struct TlsStream {
   git_stream* io = nullptr;
   bool owns_io = false;
   bool io_failed = false;  // the stream below failed and has set libgit2's error
+  bool tls_failed = false;  // a TLS-level failure: the session must not be resumed
   std::string host;
+  std::string origin;  // "host:port" the session cache is keyed by; "" (no resumption) through a proxy
   ContextPtr context;
   SSL* ssl = nullptr;
   std::string cert_der;
@@ -138,10 +220,32 @@ bool IsIpAddress(const std::string& host) {
 int TlsFailure(TlsStream* s, int ssl_rc, const std::string& what) {
   int err = SSL_get_error(s->ssl, ssl_rc);
   if (s->io_failed) return -1;
+  s->tls_failed = true;
   if (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
     return SetError(what + " " + s->host + " failed: connection closed by the server");
   }
   return SetError(what + " " + s->host + " failed: " + OpenSslError());
+}
+
+// A resumed session carries the verdict on the certificate it was first verified with (read
+// below as for a full handshake); the cache only holds sessions whose verdict was "valid" for
+// this very host name and port, under this context's CAs.
+void OfferCachedSession(TlsStream* s) {
+  if (s->origin.empty()) return;
+  SSL_SESSION* cached = s->context->sessions.Get(s->origin);
+  if (cached == nullptr) return;
+  SSL_set_session(s->ssl, cached);
+  SSL_SESSION_free(cached);
+}
+
+int NewSession(SSL* ssl, SSL_SESSION* session) {
+  auto* s = static_cast<TlsStream*>(SSL_get_app_data(ssl));
+  if (s == nullptr || s->origin.empty() || SSL_get_verify_result(ssl) != X509_V_OK ||
+      SSL_get0_peer_certificate(ssl) == nullptr || SSL_SESSION_is_resumable(session) != 1) {
+    return 0;
+  }
+  s->context->sessions.Put(s->origin, session);
+  return 1;  // the cache holds the reference now
 }
 
 int Connect(git_stream* stream) {
@@ -152,8 +256,9 @@ int Connect(git_stream* stream) {
   }
   s->context = CurrentContext();
   if (!s->context) return SetError("no TLS context: the CA certificates could not be loaded");
-  s->ssl = SSL_new(s->context.get());
+  s->ssl = SSL_new(s->context->ctx.get());
   if (s->ssl == nullptr) return SetError("cannot start TLS: " + OpenSslError());
+  SSL_set_app_data(s->ssl, s);
   BIO* bio = BIO_new(StreamBioMethod());
   BIO_set_data(bio, s);
   SSL_set_bio(s->ssl, bio, bio);
@@ -166,9 +271,13 @@ int Connect(git_stream* stream) {
     SSL_ctrl(s->ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, s->host.data());
     X509_VERIFY_PARAM_set1_host(param, s->host.c_str(), 0);
   }
+  OfferCachedSession(s);
   ERR_clear_error();
   int rc = SSL_connect(s->ssl);
-  if (rc != 1) return TlsFailure(s, rc, "TLS handshake with");
+  if (rc != 1) {
+    if (!s->origin.empty()) s->context->sessions.Forget(s->origin);
+    return TlsFailure(s, rc, "TLS handshake with");
+  }
   X509* peer = SSL_get1_peer_certificate(s->ssl);
   if (peer != nullptr) {
     int len = i2d_X509(peer, nullptr);
@@ -228,6 +337,10 @@ int Close(git_stream* stream) {
 
 void Free(git_stream* stream) {
   TlsStream* s = Self(stream);
+  // We send no close_notify (Close), and OpenSSL marks the session of a connection freed
+  // without one as not resumable; that is meant for connections ended by a TLS failure, so
+  // only those keep the mark (and SessionCache::Get drops their session).
+  if (s->ssl != nullptr && !s->tls_failed) SSL_set_shutdown(s->ssl, SSL_SENT_SHUTDOWN);
   if (s->ssl != nullptr) SSL_free(s->ssl);  // frees the BIO too
   if (s->owns_io && s->io != nullptr) s->io->free(s->io);
   delete s;
@@ -262,7 +375,9 @@ int Init(git_stream** out, const char* host, const char* port) {
   git_stream* io = nullptr;
   int rc = NewSocketStream(&io, host, port != nullptr ? port : "443");
   if (rc < 0) return rc;
-  *out = &NewTlsStream(io, true, host)->parent;
+  TlsStream* s = NewTlsStream(io, true, host);
+  s->origin = s->host + ":" + (port != nullptr ? port : "443");
+  *out = &s->parent;
   return 0;
 }
 

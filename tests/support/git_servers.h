@@ -51,8 +51,10 @@ class GitHttpsServer {
   void Start();  // and coming back on the same port
   int port() const { return port_; }
   // nginx's access log: "<unix time> <request seconds> \"<request>\" <status> \"<user agent>\"
-  // <credentials> <bytes>" lines, where <credentials> is "credentials" when the request carried
-  // an Authorization header, else "-".
+  // <credentials> <bytes> <connection> <request on it> <resumed> <TLS version>" lines, where
+  // <credentials> is "credentials" when the request carried an Authorization header, else "-";
+  // <connection> numbers TCP connections, <request on it> counts from 1, <resumed> is "r" when
+  // the TLS session was resumed, else "." (a full handshake).
   std::string access_log() const { return ReadFile(dir_.path() + "/access.log"); }
   // From now on every request for `repo` (/git/<repo>.git/...) is answered with a 302 to `to`
   // (a repository URL) followed by the rest of the path, without asking for credentials.

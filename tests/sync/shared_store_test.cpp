@@ -2,6 +2,8 @@
 // "Shared object stores"), against the nginx HTTPS server: its access log counts the fetches.
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <sstream>
 #include <thread>
@@ -82,6 +84,19 @@ struct SharedFixture {
     std::string path = dir / ("local/b" + std::to_string(i) + "/" + file);
     return FileExists(path) ? ReadFile(path) : "";
   }
+
+  // Every binding's folder holds v.yaml = `text`.
+  bool AllHold(const std::string& text) const {
+    for (int i = 0; i < kBindings; ++i) {
+      if (Local(i, "v.yaml") != text) return false;
+    }
+    return true;
+  }
+
+  // The person writes v.yaml = `text` into every binding's folder (not committed yet).
+  void WriteEveryFolder(GitClone& person, const std::string& text) {
+    for (int i = 0; i < kBindings; ++i) person.Write("apps/a" + std::to_string(i) + "/v.yaml", text);
+  }
 };
 
 }  // namespace
@@ -90,19 +105,13 @@ BOOST_FIXTURE_TEST_SUITE(shared_store, SharedFixture)
 
 BOOST_AUTO_TEST_CASE(bindings_of_one_remote_triggered_together_share_one_fetch_and_each_applies_its_own_folder) {
   GitClone person(server.url_with_credentials("cfg"), dir / "person", "main", server.git_env());
-  for (int i = 0; i < kBindings; ++i) person.Write("apps/a" + std::to_string(i) + "/v.yaml", "v: 1\n");
+  WriteEveryFolder(person, "v: 1\n");
   person.Write("other/x.yaml", "x: 1\n");
   BOOST_REQUIRE(person.CommitAndPush("seed"));
 
   auto engine = Engine();
   BOOST_REQUIRE(engine->Start().ok());
-  auto all_hold = [&](const std::string& text) {
-    for (int i = 0; i < kBindings; ++i) {
-      if (Local(i, "v.yaml") != text) return false;
-    }
-    return true;
-  };
-  BOOST_REQUIRE(WaitFor([&] { return all_hold("v: 1\n"); }, std::chrono::milliseconds(30s)));
+  BOOST_REQUIRE(WaitFor([&] { return AllHold("v: 1\n"); }, std::chrono::milliseconds(30s)));
   BOOST_TEST(Fetches() == 1, server.access_log());
   // Each folder holds its own path only.
   BOOST_TEST(!FileExists(dir / "local/b0/x.yaml"));
@@ -110,10 +119,10 @@ BOOST_AUTO_TEST_CASE(bindings_of_one_remote_triggered_together_share_one_fetch_a
 
   std::this_thread::sleep_for(1s);  // the passes our own writes started have ended
   // One push touching every folder, announced to every binding (as one webhook does).
-  for (int i = 0; i < kBindings; ++i) person.Write("apps/a" + std::to_string(i) + "/v.yaml", "v: 2\n");
+  WriteEveryFolder(person, "v: 2\n");
   BOOST_REQUIRE(person.CommitAndPush("everyone"));
   for (int i = 0; i < kBindings; ++i) BOOST_REQUIRE(engine->TriggerRemote("b" + std::to_string(i), "webhook"));
-  BOOST_REQUIRE(WaitFor([&] { return all_hold("v: 2\n"); }, std::chrono::milliseconds(30s)));
+  BOOST_REQUIRE(WaitFor([&] { return AllHold("v: 2\n"); }, std::chrono::milliseconds(30s)));
   // The triggers arrive one by one: a pass may start its fetch before the last trigger
   // came, and that binding then needs one more. Never one fetch per binding.
   BOOST_TEST(Fetches() >= 2);
@@ -153,6 +162,76 @@ BOOST_AUTO_TEST_CASE(a_local_edit_of_one_binding_is_pushed_and_pulled_by_its_sib
   BOOST_TEST(Local(0, "v.yaml") == "v: from b0\n");
   BOOST_TEST(LogFormat(server.repo_path("cfg"), "main", "%s").find("gitsyncd b0") != std::string::npos);
   engine->Stop();
+}
+
+// Every fetch adds a pack to the store; past kMaxPacks they are consolidated under the store's
+// lock while the other bindings' passes go on reading the store through their alternates.
+BOOST_AUTO_TEST_CASE(many_fetches_keep_the_store_to_a_few_packs_and_every_binding_reads_all_its_objects) {
+  GitClone person(server.url_with_credentials("cfg"), dir / "person", "main", server.git_env());
+  WriteEveryFolder(person, "v: 0\n");
+  BOOST_REQUIRE(person.CommitAndPush("seed"));
+  auto engine = Engine();
+  BOOST_REQUIRE(engine->Start().ok());
+  BOOST_REQUIRE(WaitFor([&] { return AllHold("v: 0\n"); }, std::chrono::milliseconds(30s)));
+  std::string store = SharedStoreDir(config.daemon.state_dir, server.url("cfg"));
+  auto repo_of = [&](int i) { return config.daemon.state_dir + "/bindings/b" + std::to_string(i) + "/repo"; };
+
+  // A reader of b0's repository all along: every object its refs reach, through the store. Not
+  // refs/gitsyncd/push/*: a pass pushes its new objects before it writes them to disk
+  // (sync/object_buffer.h), so that temporary ref may name one for a moment.
+  std::atomic<bool> stop{false};
+  std::atomic<int> reads{0};
+  std::string read_failure;
+  std::thread reader([&] {
+    while (!stop) {
+      CommandResult r = Git(
+          {"--git-dir", repo_of(0), "rev-list", "--objects", "--exclude=refs/gitsyncd/push/*", "--all"}, "", {}, true);
+      if (r.exit_code != 0 && read_failure.empty()) read_failure = r.err;
+      ++reads;
+      std::this_thread::sleep_for(20ms);
+    }
+  });
+
+  constexpr int kRounds = static_cast<int>(kMaxPacks) + 4;
+  size_t most_packs = 0;
+  for (int round = 1; round <= kRounds; ++round) {
+    std::string v = "v: " + std::to_string(round) + "\n";
+    person.Pull();
+    WriteEveryFolder(person, v);
+    BOOST_REQUIRE(person.CommitAndPush("round " + std::to_string(round)));
+    // And a local edit in one binding: its pass commits and pushes over objects of the store.
+    int editor = round % kBindings;
+    WriteFile(dir / ("local/b" + std::to_string(editor) + "/edit.yaml"), "round: " + std::to_string(round) + "\n");
+    for (int i = 0; i < kBindings; ++i) BOOST_REQUIRE(engine->TriggerRemote("b" + std::to_string(i), "webhook"));
+    BOOST_REQUIRE_MESSAGE(WaitFor([&] { return AllHold(v); }, std::chrono::milliseconds(30s)), "round " << round);
+    BOOST_REQUIRE(WaitFor(
+        [&] {
+          return ShowFile(server.repo_path("cfg"), "main", "apps/a" + std::to_string(editor) + "/edit.yaml") ==
+                 "round: " + std::to_string(round) + "\n";
+        },
+        std::chrono::milliseconds(30s)));
+    most_packs = std::max(most_packs, CountObjectStore(store).packs);
+  }
+  stop = true;
+  reader.join();
+  engine->Stop();
+
+  // More fetches than kMaxPacks, yet the store never held more packs than that.
+  BOOST_TEST(Fetches() > static_cast<int>(kMaxPacks) + 1);
+  BOOST_TEST(most_packs <= kMaxPacks);
+  ObjectStoreCounts counts = CountObjectStore(store);
+  BOOST_TEST(counts.packs >= 1u);
+  BOOST_TEST(counts.loose <= kMaxLoose);
+  BOOST_TEST(reads > 0);
+  BOOST_TEST(read_failure.empty(), read_failure);
+  for (int i = 0; i < kBindings; ++i) {
+    BOOST_TEST(Local(i, "v.yaml") == "v: " + std::to_string(kRounds) + "\n");
+    BOOST_TEST(ReadFile(repo_of(i) + "/objects/info/alternates").find(store) != std::string::npos);
+    CommandResult fsck = Git({"--git-dir", repo_of(i), "fsck", "--full"}, "", {}, true);
+    BOOST_TEST(fsck.exit_code == 0, "b" << i << ": " << fsck.out + fsck.err);
+  }
+  CommandResult store_fsck = Git({"--git-dir", store, "fsck", "--full"}, "", {}, true);
+  BOOST_TEST(store_fsck.exit_code == 0, store_fsck.out + store_fsck.err);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
