@@ -11,6 +11,7 @@
 
 namespace gitsyncd {
 
+// The short names Boost.Beast's own examples use, so its documentation reads as our code.
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;

@@ -22,6 +22,22 @@ int RunPushRaceHook(const git_push_update**, size_t, void*) {
   return 0;
 }
 
+// An anonymous remote for `url`: nothing is written to the repository's config.
+Status OpenAnonymousRemote(git_repository* repo, const std::string& url, RemotePtr* out) {
+  git_remote* raw = nullptr;
+  int rc = git_remote_create_anonymous(&raw, repo, url.c_str());
+  if (rc < 0) return GitError(rc, "cannot use remote URL " + url);
+  out->reset(raw);
+  return Status::Ok();
+}
+
+// The credentials, certificate check and extra HTTP headers of `auth`, on fetch or push options.
+template <typename Options>
+void UseAuth(RemoteAuth& auth, Options* opts) {
+  auth.Install(&opts->callbacks);
+  if (auth.headers() != nullptr) opts->custom_headers = *auth.headers();
+}
+
 }  // namespace
 
 void SetPushRaceHookForTesting(std::function<void()> hook) {
@@ -31,19 +47,16 @@ void SetPushRaceHookForTesting(std::function<void()> hook) {
 
 Result<std::optional<git_oid>> FetchBranch(git_repository* repo, const RemoteCredentials& creds,
                                            const std::string& branch) {
-  git_remote* raw = nullptr;
-  int rc = git_remote_create_anonymous(&raw, repo, creds.url.c_str());
-  if (rc < 0) return GitError(rc, "cannot use remote URL " + creds.url);
-  RemotePtr remote(raw);
+  RemotePtr remote;
+  if (Status s = OpenAnonymousRemote(repo, creds.url, &remote); !s.ok()) return s;
   RemoteAuth auth(creds);
   git_fetch_options opts = GIT_FETCH_OPTIONS_INIT;
-  auth.Install(&opts.callbacks);
-  if (auth.headers() != nullptr) opts.custom_headers = *auth.headers();
+  UseAuth(auth, &opts);
   opts.prune = GIT_FETCH_NO_PRUNE;
   opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
   opts.update_fetchhead = 0;
   // Ask for the branch only if it exists: fetching a missing ref is an error in libgit2.
-  rc = git_remote_connect(remote.get(), GIT_DIRECTION_FETCH, &opts.callbacks, &opts.proxy_opts, auth.headers());
+  int rc = git_remote_connect(remote.get(), GIT_DIRECTION_FETCH, &opts.callbacks, &opts.proxy_opts, auth.headers());
   if (rc < 0) return auth.Explain(rc, "fetch from " + creds.url);
   const git_remote_head** heads = nullptr;
   size_t count = 0;
@@ -83,21 +96,18 @@ namespace {
 
 // Pushes refspecs (none forced) to creds.url; a refused update is Status::Conflict.
 Status PushSpecs(git_repository* repo, const RemoteCredentials& creds, std::vector<std::string> specs) {
-  git_remote* raw = nullptr;
-  int rc = git_remote_create_anonymous(&raw, repo, creds.url.c_str());
-  if (rc < 0) return GitError(rc, "cannot use remote URL " + creds.url);
-  RemotePtr remote(raw);
+  RemotePtr remote;
+  if (Status s = OpenAnonymousRemote(repo, creds.url, &remote); !s.ok()) return s;
   RemoteAuth auth(creds);
   git_push_options opts = GIT_PUSH_OPTIONS_INIT;
-  auth.Install(&opts.callbacks);
-  if (auth.headers() != nullptr) opts.custom_headers = *auth.headers();
+  UseAuth(auth, &opts);
   opts.callbacks.push_negotiation = RunPushRaceHook;
   // libgit2's own local transport would overwrite the remote ref unchecked.
   if (IsFileUrl(creds.url)) opts.callbacks.transport = ReceivePackTransport;
   std::vector<char*> ptrs;
   for (auto& s : specs) ptrs.push_back(s.data());
   git_strarray refspecs = {ptrs.data(), ptrs.size()};
-  rc = git_remote_push(remote.get(), &refspecs, &opts);
+  int rc = git_remote_push(remote.get(), &refspecs, &opts);
   if (rc < 0) {
     Status s = auth.Explain(rc, "push to " + creds.url);
     if (rc == GIT_ENONFASTFORWARD || s.message().find("non-fast-forward") != std::string::npos ||

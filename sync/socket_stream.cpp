@@ -218,6 +218,7 @@ void Free(git_stream* stream) {
   delete s;
 }
 
+// Fills libgit2's git_stream table, as every stream does (tls_stream.cpp fills its own).
 int New(git_stream** out, const char* host, const char* port) {
   t_last_error.clear();
   auto* s = new SocketStream();

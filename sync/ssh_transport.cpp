@@ -436,6 +436,7 @@ int Close(git_smart_subtransport*) { return 0; }
 
 void Free(git_smart_subtransport* transport) { delete reinterpret_cast<Subtransport*>(transport); }
 
+// Fills libgit2's subtransport table, as receive_pack.cpp does for its own (different) type.
 int NewSubtransport(git_smart_subtransport** out, git_transport* owner, void*) {
   auto* t = new Subtransport{};
   t->parent.action = Action;

@@ -92,20 +92,32 @@ Status Missing(std::string_view path, std::string_view format) {
   return Status::InvalidArgument(std::string(format) + " push payload has no " + what);
 }
 
+// GitHub and GitLab name one ref per push at the top level (`ref`, `before`, `after`); a null
+// id on either side means the branch was created or deleted.
+template <typename Paths>
+Result<RefChange> ReadTopLevelPush(const json::value& root, const Paths& p, std::string_view format) {
+  RefChange c;
+  c.ref = Str(At(&root, p.ref));
+  if (c.ref.empty()) return Missing(p.ref, format);
+  c.branch = BranchOf(c.ref);
+  c.before = Str(At(&root, p.before));
+  c.after = Str(At(&root, p.after));
+  c.created = IsNullId(c.before);
+  c.deleted = IsNullId(c.after);
+  return c;
+}
+
 Result<PushEvent> ParseGitHub(const json::value& root, PushEvent e) {
   const GitHubPaths& p = kGitHub;
   if (e.event == "ping") {
     e.ping = true;
   } else if (e.event == "push") {
     e.push = true;
-    RefChange c;
-    c.ref = Str(At(&root, p.ref));
-    if (c.ref.empty()) return Missing(p.ref, "GitHub");
-    c.branch = BranchOf(c.ref);
-    c.before = Str(At(&root, p.before));
-    c.after = Str(At(&root, p.after));
-    c.created = Bool(At(&root, p.created)) || IsNullId(c.before);
-    c.deleted = Bool(At(&root, p.deleted)) || IsNullId(c.after);
+    auto read = ReadTopLevelPush(root, p, "GitHub");
+    if (!read.ok()) return read.status();
+    RefChange c = std::move(read).value();
+    c.created = c.created || Bool(At(&root, p.created));
+    c.deleted = c.deleted || Bool(At(&root, p.deleted));
     c.forced = Bool(At(&root, p.forced));
     e.changes.push_back(std::move(c));
   }
@@ -178,15 +190,9 @@ Result<PushEvent> ParseGitLab(const json::value& root, PushEvent e) {
   const GitLabPaths& p = kGitLab;
   if (e.event != "Push Hook") return e;
   e.push = true;
-  RefChange c;
-  c.ref = Str(At(&root, p.ref));
-  if (c.ref.empty()) return Missing(p.ref, "GitLab");
-  c.branch = BranchOf(c.ref);
-  c.before = Str(At(&root, p.before));
-  c.after = Str(At(&root, p.after));
-  c.created = IsNullId(c.before);
-  c.deleted = IsNullId(c.after);
-  e.changes.push_back(std::move(c));
+  auto c = ReadTopLevelPush(root, p, "GitLab");
+  if (!c.ok()) return c.status();
+  e.changes.push_back(std::move(c).value());
   e.repo_full_name = Str(At(&root, p.full_name));
   e.repo_name = Str(At(&root, p.path));
   if (e.repo_name.empty()) e.repo_name = Str(At(&root, p.name));
