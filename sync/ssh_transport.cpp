@@ -15,12 +15,16 @@
 #include <string>
 
 #include "api/io_cancel.h"
+#include "sync/git_handles.h"
 #include "sync/remote_auth.h"
 #include "sync/socket_stream.h"
 #include "sync/ssh_session_pool.h"
 
 namespace gitsyncd {
 namespace {
+
+// The credentials libgit2's callback hands over are ours to free.
+using CredentialPtr = GitPtr<git_credential, git_credential_free>;
 
 constexpr size_t kMaxStderr = 4096;  // of a failing remote command's stderr, for the message
 
@@ -257,7 +261,7 @@ int Authenticate(Subtransport* t, Lease* lease, const git_credential* cred) {
   git_credential* again = nullptr;
   int asked = git_transport_smart_credentials(&again, t->transport, user.c_str(),
                                               GIT_CREDENTIAL_SSH_KEY | GIT_CREDENTIAL_SSH_MEMORY);
-  if (again != nullptr) git_credential_free(again);
+  CredentialPtr unused(again);  // only the answer counts: the callback says what a second ask means
   if (asked < 0) return asked;
   git_error_set_str(GIT_ERROR_SSH, ("SSH key refused by " + lease->target().where()).c_str());
   return GIT_EAUTH;
@@ -391,13 +395,13 @@ int NewStream(Subtransport* t, const char* url, const char* program, git_smart_s
   if (target.user.empty()) {  // as libgit2: the URL's user, else the callback's
     int rc = git_transport_smart_credentials(&cred, t->transport, nullptr, GIT_CREDENTIAL_USERNAME);
     if (rc < 0) return rc;
-    target.user = git_credential_get_username(cred);
-    git_credential_free(cred);
+    CredentialPtr name(cred);
+    target.user = git_credential_get_username(name.get());
   }
   int rc = git_transport_smart_credentials(&cred, t->transport, target.user.c_str(),
                                            GIT_CREDENTIAL_SSH_KEY | GIT_CREDENTIAL_SSH_MEMORY);
   if (rc < 0) return rc;
-  std::unique_ptr<git_credential, void (*)(git_credential*)> owned(cred, git_credential_free);
+  CredentialPtr owned(cred);
   if (cred->credtype != GIT_CREDENTIAL_SSH_KEY && cred->credtype != GIT_CREDENTIAL_SSH_MEMORY) {
     git_error_set_str(GIT_ERROR_SSH, "the credential callback gave no SSH key");
     return GIT_EAUTH;
