@@ -115,6 +115,15 @@ void ListPacks(const std::string& pack_dir, bool clean, Inventory* inv) {
 
 Inventory TakeInventory(const std::string& objects, bool clean) {
   Inventory inv;
+  if (clean) {
+    // Beside objects/ too: libgit2 writes some files through "<name>_git2_<random>" in the
+    // repository's own folder, and a kill leaves that behind (locks there are left alone: a
+    // ref's lock is cleared where the ref is opened).
+    std::string repo_dir = objects.substr(0, objects.rfind('/'));
+    for (const auto& n : Names(repo_dir)) {
+      if (n.find("_git2_") != std::string::npos) ::unlink((repo_dir + "/" + n).c_str());
+    }
+  }
   ListPacks(objects + "/pack", clean, &inv);
   for (const auto& d : Names(objects)) {
     if (IsLeftover(d) && clean) ::unlink((objects + "/" + d).c_str());
