@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <cerrno>
 #include <cstring>
 #include <thread>
@@ -85,12 +87,28 @@ bool WriteAll(int fd, const std::string& data) {
 
 }  // namespace
 
+constexpr std::string_view kBusy = "{\"ok\":false,\"error\":\"the daemon is answering 8 control requests already; try again\"}\n";
+
 struct ControlServer::Impl {
   std::string path;
   ControlHandler handler;
   Fd listener;
   int wake[2] = {-1, -1};
   std::thread thread;
+  // Each client is answered on a thread of its own: a sync-now waits for its whole pass, and
+  // must not hold back a pause or another sync-now meanwhile. At most kMaxClients at once.
+  static constexpr int kMaxClients = 8;
+  std::mutex mu;
+  std::condition_variable idle;
+  int active = 0;
+
+  void Answer(Fd client) {
+    std::string request;
+    if (ReadLine(client.get(), &request)) WriteAll(client.get(), handler(request) + "\n");
+    std::lock_guard<std::mutex> lock(mu);
+    --active;
+    idle.notify_all();
+  }
 
   void Serve() {
     for (;;) {
@@ -106,9 +124,15 @@ struct ControlServer::Impl {
         WriteAll(client.get(), kRefusedPeer);
         continue;
       }
-      std::string request;
-      if (!ReadLine(client.get(), &request)) continue;
-      WriteAll(client.get(), handler(request) + "\n");
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (active >= kMaxClients) {
+          WriteAll(client.get(), std::string(kBusy));
+          continue;
+        }
+        ++active;
+      }
+      std::thread([this, c = std::move(client)]() mutable { Answer(std::move(c)); }).detach();
     }
   }
 };
@@ -147,6 +171,11 @@ ControlServer::~ControlServer() {
     [[maybe_unused]] ssize_t n = ::write(impl_->wake[1], &c, 1);
   }
   if (impl_->thread.joinable()) impl_->thread.join();
+  {
+    // The engine is stopped first (cmd_run), so a client waiting on a pass is answered soon.
+    std::unique_lock<std::mutex> lock(impl_->mu);
+    impl_->idle.wait(lock, [&] { return impl_->active == 0; });
+  }
   for (int fd : impl_->wake) {
     if (fd >= 0) ::close(fd);
   }
