@@ -12,7 +12,12 @@
 #include <boost/test/unit_test.hpp>
 
 #include <filesystem>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <optional>
+#include <thread>
+#include <vector>
 
 #include "daemon/control_socket.h"
 #include "tests/support/daemon_process.h"
@@ -352,6 +357,45 @@ BOOST_AUTO_TEST_CASE(control_socket_answers_only_its_own_uid_and_root) {
   BOOST_TEST(nobody.find("refused: only the daemon's own user or root may use the control socket") != std::string::npos,
              nobody);
   BOOST_TEST(nobody.find("echo") == std::string::npos);
+}
+
+// A request that waits (a sync-now on a hung hook) holds back no other request; past 8 at
+// once, a ninth client is told the daemon is busy instead of being left waiting.
+BOOST_AUTO_TEST_CASE(control_requests_are_answered_side_by_side_and_a_ninth_is_told_busy) {
+  TempDir dir;
+  std::string path = dir / "control.sock";
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  std::atomic<int> waiting{0};
+  auto server = gitsyncd::ControlServer::Start(path, [&](const std::string& req) {
+    if (req == "wait") {
+      ++waiting;
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return release; });
+    }
+    return "{\"ok\":true,\"echo\":\"" + req + "\"}";
+  });
+  BOOST_REQUIRE(server.ok());
+  std::vector<std::thread> slow;
+  auto ask_wait = [&] { slow.emplace_back([&] { (void)gitsyncd::ControlRequest(path, "wait"); }); };
+  ask_wait();
+  BOOST_REQUIRE(WaitFor([&] { return waiting == 1; }));
+  auto beside = gitsyncd::ControlRequest(path, "status");
+  BOOST_TEST((beside.ok() && *beside == "{\"ok\":true,\"echo\":\"status\"}"), "one waiting request held back another");
+  for (int i = 1; i < 8; ++i) ask_wait();
+  BOOST_REQUIRE(WaitFor([&] { return waiting == 8; }));
+  auto busy = gitsyncd::ControlRequest(path, "status");
+  std::string said = busy.ok() ? *busy : busy.status().message();
+  BOOST_TEST(said.find("answering 8 control requests already; try again") != std::string::npos, said);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  for (auto& t : slow) t.join();
+  auto after = gitsyncd::ControlRequest(path, "status");
+  BOOST_TEST((after.ok() && *after == "{\"ok\":true,\"echo\":\"status\"}"));
 }
 
 // A daemon running as an unprivileged user answers that user (and root), no one else.
