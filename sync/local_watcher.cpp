@@ -205,9 +205,10 @@ Status LocalWatcher::Add(const std::string& binding, const std::string& folder) 
   if (impl_->inotify_fd < 0) return Status::IoError(std::string("inotify unavailable: ") + std::strerror(errno));
   std::error_code ec;
   fs::create_directories(folder, ec);
+  const char* fs_name = NetworkFileSystem(folder);  // outside the lock: a hung mount blocks statfs
   std::lock_guard<std::mutex> lock(impl_->mu);
   impl_->roots[binding] = folder;
-  if (const char* fs_name = NetworkFileSystem(folder)) {
+  if (fs_name != nullptr) {
     spdlog::info("sync '{}': {} is on {}, where inotify does not see other hosts' writes: passes scan the whole folder",
                  binding, folder, fs_name);
     impl_->unwatched.insert(binding);
