@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <functional>
@@ -180,44 +181,32 @@ Result<std::vector<git_oid>> CollectRoots(git_repository* repo, const std::strin
 // is an error: the repository is already damaged, and pruning could only make it worse.
 class Walk {
  public:
-  explicit Walk(git_repository* repo) : repo_(repo) {}
+  // `borrowed`: a shared store's objects (null: none). An object found there is not walked
+  // into: the store only ever gains whole fetches, so all it reaches is there too.
+  Walk(git_repository* repo, git_odb* borrowed) : repo_(repo), borrowed_(borrowed) {}
 
   Status Run(const std::vector<git_oid>& roots) {
-    git_revwalk* raw = nullptr;
-    int rc = git_revwalk_new(&raw, repo_);
-    if (rc < 0) return GitError(rc, "cannot walk the history");
-    RevwalkPtr walk(raw);
     git_odb* odb_raw = nullptr;
-    if ((rc = git_repository_odb(&odb_raw, repo_)) < 0) return GitError(rc, "cannot open the object database");
+    int rc = git_repository_odb(&odb_raw, repo_);
+    if (rc < 0) return GitError(rc, "cannot open the object database");
     OdbPtr odb(odb_raw);
-    bool any_commit = false;
+    std::vector<git_oid> commits;
     for (const auto& root : roots) {
       size_t size = 0;
       git_object_t type = GIT_OBJECT_INVALID;
       if (git_odb_read_header(&size, &type, odb.get(), &root) < 0) continue;  // not here: nothing to keep
       if (type == GIT_OBJECT_COMMIT) {
-        if ((rc = git_revwalk_push(walk.get(), &root)) < 0) return GitError(rc, "cannot walk from " + OidHex(root));
-        any_commit = true;
+        commits.push_back(root);
       } else if (type == GIT_OBJECT_TREE) {
         if (Status s = AddTree(root, ""); !s.ok()) return s;
       } else if (Add(root)) {
         blobs_.push_back({root, ""});  // a blob or a tag: kept as it is
       }
     }
-    git_oid id;
-    while (any_commit && (rc = git_revwalk_next(&id, walk.get())) == 0) {
-      if (!Add(id)) continue;
-      commits_.push_back(id);
-      git_commit* c = nullptr;
-      if ((rc = git_commit_lookup(&c, repo_, &id)) < 0) return GitError(rc, "cannot read commit " + OidHex(id));
-      CommitPtr commit(c);
-      if (Status s = AddTree(*git_commit_tree_id(c), ""); !s.ok()) return s;
-    }
-    if (any_commit && rc != GIT_ITEROVER) return GitError(rc, "cannot walk the history");
-    return Status::Ok();
+    return AddCommits(std::move(commits));
   }
 
-  size_t size() const { return seen_.size(); }
+  size_t size() const { return commits_.size() + trees_.size() + blobs_.size(); }  // objects kept here
   // In the order a pack is best written.
   void ForEach(const std::function<void(const git_oid&, const std::string&)>& f) const {
     for (const auto& c : commits_) f(c, "");
@@ -226,7 +215,26 @@ class Walk {
   }
 
  private:
-  bool Add(const git_oid& id) { return seen_.insert(id).second; }
+  // True the first time `id` is met, unless the shared store holds it.
+  bool Add(const git_oid& id) {
+    return seen_.insert(id).second && (borrowed_ == nullptr || git_odb_exists(borrowed_, &id) != 1);
+  }
+
+  // Each commit, newest first from each root, with its tree, down to what is borrowed.
+  Status AddCommits(std::vector<git_oid> todo) {
+    while (!todo.empty()) {
+      git_oid id = todo.back();
+      todo.pop_back();
+      if (!Add(id)) continue;
+      commits_.push_back(id);
+      git_commit* c = nullptr;
+      if (int rc = git_commit_lookup(&c, repo_, &id); rc < 0) return GitError(rc, "cannot read commit " + OidHex(id));
+      CommitPtr commit(c);
+      if (Status s = AddTree(*git_commit_tree_id(c), ""); !s.ok()) return s;
+      for (unsigned i = git_commit_parentcount(c); i-- > 0;) todo.push_back(*git_commit_parent_id(c, i));
+    }
+    return Status::Ok();
+  }
 
   Status AddTree(const git_oid& root, const std::string& root_name) {
     std::vector<std::pair<git_oid, std::string>> todo{{root, root_name}};
@@ -254,6 +262,7 @@ class Walk {
   }
 
   git_repository* repo_;
+  git_odb* borrowed_;
   OidSet seen_;
   std::vector<git_oid> commits_;
   std::vector<std::pair<git_oid, std::string>> trees_, blobs_;
@@ -370,12 +379,38 @@ MaintenanceReport Counted(const Inventory& inv) {
   return report;
 }
 
-const PackFile* Largest(const Inventory& inv) {
-  const PackFile* base = nullptr;
+// After a maintenance at most this many packs are left, so the next one comes a few fetches
+// later rather than at the next pass.
+constexpr size_t kPacksAfterMaintenance = 4;
+
+// Which packs a maintenance rewrites into one: as `git repack --geometric=2`, the smallest
+// packs, up to the point where every larger pack is at least twice the one below it and twice
+// everything rolled up, then more small ones while more than kPacksAfterMaintenance would be
+// left. Each object is so rewritten a few times over the life of the repository, not once per
+// few fetches: the rewrite is in proportion to what arrived lately, and the whole history is
+// rewritten only when the recent packs have grown to the size of the old ones. A pack with a
+// .keep file is never rolled. `all`: every pack (a forced maintenance).
+std::vector<const PackFile*> PacksToRoll(const Inventory& inv, bool all) {
+  std::vector<const PackFile*> packs;
   for (const auto& p : inv.packs) {
-    if (base == nullptr || p.bytes > base->bytes) base = &p;
+    if (!p.kept) packs.push_back(&p);
   }
-  return base;
+  if (all) return packs;
+  std::sort(packs.begin(), packs.end(), [](const PackFile* a, const PackFile* b) { return a->bytes < b->bytes; });
+  size_t roll = 0;  // packs[0, roll) are rewritten
+  for (size_t i = packs.size(); i-- > 1;) {
+    if (packs[i]->bytes < 2 * packs[i - 1]->bytes) {
+      roll = i + 1;
+      break;
+    }
+  }
+  uint64_t rolled = 0;
+  for (size_t i = 0; i < roll; ++i) rolled += packs[i]->bytes;
+  while (roll < packs.size() && (packs[roll]->bytes < 2 * rolled || packs.size() - roll + 1 > kPacksAfterMaintenance)) {
+    rolled += packs[roll++]->bytes;
+  }
+  packs.resize(roll);
+  return packs;
 }
 
 // Once the packs that stay hold everything: the loose objects go, and the report gets the
@@ -386,6 +421,12 @@ double Finish(const std::string& repo_dir, const std::vector<std::string>& loose
   report->ran = true;
   report->bytes_after = CountObjectStore(repo_dir).bytes;
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+}
+
+// How much a maintenance rewrote, for its log line.
+std::string RollName(const MaintenanceReport& report, size_t rolled) {
+  if (report.full) return "full";
+  return std::to_string(rolled) + " of " + std::to_string(report.packs_before) + " packs";
 }
 
 // A repository opened for maintenance, its pack windows limited.
@@ -418,20 +459,24 @@ Result<MaintenanceReport> MaintainRepository(const std::string& binding_dir, boo
   RepositoryPtr repo = std::move(opened_repo).value();
   auto roots = CollectRoots(repo.get(), binding_dir);
   if (!roots.ok()) return roots.status();
-  Walk walk(repo.get());
+  // Objects a shared store holds stay there (the store is never pruned), and so does
+  // everything they reach: the walk stops at them.
+  std::vector<std::string> alternates = Alternates(objects);
+  auto borrowed = OpenPacks({}, alternates);
+  if (!borrowed.ok()) return borrowed.status();
+  Walk walk(repo.get(), alternates.empty() ? nullptr : borrowed->get());
   if (Status s = walk.Run(*roots); !s.ok()) return s.WithContext("maintenance of " + repo_dir + " skipped");
   report.reachable = walk.size();
 
-  // The largest pack stays when everything else is small beside it: each maintenance then
-  // rewrites only what arrived since, and the largest pack is rewritten (dropping what is no
-  // longer reachable) once the rest has grown to half its size, so the work stays in
-  // proportion to what changed.
-  const PackFile* base = Largest(inv);
-  report.full = force || base == nullptr || (inv.bytes - base->bytes) * 2 > base->bytes;
+  // The packs not rolled stay as they are (unreachable objects in them go when they are
+  // rolled in turn); the needed objects that neither they nor a shared store hold go into the
+  // new pack.
+  std::vector<const PackFile*> rolled = PacksToRoll(inv, force);
+  report.full = rolled.size() == inv.packs.size();
   std::vector<std::string> keep_idx;
-  if (!report.full) keep_idx.push_back(base->base + ".idx");
-  // Objects a shared store holds stay there: the store is never pruned.
-  std::vector<std::string> alternates = Alternates(objects);
+  for (const auto& p : inv.packs) {
+    if (std::find(rolled.begin(), rolled.end(), &p) == rolled.end()) keep_idx.push_back(p.base + ".idx");
+  }
   OdbPtr skip;
   if (!keep_idx.empty() || !alternates.empty()) {
     auto opened = OpenPacks(keep_idx, alternates);
@@ -455,15 +500,14 @@ Result<MaintenanceReport> MaintainRepository(const std::string& binding_dir, boo
   if (!missing.ok()) return missing;
   repo.reset();  // no open handle on what is removed next
 
-  for (const auto& p : inv.packs) {
-    bool stays = p.kept || (!report.full && &p == base) || (!written->empty() && p.base == *written);
-    if (!stays) RemovePack(p);
+  for (const auto* p : rolled) {
+    if (written->empty() || p->base != *written) RemovePack(*p);
   }
   double ms = Finish(repo_dir, inv.loose, started, &report);
   spdlog::info("repository maintenance of {}: {} packs and {} loose objects ({} KiB) -> {} objects kept, {} packed "
                "({}), {} KiB, {:.0f} ms",
                repo_dir, report.packs_before, report.loose_before, report.bytes_before / 1024, report.reachable,
-               report.packed, report.full ? "full" : "all but the largest pack", report.bytes_after / 1024, ms);
+               report.packed, RollName(report, rolled.size()), report.bytes_after / 1024, ms);
   return report;
 }
 
@@ -477,14 +521,8 @@ Result<MaintenanceReport> ConsolidateSharedStore(const std::string& store_dir) {
   auto opened_repo = OpenForMaintenance(store_dir);
   if (!opened_repo.ok()) return opened_repo.status();
   RepositoryPtr repo = std::move(opened_repo).value();
-  // Geometric: the largest pack stays until the others add up to half of it, so each run
-  // rewrites what arrived since the last one, not the whole history.
-  const PackFile* base = Largest(inv);
-  report.full = (inv.bytes - base->bytes) * 2 > base->bytes;
-  std::vector<const PackFile*> sources;
-  for (const auto& p : inv.packs) {
-    if (!p.kept && (report.full || &p != base)) sources.push_back(&p);
-  }
+  std::vector<const PackFile*> sources = PacksToRoll(inv, false);
+  report.full = sources.size() == inv.packs.size();
   // Every object of the rewritten packs and every loose one, reachable or not.
   OidSet ids;
   for (const auto* p : sources) {
@@ -522,7 +560,7 @@ Result<MaintenanceReport> ConsolidateSharedStore(const std::string& store_dir) {
   spdlog::info("shared object store {}: {} packs and {} loose objects ({} KiB) -> {} objects repacked ({}), {} KiB, "
                "{:.0f} ms",
                store_dir, report.packs_before, report.loose_before, report.bytes_before / 1024, report.packed,
-               report.full ? "full" : "all but the largest pack", report.bytes_after / 1024, ms);
+               RollName(report, sources.size()), report.bytes_after / 1024, ms);
   return report;
 }
 

@@ -9,6 +9,7 @@
 
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
+#include <map>
 #include <random>
 
 #include "sync/git_handles.h"
@@ -161,6 +162,56 @@ BOOST_AUTO_TEST_CASE(maintenance_keeps_what_refs_and_state_json_name_and_prunes_
   f.WriteLocal("b.yaml", "b: 2\n");
   f.Sync();
   BOOST_TEST(f.Remote("config/b.yaml") == "b: 2\n");
+}
+
+// The packs of a store (sync/shared_store.h), "<name>.pack" -> bytes.
+std::map<std::string, uintmax_t> Packs(const std::string& repo) {
+  std::map<std::string, uintmax_t> out;
+  for (const auto& e : fs::directory_iterator(repo + "/objects/pack")) {
+    if (e.path().extension() == ".pack") out[e.path().filename().string()] = e.file_size();
+  }
+  return out;
+}
+
+// A store's maintenance is geometric (as `git repack --geometric=2`): the small packs recent
+// fetches left are rolled into one, and the packs of older history, each at least twice the
+// size of all that is newer, are left as they are. The work follows what arrived lately, not
+// the size of the history, and nothing is lost.
+BOOST_AUTO_TEST_CASE(a_store_maintenance_rolls_the_small_recent_packs_into_one_and_leaves_the_older_large_ones) {
+  EnsureLibgit2();
+  TempDir dir;
+  std::string src = dir / "src.git", store = dir / "store.git";
+  InitBareRepo(src);
+  InitBareRepo(store);
+  Git({"--git-dir", store, "config", "fetch.unpackLimit", "1"});  // every fetch keeps its pack
+  auto fetch_new_commits = [&](int from, int to) {
+    RepositoryPtr repo = OpenRepo(src);
+    std::string head = from == 0 ? "" : Git({"--git-dir", src, "rev-parse", "main"}).out.substr(0, 40);
+    for (int i = from; i < to; ++i) {
+      head = WriteCommit(repo.get(), "f" + std::to_string(i % 7) + ".yaml",
+                         "n: " + std::to_string(i) + "\n" + std::string(200, static_cast<char>('a' + i % 26)) + "\n", head);
+    }
+    SetRef(repo.get(), "refs/heads/main", head);
+    Git({"--git-dir", store, "fetch", "--quiet", "file://" + src, "+main:refs/heads/main"});
+  };
+  fetch_new_commits(0, 400);    // the old history
+  fetch_new_commits(400, 500);  // a later batch, less than half of it
+  std::map<std::string, uintmax_t> older = Packs(store);
+  BOOST_REQUIRE(older.size() == 2u);
+  for (int i = 0; i + 2 <= static_cast<int>(kMaxPacks); ++i) fetch_new_commits(500 + i, 501 + i);
+  BOOST_REQUIRE(Packs(store).size() == kMaxPacks + 1);
+  std::string objects_before = Git({"--git-dir", store, "rev-list", "--objects", "--all"}).out;
+
+  auto report = ConsolidateSharedStore(store);
+  BOOST_REQUIRE_MESSAGE(report.ok(), report.status().message());
+  BOOST_TEST(report->ran);
+  BOOST_TEST(!report->full);
+  std::map<std::string, uintmax_t> after = Packs(store);
+  BOOST_TEST(after.size() == 3u);
+  for (const auto& [name, bytes] : older) BOOST_TEST(after.count(name) == 1u, name << " was rewritten");
+  BOOST_TEST(report->packed < 30u, "only the recent packs' objects are rewritten, not " << report->packed);
+  BOOST_TEST(Git({"--git-dir", store, "rev-list", "--objects", "--all"}).out == objects_before);
+  ExpectFsckClean(store, "after the store's maintenance");
 }
 
 // A child process commits, writes garbage and maintains the repository in a loop; it is killed

@@ -16,6 +16,10 @@ namespace gitsyncd::testing {
 
 struct RepoSoakOptions {
   bool https = false;     // the nginx HTTPS server (else a file:// remote)
+  // Fetches go into the remote's shared store, as in the daemon; the counts and sizes are
+  // then the store's and the binding's repository's (packs and loose objects: the larger of
+  // the two; bytes: both).
+  bool shared_store = true;
   int passes = 200;
   int checkpoint_every = 0;  // > 0: a table row (with a mirror clone to compare) every so many passes
   bool verbose = false;      // rows on stderr as they come
