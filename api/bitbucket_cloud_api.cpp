@@ -63,7 +63,7 @@ bool HasAttribute(const json::value& entry, std::string_view name) {
 
 BitbucketCloudApi::BitbucketCloudApi(ApiTarget target) : target_(std::move(target)), client_(target_.http) {
   target_.api_base = WithoutTrailingSlashes(target_.api_base);
-  if (target_.api_base.empty()) target_.api_base = "https://api.bitbucket.org";
+  if (target_.api_base.empty()) target_.api_base = std::string(DefaultApiBase(Provider::kBitbucketCloud));
   repo_url_ = target_.api_base + "/2.0/repositories/" + UrlEncodePath(target_.repo);
 }
 

@@ -61,7 +61,7 @@ bool IsPlainText(const std::string& content) {
 
 GitHubApi::GitHubApi(ApiTarget target) : target_(std::move(target)), client_(target_.http) {
   target_.api_base = WithoutTrailingSlashes(target_.api_base);
-  if (target_.api_base.empty()) target_.api_base = "https://api.github.com";
+  if (target_.api_base.empty()) target_.api_base = std::string(DefaultApiBase(Provider::kGitHub));
 }
 
 HeaderList GitHubApi::Headers(bool raw) const {

@@ -56,7 +56,7 @@ constexpr const char* kWriteRight = "the 'api' scope and the Developer role or h
 
 GitLabApi::GitLabApi(ApiTarget target) : target_(std::move(target)), client_(target_.http) {
   target_.api_base = WithoutTrailingSlashes(target_.api_base);
-  if (target_.api_base.empty()) target_.api_base = "https://gitlab.com/api/v4";
+  if (target_.api_base.empty()) target_.api_base = std::string(DefaultApiBase(Provider::kGitLab));
   project_ = UrlEncodeComponent(target_.repo);
 }
 

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -206,6 +207,9 @@ struct ConfigSourceConfig {
   std::string folder;                     // <config dir>/connectors.d
   std::vector<std::string> local_roots;   // every sync from Git syncs a folder under one of these
   bool allow_hooks = false;               // connectors from Git may set hooks
+  // Secret name -> the hosts (lower case) a connector from Git may send that secret to; a
+  // secret not named here may not be used by a connector from Git at all.
+  std::map<std::string, std::vector<std::string>> secret_hosts;
 };
 
 // gitsyncd.yaml

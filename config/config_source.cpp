@@ -1,9 +1,12 @@
 #include "config/config_source.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <set>
 
 #include "config/config_values.h"
 #include "config/connector_file.h"
+#include "config/provider.h"
 #include "config/text.h"
 
 namespace gitsyncd {
@@ -12,7 +15,7 @@ namespace {
 namespace fs = std::filesystem;
 
 const std::vector<std::string> kConfigSourceKeys = {"url", "branch", "path", "auth", "poll_interval", "local_roots",
-                                                    "allow_hooks"};
+                                                    "allow_hooks", "secret_hosts"};
 constexpr const char* kDefaultPoll = "1m";
 // The config binding writes no file a config load would refuse to read (config_loader.cpp).
 constexpr const char* kMaxConfigFile = "1MiB";
@@ -30,6 +33,42 @@ void LoadLocalRoots(YamlMap& m, ConfigSourceConfig* out) {
   LoadFolderList(m.Get("local_roots"), "config_source.local_roots", m.sink(), &out->local_roots);
   if (out->local_roots.empty() && m.Get("local_roots").IsSequence()) {
     m.sink()->Add(m.Get("local_roots"), "config_source.local_roots", "must name at least one folder");
+  }
+}
+
+// A host name as secret_hosts lists it: letters, digits, '.', '-', or an IP address (IPv6 in
+// brackets); no scheme, user, port or path.
+bool IsHostName(const std::string& h) {
+  if (h.empty() || h.size() > 253) return false;
+  if (h.front() == '[') return h.back() == ']' && h.find_first_not_of("0123456789abcdefABCDEF:.[]") == std::string::npos;
+  return h.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") == std::string::npos;
+}
+
+// secret_hosts: {NAME: [host, ...]}: where each secret a connector from Git uses may go.
+void LoadSecretHosts(YamlMap& m, ConfigSourceConfig* out) {
+  if (!m.Has("secret_hosts")) return;
+  const std::string key = "config_source.secret_hosts";
+  YAML::Node node = m.Get("secret_hosts");
+  if (!node.IsMap()) {
+    return m.sink()->Add(node, key, "must map each secret's name to the hosts it may be sent to, e.g. "
+                                    "{web-token: [git.example.com]}");
+  }
+  for (const auto& entry : node) {
+    std::string item = key + "." + entry.first.Scalar();
+    const YAML::Node& hosts = entry.second;
+    if (!hosts.IsSequence() || hosts.size() == 0) {
+      m.sink()->Add(hosts, item, "must be a list of host names, e.g. [git.example.com]");
+      continue;
+    }
+    std::vector<std::string>& into = out->secret_hosts[entry.first.Scalar()];
+    for (size_t i = 0; i < hosts.size(); ++i) {
+      if (!hosts[i].IsScalar() || !IsHostName(hosts[i].Scalar())) {
+        m.sink()->Add(hosts[i], item + "[" + std::to_string(i) + "]",
+                      "must be a host name such as git.example.com (no scheme, user, port or path)");
+      } else {
+        into.push_back(AsciiLower(hosts[i].Scalar()));
+      }
+    }
   }
 }
 
@@ -63,6 +102,43 @@ void CheckReservedName(const ConnectorConfig& c, std::vector<ConfigError>* error
   }
 }
 
+// Every host a connector's secrets may be sent to: its clone URLs' and its API's. A URL whose
+// host cannot be told counts as itself, which no secret_hosts entry matches.
+std::set<std::string> SecretDestinations(const ConnectorConfig& c) {
+  std::set<std::string> hosts;
+  auto add = [&](const std::string& url) {
+    if (url.empty() || url.rfind("file://", 0) == 0) return;
+    std::string host = UrlHost(url);
+    hosts.insert(host.empty() ? url : host);
+  };
+  add(c.url);
+  for (const auto& s : c.syncs) add(s.remote_url);
+  add(c.api.url.empty() ? std::string(DefaultApiBase(c.provider)) : c.api.url);
+  return hosts;
+}
+
+// A {secret: NAME} of a connector from Git goes only where secret_hosts lets NAME go: a push
+// could otherwise point the connector at its own server and receive the secret.
+void CheckSecretHosts(const ConfigSourceConfig& src, const std::string& daemon_file, const ConnectorConfig& c,
+                      const std::string& key, const SecretRef& ref, std::vector<ConfigError>* errors) {
+  auto allowed = src.secret_hosts.find(ref.value);
+  if (allowed == src.secret_hosts.end()) {
+    errors->push_back({ref.where, key,
+                       "secret '" + ref.value + "' is not in config_source.secret_hosts of " + daemon_file +
+                           ": a connector from Git may send a secret only to the hosts listed for it there, or a "
+                           "push could send it to any server (add e.g. " + ref.value + ": [git.example.com])"});
+    return;
+  }
+  std::string listed;
+  for (const auto& h : allowed->second) listed += (listed.empty() ? "" : ", ") + h;
+  for (const auto& host : SecretDestinations(c)) {
+    if (std::find(allowed->second.begin(), allowed->second.end(), host) != allowed->second.end()) continue;
+    errors->push_back({ref.where, key,
+                       "secret '" + ref.value + "' would be sent to " + host + ", which config_source.secret_hosts of " +
+                           daemon_file + " does not list for it (it lists " + listed + ")"});
+  }
+}
+
 }  // namespace
 
 void LoadConfigSource(const YAML::Node& node, const std::string& dir, const std::string& file, ConfigSourceConfig* out,
@@ -74,6 +150,7 @@ void LoadConfigSource(const YAML::Node& node, const std::string& dir, const std:
   out->folder = NormalizeAbsolute((fs::absolute(dir) / "connectors.d").string());
   LoadLocalRoots(m, out);
   out->allow_hooks = m.Bool("allow_hooks").value_or(false);
+  LoadSecretHosts(m, out);
   if (!m.Has("url")) return sink.Add(m.Where(), "config_source.url", "required key is missing");
   size_t first = errors->size();
   LoadConnector(ConnectorNode(m, out->folder), file, &out->connector, errors);
@@ -116,6 +193,7 @@ void CheckConfigSourceRules(const Config& config, const std::string& pushed_dir,
                                                               {"api.token", &c.api.token},
                                                               {"webhook.secret", &c.webhook.secret}};
     for (const auto& [key, ref] : refs) {
+      if (ref->kind == SecretRef::Kind::kStore) CheckSecretHosts(src, config.daemon.file, c, key, *ref, errors);
       if (!ref->present() || ref->kind == SecretRef::Kind::kStore) continue;
       errors->push_back({ref->where, key,
                          "a connector from Git may use only {secret: NAME} (the local encrypted store): "

@@ -142,21 +142,26 @@ struct WebRepo {
   std::string path;
 };
 
+// A URL's authority ("host", "host:port", "[v6]:port") without user info, and its path.
+void SplitAuthority(std::string_view url, UrlScheme scheme, std::string* authority, std::string* path) {
+  if (scheme != UrlScheme::kSsh || StartsWith(url, "ssh://")) {
+    std::string_view rest = url.substr(url.find("://") + 3);
+    size_t slash = rest.find('/');
+    *authority = std::string(rest.substr(0, slash));
+    *path = slash == std::string_view::npos ? "" : std::string(rest.substr(slash + 1));
+  } else {  // scp-like user@host:path
+    size_t colon = url.find(':');
+    *authority = std::string(url.substr(0, colon));
+    *path = std::string(url.substr(colon + 1));
+  }
+  if (size_t at = authority->rfind('@'); at != std::string::npos) *authority = authority->substr(at + 1);
+}
+
 std::optional<WebRepo> WebRepoOf(std::string_view url) {
   auto scheme = ClassifyUrl(url);
   if (!scheme.ok() || *scheme == UrlScheme::kFile) return std::nullopt;
   std::string authority, path;
-  if (*scheme == UrlScheme::kHttps || StartsWith(url, "ssh://")) {
-    std::string_view rest = url.substr(url.find("://") + 3);
-    size_t slash = rest.find('/');
-    authority = std::string(rest.substr(0, slash));
-    path = slash == std::string_view::npos ? "" : std::string(rest.substr(slash + 1));
-  } else {  // scp-like user@host:path
-    size_t colon = url.find(':');
-    authority = std::string(url.substr(0, colon));
-    path = std::string(url.substr(colon + 1));
-  }
-  if (size_t at = authority.rfind('@'); at != std::string::npos) authority = authority.substr(at + 1);
+  SplitAuthority(url, *scheme, &authority, &path);
   // An SSH port is not the web server's; an HTTPS one is.
   if (*scheme == UrlScheme::kSsh && authority.find(']') == std::string::npos) {
     authority = authority.substr(0, authority.find(':'));
@@ -270,6 +275,29 @@ std::string BranchWebUrl(Provider provider, std::string_view clone_url, std::str
       break;
   }
   return {};
+}
+
+std::string UrlHost(std::string_view url) {
+  auto scheme = ClassifyUrl(url);
+  if (!scheme.ok() || *scheme == UrlScheme::kFile) return "";
+  std::string authority, path;
+  SplitAuthority(url, *scheme, &authority, &path);
+  size_t port = authority.rfind(':');
+  if (port != std::string::npos && authority.find(']', port) == std::string::npos) authority.resize(port);
+  return AsciiLower(authority);
+}
+
+std::string_view DefaultApiBase(Provider p) {
+  switch (p) {
+    case Provider::kGitHub:
+      return "https://api.github.com";
+    case Provider::kBitbucketCloud:
+      return "https://api.bitbucket.org";
+    case Provider::kGitLab:
+      return "https://gitlab.com/api/v4";
+    default:
+      return "";  // Bitbucket Server: api.url is required; Azure Repos: from the clone URL
+  }
 }
 
 }  // namespace gitsyncd

@@ -26,6 +26,16 @@ enum class UrlScheme { kHttps, kSsh /* ssh://... or scp-like git@host:path */, k
 // (http:// is refused: credentials would travel in clear text.)
 Result<UrlScheme> ClassifyUrl(std::string_view url);
 
+// The host an https://, ssh:// or scp-like URL connects to, lower case, without user info or
+// port ("" for file:// and what is not such a URL): where credentials sent for it go.
+std::string UrlHost(std::string_view url);
+
+// The provider's public REST API base, used when a connector sets no api.url: github
+// https://api.github.com, bitbucket-cloud https://api.bitbucket.org, gitlab
+// https://gitlab.com/api/v4; "" for the others (Bitbucket Server needs api.url; Azure Repos
+// derives it from the clone URL's host).
+std::string_view DefaultApiBase(Provider p);
+
 // Composes the clone URL of `repo` under an account-level URL, per provider:
 //   github, gitlab, bitbucket-cloud, bitbucket-server, git:  <account-url>/<repo>.git
 //   azure-repos (project URL):                               <project-url>/_git/<repo>

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstring>
 #include <functional>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -423,6 +424,29 @@ double Finish(const std::string& repo_dir, const std::vector<std::string>& loose
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
 }
 
+// The name each of `ids` has in a tree among `ids` (a fetch brings a commit's new trees with
+// the new blobs they name): the packbuilder looks for deltas between objects of one name, so
+// without them a rolled pack of a store is much larger than the same objects packed by Git.
+std::unordered_map<git_oid, std::string, OidHash, OidEq> NamesInTrees(git_repository* repo, const OidSet& ids) {
+  std::unordered_map<git_oid, std::string, OidHash, OidEq> names;
+  git_odb* odb_raw = nullptr;
+  if (git_repository_odb(&odb_raw, repo) < 0) return names;  // packed unnamed: larger, not wrong
+  OdbPtr odb(odb_raw);
+  for (const auto& id : ids) {
+    size_t size = 0;
+    git_object_t type = GIT_OBJECT_INVALID;
+    if (git_odb_read_header(&size, &type, odb.get(), &id) < 0 || type != GIT_OBJECT_TREE) continue;
+    git_tree* raw = nullptr;
+    if (git_tree_lookup(&raw, repo, &id) < 0) continue;
+    TreePtr tree(raw);
+    for (size_t i = 0; i < git_tree_entrycount(raw); ++i) {
+      const git_tree_entry* e = git_tree_entry_byindex(raw, i);
+      if (ids.count(*git_tree_entry_id(e)) != 0) names.emplace(*git_tree_entry_id(e), git_tree_entry_name(e));
+    }
+  }
+  return names;
+}
+
 // How much a maintenance rewrote, for its log line.
 std::string RollName(const MaintenanceReport& report, size_t rolled) {
   if (report.full) return "full";
@@ -539,9 +563,16 @@ Result<MaintenanceReport> ConsolidateSharedStore(const std::string& store_dir) {
     if (git_oid_fromstr(&id, hex.c_str()) == 0) ids.insert(id);
   }
   report.reachable = ids.size();
+  std::unordered_map<git_oid, std::string, OidHash, OidEq> names = NamesInTrees(repo.get(), ids);
   auto written = WritePack(
-      repo.get(), objects, [&](const ObjectVisitor& f) { for (const auto& id : ids) f(id, ""); }, nullptr,
-      &report.packed);
+      repo.get(), objects,
+      [&](const ObjectVisitor& f) {
+        for (const auto& id : ids) {
+          auto named = names.find(id);
+          f(id, named == names.end() ? "" : named->second);
+        }
+      },
+      nullptr, &report.packed);
   if (!written.ok()) return written.status();
   std::vector<std::string> keep_idx;
   if (!written->empty()) keep_idx.push_back(*written + ".idx");

@@ -20,7 +20,9 @@ const std::string kDaemon =
     "  auth:\n"
     "    username: deploy\n"
     "    password: {secret: fleet-token}\n"
-    "  local_roots: [/srv/app, /etc/app/]\n";
+    "  local_roots: [/srv/app, /etc/app/]\n"
+    "  secret_hosts:\n"
+    "    app-token: [git.example.com]\n";
 
 std::string Pushed(const std::string& extra_connector, const std::string& extra_sync = "") {
   return "name: app\nprovider: git\nurl: https://git.example.com/ops/app.git\n"
@@ -98,6 +100,55 @@ BOOST_AUTO_TEST_CASE(a_pushed_connector_may_not_sync_outside_local_roots_run_hoo
   auto allowed = LoadConnectors({{"app.yaml", Pushed("", "    hooks:\n      after_pull:\n        command: [true]\n")}},
                                 kDaemon + "  allow_hooks: true\n");
   BOOST_TEST(allowed.errors.empty());
+}
+
+// A push that points a connector at its own server, keeping the {secret: NAME} it had, would
+// receive that secret with the first request: each secret goes only to the hosts
+// secret_hosts lists for it, whether as a clone URL, a sync's repository or the API's.
+BOOST_AUTO_TEST_CASE(a_pushed_connector_may_send_a_secret_only_to_the_hosts_secret_hosts_lists_for_it) {
+  auto c = LoadConnectors(
+      {{"moved.yaml", "name: moved\nprovider: git\nurl: https://Evil.example:8443/ops/app.git\n"
+                      "auth:\n  username: deploy\n  password: {secret: app-token}\n"
+                      "syncs:\n  - name: app\n    local: /srv/app/web\n"},
+       {"api.yaml", "name: api\nprovider: github\nurl: https://git.example.com/ops/app.git\n"
+                    "api:\n  token: {secret: app-token}\n  url: https://collector.example/api\n"
+                    "syncs:\n  - name: api\n    local: /srv/app/api\n"},
+       {"unlisted.yaml", "name: unlisted\nprovider: git\nurl: git@git.example.com:ops/app.git\n"
+                         "auth:\n  ssh_key: {secret: deploy-key}\n"
+                         "syncs:\n  - name: unlisted\n    local: /srv/app/unlisted\n"}},
+      kDaemon);
+  std::vector<std::string> expected = {
+      "connectors.d/api.yaml:5:10: api.token: secret 'app-token' would be sent to collector.example, which "
+      "config_source.secret_hosts of gitsyncd.yaml does not list for it (it lists git.example.com)",
+      "connectors.d/moved.yaml:6:13: auth.password: secret 'app-token' would be sent to evil.example, which "
+      "config_source.secret_hosts of gitsyncd.yaml does not list for it (it lists git.example.com)",
+      "connectors.d/unlisted.yaml:5:12: auth.ssh_key: secret 'deploy-key' is not in config_source.secret_hosts of "
+      "gitsyncd.yaml: a connector from Git may send a secret only to the hosts listed for it there, or a push could "
+      "send it to any server (add e.g. deploy-key: [git.example.com])"};
+  BOOST_TEST(c.errors == expected, boost::test_tools::per_element());
+
+  // Listed, the same connectors load; a GitHub connector without api.url also talks to
+  // api.github.com, which must be listed as well.
+  auto listed = LoadConnectors(
+      {{"api.yaml", "name: api\nprovider: github\nurl: https://github.com/ops/app.git\n"
+                    "api:\n  token: {secret: gh-token}\nsyncs:\n  - name: api\n    local: /srv/app/api\n"}},
+      kDaemon + "    gh-token: [github.com]\n");
+  BOOST_REQUIRE_EQUAL(listed.errors.size(), 1u);
+  BOOST_TEST(listed.errors[0].find("secret 'gh-token' would be sent to api.github.com") != std::string::npos,
+             listed.errors[0]);
+  auto both = LoadConnectors(
+      {{"api.yaml", "name: api\nprovider: github\nurl: https://github.com/ops/app.git\n"
+                    "api:\n  token: {secret: gh-token}\nsyncs:\n  - name: api\n    local: /srv/app/api\n"}},
+      kDaemon + "    gh-token: [github.com, API.github.com]\n");
+  BOOST_TEST(both.errors.empty(), both.errors.empty() ? "" : both.errors.front());
+
+  auto bad = LoadConnectors({}, kDaemon + "    web: https://git.example.com/\n    ssh: [\"git.example.com:22\"]\n");
+  std::string all;
+  for (const auto& e : bad.errors) all += e + "\n";
+  BOOST_TEST(all.find("gitsyncd.yaml:11:10: config_source.secret_hosts.web: must be a list of host names") !=
+                 std::string::npos, all);
+  BOOST_TEST(all.find("gitsyncd.yaml:12:11: config_source.secret_hosts.ssh[0]: must be a host name such as "
+                      "git.example.com (no scheme, user, port or path)") != std::string::npos, all);
 }
 
 BOOST_AUTO_TEST_CASE(a_connector_file_may_not_take_the_config_source_name_or_its_folder) {

@@ -7,6 +7,11 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <filesystem>
 
 #include "tests/daemon/https_daemon_fixture.h"
@@ -15,6 +20,29 @@ using namespace gitsyncd::testing;
 using namespace std::chrono_literals;
 
 namespace {
+
+// A server a hostile push points a connector at: a listening socket that counts who connects.
+struct TrapServer {
+  int fd = -1;
+  int port = 0;
+  TrapServer() {
+    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    BOOST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    BOOST_REQUIRE(::listen(fd, 16) == 0);
+    BOOST_REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    port = ntohs(addr.sin_port);
+  }
+  ~TrapServer() { ::close(fd); }
+  int Contacted() {
+    int n = 0;
+    for (int c; (c = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC)) >= 0; ++n) ::close(c);
+    return n;
+  }
+};
 
 struct ConfigSourceFixture : HttpsDaemonFixture {
   std::string connectors = cfg + "/connectors.d";
@@ -28,7 +56,7 @@ struct ConfigSourceFixture : HttpsDaemonFixture {
                   std::to_string(operator_port) +
                   "\nconfig_source:\n  url: " + server.url("fleet") +
                   "\n  path: connectors.d\n  auth:\n    username: deploy\n    password: {secret: git-password}\n"
-                  "  local_roots: [" + dir / "srv" + "]\n");
+                  "  local_roots: [" + dir / "srv" + "]\n  secret_hosts:\n    git-password: [localhost]\n");
     BOOST_REQUIRE(Cli({"secret", "init"}).exit_code == 0);
     CommandResult set = RunCommand({binary, "--config", cfg, "secret", "set", "git-password"}, env, kPassword);
     BOOST_REQUIRE_MESSAGE(set.exit_code == 0, set.err);
@@ -155,7 +183,23 @@ BOOST_AUTO_TEST_CASE(a_bad_push_is_not_applied_and_status_and_metrics_name_the_f
   CommandResult status = Cli({"status"});
   BOOST_TEST(status.out.find(connectors + "/broken.yaml:7:5: syncs[0].local: folder " + dir / "etc/stolen" +
                              " is outside config_source.local_roots") != std::string::npos, status.out);
-  admin->Remove("connectors.d/broken.yaml");
+  // Hostile: the team connector pointed at another server (127.0.0.1, not the listed
+  // localhost), keeping its {secret: git-password}. Refused before any connection is made: the
+  // other server is never contacted, so it never sees the password.
+  {
+    TrapServer trap;
+    std::string moved = "name: team\nprovider: git\nurl: https://127.0.0.1:" + std::to_string(trap.port) +
+                        "/git/cfg.git\nauth:\n  username: deploy\n  password: {secret: git-password}\nsyncs:\n"
+                        "  - name: app\n    path: app\n    local: " + Local("app") + "\n";
+    admin->Remove("connectors.d/broken.yaml");
+    AdminPushes("connectors.d/team.yaml", moved);
+    ExpectRefused(connectors + "/team.yaml:6:13",
+                  "auth.password: secret 'git-password' would be sent to 127.0.0.1, which config_source.secret_hosts "
+                  "of " + cfg + "/gitsyncd.yaml does not list for it (it lists localhost)",
+                  connectors + "/team.yaml", 6);
+    BOOST_TEST(trap.Contacted() == 0, "the other server was contacted");
+    AdminPushes("connectors.d/team.yaml", Team({"app"}));
+  }
   AdminPushes("connectors.d/huge.yaml", "name: huge\n# " + std::string(1100 * 1024, 'x') + "\n");
   ExpectRefused(connectors + "/huge.yaml", "file is larger than 1 MiB; refusing to parse it", connectors + "/huge.yaml", 0);
 

@@ -395,7 +395,8 @@ BOOST_AUTO_TEST_CASE(two_instances_pull_their_connectors_from_git_and_both_apply
                   "\noperator:\n  listen: 127.0.0.1:" + std::to_string(ops[name]) + "\ncluster:\n  endpoints: " +
                   etcd.endpoints_yaml() + "\n  selectors: [" + name + "]\n  lease_ttl: 2s\n"
                   "config_source:\n  url: " + server.url("fleet") + "\n  auth:\n    username: deploy\n"
-                  "    password: {secret: git-password}\n  poll_interval: 10s\n  local_roots: [" + (dir / "srv") + "]\n");
+                  "    password: {secret: git-password}\n  poll_interval: 10s\n  local_roots: [" + (dir / "srv") + "]\n"
+                  "  secret_hosts:\n    git-password: [localhost]\n");
     BOOST_REQUIRE(Cli(name, {"secret", "init"}).exit_code == 0);
     BOOST_REQUIRE(RunCommand({binary, "--config", cfg, "secret", "set", "git-password"}, env, "Cluster-pass-2026").exit_code == 0);
     std::filesystem::create_directories(dir / (name + "-run"));
