@@ -198,7 +198,7 @@ BOOST_AUTO_TEST_CASE(a_bad_push_is_not_applied_and_status_and_metrics_name_the_f
                   "of " + cfg + "/gitsyncd.yaml does not list for it (it lists localhost)",
                   connectors + "/team.yaml", 6);
     BOOST_TEST(trap.Contacted() == 0, "the other server was contacted");
-    AdminPushes("connectors.d/team.yaml", Team({"app"}));
+    admin->Write("connectors.d/team.yaml", Team({"app", "other"}));
   }
   AdminPushes("connectors.d/huge.yaml", "name: huge\n# " + std::string(1100 * 1024, 'x') + "\n");
   ExpectRefused(connectors + "/huge.yaml", "file is larger than 1 MiB; refusing to parse it", connectors + "/huge.yaml", 0);
