@@ -15,6 +15,8 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <cstdlib>
+#include <ctime>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -79,6 +81,9 @@ struct Fleet {
   std::map<std::string, std::string> env{{"BENCH_PASS", "bench-pass"}, {"BENCH_SECRET", "bench-hook-secret"},
                                          {"GITSYNCD_CONFIG", ""}};
   std::string path;
+  // FLEET_BENCH_LOGS=DIR: the instances log at debug level, and their logs are written to
+  // DIR/<instance>.log at the end (to see where a delivery's time goes).
+  const char* logs = std::getenv("FLEET_BENCH_LOGS");
 
   Fleet(std::string bin, int n) : binary(std::move(bin)), instances(n) {
     server.CreateBareRepo("cfg");
@@ -92,7 +97,7 @@ struct Fleet {
     const std::string& name = names[i];
     std::string cfg = dir / name;
     WriteFile(cfg + "/gitsyncd.yaml",
-              "state_dir: " + (dir / (name + "-state")) + "\nca_file: " + server.ca_file() +
+              "state_dir: " + (dir / (name + "-state")) + (logs ? "\nlog_level: debug" : "") + "\nca_file: " + server.ca_file() +
                   "\nlisten:\n  address: 127.0.0.1\n  port: " + std::to_string(ports[i]) +
                   "\n  public_url: https://hooks.example.com/\noperator:\n  listen: \"off\"\ninstance: " + name +
                   "\ncluster:\n  endpoints: " + etcd.endpoints_yaml() + "\n  selectors: [linux]\n  lease_ttl: 2s\n");
@@ -126,6 +131,12 @@ struct Fleet {
       }
     }
     return true;
+  }
+  void SaveLogs() {
+    if (!logs) return;
+    std::filesystem::create_directories(logs);
+    for (const auto& [name, p] : d) WriteFile(std::string(logs) + "/" + name + ".log", p->Log());
+    WriteFile(std::string(logs) + "/nginx-access.log", server.access_log());
   }
   std::string Head() {
     std::string h = Git({"--git-dir", server.repo_path("cfg"), "rev-parse", "main"}).out;
@@ -185,6 +196,7 @@ int main(int argc, char** argv) {
     person.CommitAndPush("round " + std::to_string(r));
     std::string body = GitHubPushPayload(before, f.Head());
     auto t0 = Clock::now();
+    auto posted = std::chrono::system_clock::now();
     HttpReply reply = HttpExchange(f.ports[0], BuildRequest("POST", f.path,
                                                             {{"Content-Type", "application/json"},
                                                              {"X-GitHub-Event", "push"},
@@ -212,6 +224,16 @@ int main(int argc, char** argv) {
       return 1;
     }
     all.push_back(Ms(Clock::now() - t0));
+    if (f.logs) {
+      std::time_t t = std::chrono::system_clock::to_time_t(posted);
+      std::tm tm{};
+      localtime_r(&t, &tm);
+      char at[32];
+      std::strftime(at, sizeof at, "%H:%M:%S", &tm);
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(posted.time_since_epoch()).count() % 1000;
+      std::fprintf(stderr, "round %d: posted at %s.%03lld, receiving instance %.1f ms, all %.1f ms\n", r, at,
+                   static_cast<long long>(ms), first.back(), all.back());
+    }
     std::this_thread::sleep_for(200ms);  // member records of this round settle
   }
   EtcdCounters c1 = ReadCounters(f.etcd, 3);
@@ -231,6 +253,7 @@ int main(int argc, char** argv) {
               (idle1.requests - idle0.requests) / idle_s, (idle1.received - idle0.received) / idle_s,
               (idle1.sent - idle0.sent) / idle_s);
 
+  f.SaveLogs();
   std::vector<double> takeovers;
   for (int k = 1; k <= failovers && static_cast<int>(f.d.size()) > 1; ++k) {
     std::string owner = f.Owner();
