@@ -13,6 +13,7 @@
 //
 // Usage: fleet_bench GITSYNCD_BINARY [INSTANCES] [ROUNDS] [FAILOVERS]   (default 10 20 3)
 #include <boost/json.hpp>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -20,6 +21,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <iterator>
 #include <map>
 #include <sstream>
 #include <thread>
@@ -65,6 +67,68 @@ EtcdCounters ReadCounters(const EtcdCluster& etcd, int members) {
       if (line.rfind("etcd_network_client_grpc_received_bytes_total ", 0) == 0) c.received += value;
       if (line.rfind("etcd_network_client_grpc_sent_bytes_total ", 0) == 0) c.sent += value;
     }
+  }
+  return c;
+}
+
+// CPU time (user + system, with that of reaped children) of this program's descendants, by
+// kind, in ms: where a delivery's work goes on the machine's cores.
+struct Cpu {
+  double gitsyncd = 0, git_server = 0, etcd = 0, other = 0;
+  double total() const { return gitsyncd + git_server + etcd + other; }
+  Cpu operator-(const Cpu& o) const {
+    return {gitsyncd - o.gitsyncd, git_server - o.git_server, etcd - o.etcd, other - o.other};
+  }
+  Cpu& operator+=(const Cpu& o) {
+    gitsyncd += o.gitsyncd, git_server += o.git_server, etcd += o.etcd, other += o.other;
+    return *this;
+  }
+};
+Cpu DescendantCpu() {
+  struct Proc {
+    std::string comm;
+    int ppid = 0;
+    double ms = 0;
+  };
+  std::map<int, Proc> procs;
+  double tick_ms = 1000.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    std::string name = e.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string stat;
+    try {
+      stat = ReadFile(e.path() / "stat");
+    } catch (...) {
+      continue;  // gone meanwhile
+    }
+    size_t open = stat.find('('), close = stat.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 2));
+    std::vector<std::string> f{std::istream_iterator<std::string>(rest), {}};
+    if (f.size() < 15) continue;  // state ppid ... utime(11) stime(12) cutime(13) cstime(14)
+    double ticks = std::atof(f[11].c_str()) + std::atof(f[12].c_str()) + std::atof(f[13].c_str()) +
+                   std::atof(f[14].c_str());
+    procs[std::atoi(name.c_str())] = {stat.substr(open + 1, close - open - 1), std::atoi(f[1].c_str()), ticks * tick_ms};
+  }
+  Cpu c;
+  int self = getpid();
+  for (const auto& [pid, p] : procs) {
+    // The kind is that of the nearest server among the process and its ancestors (git and
+    // git-http-backend under fcgiwrap are the Git server's); only this program's descendants
+    // count. A reaped child's time is in its parent's (cutime), never counted twice.
+    double* kind = nullptr;
+    bool mine = false;
+    for (int up = pid, hops = 0; up > 1 && hops < 32 && !mine; ++hops) {
+      auto it = procs.find(up);
+      if (it == procs.end()) break;
+      const std::string& comm = it->second.comm;
+      if (!kind && comm == "gitsyncd") kind = &c.gitsyncd;
+      if (!kind && (comm == "nginx" || comm == "fcgiwrap")) kind = &c.git_server;
+      if (!kind && comm == "etcd") kind = &c.etcd;
+      mine = it->second.ppid == self;
+      up = it->second.ppid;
+    }
+    if (mine) *(kind ? kind : &c.other) += p.ms;
   }
   return c;
 }
@@ -181,12 +245,16 @@ int main(int argc, char** argv) {
 
   // The idle fleet's own cost over 10 s, to subtract.
   EtcdCounters idle0 = ReadCounters(f.etcd, 3);
+  Cpu idle_cpu0 = DescendantCpu();
   auto idle_start = Clock::now();
   std::this_thread::sleep_for(10s);
+  Cpu idle_cpu = DescendantCpu() - idle_cpu0;
   EtcdCounters idle1 = ReadCounters(f.etcd, 3);
   double idle_s = std::chrono::duration<double>(Clock::now() - idle_start).count();
 
   std::vector<double> first, all;
+  Cpu round_cpu;
+  double round_ms = 0;
   EtcdCounters c0 = ReadCounters(f.etcd, 3);
   auto rounds_start = Clock::now();
   for (int r = 1; r <= rounds; ++r) {
@@ -195,6 +263,7 @@ int main(int argc, char** argv) {
     person.Write("app/value.yaml", want);
     person.CommitAndPush("round " + std::to_string(r));
     std::string body = GitHubPushPayload(before, f.Head());
+    Cpu cpu0 = DescendantCpu();
     auto t0 = Clock::now();
     auto posted = std::chrono::system_clock::now();
     HttpReply reply = HttpExchange(f.ports[0], BuildRequest("POST", f.path,
@@ -224,6 +293,9 @@ int main(int argc, char** argv) {
       return 1;
     }
     all.push_back(Ms(Clock::now() - t0));
+    Cpu used = DescendantCpu() - cpu0;
+    round_cpu += used;
+    round_ms += all.back();
     if (f.logs) {
       std::time_t t = std::chrono::system_clock::to_time_t(posted);
       std::tm tm{};
@@ -252,6 +324,14 @@ int main(int argc, char** argv) {
   std::printf("etcd idle fleet: %.1f requests/s, %.0f bytes/s received, %.0f bytes/s sent\n",
               (idle1.requests - idle0.requests) / idle_s, (idle1.received - idle0.received) / idle_s,
               (idle1.sent - idle0.sent) / idle_s);
+  // From the POST until every folder had the file, in CPU ms per delivery (the idle fleet's
+  // share over the same time not subtracted: it competes for the cores too).
+  std::printf("CPU per delivery (POST -> all folders): gitsyncd %.0f ms, Git server %.0f ms, etcd %.0f ms, "
+              "other %.0f ms; total %.0f ms = %.2f cores busy over the %.0f ms\n",
+              round_cpu.gitsyncd / rounds, round_cpu.git_server / rounds, round_cpu.etcd / rounds,
+              round_cpu.other / rounds, round_cpu.total() / rounds, round_cpu.total() / round_ms, round_ms / rounds);
+  std::printf("CPU of the idle fleet: gitsyncd %.1f%%, etcd %.1f%%, Git server %.1f%% of a core\n",
+              idle_cpu.gitsyncd / idle_s / 10, idle_cpu.etcd / idle_s / 10, idle_cpu.git_server / idle_s / 10);
 
   f.SaveLogs();
   std::vector<double> takeovers;
