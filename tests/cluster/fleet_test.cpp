@@ -146,6 +146,26 @@ BOOST_AUTO_TEST_CASE(one_instance_owns_an_exclusive_binding_and_another_takes_it
   BOOST_TEST(hb.owner_changes == 1);
 }
 
+BOOST_AUTO_TEST_CASE(an_idle_fleet_whose_exclusive_binding_has_an_owner_writes_nothing_to_the_raft_log) {
+  EtcdCluster etcd;
+  Heard ha, hb;
+  Fleet a(Cluster(etcd, {}), "alpha", Client(etcd), ha.Callbacks(""));
+  BOOST_REQUIRE(WaitFor([&] { return a.Owned().count("on-nfs") == 1; }, 10s));
+  Fleet b(Cluster(etcd, {}), "beta", Client(etcd), hb.Callbacks(""));
+  BOOST_REQUIRE(WaitFor([&] { return b.registered(); }, 10s));
+  std::this_thread::sleep_for(1s);  // member records written
+  const std::string committed = "etcd_server_proposals_committed_total";
+  double before = etcd.Metric(0, committed);
+  // About four election rounds of beta (one per renewal, every 667 ms): each one looks at the
+  // owner key, and a look is a read, not a transaction through Raft; lease renewals are not
+  // Raft entries either.
+  std::this_thread::sleep_for(3s);
+  double after = etcd.Metric(0, committed);
+  BOOST_REQUIRE(before >= 0 && after >= 0);
+  BOOST_TEST(after - before == 0);
+  BOOST_TEST(b.Owned().empty());
+}
+
 BOOST_AUTO_TEST_CASE(an_owner_cut_off_from_etcd_gives_its_exclusive_bindings_up_before_its_lease_can_expire) {
   EtcdCluster etcd;
   Heard ha;
