@@ -223,6 +223,12 @@ struct Fleet::Impl {
     return m;
   }
 
+  // Waits up to `d` or until the fleet stops; a backoff after a failure, not cut short by a
+  // waiting push (that would retry an unreachable etcd in a tight loop).
+  void Backoff(std::chrono::steady_clock::duration d) {
+    std::unique_lock<std::mutex> lock(mu);
+    wake.wait_for(lock, d, [&] { return stop.load(); });
+  }
   // Waits up to `d` or until a push is queued or the fleet stops.
   void Sleep(std::chrono::steady_clock::duration d) {
     std::unique_lock<std::mutex> lock(mu);
@@ -290,9 +296,9 @@ struct Fleet::Impl {
           std::lock_guard<std::mutex> lock(mu);
           owns = !owned.empty();
         }
-        Sleep(owns ? std::clamp<std::chrono::steady_clock::duration>(fence_at - std::chrono::steady_clock::now(),
-                                                                      std::chrono::milliseconds(50), backoff)
-                   : std::chrono::steady_clock::duration(backoff));
+        Backoff(owns ? std::clamp<std::chrono::steady_clock::duration>(fence_at - std::chrono::steady_clock::now(),
+                                                                        std::chrono::milliseconds(50), backoff)
+                     : std::chrono::steady_clock::duration(backoff));
         backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(5));
         continue;
       }
@@ -485,7 +491,7 @@ struct Fleet::Impl {
       if (stop) break;
       if (next.status().message().find("compacted") != std::string::npos) from = 0;
       Failed("etcd watch " + client.endpoint(), next.status());
-      Sleep(backoff);
+      Backoff(backoff);
       backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(5));
     }
   }
