@@ -223,6 +223,17 @@ struct Fleet::Impl {
     return m;
   }
 
+  // Rewrites this instance's member record when it changed; `written` is the record as last
+  // written, without its `updated` time.
+  Status WriteRecord(EtcdClient& client, int64_t lease, std::string* written) {
+    FleetMember m = Record();
+    std::string key = MemberToJson(FleetMember{m.name, m.selectors, m.started, "", m.bindings});
+    if (key == *written) return Status::Ok();
+    Status s = client.Put(MemberKey(), MemberToJson(m), lease);
+    if (s.ok()) *written = key;
+    return s;
+  }
+
   // Waits up to `d` or until the fleet stops; a backoff after a failure, not cut short by a
   // waiting push (that would retry an unreachable etcd in a tight loop).
   void Backoff(std::chrono::steady_clock::duration d) {
@@ -275,14 +286,7 @@ struct Fleet::Impl {
         if (s.code() == Status::Code::kNotFound) lease = 0;  // expired while cut off: register again
         next_renew = now + RenewEvery();
       }
-      if (s.ok() && lease != 0) {
-        FleetMember m = Record();
-        std::string key = MemberToJson(FleetMember{m.name, m.selectors, m.started, "", m.bindings});
-        if (key != written) {
-          s = client.Put(MemberKey(), MemberToJson(m), lease);
-          if (s.ok()) written = key;
-        }
-      }
+      if (s.ok() && lease != 0) s = WriteRecord(client, lease, &written);
       if (s.ok() && lease != 0) s = Elect(client, lease);
       if (s.ok()) s = RefreshView(client, &view_read);
       if (s.ok()) s = published;
