@@ -10,6 +10,11 @@
 //  3. Failover: the owner of the exclusive binding `on-nfs` is killed with SIGKILL right after a
 //     commit for its folder was pushed; the clock runs until that commit is in the shared folder
 //     (takeover by another instance plus its first pass). lease_ttl 2 s.
+//  4. CPU per delivery: user + system time of the instances, the Git server (nginx, fcgiwrap
+//     and the git processes under it) and etcd from the POST until every folder had the file,
+//     and of the idle fleet: what the cores spent, whatever else runs on the machine.
+// FLEET_BENCH_LOGS=DIR: the instances log at debug level (millisecond times of trigger,
+// publish, watch event, pass), and DIR gets their logs and the Git server's access log.
 //
 // Usage: fleet_bench GITSYNCD_BINARY [INSTANCES] [ROUNDS] [FAILOVERS]   (default 10 20 3)
 #include <boost/json.hpp>
