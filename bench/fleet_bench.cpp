@@ -10,14 +10,23 @@
 //  3. Failover: the owner of the exclusive binding `on-nfs` is killed with SIGKILL right after a
 //     commit for its folder was pushed; the clock runs until that commit is in the shared folder
 //     (takeover by another instance plus its first pass). lease_ttl 2 s.
+//  4. CPU per delivery: user + system time of the instances, the Git server (nginx, fcgiwrap
+//     and the git processes under it) and etcd from the POST until every folder had the file,
+//     and of the idle fleet: what the cores spent, whatever else runs on the machine.
+// FLEET_BENCH_LOGS=DIR: the instances log at debug level (millisecond times of trigger,
+// publish, watch event, pass), and DIR gets their logs and the Git server's access log.
 //
 // Usage: fleet_bench GITSYNCD_BINARY [INSTANCES] [ROUNDS] [FAILOVERS]   (default 10 20 3)
 #include <boost/json.hpp>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <ctime>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <iterator>
 #include <map>
 #include <sstream>
 #include <thread>
@@ -67,6 +76,68 @@ EtcdCounters ReadCounters(const EtcdCluster& etcd, int members) {
   return c;
 }
 
+// CPU time (user + system, with that of reaped children) of this program's descendants, by
+// kind, in ms: where a delivery's work goes on the machine's cores.
+struct Cpu {
+  double gitsyncd = 0, git_server = 0, etcd = 0, other = 0;
+  double total() const { return gitsyncd + git_server + etcd + other; }
+  Cpu operator-(const Cpu& o) const {
+    return {gitsyncd - o.gitsyncd, git_server - o.git_server, etcd - o.etcd, other - o.other};
+  }
+  Cpu& operator+=(const Cpu& o) {
+    gitsyncd += o.gitsyncd, git_server += o.git_server, etcd += o.etcd, other += o.other;
+    return *this;
+  }
+};
+Cpu DescendantCpu() {
+  struct Proc {
+    std::string comm;
+    int ppid = 0;
+    double ms = 0;
+  };
+  std::map<int, Proc> procs;
+  double tick_ms = 1000.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    std::string name = e.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string stat;
+    try {
+      stat = ReadFile(e.path() / "stat");
+    } catch (...) {
+      continue;  // gone meanwhile
+    }
+    size_t open = stat.find('('), close = stat.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 2));
+    std::vector<std::string> f{std::istream_iterator<std::string>(rest), {}};
+    if (f.size() < 15) continue;  // state ppid ... utime(11) stime(12) cutime(13) cstime(14)
+    double ticks = std::atof(f[11].c_str()) + std::atof(f[12].c_str()) + std::atof(f[13].c_str()) +
+                   std::atof(f[14].c_str());
+    procs[std::atoi(name.c_str())] = {stat.substr(open + 1, close - open - 1), std::atoi(f[1].c_str()), ticks * tick_ms};
+  }
+  Cpu c;
+  int self = getpid();
+  for (const auto& [pid, p] : procs) {
+    // The kind is that of the nearest server among the process and its ancestors (git and
+    // git-http-backend under fcgiwrap are the Git server's); only this program's descendants
+    // count. A reaped child's time is in its parent's (cutime), never counted twice.
+    double* kind = nullptr;
+    bool mine = false;
+    for (int up = pid, hops = 0; up > 1 && hops < 32 && !mine; ++hops) {
+      auto it = procs.find(up);
+      if (it == procs.end()) break;
+      const std::string& comm = it->second.comm;
+      if (!kind && comm == "gitsyncd") kind = &c.gitsyncd;
+      if (!kind && (comm == "nginx" || comm == "fcgiwrap")) kind = &c.git_server;
+      if (!kind && comm == "etcd") kind = &c.etcd;
+      mine = it->second.ppid == self;
+      up = it->second.ppid;
+    }
+    if (mine) *(kind ? kind : &c.other) += p.ms;
+  }
+  return c;
+}
+
 struct Fleet {
   TempDir dir;
   EtcdCluster etcd{3};
@@ -79,6 +150,9 @@ struct Fleet {
   std::map<std::string, std::string> env{{"BENCH_PASS", "bench-pass"}, {"BENCH_SECRET", "bench-hook-secret"},
                                          {"GITSYNCD_CONFIG", ""}};
   std::string path;
+  // FLEET_BENCH_LOGS=DIR: the instances log at debug level, and their logs are written to
+  // DIR/<instance>.log at the end (to see where a delivery's time goes).
+  const char* logs = std::getenv("FLEET_BENCH_LOGS");
 
   Fleet(std::string bin, int n) : binary(std::move(bin)), instances(n) {
     server.CreateBareRepo("cfg");
@@ -92,7 +166,7 @@ struct Fleet {
     const std::string& name = names[i];
     std::string cfg = dir / name;
     WriteFile(cfg + "/gitsyncd.yaml",
-              "state_dir: " + (dir / (name + "-state")) + "\nca_file: " + server.ca_file() +
+              "state_dir: " + (dir / (name + "-state")) + (logs ? "\nlog_level: debug" : "") + "\nca_file: " + server.ca_file() +
                   "\nlisten:\n  address: 127.0.0.1\n  port: " + std::to_string(ports[i]) +
                   "\n  public_url: https://hooks.example.com/\noperator:\n  listen: \"off\"\ninstance: " + name +
                   "\ncluster:\n  endpoints: " + etcd.endpoints_yaml() + "\n  selectors: [linux]\n  lease_ttl: 2s\n");
@@ -126,6 +200,12 @@ struct Fleet {
       }
     }
     return true;
+  }
+  void SaveLogs() {
+    if (!logs) return;
+    std::filesystem::create_directories(logs);
+    for (const auto& [name, p] : d) WriteFile(std::string(logs) + "/" + name + ".log", p->Log());
+    WriteFile(std::string(logs) + "/nginx-access.log", server.access_log());
   }
   std::string Head() {
     std::string h = Git({"--git-dir", server.repo_path("cfg"), "rev-parse", "main"}).out;
@@ -170,12 +250,16 @@ int main(int argc, char** argv) {
 
   // The idle fleet's own cost over 10 s, to subtract.
   EtcdCounters idle0 = ReadCounters(f.etcd, 3);
+  Cpu idle_cpu0 = DescendantCpu();
   auto idle_start = Clock::now();
   std::this_thread::sleep_for(10s);
+  Cpu idle_cpu = DescendantCpu() - idle_cpu0;
   EtcdCounters idle1 = ReadCounters(f.etcd, 3);
   double idle_s = std::chrono::duration<double>(Clock::now() - idle_start).count();
 
   std::vector<double> first, all;
+  Cpu round_cpu;
+  double round_ms = 0;
   EtcdCounters c0 = ReadCounters(f.etcd, 3);
   auto rounds_start = Clock::now();
   for (int r = 1; r <= rounds; ++r) {
@@ -184,7 +268,9 @@ int main(int argc, char** argv) {
     person.Write("app/value.yaml", want);
     person.CommitAndPush("round " + std::to_string(r));
     std::string body = GitHubPushPayload(before, f.Head());
+    Cpu cpu0 = DescendantCpu();
     auto t0 = Clock::now();
+    auto posted = std::chrono::system_clock::now();
     HttpReply reply = HttpExchange(f.ports[0], BuildRequest("POST", f.path,
                                                             {{"Content-Type", "application/json"},
                                                              {"X-GitHub-Event", "push"},
@@ -212,6 +298,19 @@ int main(int argc, char** argv) {
       return 1;
     }
     all.push_back(Ms(Clock::now() - t0));
+    Cpu used = DescendantCpu() - cpu0;
+    round_cpu += used;
+    round_ms += all.back();
+    if (f.logs) {
+      std::time_t t = std::chrono::system_clock::to_time_t(posted);
+      std::tm tm{};
+      localtime_r(&t, &tm);
+      char at[32];
+      std::strftime(at, sizeof at, "%H:%M:%S", &tm);
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(posted.time_since_epoch()).count() % 1000;
+      std::fprintf(stderr, "round %d: posted at %s.%03lld, receiving instance %.1f ms, all %.1f ms\n", r, at,
+                   static_cast<long long>(ms), first.back(), all.back());
+    }
     std::this_thread::sleep_for(200ms);  // member records of this round settle
   }
   EtcdCounters c1 = ReadCounters(f.etcd, 3);
@@ -230,7 +329,16 @@ int main(int argc, char** argv) {
   std::printf("etcd idle fleet: %.1f requests/s, %.0f bytes/s received, %.0f bytes/s sent\n",
               (idle1.requests - idle0.requests) / idle_s, (idle1.received - idle0.received) / idle_s,
               (idle1.sent - idle0.sent) / idle_s);
+  // From the POST until every folder had the file, in CPU ms per delivery (the idle fleet's
+  // share over the same time not subtracted: it competes for the cores too).
+  std::printf("CPU per delivery (POST -> all folders): gitsyncd %.0f ms, Git server %.0f ms, etcd %.0f ms, "
+              "other %.0f ms; total %.0f ms = %.2f cores busy over the %.0f ms\n",
+              round_cpu.gitsyncd / rounds, round_cpu.git_server / rounds, round_cpu.etcd / rounds,
+              round_cpu.other / rounds, round_cpu.total() / rounds, round_cpu.total() / round_ms, round_ms / rounds);
+  std::printf("CPU of the idle fleet: gitsyncd %.1f%%, etcd %.1f%%, Git server %.1f%% of a core\n",
+              idle_cpu.gitsyncd / idle_s / 10, idle_cpu.etcd / idle_s / 10, idle_cpu.git_server / idle_s / 10);
 
+  f.SaveLogs();
   std::vector<double> takeovers;
   for (int k = 1; k <= failovers && static_cast<int>(f.d.size()) > 1; ++k) {
     std::string owner = f.Owner();

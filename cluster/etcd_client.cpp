@@ -354,13 +354,19 @@ Result<std::optional<EtcdKv>> EtcdClient::Get(const std::string& key) {
   return std::optional<EtcdKv>();
 }
 
-Result<bool> EtcdClient::PutIfAbsent(const std::string& key, const std::string& value, int64_t lease) {
-  json::object put{{"key", Base64Encode(key)}, {"value", Base64Encode(value)}};
-  if (lease != 0) put["lease"] = std::to_string(lease);
+Result<bool> EtcdClient::PutIfAbsent(const std::string& key, const std::string& value, int64_t lease,
+                                     const std::vector<EtcdKv>& and_put) {
+  auto put = [](const std::string& k, const std::string& v, int64_t l) {
+    json::object o{{"key", Base64Encode(k)}, {"value", Base64Encode(v)}};
+    if (l != 0) o["lease"] = std::to_string(l);
+    return json::object{{"request_put", std::move(o)}};
+  };
+  json::array success{put(key, value, lease)};
+  for (const auto& kv : and_put) success.push_back(put(kv.key, kv.value, kv.lease));
   json::object req{
       {"compare", json::array{json::object{
                       {"key", Base64Encode(key)}, {"target", "CREATE"}, {"result", "EQUAL"}, {"create_revision", "0"}}}},
-      {"success", json::array{json::object{{"request_put", put}}}}};
+      {"success", std::move(success)}};
   auto r = impl_->Call("/v3/kv/txn", req);
   if (!r.ok()) return r.status();
   auto* ok = r->if_contains("succeeded");

@@ -55,8 +55,11 @@ class EtcdClient {
   // store's revision the answer is from (a watch from revision + 1 misses nothing).
   Result<std::vector<EtcdKv>> Range(const std::string& prefix, int64_t limit = 0, int64_t* revision = nullptr);
   Result<std::optional<EtcdKv>> Get(const std::string& key);
-  // Puts only if the key does not exist; false when it did.
-  Result<bool> PutIfAbsent(const std::string& key, const std::string& value, int64_t lease);
+  // Puts only if the key does not exist, and in the same transaction (one request, one Raft
+  // entry) every key of `and_put`, each under its own `lease`; false, writing nothing, when
+  // the key existed.
+  Result<bool> PutIfAbsent(const std::string& key, const std::string& value, int64_t lease,
+                           const std::vector<EtcdKv>& and_put = {});
 
   // Streams events of keys under `prefix` from revision `from` (0: from now) to `on_event`
   // until it returns false, `idle` passes without a byte (Ok: the caller watches again), the

@@ -181,7 +181,11 @@ struct Fleet::Impl {
   std::atomic<bool> stop{false};
   mutable std::mutex mu;
   std::condition_variable wake;
-  std::deque<FleetPush> queue;
+  struct Queued {
+    FleetPush push;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::deque<Queued> queue;
   std::string error;  // guarded by mu
   std::set<std::string> owned;  // guarded by mu; written by the session thread only
   FleetView view;               // guarded by mu (members: session thread; heads: watch thread)
@@ -219,6 +223,23 @@ struct Fleet::Impl {
     return m;
   }
 
+  // Rewrites this instance's member record when it changed; `written` is the record as last
+  // written, without its `updated` time.
+  Status WriteRecord(EtcdClient& client, int64_t lease, std::string* written) {
+    FleetMember m = Record();
+    std::string key = MemberToJson(FleetMember{m.name, m.selectors, m.started, "", m.bindings});
+    if (key == *written) return Status::Ok();
+    Status s = client.Put(MemberKey(), MemberToJson(m), lease);
+    if (s.ok()) *written = key;
+    return s;
+  }
+
+  // Waits up to `d` or until the fleet stops; a backoff after a failure, not cut short by a
+  // waiting push (that would retry an unreachable etcd in a tight loop).
+  void Backoff(std::chrono::steady_clock::duration d) {
+    std::unique_lock<std::mutex> lock(mu);
+    wake.wait_for(lock, d, [&] { return stop.load(); });
+  }
   // Waits up to `d` or until a push is queued or the fleet stops.
   void Sleep(std::chrono::steady_clock::duration d) {
     std::unique_lock<std::mutex> lock(mu);
@@ -235,11 +256,19 @@ struct Fleet::Impl {
     auto next_renew = std::chrono::steady_clock::now();
     std::chrono::milliseconds backoff{500};
     auto renewed = std::chrono::steady_clock::now();  // when the last renewal that etcd took was sent
-    std::chrono::steady_clock::time_point view_read{};
+    std::chrono::steady_clock::time_point view_read{}, next_round{};
     while (!stop) {
       auto now = std::chrono::steady_clock::now();
-      Status s;
       Fence(now - renewed);
+      // Pushes first: a delivery must not wait behind the membership round, and a wake-up
+      // for a push alone does no membership work (that has its own cadence). A push that
+      // cannot be published does not hold the round back: the lease must still be renewed.
+      Status published = PublishQueued(client, &push_lease, &push_lease_until);
+      if (published.ok() && lease != 0 && now < next_round && now < next_renew) {
+        Sleep(std::min(next_round, next_renew) - std::chrono::steady_clock::now());
+        continue;
+      }
+      Status s;
       if (lease == 0) {
         SetOwned({});  // a new lease: every ownership went with the old one
         auto granted = client.GrantLease(config.lease_ttl);
@@ -257,17 +286,10 @@ struct Fleet::Impl {
         if (s.code() == Status::Code::kNotFound) lease = 0;  // expired while cut off: register again
         next_renew = now + RenewEvery();
       }
-      if (s.ok() && lease != 0) {
-        FleetMember m = Record();
-        std::string key = MemberToJson(FleetMember{m.name, m.selectors, m.started, "", m.bindings});
-        if (key != written) {
-          s = client.Put(MemberKey(), MemberToJson(m), lease);
-          if (s.ok()) written = key;
-        }
-      }
+      if (s.ok() && lease != 0) s = WriteRecord(client, lease, &written);
       if (s.ok() && lease != 0) s = Elect(client, lease);
-      if (s.ok()) s = PublishQueued(client, &push_lease, &push_lease_until);
       if (s.ok()) s = RefreshView(client, &view_read);
+      if (s.ok()) s = published;
       if (!s.ok()) {
         live = false;
         Failed("etcd " + client.endpoint(), s);
@@ -278,9 +300,9 @@ struct Fleet::Impl {
           std::lock_guard<std::mutex> lock(mu);
           owns = !owned.empty();
         }
-        Sleep(owns ? std::clamp<std::chrono::steady_clock::duration>(fence_at - std::chrono::steady_clock::now(),
-                                                                      std::chrono::milliseconds(50), backoff)
-                   : std::chrono::steady_clock::duration(backoff));
+        Backoff(owns ? std::clamp<std::chrono::steady_clock::duration>(fence_at - std::chrono::steady_clock::now(),
+                                                                        std::chrono::milliseconds(50), backoff)
+                     : std::chrono::steady_clock::duration(backoff));
         backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(5));
         continue;
       }
@@ -289,7 +311,8 @@ struct Fleet::Impl {
       }
       Recovered();
       backoff = std::chrono::milliseconds(500);
-      Sleep(std::min<std::chrono::steady_clock::duration>(next_renew - std::chrono::steady_clock::now(), kMemberRefresh));
+      next_round = std::chrono::steady_clock::now() + kMemberRefresh;
+      Sleep(std::min(next_round, next_renew) - std::chrono::steady_clock::now());
     }
     live = false;
     if (lease == 0) return;
@@ -367,8 +390,11 @@ struct Fleet::Impl {
     Status result;
     for (const auto& b : want) {
       if (next.count(b)) continue;
-      auto won = client.PutIfAbsent(OwnerKey(config, b), name, lease);
-      if (won.ok() && !*won) won = HeldUnder(client, b, lease);
+      // A read first: while another instance owns the binding (every round of every other
+      // candidate) that is all it costs etcd, no transaction through the Raft log.
+      auto held = HeldUnder(client, b, lease);
+      Result<bool> won = held.ok() ? Result<bool>(held->value_or(false)) : Result<bool>(held.status());
+      if (held.ok() && !held->has_value()) won = client.PutIfAbsent(OwnerKey(config, b), name, lease);
       if (!won.ok()) {
         result = won.status();
         break;
@@ -382,23 +408,28 @@ struct Fleet::Impl {
     return result;
   }
 
-  // True when the ownership key of `binding` is this instance's under `lease`: after Fence()
-  // gave a binding up, a lease that outlived the cut (etcd renews every lease when a new
-  // leader is elected) still holds the key, which nobody else can take until it expires.
-  Result<bool> HeldUnder(EtcdClient& client, const std::string& binding, int64_t lease) {
+  // Whether the ownership key of `binding` is this instance's under `lease` (nullopt: nobody
+  // holds it). After Fence() gave a binding up, a lease that outlived the cut (etcd renews
+  // every lease when a new leader is elected) still holds the key, which nobody else can take
+  // until it expires: then it is this instance's again.
+  Result<std::optional<bool>> HeldUnder(EtcdClient& client, const std::string& binding, int64_t lease) {
     auto kv = client.Get(OwnerKey(config, binding));
     if (!kv.ok()) return kv.status();
-    return kv->has_value() && (*kv)->value == name && (*kv)->lease == lease;
+    if (!kv->has_value()) return std::optional<bool>();
+    return std::optional<bool>((*kv)->value == name && (*kv)->lease == lease);
   }
 
+  // Publishes every queued push: the delivery claim and the push key in one transaction, so
+  // a delivery costs one request (and one Raft entry), plus a lease grant every half hour.
   Status PublishQueued(EtcdClient& client, int64_t* lease, std::chrono::steady_clock::time_point* until) {
-    for (;;) {
-      FleetPush p;
+    for (bool retried = false;;) {
+      Queued q;
       {
         std::lock_guard<std::mutex> lock(mu);
         if (queue.empty()) return Status::Ok();
-        p = queue.front();
+        q = queue.front();
       }
+      const FleetPush& p = q.push;
       if (*lease == 0 || std::chrono::steady_clock::now() >= *until) {
         auto granted = client.GrantLease(kPushLeaseTtl);
         if (!granted.ok()) return granted.status();
@@ -407,15 +438,28 @@ struct Fleet::Impl {
       }
       Status s;
       bool fresh = true;
+      EtcdKv push{PushKey(config, p.remote, p.branch), PushToJson(p), 0, 0, *lease};
       if (!p.delivery.empty()) {
-        auto claimed = client.PutIfAbsent(DeliveryKey(config, p), name, *lease);
+        auto claimed = client.PutIfAbsent(DeliveryKey(config, p), name, *lease, {push});
         s = claimed.status();
         fresh = claimed.ok() && *claimed;
+      } else {
+        s = client.Put(push.key, push.value, *lease);
       }
-      if (s.ok() && fresh) s = client.Put(PushKey(config, p.remote, p.branch), PushToJson(p), *lease);
-      if (s.ok() && !fresh) spdlog::info("fleet: delivery {} was already published by the fleet; not again", p.delivery);
-      if (s.code() == Status::Code::kNotFound) *lease = 0;  // the lease expired: a new one next time
+      if (s.code() == Status::Code::kNotFound && !retried) {  // the lease expired (etcd was cut off)
+        *lease = 0;
+        retried = true;
+        continue;
+      }
       if (!s.ok()) return s;
+      retried = false;
+      if (fresh) {
+        spdlog::debug("fleet: published the push of {} {} ({}) {} ms after it was queued", p.branch,
+                      p.commit.substr(0, 12), p.reason,
+                      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - q.at).count());
+      } else {
+        spdlog::info("fleet: delivery {} was already published by the fleet; not again", p.delivery);
+      }
       std::lock_guard<std::mutex> lock(mu);
       queue.pop_front();
     }
@@ -436,7 +480,11 @@ struct Fleet::Impl {
           std::lock_guard<std::mutex> lock(mu);
           view.heads[p->remote + "\n" + p->branch] = p->commit;  // events come in revision order
         }
-        if (p.ok() && p->from != name && callbacks.on_push) callbacks.on_push(*p);
+        if (p.ok() && p->from != name && callbacks.on_push) {
+          spdlog::debug("fleet: heard the push of {} {} from {} (revision {})", p->branch, p->commit.substr(0, 12),
+                        p->from, e.kv.mod_revision);
+          callbacks.on_push(*p);
+        }
         return !stop.load();
       });
       if (next.ok()) {
@@ -447,7 +495,7 @@ struct Fleet::Impl {
       if (stop) break;
       if (next.status().message().find("compacted") != std::string::npos) from = 0;
       Failed("etcd watch " + client.endpoint(), next.status());
-      Sleep(backoff);
+      Backoff(backoff);
       backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(5));
     }
   }
@@ -487,7 +535,7 @@ void Fleet::Publish(FleetPush push) {
       spdlog::warn("fleet: {} pushes wait for etcd; dropping the oldest (polling catches it up)", kMaxQueuedPushes);
       impl_->queue.pop_front();
     }
-    impl_->queue.push_back(std::move(push));
+    impl_->queue.push_back({std::move(push), std::chrono::steady_clock::now()});
   }
   impl_->wake.notify_all();
 }

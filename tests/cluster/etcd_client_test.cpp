@@ -61,6 +61,24 @@ BOOST_AUTO_TEST_CASE(put_if_absent_lets_exactly_one_writer_win) {
   BOOST_TEST((*b.Get("/t/owner/app"))->value == "a");
 }
 
+BOOST_AUTO_TEST_CASE(put_if_absent_writes_its_other_keys_only_when_it_wins) {
+  EtcdCluster etcd;
+  EtcdClient a(Options(etcd.endpoints())), b(Options(etcd.endpoints()));
+  auto lease = a.GrantLease(60s);
+  BOOST_REQUIRE(lease.ok());
+  auto first = a.PutIfAbsent("/t/deliveries/d1", "a", *lease, {{"/t/pushes/main", "from a", 0, 0, *lease}});
+  auto second = b.PutIfAbsent("/t/deliveries/d1", "b", 0, {{"/t/pushes/main", "from b", 0, 0, 0}});
+  BOOST_REQUIRE(first.ok() && second.ok());
+  BOOST_TEST(*first);
+  BOOST_TEST(!*second);
+  auto push = a.Get("/t/pushes/main");
+  BOOST_REQUIRE(push.ok() && push->has_value());
+  BOOST_TEST((*push)->value == "from a");  // the loser wrote nothing
+  BOOST_TEST((*push)->lease == *lease);
+  // One transaction: both keys are from the same revision.
+  BOOST_TEST((*push)->mod_revision == (*a.Get("/t/deliveries/d1"))->mod_revision);
+}
+
 BOOST_AUTO_TEST_CASE(a_watch_sees_each_put_under_its_prefix_and_resumes_without_gaps) {
   EtcdCluster etcd;
   EtcdClient writer(Options(etcd.endpoints()));

@@ -1,6 +1,7 @@
 // Fleet membership and push fan-out against a real etcd: instances register under a lease,
 // leave when stopped, hear each other's pushes (never their own), and re-register after etcd
 // comes back from an outage.
+#include <boost/asio.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
@@ -81,7 +82,8 @@ BOOST_AUTO_TEST_CASE(instances_register_with_their_bindings_and_leave_when_stopp
   BOOST_TEST((*members)[1].selectors == (std::vector<std::string>{"linux", "eu"}), boost::test_tools::per_element());
   BOOST_REQUIRE_EQUAL((*members)[0].bindings.size(), 1u);
   BOOST_TEST((*members)[0].bindings[0].commit == "c0ffee");
-  BOOST_TEST(a->registered());
+  // Its record can be listed a moment before the instance has finished its first round.
+  BOOST_TEST(WaitFor([&] { return a->registered(); }, 5s));
   // A stopped instance revokes its lease: it is gone at once, not a TTL later.
   b.reset();
   BOOST_TEST(Names(reader, view) == std::vector<std::string>{"alpha"}, boost::test_tools::per_element());
@@ -146,6 +148,26 @@ BOOST_AUTO_TEST_CASE(one_instance_owns_an_exclusive_binding_and_another_takes_it
   BOOST_TEST(hb.owner_changes == 1);
 }
 
+BOOST_AUTO_TEST_CASE(an_idle_fleet_whose_exclusive_binding_has_an_owner_writes_nothing_to_the_raft_log) {
+  EtcdCluster etcd;
+  Heard ha, hb;
+  Fleet a(Cluster(etcd, {}), "alpha", Client(etcd), ha.Callbacks(""));
+  BOOST_REQUIRE(WaitFor([&] { return a.Owned().count("on-nfs") == 1; }, 10s));
+  Fleet b(Cluster(etcd, {}), "beta", Client(etcd), hb.Callbacks(""));
+  BOOST_REQUIRE(WaitFor([&] { return b.registered(); }, 10s));
+  std::this_thread::sleep_for(1s);  // member records written
+  const std::string committed = "etcd_server_proposals_committed_total";
+  double before = etcd.Metric(0, committed);
+  // About four election rounds of beta (one per renewal, every 667 ms): each one looks at the
+  // owner key, and a look is a read, not a transaction through Raft; lease renewals are not
+  // Raft entries either.
+  std::this_thread::sleep_for(3s);
+  double after = etcd.Metric(0, committed);
+  BOOST_REQUIRE(before >= 0 && after >= 0);
+  BOOST_TEST(after - before == 0);
+  BOOST_TEST(b.Owned().empty());
+}
+
 BOOST_AUTO_TEST_CASE(an_owner_cut_off_from_etcd_gives_its_exclusive_bindings_up_before_its_lease_can_expire) {
   EtcdCluster etcd;
   Heard ha;
@@ -155,6 +177,43 @@ BOOST_AUTO_TEST_CASE(an_owner_cut_off_from_etcd_gives_its_exclusive_bindings_up_
   auto cut = std::chrono::steady_clock::now();
   BOOST_REQUIRE(WaitFor([&] { return a.Owned().empty(); }, 10s));
   BOOST_TEST((std::chrono::steady_clock::now() - cut < 2s));  // 3/4 of the 2 s lease, give or take a request
+}
+
+BOOST_AUTO_TEST_CASE(a_push_queued_while_etcd_refuses_connections_is_retried_with_backoff_not_in_a_loop) {
+  // An "etcd" that accepts connections and closes them at once: every request fails fast.
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  std::atomic<int> connections{0};
+  std::atomic<bool> done{false};
+  std::thread server([&] {
+    while (!done) {
+      boost::system::error_code ec;
+      boost::asio::ip::tcp::socket s(io);
+      acceptor.accept(s, ec);
+      if (!ec) ++connections;
+    }
+  });
+  ClusterConfig c;
+  c.configured = true;
+  c.endpoints = {"http://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port())};
+  c.lease_ttl = 2s;
+  EtcdClientOptions o;
+  o.endpoints = c.endpoints;
+  o.timeout = 1000ms;
+  Heard h;
+  {
+    Fleet a(c, "alpha", o, h.Callbacks(""));
+    a.Publish({"https://git.example/app.git", "main", "abc", "", "webhook github d-1", "", "d-1"});
+    std::this_thread::sleep_for(3s);
+    BOOST_TEST(!a.last_error().empty());
+    // Backoff from 500 ms doubling: a handful of tries by each of the two fleet threads, not
+    // one after another for as long as the push waits.
+    BOOST_TEST(connections.load() < 30, connections.load() << " connections in 3 s");
+  }
+  done = true;
+  boost::asio::ip::tcp::socket wake(io);
+  wake.connect(acceptor.local_endpoint());
+  server.join();
 }
 
 BOOST_AUTO_TEST_CASE(an_instance_re_registers_and_resumes_its_watch_after_an_etcd_outage) {

@@ -1,5 +1,7 @@
 #include "tests/support/etcd_server.h"
 
+#include <cstdlib>
+#include <sstream>
 #include <stdexcept>
 
 #include "tests/support/wait_for.h"
@@ -76,6 +78,16 @@ std::string EtcdCluster::Log(int i) const {
 std::string EtcdCluster::GetPrefix(const std::string& key) const {
   auto r = RunCommand({"etcdctl", "--endpoints", endpoint(0), "get", "--prefix", key}, {});
   return r.exit_code == 0 ? r.out : "";
+}
+
+double EtcdCluster::Metric(int i, const std::string& name) const {
+  auto r = RunCommand({"curl", "-s", "--max-time", "5", endpoint(i) + "/metrics"}, {});
+  if (r.exit_code != 0) return -1;
+  std::istringstream in(r.out);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(name + " ", 0) == 0) return std::atof(line.c_str() + name.size() + 1);
+  }
+  return -1;
 }
 
 }  // namespace gitsyncd::testing

@@ -26,6 +26,8 @@ class EtcdCluster {
   std::string Log(int i) const;
   // `etcdctl get --prefix KEY` against member 0: "key\nvalue\n..." (empty on failure).
   std::string GetPrefix(const std::string& key) const;
+  // The value of an unlabelled metric of member i's /metrics (-1 when it cannot be read).
+  double Metric(int i, const std::string& name) const;
 
  private:
   struct Member {
