@@ -83,18 +83,24 @@ struct SharedFixture {
     return n;
   }
 
-  // The bindings' first passes are over and every folder holds v.yaml = `text`.
-  void Settled(SyncEngine& engine, const std::string& text) {
-    BOOST_REQUIRE(WaitFor([&] { return AllHold(text); }, std::chrono::milliseconds(30s)));
+  // The person pushes v.yaml = "v: 1" into every folder; the engine runs, every folder holds
+  // it and the first passes are over.
+  std::unique_ptr<SyncEngine> SeededAndSettled(GitClone& person) {
+    WriteEveryFolder(person, "v: 1\n");
+    BOOST_REQUIRE(person.CommitAndPush("seed"));
+    auto engine = Engine();
+    BOOST_REQUIRE(engine->Start().ok());
+    BOOST_REQUIRE(WaitFor([&] { return AllHold("v: 1\n"); }, std::chrono::milliseconds(30s)));
     BOOST_REQUIRE(WaitFor(
         [&] {
-          for (const auto& b : engine.Snapshot()) {
+          for (const auto& b : engine->Snapshot()) {
             if (b.running || b.queued) return false;
           }
           return true;
         },
         std::chrono::milliseconds(30s)));
     std::this_thread::sleep_for(1s);  // the passes our own writes started have ended
+    return engine;
   }
 
   std::string OnRemote(const std::string& path) const { return ShowFile(server.repo_path("cfg"), "main", path); }
@@ -187,11 +193,7 @@ BOOST_AUTO_TEST_CASE(a_local_edit_of_one_binding_is_pushed_and_pulled_by_its_sib
 // did not move there: one push, no fetch, no rejected push (docs/sync.md, "One pass").
 BOOST_AUTO_TEST_CASE(a_local_edit_after_a_siblings_push_goes_on_top_of_it_without_a_fetch_or_a_second_push) {
   GitClone person(server.url_with_credentials("cfg"), dir / "person", "main", server.git_env());
-  WriteEveryFolder(person, "v: 1\n");
-  BOOST_REQUIRE(person.CommitAndPush("seed"));
-  auto engine = Engine();
-  BOOST_REQUIRE(engine->Start().ok());
-  Settled(*engine, "v: 1\n");
+  auto engine = SeededAndSettled(person);
   int fetches = Fetches(), pushes = Pushes();
   for (int i = 0; i < kBindings; ++i) {
     std::string file = "apps/a" + std::to_string(i) + "/v.yaml", text = "v: from b" + std::to_string(i) + "\n";
@@ -226,11 +228,7 @@ BOOST_AUTO_TEST_CASE(a_local_edit_after_a_siblings_push_goes_on_top_of_it_withou
 // it is rejected, and the pass fetches and merges; nothing of either side is lost.
 BOOST_AUTO_TEST_CASE(a_local_edit_on_a_stale_known_head_is_rejected_then_merged_and_nothing_is_lost) {
   GitClone person(server.url_with_credentials("cfg"), dir / "person", "main", server.git_env());
-  WriteEveryFolder(person, "v: 1\n");
-  BOOST_REQUIRE(person.CommitAndPush("seed"));
-  auto engine = Engine();
-  BOOST_REQUIRE(engine->Start().ok());
-  Settled(*engine, "v: 1\n");
+  auto engine = SeededAndSettled(person);
   WriteFile(dir / "local/b0/v.yaml", "v: from b0\n");
   BOOST_REQUIRE(WaitFor([&] { return OnRemote("apps/a0/v.yaml") == "v: from b0\n"; }, std::chrono::milliseconds(30s)));
   person.Pull();
