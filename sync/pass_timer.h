@@ -1,6 +1,6 @@
 // Where a pass spends its time, for the debug log: each step adds the time since the previous
 // mark of the same pass, and the pass logs one line with every step at its end (`pass steps:
-// state load 0.2 ms, local changes 0.4 ms, ... push 30.1 ms (connect and refs 12.0 ms, ...)`).
+// state load 0.2 ms, local changes 0.4 ms, ..., push: connect and refs 12.0 ms, ... = 40.3 ms`).
 // A pass installs one for its thread; code deep inside it (the fetch, the push, the SSH
 // transport) marks its steps without being handed the timer. Without one installed, a mark
 // does nothing.
@@ -20,7 +20,8 @@ class PassTimer {
   PassTimer(const PassTimer&) = delete;
   PassTimer& operator=(const PassTimer&) = delete;
 
-  // "step 1.2 ms, other 0.3 ms, ... = total 5.0 ms", in the order the steps were first marked.
+  // "step 1.2 ms, other 0.3 ms, ... = 5.0 ms" (the last: since the start), in the order the
+  // steps were first marked.
   std::string Summary() const;
 
  private:
