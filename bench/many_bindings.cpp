@@ -11,6 +11,7 @@
 //     bindings (the watcher's 300 ms debounce included).
 //
 // Usage: many_bindings GITSYNCD_BINARY [N=1000] [FOLDERS=1000] [IDLE_SECONDS=60] [EDITS=20]
+// (MANY_BINDINGS_LOG=FILE: the daemon logs at debug level into FILE, each pass's steps included)
 //
 // Many remotes (`https` mode): CONNECTORS connectors of BINDINGS bindings each, every connector
 // its own repository (of BINDINGS folders) on the nginx HTTPS server of tests/support/. It prints
@@ -25,6 +26,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -115,7 +117,11 @@ struct Setup {
 // A configuration with `n` bindings b0..b<n-1> on folders d<i % folders> of `remote`.
 Setup WriteConfig(const TempDir& dir, const std::string& name, const std::string& remote, size_t n, size_t folders) {
   Setup s{dir / (name + "/etc"), dir / (name + "/state"), dir / (name + "/srv")};
-  WriteFile(s.cfg + "/gitsyncd.yaml", "state_dir: " + s.state + "\n");
+  // MANY_BINDINGS_LOG=FILE: the daemon logs at debug level (with each pass's steps,
+  // sync/pass_timer.h), and its log is written to FILE at the end.
+  const char* log = std::getenv("MANY_BINDINGS_LOG");
+  WriteFile(s.cfg + "/gitsyncd.yaml",
+            "state_dir: " + s.state + "\n" + (log != nullptr && *log ? "log_level: debug\n" : ""));
   std::string c = "name: many\nprovider: git\nurl: file://" + remote + "\nsyncs:\n";
   for (size_t i = 0; i < n; ++i) {
     c += "  - name: b" + std::to_string(i) + "\n    path: " + FolderName(i % folders) + "\n    local: " + s.srv + "/b" +
@@ -300,6 +306,7 @@ int main(int argc, char** argv) {
   long hwm_kb = StatusKb(daemon.pid(), "VmHWM");
   daemon.Signal(SIGTERM);
   daemon.Wait();
+  if (const char* log = std::getenv("MANY_BINDINGS_LOG"); log != nullptr && *log) WriteFile(log, daemon.Log());
 
   std::printf("| bindings | remote folders | all pulled after s | state MB | RSS MB (peak) | RSS with 1 binding MB "
               "| KB per idle binding | idle CPU %% of a core (%d s) | edit -> on remote p50 ms | p90 ms |\n",

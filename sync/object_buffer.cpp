@@ -40,18 +40,24 @@ Status ObjectBuffer::WriteTo(git_repository* disk, const std::vector<git_oid>& o
   rc = git_repository_odb(&disk_raw, disk);
   if (rc < 0) return GitError(rc, "cannot open the object database");
   OdbPtr on_disk(disk_raw);
-  for (const auto& oid : objects) {
-    if (git_odb_exists(disk_raw, &oid) == 1) continue;
-    git_odb_object* obj = nullptr;
-    rc = git_odb_read(&obj, mem_raw, &oid);
-    if (rc < 0) return GitError(rc, "cannot read object " + OidHex(oid));
-    OdbObjectPtr object(obj);
-    git_oid written;
-    rc = git_odb_write(&written, disk_raw, git_odb_object_data(obj), git_odb_object_size(obj), git_odb_object_type(obj));
-    if (rc < 0) return GitError(rc, "cannot store object " + OidHex(oid));
-  }
+  Status copied = CopyObjects(mem_raw, disk_raw, objects);
+  if (!copied.ok()) return copied;
   rc = git_mempack_reset(mempack_);
   if (rc < 0) return GitError(rc, "cannot empty the in-memory object store");
+  return Status::Ok();
+}
+
+Status CopyObjects(git_odb* from, git_odb* to, const std::vector<git_oid>& ids) {
+  for (const auto& id : ids) {
+    if (git_odb_exists(to, &id) == 1) continue;
+    git_odb_object* obj = nullptr;
+    int rc = git_odb_read(&obj, from, &id);
+    if (rc < 0) return GitError(rc, "cannot read object " + OidHex(id));
+    OdbObjectPtr object(obj);
+    git_oid written;
+    rc = git_odb_write(&written, to, git_odb_object_data(obj), git_odb_object_size(obj), git_odb_object_type(obj));
+    if (rc < 0) return GitError(rc, "cannot store object " + OidHex(id));
+  }
   return Status::Ok();
 }
 

@@ -37,6 +37,9 @@ class ObjectBuffer {
   git_odb_backend* mempack_ = nullptr;  // owned by the repository's odb
 };
 
+// Writes each of `ids` that `to` does not have yet (alternates included), read from `from`.
+Status CopyObjects(git_odb* from, git_odb* to, const std::vector<git_oid>& ids);
+
 // Deletes refs under refs/gitsyncd/ whose commit is missing: what a kill -9 between a push
 // and ObjectBuffer::WriteTo leaves. The commits are on the remote; the next fetch brings them.
 void RemoveDanglingRefs(git_repository* repo);

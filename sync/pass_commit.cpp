@@ -1,5 +1,6 @@
 // Building commits in the binding's repository, fetching and pushing them, and applying the
 // remote side to the folder.
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 #include "sync/api_fetch.h"
 #include "sync/api_push.h"
 #include "sync/pass_context.h"
+#include "sync/pass_timer.h"
 #include "sync/shared_store.h"
 #include "sync/yaml_check.h"
 
@@ -130,6 +132,7 @@ Result<PassOutcome> Pass::PushLocal(const std::optional<git_oid>& remote_head, c
   auto changes = ChangedPaths(Managed(remote), Managed(local));
   auto commit = CommitFolderOn(remote_head, local, "", remote);
   if (!commit.ok()) return commit.status();
+  MarkPassStep("commit build");
   return PushSyncCommit(*commit, changes.size());
 }
 
@@ -149,6 +152,7 @@ Result<PassOutcome> Pass::ApplyRemote(const git_oid& remote_head, const FlatTree
   ApplyReport report;
   Status s = ApplyFolder(scanned, target, &report);
   if (!s.ok()) return s;
+  MarkPassStep("folder write");
   for (const auto& k : report.kept) state_->warnings.push_back("local edit to " + k + " kept; it is synced next");
   // A kept file holds an edit made on the last synced commit, not on the remote head: that
   // commit stays the base, so the next pass merges the edit with the remote's change (or
@@ -190,6 +194,7 @@ Result<std::optional<git_oid>> Pass::FetchShared() {
 Status Pass::Push(const std::vector<RefUpdate>& updates) {
   Status valid = ValidateLocal(updates);
   if (!valid.ok()) return valid;
+  MarkPassStep("validate_local hook");
   Status pushed = spec_.api ? PushViaApi(repo_, {*spec_.api, spec_.binding_dir, spec_.branch, spec_.path, spec_.author},
                                          updates)
                             : PushRefs(repo_, spec_.remote, updates);
@@ -215,9 +220,25 @@ Result<PassOutcome> Pass::PushChanges(const git_oid& parent, const ChangeList& c
   auto created = ObjectsOfCommit(repo_, *commit, *tree, spec_.path, changes);
   if (!created.ok()) return created.status();
   buffered_ = std::move(created).value();
+  MarkPassStep("commit build");
   auto pushed = PushSyncCommit(*commit, changes.size());
-  if (pushed.ok()) pushed->incremental = true;
+  if (!pushed.ok()) return pushed;
+  pushed->incremental = true;
+  ShareCommit(parent, *commit);
   return pushed;
+}
+
+void Pass::ShareCommit(const git_oid& parent, const git_oid& commit) {
+  if (spec_.shared_store.empty()) return;
+  git_odb* raw = nullptr;
+  int rc = git_repository_odb(&raw, repo_);
+  OdbPtr odb(raw);
+  Status s = rc < 0 ? GitError(rc, "cannot open the object database")
+                    : RecordSharedPush({spec_.shared_store, spec_.connector, spec_.branch}, raw, parent, commit, buffered_);
+  // Only a speed-up for the siblings' next edits: the objects are stored in this binding's
+  // repository either way (ObjectBuffer::WriteTo).
+  if (!s.ok()) spdlog::warn("sync '{}': {}", spec_.name, s.message());
+  MarkPassStep("shared with the store");
 }
 
 }  // namespace gitsyncd::pass

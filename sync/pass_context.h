@@ -86,6 +86,11 @@ class Pass {
   Result<PassOutcome> PushSyncCommit(const git_oid& commit, size_t changes);
   Result<PassOutcome> PushLocal(const std::optional<git_oid>& remote_head, const FlatTree& local, const FlatTree& remote);
   Result<PassOutcome> PushChanges(const git_oid& parent, const ChangeList& changes);
+  // What a local edit is pushed on without a fetch: the newest head the remote's store knows
+  // when this binding's folder is the same there as in `base`, else `base` itself.
+  git_oid OptimisticParent(const git_oid& base, const git_tree* base_folder);
+  // After PushChanges' push of `commit`: its objects into the shared store, for the siblings.
+  void ShareCommit(const git_oid& parent, const git_oid& commit);
   Result<PassOutcome> ApplyRemote(const git_oid& remote_head, const FlatTree& scanned, const FlatTree& target,
                                   const std::string& what);
   Result<std::optional<git_oid>> Fetch();

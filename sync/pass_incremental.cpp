@@ -1,7 +1,9 @@
 // The pass decided from the paths the folder watcher saw change, without scanning the folder.
 #include "sync/object_buffer.h"
 #include "sync/pass_context.h"
+#include "sync/pass_timer.h"
 #include "sync/remote_path.h"
+#include "sync/shared_store.h"
 #include "sync/yaml_check.h"
 
 namespace gitsyncd::pass {
@@ -38,16 +40,19 @@ Result<std::optional<PassOutcome>> Pass::RunIncremental(const std::set<std::stri
   auto too_large = AnyTooLarge(local_changes);
   if (!too_large.ok()) return too_large.status();
   if (*too_large) return Maybe();
+  MarkPassStep("local changes");
   state_->pending_local_changes = static_cast<uint32_t>(local_changes.size());
   if (local_trigger_only) {
     if (local_changes.empty()) return Maybe(PassOutcome{.summary = "in sync", .contacted_remote = false, .folder_in_step = true, .incremental = true});
-    // Straight on the synced commit; a rejected push (the remote moved) passes again and merges.
-    auto pushed = PushChanges(*base, local_changes);
+    // Straight on the newest head known to hold this folder as synced; a rejected push (the
+    // remote moved) passes again and merges.
+    auto pushed = PushChanges(OptimisticParent(*base, base_folder->get()), local_changes);
     if (!pushed.ok()) return pushed.status();
     return Maybe(*pushed);
   }
   auto fetched = Fetch();
   if (!fetched.ok()) return fetched.status();
+  MarkPassStep("fetch");
   if (!*fetched) return Maybe();
   const git_oid remote_head = **fetched;
   if (git_oid_equal(&remote_head, &*base)) {
@@ -101,6 +106,20 @@ Result<std::optional<PassOutcome>> Pass::PullIncremental(const git_oid& remote_h
   return Maybe(*pulled);
 }
 
+git_oid Pass::OptimisticParent(const git_oid& base, const git_tree* base_folder) {
+  if (spec_.shared_store.empty()) return base;
+  std::optional<git_oid> known = KnownSharedHead({spec_.shared_store, spec_.connector, spec_.branch});
+  if (!known || git_oid_equal(&*known, &base)) return base;
+  // The other bindings' pushes moved the branch, not this folder: the edit goes on top of
+  // them, as a fetch first would have put it.
+  auto folder = FolderTreeOfCommit(repo_, &*known, spec_.path);
+  if (!folder.ok()) return base;
+  bool same = (folder->get() == nullptr && base_folder == nullptr) ||
+              (folder->get() != nullptr && base_folder != nullptr &&
+               git_oid_equal(git_tree_id(folder->get()), git_tree_id(base_folder)));
+  return same ? *known : base;
+}
+
 Result<bool> Pass::AnyTooLarge(const ChangeList& changes) {
   for (const auto& c : changes) {
     for (const auto& side : {c.before, c.after}) {
@@ -117,6 +136,7 @@ Result<bool> Pass::AnyTooLarge(const ChangeList& changes) {
 Result<std::optional<PassOutcome>> Pass::RunIncrementalBuffered(const std::set<std::string>& changed,
                                                                 bool local_trigger_only) {
   auto buffer = ObjectBuffer::Open(spec_.binding_dir + "/repo");
+  MarkPassStep("object buffer open");
   if (!buffer.ok()) return RunIncremental(changed, local_trigger_only);  // loose objects, as the full pass
   git_repository* disk = repo_;
   repo_ = (*buffer)->repo();
@@ -125,6 +145,7 @@ Result<std::optional<PassOutcome>> Pass::RunIncrementalBuffered(const std::set<s
   repo_ = disk;
   // Before anything names them in state.json, and before the full pass runs on `disk`.
   Status stored = (*buffer)->WriteTo(disk, buffered_);
+  MarkPassStep("objects stored");
   if (!stored.ok()) return stored;
   return result;
 }

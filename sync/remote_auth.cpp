@@ -17,6 +17,7 @@
 #include "config/base64.h"
 #include "sync/git_handles.h"
 #include "sync/known_hosts.h"
+#include "sync/pass_timer.h"
 
 namespace gitsyncd {
 namespace {
@@ -205,6 +206,7 @@ int RemoteAuth::AcquireCredential(git_credential** out, const char* url, const c
 }
 
 int RemoteAuth::OnPushUpdate(const char* refname, const char* status, void* payload) {
+  MarkPassStep("push: pack, send, server's answer");
   if (status != nullptr) {
     static_cast<RemoteAuth*>(payload)->rejected_.push_back(std::string(refname) + ": " + status);
   }

@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "sync/git_handles.h"
+#include "sync/pass_timer.h"
 #include "sync/receive_pack.h"
 
 namespace gitsyncd {
@@ -12,7 +13,9 @@ namespace {
 std::mutex g_hook_mutex;
 std::function<void()> g_push_race_hook;
 
-int RunPushRaceHook(const git_push_update**, size_t, void*) {
+// After the remote's refs were read, before the pack is built.
+int OnPushNegotiation(const git_push_update**, size_t, void*) {
+  MarkPassStep("push: connect and refs");
   std::function<void()> hook;
   {
     std::lock_guard<std::mutex> lock(g_hook_mutex);
@@ -62,6 +65,7 @@ Result<std::optional<git_oid>> FetchBranch(git_repository* repo, const RemoteCre
   size_t count = 0;
   rc = git_remote_ls(&heads, &count, remote.get());
   if (rc < 0) return auth.Explain(rc, "list refs of " + creds.url);
+  MarkPassStep("fetch: connect and refs");
   std::string want = "refs/heads/" + branch;
   const git_remote_head* found = nullptr;
   for (size_t i = 0; i < count; ++i) {
@@ -81,9 +85,11 @@ Result<std::optional<git_oid>> FetchBranch(git_repository* repo, const RemoteCre
     git_strarray refspecs = {specs, 1};
     rc = git_remote_download(remote.get(), &refspecs, &opts);
     if (rc < 0) return auth.Explain(rc, "fetch from " + creds.url);
+    MarkPassStep("fetch: download");
   }
   // Everything is downloaded: a failed goodbye to the server changes nothing we hold.
   if (git_remote_disconnect(remote.get()) < 0) git_error_clear();
+  MarkPassStep("fetch: close");
   // Record the remote-tracking ref ourselves (an anonymous remote does not update refs).
   git_reference* ref = nullptr;
   rc = git_reference_create(&ref, repo, ("refs/remotes/origin/" + branch).c_str(), &head, 1, "gitsyncd fetch");
@@ -101,13 +107,14 @@ Status PushSpecs(git_repository* repo, const RemoteCredentials& creds, std::vect
   RemoteAuth auth(creds);
   git_push_options opts = GIT_PUSH_OPTIONS_INIT;
   UseAuth(auth, &opts);
-  opts.callbacks.push_negotiation = RunPushRaceHook;
+  opts.callbacks.push_negotiation = OnPushNegotiation;
   // libgit2's own local transport would overwrite the remote ref unchecked.
   if (IsFileUrl(creds.url)) opts.callbacks.transport = ReceivePackTransport;
   std::vector<char*> ptrs;
   for (auto& s : specs) ptrs.push_back(s.data());
   git_strarray refspecs = {ptrs.data(), ptrs.size()};
   int rc = git_remote_push(remote.get(), &refspecs, &opts);
+  MarkPassStep("push: close");
   if (rc < 0) {
     Status s = auth.Explain(rc, "push to " + creds.url);
     if (rc == GIT_ENONFASTFORWARD || s.message().find("non-fast-forward") != std::string::npos ||

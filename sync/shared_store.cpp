@@ -13,6 +13,7 @@
 
 #include "sync/folder_fd.h"
 #include "sync/git_handles.h"
+#include "sync/object_buffer.h"
 #include "sync/remote_ops.h"
 #include "sync/repo_maintenance.h"
 
@@ -32,6 +33,7 @@ struct Store {
     std::optional<git_oid> head;
   };
   std::map<std::pair<std::string, std::string>, Last> last;  // (connector, branch)
+  std::map<std::pair<std::string, std::string>, git_oid> known;  // KnownSharedHead
 };
 
 std::mutex g_stores_mu;
@@ -113,11 +115,46 @@ Result<std::optional<git_oid>> SharedFetch(const SharedFetchRequest& request, co
   auto head = FetchBranch(repo->get(), creds, request.branch);
   if (!head.ok()) return head.status();
   store->last[key] = {started, *head};
+  if (*head) store->known[key] = **head;
+  else store->known.erase(key);
   repo->reset();
   // Under the store's lock: no fetch writes a pack meanwhile. A failure only delays it.
   auto maintained = ConsolidateSharedStore(request.store_dir);
   if (!maintained.ok()) spdlog::warn("shared object store {}: {}", request.store_dir, maintained.status().message());
   return head;
+}
+
+}  // namespace gitsyncd
+
+namespace gitsyncd {
+
+std::optional<git_oid> KnownSharedHead(const SharedFetchRequest& request) {
+  std::shared_ptr<Store> store = StoreOf(request.store_dir);
+  std::lock_guard<std::mutex> lock(store->mu);
+  auto known = store->known.find({request.connector, request.branch});
+  if (known == store->known.end()) return std::nullopt;
+  return known->second;
+}
+
+Status RecordSharedPush(const SharedFetchRequest& request, git_odb* from, const git_oid& parent, const git_oid& head,
+                        const std::vector<git_oid>& added) {
+  std::shared_ptr<Store> store = StoreOf(request.store_dir);
+  std::lock_guard<std::mutex> lock(store->mu);  // no consolidation removes what is written meanwhile
+  auto repo = OpenStore(request.store_dir);
+  if (!repo.ok()) return repo.status();
+  git_odb* raw = nullptr;
+  int rc = git_repository_odb(&raw, repo->get());
+  if (rc < 0) return GitError(rc, "cannot open the shared object store " + request.store_dir);
+  OdbPtr odb(raw);
+  if (git_odb_exists(raw, &parent) != 1) return Status::Ok();
+  Status copied = CopyObjects(from, raw, added);
+  if (!copied.ok()) return copied.WithContext("shared object store " + request.store_dir);
+  store->known[{request.connector, request.branch}] = head;
+  odb.reset();
+  repo->reset();
+  auto maintained = ConsolidateSharedStore(request.store_dir);
+  if (!maintained.ok()) spdlog::warn("shared object store {}: {}", request.store_dir, maintained.status().message());
+  return Status::Ok();
 }
 
 }  // namespace gitsyncd

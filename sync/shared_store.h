@@ -9,7 +9,8 @@
 // started at or after that moment answers it; otherwise it fetches, and passes asking
 // meanwhile wait for that fetch instead of making their own. The store is never pruned (any
 // binding's commits may stand on its objects); its packs are consolidated after fetches, each
-// new pack written and fsynced before any pack it replaces is removed.
+// new pack written and fsynced before any pack it replaces is removed. Besides fetches, only
+// a recorded push writes into it: the few objects of a commit already on the remote.
 #pragma once
 
 #include <git2.h>
@@ -17,6 +18,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "sync/remote_auth.h"
@@ -42,5 +44,18 @@ struct SharedFetchRequest {
 
 // The branch head (nullopt: the remote has no such branch), its objects in the store.
 Result<std::optional<git_oid>> SharedFetch(const SharedFetchRequest& request, const RemoteCredentials& creds);
+
+// The newest head of the branch this process saw for the connector, from a fetch or a push
+// recorded below, with all its objects in the store; nullopt when none. It may be stale: a
+// push built on it is a compare-and-swap the remote rejects if the branch moved since.
+std::optional<git_oid> KnownSharedHead(const SharedFetchRequest& request);
+
+// A push of `head` (a commit on `parent`) was accepted. When `parent` is in the store, copies
+// `added` (the objects `head` added to its parent's, read from `from`) into the store under its
+// lock and makes `head` the known head, so the other bindings of the remote can build on it
+// without a fetch; otherwise nothing is recorded (the store would hold a commit without its
+// history). The store then stays within its bounds of packs and loose objects.
+Status RecordSharedPush(const SharedFetchRequest& request, git_odb* from, const git_oid& parent, const git_oid& head,
+                        const std::vector<git_oid>& added);
 
 }  // namespace gitsyncd

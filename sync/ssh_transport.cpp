@@ -16,6 +16,7 @@
 
 #include "api/io_cancel.h"
 #include "sync/git_handles.h"
+#include "sync/pass_timer.h"
 #include "sync/remote_auth.h"
 #include "sync/socket_stream.h"
 #include "sync/ssh_session_pool.h"
@@ -356,6 +357,7 @@ void StreamFree(git_smart_subtransport_stream* stream) {
     }
     s->lease->ShutIfBroken();
     if (libssh2_channel_free(s->channel) != 0) session->broken = true;
+    MarkPassStep("ssh: channel close");
   }
   delete s;  // the lease returns the session to the pool
 }
@@ -374,7 +376,9 @@ int OpenStream(Subtransport* t, const Target& target, const std::string& key, co
     } else if (int rc = OpenSession(t, target, key, cred, &lease); rc < 0) {
       return rc;
     }
+    MarkPassStep(reused ? "ssh: pooled session" : "ssh: new session");
     int rc = OpenChannel(lease.get(), stream->command, &stream->channel);
+    MarkPassStep("ssh: channel exec");
     if (rc == 0) {
       stream->lease = std::move(lease);
       return 0;

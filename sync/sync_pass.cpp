@@ -8,6 +8,7 @@
 
 #include "sync/folder_staging.h"
 #include "sync/pass_context.h"
+#include "sync/pass_timer.h"
 #include "sync/remote_path.h"
 #include "sync/repo_maintenance.h"
 #include "sync/shared_store.h"
@@ -38,6 +39,7 @@ Result<PassOutcome> Pass::RunFull(bool local_trigger_only) {
       ScanFolder(repo_, spec_.local, &skipped, &cache, spec_.max_file_size, &too_large_local_, ignore_);
   if (!scanned.ok()) return scanned.status();
   if (cache.dirty) SaveScanCache(cache_file, cache);  // only a speed-up: a failure costs a re-read
+  MarkPassStep("scan");
   std::optional<git_oid> base = ParseOid(state_->last_synced_commit);
   auto base_tree = SubtreeOfCommit(repo_, base ? &*base : nullptr, spec_.path);
   if (!base_tree.ok()) return base_tree.status();
@@ -59,6 +61,7 @@ Result<PassOutcome> Pass::RunFull(bool local_trigger_only) {
 
   auto fetched = Fetch();
   if (!fetched.ok()) return fetched.status();
+  MarkPassStep("fetch");
   std::optional<git_oid> remote_head = *fetched;
   auto remote_folder = FolderTreeOfCommit(repo_, remote_head ? &*remote_head : nullptr, spec_.path);
   if (!remote_folder.ok()) return remote_folder.status();
@@ -243,11 +246,14 @@ Result<PassOutcome> RunAndRecordPass(const BindingSpec& spec, const PassOptions&
   RemoveStaleHookFolders(spec.binding_dir);
   auto state = LoadBindingState(spec.binding_dir);
   if (!state.ok()) return state.status();
+  MarkPassStep("state load");
   auto repo = pass::OpenRepo(spec.binding_dir, spec.shared_store);
+  MarkPassStep("repository open");
   Result<PassOutcome> outcome = Status::Internal("no pass ran");
   state->refused = {};
   // Before any scan: a staging folder a killed pass left would read as the user's files.
   Status unstaged = RemoveStaleStaging(spec.local, spec.binding_dir);
+  MarkPassStep("staging check");
   if (!unstaged.ok()) {
     outcome = unstaged;
   } else if (!repo.ok()) {
@@ -255,6 +261,7 @@ Result<PassOutcome> RunAndRecordPass(const BindingSpec& spec, const PassOptions&
   } else if (auto ignore = IgnoreMatcher::Open(spec.binding_dir, spec.local, spec.ignore_rules); !ignore.ok()) {
     outcome = ignore.status();
   } else {
+    MarkPassStep("ignore rules");
     for (int attempt = 0; attempt < kMaxPushAttempts; ++attempt) {
       pass::Pass pass(spec, repo->get(), &*state, started, ignore->get());
       PassOptions this_time = options;
@@ -280,17 +287,22 @@ Result<PassOutcome> RunAndRecordPass(const BindingSpec& spec, const PassOptions&
     ++state->consecutive_failures;
   }
   Status saved = SaveBindingState(spec.binding_dir, *state);
+  MarkPassStep("state save");
   if (!saved.ok() && outcome.ok()) return saved;
   return outcome;
 }
 }  // namespace
 
 Result<PassOutcome> RunSyncPass(const BindingSpec& spec, const PassOptions& options) {
+  PassTimer timer;
   Result<PassOutcome> outcome = RunAndRecordPass(spec, options);
+  MarkPassStep("handles closed");
   // After the pass closed its handles and saved state.json (whose commits must be kept), in
   // the same slot: no other pass of the binding runs meanwhile. A failure only delays it.
   auto maintained = MaintainRepository(spec.binding_dir);
   if (!maintained.ok()) spdlog::warn("sync '{}': {}", spec.name, maintained.status().message());
+  MarkPassStep("maintenance check");
+  spdlog::debug("sync '{}': pass steps: {}", spec.name, timer.Summary());
   return outcome;
 }
 

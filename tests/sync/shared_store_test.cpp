@@ -67,18 +67,43 @@ struct SharedFixture {
   }
 
   // Fetches gitsyncd made (not the person's git CLI): ref advertisements of git-upload-pack.
-  int Fetches() const {
+  int Fetches() const { return Requests("GET", "info/refs?service=git-upload-pack"); }
+  // Pushes gitsyncd sent: the POSTs that carry a push's commands and pack.
+  int Pushes() const { return Requests("POST", "/git-receive-pack"); }
+  int Requests(const std::string& method, const std::string& what) const {
     std::istringstream in(server.access_log());
     std::string line;
     int n = 0;
     while (std::getline(in, line)) {
-      if (line.find("info/refs?service=git-upload-pack") != std::string::npos && line.find("\" 200 ") != std::string::npos &&
-          line.find("libgit2") != std::string::npos) {
+      if (line.find("\"" + method + " ") != std::string::npos && line.find(what) != std::string::npos &&
+          line.find("\" 200 ") != std::string::npos && line.find("libgit2") != std::string::npos) {
         ++n;
       }
     }
     return n;
   }
+
+  // The person pushes v.yaml = "v: 1" into every folder; the engine runs, every folder holds
+  // it and the first passes are over.
+  std::unique_ptr<SyncEngine> SeededAndSettled(GitClone& person) {
+    WriteEveryFolder(person, "v: 1\n");
+    BOOST_REQUIRE(person.CommitAndPush("seed"));
+    auto engine = Engine();
+    BOOST_REQUIRE(engine->Start().ok());
+    BOOST_REQUIRE(WaitFor([&] { return AllHold("v: 1\n"); }, std::chrono::milliseconds(30s)));
+    BOOST_REQUIRE(WaitFor(
+        [&] {
+          for (const auto& b : engine->Snapshot()) {
+            if (b.running || b.queued) return false;
+          }
+          return true;
+        },
+        std::chrono::milliseconds(30s)));
+    std::this_thread::sleep_for(1s);  // the passes our own writes started have ended
+    return engine;
+  }
+
+  std::string OnRemote(const std::string& path) const { return ShowFile(server.repo_path("cfg"), "main", path); }
 
   std::string Local(int i, const std::string& file) const {
     std::string path = dir / ("local/b" + std::to_string(i) + "/" + file);
@@ -161,6 +186,93 @@ BOOST_AUTO_TEST_CASE(a_local_edit_of_one_binding_is_pushed_and_pulled_by_its_sib
   std::this_thread::sleep_for(1s);
   BOOST_TEST(Local(0, "v.yaml") == "v: from b0\n");
   BOOST_TEST(LogFormat(server.repo_path("cfg"), "main", "%s").find("gitsyncd b0") != std::string::npos);
+  engine->Stop();
+}
+
+// A local edit is pushed on the newest head the store knows (a sibling's push) when its folder
+// did not move there: one push, no fetch, no rejected push (docs/sync.md, "One pass").
+BOOST_AUTO_TEST_CASE(a_local_edit_after_a_siblings_push_goes_on_top_of_it_without_a_fetch_or_a_second_push) {
+  GitClone person(server.url_with_credentials("cfg"), dir / "person", "main", server.git_env());
+  auto engine = SeededAndSettled(person);
+  int fetches = Fetches(), pushes = Pushes();
+  for (int i = 0; i < kBindings; ++i) {
+    std::string file = "apps/a" + std::to_string(i) + "/v.yaml", text = "v: from b" + std::to_string(i) + "\n";
+    WriteFile(dir / ("local/b" + std::to_string(i) + "/v.yaml"), text);
+    BOOST_REQUIRE(WaitFor([&] { return OnRemote(file) == text; }, std::chrono::milliseconds(30s)));
+  }
+  // nginx logs a request once its response has ended, after the branch moved.
+  BOOST_TEST(WaitFor([&] { return Pushes() - pushes >= kBindings; }, std::chrono::milliseconds(10s)));
+  std::this_thread::sleep_for(1s);
+  BOOST_TEST(Pushes() - pushes == kBindings, server.access_log());
+  BOOST_TEST(Fetches() == fetches, server.access_log());
+  // Each edit is one commit on the one before, and every edit is on the branch.
+  std::string subjects = Git({"--git-dir", server.repo_path("cfg"), "log", "--format=%s", "main"}).out;
+  for (int i = 0; i < kBindings; ++i) {
+    BOOST_TEST(OnRemote("apps/a" + std::to_string(i) + "/v.yaml") == "v: from b" + std::to_string(i) + "\n");
+    BOOST_TEST(subjects.find("gitsyncd b" + std::to_string(i)) != std::string::npos, subjects);
+  }
+  BOOST_TEST(Git({"--git-dir", server.repo_path("cfg"), "rev-list", "--merges", "main"}).out.empty());
+  // Their objects are in the store, and every binding still reads all of its own.
+  engine->Stop();
+  std::string store = SharedStoreDir(config.daemon.state_dir, server.url("cfg"));
+  CommandResult store_fsck = Git({"--git-dir", store, "fsck", "--full"}, "", {}, true);
+  BOOST_TEST(store_fsck.exit_code == 0, store_fsck.out + store_fsck.err);
+  for (int i = 0; i < kBindings; ++i) {
+    std::string repo = config.daemon.state_dir + "/bindings/b" + std::to_string(i) + "/repo";
+    CommandResult fsck = Git({"--git-dir", repo, "fsck", "--full"}, "", {}, true);
+    BOOST_TEST(fsck.exit_code == 0, "b" << i << ": " << fsck.out + fsck.err);
+  }
+}
+
+// The head the store knows is stale (a person pushed since, into the same folder): the push on
+// it is rejected, and the pass fetches and merges; nothing of either side is lost.
+BOOST_AUTO_TEST_CASE(a_local_edit_on_a_stale_known_head_is_rejected_then_merged_and_nothing_is_lost) {
+  GitClone person(server.url_with_credentials("cfg"), dir / "person", "main", server.git_env());
+  auto engine = SeededAndSettled(person);
+  WriteFile(dir / "local/b0/v.yaml", "v: from b0\n");
+  BOOST_REQUIRE(WaitFor([&] { return OnRemote("apps/a0/v.yaml") == "v: from b0\n"; }, std::chrono::milliseconds(30s)));
+  person.Pull();
+  person.Write("apps/a1/person.yaml", "p: 1\n");
+  person.Write("apps/a2/person.yaml", "p: 2\n");
+  BOOST_REQUIRE(person.CommitAndPush("person, after b0"));
+  int fetches = Fetches();
+  WriteFile(dir / "local/b1/v.yaml", "v: from b1\n");
+  BOOST_REQUIRE(WaitFor([&] { return OnRemote("apps/a1/v.yaml") == "v: from b1\n"; }, std::chrono::milliseconds(30s)));
+  BOOST_TEST(Fetches() > fetches);  // the rejection made it fetch
+  BOOST_TEST(OnRemote("apps/a0/v.yaml") == "v: from b0\n");
+  BOOST_TEST(OnRemote("apps/a1/person.yaml") == "p: 1\n");
+  BOOST_TEST(OnRemote("apps/a2/person.yaml") == "p: 2\n");
+  BOOST_TEST(WaitFor([&] { return Local(1, "person.yaml") == "p: 1\n"; }, std::chrono::milliseconds(30s)));
+  BOOST_TEST(Local(1, "v.yaml") == "v: from b1\n");
+  engine->Stop();
+}
+
+// A sibling on the same folder pushed: the head the store knows holds that folder changed, so
+// an edit is not put on it as if this folder were current there (which would make the next
+// pass push the sibling's edit away); it is merged, and both edits stay.
+BOOST_AUTO_TEST_CASE(an_edit_beside_a_siblings_push_to_the_same_folder_is_merged_and_keeps_both) {
+  GitClone person(server.url_with_credentials("cfg"), dir / "person", "main", server.git_env());
+  WriteEveryFolder(person, "v: 1\n");
+  BOOST_REQUIRE(person.CommitAndPush("seed"));
+  config.connectors[0].syncs[1].path = "apps/a0";  // b0 and b1 on one folder
+  auto engine = Engine();
+  BOOST_REQUIRE(engine->Start().ok());
+  BOOST_REQUIRE(WaitFor([&] { return Local(0, "v.yaml") == "v: 1\n" && Local(1, "v.yaml") == "v: 1\n"; },
+                        std::chrono::milliseconds(30s)));
+  std::this_thread::sleep_for(1s);
+  WriteFile(dir / "local/b0/v.yaml", "v: from b0\n");
+  BOOST_REQUIRE(WaitFor([&] { return OnRemote("apps/a0/v.yaml") == "v: from b0\n"; }, std::chrono::milliseconds(30s)));
+  WriteFile(dir / "local/b1/w.yaml", "w: from b1\n");
+  BOOST_REQUIRE(WaitFor([&] { return OnRemote("apps/a0/w.yaml") == "w: from b1\n"; }, std::chrono::milliseconds(30s)));
+  BOOST_TEST(WaitFor([&] { return Local(1, "v.yaml") == "v: from b0\n"; }, std::chrono::milliseconds(30s)));
+  // Later passes of b1 keep b0's edit: nothing is pushed back over it.
+  BOOST_REQUIRE(engine->TriggerRemote("b1", "webhook"));
+  BOOST_REQUIRE(engine->TriggerRemote("b0", "webhook"));
+  std::this_thread::sleep_for(2s);
+  BOOST_TEST(OnRemote("apps/a0/v.yaml") == "v: from b0\n");
+  BOOST_TEST(OnRemote("apps/a0/w.yaml") == "w: from b1\n");
+  BOOST_TEST(Local(1, "v.yaml") == "v: from b0\n");
+  BOOST_TEST(WaitFor([&] { return Local(0, "w.yaml") == "w: from b1\n"; }, std::chrono::milliseconds(30s)));
   engine->Stop();
 }
 
