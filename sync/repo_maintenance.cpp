@@ -183,7 +183,8 @@ Result<std::vector<git_oid>> CollectRoots(git_repository* repo, const std::strin
 class Walk {
  public:
   // `borrowed`: a shared store's objects (null: none). An object found there is not walked
-  // into: the store only ever gains whole fetches, so all it reaches is there too.
+  // into: the store only ever gains whole fetches and pushed commits whose parents it holds
+  // (shared_store.h), so all it reaches is there too.
   Walk(git_repository* repo, git_odb* borrowed) : repo_(repo), borrowed_(borrowed) {}
 
   Status Run(const std::vector<git_oid>& roots) {
