@@ -140,7 +140,8 @@ BOOST_AUTO_TEST_CASE(a_pushed_connector_may_send_a_secret_only_to_the_hosts_secr
       {{"api.yaml", "name: api\nprovider: github\nurl: https://github.com/ops/app.git\n"
                     "api:\n  token: {secret: gh-token}\nsyncs:\n  - name: api\n    local: /srv/app/api\n"}},
       kDaemon + "    gh-token: [github.com, API.github.com]\n");
-  BOOST_TEST(both.errors.empty(), both.errors.empty() ? "" : both.errors.front());
+  std::string first = both.errors.empty() ? "" : both.errors.front();
+  BOOST_TEST(both.errors.empty(), first);
 
   auto bad = LoadConnectors({}, kDaemon + "    web: https://git.example.com/\n    ssh: [\"git.example.com:22\"]\n");
   std::string all;
