@@ -2,7 +2,12 @@
 // commits), and finish a merge whose push landed before the folder was written.
 #include <spdlog/spdlog.h>
 
+#include <stdio.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <vector>
 
 #include "sync/object_buffer.h"
 #include "sync/pass_context.h"
@@ -33,6 +38,66 @@ void RemoveStaleLocks(const std::string& repo_dir) {
   }
 }
 
+// A bare repository holding only what libgit2 and git need to open it: HEAD, objects/ and
+// refs/ (objects/pack too when no shared store holds the fetched objects). No config,
+// description, hooks/, info/exclude, refs/heads/ or refs/tags/: each costs a 4 KiB block per
+// binding (docs/sync.md, "10,000 bindings on paper"), and libgit2's defaults for a bare
+// repository without a config (no reflogs) are what a binding wants. Made under a temporary
+// name and renamed into place, so a kill leaves no half-made repository at `path`.
+Status CreateMinimalRepo(const std::string& path, bool with_pack_dir) {
+  std::string tmp = path + ".new";
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp + (with_pack_dir ? "/objects/pack" : "/objects"), ec);
+  if (!ec) fs::create_directory(tmp + "/refs", ec);
+  if (ec) return Status::IoError("cannot create " + tmp + ": " + ec.message());
+  Status head = WriteStateFile(tmp, "HEAD", "ref: refs/heads/main\n");
+  if (!head.ok()) return head;
+  if (::rename(tmp.c_str(), path.c_str()) != 0 && errno != ENOTEMPTY && errno != EEXIST) {
+    return Status::IoError("cannot create " + path + ": " + std::strerror(errno));
+  }
+  fs::remove_all(tmp, ec);  // left only when another repository was there first
+  return Status::Ok();
+}
+
+// A repository made before bindings stopped keeping these refs beside a shared store: its
+// refs would pin what they name and keep their folders. Removing them changes nothing a
+// pass reads (the store holds what they name; state.json names the synced commit).
+void RemoveRefsTheStoreKeeps(git_repository* repo, const std::string& repo_dir) {
+  std::error_code ec;
+  if (!fs::exists(repo_dir + "/refs/remotes", ec) && !fs::exists(repo_dir + "/refs/gitsyncd/synced", ec)) return;
+  std::vector<std::string> names;
+  git_reference_iterator* raw = nullptr;
+  if (git_reference_iterator_new(&raw, repo) < 0) return;
+  ReferenceIteratorPtr it(raw);
+  for (git_reference* ref = nullptr; git_reference_next(&ref, it.get()) == 0;) {
+    ReferencePtr owned(ref);
+    std::string name = git_reference_name(ref);
+    if (name == "refs/gitsyncd/synced" || name.rfind("refs/remotes/", 0) == 0) names.push_back(name);
+  }
+  for (const auto& name : names) {
+    if (int rc = git_reference_remove(repo, name.c_str()); rc < 0) {
+      spdlog::warn("{}", GitError(rc, "cannot remove " + name + " from " + repo_dir).message());
+    }
+  }
+  fs::remove(repo_dir + "/refs/remotes", ec);  // libgit2 leaves it, empty; a folder still in use stays
+  fs::remove(repo_dir + "/refs/gitsyncd", ec);
+}
+
+// A repository made by git_repository_init (before CreateMinimalRepo) holds its template:
+// files and empty folders nothing here reads, a 4 KiB block each. Removed once; a folder
+// that is not empty stays. objects/pack goes only beside a shared store (which receives the
+// fetches; the maintenance makes it again when it needs it).
+void RemoveInitTemplate(const std::string& repo_dir, bool shared) {
+  std::error_code ec;
+  if (!fs::exists(repo_dir + "/description", ec)) return;
+  for (const char* f : {"hooks/README.sample", "info/exclude", "hooks", "info", "refs/heads", "refs/tags"}) {
+    fs::remove(fs::path(repo_dir) / f, ec);
+  }
+  if (shared) fs::remove(repo_dir + "/objects/pack", ec);
+  fs::remove(repo_dir + "/description", ec);
+}
+
 }  // namespace
 
 Result<RepositoryPtr> OpenRepo(const std::string& binding_dir, const std::string& shared_store) {
@@ -44,10 +109,13 @@ Result<RepositoryPtr> OpenRepo(const std::string& binding_dir, const std::string
   if (rc == GIT_ENOTFOUND) {
     std::error_code ec;
     fs::create_directories(binding_dir, ec);
-    rc = git_repository_init(&raw, path.c_str(), 1);
+    Status made = CreateMinimalRepo(path, shared_store.empty());
+    if (!made.ok()) return made;
+    rc = git_repository_open_bare(&raw, path.c_str());
   }
   if (rc < 0) return GitError(rc, "cannot open the binding's repository " + path);
   RepositoryPtr repo(raw);
+  RemoveInitTemplate(path, !shared_store.empty());
   if (!shared_store.empty()) {
     // The alternates are read when the repository first reads an object: one written now
     // is seen only by a repository opened afterwards.
@@ -61,6 +129,7 @@ Result<RepositoryPtr> OpenRepo(const std::string& binding_dir, const std::string
       }
       repo.reset(raw);
     }
+    RemoveRefsTheStoreKeeps(repo.get(), path);
   }
   RemoveDanglingRefs(repo.get());
   return repo;
