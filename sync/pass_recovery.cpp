@@ -2,13 +2,18 @@
 // commits), and finish a merge whose push landed before the folder was written.
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <string_view>
 #include <vector>
 
+#include "sync/folder_fd.h"
 #include "sync/object_buffer.h"
 #include "sync/pass_context.h"
 #include "sync/shared_store.h"
@@ -38,9 +43,23 @@ void RemoveStaleLocks(const std::string& repo_dir) {
   }
 }
 
+// HEAD, not fsynced (a flush costs about a millisecond, and a first start makes one
+// repository per binding): libgit2 needs the file to be there but nothing here reads it, and
+// OpenRepo writes it again when a crash left it empty.
+Status WriteHead(const std::string& repo_dir) {
+  std::string path = repo_dir + "/HEAD";
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
+  static constexpr std::string_view kHead = "ref: refs/heads/main\n";
+  if (!fd || ::write(fd.get(), kHead.data(), kHead.size()) != static_cast<ssize_t>(kHead.size())) {
+    return Status::IoError("cannot write " + path + ": " + std::strerror(errno));
+  }
+  return Status::Ok();
+}
+
 // A bare repository holding only what libgit2 and git need to open it: HEAD, objects/ and
-// refs/ (objects/pack too when no shared store holds the fetched objects). No config,
-// description, hooks/, info/exclude, refs/heads/ or refs/tags/: each costs a 4 KiB block per
+// refs/ (objects/pack too when no shared store holds the fetched objects). No description,
+// hooks/, info/exclude, refs/heads/ or refs/tags/, and a config only once the ignore matcher
+// writes its settings (sync/ignore_matcher.cpp): each costs a 4 KiB block per
 // binding (docs/sync.md, "10,000 bindings on paper"), and libgit2's defaults for a bare
 // repository without a config (no reflogs) are what a binding wants. Made under a temporary
 // name and renamed into place, so a kill leaves no half-made repository at `path`.
@@ -51,7 +70,7 @@ Status CreateMinimalRepo(const std::string& path, bool with_pack_dir) {
   fs::create_directories(tmp + (with_pack_dir ? "/objects/pack" : "/objects"), ec);
   if (!ec) fs::create_directory(tmp + "/refs", ec);
   if (ec) return Status::IoError("cannot create " + tmp + ": " + ec.message());
-  Status head = WriteStateFile(tmp, "HEAD", "ref: refs/heads/main\n");
+  Status head = WriteHead(tmp);
   if (!head.ok()) return head;
   if (::rename(tmp.c_str(), path.c_str()) != 0 && errno != ENOTEMPTY && errno != EEXIST) {
     return Status::IoError("cannot create " + path + ": " + std::strerror(errno));
@@ -104,6 +123,11 @@ Result<RepositoryPtr> OpenRepo(const std::string& binding_dir, const std::string
   EnsureLibgit2();
   std::string path = binding_dir + "/repo";
   RemoveStaleLocks(path);
+  struct stat head {};
+  if (::stat((path + "/HEAD").c_str(), &head) == 0 && head.st_size == 0) {
+    Status rewritten = WriteHead(path);
+    if (!rewritten.ok()) return rewritten;
+  }
   git_repository* raw = nullptr;
   int rc = git_repository_open_bare(&raw, path.c_str());
   if (rc == GIT_ENOTFOUND) {

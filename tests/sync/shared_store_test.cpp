@@ -6,6 +6,7 @@
 #include <atomic>
 #include <filesystem>
 #include <sstream>
+#include <sys/stat.h>
 #include <thread>
 
 #include "sync/repo_maintenance.h"
@@ -93,15 +94,116 @@ struct SharedFixture {
     return true;
   }
 
+  std::string BindingDir(int i) const { return config.daemon.state_dir + "/bindings/b" + std::to_string(i); }
+
   // The person writes v.yaml = `text` into every binding's folder (not committed yet).
   void WriteEveryFolder(GitClone& person, const std::string& text) {
     for (int i = 0; i < kBindings; ++i) person.Write("apps/a" + std::to_string(i) + "/v.yaml", text);
   }
 };
 
+// What `du` counts under `dir` (blocks on disk, folders included), and how many entries.
+struct DiskCount {
+  uint64_t kib = 0;
+  size_t entries = 0;
+};
+DiskCount CountDisk(const std::string& dir) {
+  DiskCount c;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) != 0) continue;
+    c.kib += static_cast<uint64_t>(st.st_blocks) / 2;
+    ++c.entries;
+  }
+  return c;
+}
+
+// What a binding's state held before its repository was made minimal: git_repository_init's
+// template, the refs the store also keeps, and the ignore matcher's own config folder.
+void MakeOlderLayout(const std::string& binding_dir, const std::string& head) {
+  std::string repo = binding_dir + "/repo";
+  WriteFile(repo + "/description", "Unnamed repository; edit this file 'description' to name the repository.\n");
+  WriteFile(repo + "/hooks/README.sample", "#!/bin/sh\n");
+  WriteFile(repo + "/info/exclude", "# git ls-files --others --exclude-from=.git/info/exclude\n");
+  fs::create_directories(repo + "/refs/heads");
+  fs::create_directories(repo + "/refs/tags");
+  fs::create_directories(repo + "/objects/pack");
+  WriteFile(repo + "/config", "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = true\n");
+  WriteFile(repo + "/refs/remotes/origin/main", head + "\n");
+  WriteFile(repo + "/refs/gitsyncd/synced", head + "\n");
+  WriteFile(binding_dir + "/ignore/config", "[core]\n\tignoreCase = false\n");
+  fs::create_directories(binding_dir + "/ignore/view");
+}
+
 }  // namespace
 
 BOOST_FIXTURE_TEST_SUITE(shared_store, SharedFixture)
+
+// docs/sync.md, "10,000 bindings on paper": a binding's state is its state.json, scan cache
+// and a repository of a few entries; 1,000 bindings must fit in 30 MB with the store.
+BOOST_AUTO_TEST_CASE(a_bindings_state_after_a_pull_and_an_edit_stays_a_few_blocks) {
+  GitClone person(server.url_with_credentials("cfg"), dir / "person", "main", server.git_env());
+  WriteEveryFolder(person, "v: 1\n");
+  BOOST_REQUIRE(person.CommitAndPush("seed"));
+  auto engine = Engine();
+  BOOST_REQUIRE(engine->Start().ok());
+  BOOST_REQUIRE(WaitFor([&] { return AllHold("v: 1\n"); }, std::chrono::milliseconds(30s)));
+  WriteFile(dir / "local/b0/v.yaml", "v: edited\n");
+  BOOST_REQUIRE(WaitFor([&] { return ShowFile(server.repo_path("cfg"), "main", "apps/a0/v.yaml") == "v: edited\n"; },
+                        std::chrono::milliseconds(30s)));
+  std::this_thread::sleep_for(1500ms);  // the passes our own writes started have ended
+  engine->Stop();
+  for (int i = 0; i < kBindings; ++i) {
+    DiskCount c = CountDisk(BindingDir(i));
+    // Pulled only: state.json (and the copy its next save reuses), scan-cache, and the
+    // repository's HEAD, config, objects/info/alternates, refs/. The edited one also holds its
+    // commit's objects until a fetch brings them into the store and the maintenance drops
+    // them, and the ref its push went out from.
+    BOOST_TEST(c.kib <= (i == 0 ? 112u : 48u), "b" << i << ": " << c.kib << " KiB");
+    BOOST_TEST(c.entries <= (i == 0 ? 24u : 12u), "b" << i << ": " << c.entries << " entries");
+    CommandResult fsck = Git({"--git-dir", BindingDir(i) + "/repo", "fsck"}, "", {}, true);
+    BOOST_TEST(fsck.exit_code == 0, fsck.out + fsck.err);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_state_dir_of_the_older_layout_keeps_syncing_both_ways_and_shrinks) {
+  GitClone person(server.url_with_credentials("cfg"), dir / "person", "main", server.git_env());
+  WriteEveryFolder(person, "v: 1\n");
+  BOOST_REQUIRE(person.CommitAndPush("seed"));
+  {
+    auto engine = Engine();
+    BOOST_REQUIRE(engine->Start().ok());
+    BOOST_REQUIRE(WaitFor([&] { return AllHold("v: 1\n"); }, std::chrono::milliseconds(30s)));
+    std::this_thread::sleep_for(1s);
+    engine->Stop();
+  }
+  std::string head = LogFormat(server.repo_path("cfg"), "main", "%H");
+  head = head.substr(0, head.find('\n'));
+  for (int i = 0; i < kBindings; ++i) MakeOlderLayout(BindingDir(i), head);
+  BOOST_REQUIRE(CountDisk(BindingDir(0)).kib >= 80u);
+
+  WriteEveryFolder(person, "v: 2\n");
+  BOOST_REQUIRE(person.CommitAndPush("second"));
+  auto engine = Engine();
+  BOOST_REQUIRE(engine->Start().ok());
+  BOOST_REQUIRE(WaitFor([&] { return AllHold("v: 2\n"); }, std::chrono::milliseconds(30s)));
+  WriteFile(dir / "local/b1/v.yaml", "v: from b1\n");
+  BOOST_REQUIRE(WaitFor([&] { return ShowFile(server.repo_path("cfg"), "main", "apps/a1/v.yaml") == "v: from b1\n"; },
+                        std::chrono::milliseconds(30s)));
+  std::this_thread::sleep_for(1500ms);
+  engine->Stop();
+  for (int i = 0; i < kBindings; ++i) {
+    BOOST_TEST(!FileExists(BindingDir(i) + "/repo/description"));
+    BOOST_TEST(!FileExists(BindingDir(i) + "/repo/refs/remotes"));
+    BOOST_TEST(!FileExists(BindingDir(i) + "/ignore"));
+    BOOST_TEST(CountDisk(BindingDir(i)).kib <= (i == 1 ? 112u : 48u), "b" << i << ": " << CountDisk(BindingDir(i)).kib << " KiB");
+    CommandResult fsck = Git({"--git-dir", BindingDir(i) + "/repo", "fsck"}, "", {}, true);
+    BOOST_TEST(fsck.exit_code == 0, fsck.out + fsck.err);
+  }
+}
+
+
 
 BOOST_AUTO_TEST_CASE(bindings_of_one_remote_triggered_together_share_one_fetch_and_each_applies_its_own_folder) {
   GitClone person(server.url_with_credentials("cfg"), dir / "person", "main", server.git_env());
