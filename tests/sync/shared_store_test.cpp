@@ -96,6 +96,28 @@ struct SharedFixture {
 
   std::string BindingDir(int i) const { return config.daemon.state_dir + "/bindings/b" + std::to_string(i); }
 
+  // An engine started once every folder holds v.yaml = `text`.
+  std::unique_ptr<SyncEngine> StartAndPull(const std::string& text) {
+    auto engine = Engine();
+    BOOST_REQUIRE(engine->Start().ok());
+    BOOST_REQUIRE(WaitFor([&] { return AllHold(text); }, std::chrono::milliseconds(30s)));
+    std::this_thread::sleep_for(1s);  // the passes our own writes started have ended
+    return engine;
+  }
+
+  // Binding i's folder gets v.yaml = `text`; once the branch holds it, the engine is stopped.
+  void EditAndWaitPushed(SyncEngine& engine, int i, const std::string& text) {
+    WriteFile(dir / ("local/b" + std::to_string(i) + "/v.yaml"), text);
+    std::string path = "apps/a" + std::to_string(i) + "/v.yaml";
+    BOOST_REQUIRE(WaitFor([&] { return ShowFile(server.repo_path("cfg"), "main", path) == text; },
+                          std::chrono::milliseconds(30s)));
+    std::this_thread::sleep_for(1500ms);  // the pass's bookkeeping and the one our write started
+    engine.Stop();
+  }
+
+  // Every binding's state is a few blocks and its repository valid to git.
+  void CheckSmallAndValid(int edited) const;
+
   // The person writes v.yaml = `text` into every binding's folder (not committed yet).
   void WriteEveryFolder(GitClone& person, const std::string& text) {
     for (int i = 0; i < kBindings; ++i) person.Write("apps/a" + std::to_string(i) + "/v.yaml", text);
@@ -136,48 +158,40 @@ void MakeOlderLayout(const std::string& binding_dir, const std::string& head) {
   fs::create_directories(binding_dir + "/ignore/view");
 }
 
-}  // namespace
-
-BOOST_FIXTURE_TEST_SUITE(shared_store, SharedFixture)
-
-// docs/sync.md, "10,000 bindings on paper": a binding's state is its state.json, scan cache
-// and a repository of a few entries; 1,000 bindings must fit in 30 MB with the store.
-BOOST_AUTO_TEST_CASE(a_bindings_state_after_a_pull_and_an_edit_stays_a_few_blocks) {
-  GitClone person(server.url_with_credentials("cfg"), dir / "person", "main", server.git_env());
-  WriteEveryFolder(person, "v: 1\n");
-  BOOST_REQUIRE(person.CommitAndPush("seed"));
-  auto engine = Engine();
-  BOOST_REQUIRE(engine->Start().ok());
-  BOOST_REQUIRE(WaitFor([&] { return AllHold("v: 1\n"); }, std::chrono::milliseconds(30s)));
-  WriteFile(dir / "local/b0/v.yaml", "v: edited\n");
-  BOOST_REQUIRE(WaitFor([&] { return ShowFile(server.repo_path("cfg"), "main", "apps/a0/v.yaml") == "v: edited\n"; },
-                        std::chrono::milliseconds(30s)));
-  std::this_thread::sleep_for(1500ms);  // the passes our own writes started have ended
-  engine->Stop();
+void SharedFixture::CheckSmallAndValid(int edited) const {
   for (int i = 0; i < kBindings; ++i) {
     DiskCount c = CountDisk(BindingDir(i));
     // Pulled only: state.json (and the copy its next save reuses), scan-cache, and the
     // repository's HEAD, config, objects/info/alternates, refs/. The edited one also holds its
     // commit's objects until a fetch brings them into the store and the maintenance drops
     // them, and the ref its push went out from.
-    BOOST_TEST(c.kib <= (i == 0 ? 112u : 48u), "b" << i << ": " << c.kib << " KiB");
-    BOOST_TEST(c.entries <= (i == 0 ? 24u : 12u), "b" << i << ": " << c.entries << " entries");
+    BOOST_TEST(c.kib <= (i == edited ? 112u : 48u), "b" << i << ": " << c.kib << " KiB");
+    BOOST_TEST(c.entries <= (i == edited ? 24u : 12u), "b" << i << ": " << c.entries << " entries");
     CommandResult fsck = Git({"--git-dir", BindingDir(i) + "/repo", "fsck"}, "", {}, true);
     BOOST_TEST(fsck.exit_code == 0, fsck.out + fsck.err);
   }
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(shared_store, SharedFixture)
+
+// docs/sync.md, "Shared object stores": a binding's state is its state.json, scan cache and a
+// repository of a few entries (44 KiB after a pull on ext4, where it was 108 KiB).
+BOOST_AUTO_TEST_CASE(a_bindings_state_after_a_pull_and_an_edit_stays_a_few_blocks) {
+  GitClone person(server.url_with_credentials("cfg"), dir / "person", "main", server.git_env());
+  WriteEveryFolder(person, "v: 1\n");
+  BOOST_REQUIRE(person.CommitAndPush("seed"));
+  auto engine = StartAndPull("v: 1\n");
+  EditAndWaitPushed(*engine, 0, "v: edited\n");
+  CheckSmallAndValid(0);
 }
 
 BOOST_AUTO_TEST_CASE(a_state_dir_of_the_older_layout_keeps_syncing_both_ways_and_shrinks) {
   GitClone person(server.url_with_credentials("cfg"), dir / "person", "main", server.git_env());
   WriteEveryFolder(person, "v: 1\n");
   BOOST_REQUIRE(person.CommitAndPush("seed"));
-  {
-    auto engine = Engine();
-    BOOST_REQUIRE(engine->Start().ok());
-    BOOST_REQUIRE(WaitFor([&] { return AllHold("v: 1\n"); }, std::chrono::milliseconds(30s)));
-    std::this_thread::sleep_for(1s);
-    engine->Stop();
-  }
+  StartAndPull("v: 1\n")->Stop();
   std::string head = LogFormat(server.repo_path("cfg"), "main", "%H");
   head = head.substr(0, head.find('\n'));
   for (int i = 0; i < kBindings; ++i) MakeOlderLayout(BindingDir(i), head);
@@ -185,22 +199,14 @@ BOOST_AUTO_TEST_CASE(a_state_dir_of_the_older_layout_keeps_syncing_both_ways_and
 
   WriteEveryFolder(person, "v: 2\n");
   BOOST_REQUIRE(person.CommitAndPush("second"));
-  auto engine = Engine();
-  BOOST_REQUIRE(engine->Start().ok());
-  BOOST_REQUIRE(WaitFor([&] { return AllHold("v: 2\n"); }, std::chrono::milliseconds(30s)));
-  WriteFile(dir / "local/b1/v.yaml", "v: from b1\n");
-  BOOST_REQUIRE(WaitFor([&] { return ShowFile(server.repo_path("cfg"), "main", "apps/a1/v.yaml") == "v: from b1\n"; },
-                        std::chrono::milliseconds(30s)));
-  std::this_thread::sleep_for(1500ms);
-  engine->Stop();
+  auto engine = StartAndPull("v: 2\n");
+  EditAndWaitPushed(*engine, 1, "v: from b1\n");
   for (int i = 0; i < kBindings; ++i) {
     BOOST_TEST(!FileExists(BindingDir(i) + "/repo/description"));
     BOOST_TEST(!FileExists(BindingDir(i) + "/repo/refs/remotes"));
     BOOST_TEST(!FileExists(BindingDir(i) + "/ignore"));
-    BOOST_TEST(CountDisk(BindingDir(i)).kib <= (i == 1 ? 112u : 48u), "b" << i << ": " << CountDisk(BindingDir(i)).kib << " KiB");
-    CommandResult fsck = Git({"--git-dir", BindingDir(i) + "/repo", "fsck"}, "", {}, true);
-    BOOST_TEST(fsck.exit_code == 0, fsck.out + fsck.err);
   }
+  CheckSmallAndValid(1);
 }
 
 
