@@ -29,16 +29,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A value in Git's config-file syntax ("..." with '"' and '\\' escaped).
-std::string ConfigQuoted(const std::string& v) {
-  std::string out = "\"";
-  for (char c : v) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
-
 std::optional<std::string> ReadWhole(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::nullopt;
@@ -128,36 +118,63 @@ bool IgnoreLiterals::MayMatch(const std::string& path) const {
   return false;
 }
 
+namespace {
+
+// The matcher's config: the binding repository's own config file (nothing else reads it: the
+// repository is bare), so that a binding costs no file or folder for it. The excludes file it
+// names never exists: no global excludes apply.
+Result<ConfigPtr> IgnoreConfig(git_repository* repo, const std::string& repo_dir) {
+  git_config* raw = nullptr;
+  int rc = git_config_new(&raw);
+  if (rc < 0) return GitError(rc, "cannot create a config");
+  ConfigPtr cfg(raw);
+  std::string file = repo_dir + "/config";
+  rc = git_config_add_file_ondisk(raw, file.c_str(), GIT_CONFIG_LEVEL_APP, repo, 1);
+  if (rc < 0) return GitError(rc, "cannot read " + file);
+  std::string excludes = repo_dir + "/no-global-excludes";
+  git_buf current = GIT_BUF_INIT;
+  bool same = git_config_get_string_buf(&current, raw, "core.excludesFile") == 0 && excludes == current.ptr;
+  git_buf_dispose(&current);
+  if (!same && (rc = git_config_set_string(raw, "core.excludesFile", excludes.c_str())) < 0) {
+    return GitError(rc, "cannot write " + file);
+  }
+  int ignore_case = 1;
+  if ((git_config_get_bool(&ignore_case, raw, "core.ignoreCase") < 0 || ignore_case != 0) &&
+      (rc = git_config_set_bool(raw, "core.ignoreCase", 0)) < 0) {
+    return GitError(rc, "cannot write " + file);
+  }
+  return cfg;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<IgnoreMatcher>> IgnoreMatcher::Open(const std::string& binding_dir, const std::string& folder,
                                                            const std::vector<std::string>& rules) {
   std::unique_ptr<IgnoreMatcher> m(new IgnoreMatcher());
   m->folder_ = folder;
-  std::string home = binding_dir + "/ignore";
-  m->view_ = home + "/view";
-  std::error_code ec;
-  fs::create_directories(m->view_, ec);
-  if (ec) return Status::IoError("cannot create " + m->view_ + ": " + ec.message());
-  // The excludes file named here never exists: no global excludes apply.
-  std::string config_text = "[core]\n\texcludesFile = " + ConfigQuoted(home + "/no-global-excludes") +
-                            "\n\tignoreCase = false\n";
-  std::string config_file = home + "/config";
-  if (ReadWhole(config_file) != config_text) {
-    Status w = WriteWhole(config_file, config_text);
-    if (!w.ok()) return w;
-  }
+  m->view_ = binding_dir + "/ignore/view";
+  std::string repo_dir = binding_dir + "/repo";
   git_repository* raw = nullptr;
-  int rc = git_repository_open_bare(&raw, (binding_dir + "/repo").c_str());
+  int rc = git_repository_open_bare(&raw, repo_dir.c_str());
   if (rc < 0) return GitError(rc, "cannot open the binding's repository for ignore rules");
   m->repo_.reset(raw);
-  git_config* cfg_raw = nullptr;
-  rc = git_config_new(&cfg_raw);
-  if (rc < 0) return GitError(rc, "cannot create a config");
-  ConfigPtr cfg(cfg_raw);
-  rc = git_config_add_file_ondisk(cfg_raw, config_file.c_str(), GIT_CONFIG_LEVEL_APP, raw, 1);
-  if (rc < 0) return GitError(rc, "cannot read " + config_file);
-  rc = git_repository_set_config(raw, cfg_raw);
+  auto cfg = IgnoreConfig(raw, repo_dir);
+  if (!cfg.ok()) return cfg.status();
+  rc = git_repository_set_config(raw, cfg->get());
   if (rc < 0) return GitError(rc, "cannot set the ignore config");
-  rc = git_repository_set_workdir(raw, m->view_.c_str(), 0);
+  // The view is made when the first .gitignore is copied into it; until then the work folder
+  // is the binding's state folder, which holds no .gitignore either.
+  std::error_code ec;
+  m->view_made_ = fs::is_directory(m->view_, ec);
+  if (m->view_made_) {
+    // Left by a version that kept the config here, and an empty view: nothing to keep.
+    fs::remove(binding_dir + "/ignore/config", ec);
+    if (fs::remove(m->view_, ec)) {
+      fs::remove(binding_dir + "/ignore", ec);
+      m->view_made_ = false;
+    }
+  }
+  rc = git_repository_set_workdir(raw, m->view_made_ ? m->view_.c_str() : binding_dir.c_str(), 0);
   if (rc < 0) return GitError(rc, "cannot set up ignore matching");
   std::string text;
   for (const auto& r : rules) text += r + "\n";
@@ -200,6 +217,14 @@ Status IgnoreMatcher::Mirror(const std::string& dir) {
     return Status::Ok();
   }
   if (ReadWhole(copy) == content) return Status::Ok();
+  if (!view_made_) {
+    std::error_code ec;
+    fs::create_directories(view_, ec);
+    if (ec) return Status::IoError("cannot create " + view_ + ": " + ec.message());
+    int rc = git_repository_set_workdir(repo_.get(), view_.c_str(), 0);
+    if (rc < 0) return GitError(rc, "cannot set up ignore matching");
+    view_made_ = true;
+  }
   return WriteWhole(copy, *content);
 }
 

@@ -58,6 +58,7 @@ class IgnoreMatcher {
   UniqueFd folder_fd_;
   bool folder_opened_ = false;
   std::string view_;  // the private copy of the folder's .gitignore files
+  bool view_made_ = false;
   std::set<std::string> mirrored_;
   IgnoreLiterals literals_;  // of the rules and every .gitignore mirrored so far
   // A path none of whose applicable lines can match it is not asked about; literals_ holds

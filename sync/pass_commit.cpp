@@ -117,6 +117,9 @@ std::string Pass::CommitMessage(const std::vector<std::string>& lines, const std
 // head and records it then (and a merge's journal, saved before its push, finishes the job).
 Status Pass::SaveSynced(const git_oid& commit) {
   state_->last_synced_commit = OidHex(commit);
+  // state.json names it too, and the maintenance keeps what state.json names; with a shared
+  // store the ref would only cost a file and two folders per binding.
+  if (!spec_.shared_store.empty()) return Status::Ok();
   // Keep the synced commit reachable inside our repository.
   git_reference* ref = nullptr;
   int rc = git_reference_create(&ref, repo_, "refs/gitsyncd/synced", &commit, 1, "gitsyncd synced");
@@ -178,16 +181,10 @@ Result<std::optional<git_oid>> Pass::Fetch() {
 }
 
 // Through the remote's shared store: a fetch that began after this pass's trigger answers it.
-// The head is recorded in the binding's own repository, as a fetch of its own would.
+// The head is not recorded in the binding's repository: the store keeps every object it
+// fetched, and state.json names the commit once the folder holds it.
 Result<std::optional<git_oid>> Pass::FetchShared() {
-  auto head = SharedFetch({spec_.shared_store, spec_.connector, spec_.branch, fetch_not_before_}, spec_.remote);
-  if (!head.ok() || !*head) return head;
-  git_reference* ref = nullptr;
-  int rc = git_reference_create(&ref, repo_, ("refs/remotes/origin/" + spec_.branch).c_str(), &**head, 1,
-                                "gitsyncd fetch");
-  if (rc < 0) return GitError(rc, "cannot record fetched head");
-  ReferencePtr recorded(ref);
-  return head;
+  return SharedFetch({spec_.shared_store, spec_.connector, spec_.branch, fetch_not_before_}, spec_.remote);
 }
 
 // Pushed with Git, or (fetch: api) written through the provider's commit API.

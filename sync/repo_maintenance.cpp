@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <functional>
@@ -336,6 +337,10 @@ Result<std::string> WritePack(git_repository* repo, const std::string& objects, 
   *packed = git_packbuilder_object_count(pb.get());
   if (*packed == 0) return std::string();
   std::string pack_dir = objects + "/pack";
+  // A binding beside a shared store starts without one (sync/pass_recovery.cpp).
+  if (::mkdir(pack_dir.c_str(), 0777) != 0 && errno != EEXIST) {
+    return Status::IoError("cannot create " + pack_dir + ": " + std::strerror(errno));
+  }
   if ((rc = git_packbuilder_write(pb.get(), pack_dir.c_str(), 0, nullptr, nullptr)) < 0) {
     return GitError(rc, "cannot write a pack in " + pack_dir);
   }

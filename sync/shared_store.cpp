@@ -28,6 +28,7 @@ using Clock = std::chrono::steady_clock;
 struct Store {
   std::mutex mu;
   std::mutex init_mu;  // creating the repository: two passes must not both init it
+  bool opened = false;  // under init_mu: the repository exists (it is never removed)
   struct Last {
     Clock::time_point started;
     std::optional<git_oid> head;
@@ -58,14 +59,28 @@ Result<RepositoryPtr> OpenStore(const std::string& dir) {
     rc = git_repository_init(&raw, dir.c_str(), 1);
   }
   if (rc < 0) return GitError(rc, "cannot open the shared object store " + dir);
+  store->opened = true;
   return RepositoryPtr(raw);
 }
 
-Status WriteDurably(const std::string& path, const std::string& content) {
+// Creates the store when missing; opens it only the first time (a pass per binding asks).
+Status EnsureStore(const std::string& dir) {
+  {
+    std::shared_ptr<Store> store = StoreOf(dir);
+    std::lock_guard<std::mutex> lock(store->init_mu);
+    if (store->opened) return Status::Ok();
+  }
+  auto opened = OpenStore(dir);
+  return opened.ok() ? Status::Ok() : opened.status();
+}
+
+// Not fsynced: AttachSharedStore compares the file with what it must say each time a pass
+// opens the repository, so one a crash left empty is written again before anything reads it
+// (and a maintenance that cannot see the store's objects removes nothing).
+Status WriteAtomically(const std::string& path, const std::string& content) {
   std::string tmp = path + ".tmp";
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  bool ok = fd && ::write(fd.get(), content.data(), content.size()) == static_cast<ssize_t>(content.size()) &&
-            ::fsync(fd.get()) == 0;
+  bool ok = fd && ::write(fd.get(), content.data(), content.size()) == static_cast<ssize_t>(content.size());
   if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
     Status s = Status::IoError("cannot write " + path + ": " + std::strerror(errno));
     ::unlink(tmp.c_str());
@@ -83,8 +98,8 @@ std::string SharedStoreDir(const std::string& state_dir, const std::string& url)
 }
 
 Result<bool> AttachSharedStore(const std::string& repo_dir, const std::string& store_dir) {
-  auto store = OpenStore(store_dir);
-  if (!store.ok()) return store.status();
+  Status store = EnsureStore(store_dir);
+  if (!store.ok()) return store;
   std::string objects = fs::absolute(store_dir + "/objects").string();
   std::string path = repo_dir + "/objects/info/alternates";
   std::error_code ec;
@@ -95,7 +110,7 @@ Result<bool> AttachSharedStore(const std::string& repo_dir, const std::string& s
     if (n > 0 && std::string(buf, static_cast<size_t>(n)) == objects + "\n") return false;
   }
   fs::create_directories(repo_dir + "/objects/info", ec);
-  Status written = WriteDurably(path, objects + "\n");
+  Status written = WriteAtomically(path, objects + "\n");
   if (!written.ok()) return written;
   return true;
 }

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <filesystem>
 #include <sstream>
+#include <sys/stat.h>
 #include <thread>
 
 #include "sync/repo_maintenance.h"
@@ -118,15 +119,122 @@ struct SharedFixture {
     return true;
   }
 
+  std::string BindingDir(int i) const { return config.daemon.state_dir + "/bindings/b" + std::to_string(i); }
+
+  // An engine started once every folder holds v.yaml = `text`.
+  std::unique_ptr<SyncEngine> StartAndPull(const std::string& text) {
+    auto engine = Engine();
+    BOOST_REQUIRE(engine->Start().ok());
+    BOOST_REQUIRE(WaitFor([&] { return AllHold(text); }, std::chrono::milliseconds(30s)));
+    std::this_thread::sleep_for(1s);  // the passes our own writes started have ended
+    return engine;
+  }
+
+  // Binding i's folder gets v.yaml = `text`; once the branch holds it, the engine is stopped.
+  void EditAndWaitPushed(SyncEngine& engine, int i, const std::string& text) {
+    WriteFile(dir / ("local/b" + std::to_string(i) + "/v.yaml"), text);
+    std::string path = "apps/a" + std::to_string(i) + "/v.yaml";
+    BOOST_REQUIRE(WaitFor([&] { return ShowFile(server.repo_path("cfg"), "main", path) == text; },
+                          std::chrono::milliseconds(30s)));
+    std::this_thread::sleep_for(1500ms);  // the pass's bookkeeping and the one our write started
+    engine.Stop();
+  }
+
+  // Every binding's state is a few blocks and its repository valid to git.
+  void CheckSmallAndValid(int edited) const;
+
   // The person writes v.yaml = `text` into every binding's folder (not committed yet).
   void WriteEveryFolder(GitClone& person, const std::string& text) {
     for (int i = 0; i < kBindings; ++i) person.Write("apps/a" + std::to_string(i) + "/v.yaml", text);
   }
 };
 
+// What `du` counts under `dir` (blocks on disk, folders included), and how many entries.
+struct DiskCount {
+  uint64_t kib = 0;
+  size_t entries = 0;
+};
+DiskCount CountDisk(const std::string& dir) {
+  DiskCount c;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) != 0) continue;
+    c.kib += static_cast<uint64_t>(st.st_blocks) / 2;
+    ++c.entries;
+  }
+  return c;
+}
+
+// What a binding's state held before its repository was made minimal: git_repository_init's
+// template, the refs the store also keeps, and the ignore matcher's own config folder.
+void MakeOlderLayout(const std::string& binding_dir, const std::string& head) {
+  std::string repo = binding_dir + "/repo";
+  WriteFile(repo + "/description", "Unnamed repository; edit this file 'description' to name the repository.\n");
+  WriteFile(repo + "/hooks/README.sample", "#!/bin/sh\n");
+  WriteFile(repo + "/info/exclude", "# git ls-files --others --exclude-from=.git/info/exclude\n");
+  fs::create_directories(repo + "/refs/heads");
+  fs::create_directories(repo + "/refs/tags");
+  fs::create_directories(repo + "/objects/pack");
+  WriteFile(repo + "/config", "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = true\n");
+  WriteFile(repo + "/refs/remotes/origin/main", head + "\n");
+  WriteFile(repo + "/refs/gitsyncd/synced", head + "\n");
+  WriteFile(binding_dir + "/ignore/config", "[core]\n\tignoreCase = false\n");
+  fs::create_directories(binding_dir + "/ignore/view");
+}
+
+void SharedFixture::CheckSmallAndValid(int edited) const {
+  for (int i = 0; i < kBindings; ++i) {
+    DiskCount c = CountDisk(BindingDir(i));
+    // Pulled only: state.json (and the copy its next save reuses), scan-cache, and the
+    // repository's HEAD, config, objects/info/alternates, refs/. The edited one also holds its
+    // commit's objects until a fetch brings them into the store and the maintenance drops
+    // them, and the ref its push went out from.
+    BOOST_TEST(c.kib <= (i == edited ? 112u : 48u), "b" << i << ": " << c.kib << " KiB");
+    BOOST_TEST(c.entries <= (i == edited ? 24u : 12u), "b" << i << ": " << c.entries << " entries");
+    CommandResult fsck = Git({"--git-dir", BindingDir(i) + "/repo", "fsck"}, "", {}, true);
+    BOOST_TEST(fsck.exit_code == 0, fsck.out + fsck.err);
+  }
+}
+
 }  // namespace
 
 BOOST_FIXTURE_TEST_SUITE(shared_store, SharedFixture)
+
+// docs/sync.md, "Shared object stores": a binding's state is its state.json, scan cache and a
+// repository of a few entries (44 KiB after a pull on ext4, where it was 108 KiB).
+BOOST_AUTO_TEST_CASE(a_bindings_state_after_a_pull_and_an_edit_stays_a_few_blocks) {
+  GitClone person(server.url_with_credentials("cfg"), dir / "person", "main", server.git_env());
+  WriteEveryFolder(person, "v: 1\n");
+  BOOST_REQUIRE(person.CommitAndPush("seed"));
+  auto engine = StartAndPull("v: 1\n");
+  EditAndWaitPushed(*engine, 0, "v: edited\n");
+  CheckSmallAndValid(0);
+}
+
+BOOST_AUTO_TEST_CASE(a_state_dir_of_the_older_layout_keeps_syncing_both_ways_and_shrinks) {
+  GitClone person(server.url_with_credentials("cfg"), dir / "person", "main", server.git_env());
+  WriteEveryFolder(person, "v: 1\n");
+  BOOST_REQUIRE(person.CommitAndPush("seed"));
+  StartAndPull("v: 1\n")->Stop();
+  std::string head = LogFormat(server.repo_path("cfg"), "main", "%H");
+  head = head.substr(0, head.find('\n'));
+  for (int i = 0; i < kBindings; ++i) MakeOlderLayout(BindingDir(i), head);
+  BOOST_REQUIRE(CountDisk(BindingDir(0)).kib >= 80u);
+
+  WriteEveryFolder(person, "v: 2\n");
+  BOOST_REQUIRE(person.CommitAndPush("second"));
+  auto engine = StartAndPull("v: 2\n");
+  EditAndWaitPushed(*engine, 1, "v: from b1\n");
+  for (int i = 0; i < kBindings; ++i) {
+    BOOST_TEST(!FileExists(BindingDir(i) + "/repo/description"));
+    BOOST_TEST(!FileExists(BindingDir(i) + "/repo/refs/remotes"));
+    BOOST_TEST(!FileExists(BindingDir(i) + "/ignore"));
+  }
+  CheckSmallAndValid(1);
+}
+
+
 
 BOOST_AUTO_TEST_CASE(bindings_of_one_remote_triggered_together_share_one_fetch_and_each_applies_its_own_folder) {
   GitClone person(server.url_with_credentials("cfg"), dir / "person", "main", server.git_env());
