@@ -113,8 +113,8 @@ BOOST_AUTO_TEST_CASE(a_pushed_connector_may_send_a_secret_only_to_the_hosts_secr
        {"api.yaml", "name: api\nprovider: github\nurl: https://git.example.com/ops/app.git\n"
                     "api:\n  token: {secret: app-token}\n  url: https://collector.example/api\n"
                     "syncs:\n  - name: api\n    local: /srv/app/api\n"},
-       {"unlisted.yaml", "name: unlisted\nprovider: git\nurl: git@git.example.com:ops/app.git\n"
-                         "auth:\n  ssh_key: {secret: deploy-key}\n"
+       {"unlisted.yaml", "name: unlisted\nprovider: git\nurl: https://git.example.com/ops/app.git\n"
+                         "auth:\n  password: {secret: deploy-key}\n"
                          "syncs:\n  - name: unlisted\n    local: /srv/app/unlisted\n"}},
       kDaemon);
   std::vector<std::string> expected = {
@@ -122,10 +122,12 @@ BOOST_AUTO_TEST_CASE(a_pushed_connector_may_send_a_secret_only_to_the_hosts_secr
       "config_source.secret_hosts of gitsyncd.yaml does not list for it (it lists git.example.com)",
       "connectors.d/moved.yaml:6:13: auth.password: secret 'app-token' would be sent to evil.example, which "
       "config_source.secret_hosts of gitsyncd.yaml does not list for it (it lists git.example.com)",
-      "connectors.d/unlisted.yaml:5:12: auth.ssh_key: secret 'deploy-key' is not in config_source.secret_hosts of "
+      "connectors.d/unlisted.yaml:5:13: auth.password: secret 'deploy-key' is not in config_source.secret_hosts of "
       "gitsyncd.yaml: a connector from Git may send a secret only to the hosts listed for it there, or a push could "
       "send it to any server (add e.g. deploy-key: [git.example.com])"};
-  BOOST_TEST(c.errors == expected, boost::test_tools::per_element());
+  std::string got;
+  for (const auto& e : c.errors) got += e + "\n";
+  BOOST_TEST(c.errors == expected, got);
 
   // Listed, the same connectors load; a GitHub connector without api.url also talks to
   // api.github.com, which must be listed as well.
@@ -146,9 +148,9 @@ BOOST_AUTO_TEST_CASE(a_pushed_connector_may_send_a_secret_only_to_the_hosts_secr
   auto bad = LoadConnectors({}, kDaemon + "    web: https://git.example.com/\n    ssh: [\"git.example.com:22\"]\n");
   std::string all;
   for (const auto& e : bad.errors) all += e + "\n";
-  BOOST_TEST(all.find("gitsyncd.yaml:11:10: config_source.secret_hosts.web: must be a list of host names") !=
+  BOOST_TEST(all.find("gitsyncd.yaml:12:10: config_source.secret_hosts.web: must be a list of host names") !=
                  std::string::npos, all);
-  BOOST_TEST(all.find("gitsyncd.yaml:12:11: config_source.secret_hosts.ssh[0]: must be a host name such as "
+  BOOST_TEST(all.find("gitsyncd.yaml:13:11: config_source.secret_hosts.ssh[0]: must be a host name such as "
                       "git.example.com (no scheme, user, port or path)") != std::string::npos, all);
 }
 
