@@ -17,6 +17,7 @@
 #include "daemon/metrics.h"
 #include "tests/support/git_cli.h"
 #include "tests/support/git_servers.h"
+#include "tests/support/loopback_listener.h"
 #include "tests/support/wait_for.h"
 
 using namespace gitsyncd;
@@ -27,23 +28,6 @@ namespace json = boost::json;
 namespace {
 
 const std::string kCommit = "0123456789abcdef0123456789abcdef01234567";
-
-// A TCP port that accepts connections (the kernel completes them) and never answers.
-struct StalledPort {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  int port = 0;
-  StalledPort() {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    BOOST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    BOOST_REQUIRE(::listen(fd, 64) == 0);
-    BOOST_REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-    port = ntohs(a.sin_port);
-  }
-  ~StalledPort() { ::close(fd); }
-};
 
 struct Reporter {
   TempDir dir;
@@ -179,8 +163,8 @@ BOOST_AUTO_TEST_CASE(a_refused_connection_is_counted_as_failed_not_fatal) {
 }
 
 BOOST_AUTO_TEST_CASE(a_provider_that_stalls_fails_the_post_after_io_timeout_and_passes_never_wait) {
-  StalledPort stalled;
-  Load("https://127.0.0.1:" + std::to_string(stalled.port) + "/api/v3");
+  LoopbackListener stalled;
+  Load("https://127.0.0.1:" + std::to_string(stalled.port()) + "/api/v3");
   uint64_t failed = Failed();
   CommitStatusReporter reporter(config, nullptr);
   reporter.OnPass(Synced(kCommit));
@@ -192,8 +176,8 @@ BOOST_AUTO_TEST_CASE(a_provider_that_stalls_fails_the_post_after_io_timeout_and_
 }
 
 BOOST_AUTO_TEST_CASE(a_full_queue_drops_the_oldest_reports_and_counts_them) {
-  StalledPort stalled;
-  Load("https://127.0.0.1:" + std::to_string(stalled.port) + "/api/v3");
+  LoopbackListener stalled;
+  Load("https://127.0.0.1:" + std::to_string(stalled.port()) + "/api/v3");
   uint64_t dropped = CommitStatusCounts().dropped;
   {
     CommitStatusReporter reporter(config, nullptr);

@@ -7,42 +7,15 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <filesystem>
 
 #include "tests/daemon/https_daemon_fixture.h"
+#include "tests/support/loopback_listener.h"
 
 using namespace gitsyncd::testing;
 using namespace std::chrono_literals;
 
 namespace {
-
-// A server a hostile push points a connector at: a listening socket that counts who connects.
-struct TrapServer {
-  int fd = -1;
-  int port = 0;
-  TrapServer() {
-    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    BOOST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    BOOST_REQUIRE(::listen(fd, 16) == 0);
-    BOOST_REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-    port = ntohs(addr.sin_port);
-  }
-  ~TrapServer() { ::close(fd); }
-  int Contacted() {
-    int n = 0;
-    for (int c; (c = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC)) >= 0; ++n) ::close(c);
-    return n;
-  }
-};
 
 struct ConfigSourceFixture : HttpsDaemonFixture {
   std::string connectors = cfg + "/connectors.d";
@@ -187,8 +160,8 @@ BOOST_AUTO_TEST_CASE(a_bad_push_is_not_applied_and_status_and_metrics_name_the_f
   // localhost), keeping its {secret: git-password}. Refused before any connection is made: the
   // other server is never contacted, so it never sees the password.
   {
-    TrapServer trap;
-    std::string moved = "name: team\nprovider: git\nurl: https://127.0.0.1:" + std::to_string(trap.port) +
+    LoopbackListener trap;
+    std::string moved = "name: team\nprovider: git\nurl: https://127.0.0.1:" + std::to_string(trap.port()) +
                         "/git/cfg.git\nauth:\n  username: deploy\n  password: {secret: git-password}\nsyncs:\n"
                         "  - name: app\n    path: app\n    local: " + Local("app") + "\n";
     admin->Remove("connectors.d/broken.yaml");
