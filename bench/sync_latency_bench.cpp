@@ -9,7 +9,9 @@
 //
 // With `+ssh` after a configuration, the remote is the loopback OpenSSH sshd instead (ed25519
 // key, known_hosts checked; the git CLI uses the ssh client), so the rows show what a pass over
-// SSH costs with the session kept open between passes (sync/ssh_transport.h).
+// SSH costs with the session kept open between passes (sync/ssh_transport.h). The server's
+// own time (its git-receive-pack and git-upload-pack, from Git's trace2 on the server) is
+// printed beside it, with the push less that time: the part of a pass that is gitsyncd's.
 //
 // With `+statuses` after a configuration, the binding has `report_status: true`: after each
 // pass the daemon's CommitStatusReporter queues the commit's status, and its thread posts it
@@ -39,6 +41,7 @@
 #include "sync/sync_pass.h"
 #include "tests/support/git_cli.h"
 #include "tests/support/git_servers.h"
+#include "tests/support/git_trace2.h"
 
 using namespace gitsyncd;
 using namespace gitsyncd::testing;
@@ -101,6 +104,15 @@ struct BenchRemote {
   std::string url() const { return ssh ? ssh->url("big") : https->url("big"); }
   std::string cli_url() const { return ssh ? ssh->url("big") : https->url_with_credentials("big"); }
   std::map<std::string, std::string> env() const { return ssh ? ssh->git_env() : https->git_env(); }
+  // Over SSH: how far Git's trace of the server's commands has grown (git_trace2.h).
+  size_t trace_mark() const { return ssh ? ssh->trace2_events().size() : 0; }
+  // The server's run time of the `command` processes started since `mark` (0 when not SSH).
+  double ServerMs(size_t mark, const std::string& command) const {
+    if (!ssh) return 0;
+    double ms = 0;
+    for (double s : Trace2CommandSeconds(ssh->trace2_events().substr(mark), command)) ms += s * 1000.0;
+    return ms;
+  }
   RemoteCredentials credentials() const {
     if (ssh) return RemoteCredentials{url(), ssh->user(), "", ssh->client_private_key(), ssh->known_hosts_file(), ""};
     return RemoteCredentials{url(), https->user(), https->password(), "", "", ""};
@@ -184,12 +196,18 @@ void Bench(size_t files, const std::string& folder, bool statuses, bool over_ssh
   Row pass_total{"gitsyncd: the whole pass of the local edit (with its bookkeeping)", files, where, {}};
   Row cli_push{"git CLI: add+commit+push", files, where, {}};
   Row cli_pull{"git CLI: fetch+merge", files, where, {}};
+  // Over SSH the server's own time per pass, from Git's trace on the server (no web server
+  // log there), and what is left of the pass without it.
+  Row server_push{"server time: git-receive-pack in gitsyncd's push", files, where, {}};
+  Row own_push{"gitsyncd: local edit -> on remote, less the server's git-receive-pack", files, where, {}};
+  Row server_pull{"server time: git-upload-pack in gitsyncd's pull", files, where, {}};
   size_t incremental = 0;
   for (int r = 0; r < rounds; ++r) {
     std::string n = std::to_string(r);
     // d1/ holds files 1, 201, 401, ...: the edits below stay inside a "d1" folder binding too.
     std::string in_folder = folder.empty() ? "d1/" : "";
     uint64_t before = settle().passes;
+    size_t mark = server.trace_mark();
     WriteFile(binding.local + "/" + in_folder + "f1.yaml", "key: 1\nvalue: local edit " + n + "\n");
     EngineBindingStatus pass;
     for (;;) {  // the pass the watcher starts
@@ -202,14 +220,20 @@ void Bench(size_t files, const std::string& folder, bool statuses, bool over_ssh
     push.samples.push_back(pass.last_pass_pushed_after_s * 1000.0);
     pass_total.samples.push_back(pass.last_pass_seconds * 1000.0);
     incremental += pass.last_pass_incremental ? 1 : 0;
+    if (server.ssh) {
+      server_push.samples.push_back(server.ServerMs(mark, "receive-pack"));
+      own_push.samples.push_back(push.samples.back() - server_push.samples.back());
+    }
 
     person.Pull();
     person.Write("d1/f201.yaml", "key: 201\nvalue: remote edit " + n + "\n");
     if (!person.CommitAndPush("remote " + n)) throw std::runtime_error("person push failed");
     settle();
+    mark = server.trace_mark();
     auto t0 = Clock::now();
     auto res = engine.SyncNow("bench", std::chrono::minutes(1));
     auto t1 = Clock::now();
+    if (server.ssh) server_pull.samples.push_back(server.ServerMs(mark, "upload-pack"));
     if (!res.ok() || ReadFile(binding.local + "/" + in_folder + "f201.yaml").find("remote edit " + n) == std::string::npos) {
       throw std::runtime_error("pull did not arrive: " + (res.ok() ? *res : res.status().message()));
     }
@@ -256,6 +280,11 @@ void Bench(size_t files, const std::string& folder, bool statuses, bool over_ssh
   rows->push_back(pull);
   rows->push_back(cli_push);
   rows->push_back(cli_pull);
+  if (server.ssh) {
+    rows->push_back(server_push);
+    rows->push_back(own_push);
+    rows->push_back(server_pull);
+  }
   if (server.https) {
     for (auto& r : ServerTimes(*server.https, files, where)) rows->push_back(std::move(r));
   }

@@ -317,7 +317,8 @@ GitSshServer::GitSshServer(bool allow_rsa_sha1) : user_(CurrentUser()) {
   // sshd runs each command through the user's login shell; bash reads ~/.bashrc when sshd
   // starts it at shell level 1, which costs seconds on a machine whose .bashrc sets up tools
   // (pyenv). A Git server's account has git-shell; at level 2 bash skips it, as git-shell would.
-  conf += "SetEnv SHLVL=1\n";
+  // Git's trace of each command it runs for a client (trace2_events()): the server's own time.
+  conf += "SetEnv SHLVL=1 GIT_TRACE2_EVENT=" + d + "/trace2.json\n";
   if (allow_rsa_sha1) conf += "PubkeyAcceptedAlgorithms +ssh-rsa\n";
   WriteFile(d + "/sshd_config", conf);
   std::string host_pub = Trim(ReadFile(d + "/host_key.pub"));
@@ -370,6 +371,11 @@ int GitSshServer::logins() const {
     ++n;
   }
   return n;
+}
+
+std::string GitSshServer::trace2_events() const {
+  std::string path = dir_.path() + "/trace2.json";
+  return FileExists(path) ? ReadFile(path) : "";
 }
 
 GitSshServer::~GitSshServer() {

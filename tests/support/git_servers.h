@@ -132,6 +132,8 @@ class GitSshServer {
   void ReplaceHostKey();
   std::string log() const;  // sshd's log (LogLevel VERBOSE)
   int logins() const;       // "Accepted publickey" lines in it: one per SSH connection
+  // GIT_TRACE2_EVENT of the git commands sshd ran (tests/support/git_trace2.h reads it).
+  std::string trace2_events() const;
  private:
   TempDir dir_;
   std::string user_, known_hosts_;
