@@ -49,6 +49,7 @@ struct Op {
   std::optional<FileEntry> seen;  // what the scan saw; nullopt: nothing
   std::optional<FileEntry> want;  // nullopt: delete
   std::string staged;             // the new content's name in the staging folder
+  UniqueFd tmpfile;               // or the new content, not yet named (O_TMPFILE)
   uint64_t staged_ino = 0;
   std::string aside;  // the name in the staging folder of the file taken out of the folder
   enum class State { kPending, kDone, kKept, kGone } state = State::kPending;
@@ -63,8 +64,14 @@ class Applier {
  private:
   Status Check(const FlatTree& scanned, const FlatTree& target);
   Status CheckOne(Op op, const FlatTree& scanned);
+  bool CanLinkTmpfiles() const;
+  Result<bool> StageTmpfiles();
+  Status LinkIn();
+  Status LinkTmpfiles(ApplyReport* report);
+  Status WriteNew(int fd, Op& op, const std::string& what);
   Status Stage();
   Status Own(int fd, uint32_t mode, const std::string& what);
+  Result<UniqueFd> OpenParent(const std::string& path, std::string* leaf);
   Status SwapIn();
   Status TakeOut(Op& op);
   Status RemoveEmptied();
@@ -75,6 +82,7 @@ class Applier {
   void MoveBack(const std::string& aside, const std::string& path);
   void SwapBack(const Op& op);
   void TakeBackNew(const Op& op);
+  void UnlinkNew(const Op& op);
   void RemoveFolder(const std::string& rel);
   void Recheck();
   void Finish(ApplyReport* report);
@@ -137,24 +145,80 @@ Status Applier::Stage() {
     git_blob* raw = nullptr;
     int rc = git_blob_lookup(&raw, repo_, &op.want->oid);
     if (rc < 0) return GitError(rc, "cannot read the blob for " + op.path);
-    BlobPtr blob(raw);
     op.staged = "n" + std::to_string(i);
-    // Executable in Git: x wherever the configured mode gives r.
-    uint32_t mode = own_.file_mode;
-    if (op.want->mode == GIT_FILEMODE_BLOB_EXECUTABLE) mode |= (mode & 0444) >> 2;
-    UniqueFd fd(::openat(staging_->fd(), op.staged.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     std::string what = folder_ + "/" + op.path + " (staged in " + staging_->name() + ")";
+    UniqueFd fd(::openat(staging_->fd(), op.staged.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!fd) return Status::IoError("cannot write " + what + ": " + Errno());
-    Status owned = Own(fd.get(), mode, what);
-    if (!owned.ok()) return owned;
-    Status s = WriteAndSync(fd.get(), static_cast<const char*>(git_blob_rawcontent(raw)),
-                            static_cast<size_t>(git_blob_rawsize(raw)), what);
+    Status s = WriteNew(fd.get(), op, what);
     if (!s.ok()) return s;
-    struct stat st{};
-    if (::fstat(fd.get(), &st) != 0) return Status::IoError("cannot stat " + what + ": " + Errno());
-    op.staged_ino = st.st_ino;
   }
   SyncFolder(staging_->fd());
+  return Status::Ok();
+}
+
+// Writes `op`'s new content into the new file `fd`, in its mode and group, fsynced.
+Status Applier::WriteNew(int fd, Op& op, const std::string& what) {
+  git_blob* raw = nullptr;
+  int rc = git_blob_lookup(&raw, repo_, &op.want->oid);
+  if (rc < 0) return GitError(rc, "cannot read the blob for " + op.path);
+  BlobPtr blob(raw);
+  // Executable in Git: x wherever the configured mode gives r.
+  uint32_t mode = own_.file_mode;
+  if (op.want->mode == GIT_FILEMODE_BLOB_EXECUTABLE) mode |= (mode & 0444) >> 2;
+  Status owned = Own(fd, mode, what);
+  if (!owned.ok()) return owned;
+  Status s = WriteAndSync(fd, static_cast<const char*>(git_blob_rawcontent(raw)), static_cast<size_t>(git_blob_rawsize(raw)),
+                          what);
+  if (!s.ok()) return s;
+  struct stat st{};
+  if (::fstat(fd, &st) != 0) return Status::IoError("cannot stat " + what + ": " + Errno());
+  op.staged_ino = st.st_ino;
+  return Status::Ok();
+}
+
+// A commit that only adds a few files needs no staging folder (and no record of one in the
+// state dir, each written and fsynced): each new file is written as an O_TMPFILE in the
+// folder, which has no name until it is linked in, so a crash before that leaves nothing.
+// With more files the staging folder keeps the number of open descriptors bounded.
+constexpr size_t kMaxTmpfiles = 32;
+
+bool Applier::CanLinkTmpfiles() const {
+  if (ops_.size() > kMaxTmpfiles) return false;
+  for (const auto& op : ops_) {
+    if (!op.want || op.seen) return false;  // a replacement or a deletion goes through staging
+  }
+  return ::access("/proc/self/fd", X_OK) == 0;  // linkat of a descriptor goes through /proc
+}
+
+// False when the file system has no O_TMPFILE (then nothing was written).
+Result<bool> Applier::StageTmpfiles() {
+  for (auto& op : ops_) {
+    std::string what = folder_ + "/" + op.path;
+    op.tmpfile = UniqueFd(::openat(root_, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600));
+    if (!op.tmpfile && &op == &ops_.front() && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) return false;
+    if (!op.tmpfile) return Status::IoError("cannot write " + what + ": " + Errno());
+    Status s = WriteNew(op.tmpfile.get(), op, what);
+    if (!s.ok()) return s;
+  }
+  return true;
+}
+
+// Every new file gets its name: one link each, refused if the name was taken meanwhile.
+Status Applier::LinkIn() {
+  for (auto& op : ops_) {
+    std::string leaf;
+    auto parent = OpenParent(op.path, &leaf);
+    if (!parent.ok()) return parent.status();
+    std::string from = "/proc/self/fd/" + std::to_string(op.tmpfile.get());
+    if (!*parent || ::linkat(AT_FDCWD, from.c_str(), parent->get(), leaf.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+      if (!Redirected(errno) && errno != EEXIST) return Status::IoError("cannot write " + folder_ + "/" + op.path + ": " + Errno());
+      op.state = Op::State::kKept;  // created or put behind a symlink since the check: a local change
+      continue;
+    }
+    op.state = Op::State::kDone;
+    dirs_.insert(ParentOf(op.path));
+    undo_.push_back([this, &op] { UnlinkNew(op); });
+  }
   return Status::Ok();
 }
 
@@ -229,16 +293,9 @@ Status Applier::Own(int fd, uint32_t mode, const std::string& what) {
 // with the new one, so it lands in the staging folder and is checked there.
 Status Applier::PutIn(Op& op) {
   std::string leaf;
-  std::vector<std::string> created;
-  UniqueFd parent(OpenParentBeneath(root_, op.path, &leaf, &created));
-  for (const auto& c : created) {
-    undo_.push_back([this, c] { RemoveFolder(c); });
-    dirs_.insert(ParentOf(c));
-    UniqueFd made(OpenBeneath(root_, c, O_RDONLY | O_DIRECTORY));
-    if (!made) return Status::IoError("cannot open the new folder " + folder_ + "/" + c + ": " + Errno());
-    Status owned = Own(made.get(), own_.dir_mode, folder_ + "/" + c);
-    if (!owned.ok()) return owned;
-  }
+  auto opened = OpenParent(op.path, &leaf);
+  if (!opened.ok()) return opened.status();
+  UniqueFd parent = std::move(opened).value();
   unsigned flags = op.seen ? RENAME_EXCHANGE : RENAME_NOREPLACE;
   if (!parent || ::renameat2(staging_->fd(), op.staged.c_str(), parent.get(), leaf.c_str(), flags) != 0) {
     // Deleted, created, or put behind a symlink since the check: a local change, kept.
@@ -256,6 +313,25 @@ Status Applier::PutIn(Op& op) {
   op.aside = op.staged;
   undo_.push_back([this, &op] { SwapBack(op); });
   return CheckTakenOut(op);
+}
+
+// The folder `path` goes in, with the folders on the way that were missing made (in the
+// configured mode and group, removed again by the undo). An invalid descriptor with errno
+// set when the way is blocked (a symlink, a file where a folder should be).
+Result<UniqueFd> Applier::OpenParent(const std::string& path, std::string* leaf) {
+  std::vector<std::string> created;
+  UniqueFd parent(OpenParentBeneath(root_, path, leaf, &created));
+  int err = errno;
+  for (const auto& c : created) {
+    undo_.push_back([this, c] { RemoveFolder(c); });
+    dirs_.insert(ParentOf(c));
+    UniqueFd made(OpenBeneath(root_, c, O_RDONLY | O_DIRECTORY));
+    if (!made) return Status::IoError("cannot open the new folder " + folder_ + "/" + c + ": " + Errno());
+    Status owned = Own(made.get(), own_.dir_mode, folder_ + "/" + c);
+    if (!owned.ok()) return owned;
+  }
+  errno = err;
+  return parent;
 }
 
 // The file just taken out of the folder must be the one the check hashed; if an edit was
@@ -319,6 +395,15 @@ void Applier::TakeBackNew(const Op& op) {
   ::renameat2(parent.get(), leaf.c_str(), staging_->fd(), op.staged.c_str(), RENAME_NOREPLACE);
 }
 
+// Undoes a link of a new file: only while the name still holds that file.
+void Applier::UnlinkNew(const Op& op) {
+  std::string leaf;
+  UniqueFd parent(OpenParentBeneath(root_, op.path, &leaf));
+  struct stat st{};
+  if (!parent || ::fstatat(parent.get(), leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return;
+  if (st.st_ino == op.staged_ino) ::unlinkat(parent.get(), leaf.c_str(), 0);
+}
+
 void Applier::RemoveFolder(const std::string& rel) {
   std::string leaf;
   UniqueFd parent(OpenParentBeneath(root_, rel, &leaf));
@@ -347,10 +432,28 @@ void Applier::Finish(ApplyReport* report) {
   }
 }
 
+// The rest of Run for new files written as O_TMPFILEs: linked in, or all undone.
+Status Applier::LinkTmpfiles(ApplyReport* report) {
+  Pause("staged", "");
+  Status s = LinkIn();
+  if (!s.ok()) {
+    for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) (*it)();
+    return s.WithContext("the commit's changes to " + folder_ + " were undone");
+  }
+  Pause("swapped", "");
+  Finish(report);
+  return Status::Ok();
+}
+
 Status Applier::Run(const FlatTree& scanned, const FlatTree& target, const std::string& state_dir,
                     ApplyReport* report) {
   Status s = Check(scanned, target);
   if (!s.ok()) return s;
+  if (!ops_.empty() && CanLinkTmpfiles()) {
+    auto staged = StageTmpfiles();
+    if (!staged.ok()) return staged.status().WithContext("nothing of the commit was applied to " + folder_);
+    if (*staged) return LinkTmpfiles(report);
+  }
   if (!ops_.empty()) {
     auto staging = StagingFolder::Create(root_, state_dir);
     if (!staging.ok()) return staging.status();

@@ -32,9 +32,12 @@ struct FolderOwnership {
 // deleted only while it still equals `scanned` (or already equals `target`); any other file
 // is left as it is and listed in `kept`.
 //  1. Every new file is written and fsynced in a staging folder inside `folder` (see
-//     folder_staging.h; its record lives in `state_dir`). If that fails (disk full, no
-//     permission), nothing in the folder has changed and the error is returned.
-//  2. Then deletions and new files are swapped in, one rename each. Each file taken out of
+//     folder_staging.h; its record lives in `state_dir`). A commit that only adds up to 32
+//     files writes them as unnamed files (O_TMPFILE) in `folder` instead, where the file
+//     system has them: they need no staging folder or record, since a crash before they are
+//     linked in leaves nothing. If writing fails (disk full, no permission), nothing in the
+//     folder has changed and the error is returned.
+//  2. Then deletions and new files are swapped in, one rename (or link) each. Each file taken out of
 //     the folder is hashed again: one that is not what the check hashed (an edit saved in
 //     the meantime) is put back and kept, so the next pass pushes or merges it. If a rename
 //     fails, the renames done so far are undone.

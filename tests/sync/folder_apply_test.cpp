@@ -154,6 +154,17 @@ class SmallDisk {
   bool mounted_ = false;
 };
 
+// The binding's folder goes onto `disk`; false (the test skipped) when it could not be mounted.
+template <typename F>
+bool MoveFolderOnto(F& f, const SmallDisk& disk) {
+  if (!disk.mounted()) {
+    BOOST_TEST_MESSAGE("skipped: cannot mount a tmpfs here (needs root)");
+    return false;
+  }
+  f.spec.local = f.local = f.dir / "disk/folder";
+  return true;
+}
+
 // Sets or clears the immutable flag of a folder: no name in it can be added, renamed or removed.
 bool SetImmutable(const std::string& folder, bool on) {
   int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY);
@@ -201,11 +212,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_rename_refused_during_the_swap_in_undoes_the_ren
 BOOST_AUTO_TEST_CASE_TEMPLATE(a_full_disk_while_staging_leaves_the_folder_on_the_previous_commit, F, Remotes) {
   F f;
   SmallDisk disk(f.dir / "disk");
-  if (!disk.mounted()) {
-    BOOST_TEST_MESSAGE("skipped: cannot mount a tmpfs here (needs root)");
-    return;
-  }
-  f.spec.local = f.local = f.dir / "disk/folder";
+  if (!MoveFolderOnto(f, disk)) return;
   Seed(f, {{"a.txt", "v1\n"}, {"b.txt", "keep\n"}, {"sub/c.txt", "sea\n"}});
   const std::set<std::string> before = Listing(f.local);
   // A commit whose files do not fit: it changes, adds and deletes files.
@@ -338,6 +345,77 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_staging_folder_left_by_a_killed_pull_is_removed_
                                                          ".gitsyncd-staging-mine/x.txt"}));
   BOOST_TEST(f.Local("a.txt") == "remote\n");
   BOOST_TEST(f.Remote("config/.gitsyncd-staging-mine/x.txt") == "mine\n");
+}
+
+// A commit that only adds files writes them unnamed (O_TMPFILE) and links them in: killed
+// before the links, it leaves nothing in the folder, no staging folder and no record of one.
+BOOST_AUTO_TEST_CASE(a_pull_that_only_adds_files_killed_before_they_are_named_leaves_nothing_behind) {
+  FileRemote f;
+  Seed(f, {{"a.txt", "base\n"}});
+  Push(f, {{"new.txt", "new\n"}, {"sub/deeper/new2.txt", "two\n"}});
+  pid_t child = ::fork();
+  BOOST_REQUIRE(child >= 0);
+  if (child == 0) {
+    SetApplyHookForTest([](const std::string& moment, const std::string&) {
+      if (moment == "staged") ::_exit(9);  // killed with both files written, neither named
+    });
+    (void)RunSyncPass(f.spec);
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  BOOST_REQUIRE(WIFEXITED(status) && WEXITSTATUS(status) == 9);
+  BOOST_TEST((Listing(f.local) == std::set<std::string>{"a.txt"}));
+  BOOST_TEST(!FileExists(f.spec.binding_dir + "/staging"));
+  f.Sync();
+  BOOST_TEST((Listing(f.local) == std::set<std::string>{"a.txt", "new.txt", "sub", "sub/deeper", "sub/deeper/new2.txt"}));
+  BOOST_TEST(f.Local("sub/deeper/new2.txt") == "two\n");
+}
+
+BOOST_AUTO_TEST_CASE(a_symlink_swapped_in_before_new_files_are_named_takes_no_write_outside) {
+  FileRemote f;
+  Seed(f, {{"sub/a.txt", "one\n"}});
+  std::string outside = f.dir / "outside";
+  WriteFile(outside + "/a.txt", "one\n");
+  Push(f, {{"sub/new.txt", "new\n"}});
+  HookGuard hook([&](const std::string& moment, const std::string&) {
+    if (moment != "staged") return;
+    fs::rename(f.local + "/sub", f.dir / "moved-sub");
+    fs::create_directory_symlink(outside, f.local + "/sub");
+  });
+  (void)RunSyncPass(f.spec);
+  BOOST_TEST(!FileExists(outside + "/new.txt"));
+  BOOST_TEST(Listing(outside).size() == 1u);
+  BOOST_TEST(fs::is_symlink(f.local + "/sub"));
+  BOOST_TEST(!FileExists(f.dir / "moved-sub/new.txt"));
+}
+
+BOOST_AUTO_TEST_CASE(a_file_the_user_creates_under_a_new_files_name_before_it_is_named_is_kept) {
+  FileRemote f;
+  Seed(f, {{"a.txt", "base\n"}});
+  Push(f, {{"new.txt", "remote\n"}});
+  HookGuard hook([&](const std::string& moment, const std::string&) {
+    if (moment == "staged") WriteFile(f.local + "/new.txt", "mine\n");
+  });
+  ExpectEditKeptThroughThePull(f, "new.txt", "mine\n");
+  BOOST_TEST(EditSurvives(f, "new.txt", "remote\n"));
+}
+
+BOOST_AUTO_TEST_CASE(a_full_disk_while_writing_only_new_files_leaves_the_folder_on_the_previous_commit) {
+  FileRemote f;
+  SmallDisk disk(f.dir / "disk");
+  if (!MoveFolderOnto(f, disk)) return;
+  Seed(f, {{"a.txt", "v1\n"}});
+  std::map<std::string, std::string> commit;
+  for (char c : std::string("wxyz")) commit[std::string("new/big-") + c + ".bin"] = std::string(100 * 1024, c);
+  Push(f, commit);
+  disk.LeaveFree(200 * 1024);
+  Status full = f.SyncStatus();
+  BOOST_TEST(full.message().find("No space left on device") != std::string::npos, full.message());
+  BOOST_TEST((Listing(f.local) == std::set<std::string>{"a.txt"}));
+  disk.FreeSpace();
+  f.Sync();
+  BOOST_TEST(f.Local("new/big-z.bin") == std::string(100 * 1024, 'z'));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
