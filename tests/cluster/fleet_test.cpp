@@ -118,7 +118,12 @@ BOOST_AUTO_TEST_CASE(a_redelivery_received_by_another_instance_is_not_published_
   Fleet c(Cluster(etcd, {}), "gamma", Client(etcd), hc.Callbacks(""));
   BOOST_REQUIRE(WaitFor([&] { return a.registered() && b.registered() && c.registered(); }, 10s));
   std::this_thread::sleep_for(300ms);
-  FleetPush push{"https://git.example/app.git", "main", "abc", "", "webhook github d-7", "", "d-7"};
+  FleetPush push;
+  push.remote = "https://git.example/app.git";
+  push.branch = "main";
+  push.commit = "abc";
+  push.reason = "webhook github d-7";
+  push.delivery = "d-7";
   a.Publish(push);
   BOOST_REQUIRE(WaitFor([&] { return hc.size() == 1; }, 10s));
   b.Publish(push);  // the provider redelivered it, and the load balancer chose beta
