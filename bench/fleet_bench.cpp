@@ -17,6 +17,8 @@
 // publish, watch event, pass), and DIR gets their logs and the Git server's access log.
 //
 // Usage: fleet_bench GITSYNCD_BINARY [INSTANCES] [ROUNDS] [FAILOVERS]   (default 10 20 3)
+// The instances relay fetched objects through etcd (cluster.relay_key, docs/fleet.md); with
+// FLEET_BENCH_NO_RELAY set in the environment each instance fetches for itself.
 #include <boost/json.hpp>
 #include <unistd.h>
 
@@ -148,6 +150,7 @@ struct Fleet {
   std::vector<int> ports;
   std::map<std::string, std::unique_ptr<DaemonProcess>> d;
   std::map<std::string, std::string> env{{"BENCH_PASS", "bench-pass"}, {"BENCH_SECRET", "bench-hook-secret"},
+                                         {"BENCH_RELAY_KEY", "bench-relay-key-0123456789abcdefghijklmnop"},
                                          {"GITSYNCD_CONFIG", ""}};
   std::string path;
   // FLEET_BENCH_LOGS=DIR: the instances log at debug level, and their logs are written to
@@ -169,7 +172,8 @@ struct Fleet {
               "state_dir: " + (dir / (name + "-state")) + (logs ? "\nlog_level: debug" : "") + "\nca_file: " + server.ca_file() +
                   "\nlisten:\n  address: 127.0.0.1\n  port: " + std::to_string(ports[i]) +
                   "\n  public_url: https://hooks.example.com/\noperator:\n  listen: \"off\"\ninstance: " + name +
-                  "\ncluster:\n  endpoints: " + etcd.endpoints_yaml() + "\n  selectors: [linux]\n  lease_ttl: 2s\n");
+                  "\ncluster:\n  endpoints: " + etcd.endpoints_yaml() + "\n  selectors: [linux]\n  lease_ttl: 2s\n" +
+                       (std::getenv("FLEET_BENCH_NO_RELAY") ? "" : "  relay_key: {env: BENCH_RELAY_KEY}\n"));
     std::string auth = "provider: github\nurl: " + server.url("cfg") +
                        "\nauth:\n  username: deploy\n  password: {env: BENCH_PASS}\n";
     WriteFile(cfg + "/connectors.d/web.yaml", "name: web\n" + auth +

@@ -345,8 +345,10 @@ Result<std::vector<EtcdKv>> EtcdClient::Range(const std::string& prefix, int64_t
   return out;
 }
 
-Result<std::optional<EtcdKv>> EtcdClient::Get(const std::string& key) {
-  auto r = impl_->Call("/v3/kv/range", {{"key", Base64Encode(key)}});
+Result<std::optional<EtcdKv>> EtcdClient::Get(const std::string& key, int64_t revision) {
+  json::object req{{"key", Base64Encode(key)}};
+  if (revision > 0) req["revision"] = std::to_string(revision);
+  auto r = impl_->Call("/v3/kv/range", req);
   if (!r.ok()) return r.status();
   if (auto* kvs = r->if_contains("kvs"); kvs && kvs->is_array() && !kvs->as_array().empty()) {
     return KvFromJson(kvs->as_array()[0]);

@@ -54,7 +54,8 @@ class EtcdClient {
   // Keys starting with `prefix`, at most `limit` (0 = etcd's own limit); `revision` gets the
   // store's revision the answer is from (a watch from revision + 1 misses nothing).
   Result<std::vector<EtcdKv>> Range(const std::string& prefix, int64_t limit = 0, int64_t* revision = nullptr);
-  Result<std::optional<EtcdKv>> Get(const std::string& key);
+  // The key as of `revision` (0: now); etcd keeps old revisions until it compacts them.
+  Result<std::optional<EtcdKv>> Get(const std::string& key, int64_t revision = 0);
   // Puts only if the key does not exist, and in the same transaction (one request, one Raft
   // entry) every key of `and_put`, each under its own `lease`; false, writing nothing, when
   // the key existed.

@@ -20,6 +20,7 @@ namespace json = boost::json;
 namespace {
 
 constexpr size_t kMaxQueuedPushes = 1000;     // beyond: dropped (polling catches up), logged
+constexpr size_t kMaxQueuedPackBytes = 4u << 20;  // beyond: pushes queue without their relayed pack
 constexpr std::chrono::hours kPushLeaseTtl{1};  // a push key outlives every watcher's reconnect
 constexpr std::chrono::seconds kMemberRefresh{2};
 constexpr std::chrono::milliseconds kWatchIdle{30000};
@@ -82,9 +83,12 @@ Result<FleetMember> MemberFromJson(const std::string& text) {
 }
 
 std::string PushToJson(const FleetPush& p) {
-  return json::serialize(json::object{{"remote", p.remote}, {"branch", p.branch}, {"commit", p.commit},
-                                      {"from", p.from},     {"reason", p.reason}, {"time", p.time},
-                                      {"delivery", p.delivery}});
+  json::object o{{"remote", p.remote}, {"branch", p.branch}, {"commit", p.commit}, {"from", p.from},
+                 {"reason", p.reason}, {"time", p.time},     {"delivery", p.delivery}};
+  if (!p.relay_mac.empty()) {
+    o["relay"] = json::object{{"base", p.relay_base}, {"mac", p.relay_mac}, {"bytes", p.relay_pack.size()}};
+  }
+  return json::serialize(o);
 }
 
 Result<FleetPush> PushFromJson(const std::string& text) {
@@ -92,12 +96,24 @@ Result<FleetPush> PushFromJson(const std::string& text) {
   auto v = json::parse(text, ec);
   if (ec || !v.is_object()) return Status::Corrupted("push record is not a JSON object");
   const auto& o = v.as_object();
-  return FleetPush{Field(o, "remote"), Field(o, "branch"), Field(o, "commit"),
-                   Field(o, "from"),   Field(o, "reason"), Field(o, "time"), Field(o, "delivery")};
+  FleetPush p;
+  for (auto [field, name] : {std::pair{&FleetPush::remote, "remote"}, {&FleetPush::branch, "branch"},
+                             {&FleetPush::commit, "commit"}, {&FleetPush::from, "from"}, {&FleetPush::reason, "reason"},
+                             {&FleetPush::time, "time"}, {&FleetPush::delivery, "delivery"}}) {
+    p.*field = Field(o, name);
+  }
+  if (auto* r = o.if_contains("relay"); r && r->is_object()) {
+    p.relay_base = Field(r->as_object(), "base");
+    p.relay_mac = Field(r->as_object(), "mac");
+  }
+  return p;
 }
 
 std::string MembersPrefix(const ClusterConfig& c) { return c.prefix + "members/"; }
 std::string PushesPrefix(const ClusterConfig& c) { return c.prefix + "pushes/"; }
+std::string PackKey(const ClusterConfig& c, const std::string& remote, const std::string& branch) {
+  return c.prefix + "packs/" + ShortHash(remote + "\n" + branch);
+}
 std::string OwnerKey(const ClusterConfig& c, const std::string& binding) { return c.prefix + "owners/" + binding; }
 std::string DeliveryKey(const ClusterConfig& c, const FleetPush& p) {
   return c.prefix + "deliveries/" + ShortHash(p.delivery + "\n" + p.remote + "\n" + p.branch);
@@ -439,12 +455,16 @@ struct Fleet::Impl {
       Status s;
       bool fresh = true;
       EtcdKv push{PushKey(config, p.remote, p.branch), PushToJson(p), 0, 0, *lease};
+      EtcdKv pack{PackKey(config, p.remote, p.branch), p.relay_pack, 0, 0, *lease};
+      bool relay = !p.relay_mac.empty();
       if (!p.delivery.empty()) {
-        auto claimed = client.PutIfAbsent(DeliveryKey(config, p), name, *lease, {push});
+        auto claimed = client.PutIfAbsent(DeliveryKey(config, p), name, *lease,
+                                          relay ? std::vector<EtcdKv>{pack, push} : std::vector<EtcdKv>{push});
         s = claimed.status();
         fresh = claimed.ok() && *claimed;
       } else {
-        s = client.Put(push.key, push.value, *lease);
+        if (relay) s = client.Put(pack.key, pack.value, *lease);  // first: the push's watchers read it
+        if (s.ok()) s = client.Put(push.key, push.value, *lease);
       }
       if (s.code() == Status::Code::kNotFound && !retried) {  // the lease expired (etcd was cut off)
         *lease = 0;
@@ -454,8 +474,9 @@ struct Fleet::Impl {
       if (!s.ok()) return s;
       retried = false;
       if (fresh) {
-        spdlog::debug("fleet: published the push of {} {} ({}) {} ms after it was queued", p.branch,
+        spdlog::debug("fleet: published the push of {} {} ({}{}) {} ms after it was queued", p.branch,
                       p.commit.substr(0, 12), p.reason,
+                      relay ? ", relayed pack of " + std::to_string(p.relay_pack.size()) + " bytes" : "",
                       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - q.at).count());
       } else {
         spdlog::info("fleet: delivery {} was already published by the fleet; not again", p.delivery);
@@ -467,9 +488,24 @@ struct Fleet::Impl {
 
   // The watch loop: every push another instance publishes reaches on_push once; after a
   // broken watch it resumes from the next revision, so none is missed while etcd keeps it.
+  // The relayed pack of `p`, read as of the push's revision (a later push may have replaced
+  // it since) when this instance serves its branch; left empty on any failure (the instance
+  // then fetches).
+  void ReadRelayedPack(EtcdClient& reader, FleetPush* p) {
+    if (p->relay_mac.empty() || !callbacks.serves || !callbacks.serves(p->remote, p->branch)) return;
+    auto kv = reader.Get(PackKey(config, p->remote, p->branch), p->revision);
+    if (kv.ok() && kv->has_value() && (*kv)->mod_revision == p->revision) {
+      p->relay_pack = std::move((*kv)->value);
+    } else {
+      spdlog::warn("fleet: cannot read the relayed pack of {} {} (revision {}): {}; fetching instead", p->branch,
+                   p->commit.substr(0, 12), p->revision, kv.ok() ? "not in etcd" : kv.status().message());
+    }
+  }
+
   void Watch() {
     EtcdClientOptions o = client_options;
     EtcdClient client(o);
+    EtcdClient reader(o);  // the watch holds `client`'s connection
     int64_t from = 0;
     std::chrono::milliseconds backoff{500};
     while (!stop) {
@@ -483,6 +519,8 @@ struct Fleet::Impl {
         if (p.ok() && p->from != name && callbacks.on_push) {
           spdlog::debug("fleet: heard the push of {} {} from {} (revision {})", p->branch, p->commit.substr(0, 12),
                         p->from, e.kv.mod_revision);
+          p->revision = e.kv.mod_revision;
+          ReadRelayedPack(reader, &*p);
           callbacks.on_push(*p);
         }
         return !stop.load();
@@ -534,6 +572,14 @@ void Fleet::Publish(FleetPush push) {
     if (impl_->queue.size() >= kMaxQueuedPushes) {
       spdlog::warn("fleet: {} pushes wait for etcd; dropping the oldest (polling catches it up)", kMaxQueuedPushes);
       impl_->queue.pop_front();
+    }
+    // Relayed packs are worth a few seconds; while etcd is away they only take memory.
+    size_t packs = 0;
+    for (const auto& q : impl_->queue) packs += q.push.relay_pack.size();
+    if (packs + push.relay_pack.size() > kMaxQueuedPackBytes) {
+      push.relay_pack.clear();
+      push.relay_mac.clear();
+      push.relay_base.clear();
     }
     impl_->queue.push_back({std::move(push), std::chrono::steady_clock::now()});
   }

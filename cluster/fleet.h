@@ -48,6 +48,13 @@ struct FleetPush {
   // instance already published within the hour (a redelivery reaching another instance
   // behind the load balancer) is not published again. "" = always published.
   std::string delivery;
+  // Relayed objects (docs/fleet.md, "Relayed objects"), only with cluster.relay_key: the pack
+  // that takes the branch from `relay_base` ("" = nothing) to `commit`, and its MAC (hex).
+  // The pack is not in the push's JSON: it is the value of <prefix>packs/<the push's hash>,
+  // put in the same transaction, and read back at the push's revision for on_push.
+  std::string relay_base, relay_mac;
+  std::string relay_pack;  // the pack's bytes ("" when the record has none or it was not read)
+  int64_t revision = 0;    // the etcd revision the push was heard at (not in the JSON)
 };
 std::string PushToJson(const FleetPush& p);
 Result<FleetPush> PushFromJson(const std::string& text);
@@ -56,6 +63,7 @@ Result<FleetPush> PushFromJson(const std::string& text);
 std::string MembersPrefix(const ClusterConfig& c);
 std::string PushKey(const ClusterConfig& c, const std::string& remote, const std::string& branch);
 std::string PushesPrefix(const ClusterConfig& c);
+std::string PackKey(const ClusterConfig& c, const std::string& remote, const std::string& branch);
 std::string DeliveryKey(const ClusterConfig& c, const FleetPush& p);
 std::string OwnerKey(const ClusterConfig& c, const std::string& binding);
 
@@ -94,6 +102,9 @@ class Fleet {
     std::function<std::vector<std::string>()> candidates;
     // The set Owned() returns changed to `owned` (called on a fleet thread; must not block).
     std::function<void(const std::set<std::string>& owned)> on_owners_changed;
+    // Whether this instance runs a binding on that remote and branch: only then is a relayed
+    // pack read from etcd for on_push (unset: never).
+    std::function<bool(const std::string& remote, const std::string& branch)> serves;
   };
   // Starts the threads; etcd being down is not an error here (it is logged and retried).
   // `instance`: this instance's name (gitsyncd.yaml `instance`).

@@ -10,7 +10,7 @@
 namespace gitsyncd {
 namespace {
 
-const std::vector<std::string> kClusterKeys = {"endpoints", "tls", "name", "selectors", "prefix", "lease_ttl"};
+const std::vector<std::string> kClusterKeys = {"endpoints", "tls", "name", "selectors", "prefix", "lease_ttl", "relay_key"};
 const std::vector<std::string> kClusterTlsKeys = {"ca", "cert", "key"};
 constexpr size_t kMaxEndpoints = 16;
 constexpr size_t kMaxSelectors = 64;
@@ -141,6 +141,7 @@ void LoadCluster(const YAML::Node& node, ErrorSink* sink, ClusterConfig* out) {
                 "must start and end with '/' and hold only letters, digits, '/', '-', '_' and '.' (e.g. /gitsyncd/)");
     }
   }
+  out->relay_key = m.Secret("relay_key");
   if (auto v = m.Duration("lease_ttl")) {
     if (*v < std::chrono::seconds(2) || *v > std::chrono::minutes(5)) {
       sink->Add(m.Get("lease_ttl"), "cluster.lease_ttl", "must be between 2s and 5m");

@@ -195,6 +195,9 @@ struct ClusterConfig {
   std::vector<std::string> selectors;  // this instance's labels (connector delegate_selectors)
   std::string prefix = "/gitsyncd/";   // every key the fleet writes is under it
   std::chrono::seconds lease_ttl = kDefaultClusterLeaseTtl;  // membership and ownership leases
+  // Authenticates the objects the receiving instance relays through etcd (docs/fleet.md,
+  // "Relayed objects"); absent = no relay, every instance fetches from the Git server.
+  SecretRef relay_key;
   SourceLocation where;
 };
 

@@ -100,7 +100,8 @@ int CheckSecrets(const Config& config) {
   }
   const ClusterConfig& k = config.daemon.cluster;
   for (const auto& [key, ref] : {std::pair{"cluster.tls.ca", &k.ca}, std::pair{"cluster.tls.cert", &k.client_cert},
-                                 std::pair{"cluster.tls.key", &k.client_key}}) {
+                                 std::pair{"cluster.tls.key", &k.client_key},
+                                 std::pair{"cluster.relay_key", &k.relay_key}}) {
     if (!ref->present()) continue;
     if (auto v = ResolveSecret(*ref, s, config.dir); !v.ok()) {
       ++missing;

@@ -19,6 +19,7 @@
 #include "daemon/config_source_link.h"
 #include "daemon/control_socket.h"
 #include "daemon/fleet_link.h"
+#include "daemon/fleet_relay.h"
 #include "daemon/http_frontend.h"
 #include "import/import_jobs.h"
 #include "daemon/instance_lock.h"
@@ -275,32 +276,48 @@ timespec SignalWaitTick(std::chrono::microseconds watchdog) {
 }
 
 // The fleet (none without `cluster:`), its callbacks reading whatever config is current.
-auto JoinFleet(CurrentConfig& current, RunningConfig& first) {
+auto JoinFleet(CurrentConfig& current, RunningConfig& first, FleetRelay* relay) {
   return StartFleet(first.config, first.store ? &*first.store : nullptr,
                           {[&current] {
                              auto rc = current.Get();
                              return FleetBindings(rc->config, *rc->engine);
                            },
-                           [&current](const FleetPush& p) {
+                           [&current, relay](const FleetPush& p) {
                              auto rc = current.Get();
-                             TriggerFleetPush(rc->config, *rc->engine, p);
+                             if (relay) {
+                               relay->Consume(rc->config, rc->engine, p);
+                             } else {
+                               TriggerFleetPush(rc->config, *rc->engine, p);
+                             }
                            },
+
                            [&current] { return ExclusiveCandidates(current.Get()->config); },
                            [&current](const std::set<std::string>& owned) {
                              auto rc = current.Get();
                              ApplyOwnership(rc->config, *rc->engine, owned);
+                           },
+                           [&current, relay](const std::string& remote, const std::string& branch) {
+                             auto rc = current.Get();
+                             return relay != nullptr && ServesBranch(rc->config, *rc->engine, remote, branch);
                            }});
 }
 
 // The HTTP listeners; a delivery in a fleet is also published for the other instances.
+// With a relay, the push waits for this instance's own fetch (docs/fleet.md, "Relayed objects").
 Result<std::unique_ptr<HttpFrontend>> StartListener(CurrentConfig& current, RunningConfig& first, ImportJobs* jobs,
-                                                    Fleet* fleet) {
+                                                    Fleet* fleet, FleetRelay* relay) {
   auto http = std::make_unique<HttpFrontend>(first.config.daemon, jobs);
-  if (fleet) http->SetTrigger([&current, fleet](const std::string& binding, const std::string& reason,
-                                                const std::string& commit) {
+  if (fleet) http->SetTrigger([&current, fleet, relay](const std::string& binding, const std::string& reason,
+                                                       const std::string& commit) {
     auto rc = current.Get();
-    rc->engine->TriggerRemote(binding, reason);  // false: another instance serves it
-    fleet->Publish(PushForBinding(rc->config, binding, reason, commit));
+    auto asked = std::chrono::steady_clock::now();
+    bool here = rc->engine->TriggerRemote(binding, reason, asked);  // false: another instance serves it
+    FleetPush push = PushForBinding(rc->config, binding, reason, commit);
+    if (relay && here) {
+      relay->Produce(rc->engine, binding, asked, std::move(push), fleet);
+    } else {
+      fleet->Publish(std::move(push));
+    }
     return true;
   });
   if (fleet) http->SetFleetView([fleet] { return FleetViewJson(*fleet); });
@@ -366,13 +383,15 @@ int Run(CliContext& ctx) {
   current.Set(std::move(started).value());
   std::shared_ptr<RunningConfig> first = current.Get();
   ImportJobs import_jobs;
-  auto fleet = JoinFleet(current, *first);
+  auto relay = FleetRelay::Start(first->config, first->store ? &*first->store : nullptr);
+  if (!relay.ok()) return UserError(relay.status().message());
+  auto fleet = JoinFleet(current, *first, relay->get());
   if (!fleet.ok()) return UserError(fleet.status().message());
   std::unique_ptr<HttpFrontend> http;
   HttpFrontend* http_raw = nullptr;  // the hook keeper's view of the listener, once it runs
   HookKeeper hook_keeper(&http_raw);
   if (WantsListener(first->config)) {
-    auto started_http = StartListener(current, *first, &import_jobs, fleet->get());
+    auto started_http = StartListener(current, *first, &import_jobs, fleet->get(), relay->get());
     if (!started_http.ok()) {
       first->engine->Stop();
       return UserError(started_http.status().message());
@@ -408,6 +427,7 @@ int Run(CliContext& ctx) {
     current.Get()->engine->Stop();  // answers a waiting sync-now, so the control thread is free
     control->reset();
     if (http) http->Stop();
+    if (*relay) (*relay)->Stop();  // the fleet's watch may still call it: it then takes no relay
     fleet->reset();  // leaves the fleet: revokes the membership lease
   });
   WaitPinging(stopped, notifier, watchdog);

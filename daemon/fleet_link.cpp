@@ -38,8 +38,9 @@ std::vector<FleetBinding> FleetBindings(const Config& config, const SyncEngine& 
   return out;
 }
 
-void TriggerFleetPush(const Config& config, SyncEngine& engine, const FleetPush& push) {
+std::vector<std::string> BindingsForPush(const Config& config, const SyncEngine& engine, const FleetPush& push) {
   auto all = Bindings(config);
+  std::vector<std::string> out;
   for (const auto& st : engine.Snapshot()) {
     auto it = all.find(st.name);
     if (it == all.end()) continue;
@@ -50,7 +51,23 @@ void TriggerFleetPush(const Config& config, SyncEngine& engine, const FleetPush&
                     push.reason, push.from);
       continue;
     }
-    engine.TriggerRemote(st.name, "fleet: " + push.reason + " received by " + push.from);
+    out.push_back(st.name);
+  }
+  return out;
+}
+
+bool ServesBranch(const Config& config, const SyncEngine& engine, const std::string& remote, const std::string& branch) {
+  auto all = Bindings(config);
+  for (const auto& name : engine.BindingNames()) {
+    auto it = all.find(name);
+    if (it != all.end() && it->second.second->remote_url == remote && it->second.second->branch == branch) return true;
+  }
+  return false;
+}
+
+void TriggerFleetPush(const Config& config, SyncEngine& engine, const FleetPush& push) {
+  for (const auto& name : BindingsForPush(config, engine, push)) {
+    engine.TriggerRemote(name, "fleet: " + push.reason + " received by " + push.from);
   }
 }
 

@@ -17,9 +17,13 @@ namespace gitsyncd {
 // The bindings `engine` runs, with their last synced commit (from the engine's cached state).
 std::vector<FleetBinding> FleetBindings(const Config& config, const SyncEngine& engine);
 
-// Queues a remote pass of every binding `engine` runs on the push's remote and branch, except
-// those whose last synced commit is already the pushed one (no fetch for them).
+// The bindings `engine` runs on the push's remote and branch, except those whose last synced
+// commit is already the pushed one (no fetch for them).
+std::vector<std::string> BindingsForPush(const Config& config, const SyncEngine& engine, const FleetPush& push);
+// Queues a remote pass of each of BindingsForPush.
 void TriggerFleetPush(const Config& config, SyncEngine& engine, const FleetPush& push);
+// Whether `engine` runs a binding on that remote and branch (the relay reads its pack then).
+bool ServesBranch(const Config& config, const SyncEngine& engine, const std::string& remote, const std::string& branch);
 
 // The push a webhook delivery for `binding` means: its remote, branch and new head `commit`
 // ("" when the delivery names none); "" remote when the config has no such binding.

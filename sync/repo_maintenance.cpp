@@ -288,26 +288,6 @@ std::vector<std::string> Alternates(const std::string& objects) {
   return out;
 }
 
-// An object database holding just the given packs (their .idx paths) and, whole, the given
-// object folders (alternates).
-Result<OdbPtr> OpenPacks(const std::vector<std::string>& indexes, const std::vector<std::string>& folders = {}) {
-  git_odb* raw = nullptr;
-  int rc = git_odb_new(&raw);
-  if (rc < 0) return GitError(rc, "cannot create an object database");
-  OdbPtr odb(raw);
-  for (const auto& f : folders) {
-    if ((rc = git_odb_add_disk_alternate(odb.get(), f.c_str())) < 0) return GitError(rc, "cannot open " + f);
-  }
-  for (const auto& idx : indexes) {
-    git_odb_backend* backend = nullptr;
-    if ((rc = git_odb_backend_one_pack(&backend, idx.c_str())) < 0) return GitError(rc, "cannot open " + idx);
-    if ((rc = git_odb_add_backend(odb.get(), backend, 1)) < 0) {
-      backend->free(backend);
-      return GitError(rc, "cannot open " + idx);
-    }
-  }
-  return odb;
-}
 
 Status SyncFile(const std::string& path, int flags) {
   UniqueFd fd(::open(path.c_str(), flags | O_CLOEXEC));
@@ -599,6 +579,25 @@ Result<MaintenanceReport> ConsolidateSharedStore(const std::string& store_dir) {
                store_dir, report.packs_before, report.loose_before, report.bytes_before / 1024, report.packed,
                RollName(report, sources.size()), report.bytes_after / 1024, ms);
   return report;
+}
+
+Result<OdbPtr> OpenPacks(const std::vector<std::string>& indexes, const std::vector<std::string>& folders) {
+  git_odb* raw = nullptr;
+  int rc = git_odb_new(&raw);
+  if (rc < 0) return GitError(rc, "cannot create an object database");
+  OdbPtr odb(raw);
+  for (const auto& f : folders) {
+    if ((rc = git_odb_add_disk_alternate(odb.get(), f.c_str())) < 0) return GitError(rc, "cannot open " + f);
+  }
+  for (const auto& idx : indexes) {
+    git_odb_backend* backend = nullptr;
+    if ((rc = git_odb_backend_one_pack(&backend, idx.c_str())) < 0) return GitError(rc, "cannot open " + idx);
+    if ((rc = git_odb_add_backend(odb.get(), backend, 1)) < 0) {
+      backend->free(backend);
+      return GitError(rc, "cannot open " + idx);
+    }
+  }
+  return odb;
 }
 
 }  // namespace gitsyncd

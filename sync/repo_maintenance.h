@@ -12,8 +12,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
+#include "sync/git_handles.h"
 
 namespace gitsyncd {
 
@@ -47,5 +49,9 @@ Result<MaintenanceReport> MaintainRepository(const std::string& binding_dir, boo
 // pack but the largest is rewritten into one, all of their objects kept, or every pack once
 // the others add up to half the largest. Must run where no fetch writes into the store.
 Result<MaintenanceReport> ConsolidateSharedStore(const std::string& store_dir);
+
+// An object database holding just the given packs (their .idx paths) and, whole, the given
+// object folders.
+Result<OdbPtr> OpenPacks(const std::vector<std::string>& indexes, const std::vector<std::string>& folders = {});
 
 }  // namespace gitsyncd

@@ -14,6 +14,7 @@
 #include "sync/folder_fd.h"
 #include "sync/git_handles.h"
 #include "sync/object_buffer.h"
+#include "sync/relay_pack.h"
 #include "sync/remote_ops.h"
 #include "sync/repo_maintenance.h"
 
@@ -32,6 +33,7 @@ struct Store {
   struct Last {
     Clock::time_point started;
     std::optional<git_oid> head;
+    std::optional<git_oid> before;  // the known head before that fetch
   };
   std::map<std::pair<std::string, std::string>, Last> last;  // (connector, branch)
   std::map<std::pair<std::string, std::string>, git_oid> known;  // KnownSharedHead
@@ -89,6 +91,12 @@ Status WriteAtomically(const std::string& path, const std::string& content) {
   return Status::Ok();
 }
 
+// Under the store's lock: no fetch writes a pack meanwhile. A failure only delays it.
+void Consolidate(const std::string& store_dir) {
+  auto maintained = ConsolidateSharedStore(store_dir);
+  if (!maintained.ok()) spdlog::warn("shared object store {}: {}", store_dir, maintained.status().message());
+}
+
 }  // namespace
 
 std::string SharedStoreDir(const std::string& state_dir, const std::string& url) {
@@ -115,28 +123,40 @@ Result<bool> AttachSharedStore(const std::string& repo_dir, const std::string& s
   return true;
 }
 
-Result<std::optional<git_oid>> SharedFetch(const SharedFetchRequest& request, const RemoteCredentials& creds) {
-  std::shared_ptr<Store> store = StoreOf(request.store_dir);
-  std::lock_guard<std::mutex> lock(store->mu);
+namespace {
+
+// SharedFetch under the store's lock.
+Result<Store::Last> FetchLocked(Store& store, const SharedFetchRequest& request, const RemoteCredentials& creds) {
   auto key = std::make_pair(request.connector, request.branch);
-  auto last = store->last.find(key);
-  if (request.not_before != Clock::time_point{} && last != store->last.end() &&
+  auto last = store.last.find(key);
+  if (request.not_before != Clock::time_point{} && last != store.last.end() &&
       last->second.started >= request.not_before) {
-    return last->second.head;
+    return last->second;
   }
   auto repo = OpenStore(request.store_dir);
   if (!repo.ok()) return repo.status();
   auto started = Clock::now();
   auto head = FetchBranch(repo->get(), creds, request.branch);
   if (!head.ok()) return head.status();
-  store->last[key] = {started, *head};
-  if (*head) store->known[key] = **head;
-  else store->known.erase(key);
+  std::optional<git_oid> before;
+  if (auto known = store.known.find(key); known != store.known.end()) before = known->second;
+  Store::Last fetched{started, *head, before};
+  store.last[key] = fetched;
+  if (*head) store.known[key] = **head;
+  else store.known.erase(key);
   repo->reset();
-  // Under the store's lock: no fetch writes a pack meanwhile. A failure only delays it.
-  auto maintained = ConsolidateSharedStore(request.store_dir);
-  if (!maintained.ok()) spdlog::warn("shared object store {}: {}", request.store_dir, maintained.status().message());
-  return head;
+  Consolidate(request.store_dir);
+  return fetched;
+}
+
+}  // namespace
+
+Result<std::optional<git_oid>> SharedFetch(const SharedFetchRequest& request, const RemoteCredentials& creds) {
+  std::shared_ptr<Store> store = StoreOf(request.store_dir);
+  std::lock_guard<std::mutex> lock(store->mu);
+  auto fetched = FetchLocked(*store, request, creds);
+  if (!fetched.ok()) return fetched.status();
+  return fetched->head;
 }
 
 }  // namespace gitsyncd
@@ -167,8 +187,76 @@ Status RecordSharedPush(const SharedFetchRequest& request, git_odb* from, const 
   store->known[{request.connector, request.branch}] = head;
   odb.reset();
   repo->reset();
-  auto maintained = ConsolidateSharedStore(request.store_dir);
-  if (!maintained.ok()) spdlog::warn("shared object store {}: {}", request.store_dir, maintained.status().message());
+  Consolidate(request.store_dir);
+  return Status::Ok();
+}
+
+}  // namespace gitsyncd
+
+namespace gitsyncd {
+namespace {
+
+// What a relayed pack is built against: the head known before the fetch, or (the fetch found
+// nothing new) the head's first parent; nullopt: the whole history.
+std::optional<git_oid> RelayBase(git_repository* repo, const Store::Last& fetched) {
+  if (fetched.before && !git_oid_equal(&*fetched.before, &*fetched.head)) return fetched.before;
+  git_commit* raw = nullptr;
+  if (git_commit_lookup(&raw, repo, &*fetched.head) < 0) return std::nullopt;
+  CommitPtr head(raw);
+  if (git_commit_parentcount(raw) == 0) return std::nullopt;
+  return *git_commit_parent_id(raw, 0);
+}
+
+}  // namespace
+
+Result<RelaySource> FetchForRelay(const SharedFetchRequest& request, const RemoteCredentials& creds, size_t max_bytes) {
+  std::shared_ptr<Store> store = StoreOf(request.store_dir);
+  std::lock_guard<std::mutex> lock(store->mu);  // no consolidation moves packs while this reads them
+  auto fetched = FetchLocked(*store, request, creds);
+  if (!fetched.ok()) return fetched.status();
+  RelaySource out;
+  out.head = fetched->head;
+  if (!out.head) return out;
+  auto repo = OpenStore(request.store_dir);
+  if (!repo.ok()) return repo.status();
+  out.base = RelayBase(repo->get(), *fetched);
+  auto pack = BuildRelayPack(repo->get(), out.base ? &*out.base : nullptr, *out.head, max_bytes);
+  if (!pack.ok()) return pack.status().WithContext("shared object store " + request.store_dir);
+  out.pack = std::move(*pack);
+  return out;
+}
+
+Status AcceptRelayedHead(const SharedFetchRequest& request, const std::optional<git_oid>& base, const git_oid& commit,
+                         std::string_view pack) {
+  std::shared_ptr<Store> store = StoreOf(request.store_dir);
+  std::lock_guard<std::mutex> lock(store->mu);
+  auto key = std::make_pair(request.connector, request.branch);
+  auto known = store->known.find(key);
+  if (known == store->known.end()) return Status::Unavailable("no head of " + request.branch + " is known here yet");
+  auto repo = OpenStore(request.store_dir);
+  if (!repo.ok()) return repo.status();
+  git_odb* raw = nullptr;
+  if (int rc = git_repository_odb(&raw, repo->get()); rc < 0) return GitError(rc, "cannot open " + request.store_dir);
+  OdbPtr odb(raw);
+  if (git_odb_exists(raw, &commit) != 1) {
+    if (base && git_odb_exists(raw, &*base) != 1) return Status::Unavailable("the store does not hold its base " + OidHex(*base));
+    if (Status s = IndexRelayPack(request.store_dir, pack); !s.ok()) return s;
+    git_odb_refresh(raw);
+  }
+  git_commit* c = nullptr;
+  if (int rc = git_commit_lookup(&c, repo->get(), &commit); rc < 0) return GitError(rc, "relayed commit");
+  CommitPtr relayed(c);
+  // Never backwards: an older or unrelated commit (a replayed record) is not taken.
+  if (!git_oid_equal(&commit, &known->second) && git_graph_descendant_of(repo->get(), &commit, &known->second) != 1) {
+    return Status::Conflict("relayed commit " + OidHex(commit) + " does not descend from the known head " +
+                            OidHex(known->second));
+  }
+  store->last[key] = {request.not_before, commit, known->second};
+  known->second = commit;
+  odb.reset();
+  relayed.reset();
+  repo->reset();
+  Consolidate(request.store_dir);
   return Status::Ok();
 }
 

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
@@ -57,5 +58,25 @@ std::optional<git_oid> KnownSharedHead(const SharedFetchRequest& request);
 // history). The store then stays within its bounds of packs and loose objects.
 Status RecordSharedPush(const SharedFetchRequest& request, git_odb* from, const git_oid& parent, const git_oid& head,
                         const std::vector<git_oid>& added);
+
+// What the instance that received a webhook relays to the others (sync/relay_pack.h).
+struct RelaySource {
+  std::optional<git_oid> head;      // the branch head (nullopt: the remote has no such branch)
+  std::optional<git_oid> base;      // the pack holds what `head` adds to it; nullopt: all of it
+  std::optional<std::string> pack;  // nullopt: larger than allowed, not relayed
+};
+
+// Fetches as SharedFetch does (or takes the fetch that answers `request`) and builds the pack
+// that takes a store from the head known before that fetch (or, when the fetch found nothing
+// new, from the head's first parent) to the head, if it is at most `max_bytes`.
+Result<RelaySource> FetchForRelay(const SharedFetchRequest& request, const RemoteCredentials& creds, size_t max_bytes);
+
+// A relayed head another instance fetched: when a head of the branch is known here, the store
+// holds `base` (or the pack needs none) and `commit` then descends from (or is) the known head,
+// indexes `pack` (IndexRelayPack), makes `commit` the known head and answers fetches asked for
+// up to `request.not_before` with it, as a fetch started then would. Any doubt: an error, and
+// nothing but complete objects was added (the caller fetches as usual).
+Status AcceptRelayedHead(const SharedFetchRequest& request, const std::optional<git_oid>& base, const git_oid& commit,
+                         std::string_view pack);
 
 }  // namespace gitsyncd

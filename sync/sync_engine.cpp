@@ -114,10 +114,12 @@ struct SyncEngine::Impl {
   }
 
   // Caller holds mu.
-  void Enqueue(BindingRuntime& b, const std::string& name, bool remote, bool full_scan = false) {
+  // `asked`: when the remote trigger came (zero: now).
+  void Enqueue(BindingRuntime& b, const std::string& name, bool remote, bool full_scan = false,
+               Clock::time_point asked = {}) {
     if (!b.setup.ok() || stopping || b.paused || b.elsewhere) return;
     b.want_remote = b.want_remote || remote;
-    if (remote) b.remote_asked = Clock::now();
+    if (remote) b.remote_asked = asked == Clock::time_point{} ? Clock::now() : std::max(b.remote_asked, asked);
     b.full_scan = b.full_scan || full_scan;
     if (b.rerun_at != Clock::time_point{}) return;  // the deferred pass will do it
     if (b.running) {
@@ -487,13 +489,21 @@ void SyncEngine::Stop() {
   impl_->PersistPauses(lock);
 }
 
-bool SyncEngine::TriggerRemote(const std::string& binding, const std::string& reason) {
+bool SyncEngine::TriggerRemote(const std::string& binding, const std::string& reason,
+                               std::chrono::steady_clock::time_point asked) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   auto it = impl_->bindings.find(binding);
   if (it == impl_->bindings.end()) return false;
   spdlog::debug("sync '{}': remote trigger ({})", binding, reason);
-  impl_->Enqueue(it->second, binding, true);
+  impl_->Enqueue(it->second, binding, true, false, asked);
   return true;
+}
+
+std::optional<BindingSpec> SyncEngine::Spec(const std::string& binding) const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  auto it = impl_->bindings.find(binding);
+  if (it == impl_->bindings.end() || !it->second.setup.ok()) return std::nullopt;
+  return it->second.spec;
 }
 
 bool SyncEngine::TriggerLocal(const std::string& binding) {

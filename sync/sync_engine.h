@@ -125,8 +125,11 @@ class SyncEngine {
   // interrupted pass is safe: the next one finishes its work). Local disk work is not cut.
   void Stop();
 
-  // False when no binding has that name.
-  bool TriggerRemote(const std::string& binding, const std::string& reason);
+  // False when no binding has that name. `asked`: when the trigger came (zero: now); the pass
+  // takes a fetch of the remote's shared store begun at or after it (or a relayed head
+  // recorded as of it, sync/shared_store.h AcceptRelayedHead).
+  bool TriggerRemote(const std::string& binding, const std::string& reason,
+                     std::chrono::steady_clock::time_point asked = {});
   bool TriggerLocal(const std::string& binding);
   // Triggers a full pass and waits for it; returns its outcome summary or error.
   Result<std::string> SyncNow(const std::string& binding, std::chrono::milliseconds timeout);
@@ -151,6 +154,10 @@ class SyncEngine {
   // back here, a full pass runs at once. Memory only; may be called before Start(). False
   // when no binding has that name.
   bool SetRunElsewhere(const std::string& binding, bool elsewhere);
+
+  // The binding's spec (its shared store, connector, credentials); nullopt when no binding of
+  // that name can run.
+  std::optional<BindingSpec> Spec(const std::string& binding) const;
 
   std::vector<EngineBindingStatus> Snapshot() const;
   size_t QueueDepth() const;  // bindings waiting for a worker

@@ -48,13 +48,24 @@ struct Heard {
               pushes.push_back(p);
             },
             [] { return std::vector<std::string>{"on-nfs"}; },
-            [this](const std::set<std::string>&) { ++owner_changes; }};
+            [this](const std::set<std::string>&) { ++owner_changes; },
+            nullptr};
   }
   size_t size() {
     std::lock_guard<std::mutex> lock(mu);
     return pushes.size();
   }
 };
+
+FleetPush Push(const std::string& commit, const std::string& reason, const std::string& delivery) {
+  FleetPush p;
+  p.remote = "https://git.example/app.git";
+  p.branch = "main";
+  p.commit = commit;
+  p.reason = reason;
+  p.delivery = delivery;
+  return p;
+}
 
 std::vector<std::string> Names(EtcdClient& client, const ClusterConfig& c) {
   std::vector<std::string> out;
@@ -96,7 +107,7 @@ BOOST_AUTO_TEST_CASE(a_published_push_reaches_every_other_instance_once) {
   Fleet b(Cluster(etcd, {}), "beta", Client(etcd), hb.Callbacks(""));
   BOOST_REQUIRE(WaitFor([&] { return a.registered() && b.registered(); }, 10s));
   std::this_thread::sleep_for(300ms);  // both watches are set up
-  a.Publish({"https://git.example/app.git", "main", "abc123", "", "webhook github d-1", "", ""});
+  a.Publish(Push("abc123", "webhook github d-1", ""));
   BOOST_REQUIRE(WaitFor([&] { return hb.size() == 1; }, 10s));
   {
     std::lock_guard<std::mutex> lock(hb.mu);
@@ -118,7 +129,12 @@ BOOST_AUTO_TEST_CASE(a_redelivery_received_by_another_instance_is_not_published_
   Fleet c(Cluster(etcd, {}), "gamma", Client(etcd), hc.Callbacks(""));
   BOOST_REQUIRE(WaitFor([&] { return a.registered() && b.registered() && c.registered(); }, 10s));
   std::this_thread::sleep_for(300ms);
-  FleetPush push{"https://git.example/app.git", "main", "abc", "", "webhook github d-7", "", "d-7"};
+  FleetPush push;
+  push.remote = "https://git.example/app.git";
+  push.branch = "main";
+  push.commit = "abc";
+  push.reason = "webhook github d-7";
+  push.delivery = "d-7";
   a.Publish(push);
   BOOST_REQUIRE(WaitFor([&] { return hc.size() == 1; }, 10s));
   b.Publish(push);  // the provider redelivered it, and the load balancer chose beta
@@ -203,7 +219,7 @@ BOOST_AUTO_TEST_CASE(a_push_queued_while_etcd_refuses_connections_is_retried_wit
   Heard h;
   {
     Fleet a(c, "alpha", o, h.Callbacks(""));
-    a.Publish({"https://git.example/app.git", "main", "abc", "", "webhook github d-1", "", "d-1"});
+    a.Publish(Push("abc", "webhook github d-1", "d-1"));
     std::this_thread::sleep_for(3s);
     BOOST_TEST(!a.last_error().empty());
     // Backoff from 500 ms doubling: a handful of tries by each of the two fleet threads, not
@@ -225,7 +241,7 @@ BOOST_AUTO_TEST_CASE(an_instance_re_registers_and_resumes_its_watch_after_an_etc
   etcd.Stop(0);
   BOOST_TEST(WaitFor([&] { return !a.last_error().empty() && !a.registered(); }, 10s));
   BOOST_TEST(a.last_error().find("127.0.0.1") != std::string::npos, a.last_error());
-  a.Publish({"https://git.example/app.git", "main", "def456", "", "webhook during outage", "", ""});
+  a.Publish(Push("def456", "webhook during outage", ""));
   // Longer than the lease: etcd expires both leases when it is back; both register again.
   std::this_thread::sleep_for(2500ms);
   etcd.Start(0);

@@ -64,6 +64,18 @@ BOOST_AUTO_TEST_CASE(the_instance_name_defaults_to_the_host_name_and_the_lease_t
   BOOST_TEST(c.result.config.daemon.cluster.prefix == "/gitsyncd/");
 }
 
+BOOST_AUTO_TEST_CASE(a_relay_key_is_a_secret_reference_and_never_a_value_in_yaml) {
+  auto c = LoadDaemon("cluster:\n  endpoints: [http://127.0.0.1:2379]\n  relay_key: {secret: fleet-relay}\n");
+  ExpectErrors(c, {});
+  const SecretRef& key = c.result.config.daemon.cluster.relay_key;
+  BOOST_TEST((key.kind == SecretRef::Kind::kStore));
+  BOOST_TEST(key.value == "fleet-relay");
+  BOOST_TEST(!LoadDaemon("cluster:\n  endpoints: [http://127.0.0.1:2379]\n").result.config.daemon.cluster.relay_key.present());
+  ExpectErrors(LoadDaemon("cluster:\n  endpoints: [http://127.0.0.1:2379]\n  relay_key: hunter2hunter2\n"),
+               {"gitsyncd.yaml:4:14: cluster.relay_key: secret values never appear in YAML; use {secret: NAME}, "
+                "{file: PATH} or {env: VAR}"});
+}
+
 BOOST_AUTO_TEST_CASE(mistakes_are_reported_with_file_line_and_key) {
   auto c = LoadDaemon(
       "cluster:\n"

@@ -10,9 +10,13 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <random>
+#include <sstream>
 #include <filesystem>
 #include <thread>
 
+#include "cluster/fleet.h"
+#include "sync/relay_pack.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/etcd_server.h"
 #include "tests/support/git_cli.h"
@@ -30,6 +34,7 @@ using namespace std::chrono_literals;
 namespace {
 
 const std::string kHookSecret = "fleet-cluster-secret-7731";
+const std::string kRelayKey = "fleet-cluster-relay-key-0123456789abcdef";
 const std::vector<std::string> kInstances{"alpha", "beta", "gamma"};
 
 struct ClusterFixture {
@@ -43,9 +48,11 @@ struct ClusterFixture {
   std::map<std::string, std::unique_ptr<DaemonProcess>> d;
   std::map<std::string, std::string> env{{"GITSYNCD_TEST_PASSWORD", "Cluster-pass-2026"},
                                          {"GITSYNCD_HOOK_SECRET", kHookSecret},
+                                         {"GITSYNCD_RELAY_KEY", kRelayKey},
                                          {"GITSYNCD_CONFIG", ""}};
   std::unique_ptr<GitClone> person;
   std::string web_path;  // the `web` connector's webhook URL path, the same on every instance
+  bool relay = false;    // Configure() sets cluster.relay_key
 
   ClusterFixture() {
     server.CreateBareRepo("cfg");
@@ -71,7 +78,8 @@ struct ClusterFixture {
                     "\nlog_level: debug\nlisten:\n  address: 127.0.0.1\n  port: " + std::to_string(ports[name]) +
                     "\n  public_url: https://hooks.example.com/\noperator:\n  listen: 127.0.0.1:" + std::to_string(ops[name]) +
                     "\ninstance: " + name + "\ncluster:\n  endpoints: " + etcd.endpoints_yaml() +
-                    "\n  selectors: " + selectors + "\n  lease_ttl: 2s\n");
+                    "\n  selectors: " + selectors + "\n  lease_ttl: 2s\n" +
+                    (relay ? "  relay_key: {env: GITSYNCD_RELAY_KEY}\n" : ""));
       std::string auth = "provider: github\nauth:\n  username: deploy\n  password: {env: GITSYNCD_TEST_PASSWORD}\n"
                          "webhook:\n  enabled: true\n  secret: {env: GITSYNCD_HOOK_SECRET}\n  poll_interval: " +
                          poll + "\n";
@@ -163,6 +171,16 @@ struct ClusterFixture {
     person->Write("app/replicas.yaml", "replicas: " + std::to_string(n) + "\n");
     BOOST_REQUIRE(person->CommitAndPush("scale to " + std::to_string(n)));
     BOOST_TEST(Deliver(instance, before, delivery) == 202);
+  }
+  // Fetches gitsyncd made that downloaded objects: upload-pack POSTs by libgit2.
+  int ObjectFetches() const {
+    std::istringstream in(server.access_log());
+    std::string line;
+    int n = 0;
+    while (std::getline(in, line)) {
+      n += line.find("\"POST /git/cfg.git/git-upload-pack") != std::string::npos && line.find("libgit2") != std::string::npos;
+    }
+    return n;
   }
   bool LinuxFoldersAt(int n) {
     std::string want = "replicas: " + std::to_string(n) + "\n";
@@ -413,6 +431,126 @@ BOOST_AUTO_TEST_CASE(two_instances_pull_their_connectors_from_git_and_both_apply
   for (const std::string name : {"alpha", "beta"}) {
     BOOST_TEST(d[name]->Log().find("connectors.d now holds commit " + admin.Head()) != std::string::npos, d[name]->Log());
   }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Relayed objects (docs/fleet.md): with cluster.relay_key only the instance that received the
+// delivery fetches from the Git server; records written straight into etcd by someone without
+// the key, or replayed, change no folder.
+BOOST_FIXTURE_TEST_SUITE(fleet_relay, ClusterFixture)
+
+namespace {
+
+// A pack of `commit`'s objects that `base` lacks, made by the git CLI in `clone`.
+std::string PackOf(const std::string& clone, const std::string& commit, const std::string& base, const TempDir& dir) {
+  std::string out = dir / "forged.pack";
+  CommandResult r = RunCommand({"sh", "-c", "git -C '" + clone + "' rev-list --objects " + commit + " --not " + base +
+                                                " | git -C '" + clone + "' pack-objects --stdout > '" + out + "'"});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  return ReadFile(out);
+}
+
+// Writes a push and its pack in one transaction, as a fleet member would.
+void PutRecord(EtcdClient& client, const std::string& claim, const FleetPush& p, const std::string& pack) {
+  ClusterConfig c;
+  auto put = client.PutIfAbsent(c.prefix + "deliveries/" + claim, "mallory", 0,
+                                {{PackKey(c, p.remote, p.branch), pack}, {PushKey(c, p.remote, p.branch), PushToJson(p)}});
+  BOOST_REQUIRE_MESSAGE(put.ok() && *put, put.status().message());
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(only_the_receiver_fetches_and_forged_replayed_or_large_relays_change_no_folder_wrongly) {
+  relay = true;
+  Configure("0", false);
+  StartAll();
+  BOOST_REQUIRE_MESSAGE(WaitFor([&] { return LinuxFoldersAt(1) && Serving().size() == 3; }, 20s), Logs());
+  EtcdClientOptions options;
+  options.endpoints = etcd.endpoints();
+  EtcdClient client(options);
+  ClusterConfig keys;
+
+  int fetches = ObjectFetches();
+  ScaleAndDeliver(2, "alpha", "relay-1");
+  BOOST_REQUIRE_MESSAGE(WaitFor([&] { return LinuxFoldersAt(2); }, 10s), Logs());
+  std::this_thread::sleep_for(500ms);
+  BOOST_TEST(ObjectFetches() - fetches == 1, server.access_log());  // alpha's only
+  BOOST_TEST(d["beta"]->Log().find("objects relayed") != std::string::npos, d["beta"]->Log());
+  // The genuine record of commit 2, kept for a replay below.
+  std::string remote = server.url("cfg");
+  auto genuine_push = client.Get(PushKey(keys, remote, "main"));
+  auto genuine_pack = client.Get(PackKey(keys, remote, "main"));
+  BOOST_REQUIRE(genuine_push.ok() && genuine_push->has_value() && genuine_pack.ok() && genuine_pack->has_value());
+  ScaleAndDeliver(3, "alpha", "relay-2");
+  BOOST_REQUIRE_MESSAGE(WaitFor([&] { return LinuxFoldersAt(3); }, 10s), Logs());
+
+  // Someone who can write to etcd but lacks the key: a commit with other content, a pack of
+  // it and a MAC made with another key. Nobody takes it; each instance fetches the real head.
+  std::string real = Head();
+  person->Write("app/replicas.yaml", "replicas: 666\n");
+  Git({"commit", "-qam", "forged"}, person->dir(), server.git_env());
+  std::string forged = person->Head();
+  FleetPush evil;
+  evil.remote = remote;
+  evil.branch = "main";
+  evil.commit = forged;
+  evil.from = "mallory";
+  evil.reason = "webhook github evil-1";
+  evil.delivery = "evil-1";
+  evil.relay_base = real;
+  evil.relay_pack = PackOf(person->dir(), forged, real, dir);
+  auto other_key = RelayKey::FromSecret("not-the-fleet-key-but-long-enough-0123456789", "test");
+  BOOST_REQUIRE(other_key.ok());
+  evil.relay_mac = other_key->Mac({evil.remote, evil.branch, evil.relay_base, evil.commit, evil.relay_pack});
+  Git({"reset", "-q", "--hard", "HEAD^"}, person->dir());
+  PutRecord(client, "evil-1", evil, evil.relay_pack);
+  for (const std::string name : {"alpha", "beta"}) {
+    BOOST_TEST(WaitFor([&] { return d[name]->Log().find("refused the relayed objects of main " + forged.substr(0, 12)) !=
+                                    std::string::npos; }, 10s),
+               d[name]->Log());
+  }
+  BOOST_TEST(d["beta"]->Log().find(PushKey(keys, remote, "main")) != std::string::npos);
+  std::this_thread::sleep_for(500ms);
+  BOOST_TEST(LinuxFoldersAt(3), Logs());
+  BOOST_TEST(Git({"--git-dir", server.repo_path("cfg"), "rev-parse", "main"}).out.substr(0, 40) == real);
+
+  // The genuine record of commit 2 again (a valid MAC, an older commit): no folder goes back.
+  {
+    auto put = client.PutIfAbsent(keys.prefix + "deliveries/replay-2", "mallory", 0,
+                                  {{PackKey(keys, remote, "main"), (*genuine_pack)->value},
+                                   {PushKey(keys, remote, "main"), (*genuine_push)->value}});
+    BOOST_REQUIRE(put.ok() && *put);
+  }
+  BOOST_TEST(WaitFor([&] { return d["beta"]->Log().find("does not descend from the known head") != std::string::npos; },
+                     10s),
+             d["beta"]->Log());
+  std::this_thread::sleep_for(500ms);
+  BOOST_TEST(LinuxFoldersAt(3), Logs());
+
+  // New objects over the cap: the push goes out without them and every instance fetches.
+  std::mt19937 random(20261130);
+  const std::string letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string big;
+  while (big.size() < 1024 * 1024) big += letters[random() % 64];  // 6 bits a byte: no pack makes it small
+  person->Write("app/big.txt", big);
+  fetches = ObjectFetches();
+  ScaleAndDeliver(4, "alpha", "relay-big");
+  BOOST_TEST(WaitFor([&] { return LinuxFoldersAt(4); }, 15s), Logs());
+  BOOST_TEST(WaitFor([&] { return d["alpha"]->Log().find("exceed 512 KiB") != std::string::npos; }, 5s), d["alpha"]->Log());
+  BOOST_TEST(ObjectFetches() - fetches == 2, server.access_log());
+}
+
+BOOST_AUTO_TEST_CASE(without_a_relay_key_every_instance_fetches_for_itself) {
+  Configure("0", false);
+  StartAll();
+  BOOST_REQUIRE_MESSAGE(WaitFor([&] { return LinuxFoldersAt(1) && Serving().size() == 3; }, 20s), Logs());
+  int fetches = ObjectFetches();
+  ScaleAndDeliver(2, "alpha", "plain-1");
+  BOOST_REQUIRE_MESSAGE(WaitFor([&] { return LinuxFoldersAt(2); }, 10s), Logs());
+  std::this_thread::sleep_for(500ms);
+  BOOST_TEST(ObjectFetches() - fetches == 2, server.access_log());  // alpha's and beta's
+  BOOST_TEST(d["beta"]->Log().find("objects relayed") == std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
