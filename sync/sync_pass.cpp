@@ -258,7 +258,7 @@ Result<PassOutcome> RunAndRecordPass(const BindingSpec& spec, const PassOptions&
     outcome = unstaged;
   } else if (!repo.ok()) {
     outcome = repo.status();
-  } else if (auto ignore = IgnoreMatcher::Open(spec.binding_dir, spec.local, spec.ignore_rules); !ignore.ok()) {
+  } else if (auto ignore = IgnoreMatcher::Open(spec.binding_dir, spec.local, spec.ignore_rules, spec.shared_store); !ignore.ok()) {
     outcome = ignore.status();
   } else {
     MarkPassStep("ignore rules");
@@ -299,7 +299,7 @@ Result<PassOutcome> RunSyncPass(const BindingSpec& spec, const PassOptions& opti
   MarkPassStep("handles closed");
   // After the pass closed its handles and saved state.json (whose commits must be kept), in
   // the same slot: no other pass of the binding runs meanwhile. A failure only delays it.
-  auto maintained = MaintainRepository(spec.binding_dir);
+  auto maintained = MaintainRepository(spec.binding_dir, spec.shared_store);
   if (!maintained.ok()) spdlog::warn("sync '{}': {}", spec.name, maintained.status().message());
   MarkPassStep("maintenance check");
   spdlog::debug("sync '{}': pass steps: {}", spec.name, timer.Summary());
