@@ -122,7 +122,7 @@ void RemoveInitTemplate(const std::string& repo_dir, bool shared) {
 // ignore settings moved to the store's config: `objects/info/alternates` (with its folder)
 // and `config`, three 4 KiB blocks per binding. Nothing reads them any more, and each is
 // removed on its own, so a kill between two removals leaves a state dir the next open trims
-// further (tests/sync/binding_layout_test.cpp).
+// further (tests/sync/shared_store_test.cpp, a_migration_interrupted_at_each_step_...).
 void RemoveFilesTheStoreReplaces(const std::string& repo_dir) {
   std::error_code ec;
   for (const char* f : {"objects/info/alternates", "objects/info", "config"}) fs::remove(fs::path(repo_dir) / f, ec);
