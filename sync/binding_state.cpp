@@ -180,6 +180,18 @@ Status SaveBindingState(const std::string& binding_dir, const BindingState& s) {
   return WriteStateFile(binding_dir, kFile, json::serialize(o) + "\n");
 }
 
+Status SaveBindingStateAfterPass(const std::string& binding_dir, const BindingState& before, const BindingState& after) {
+  constexpr int64_t kRefreshAfterS = 60;
+  BindingState counters_aside = after;
+  counters_aside.passes = before.passes;
+  counters_aside.last_success_time = before.last_success_time;
+  std::optional<int64_t> saved_at = ParseIso8601(before.last_success_time);
+  std::optional<int64_t> now = ParseIso8601(after.last_success_time);
+  bool recent = saved_at && now && *now >= *saved_at && *now - *saved_at < kRefreshAfterS;
+  if (recent && counters_aside == before) return Status::Ok();
+  return SaveBindingState(binding_dir, after);
+}
+
 Status WriteStateFile(const std::string& binding_dir, const std::string& name, const std::string& data) {
   std::error_code ec;
   fs::create_directories(binding_dir, ec);

@@ -246,6 +246,7 @@ Result<PassOutcome> RunAndRecordPass(const BindingSpec& spec, const PassOptions&
   RemoveStaleHookFolders(spec.binding_dir);
   auto state = LoadBindingState(spec.binding_dir);
   if (!state.ok()) return state.status();
+  const BindingState loaded = *state;
   MarkPassStep("state load");
   auto repo = pass::OpenRepo(spec.binding_dir, spec.shared_store);
   MarkPassStep("repository open");
@@ -286,7 +287,11 @@ Result<PassOutcome> RunAndRecordPass(const BindingSpec& spec, const PassOptions&
     state->last_error_time = NowIso8601();
     ++state->consecutive_failures;
   }
-  Status saved = SaveBindingState(spec.binding_dir, *state);
+  // A pass that did not reach the remote saved nothing on its way (the journal is saved only
+  // around a push), so what is on disk is still `loaded`.
+  Status saved = outcome.ok() && !outcome->contacted_remote
+                     ? SaveBindingStateAfterPass(spec.binding_dir, loaded, *state)
+                     : SaveBindingState(spec.binding_dir, *state);
   MarkPassStep("state save");
   if (!saved.ok() && outcome.ok()) return saved;
   return outcome;
