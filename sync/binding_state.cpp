@@ -1,7 +1,7 @@
 #include "sync/binding_state.h"
 
 #include <fcntl.h>
-#include <stdio.h>  // renameat2
+#include <stdio.h>  // rename
 #include <unistd.h>
 
 #include <boost/json.hpp>
@@ -180,6 +180,18 @@ Status SaveBindingState(const std::string& binding_dir, const BindingState& s) {
   return WriteStateFile(binding_dir, kFile, json::serialize(o) + "\n");
 }
 
+Status SaveBindingStateAfterPass(const std::string& binding_dir, const BindingState& before, const BindingState& after) {
+  constexpr int64_t kRefreshAfterS = 60;
+  BindingState counters_aside = after;
+  counters_aside.passes = before.passes;
+  counters_aside.last_success_time = before.last_success_time;
+  std::optional<int64_t> saved_at = ParseIso8601(before.last_success_time);
+  std::optional<int64_t> now = ParseIso8601(after.last_success_time);
+  bool recent = saved_at && now && *now >= *saved_at && *now - *saved_at < kRefreshAfterS;
+  if (recent && counters_aside == before) return Status::Ok();
+  return SaveBindingState(binding_dir, after);
+}
+
 Status WriteStateFile(const std::string& binding_dir, const std::string& name, const std::string& data) {
   std::error_code ec;
   fs::create_directories(binding_dir, ec);
@@ -190,11 +202,11 @@ Status WriteStateFile(const std::string& binding_dir, const std::string& name, c
   bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) && ::fsync(fd) == 0;
   ok = ::close(fd) == 0 && ok;
   if (!ok) return Status::IoError("cannot save " + path + ": " + std::strerror(errno));
-  // Swapping the two names keeps both inodes for the next write (the old state becomes the
-  // next temp file): creating a file costs about a millisecond on a busy ext4, once per pass.
-  // Atomic like a rename; where the exchange is not supported, rename.
-  if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_EXCHANGE) != 0 &&
-      ::rename(tmp.c_str(), path.c_str()) != 0) {
+  // A plain rename, not an exchange that would keep the old inode as the next temp file: that
+  // spare saved an inode creation per write (about a millisecond on a busy ext4) but cost every
+  // binding a 4 KiB block at rest (docs/sync.md, "What a binding costs on disk"). A spare an
+  // earlier version left is reused by the O_TRUNC above and renamed away.
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
     return Status::IoError("cannot save " + path + ": " + std::strerror(errno));
   }
   int dfd = ::open(binding_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -25,6 +25,7 @@ struct ConflictRecord {
   std::string local_commit;
   std::string remote_commit;
   std::string resolved_time;  // when a person marked it resolved (`gitsyncd conflicts resolve`)
+  bool operator==(const ConflictRecord&) const = default;
 };
 
 // The last run of one hook (docs/sync.md, "Hooks"); the output is capped.
@@ -34,6 +35,7 @@ struct HookReport {
   std::string commit;  // the commit it ran for
   bool ok = false;
   std::string result;  // "hook validate_remote exited with 1: <output>"
+  bool operator==(const HookReport&) const = default;
 };
 
 // A remote commit a pass refused to apply, and why (for the commit status posted on it).
@@ -43,6 +45,7 @@ struct RefusalRecord {
                        // "check": the binding's check_tree refused it (the config source's check-config)
   std::string file;    // yaml: the file, relative to the folder; check: the file the check named
   int line = 0;        // yaml, check: 1-based; 0 when no line was named
+  bool operator==(const RefusalRecord&) const = default;
 };
 
 struct BindingState {
@@ -52,7 +55,7 @@ struct BindingState {
   std::string last_error_time;
   uint32_t consecutive_failures = 0;
   uint32_t pending_local_changes = 0;  // files changed locally and not yet pushed
-  uint64_t passes = 0;                 // completed reconcile passes
+  uint64_t passes = 0;  // completed passes, except those not saved (SaveBindingStateAfterPass)
   std::vector<std::string> warnings;   // skipped files, kept local edits, invalid YAML
   std::vector<ConflictRecord> conflicts;
   // Journal: a merge pushed but maybe not yet applied to the folder. Set before the push,
@@ -67,11 +70,19 @@ struct BindingState {
   std::string paused_time;
   std::vector<HookReport> hooks;  // the last run of each hook
   RefusalRecord refused;          // by the last pass; empty commit when it refused none
+  bool operator==(const BindingState&) const = default;
 };
 
 // Missing file = fresh state. A corrupt file is an error naming it.
 Result<BindingState> LoadBindingState(const std::string& binding_dir);
 Status SaveBindingState(const std::string& binding_dir, const BindingState& state);
+
+// After a successful pass that saved nothing on its way: saves `after` unless it differs from
+// `before` (as loaded when the pass began, still on disk) only in the pass count and the last
+// success time, and that time on disk is under a minute old. Such a pass (one that our own writes to the folder started, typically)
+// would rewrite state.json for nothing but counters: a file created and two fsyncs, per
+// binding, on a first sync. Nothing a pass or a reader needs is lost by skipping it.
+Status SaveBindingStateAfterPass(const std::string& binding_dir, const BindingState& before, const BindingState& after);
 
 // Replaces <binding_dir>/<name> with `data` atomically and durably (temp file, fsync,
 // rename, fsync of the folder): a crash leaves the old or the new content.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "sync/binding_repo.h"
 #include "sync/git_handles.h"
 #include "sync/remote_ops.h"
 
@@ -18,11 +19,9 @@ Status ResolveConflict(const BindingSpec& spec, BindingState* state, const std::
   // never deleted.
   if (delete_branch && it->branch.rfind(kConflictBranchPrefix, 0) == 0) {
     EnsureLibgit2();
-    git_repository* raw = nullptr;
-    int rc = git_repository_open_bare(&raw, (spec.binding_dir + "/repo").c_str());
-    if (rc < 0) return GitError(rc, "cannot open the repository of sync '" + spec.name + "'");
-    RepositoryPtr repo(raw);
-    Status deleted = DeleteRemoteBranch(repo.get(), spec.remote, branch);
+    auto repo = OpenBindingRepo(spec.binding_dir, spec.shared_store);
+    if (!repo.ok()) return repo.status().WithContext("cannot open the repository of sync '" + spec.name + "'");
+    Status deleted = DeleteRemoteBranch(repo->get(), spec.remote, branch);
     if (!deleted.ok()) return deleted.WithContext("cannot delete branch " + branch);
   }
   if (!it->resolved) it->resolved_time = NowIso8601();

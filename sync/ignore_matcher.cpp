@@ -21,8 +21,11 @@
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <string_view>
+
+#include "sync/binding_repo.h"
 
 namespace gitsyncd {
 namespace {
@@ -120,18 +123,22 @@ bool IgnoreLiterals::MayMatch(const std::string& path) const {
 
 namespace {
 
-// The matcher's config: the binding repository's own config file (nothing else reads it: the
-// repository is bare), so that a binding costs no file or folder for it. The excludes file it
-// names never exists: no global excludes apply.
-Result<ConfigPtr> IgnoreConfig(git_repository* repo, const std::string& repo_dir) {
+// The matcher's config: the config file of the remote's shared store, read by every binding
+// of it, or without a store the binding repository's own (nothing else reads either for
+// these keys: both repositories are bare), so that a binding costs no file or folder for it.
+// The excludes file it names never exists: no global excludes apply. Written once per store
+// (under a lock: the bindings of one store open their matchers in parallel).
+Result<ConfigPtr> IgnoreConfig(git_repository* repo, const std::string& config_dir) {
+  static std::mutex written_mu;
   git_config* raw = nullptr;
   int rc = git_config_new(&raw);
   if (rc < 0) return GitError(rc, "cannot create a config");
   ConfigPtr cfg(raw);
-  std::string file = repo_dir + "/config";
+  std::string file = config_dir + "/config";
   rc = git_config_add_file_ondisk(raw, file.c_str(), GIT_CONFIG_LEVEL_APP, repo, 1);
   if (rc < 0) return GitError(rc, "cannot read " + file);
-  std::string excludes = repo_dir + "/no-global-excludes";
+  std::string excludes = config_dir + "/no-global-excludes";
+  std::lock_guard<std::mutex> lock(written_mu);
   git_buf current = GIT_BUF_INIT;
   bool same = git_config_get_string_buf(&current, raw, "core.excludesFile") == 0 && excludes == current.ptr;
   git_buf_dispose(&current);
@@ -149,18 +156,19 @@ Result<ConfigPtr> IgnoreConfig(git_repository* repo, const std::string& repo_dir
 }  // namespace
 
 Result<std::unique_ptr<IgnoreMatcher>> IgnoreMatcher::Open(const std::string& binding_dir, const std::string& folder,
-                                                           const std::vector<std::string>& rules) {
+                                                           const std::vector<std::string>& rules,
+                                                           const std::string& shared_store) {
   std::unique_ptr<IgnoreMatcher> m(new IgnoreMatcher());
   m->folder_ = folder;
   m->view_ = binding_dir + "/ignore/view";
-  std::string repo_dir = binding_dir + "/repo";
-  git_repository* raw = nullptr;
-  int rc = git_repository_open_bare(&raw, repo_dir.c_str());
-  if (rc < 0) return GitError(rc, "cannot open the binding's repository for ignore rules");
-  m->repo_.reset(raw);
-  auto cfg = IgnoreConfig(raw, repo_dir);
+  // Matching reads no object: the store is not attached.
+  auto opened = OpenBindingRepo(binding_dir, "");
+  if (!opened.ok()) return opened.status().WithContext("cannot open the binding's repository for ignore rules");
+  m->repo_ = std::move(opened).value();
+  git_repository* raw = m->repo_.get();
+  auto cfg = IgnoreConfig(raw, shared_store.empty() ? BindingRepoDir(binding_dir) : shared_store);
   if (!cfg.ok()) return cfg.status();
-  rc = git_repository_set_config(raw, cfg->get());
+  int rc = git_repository_set_config(raw, cfg->get());
   if (rc < 0) return GitError(rc, "cannot set the ignore config");
   // The view is made when the first .gitignore is copied into it; until then the work folder
   // is the binding's state folder, which holds no .gitignore either.

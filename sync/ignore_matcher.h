@@ -41,9 +41,12 @@ class IgnoreMatcher {
  public:
   // `rules`: gitignore lines in the order they apply. Keeps a private copy of the folder's
   // .gitignore files under `<binding_dir>/ignore/`. One pass's matcher: .gitignore files are
-  // read once each, the first time a path beneath them is asked about.
+  // read once each, the first time a path beneath them is asked about. Its settings (no global
+  // excludes, case-sensitive) are kept in the config of `shared_store` when the binding has
+  // one (BindingSpec::shared_store), else in the binding's repository's.
   static Result<std::unique_ptr<IgnoreMatcher>> Open(const std::string& binding_dir, const std::string& folder,
-                                                     const std::vector<std::string>& rules);
+                                                     const std::vector<std::string>& rules,
+                                                     const std::string& shared_store = "");
 
   // `rel`: '/'-separated, relative to the folder; `is_dir` for a folder (rules ending in '/'
   // match only folders). A path inside an ignored folder is ignored.

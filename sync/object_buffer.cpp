@@ -5,16 +5,19 @@
 
 #include <vector>
 
+#include "sync/binding_repo.h"
+
 namespace gitsyncd {
 
-Result<std::unique_ptr<ObjectBuffer>> ObjectBuffer::Open(const std::string& repo_dir) {
+Result<std::unique_ptr<ObjectBuffer>> ObjectBuffer::Open(const std::string& binding_dir,
+                                                         const std::string& shared_store) {
   std::unique_ptr<ObjectBuffer> b(new ObjectBuffer());
-  git_repository* raw = nullptr;
-  int rc = git_repository_open_bare(&raw, repo_dir.c_str());
-  if (rc < 0) return GitError(rc, "cannot open the binding's repository " + repo_dir);
-  b->repo_.reset(raw);
+  auto opened = OpenBindingRepo(binding_dir, shared_store);
+  if (!opened.ok()) return opened.status();
+  b->repo_ = std::move(opened).value();
+  std::string repo_dir = BindingRepoDir(binding_dir);
   git_odb* odb = nullptr;
-  rc = git_repository_odb(&odb, raw);
+  int rc = git_repository_odb(&odb, b->repo_.get());
   if (rc < 0) return GitError(rc, "cannot open the object database of " + repo_dir);
   OdbPtr owned(odb);
   rc = git_mempack_new(&b->mempack_);

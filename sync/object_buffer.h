@@ -19,7 +19,8 @@ namespace gitsyncd {
 
 class ObjectBuffer {
  public:
-  static Result<std::unique_ptr<ObjectBuffer>> Open(const std::string& repo_dir);
+  // The repository of the binding at `binding_dir`, as sync/binding_repo.h opens it.
+  static Result<std::unique_ptr<ObjectBuffer>> Open(const std::string& binding_dir, const std::string& shared_store);
   ~ObjectBuffer();
   ObjectBuffer(const ObjectBuffer&) = delete;
   ObjectBuffer& operator=(const ObjectBuffer&) = delete;

@@ -135,7 +135,7 @@ Result<bool> Pass::AnyTooLarge(const ChangeList& changes) {
 // object_buffer.h), so a push goes out without creating a file per object first.
 Result<std::optional<PassOutcome>> Pass::RunIncrementalBuffered(const std::set<std::string>& changed,
                                                                 bool local_trigger_only) {
-  auto buffer = ObjectBuffer::Open(spec_.binding_dir + "/repo");
+  auto buffer = ObjectBuffer::Open(spec_.binding_dir, spec_.shared_store);
   MarkPassStep("object buffer open");
   if (!buffer.ok()) return RunIncremental(changed, local_trigger_only);  // loose objects, as the full pass
   git_repository* disk = repo_;

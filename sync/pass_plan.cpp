@@ -69,7 +69,7 @@ Result<PassPlan> PlanSyncPass(const BindingSpec& spec) {
   if (!state.ok()) return state.status();
   auto repo = pass::OpenRepo(spec.binding_dir, spec.shared_store);
   if (!repo.ok()) return repo.status();
-  auto ignore = IgnoreMatcher::Open(spec.binding_dir, spec.local, spec.ignore_rules);
+  auto ignore = IgnoreMatcher::Open(spec.binding_dir, spec.local, spec.ignore_rules, spec.shared_store);
   if (!ignore.ok()) return ignore.status();
   BindingState scratch = *state;  // the pass may note warnings; none of it is saved
   pass::Pass pass(spec, repo->get(), &scratch, std::chrono::steady_clock::now(), ignore->get());

@@ -13,10 +13,10 @@
 #include <string_view>
 #include <vector>
 
+#include "sync/binding_repo.h"
 #include "sync/folder_fd.h"
 #include "sync/object_buffer.h"
 #include "sync/pass_context.h"
-#include "sync/shared_store.h"
 
 namespace gitsyncd::pass {
 namespace {
@@ -58,8 +58,9 @@ Status WriteHead(const std::string& repo_dir) {
 
 // A bare repository holding only what libgit2 and git need to open it: HEAD, objects/ and
 // refs/ (objects/pack too when no shared store holds the fetched objects). No description,
-// hooks/, info/exclude, refs/heads/ or refs/tags/, and a config only once the ignore matcher
-// writes its settings (sync/ignore_matcher.cpp): each costs a 4 KiB block per
+// hooks/, info/exclude, refs/heads/ or refs/tags/, no objects/info/alternates (the store is
+// attached at open, sync/binding_repo.h), and a config only without a store, once the ignore
+// matcher writes its settings (sync/ignore_matcher.cpp): each costs a 4 KiB block per
 // binding (docs/sync.md, "10,000 bindings on paper"), and libgit2's defaults for a bare
 // repository without a config (no reflogs) are what a binding wants. Made under a temporary
 // name and renamed into place, so a kill leaves no half-made repository at `path`.
@@ -117,45 +118,42 @@ void RemoveInitTemplate(const std::string& repo_dir, bool shared) {
   fs::remove(repo_dir + "/description", ec);
 }
 
+// What a repository beside a store held before the store was attached at open time and the
+// ignore settings moved to the store's config: `objects/info/alternates` (with its folder)
+// and `config`, three 4 KiB blocks per binding. Nothing reads them any more, and each is
+// removed on its own, so a kill between two removals leaves a state dir the next open trims
+// further (tests/sync/shared_store_test.cpp, a_migration_interrupted_at_each_step_...).
+void RemoveFilesTheStoreReplaces(const std::string& repo_dir) {
+  std::error_code ec;
+  for (const char* f : {"objects/info/alternates", "objects/info", "config"}) fs::remove(fs::path(repo_dir) / f, ec);
+}
+
 }  // namespace
 
 Result<RepositoryPtr> OpenRepo(const std::string& binding_dir, const std::string& shared_store) {
   EnsureLibgit2();
-  std::string path = binding_dir + "/repo";
+  std::string path = BindingRepoDir(binding_dir);
   RemoveStaleLocks(path);
   struct stat head {};
   if (::stat((path + "/HEAD").c_str(), &head) == 0 && head.st_size == 0) {
     Status rewritten = WriteHead(path);
     if (!rewritten.ok()) return rewritten;
   }
-  git_repository* raw = nullptr;
-  int rc = git_repository_open_bare(&raw, path.c_str());
-  if (rc == GIT_ENOTFOUND) {
+  auto repo = OpenBindingRepo(binding_dir, shared_store);
+  if (!repo.ok() && repo.status().code() == Status::Code::kNotFound) {
     std::error_code ec;
     fs::create_directories(binding_dir, ec);
     Status made = CreateMinimalRepo(path, shared_store.empty());
     if (!made.ok()) return made;
-    rc = git_repository_open_bare(&raw, path.c_str());
+    repo = OpenBindingRepo(binding_dir, shared_store);
   }
-  if (rc < 0) return GitError(rc, "cannot open the binding's repository " + path);
-  RepositoryPtr repo(raw);
+  if (!repo.ok()) return repo.status();
   RemoveInitTemplate(path, !shared_store.empty());
   if (!shared_store.empty()) {
-    // The alternates are read when the repository first reads an object: one written now
-    // is seen only by a repository opened afterwards.
-    auto attached = AttachSharedStore(path, shared_store);
-    if (!attached.ok()) return attached.status();
-    if (*attached) {
-      repo.reset();
-      raw = nullptr;
-      if ((rc = git_repository_open_bare(&raw, path.c_str())) < 0) {
-        return GitError(rc, "cannot open the binding's repository " + path);
-      }
-      repo.reset(raw);
-    }
-    RemoveRefsTheStoreKeeps(repo.get(), path);
+    RemoveFilesTheStoreReplaces(path);
+    RemoveRefsTheStoreKeeps(repo->get(), path);
   }
-  RemoveDanglingRefs(repo.get());
+  RemoveDanglingRefs(repo->get());
   return repo;
 }
 

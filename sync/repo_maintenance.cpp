@@ -11,18 +11,22 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
 #include "sync/api_state.h"
+#include "sync/binding_repo.h"
 #include "sync/binding_state.h"
 #include "sync/folder_fd.h"
 #include "sync/git_handles.h"
 
 namespace gitsyncd {
 namespace {
+
+namespace fs = std::filesystem;
 
 // The delta window may hold this much (pack.windowMemory): a folder of 50 MB files must not
 // cost ten of them in memory at once.
@@ -271,23 +275,6 @@ class Walk {
   std::vector<std::pair<git_oid, std::string>> trees_, blobs_;
 };
 
-// The object folders <objects>/info/alternates names (a shared store, sync/shared_store.h).
-std::vector<std::string> Alternates(const std::string& objects) {
-  std::vector<std::string> out;
-  UniqueFd fd(::open((objects + "/info/alternates").c_str(), O_RDONLY | O_CLOEXEC));
-  char buf[8192];
-  ssize_t n = fd ? ::read(fd.get(), buf, sizeof buf) : -1;
-  std::string all = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
-  for (size_t at = 0; at < all.size();) {
-    size_t end = all.find('\n', at);
-    if (end == std::string::npos) end = all.size();
-    std::string line = all.substr(at, end - at);
-    if (!line.empty() && line[0] == '/') out.push_back(line);
-    at = end + 1;
-  }
-  return out;
-}
-
 
 Status SyncFile(const std::string& path, int flags) {
   UniqueFd fd(::open(path.c_str(), flags | O_CLOEXEC));
@@ -456,22 +443,25 @@ ObjectStoreCounts CountObjectStore(const std::string& repo_dir) {
   return {inv.packs.size(), inv.loose.size(), inv.bytes};
 }
 
-Result<MaintenanceReport> MaintainRepository(const std::string& binding_dir, bool force) {
-  std::string repo_dir = binding_dir + "/repo";
+Result<MaintenanceReport> MaintainRepository(const std::string& binding_dir, const std::string& shared_store,
+                                             bool force) {
+  std::string repo_dir = BindingRepoDir(binding_dir);
   std::string objects = repo_dir + "/objects";
   if (!Exists(objects)) return MaintenanceReport{};
   Inventory inv = TakeInventory(objects, true);
   MaintenanceReport report = Counted(inv);
   if (!force && inv.packs.size() <= kMaxPacks && inv.loose.size() <= kMaxLoose) return report;
   auto started = std::chrono::steady_clock::now();
-  auto opened_repo = OpenForMaintenance(repo_dir);
+  auto opened_repo = OpenBindingRepo(binding_dir, shared_store);
   if (!opened_repo.ok()) return opened_repo.status();
   RepositoryPtr repo = std::move(opened_repo).value();
+  LimitWindowMemory(repo.get());
   auto roots = CollectRoots(repo.get(), binding_dir);
   if (!roots.ok()) return roots.status();
   // Objects a shared store holds stay there (the store is never pruned), and so does
   // everything they reach: the walk stops at them.
-  std::vector<std::string> alternates = Alternates(objects);
+  std::vector<std::string> alternates;
+  if (!shared_store.empty()) alternates.push_back(fs::absolute(shared_store + "/objects").string());
   auto borrowed = OpenPacks({}, alternates);
   if (!borrowed.ok()) return borrowed.status();
   Walk walk(repo.get(), alternates.empty() ? nullptr : borrowed->get());

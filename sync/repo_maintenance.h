@@ -5,7 +5,7 @@
 // state.json names (last synced, a journaled merge, each conflict's commits) or from a commit
 // api-head.json names. Crash-safe: the new pack and its index are complete and fsynced before
 // any old pack or loose object is removed, so a kill -9 at any moment leaves a valid
-// repository. Objects in a shared store the repository borrows from (objects/info/alternates)
+// repository. Objects in the shared store the repository borrows from (sync/binding_repo.h)
 // are not copied into it. Must run where no pass of the binding runs (the end of RunSyncPass).
 #pragma once
 
@@ -40,9 +40,11 @@ struct MaintenanceReport {
 };
 
 // Runs the maintenance of <binding_dir>/repo when the limits above are crossed; `force` runs
-// it now, rewriting everything into one pack. Any doubt (an object missing from the walk, a failed write) leaves every old
-// object in place and returns the error.
-Result<MaintenanceReport> MaintainRepository(const std::string& binding_dir, bool force = false);
+// it now, rewriting everything into one pack. `shared_store`: the store the repository
+// borrows from (BindingSpec::shared_store; empty: none). Any doubt (an object missing from the
+// walk, a failed write) leaves every old object in place and returns the error.
+Result<MaintenanceReport> MaintainRepository(const std::string& binding_dir, const std::string& shared_store,
+                                             bool force = false);
 
 // The same bounds for a shared object store (sync/shared_store.h), which only fetches write
 // and which is never pruned (any binding's commits may stand on its objects): past them, every

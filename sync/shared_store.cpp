@@ -1,17 +1,12 @@
 #include "sync/shared_store.h"
 
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
 
-#include "sync/folder_fd.h"
 #include "sync/git_handles.h"
 #include "sync/object_buffer.h"
 #include "sync/relay_pack.h"
@@ -53,6 +48,14 @@ Result<RepositoryPtr> OpenStore(const std::string& dir) {
   EnsureLibgit2();
   std::shared_ptr<Store> store = StoreOf(dir);
   std::lock_guard<std::mutex> lock(store->init_mu);
+  if (!store->opened) {
+    // The store's config holds the bindings' ignore settings, written once by the first
+    // matcher (sync/ignore_matcher.cpp); a kill -9 during that write leaves its lock, which
+    // would fail every later write. Nothing in this process wrote the store yet, and only
+    // this daemon writes its state dir: a lock here now is stale.
+    std::error_code ec;
+    fs::remove(dir + "/config.lock", ec);
+  }
   git_repository* raw = nullptr;
   int rc = git_repository_open_bare(&raw, dir.c_str());
   if (rc == GIT_ENOTFOUND) {
@@ -76,21 +79,6 @@ Status EnsureStore(const std::string& dir) {
   return opened.ok() ? Status::Ok() : opened.status();
 }
 
-// Not fsynced: AttachSharedStore compares the file with what it must say each time a pass
-// opens the repository, so one a crash left empty is written again before anything reads it
-// (and a maintenance that cannot see the store's objects removes nothing).
-Status WriteAtomically(const std::string& path, const std::string& content) {
-  std::string tmp = path + ".tmp";
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  bool ok = fd && ::write(fd.get(), content.data(), content.size()) == static_cast<ssize_t>(content.size());
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    Status s = Status::IoError("cannot write " + path + ": " + std::strerror(errno));
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  return Status::Ok();
-}
-
 // Under the store's lock: no fetch writes a pack meanwhile. A failure only delays it.
 void Consolidate(const std::string& store_dir) {
   auto maintained = ConsolidateSharedStore(store_dir);
@@ -105,22 +93,18 @@ std::string SharedStoreDir(const std::string& state_dir, const std::string& url)
   return state_dir + "/remotes/" + OidHex(id);
 }
 
-Result<bool> AttachSharedStore(const std::string& repo_dir, const std::string& store_dir) {
+Status BorrowFromSharedStore(git_repository* repo, const std::string& store_dir) {
   Status store = EnsureStore(store_dir);
   if (!store.ok()) return store;
   std::string objects = fs::absolute(store_dir + "/objects").string();
-  std::string path = repo_dir + "/objects/info/alternates";
-  std::error_code ec;
-  if (fs::exists(path, ec)) {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    char buf[4096];
-    ssize_t n = fd ? ::read(fd.get(), buf, sizeof buf) : -1;
-    if (n > 0 && std::string(buf, static_cast<size_t>(n)) == objects + "\n") return false;
+  git_odb* raw = nullptr;
+  int rc = git_repository_odb(&raw, repo);
+  if (rc < 0) return GitError(rc, "cannot open the object database of " + std::string(git_repository_path(repo)));
+  OdbPtr odb(raw);
+  if ((rc = git_odb_add_disk_alternate(odb.get(), objects.c_str())) < 0) {
+    return GitError(rc, "cannot read the shared object store " + store_dir);
   }
-  fs::create_directories(repo_dir + "/objects/info", ec);
-  Status written = WriteAtomically(path, objects + "\n");
-  if (!written.ok()) return written;
-  return true;
+  return Status::Ok();
 }
 
 namespace {

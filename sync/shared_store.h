@@ -1,8 +1,9 @@
 // One object store per remote URL, shared by every binding on that remote (docs/sync.md,
 // "Shared object stores"). The store is a bare repository under
 // <state_dir>/remotes/<hash of the URL>/ that only ever receives fetches; each binding keeps
-// its own small repository (its refs, the commits it makes) whose objects/info/alternates
-// names the store, so objects fetched once are read by every binding.
+// its own small repository (its refs, the commits it makes) that is opened with the store as
+// an alternate object folder (sync/binding_repo.h), so objects fetched once are read by every
+// binding. The store's config also holds the bindings' ignore settings (sync/ignore_matcher.h).
 //
 // Fetches are shared: a pass asks for the branch head "as of" the moment its remote trigger
 // came (a webhook, a poll, the start), and a fetch of the same URL, branch and connector that
@@ -29,10 +30,9 @@ namespace gitsyncd {
 // <state_dir>/remotes/<40 hex digits>: the store of `url`.
 std::string SharedStoreDir(const std::string& state_dir, const std::string& url);
 
-// Points the repository at <repo_dir> to the store's objects (objects/info/alternates,
-// written atomically), creating the store when missing. True when it wrote the file (a
-// repository opened before must be opened again to see the store).
-Result<bool> AttachSharedStore(const std::string& repo_dir, const std::string& store_dir);
+// Makes `repo` (a binding's repository) read the store's objects too, creating the store when
+// missing. Nothing is written into the repository: the store is attached to this handle only.
+Status BorrowFromSharedStore(git_repository* repo, const std::string& store_dir);
 
 struct SharedFetchRequest {
   std::string store_dir;

@@ -246,6 +246,7 @@ Result<PassOutcome> RunAndRecordPass(const BindingSpec& spec, const PassOptions&
   RemoveStaleHookFolders(spec.binding_dir);
   auto state = LoadBindingState(spec.binding_dir);
   if (!state.ok()) return state.status();
+  const BindingState loaded = *state;
   MarkPassStep("state load");
   auto repo = pass::OpenRepo(spec.binding_dir, spec.shared_store);
   MarkPassStep("repository open");
@@ -258,7 +259,7 @@ Result<PassOutcome> RunAndRecordPass(const BindingSpec& spec, const PassOptions&
     outcome = unstaged;
   } else if (!repo.ok()) {
     outcome = repo.status();
-  } else if (auto ignore = IgnoreMatcher::Open(spec.binding_dir, spec.local, spec.ignore_rules); !ignore.ok()) {
+  } else if (auto ignore = IgnoreMatcher::Open(spec.binding_dir, spec.local, spec.ignore_rules, spec.shared_store); !ignore.ok()) {
     outcome = ignore.status();
   } else {
     MarkPassStep("ignore rules");
@@ -286,7 +287,11 @@ Result<PassOutcome> RunAndRecordPass(const BindingSpec& spec, const PassOptions&
     state->last_error_time = NowIso8601();
     ++state->consecutive_failures;
   }
-  Status saved = SaveBindingState(spec.binding_dir, *state);
+  // A pass that did not reach the remote saved nothing on its way (the journal is saved only
+  // around a push), so what is on disk is still `loaded`.
+  Status saved = outcome.ok() && !outcome->contacted_remote
+                     ? SaveBindingStateAfterPass(spec.binding_dir, loaded, *state)
+                     : SaveBindingState(spec.binding_dir, *state);
   MarkPassStep("state save");
   if (!saved.ok() && outcome.ok()) return saved;
   return outcome;
@@ -299,7 +304,7 @@ Result<PassOutcome> RunSyncPass(const BindingSpec& spec, const PassOptions& opti
   MarkPassStep("handles closed");
   // After the pass closed its handles and saved state.json (whose commits must be kept), in
   // the same slot: no other pass of the binding runs meanwhile. A failure only delays it.
-  auto maintained = MaintainRepository(spec.binding_dir);
+  auto maintained = MaintainRepository(spec.binding_dir, spec.shared_store);
   if (!maintained.ok()) spdlog::warn("sync '{}': {}", spec.name, maintained.status().message());
   MarkPassStep("maintenance check");
   spdlog::debug("sync '{}': pass steps: {}", spec.name, timer.Summary());

@@ -120,10 +120,11 @@ std::string Difference(const Side& s) {
   return "";
 }
 
-CommandResult Fsck(const std::string& git_dir, bool strict) {
+// `env`: for a binding's repository, its shared store (BindingRepoEnv).
+CommandResult Fsck(const std::string& git_dir, bool strict, const std::map<std::string, std::string>& env = {}) {
   std::vector<std::string> args = {"--git-dir", git_dir, "fsck", "--no-progress"};
   if (strict) args.push_back("--strict");
-  return Git(args, "", {}, true);
+  return Git(args, "", env, true);
 }
 
 // After the sides are in step: nothing was lost or rewound, and both repositories are sound.
@@ -146,7 +147,7 @@ void CheckNothingLost(Side& s, const std::string& state_dir, int round, std::vec
   }
   std::vector<std::pair<std::string, bool>> repos = {{s.repo, true}, {state_dir + "/bindings/" + s.binding + "/repo", false}};
   for (const auto& [dir, strict] : repos) {
-    CommandResult fsck = Fsck(dir, strict);
+    CommandResult fsck = Fsck(dir, strict, strict ? std::map<std::string, std::string>{} : BindingRepoEnv(state_dir));
     if (fsck.exit_code == 0) continue;
     ++s.tally.fsck_failures;
     failures->push_back(where + "git fsck " + dir + ": " + fsck.out + fsck.err);

@@ -95,7 +95,7 @@ BOOST_AUTO_TEST_CASE(kill_9_at_random_points_loses_no_edit_and_leaves_clean_repo
   }
   CommandResult fsck_remote = Git({"--git-dir", remote, "fsck", "--strict"}, "", {}, true);
   BOOST_TEST(fsck_remote.exit_code == 0, fsck_remote.out + fsck_remote.err);
-  CommandResult fsck_state = Git({"--git-dir", dir / "state/bindings/crashy/repo", "fsck"}, "", {}, true);
+  CommandResult fsck_state = Git({"--git-dir", dir / "state/bindings/crashy/repo", "fsck"}, "", BindingRepoEnv(dir / "state"), true);
   BOOST_TEST(fsck_state.exit_code == 0, fsck_state.out + fsck_state.err);
 }
 
@@ -163,7 +163,7 @@ BOOST_AUTO_TEST_CASE(kill_9_during_a_shared_fetch_loses_nothing_and_the_next_run
     BOOST_TEST(fsck.exit_code == 0, fsck.out + fsck.err);
   }
   for (const char* b : {"a", "b"}) {
-    CommandResult fsck = Git({"--git-dir", state + "/bindings/" + b + "/repo", "fsck"}, "", {}, true);
+    CommandResult fsck = Git({"--git-dir", state + "/bindings/" + b + "/repo", "fsck"}, "", BindingRepoEnv(state), true);
     BOOST_TEST(fsck.exit_code == 0, fsck.out + fsck.err);
   }
 }

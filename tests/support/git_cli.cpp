@@ -1,5 +1,6 @@
 #include "tests/support/git_cli.h"
 
+#include <filesystem>
 #include <sstream>
 #include <stdexcept>
 
@@ -29,6 +30,15 @@ CommandResult Git(const std::vector<std::string>& args, const std::string& cwd,
     throw std::runtime_error("command failed: " + cmd + "\n" + r.out + r.err);
   }
   return r;
+}
+
+std::map<std::string, std::string> BindingRepoEnv(const std::string& state_dir) {
+  std::string objects;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(state_dir + "/remotes", ec)) {
+    objects += (objects.empty() ? "" : ":") + std::filesystem::absolute(e.path() / "objects").string();
+  }
+  return {{"GIT_ALTERNATE_OBJECT_DIRECTORIES", objects}};
 }
 
 void InitBareRepo(const std::string& path, const std::string& branch) {

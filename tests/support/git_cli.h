@@ -14,6 +14,11 @@ namespace gitsyncd::testing {
 CommandResult Git(const std::vector<std::string>& args, const std::string& cwd = "",
                   const std::map<std::string, std::string>& env = {}, bool allow_fail = false);
 
+// The environment in which `git` reads a binding's repository (<state_dir>/bindings/<name>/repo)
+// whole: its objects come from the shared stores under <state_dir>/remotes/, which the daemon
+// attaches when it opens the repository (sync/binding_repo.h) and no file in it names.
+std::map<std::string, std::string> BindingRepoEnv(const std::string& state_dir);
+
 // Creates a bare repository with `branch` as its initial branch.
 void InitBareRepo(const std::string& path, const std::string& branch = "main");
 

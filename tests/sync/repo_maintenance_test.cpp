@@ -146,7 +146,7 @@ BOOST_AUTO_TEST_CASE(maintenance_keeps_what_refs_and_state_json_name_and_prunes_
     state.pending_local_tree = tree.substr(0, 40);
     BOOST_REQUIRE(SaveBindingState(f.spec.binding_dir, state).ok());
   }
-  auto report = MaintainRepository(f.spec.binding_dir, /*force=*/true);
+  auto report = MaintainRepository(f.spec.binding_dir, f.spec.shared_store, /*force=*/true);
   BOOST_REQUIRE_MESSAGE(report.ok(), report.status().message());
   BOOST_TEST(report->ran);
   ObjectStoreCounts after = CountObjectStore(RepoDir(f));
@@ -240,7 +240,7 @@ BOOST_AUTO_TEST_CASE(a_kill_at_any_moment_of_maintenance_leaves_a_valid_reposito
           head = WriteCommit(repo.get(), "f.yaml", "round " + tag + "\n", head);
           SetRef(repo.get(), "refs/gitsyncd/kill-test", head);
           for (int g = 0; g < 30; ++g) WriteBlob(repo.get(), "garbage " + tag + " " + std::to_string(g) + "\n");
-          auto done = MaintainRepository(f.spec.binding_dir, i % 2 == 0);
+          auto done = MaintainRepository(f.spec.binding_dir, f.spec.shared_store, i % 2 == 0);
           if (!done.ok()) {
             std::fprintf(stderr, "maintenance failed: %s\n", done.status().message().c_str());
             ::_exit(3);
@@ -263,7 +263,7 @@ BOOST_AUTO_TEST_CASE(a_kill_at_any_moment_of_maintenance_leaves_a_valid_reposito
     CommandResult kept = Git({"--git-dir", RepoDir(f), "rev-parse", "--verify", "-q", "refs/gitsyncd/kill-test"}, "", {}, true);
     if (kept.exit_code == 0) BOOST_TEST(HasObject(RepoDir(f), kept.out.substr(0, 40)));
   }
-  auto report = MaintainRepository(f.spec.binding_dir, /*force=*/true);
+  auto report = MaintainRepository(f.spec.binding_dir, f.spec.shared_store, /*force=*/true);
   BOOST_REQUIRE_MESSAGE(report.ok(), report.status().message());
   for (const auto& e : fs::directory_iterator(RepoDir(f) + "/objects/pack")) {
     std::string name = e.path().filename().string();

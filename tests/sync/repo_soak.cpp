@@ -63,8 +63,9 @@ void RemoteEdit(const std::string& bare, const std::string& file, const std::str
 
 // `git fsck --full` exits 0 and reports nothing missing or broken (dangling objects are
 // information, not damage); "" when clean.
-std::string FsckProblems(const std::string& repo) {
-  CommandResult fsck = Git({"--git-dir", repo, "fsck", "--full", "--no-progress"}, "", {}, true);
+// `env`: for a binding's repository, its shared store (BindingRepoEnv).
+std::string FsckProblems(const std::string& repo, const std::map<std::string, std::string>& env = {}) {
+  CommandResult fsck = Git({"--git-dir", repo, "fsck", "--full", "--no-progress"}, "", env, true);
   std::string all = fsck.out + fsck.err;
   for (const char* bad : {"missing", "broken", "error", "corrupt"}) {
     if (fsck.exit_code != 0 || all.find(bad) != std::string::npos) return "git fsck of " + repo + ": " + all;
@@ -194,10 +195,14 @@ struct Soak {
     auto state = LoadBindingState(spec.binding_dir);
     if (!state.ok()) Fail(end, state.status().message());
     if (state.ok()) report.conflicts = static_cast<int>(state->conflicts.size());
-    std::vector<std::string> repos{spec.binding_dir + "/repo", bare};
+    std::vector<std::string> repos{bare};
     if (!spec.shared_store.empty()) repos.push_back(spec.shared_store);
     for (const auto& repo : repos) {
       if (std::string problems = FsckProblems(repo); !problems.empty()) Fail(end, problems);
+    }
+    if (std::string problems = FsckProblems(spec.binding_dir + "/repo", BindingRepoEnv(dir / "state"));
+        !problems.empty()) {
+      Fail(end, problems);
     }
     report.store_bytes = Counts().bytes;
     report.mirror_bytes = MirrorBytes(bare, dir / "mirror.git");

@@ -5,10 +5,13 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <set>
 #include <sstream>
 #include <sys/stat.h>
 #include <thread>
 
+#include "sync/binding_state.h"
+#include "sync/pass_context.h"
 #include "sync/repo_maintenance.h"
 #include "sync/shared_store.h"
 #include "sync/sync_engine.h"
@@ -120,6 +123,7 @@ struct SharedFixture {
   }
 
   std::string BindingDir(int i) const { return config.daemon.state_dir + "/bindings/b" + std::to_string(i); }
+  std::string StoreDir() const { return SharedStoreDir(config.daemon.state_dir, server.url("cfg")); }
 
   // An engine started once every folder holds v.yaml = `text`.
   std::unique_ptr<SyncEngine> StartAndPull(const std::string& text) {
@@ -128,6 +132,13 @@ struct SharedFixture {
     BOOST_REQUIRE(WaitFor([&] { return AllHold(text); }, std::chrono::milliseconds(30s)));
     std::this_thread::sleep_for(1s);  // the passes our own writes started have ended
     return engine;
+  }
+
+  // The person pushes v.yaml = "v: 1" into every folder; an engine pulls it and is stopped.
+  void SeedPullAndStop(GitClone& person) {
+    WriteEveryFolder(person, "v: 1\n");
+    BOOST_REQUIRE(person.CommitAndPush("seed"));
+    StartAndPull("v: 1\n")->Stop();
   }
 
   // Binding i's folder gets v.yaml = `text`; once the branch holds it, the engine is stopped.
@@ -166,9 +177,24 @@ DiskCount CountDisk(const std::string& dir) {
   return c;
 }
 
+// What a binding's state dir held before the store was attached at open time: the
+// repository's objects/info/alternates naming the store and its config with the ignore
+// settings, and the spare inode of state.json's atomic rewrite.
+void MakePreviousLayout(const std::string& binding_dir, const std::string& store) {
+  std::string repo = binding_dir + "/repo";
+  WriteFile(repo + "/objects/info/alternates", fs::absolute(store + "/objects").string() + "\n");
+  WriteFile(repo + "/config", "[core]\n\texcludesFile = " + repo + "/no-global-excludes\n\tignoreCase = false\n");
+  fs::copy_file(binding_dir + "/state.json", binding_dir + "/state.json.tmp", fs::copy_options::overwrite_existing);
+}
+
+// The migration's steps, in order (sync/pass_recovery.cpp): a kill between two leaves the
+// first ones done.
+const std::vector<std::string> kMigrationSteps = {"repo/objects/info/alternates", "repo/objects/info", "repo/config"};
+
 // What a binding's state held before its repository was made minimal: git_repository_init's
 // template, the refs the store also keeps, and the ignore matcher's own config folder.
-void MakeOlderLayout(const std::string& binding_dir, const std::string& head) {
+void MakeOlderLayout(const std::string& binding_dir, const std::string& head, const std::string& store) {
+  MakePreviousLayout(binding_dir, store);
   std::string repo = binding_dir + "/repo";
   WriteFile(repo + "/description", "Unnamed repository; edit this file 'description' to name the repository.\n");
   WriteFile(repo + "/hooks/README.sample", "#!/bin/sh\n");
@@ -183,16 +209,30 @@ void MakeOlderLayout(const std::string& binding_dir, const std::string& head) {
   fs::create_directories(binding_dir + "/ignore/view");
 }
 
+// Every entry under `dir`, relative to it.
+std::set<std::string> Listing(const std::string& dir) {
+  std::set<std::string> out;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    out.insert(fs::relative(it->path(), dir).string());
+  }
+  return out;
+}
+
+// A binding's state dir on a store after a pull (docs/sync.md, "What a binding costs on disk").
+const std::set<std::string> kPulledListing = {"repo",       "repo/HEAD", "repo/objects", "repo/refs",
+                                              "scan-cache", "state.json"};
+
 void SharedFixture::CheckSmallAndValid(int edited) const {
   for (int i = 0; i < kBindings; ++i) {
     DiskCount c = CountDisk(BindingDir(i));
-    // Pulled only: state.json (and the copy its next save reuses), scan-cache, and the
-    // repository's HEAD, config, objects/info/alternates, refs/. The edited one also holds its
+    // Pulled only: state.json, scan-cache, and the repository's HEAD, objects/, refs/ (the
+    // listing: a_bindings_state_dir_on_a_store_holds_only_...). The edited one also holds its
     // commit's objects until a fetch brings them into the store and the maintenance drops
     // them, and the ref its push went out from.
-    BOOST_TEST(c.kib <= (i == edited ? 112u : 48u), "b" << i << ": " << c.kib << " KiB");
-    BOOST_TEST(c.entries <= (i == edited ? 24u : 12u), "b" << i << ": " << c.entries << " entries");
-    CommandResult fsck = Git({"--git-dir", BindingDir(i) + "/repo", "fsck"}, "", {}, true);
+    BOOST_TEST(c.kib <= (i == edited ? 88u : 24u), "b" << i << ": " << c.kib << " KiB");
+    BOOST_TEST(c.entries <= (i == edited ? 22u : 6u), "b" << i << ": " << c.entries << " entries");
+    CommandResult fsck = Git({"--git-dir", BindingDir(i) + "/repo", "fsck"}, "", BindingRepoEnv(config.daemon.state_dir), true);
     BOOST_TEST(fsck.exit_code == 0, fsck.out + fsck.err);
   }
 }
@@ -202,7 +242,7 @@ void SharedFixture::CheckSmallAndValid(int edited) const {
 BOOST_FIXTURE_TEST_SUITE(shared_store, SharedFixture)
 
 // docs/sync.md, "Shared object stores": a binding's state is its state.json, scan cache and a
-// repository of a few entries (44 KiB after a pull on ext4, where it was 108 KiB).
+// repository of a few entries (24 KiB after a pull on ext4, where it was 108 KiB, then 44).
 BOOST_AUTO_TEST_CASE(a_bindings_state_after_a_pull_and_an_edit_stays_a_few_blocks) {
   GitClone person(server.url_with_credentials("cfg"), dir / "person", "main", server.git_env());
   WriteEveryFolder(person, "v: 1\n");
@@ -214,12 +254,10 @@ BOOST_AUTO_TEST_CASE(a_bindings_state_after_a_pull_and_an_edit_stays_a_few_block
 
 BOOST_AUTO_TEST_CASE(a_state_dir_of_the_older_layout_keeps_syncing_both_ways_and_shrinks) {
   GitClone person(server.url_with_credentials("cfg"), dir / "person", "main", server.git_env());
-  WriteEveryFolder(person, "v: 1\n");
-  BOOST_REQUIRE(person.CommitAndPush("seed"));
-  StartAndPull("v: 1\n")->Stop();
+  SeedPullAndStop(person);
   std::string head = LogFormat(server.repo_path("cfg"), "main", "%H");
   head = head.substr(0, head.find('\n'));
-  for (int i = 0; i < kBindings; ++i) MakeOlderLayout(BindingDir(i), head);
+  for (int i = 0; i < kBindings; ++i) MakeOlderLayout(BindingDir(i), head, StoreDir());
   BOOST_REQUIRE(CountDisk(BindingDir(0)).kib >= 80u);
 
   WriteEveryFolder(person, "v: 2\n");
@@ -232,6 +270,97 @@ BOOST_AUTO_TEST_CASE(a_state_dir_of_the_older_layout_keeps_syncing_both_ways_and
     BOOST_TEST(!FileExists(BindingDir(i) + "/ignore"));
   }
   CheckSmallAndValid(1);
+}
+
+// docs/sync.md, "What a binding costs on disk": beside a store, a binding's state after a pull
+// is six entries, each a 4 KiB block: what libgit2 needs to open its repository, state.json
+// (rewritten by a plain rename, no spare inode) and the scan cache. No config (the ignore
+// settings are in the store's), no objects/info/alternates (the store is attached at open).
+BOOST_AUTO_TEST_CASE(a_bindings_state_dir_on_a_store_holds_only_head_objects_refs_state_json_and_scan_cache) {
+  GitClone person(server.url_with_credentials("cfg"), dir / "person", "main", server.git_env());
+  SeedPullAndStop(person);
+  for (int i = 0; i < kBindings; ++i) BOOST_TEST(Listing(BindingDir(i)) == kPulledListing, "b" << i);
+  WriteEveryFolder(person, "v: 2\n");
+  BOOST_REQUIRE(person.CommitAndPush("second"));
+  StartAndPull("v: 2\n")->Stop();
+  for (int i = 0; i < kBindings; ++i) {
+    BOOST_TEST(Listing(BindingDir(i)) == kPulledListing, "b" << i);
+    BOOST_TEST(CountDisk(BindingDir(i)).kib <= 24u);
+  }
+  CheckSmallAndValid(-1);
+}
+
+// A state dir of the previous layout (alternates file, config, state.json's spare) is trimmed
+// when the repository is opened: the synced commit is still read (through the store), state.json
+// and the folder are untouched, and an edit made while the daemon was stopped is pushed.
+BOOST_AUTO_TEST_CASE(a_state_dir_in_the_previous_layout_is_migrated_and_keeps_its_pending_edit_and_synced_commit) {
+  GitClone person(server.url_with_credentials("cfg"), dir / "person", "main", server.git_env());
+  SeedPullAndStop(person);
+  for (int i = 0; i < kBindings; ++i) MakePreviousLayout(BindingDir(i), StoreDir());
+  auto before = LoadBindingState(BindingDir(0));
+  BOOST_REQUIRE(before.ok());
+  std::string state_json = ReadFile(BindingDir(0) + "/state.json");
+  std::string folder = dir / "local/b0";
+  WriteFile(folder + "/pending.yaml", "pending: 1\n");  // edited while the daemon was stopped
+  struct stat v_before {};
+  BOOST_REQUIRE(::stat((folder + "/v.yaml").c_str(), &v_before) == 0);
+
+  {
+    auto repo = pass::OpenRepo(BindingDir(0), StoreDir());
+    BOOST_REQUIRE_MESSAGE(repo.ok(), repo.status().message());
+    git_oid synced;
+    BOOST_REQUIRE(git_oid_fromstr(&synced, before->last_synced_commit.c_str()) == 0);
+    git_commit* commit = nullptr;
+    BOOST_TEST(git_commit_lookup(&commit, repo->get(), &synced) == 0);
+    git_commit_free(commit);
+  }
+  std::set<std::string> with_spare = kPulledListing;
+  with_spare.insert("state.json.tmp");  // reused and renamed away by the next save
+  BOOST_TEST(Listing(BindingDir(0)) == with_spare);
+  BOOST_TEST(ReadFile(BindingDir(0) + "/state.json") == state_json);
+  struct stat v_after {};
+  BOOST_REQUIRE(::stat((folder + "/v.yaml").c_str(), &v_after) == 0);
+  BOOST_TEST(v_after.st_ino == v_before.st_ino);
+  BOOST_TEST(ReadFile(folder + "/v.yaml") == "v: 1\n");
+  BOOST_TEST(ReadFile(folder + "/pending.yaml") == "pending: 1\n");
+
+  auto engine = StartAndPull("v: 1\n");
+  BOOST_REQUIRE(WaitFor([&] { return OnRemote("apps/a0/pending.yaml") == "pending: 1\n"; },
+                        std::chrono::milliseconds(30s)));
+  std::this_thread::sleep_for(1500ms);  // the pass's bookkeeping and the one our write started
+  engine->Stop();
+  BOOST_TEST(ReadFile(folder + "/pending.yaml") == "pending: 1\n");
+  for (int i = 1; i < kBindings; ++i) BOOST_TEST(Listing(BindingDir(i)) == kPulledListing, "b" << i);
+  for (const auto& gone : {"repo/config", "repo/objects/info", "state.json.tmp"}) {
+    BOOST_TEST(!FileExists(BindingDir(0) + "/" + gone), gone);
+  }
+  CheckSmallAndValid(0);
+}
+
+// A kill -9 between two steps of the migration leaves some of the previous layout's files;
+// binding i is left after i steps (the last: all but state.json's spare). The next open
+// finishes each, and the bindings go on syncing.
+BOOST_AUTO_TEST_CASE(a_migration_interrupted_at_each_step_completes_on_the_next_open) {
+  GitClone person(server.url_with_credentials("cfg"), dir / "person", "main", server.git_env());
+  SeedPullAndStop(person);
+  static_assert(kBindings == 4);
+  BOOST_REQUIRE(kMigrationSteps.size() == 3u);
+  for (int i = 0; i < kBindings; ++i) {
+    MakePreviousLayout(BindingDir(i), StoreDir());
+    for (int step = 0; step < i; ++step) fs::remove(BindingDir(i) + "/" + kMigrationSteps[step]);
+  }
+  std::set<std::string> with_spare = kPulledListing;
+  with_spare.insert("state.json.tmp");
+  for (int i = 0; i < kBindings; ++i) {
+    auto repo = pass::OpenRepo(BindingDir(i), StoreDir());
+    BOOST_REQUIRE_MESSAGE(repo.ok(), repo.status().message());
+    BOOST_TEST(Listing(BindingDir(i)) == with_spare, "b" << i);
+  }
+  WriteEveryFolder(person, "v: 2\n");
+  BOOST_REQUIRE(person.CommitAndPush("second"));
+  StartAndPull("v: 2\n")->Stop();
+  for (int i = 0; i < kBindings; ++i) BOOST_TEST(Listing(BindingDir(i)) == kPulledListing, "b" << i);
+  CheckSmallAndValid(-1);
 }
 
 
@@ -268,7 +397,7 @@ BOOST_AUTO_TEST_CASE(bindings_of_one_remote_triggered_together_share_one_fetch_a
     std::string repo = config.daemon.state_dir + "/bindings/b" + std::to_string(i) + "/repo";
     BOOST_TEST(CountObjectStore(repo).packs == 0u);
     BOOST_TEST(CountObjectStore(repo).loose == 0u);
-    CommandResult fsck = Git({"--git-dir", repo, "fsck"}, "", {}, true);
+    CommandResult fsck = Git({"--git-dir", repo, "fsck"}, "", BindingRepoEnv(config.daemon.state_dir), true);
     BOOST_TEST(fsck.exit_code == 0, fsck.out + fsck.err);
   }
   engine->Stop();
@@ -327,7 +456,7 @@ BOOST_AUTO_TEST_CASE(a_local_edit_after_a_siblings_push_goes_on_top_of_it_withou
   BOOST_TEST(store_fsck.exit_code == 0, store_fsck.out + store_fsck.err);
   for (int i = 0; i < kBindings; ++i) {
     std::string repo = config.daemon.state_dir + "/bindings/b" + std::to_string(i) + "/repo";
-    CommandResult fsck = Git({"--git-dir", repo, "fsck", "--full"}, "", {}, true);
+    CommandResult fsck = Git({"--git-dir", repo, "fsck", "--full"}, "", BindingRepoEnv(config.daemon.state_dir), true);
     BOOST_TEST(fsck.exit_code == 0, "b" << i << ": " << fsck.out + fsck.err);
   }
 }
@@ -385,7 +514,7 @@ BOOST_AUTO_TEST_CASE(an_edit_beside_a_siblings_push_to_the_same_folder_is_merged
 }
 
 // Every fetch adds a pack to the store; past kMaxPacks they are consolidated under the store's
-// lock while the other bindings' passes go on reading the store through their alternates.
+// lock while the other bindings' passes go on reading the store.
 BOOST_AUTO_TEST_CASE(many_fetches_keep_the_store_to_a_few_packs_and_every_binding_reads_all_its_objects) {
   GitClone person(server.url_with_credentials("cfg"), dir / "person", "main", server.git_env());
   WriteEveryFolder(person, "v: 0\n");
@@ -406,7 +535,7 @@ BOOST_AUTO_TEST_CASE(many_fetches_keep_the_store_to_a_few_packs_and_every_bindin
     while (!stop) {
       auto read_all = [&] {
         return Git({"--git-dir", repo_of(0), "rev-list", "--objects", "--exclude=refs/gitsyncd/push/*", "--all"}, "",
-                   {}, true);
+                   BindingRepoEnv(config.daemon.state_dir), true);
       };
       CommandResult r = read_all();
       // git reads the refs first and the objects after: a pass that moved a ref meanwhile, or
@@ -453,8 +582,7 @@ BOOST_AUTO_TEST_CASE(many_fetches_keep_the_store_to_a_few_packs_and_every_bindin
   BOOST_TEST(read_failure.empty(), read_failure);
   for (int i = 0; i < kBindings; ++i) {
     BOOST_TEST(Local(i, "v.yaml") == "v: " + std::to_string(kRounds) + "\n");
-    BOOST_TEST(ReadFile(repo_of(i) + "/objects/info/alternates").find(store) != std::string::npos);
-    CommandResult fsck = Git({"--git-dir", repo_of(i), "fsck", "--full"}, "", {}, true);
+    CommandResult fsck = Git({"--git-dir", repo_of(i), "fsck", "--full"}, "", BindingRepoEnv(config.daemon.state_dir), true);
     BOOST_TEST(fsck.exit_code == 0, "b" << i << ": " << fsck.out + fsck.err);
   }
   CommandResult store_fsck = Git({"--git-dir", store, "fsck", "--full"}, "", {}, true);
