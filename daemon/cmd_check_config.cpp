@@ -4,6 +4,7 @@
 #include "cluster/selectors.h"
 #include "config/ignore_rules.h"
 #include "daemon/cli.h"
+#include "sync/relay_pack.h"
 
 namespace gitsyncd {
 namespace {
@@ -103,13 +104,20 @@ int CheckSecrets(const Config& config) {
                                  std::pair{"cluster.tls.key", &k.client_key},
                                  std::pair{"cluster.relay_key", &k.relay_key}}) {
     if (!ref->present()) continue;
-    if (auto v = ResolveSecret(*ref, s, config.dir); !v.ok()) {
+    auto v = ResolveSecret(*ref, s, config.dir);
+    if (!v.ok()) {
       ++missing;
       std::fprintf(stderr, "%s: %s\n", key, v.status().message().c_str());
+    } else if (ref == &k.relay_key) {
+      // What `run` would refuse: a key too short to make the relay's MAC with.
+      if (auto usable = RelayKey::FromSecret(*v, ref->where.ToString() + ": cluster.relay_key"); !usable.ok()) {
+        ++missing;
+        std::fprintf(stderr, "%s\n", usable.status().message().c_str());
+      }
     }
   }
   if (missing > 0) {
-    std::fprintf(stderr, "gitsyncd: error: %d secret reference%s cannot be resolved\n", missing, missing == 1 ? "" : "s");
+    std::fprintf(stderr, "gitsyncd: error: %d secret reference%s cannot be resolved or used\n", missing, missing == 1 ? "" : "s");
     return kExitUserError;
   }
   std::printf("all secret references resolve\n");

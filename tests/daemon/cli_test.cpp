@@ -172,6 +172,25 @@ BOOST_AUTO_TEST_CASE(secret_commands_round_trip_and_never_show_values) {
   BOOST_TEST(rm_again.exit_code == 1);
 }
 
+// A relay key too short for the fleet relay's MAC (docs/fleet.md, "Relayed objects") is refused
+// by check-config --secrets and by run, naming its file and line, before any etcd is contacted.
+BOOST_AUTO_TEST_CASE(a_relay_key_under_32_bytes_is_refused_by_check_config_and_run_naming_its_line) {
+  WriteFile(dir / "gitsyncd.yaml", "state_dir: " + (dir / "state") +
+                                       "\ncluster:\n  endpoints: [http://127.0.0.1:1]\n  relay_key: {file: relay.key}\n");
+  WriteFile(dir / "relay.key", "short-key-of-25-bytes-xyz");
+  std::string where = dir / "gitsyncd.yaml:4:14: cluster.relay_key: the secret must be at least 32 bytes";
+  auto check = Run({"check-config", "--secrets"});
+  BOOST_TEST(check.exit_code == 1, check.err);
+  BOOST_TEST(check.err.find(where) != std::string::npos, check.err);
+  BOOST_TEST(check.err.find("short-key") == std::string::npos);
+  auto run = Run({"run"});
+  BOOST_TEST(run.exit_code == 1, run.err);
+  BOOST_TEST(run.err.find(where) != std::string::npos, run.err);
+  WriteFile(dir / "relay.key", std::string(48, 'k'));
+  auto fixed = Run({"check-config", "--secrets"});
+  BOOST_TEST(fixed.exit_code == 0, fixed.err);
+}
+
 BOOST_AUTO_TEST_CASE(secret_set_refuses_empty_input_and_bad_names) {
   BOOST_REQUIRE(Run({"secret", "init"}).exit_code == 0);
   auto empty = Run({"secret", "set", "x"}, "");
