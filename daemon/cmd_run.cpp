@@ -290,7 +290,6 @@ auto JoinFleet(CurrentConfig& current, RunningConfig& first, FleetRelay* relay) 
                                TriggerFleetPush(rc->config, *rc->engine, p);
                              }
                            },
-
                            [&current] { return ExclusiveCandidates(current.Get()->config); },
                            [&current](const std::set<std::string>& owned) {
                              auto rc = current.Get();
