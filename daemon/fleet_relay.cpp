@@ -178,13 +178,13 @@ void FleetRelay::Produce(std::shared_ptr<SyncEngine> engine, const std::string& 
 }
 
 void FleetRelay::Consume(const Config& config, std::shared_ptr<SyncEngine> engine, FleetPush push) {
+  if (push.relay_pack.empty()) {
+    TriggerFleetPush(config, *engine, push);
+    return;
+  }
   std::vector<std::string> bindings = BindingsForPush(config, *engine, push);
   if (bindings.empty()) return;
   auto reason = "fleet: " + push.reason + " received by " + push.from;
-  if (push.relay_pack.empty()) {
-    for (const auto& b : bindings) engine->TriggerRemote(b, reason);
-    return;
-  }
   auto shared = std::make_shared<FleetPush>(std::move(push));
   impl_->consumer.Post([this, engine, shared, bindings] { impl_->Consume(*engine, *shared, bindings); },
                        [engine, bindings, reason] {
