@@ -511,12 +511,12 @@ Result<MaintenanceReport> MaintainRepository(const std::string& binding_dir, con
   return report;
 }
 
-Result<MaintenanceReport> ConsolidateSharedStore(const std::string& store_dir) {
+Result<MaintenanceReport> ConsolidateSharedStore(const std::string& store_dir, size_t max_packs, size_t max_loose) {
   std::string objects = store_dir + "/objects";
   if (!Exists(objects)) return MaintenanceReport{};
   Inventory inv = TakeInventory(objects, true);
   MaintenanceReport report = Counted(inv);
-  if (inv.packs.size() <= kMaxPacks && inv.loose.size() <= kMaxLoose) return report;
+  if (inv.packs.size() <= max_packs && inv.loose.size() <= max_loose) return report;
   auto started = std::chrono::steady_clock::now();
   auto opened_repo = OpenForMaintenance(store_dir);
   if (!opened_repo.ok()) return opened_repo.status();

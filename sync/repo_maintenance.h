@@ -50,7 +50,9 @@ Result<MaintenanceReport> MaintainRepository(const std::string& binding_dir, con
 // and which is never pruned (any binding's commits may stand on its objects): past them, every
 // pack but the largest is rewritten into one, all of their objects kept, or every pack once
 // the others add up to half the largest. Must run where no fetch writes into the store.
-Result<MaintenanceReport> ConsolidateSharedStore(const std::string& store_dir);
+// `max_packs` and `max_loose`: other bounds (a looser backstop).
+Result<MaintenanceReport> ConsolidateSharedStore(const std::string& store_dir, size_t max_packs = kMaxPacks,
+                                                 size_t max_loose = kMaxLoose);
 
 // An object database holding just the given packs (their .idx paths) and, whole, the given
 // object folders.

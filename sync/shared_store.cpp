@@ -32,6 +32,9 @@ struct Store {
   };
   std::map<std::pair<std::string, std::string>, Last> last;  // (connector, branch)
   std::map<std::pair<std::string, std::string>, git_oid> known;  // KnownSharedHead
+  // Something was written since the last MaintainSharedStore (true at first: the previous
+  // run of the daemon may have left the store past its bounds).
+  bool written = true;
 };
 
 std::mutex g_stores_mu;
@@ -80,9 +83,18 @@ Status EnsureStore(const std::string& dir) {
 }
 
 // Under the store's lock: no fetch writes a pack meanwhile. A failure only delays it.
-void Consolidate(const std::string& store_dir) {
-  auto maintained = ConsolidateSharedStore(store_dir);
+void Consolidate(const std::string& store_dir, size_t max_packs = kMaxPacks, size_t max_loose = kMaxLoose) {
+  auto maintained = ConsolidateSharedStore(store_dir, max_packs, max_loose);
   if (!maintained.ok()) spdlog::warn("shared object store {}: {}", store_dir, maintained.status().message());
+}
+
+// After a write into the store, under its lock. The consolidation itself waits for the end of
+// a pass (MaintainSharedStore), so it never stands between a fetch or a relayed pack and the
+// folder; only a store far past its bounds (writes that no pass followed, e.g. relays to a
+// paused binding) is consolidated here.
+void Written(Store& store, const std::string& store_dir) {
+  store.written = true;
+  Consolidate(store_dir, 2 * kMaxPacks, 2 * kMaxLoose);
 }
 
 }  // namespace
@@ -129,7 +141,7 @@ Result<Store::Last> FetchLocked(Store& store, const SharedFetchRequest& request,
   if (*head) store.known[key] = **head;
   else store.known.erase(key);
   repo->reset();
-  Consolidate(request.store_dir);
+  Written(store, request.store_dir);
   return fetched;
 }
 
@@ -171,7 +183,7 @@ Status RecordSharedPush(const SharedFetchRequest& request, git_odb* from, const 
   store->known[{request.connector, request.branch}] = head;
   odb.reset();
   repo->reset();
-  Consolidate(request.store_dir);
+  Written(*store, request.store_dir);
   return Status::Ok();
 }
 
@@ -240,8 +252,20 @@ Status AcceptRelayedHead(const SharedFetchRequest& request, const std::optional<
   odb.reset();
   relayed.reset();
   repo->reset();
-  Consolidate(request.store_dir);
+  Written(*store, request.store_dir);
   return Status::Ok();
+}
+
+}  // namespace gitsyncd
+
+namespace gitsyncd {
+
+void MaintainSharedStore(const std::string& store_dir) {
+  std::shared_ptr<Store> store = StoreOf(store_dir);
+  std::lock_guard<std::mutex> lock(store->mu);
+  if (!store->written) return;
+  store->written = false;
+  Consolidate(store_dir);
 }
 
 }  // namespace gitsyncd

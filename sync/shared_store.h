@@ -9,8 +9,9 @@
 // came (a webhook, a poll, the start), and a fetch of the same URL, branch and connector that
 // started at or after that moment answers it; otherwise it fetches, and passes asking
 // meanwhile wait for that fetch instead of making their own. The store is never pruned (any
-// binding's commits may stand on its objects); its packs are consolidated after fetches, each
-// new pack written and fsynced before any pack it replaces is removed. Besides fetches, only
+// binding's commits may stand on its objects); its packs are consolidated at the end of a pass
+// that follows a write (MaintainSharedStore), each new pack written and fsynced before any
+// pack it replaces is removed. Besides fetches, only
 // a recorded push writes into it: the few objects of a commit already on the remote.
 #pragma once
 
@@ -78,5 +79,12 @@ Result<RelaySource> FetchForRelay(const SharedFetchRequest& request, const Remot
 // nothing but complete objects was added (the caller fetches as usual).
 Status AcceptRelayedHead(const SharedFetchRequest& request, const std::optional<git_oid>& base, const git_oid& commit,
                          std::string_view pack);
+
+// Keeps the store within kMaxPacks packs and kMaxLoose loose objects (repo_maintenance.h)
+// when anything was written into it since the last call; otherwise returns at once. Called at
+// the end of every pass (RunSyncPass), after the folder was written, so a consolidation never
+// delays a fetch's or a relayed pack's way into a folder. Under the store's lock; a failure is
+// logged and retried after the next write.
+void MaintainSharedStore(const std::string& store_dir);
 
 }  // namespace gitsyncd

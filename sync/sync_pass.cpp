@@ -306,6 +306,7 @@ Result<PassOutcome> RunSyncPass(const BindingSpec& spec, const PassOptions& opti
   // the same slot: no other pass of the binding runs meanwhile. A failure only delays it.
   auto maintained = MaintainRepository(spec.binding_dir, spec.shared_store);
   if (!maintained.ok()) spdlog::warn("sync '{}': {}", spec.name, maintained.status().message());
+  if (!spec.shared_store.empty()) MaintainSharedStore(spec.shared_store);
   MarkPassStep("maintenance check");
   spdlog::debug("sync '{}': pass steps: {}", spec.name, timer.Summary());
   return outcome;

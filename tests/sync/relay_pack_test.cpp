@@ -8,6 +8,7 @@
 
 #include "sync/git_handles.h"
 #include "sync/relay_pack.h"
+#include "sync/repo_maintenance.h"
 #include "sync/shared_store.h"
 #include "tests/support/git_cli.h"
 #include "tests/support/temp_dir.h"
@@ -105,6 +106,35 @@ BOOST_AUTO_TEST_CASE(a_pack_built_after_a_fetch_gives_another_store_the_new_head
   BOOST_TEST(OidHex(*KnownSharedHead(Store("consumer"))) == c2);
   // Every object of the new commit is in the consumer's store.
   BOOST_TEST(ShowFile(dir / "consumer", c2, "app/a.yaml") == "a: 2\n");
+}
+
+// Each accepted relay adds a pack. The store is consolidated at the end of the pass the relay
+// triggers (MaintainSharedStore), not before it: here no pass follows (as for a paused
+// binding), so the packs pile up past kMaxPacks, yet never past twice that, and the next call
+// brings the store back within its bounds with every object still there.
+BOOST_AUTO_TEST_CASE(relays_no_pass_follows_keep_the_store_under_twice_its_bounds_until_a_pass_end_consolidates_it) {
+  Commit("app/a.yaml", "a: 0\n");
+  BOOST_REQUIRE(FetchForRelay(Store("producer"), creds, kMaxRelayPackBytes).ok());
+  BOOST_REQUIRE(SharedFetch(Store("consumer"), creds).ok());
+  MaintainSharedStore(dir / "consumer");
+  size_t most = 0;
+  std::string last;
+  for (int i = 1; i <= static_cast<int>(2 * kMaxPacks) + 3; ++i) {
+    last = Commit("app/a.yaml", "a: " + std::to_string(i) + "\n");
+    auto relayed = FetchForRelay(Store("producer"), creds, kMaxRelayPackBytes);
+    BOOST_REQUIRE(relayed.ok() && relayed->pack.has_value());
+    Status accepted = AcceptRelayedHead(Store("consumer", std::chrono::steady_clock::now()), relayed->base,
+                                        *relayed->head, *relayed->pack);
+    BOOST_REQUIRE_MESSAGE(accepted.ok(), accepted.message());
+    most = std::max(most, CountObjectStore(dir / "consumer").packs);
+  }
+  BOOST_TEST(most > kMaxPacks);       // not consolidated on the way to the folder
+  BOOST_TEST(most <= 2 * kMaxPacks);  // the backstop
+  MaintainSharedStore(dir / "consumer");
+  BOOST_TEST(CountObjectStore(dir / "consumer").packs <= kMaxPacks);
+  BOOST_TEST(ShowFile(dir / "consumer", last, "app/a.yaml") == "a: " + std::to_string(2 * kMaxPacks + 3) + "\n");
+  CommandResult fsck = Git({"--git-dir", dir / "consumer", "fsck", "--full"}, "", {}, true);
+  BOOST_TEST(fsck.exit_code == 0, fsck.out + fsck.err);
 }
 
 BOOST_AUTO_TEST_CASE(a_damaged_incomplete_or_older_relay_is_refused_and_moves_no_head) {
