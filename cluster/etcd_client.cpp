@@ -347,8 +347,15 @@ Result<std::vector<EtcdKv>> EtcdClient::Range(const std::string& prefix, int64_t
 
 Result<std::optional<EtcdKv>> EtcdClient::Get(const std::string& key, int64_t revision) {
   json::object req{{"key", Base64Encode(key)}};
-  if (revision > 0) req["revision"] = std::to_string(revision);
+  if (revision > 0) {
+    req["revision"] = std::to_string(revision);
+    req["serializable"] = true;
+  }
   auto r = impl_->Call("/v3/kv/range", req);
+  if (!r.ok() && revision > 0 && r.status().message().find("future revision") != std::string::npos) {
+    req.erase("serializable");  // this member has not applied `revision` yet: ask the quorum
+    r = impl_->Call("/v3/kv/range", req);
+  }
   if (!r.ok()) return r.status();
   if (auto* kvs = r->if_contains("kvs"); kvs && kvs->is_array() && !kvs->as_array().empty()) {
     return KvFromJson(kvs->as_array()[0]);

@@ -54,7 +54,9 @@ class EtcdClient {
   // Keys starting with `prefix`, at most `limit` (0 = etcd's own limit); `revision` gets the
   // store's revision the answer is from (a watch from revision + 1 misses nothing).
   Result<std::vector<EtcdKv>> Range(const std::string& prefix, int64_t limit = 0, int64_t* revision = nullptr);
-  // The key as of `revision` (0: now); etcd keeps old revisions until it compacts them.
+  // The key as of `revision` (0: now); etcd keeps old revisions until it compacts them. A
+  // past revision never changes, so it is read from the member's own copy (a serializable
+  // read, no quorum round), or from the quorum when that member has not applied it yet.
   Result<std::optional<EtcdKv>> Get(const std::string& key, int64_t revision = 0);
   // Puts only if the key does not exist, and in the same transaction (one request, one Raft
   // entry) every key of `and_put`, each under its own `lease`; false, writing nothing, when

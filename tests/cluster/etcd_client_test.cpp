@@ -79,6 +79,31 @@ BOOST_AUTO_TEST_CASE(put_if_absent_writes_its_other_keys_only_when_it_wins) {
   BOOST_TEST((*push)->mod_revision == (*a.Get("/t/deliveries/d1"))->mod_revision);
 }
 
+// The relayed pack is read at the revision its push was heard at (cluster/fleet.cpp): from any
+// member, that revision's value, even after the key changed; a revision no member has yet is
+// an error, not an empty answer.
+BOOST_AUTO_TEST_CASE(a_key_read_at_a_past_revision_gives_that_revisions_value_from_every_member) {
+  EtcdCluster etcd;
+  EtcdClient writer(Options(etcd.endpoints()));
+  BOOST_REQUIRE(writer.Put("/t/packs/a", "first").ok());
+  auto first = writer.Get("/t/packs/a");
+  BOOST_REQUIRE(first.ok() && first->has_value());
+  int64_t revision = (*first)->mod_revision;
+  BOOST_REQUIRE(writer.Put("/t/packs/a", "second").ok());
+  for (const auto& endpoint : etcd.endpoints()) {
+    EtcdClient reader(Options({endpoint}));
+    auto old = reader.Get("/t/packs/a", revision);
+    BOOST_REQUIRE_MESSAGE(old.ok(), endpoint << ": " << old.status().message());
+    BOOST_REQUIRE(old->has_value());
+    BOOST_TEST((*old)->value == "first", endpoint);
+    BOOST_TEST((*old)->mod_revision == revision);
+    BOOST_TEST((*reader.Get("/t/packs/a"))->value == "second");
+  }
+  auto future = writer.Get("/t/packs/a", revision + 1000);
+  BOOST_TEST(!future.ok());
+  BOOST_TEST(future.status().message().find("future revision") != std::string::npos, future.status().message());
+}
+
 BOOST_AUTO_TEST_CASE(a_watch_sees_each_put_under_its_prefix_and_resumes_without_gaps) {
   EtcdCluster etcd;
   EtcdClient writer(Options(etcd.endpoints()));
