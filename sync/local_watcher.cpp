@@ -135,8 +135,11 @@ struct LocalWatcher::Impl {
         const Watch watch = w->second;
         std::string name = ev->len > 0 ? ev->name : "";
         if (name.empty()) {
-          // The watched folder itself was moved or deleted: its paths cannot be trusted.
-          if (ev->mask & (IN_MOVE_SELF | IN_DELETE_SELF)) Note(watch.binding, "", false);
+          // The watched folder itself was moved or deleted: its paths cannot be trusted. A
+          // subfolder deleted (a pull's staging folder, made and removed in every pull that
+          // replaces a file) was reported by name in its watched parent already.
+          bool subfolder_deleted = !watch.rel.empty() && (ev->mask & IN_MOVE_SELF) == 0;
+          if ((ev->mask & (IN_MOVE_SELF | IN_DELETE_SELF)) && !subfolder_deleted) Note(watch.binding, "", false);
           continue;
         }
         std::string rel = watch.rel.empty() ? name : watch.rel + "/" + name;

@@ -10,16 +10,14 @@ namespace gitsyncd::pass {
 
 // The common passes decided from the changed paths alone: a local edit pushed on the synced
 // commit, a remote push applied to the folder, or nothing to do. Both sides changed (a merge),
-// a deleted branch, `direction: push` over a moved remote, symlinks, and files turned into
-// folders return nullopt: the full pass decides those.
+// a deleted branch, `direction: push` over a moved remote, a local edit under `direction:
+// pull` (kept unpushed, with a warning), symlinks, and files turned into folders return
+// nullopt: the full pass decides those.
 Result<std::optional<PassOutcome>> Pass::RunIncremental(const std::set<std::string>& changed,
                                                         bool local_trigger_only) {
   using Maybe = std::optional<PassOutcome>;
   std::optional<git_oid> base = ParseOid(state_->last_synced_commit);
-  if (!base || !state_->pending_commit.empty() || state_->branch_gone || spec_.api ||
-      spec_.direction == SyncDirection::kPull) {
-    return Maybe();
-  }
+  if (!base || !state_->pending_commit.empty() || state_->branch_gone || spec_.api) return Maybe();
   auto base_folder = FolderTreeOfCommit(repo_, &*base, spec_.path);
   if (!base_folder.ok()) return base_folder.status();
   // The watcher reports ignored paths too (a vim swap file on every keystroke): they are no
@@ -41,6 +39,7 @@ Result<std::optional<PassOutcome>> Pass::RunIncremental(const std::set<std::stri
   if (!too_large.ok()) return too_large.status();
   if (*too_large) return Maybe();
   MarkPassStep("local changes");
+  if (spec_.direction == SyncDirection::kPull && !local_changes.empty()) return Maybe();
   state_->pending_local_changes = static_cast<uint32_t>(local_changes.size());
   if (local_trigger_only) {
     if (local_changes.empty()) return Maybe(PassOutcome{.summary = "in sync", .contacted_remote = false, .folder_in_step = true, .incremental = true});
@@ -61,7 +60,7 @@ Result<std::optional<PassOutcome>> Pass::RunIncremental(const std::set<std::stri
     if (!pushed.ok()) return pushed.status();
     return Maybe(*pushed);
   }
-  if (!local_changes.empty() || spec_.direction != SyncDirection::kBidirectional) return Maybe();
+  if (!local_changes.empty() || spec_.direction == SyncDirection::kPush) return Maybe();
   if (spec_.hooks.validate_remote.set() || spec_.check_tree) return Maybe();  // the full pass runs it on the whole tree
   return PullIncremental(remote_head, base_folder->get());
 }

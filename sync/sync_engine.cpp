@@ -152,7 +152,9 @@ struct SyncEngine::Impl {
       b.changes_complete = false;
       b.changed_paths.clear();
     }
-    Enqueue(b, name, false);
+    // A pull binding pushes nothing: its local edits wait for the next remote pass (which keeps
+    // them); the watcher is there so that pass can look at the changed paths alone.
+    if (b.spec.direction != SyncDirection::kPull) Enqueue(b, name, false);
   }
 
   std::chrono::milliseconds Backoff(uint32_t failures) {
@@ -439,10 +441,8 @@ Status SyncEngine::Start() {
       spdlog::error("{}", b.setup.message());
       continue;
     }
-    if (b.spec.direction != SyncDirection::kPull) {
-      Status s = impl_->watcher->Add(name, b.spec.local);
-      if (!s.ok()) spdlog::warn("sync '{}': {}", name, s.message());
-    }
+    Status s = impl_->watcher->Add(name, b.spec.local);
+    if (!s.ok()) spdlog::warn("sync '{}': {}", name, s.message());
   }
   Status s = impl_->watcher->Start();
   if (!s.ok()) spdlog::warn("folder watching is off ({}); relying on the periodic rescan", s.message());

@@ -105,6 +105,43 @@ BOOST_AUTO_TEST_CASE(a_remote_push_is_applied_from_the_changed_subtrees) {
   BOOST_TEST(Sync().summary == "in sync");
 }
 
+// direction: pull (a deploy target): a remote push costs the changed paths, as above.
+BOOST_AUTO_TEST_CASE(a_pull_bindings_remote_push_is_applied_from_the_changed_subtrees) {
+  spec.direction = SyncDirection::kPull;
+  GitClone p = Person();
+  p.Write("config/a.yaml", "a: 10\nb: 2\nc: 3\n");
+  p.Remove("config/sub/c.txt");
+  BOOST_REQUIRE(p.CommitAndPush("remote edit"));
+  PassOutcome o = Hinted({});
+  BOOST_TEST(o.incremental);
+  BOOST_TEST(o.folder_in_step);
+  BOOST_TEST(o.summary == "pulled: 1 file written, 1 deleted", o.summary);
+  BOOST_TEST(Local("a.yaml") == "a: 10\nb: 2\nc: 3\n");
+  BOOST_TEST(!LocalExists("sub"));
+  BOOST_TEST(State().last_synced_commit == LogFormat(remote, "main", "%H").substr(0, 40));
+  BOOST_TEST(Sync().summary == "in sync");
+}
+
+// direction: pull never pushes: a local edit the watcher reported goes to the full pass, which
+// keeps it in the folder (with a warning) and still pulls the remote's other changes.
+BOOST_AUTO_TEST_CASE(a_pull_bindings_local_edit_falls_back_and_is_kept_not_pushed) {
+  spec.direction = SyncDirection::kPull;
+  WriteLocal("b.txt", "local bee\n");
+  GitClone p = Person();
+  p.Write("config/a.yaml", "a: 10\nb: 2\nc: 3\n");
+  BOOST_REQUIRE(p.CommitAndPush("remote edit"));
+  PassOutcome o = Hinted({"b.txt"});
+  BOOST_TEST(!o.incremental);
+  BOOST_TEST(!o.folder_in_step);
+  BOOST_TEST(Local("a.yaml") == "a: 10\nb: 2\nc: 3\n");
+  BOOST_TEST(Local("b.txt") == "local bee\n");
+  BOOST_TEST(Remote("config/b.txt") == "bee\n");
+  PassOutcome again = Hinted({"b.txt"}, /*local_trigger_only=*/true);
+  BOOST_TEST(!again.incremental);
+  BOOST_TEST(Remote("config/b.txt") == "bee\n");
+  BOOST_TEST(Local("b.txt") == "local bee\n");
+}
+
 BOOST_AUTO_TEST_CASE(an_edit_the_watcher_has_not_reported_yet_is_merged_not_overwritten) {
   // The local edit is still in the watcher's debounce when a webhook starts a pass.
   WriteLocal("a.yaml", "a: local\nb: 2\nc: 3\n");

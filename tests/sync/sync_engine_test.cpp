@@ -285,6 +285,52 @@ BOOST_AUTO_TEST_CASE(after_the_first_pass_edits_are_decided_from_the_watched_pat
   BOOST_TEST(ReadFile(dir / "local-inc/keep/a.yaml") == "a: remote\n");
 }
 
+// direction: pull is watched too: a remote push is applied from the changed paths, and a local
+// edit starts no pass (nothing is pushed); the next remote pass keeps it in the folder.
+BOOST_AUTO_TEST_CASE(a_pull_binding_is_watched_for_its_remote_passes_and_its_local_edits_start_no_pass) {
+  AddBinding("pl").direction = SyncDirection::kPull;
+  GitClone person("file://" + (dir / "pl.git"), dir / "person");
+  person.Write("a.yaml", "a: 1\n");
+  BOOST_REQUIRE(person.CommitAndPush("seed"));
+  auto engine = Engine();
+  BOOST_REQUIRE(engine->Start().ok());
+  BOOST_REQUIRE(WaitFor([&] { return FileExists(dir / "local-pl/a.yaml") && !engine->Snapshot()[0].running; }));
+  BOOST_TEST(!engine->Snapshot()[0].last_pass_incremental);  // the first pass scans everything
+  std::this_thread::sleep_for(1s);  // the events of the pass's own writes have come and gone
+
+  // As a webhook does (sync-now always scans in full).
+  auto pulled = [&](const std::string& text) {
+    return ReadFile(dir / "local-pl/a.yaml") == text && !engine->Snapshot()[0].running && !engine->Snapshot()[0].queued;
+  };
+  person.Write("a.yaml", "a: 2\n");
+  BOOST_REQUIRE(person.CommitAndPush("remote 2"));
+  BOOST_REQUIRE(engine->TriggerRemote("pl", "webhook"));
+  BOOST_REQUIRE(WaitFor([&] { return pulled("a: 2\n"); }));
+  BOOST_TEST(engine->Snapshot()[0].last_pass_incremental);
+  // That pull replaced a.yaml through a staging folder it made and removed in the folder: the
+  // watcher still saw every change, so the next one is incremental too.
+  std::this_thread::sleep_for(1s);
+  person.Write("a.yaml", "a: 2b\n");
+  BOOST_REQUIRE(person.CommitAndPush("remote 2b"));
+  BOOST_REQUIRE(engine->TriggerRemote("pl", "webhook"));
+  BOOST_REQUIRE(WaitFor([&] { return pulled("a: 2b\n"); }));
+  BOOST_TEST(engine->Snapshot()[0].last_pass_incremental);
+
+  uint64_t passes = engine->Snapshot()[0].passes;
+  WriteFile(dir / "local-pl/mine.txt", "local only\n");
+  std::this_thread::sleep_for(1s);  // past the 200 ms debounce
+  BOOST_TEST(engine->Snapshot()[0].passes == passes);  // no pass for a local edit
+
+  person.Write("a.yaml", "a: 3\n");
+  BOOST_REQUIRE(person.CommitAndPush("remote 3"));
+  BOOST_REQUIRE(engine->TriggerRemote("pl", "webhook"));
+  BOOST_REQUIRE(WaitFor([&] { return pulled("a: 3\n"); }));
+  BOOST_TEST(!engine->Snapshot()[0].last_pass_incremental);  // the full pass keeps the edit
+  BOOST_TEST(ReadFile(dir / "local-pl/mine.txt") == "local only\n");
+  BOOST_TEST(ShowFile(dir / "pl.git", "main", "mine.txt").empty());
+  BOOST_TEST(CommitCount("pl") == 4);
+}
+
 BOOST_AUTO_TEST_CASE(a_folder_moved_inside_the_synced_folder_is_synced_under_its_new_name) {
   AddBinding("mv");
   WriteFile(dir / "local-mv/old/sub/x.txt", "x\n");
