@@ -145,6 +145,7 @@ Status Applier::Stage() {
     git_blob* raw = nullptr;
     int rc = git_blob_lookup(&raw, repo_, &op.want->oid);
     if (rc < 0) return GitError(rc, "cannot read the blob for " + op.path);
+    BlobPtr present(raw);  // there before a staged file is made for it
     op.staged = "n" + std::to_string(i);
     std::string what = folder_ + "/" + op.path + " (staged in " + staging_->name() + ")";
     UniqueFd fd(::openat(staging_->fd(), op.staged.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
