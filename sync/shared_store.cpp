@@ -262,8 +262,10 @@ namespace gitsyncd {
 
 void MaintainSharedStore(const std::string& store_dir) {
   std::shared_ptr<Store> store = StoreOf(store_dir);
-  std::lock_guard<std::mutex> lock(store->mu);
-  if (!store->written) return;
+  // A fetch holding the lock is followed by the pass that asked for it, whose end comes here
+  // again: no pass waits for another's fetch only to find nothing to do.
+  std::unique_lock<std::mutex> lock(store->mu, std::try_to_lock);
+  if (!lock.owns_lock() || !store->written) return;
   store->written = false;
   Consolidate(store_dir);
 }

@@ -83,7 +83,8 @@ Status AcceptRelayedHead(const SharedFetchRequest& request, const std::optional<
 // Keeps the store within kMaxPacks packs and kMaxLoose loose objects (repo_maintenance.h)
 // when anything was written into it since the last call; otherwise returns at once. Called at
 // the end of every pass (RunSyncPass), after the folder was written, so a consolidation never
-// delays a fetch's or a relayed pack's way into a folder. Under the store's lock; a failure is
+// delays a fetch's or a relayed pack's way into a folder. Under the store's lock, and not at
+// all while a fetch holds it (the pass that fetch answers calls this again); a failure is
 // logged and retried after the next write.
 void MaintainSharedStore(const std::string& store_dir);
 

@@ -1,6 +1,7 @@
 #include "tests/sync/repo_soak.h"
 
 #include <git2.h>
+#include <malloc.h>
 
 #include <algorithm>
 #include <chrono>
@@ -164,16 +165,19 @@ struct Soak {
       Fail(i, std::to_string(now.packs) + " packs and " + std::to_string(now.loose) + " loose objects");
     }
     report.passes = i + 1;
+    if (report.passes == std::max(1, options.passes / 10)) report.heap_after_warmup = mallinfo2().uordblks;
+    if (report.passes == options.passes) report.heap_at_end = mallinfo2().uordblks;
     if (options.checkpoint_every > 0 && report.passes % options.checkpoint_every == 0) Checkpoint(now);
   }
 
   void Checkpoint(const ObjectStoreCounts& now) {
-    RepoSoakRow row{report.passes, now.packs, now.loose, now.bytes, MirrorBytes(bare, dir / "mirror.git")};
+    RepoSoakRow row{report.passes, now.packs, now.loose, now.bytes, MirrorBytes(bare, dir / "mirror.git"),
+                    mallinfo2().uordblks};
     report.rows.push_back(row);
     if (options.verbose) {
-      std::fprintf(stderr, "%d passes: %zu packs, %zu loose, %llu bytes (mirror %llu)\n", row.passes, row.packs,
-                   row.loose, static_cast<unsigned long long>(row.store_bytes),
-                   static_cast<unsigned long long>(row.mirror_bytes));
+      std::fprintf(stderr, "%d passes: %zu packs, %zu loose, %llu bytes (mirror %llu), heap %zu KiB\n", row.passes,
+                   row.packs, row.loose, static_cast<unsigned long long>(row.store_bytes),
+                   static_cast<unsigned long long>(row.mirror_bytes), row.heap_bytes / 1024);
     }
   }
 
@@ -236,20 +240,21 @@ RepoSoakReport RunRepoSoak(const RepoSoakOptions& options) {
 
 std::string RepoSoakTable(const RepoSoakReport& r, const RepoSoakOptions& options) {
   std::ostringstream out;
-  out << "| passes | packs | loose objects | object store (KiB) | fresh mirror clone (KiB) | ratio |\n"
-      << "|---:|---:|---:|---:|---:|---:|\n";
-  auto row = [&](int passes, size_t packs, size_t loose, uint64_t store, uint64_t mirror) {
+  out << "| passes | packs | loose objects | object store (KiB) | fresh mirror clone (KiB) | ratio | heap in use (KiB) |\n"
+      << "|---:|---:|---:|---:|---:|---:|---:|\n";
+  for (const auto& x : r.rows) {
     char ratio[32];
-    std::snprintf(ratio, sizeof ratio, "%.2f", mirror > 0 ? static_cast<double>(store) / static_cast<double>(mirror) : 0.0);
-    out << "| " << passes << " | " << packs << " | " << loose << " | " << store / 1024 << " | " << mirror / 1024 << " | "
-        << ratio << " |\n";
-  };
-  for (const auto& x : r.rows) row(x.passes, x.packs, x.loose, x.store_bytes, x.mirror_bytes);
+    std::snprintf(ratio, sizeof ratio, "%.2f",
+                  x.mirror_bytes > 0 ? static_cast<double>(x.store_bytes) / static_cast<double>(x.mirror_bytes) : 0.0);
+    out << "| " << x.passes << " | " << x.packs << " | " << x.loose << " | " << x.store_bytes / 1024 << " | "
+        << x.mirror_bytes / 1024 << " | " << ratio << " | " << x.heap_bytes / 1024 << " |\n";
+  }
   char summary[768];
   std::snprintf(summary, sizeof summary,
                 "\n%s remote, %s, %d passes in %.0f s: maintenance ran after %d of them; at most %zu packs and %zu loose "
                 "objects after any pass (limits %zu and %zu); %d conflicts; pass p50 %.0f ms, p99 %.0f ms; passes that "
-                "ran maintenance p50 %.0f ms, max %.0f ms; end: %llu KiB against a fresh mirror clone of %llu KiB",
+                "ran maintenance p50 %.0f ms, max %.0f ms; end: %llu KiB against a fresh mirror clone of %llu KiB; "
+                "heap in use %zu KiB after the first tenth of the passes, %zu KiB after the last",
                 options.https ? "nginx HTTPS" : "file://",
                 options.shared_store ? "counts of the shared store and the binding's repository (packs, loose: the "
                                        "larger; KiB: both)"
@@ -257,7 +262,8 @@ std::string RepoSoakTable(const RepoSoakReport& r, const RepoSoakOptions& option
                 r.passes, r.seconds, r.maintained, r.max_packs, r.max_loose,
                 kMaxPacks, kMaxLoose, r.conflicts, Percentile(r.pass_ms, 0.5), Percentile(r.pass_ms, 0.99),
                 Percentile(r.maintained_pass_ms, 0.5), Percentile(r.maintained_pass_ms, 1.0),
-                static_cast<unsigned long long>(r.store_bytes / 1024), static_cast<unsigned long long>(r.mirror_bytes / 1024));
+                static_cast<unsigned long long>(r.store_bytes / 1024), static_cast<unsigned long long>(r.mirror_bytes / 1024),
+                r.heap_after_warmup / 1024, r.heap_at_end / 1024);
   out << summary;
   return out.str();
 }

@@ -29,6 +29,7 @@ struct RepoSoakRow {
   int passes = 0;
   size_t packs = 0, loose = 0;
   uint64_t store_bytes = 0, mirror_bytes = 0;
+  size_t heap_bytes = 0;  // the process's heap in use (mallinfo2), the passes' memory included
 };
 
 struct RepoSoakReport {
@@ -39,6 +40,9 @@ struct RepoSoakReport {
   int conflicts = 0;
   std::vector<double> pass_ms, maintained_pass_ms;  // every pass; those that ran maintenance
   std::vector<RepoSoakRow> rows;
+  // The heap in use after the first tenth of the passes and after the last: what passes leave
+  // behind shows as the difference.
+  size_t heap_after_warmup = 0, heap_at_end = 0;
   std::vector<std::string> failures;  // each names its pass; empty when nothing went wrong
   double seconds = 0;
 };
