@@ -46,6 +46,9 @@ std::vector<std::string> BindingsForPush(const Config& config, const SyncEngine&
     if (it == all.end()) continue;
     const SyncBinding& s = *it->second.second;
     if (s.remote_url != push.remote || s.branch != push.branch) continue;
+    // An exclusive binding another instance runs: no pass of it starts here, so its relayed
+    // objects are not worth indexing (its owner takes them; a takeover fetches).
+    if (st.elsewhere) continue;
     if (!push.commit.empty() && st.state && st.state->last_synced_commit == push.commit) {
       spdlog::debug("sync '{}': already at {} ({} received by {}); no fetch", st.name, push.commit.substr(0, 12),
                     push.reason, push.from);

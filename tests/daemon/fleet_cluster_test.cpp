@@ -553,4 +553,26 @@ BOOST_AUTO_TEST_CASE(without_a_relay_key_every_instance_fetches_for_itself) {
   BOOST_TEST(d["beta"]->Log().find("objects relayed") == std::string::npos);
 }
 
+// An exclusive binding runs on one instance: the others neither index relayed objects for it
+// nor trigger it, and their logs do not claim to fetch for it.
+BOOST_AUTO_TEST_CASE(only_the_owner_of_an_exclusive_binding_acts_on_a_relayed_push_for_it) {
+  relay = true;
+  Configure("0", true);
+  StartAll();
+  BOOST_REQUIRE_MESSAGE(
+      WaitFor([&] { return LinuxFoldersAt(1) && Owners("on-nfs").size() == 1 && FileExists(dir / "nfs/a.txt"); }, 20s),
+      Logs());
+  std::string owner = Owners("on-nfs")[0];
+  ScaleAndDeliver(2, "alpha", "relay-owned");
+  BOOST_REQUIRE_MESSAGE(WaitFor([&] { return LinuxFoldersAt(2); }, 10s), Logs());
+  std::this_thread::sleep_for(500ms);
+  BOOST_TEST(d["beta"]->Log().find("sync 'web': relayed") != std::string::npos, d["beta"]->Log());
+  for (const auto& name : kInstances) {
+    if (name == owner || name == "alpha") continue;  // alpha received it: it fetched, nothing relayed to it
+    std::string log = d[name]->Log();
+    BOOST_TEST(log.find("sync 'on-nfs': relayed") == std::string::npos, name + ":\n" + log);
+    BOOST_TEST(log.find("sync 'on-nfs': remote trigger") == std::string::npos, name + ":\n" + log);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
