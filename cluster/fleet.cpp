@@ -486,8 +486,6 @@ struct Fleet::Impl {
     }
   }
 
-  // The watch loop: every push another instance publishes reaches on_push once; after a
-  // broken watch it resumes from the next revision, so none is missed while etcd keeps it.
   // The relayed pack of `p`, read as of the push's revision (a later push may have replaced
   // it since) when this instance serves its branch; left empty on any failure (the instance
   // then fetches).
@@ -502,6 +500,8 @@ struct Fleet::Impl {
     }
   }
 
+  // The watch loop: every push another instance publishes reaches on_push once; after a
+  // broken watch it resumes from the next revision, so none is missed while etcd keeps it.
   void Watch() {
     EtcdClientOptions o = client_options;
     EtcdClient client(o);

@@ -61,9 +61,10 @@ std::vector<std::string> BindingsForPush(const Config& config, const SyncEngine&
 
 bool ServesBranch(const Config& config, const SyncEngine& engine, const std::string& remote, const std::string& branch) {
   auto all = Bindings(config);
-  for (const auto& name : engine.BindingNames()) {
-    auto it = all.find(name);
-    if (it != all.end() && it->second.second->remote_url == remote && it->second.second->branch == branch) return true;
+  for (const auto& st : engine.Snapshot()) {
+    auto it = all.find(st.name);
+    if (st.elsewhere || it == all.end()) continue;  // as BindingsForPush: its owner takes the pack
+    if (it->second.second->remote_url == remote && it->second.second->branch == branch) return true;
   }
   return false;
 }

@@ -18,11 +18,12 @@ namespace gitsyncd {
 std::vector<FleetBinding> FleetBindings(const Config& config, const SyncEngine& engine);
 
 // The bindings `engine` runs on the push's remote and branch, except those whose last synced
-// commit is already the pushed one (no fetch for them).
+// commit is already the pushed one (no fetch for them) and exclusive ones another instance runs.
 std::vector<std::string> BindingsForPush(const Config& config, const SyncEngine& engine, const FleetPush& push);
 // Queues a remote pass of each of BindingsForPush.
 void TriggerFleetPush(const Config& config, SyncEngine& engine, const FleetPush& push);
-// Whether `engine` runs a binding on that remote and branch (the relay reads its pack then).
+// Whether `engine` runs a binding on that remote and branch here (an exclusive one only while
+// this instance owns it): the relay reads its pack then.
 bool ServesBranch(const Config& config, const SyncEngine& engine, const std::string& remote, const std::string& branch);
 
 // The push a webhook delivery for `binding` means: its remote, branch and new head `commit`
