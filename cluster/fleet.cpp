@@ -1,5 +1,6 @@
 #include "cluster/fleet.h"
 
+#include "config/base64.h"
 #include "config/hex.h"
 
 #include <boost/json.hpp>
@@ -24,6 +25,15 @@ constexpr size_t kMaxQueuedPackBytes = 4u << 20;  // beyond: pushes queue withou
 constexpr std::chrono::hours kPushLeaseTtl{1};  // a push key outlives every watcher's reconnect
 constexpr std::chrono::seconds kMemberRefresh{2};
 constexpr std::chrono::milliseconds kWatchIdle{30000};
+// A relayed pack up to this size travels inside the push record (base64), so the watch event
+// that announces the push brings it and no instance has a read of its own to make; a larger
+// one gets its own key. Every watcher receives the record, serving the branch or not, hence
+// the bound (docs/fleet.md, "Internet scale").
+constexpr size_t kMaxInlinePackBytes = 4096;
+
+bool PackInline(const FleetPush& p) {
+  return !p.relay_mac.empty() && !p.relay_pack.empty() && p.relay_pack.size() <= kMaxInlinePackBytes;
+}
 
 std::string Now() {
   char buf[32];
@@ -86,7 +96,9 @@ std::string PushToJson(const FleetPush& p) {
   json::object o{{"remote", p.remote}, {"branch", p.branch}, {"commit", p.commit}, {"from", p.from},
                  {"reason", p.reason}, {"time", p.time},     {"delivery", p.delivery}};
   if (!p.relay_mac.empty()) {
-    o["relay"] = json::object{{"base", p.relay_base}, {"mac", p.relay_mac}, {"bytes", p.relay_pack.size()}};
+    json::object relay{{"base", p.relay_base}, {"mac", p.relay_mac}, {"bytes", p.relay_pack.size()}};
+    if (PackInline(p)) relay["pack"] = Base64Encode(p.relay_pack);
+    o["relay"] = std::move(relay);
   }
   return json::serialize(o);
 }
@@ -105,6 +117,12 @@ Result<FleetPush> PushFromJson(const std::string& text) {
   if (auto* r = o.if_contains("relay"); r && r->is_object()) {
     p.relay_base = Field(r->as_object(), "base");
     p.relay_mac = Field(r->as_object(), "mac");
+    // Anything but a well-formed small pack is as good as none: the instance reads or fetches.
+    std::string packed = Field(r->as_object(), "pack");
+    if (packed.size() <= (kMaxInlinePackBytes + 2) / 3 * 4) {
+      auto bytes = Base64Decode(packed);
+      if (bytes && bytes->size() <= kMaxInlinePackBytes) p.relay_pack = std::move(*bytes);
+    }
   }
   return p;
 }
@@ -456,14 +474,14 @@ struct Fleet::Impl {
       bool fresh = true;
       EtcdKv push{PushKey(config, p.remote, p.branch), PushToJson(p), 0, 0, *lease};
       EtcdKv pack{PackKey(config, p.remote, p.branch), p.relay_pack, 0, 0, *lease};
-      bool relay = !p.relay_mac.empty();
+      bool own_key = !p.relay_mac.empty() && !PackInline(p);  // the pack in packs/<hash>
       if (!p.delivery.empty()) {
         auto claimed = client.PutIfAbsent(DeliveryKey(config, p), name, *lease,
-                                          relay ? std::vector<EtcdKv>{pack, push} : std::vector<EtcdKv>{push});
+                                          own_key ? std::vector<EtcdKv>{pack, push} : std::vector<EtcdKv>{push});
         s = claimed.status();
         fresh = claimed.ok() && *claimed;
       } else {
-        if (relay) s = client.Put(pack.key, pack.value, *lease);  // first: the push's watchers read it
+        if (own_key) s = client.Put(pack.key, pack.value, *lease);  // first: the push's watchers read it
         if (s.ok()) s = client.Put(push.key, push.value, *lease);
       }
       if (s.code() == Status::Code::kNotFound && !retried) {  // the lease expired (etcd was cut off)
@@ -476,7 +494,9 @@ struct Fleet::Impl {
       if (fresh) {
         spdlog::debug("fleet: published the push of {} {} ({}{}) {} ms after it was queued", p.branch,
                       p.commit.substr(0, 12), p.reason,
-                      relay ? ", relayed pack of " + std::to_string(p.relay_pack.size()) + " bytes" : "",
+                      p.relay_mac.empty() ? ""
+                                          : ", relayed pack of " + std::to_string(p.relay_pack.size()) + " bytes" +
+                                                (own_key ? " in its own key" : " in the record"),
                       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - q.at).count());
       } else {
         spdlog::info("fleet: delivery {} was already published by the fleet; not again", p.delivery);
@@ -486,11 +506,15 @@ struct Fleet::Impl {
     }
   }
 
-  // The relayed pack of `p`, read as of the push's revision (a later push may have replaced
-  // it since) when this instance serves its branch; left empty on any failure (the instance
-  // then fetches).
+  // The relayed pack of `p` when this instance serves its branch: the one the record brought,
+  // else read as of the push's revision (a later push may have replaced it since); left empty
+  // on any failure (the instance then fetches).
   void ReadRelayedPack(EtcdClient& reader, FleetPush* p) {
-    if (p->relay_mac.empty() || !callbacks.serves || !callbacks.serves(p->remote, p->branch)) return;
+    if (p->relay_mac.empty() || !callbacks.serves || !callbacks.serves(p->remote, p->branch)) {
+      p->relay_pack.clear();
+      return;
+    }
+    if (!p->relay_pack.empty()) return;
     auto kv = reader.Get(PackKey(config, p->remote, p->branch), p->revision);
     if (kv.ok() && kv->has_value() && (*kv)->mod_revision == p->revision) {
       p->relay_pack = std::move((*kv)->value);

@@ -50,8 +50,9 @@ struct FleetPush {
   std::string delivery;
   // Relayed objects (docs/fleet.md, "Relayed objects"), only with cluster.relay_key: the pack
   // that takes the branch from `relay_base` ("" = nothing) to `commit`, and its MAC (hex).
-  // The pack is not in the push's JSON: it is the value of <prefix>packs/<the push's hash>,
-  // put in the same transaction, and read back at the push's revision for on_push.
+  // A pack of up to 4 KiB is in the push's JSON (base64, `relay.pack`), so the watch event
+  // brings it; a larger one is the value of <prefix>packs/<the push's hash>, put in the same
+  // transaction, and read back at the push's revision for on_push.
   std::string relay_base, relay_mac;
   std::string relay_pack;  // the pack's bytes ("" when the record has none or it was not read)
   int64_t revision = 0;    // the etcd revision the push was heard at (not in the JSON)

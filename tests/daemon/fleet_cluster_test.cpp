@@ -451,6 +451,12 @@ std::string PackOf(const std::string& clone, const std::string& commit, const st
   return ReadFile(out);
 }
 
+size_t Count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
+  return n;
+}
+
 // Writes a push and its pack in one transaction, as a fleet member would.
 void PutRecord(EtcdClient& client, const std::string& claim, const FleetPush& p, const std::string& pack) {
   ClusterConfig c;
@@ -461,7 +467,7 @@ void PutRecord(EtcdClient& client, const std::string& claim, const FleetPush& p,
 
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(only_the_receiver_fetches_and_forged_replayed_or_large_relays_change_no_folder_wrongly) {
+BOOST_AUTO_TEST_CASE(only_the_receiver_fetches_its_small_pack_rides_in_the_record_and_forged_or_replayed_relays_change_no_folder) {
   relay = true;
   Configure("0", false);
   StartAll();
@@ -477,11 +483,16 @@ BOOST_AUTO_TEST_CASE(only_the_receiver_fetches_and_forged_replayed_or_large_rela
   std::this_thread::sleep_for(500ms);
   BOOST_TEST(ObjectFetches() - fetches == 1, server.access_log());  // alpha's only
   BOOST_TEST(d["beta"]->Log().find("objects relayed") != std::string::npos, d["beta"]->Log());
-  // The genuine record of commit 2, kept for a replay below.
+  // The genuine record of commit 2, kept for a replay below. Its pack (a few hundred bytes)
+  // came inside it: no key of its own, no read of one.
   std::string remote = server.url("cfg");
   auto genuine_push = client.Get(PushKey(keys, remote, "main"));
-  auto genuine_pack = client.Get(PackKey(keys, remote, "main"));
-  BOOST_REQUIRE(genuine_push.ok() && genuine_push->has_value() && genuine_pack.ok() && genuine_pack->has_value());
+  BOOST_REQUIRE(genuine_push.ok() && genuine_push->has_value());
+  auto record = PushFromJson((*genuine_push)->value);
+  BOOST_REQUIRE(record.ok());
+  BOOST_TEST(record->relay_pack.substr(0, 4) == "PACK");
+  auto no_pack = client.Get(PackKey(keys, remote, "main"));
+  BOOST_TEST((no_pack.ok() && !no_pack->has_value()));
   ScaleAndDeliver(3, "alpha", "relay-2");
   BOOST_REQUIRE_MESSAGE(WaitFor([&] { return LinuxFoldersAt(3); }, 10s), Logs());
 
@@ -518,8 +529,7 @@ BOOST_AUTO_TEST_CASE(only_the_receiver_fetches_and_forged_replayed_or_large_rela
   // The genuine record of commit 2 again (a valid MAC, an older commit): no folder goes back.
   {
     auto put = client.PutIfAbsent(keys.prefix + "deliveries/replay-2", "mallory", 0,
-                                  {{PackKey(keys, remote, "main"), (*genuine_pack)->value},
-                                   {PushKey(keys, remote, "main"), (*genuine_push)->value}});
+                                  {{PushKey(keys, remote, "main"), (*genuine_push)->value}});
     BOOST_REQUIRE(put.ok() && *put);
   }
   BOOST_TEST(WaitFor([&] { return d["beta"]->Log().find("does not descend from the known head") != std::string::npos; },
@@ -527,13 +537,45 @@ BOOST_AUTO_TEST_CASE(only_the_receiver_fetches_and_forged_replayed_or_large_rela
              d["beta"]->Log());
   std::this_thread::sleep_for(500ms);
   BOOST_TEST(LinuxFoldersAt(3), Logs());
+}
 
-  // New objects over the cap: the push goes out without them and every instance fetches.
+// A relayed pack travels in the push record up to 4 KiB, in a key of its own up to 512 KiB,
+// and not at all beyond: then every instance fetches.
+BOOST_AUTO_TEST_CASE(larger_relayed_packs_take_a_key_of_their_own_and_the_largest_are_not_relayed) {
+  relay = true;
+  Configure("0", false);
+  StartAll();
+  BOOST_REQUIRE_MESSAGE(WaitFor([&] { return LinuxFoldersAt(1) && Serving().size() == 3; }, 20s), Logs());
+  EtcdClientOptions options;
+  options.endpoints = etcd.endpoints();
+  EtcdClient client(options);
+  ClusterConfig keys;
+  std::string remote = server.url("cfg");
   std::mt19937 random(20261130);
   const std::string letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string big;
-  while (big.size() < 1024 * 1024) big += letters[random() % 64];  // 6 bits a byte: no pack makes it small
-  person->Write("app/big.txt", big);
+  auto incompressible = [&](size_t n) {  // 6 bits a byte: no pack makes it small
+    std::string text;
+    while (text.size() < n) text += letters[random() % 64];
+    return text;
+  };
+  // A pack over 4 KiB is relayed through a key of its own, read back by beta.
+  std::string medium = incompressible(64 * 1024);
+  person->Write("app/medium.txt", medium);
+  int fetches = ObjectFetches();
+  auto relayed = [&] { return Count(d["beta"]->Log(), "objects relayed"); };
+  size_t relayed_before = relayed();
+  ScaleAndDeliver(5, "alpha", "relay-medium");
+  std::string beta_medium = dir / "srv/beta/web/medium.txt";
+  BOOST_TEST(WaitFor([&] { return LinuxFoldersAt(5) && FileExists(beta_medium) && ReadFile(beta_medium) == medium; }, 15s),
+             Logs());
+  std::this_thread::sleep_for(500ms);
+  BOOST_TEST(ObjectFetches() - fetches == 1, server.access_log());  // alpha's only
+  BOOST_TEST(relayed() == relayed_before + 1, d["beta"]->Log());
+  auto medium_pack = client.Get(PackKey(keys, remote, "main"));
+  BOOST_TEST((medium_pack.ok() && medium_pack->has_value() && (*medium_pack)->value.size() > 48 * 1024));
+
+  // New objects over the cap: the push goes out without them and every instance fetches.
+  person->Write("app/big.txt", incompressible(1024 * 1024));
   fetches = ObjectFetches();
   ScaleAndDeliver(4, "alpha", "relay-big");
   BOOST_TEST(WaitFor([&] { return LinuxFoldersAt(4); }, 15s), Logs());

@@ -368,7 +368,9 @@ BOOST_AUTO_TEST_CASE(a_pull_that_only_adds_files_killed_before_they_are_named_le
   ::waitpid(child, &status, 0);
   BOOST_REQUIRE(WIFEXITED(status) && WEXITSTATUS(status) == 9);
   BOOST_TEST((Listing(f.local) == std::set<std::string>{"a.txt"}));
-  BOOST_TEST(!FileExists(f.spec.binding_dir + "/staging"));
+  std::string record = f.spec.binding_dir + "/staging";  // none, or one that names no folder
+  std::string recorded = FileExists(record) ? ReadFile(record) : "";
+  BOOST_TEST(recorded.find_first_not_of(" \n") == std::string::npos, recorded);
   f.Sync();
   BOOST_TEST((Listing(f.local) == std::set<std::string>{"a.txt", "new.txt", "sub", "sub/deeper", "sub/deeper/new2.txt"}));
   BOOST_TEST(f.Local("sub/deeper/new2.txt") == "two\n");
@@ -423,6 +425,43 @@ BOOST_AUTO_TEST_CASE(a_full_disk_while_writing_only_new_files_leaves_the_folder_
 
 // A pull replacing a file 40 times (a config file of 512 KB changed on every push) leaves the
 // heap as it was: no blob read for a staged file stays behind.
+// The staging record is one file rewritten in place: pulls that replace files keep its inode
+// (no allocation per pull) and leave it naming no folder; a pull killed after that still has
+// its staging folder removed by the next pass.
+BOOST_AUTO_TEST_CASE(pulls_that_replace_files_rewrite_one_staging_record_in_place) {
+  FileRemote f;
+  Seed(f, {{"a.txt", "one\n"}});
+  std::string record = f.spec.binding_dir + "/staging";
+  std::vector<ino_t> inodes;
+  for (const std::string content : {"two\n", "three\n"}) {
+    Push(f, {{"a.txt", content}}, "person-" + std::to_string(inodes.size()));
+    f.Sync();
+    BOOST_TEST(f.Local("a.txt") == content);
+    struct stat st{};
+    BOOST_REQUIRE(::stat(record.c_str(), &st) == 0);
+    inodes.push_back(st.st_ino);
+    BOOST_TEST(ReadFile(record).find_first_not_of(" \n") == std::string::npos, ReadFile(record));
+  }
+  BOOST_TEST(inodes[0] == inodes[1]);
+  Push(f, {{"a.txt", "four\n"}}, "person-last");
+  pid_t child = ::fork();
+  BOOST_REQUIRE(child >= 0);
+  if (child == 0) {
+    SetApplyHookForTest([](const std::string& moment, const std::string&) {
+      if (moment == "staged") ::_exit(9);
+    });
+    (void)RunSyncPass(f.spec);
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  BOOST_REQUIRE(WIFEXITED(status) && WEXITSTATUS(status) == 9);
+  BOOST_TEST(Listing(f.local).size() == 3u);  // a.txt, the staging folder and the file in it
+  f.Sync();
+  BOOST_TEST((Listing(f.local) == std::set<std::string>{"a.txt"}));
+  BOOST_TEST(f.Local("a.txt") == "four\n");
+}
+
 BOOST_AUTO_TEST_CASE(replacing_a_large_file_over_and_over_leaves_no_memory_behind) {
   TempDir dir;
   git_repository* raw = nullptr;
