@@ -3,6 +3,7 @@
 // remote is taken away before it accepts a relay, so a fetch there would fail: what it answers
 // came from the pack.
 #include <boost/test/unit_test.hpp>
+#include <sys/stat.h>
 
 #include <filesystem>
 
@@ -160,6 +161,12 @@ BOOST_AUTO_TEST_CASE(a_damaged_incomplete_or_older_relay_is_refused_and_moves_no
   BOOST_TEST(!incomplete.ok());
   BOOST_TEST(incomplete.message().find("neither the pack nor the store holds") != std::string::npos, incomplete.message());
   BOOST_TEST(OidHex(*KnownSharedHead(Store("consumer"))) == c1);
+  // A refused pack leaves nothing behind in the store's folder for incoming packs, which is
+  // kept from one relay to the next (no folder made per pack).
+  std::string incoming = dir / "consumer/relay-incoming";
+  struct stat before{};
+  BOOST_REQUIRE(::stat(incoming.c_str(), &before) == 0);
+  BOOST_TEST(fs::is_empty(incoming));
 
   // In order it is taken; replaying the older relay afterwards moves nothing back.
   BOOST_REQUIRE(AcceptRelayedHead(Store("consumer", at), Oid(c1), Oid(c2), *to_c2->pack).ok());
@@ -168,6 +175,10 @@ BOOST_AUTO_TEST_CASE(a_damaged_incomplete_or_older_relay_is_refused_and_moves_no
   Status replay = AcceptRelayedHead(Store("consumer", at), Oid(c1), Oid(c2), *to_c2->pack);
   BOOST_TEST((replay.code() == Status::Code::kConflict), replay.message());
   BOOST_TEST(OidHex(*KnownSharedHead(Store("consumer"))) == c3);
+  struct stat after{};
+  BOOST_REQUIRE(::stat(incoming.c_str(), &after) == 0);
+  BOOST_TEST(after.st_ino == before.st_ino);
+  BOOST_TEST(fs::is_empty(incoming));
 }
 
 BOOST_AUTO_TEST_CASE(a_pack_over_the_cap_is_not_built_and_a_store_with_no_known_head_takes_no_relay) {
