@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "cluster/fleet.h"
+#include "config/base64.h"
 #include "tests/support/etcd_server.h"
 #include "tests/support/wait_for.h"
 
@@ -251,6 +252,36 @@ BOOST_AUTO_TEST_CASE(an_instance_re_registers_and_resumes_its_watch_after_an_etc
   BOOST_TEST(WaitFor([&] { return a.last_error().empty(); }, 10s));
   // The push queued while etcd was away is delivered after it returns.
   BOOST_TEST(WaitFor([&] { return hb.size() == 1; }, 20s));
+}
+
+// A push record is written by anyone who can write to etcd: the pack it carries is taken only
+// when it is well-formed base64 of at most 4 KiB; anything else is as good as no pack (the
+// instance then reads packs/<hash> or fetches), never an error or a larger allocation.
+BOOST_AUTO_TEST_CASE(a_push_records_pack_is_taken_only_when_it_is_small_well_formed_base64) {
+  FleetPush p;
+  p.remote = "https://git.example.com/cfg.git";
+  p.branch = "main";
+  p.relay_mac = std::string(64, 'a');
+  p.relay_pack = "PACK" + std::string(4092, 'x');  // 4 KiB: in the record
+  auto back = PushFromJson(PushToJson(p));
+  BOOST_REQUIRE(back.ok());
+  BOOST_TEST(back->relay_pack == p.relay_pack);
+  p.relay_pack += "y";  // one byte more: its own key, not the record
+  back = PushFromJson(PushToJson(p));
+  BOOST_REQUIRE(back.ok());
+  BOOST_TEST(back->relay_pack.empty());
+  BOOST_TEST(PushToJson(p).find("\"pack\"") == std::string::npos);
+  auto with_pack = [](const std::string& packed) {
+    return "{\"remote\":\"r\",\"branch\":\"main\",\"relay\":{\"base\":\"\",\"mac\":\"" + std::string(64, 'a') +
+           "\",\"pack\":\"" + packed + "\"}}";
+  };
+  for (const std::string& hostile : {Base64Encode(std::string(5000, 'x')), std::string("not base64!"),
+                                     std::string("UEFDSw"), std::string(1 << 20, 'A')}) {
+    auto parsed = PushFromJson(with_pack(hostile));
+    BOOST_REQUIRE(parsed.ok());
+    BOOST_TEST(parsed->relay_pack.empty(), hostile.substr(0, 40));
+    BOOST_TEST(parsed->relay_mac == std::string(64, 'a'));
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -172,6 +172,18 @@ struct ClusterFixture {
     BOOST_REQUIRE(person->CommitAndPush("scale to " + std::to_string(n)));
     BOOST_TEST(Deliver(instance, before, delivery) == 202);
   }
+  // The three instances with cluster.relay_key, each with the first commit in its folders.
+  void StartRelayingFleet() {
+    relay = true;
+    Configure("0", false);
+    StartAll();
+    BOOST_REQUIRE_MESSAGE(WaitFor([&] { return LinuxFoldersAt(1) && Serving().size() == 3; }, 20s), Logs());
+  }
+  EtcdClientOptions EtcdOptions() const {
+    EtcdClientOptions options;
+    options.endpoints = etcd.endpoints();
+    return options;
+  }
   // Fetches gitsyncd made that downloaded objects: upload-pack POSTs by libgit2.
   int ObjectFetches() const {
     std::istringstream in(server.access_log());
@@ -468,13 +480,8 @@ void PutRecord(EtcdClient& client, const std::string& claim, const FleetPush& p,
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(only_the_receiver_fetches_its_small_pack_rides_in_the_record_and_forged_or_replayed_relays_change_no_folder) {
-  relay = true;
-  Configure("0", false);
-  StartAll();
-  BOOST_REQUIRE_MESSAGE(WaitFor([&] { return LinuxFoldersAt(1) && Serving().size() == 3; }, 20s), Logs());
-  EtcdClientOptions options;
-  options.endpoints = etcd.endpoints();
-  EtcdClient client(options);
+  StartRelayingFleet();
+  EtcdClient client(EtcdOptions());
   ClusterConfig keys;
 
   int fetches = ObjectFetches();
@@ -542,13 +549,8 @@ BOOST_AUTO_TEST_CASE(only_the_receiver_fetches_its_small_pack_rides_in_the_recor
 // A relayed pack travels in the push record up to 4 KiB, in a key of its own up to 512 KiB,
 // and not at all beyond: then every instance fetches.
 BOOST_AUTO_TEST_CASE(larger_relayed_packs_take_a_key_of_their_own_and_the_largest_are_not_relayed) {
-  relay = true;
-  Configure("0", false);
-  StartAll();
-  BOOST_REQUIRE_MESSAGE(WaitFor([&] { return LinuxFoldersAt(1) && Serving().size() == 3; }, 20s), Logs());
-  EtcdClientOptions options;
-  options.endpoints = etcd.endpoints();
-  EtcdClient client(options);
+  StartRelayingFleet();
+  EtcdClient client(EtcdOptions());
   ClusterConfig keys;
   std::string remote = server.url("cfg");
   std::mt19937 random(20261130);
