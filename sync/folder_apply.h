@@ -35,7 +35,9 @@ struct FolderOwnership {
 //     folder_staging.h; its record lives in `state_dir`). A commit that only adds up to 32
 //     files writes them as unnamed files (O_TMPFILE) in `folder` instead, where the file
 //     system has them: they need no staging folder or record, since a crash before they are
-//     linked in leaves nothing. If writing fails (disk full, no permission), nothing in the
+//     linked in leaves nothing. A commit that replaces one file and does nothing else writes
+//     it the same way and links it in under a recorded name of its own (a staging file) to
+//     be exchanged with the file. If writing fails (disk full, no permission), nothing in the
 //     folder has changed and the error is returned.
 //  2. Then deletions and new files are swapped in, one rename (or link) each. Each file taken out of
 //     the folder is hashed again: one that is not what the check hashed (an edit saved in

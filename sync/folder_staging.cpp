@@ -29,17 +29,18 @@ std::string RandomName() {
   return s;
 }
 
-// The record is one line of a fixed length, "<name> <inode>" (inode 0: not made yet) padded
-// with spaces, or only spaces when there is no staging folder. It is rewritten in place rather
+// The record is one line of a fixed length, "<name> <inode>" for a staging folder (inode 0:
+// not made yet) or "<name> <inode> <inode>" for a staging file (the new file's, then the
+// replaced one's; 0: unknown), padded with spaces, or only spaces when there is neither. It is rewritten in place rather
 // than through a new file and a rename: no inode is allocated for it on each pull (on ext4
 // without a journal every allocation scans past the recently deleted inodes, a measurable
 // share of a pull on a busy host), and a rewrite of the same length changes one sector and no
 // metadata, so a crash leaves the old line or the new one.
 constexpr size_t kRecordBytes = 96;
 
-Status WriteRecord(const std::string& state_dir, const std::string& name, uint64_t inode, bool durable) {
+// `line`: the name and its inodes ("": none).
+Status WriteRecord(const std::string& state_dir, std::string line, bool durable) {
   std::string file = RecordFile(state_dir);
-  std::string line = name.empty() ? "" : name + " " + std::to_string(inode);
   line.resize(kRecordBytes - 1, ' ');
   line += '\n';
   bool created = false;
@@ -94,7 +95,7 @@ void RemoveTree(int parent, const std::string& name) {
 Result<std::unique_ptr<StagingFolder>> StagingFolder::Create(int folder_fd, const std::string& state_dir) {
   for (int attempt = 0; attempt < 5; ++attempt) {
     std::string name = RandomName();
-    Status s = WriteRecord(state_dir, name, 0, true);
+    Status s = WriteRecord(state_dir, name + " 0", true);
     if (!s.ok()) return s;
     if (::mkdirat(folder_fd, name.c_str(), 0700) != 0) {
       if (errno == EEXIST) continue;  // a folder of the user's: never ours, pick another name
@@ -106,7 +107,7 @@ Result<std::unique_ptr<StagingFolder>> StagingFolder::Create(int folder_fd, cons
       ::unlinkat(folder_fd, name.c_str(), AT_REMOVEDIR);
       return Status::IoError("cannot open the staging folder " + name + ": " + std::strerror(errno));
     }
-    s = WriteRecord(state_dir, name, st.st_ino, true);
+    s = WriteRecord(state_dir, name + " " + std::to_string(st.st_ino), true);
     if (!s.ok()) {
       ::unlinkat(folder_fd, name.c_str(), AT_REMOVEDIR);
       return s;
@@ -120,7 +121,29 @@ StagingFolder::~StagingFolder() {
   RemoveTree(folder_fd_, name_);
   SyncFolder(folder_fd_);
   // Not flushed: a record that outlives a crash names a folder that is gone, and is ignored.
-  (void)WriteRecord(state_dir_, "", 0, false);
+  (void)WriteRecord(state_dir_, "", false);
+}
+
+Result<std::unique_ptr<StagingFile>> StagingFile::Link(int folder_fd, int tmpfile, uint64_t new_inode, uint64_t old_inode,
+                                                       const std::string& state_dir) {
+  std::string from = "/proc/self/fd/" + std::to_string(tmpfile);
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    std::string name = RandomName();
+    Status s = WriteRecord(state_dir, name + " " + std::to_string(new_inode) + " " + std::to_string(old_inode), true);
+    if (!s.ok()) return s;
+    if (::linkat(AT_FDCWD, from.c_str(), folder_fd, name.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+      return std::unique_ptr<StagingFile>(new StagingFile(folder_fd, state_dir, name));
+    }
+    if (errno != EEXIST) return Status::IoError("cannot create the staging file " + name + ": " + std::strerror(errno));
+    // A file of the user's: never ours, pick another name.
+  }
+  return Status::IoError("cannot pick a name for the staging file");
+}
+
+StagingFile::~StagingFile() {
+  ::unlinkat(folder_fd_, name_.c_str(), 0);
+  SyncFolder(folder_fd_);
+  (void)WriteRecord(state_dir_, "", false);  // as ~StagingFolder
 }
 
 Status RemoveStaleStaging(const std::string& folder, const std::string& state_dir) {
@@ -128,15 +151,20 @@ Status RemoveStaleStaging(const std::string& folder, const std::string& state_di
   FILE* f = std::fopen(file.c_str(), "r");
   if (f == nullptr) return Status::Ok();
   char name[128] = {0};
-  unsigned long long inode = 0;
-  int got = std::fscanf(f, "%127s %llu", name, &inode);
+  unsigned long long inode = 0, replaced = 0;
+  int got = std::fscanf(f, "%127s %llu %llu", name, &inode, &replaced);
   std::fclose(f);
   std::string n = name;
   if (got < 1) return Status::Ok();  // no staging folder recorded
-  if (got == 2 && n.rfind(kStagingPrefix, 0) == 0 && n.find('/') == std::string::npos) {
+  if (got >= 2 && n.rfind(kStagingPrefix, 0) == 0 && n.find('/') == std::string::npos) {
     UniqueFd root(::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     struct stat st{};
-    if (root && ::fstatat(root.get(), name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+    bool found = root && ::fstatat(root.get(), name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+    if (got == 3 && found && S_ISREG(st.st_mode)) {
+      // A staging file: the new file (killed before the exchange) or the one it replaced
+      // (after). Any other inode got the name by a race with the user, and stays.
+      if (st.st_ino == inode || (replaced != 0 && st.st_ino == replaced)) ::unlinkat(root.get(), name, 0);
+    } else if (got == 2 && found && S_ISDIR(st.st_mode)) {
       // The recorded inode proves the folder is the one made; without it (killed between
       // mkdir and the second record) it was still empty, and only an empty folder is removed.
       if (inode != 0 && st.st_ino == inode) {
@@ -146,7 +174,7 @@ Status RemoveStaleStaging(const std::string& folder, const std::string& state_di
       }
     }
   }
-  return WriteRecord(state_dir, "", 0, true);
+  return WriteRecord(state_dir, "", true);
 }
 
 }  // namespace gitsyncd

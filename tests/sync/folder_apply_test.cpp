@@ -426,8 +426,8 @@ BOOST_AUTO_TEST_CASE(a_full_disk_while_writing_only_new_files_leaves_the_folder_
 // A pull replacing a file 40 times (a config file of 512 KB changed on every push) leaves the
 // heap as it was: no blob read for a staged file stays behind.
 // The staging record is one file rewritten in place: pulls that replace files keep its inode
-// (no allocation per pull) and leave it naming no folder; a pull killed after that still has
-// its staging folder removed by the next pass.
+// (no allocation per pull) and leave it naming nothing; a pull killed after that still has
+// its staging file removed by the next pass.
 BOOST_AUTO_TEST_CASE(pulls_that_replace_files_rewrite_one_staging_record_in_place) {
   FileRemote f;
   Seed(f, {{"a.txt", "one\n"}});
@@ -456,10 +456,95 @@ BOOST_AUTO_TEST_CASE(pulls_that_replace_files_rewrite_one_staging_record_in_plac
   int status = 0;
   ::waitpid(child, &status, 0);
   BOOST_REQUIRE(WIFEXITED(status) && WEXITSTATUS(status) == 9);
-  BOOST_TEST(Listing(f.local).size() == 3u);  // a.txt, the staging folder and the file in it
+  BOOST_TEST(Listing(f.local).size() == 2u);  // a.txt and the staging file
   f.Sync();
   BOOST_TEST((Listing(f.local) == std::set<std::string>{"a.txt"}));
   BOOST_TEST(f.Local("a.txt") == "four\n");
+}
+
+// Runs a pull of `f` (one file replaced) in a child killed at `moment`; the folder's listing
+// after the kill.
+template <typename F>
+std::set<std::string> PullKilledAt(F& f, const std::string& moment) {
+  pid_t child = ::fork();
+  BOOST_REQUIRE(child >= 0);
+  if (child == 0) {
+    SetApplyHookForTest([moment](const std::string& now, const std::string&) {
+      if (now == moment) ::_exit(9);
+    });
+    (void)RunSyncPass(f.spec);
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  BOOST_REQUIRE(WIFEXITED(status) && WEXITSTATUS(status) == 9);
+  return Listing(f.local);
+}
+
+// The file of `listing` whose name starts like the daemon's staging names ("" if none).
+std::string StagingName(const std::set<std::string>& listing) {
+  for (const auto& n : listing) {
+    if (n.rfind(".gitsyncd-staging-", 0) == 0) return n;
+  }
+  return "";
+}
+
+// A commit that replaces one file and nothing else makes no staging folder: the new file gets
+// a recorded name of its own beside the others, and is exchanged with the file. Killed before
+// the exchange (the name holds the new file) or after it (the old one), the next pass removes
+// that name and nothing else, and the folder ends on the commit; the user's look-alike stays.
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_one_file_pull_killed_before_or_after_its_exchange_leaves_only_the_users_files, F,
+                              Remotes) {
+  F f;
+  Seed(f, {{"sub/a.txt", "one\n"}});
+  f.WriteLocal(".gitsyncd-staging-mine", "mine\n");
+  f.Sync();
+  const std::set<std::string> mine{".gitsyncd-staging-mine", "sub", "sub/a.txt"};
+  struct Case {
+    const char* moment;
+    const char* left;   // what the killed pull left in its staging file
+    const char* in_a;   // and in sub/a.txt
+  };
+  int round = 0;
+  for (const Case c : {Case{"staged", "two\n", "one\n"}, Case{"swapped", "one\n", "two\n"}}) {
+    Push(f, {{"sub/a.txt", "two\n"}}, "person-" + std::to_string(round));
+    std::set<std::string> left = PullKilledAt(f, c.moment);
+    left.erase(".gitsyncd-staging-mine");
+    std::string staging = StagingName(left);
+    BOOST_TEST(left.size() == 3u, c.moment);  // sub, sub/a.txt and the staging file: no folder
+    BOOST_TEST(!fs::is_directory(f.local + "/" + staging), c.moment);
+    BOOST_TEST(f.Local(staging) == c.left, c.moment);
+    BOOST_TEST(f.Local("sub/a.txt") == c.in_a, c.moment);
+    f.Sync();
+    BOOST_TEST(Listing(f.local) == mine, c.moment);
+    BOOST_TEST(f.Local("sub/a.txt") == "two\n", c.moment);
+    BOOST_TEST(f.Local(".gitsyncd-staging-mine") == "mine\n");
+    BOOST_TEST(f.Remote("config/sub/a.txt") == "two\n");  // the old version was not pushed back
+    Push(f, {{"sub/a.txt", "one\n"}}, "person-back-" + std::to_string(round++));
+    f.Sync();
+  }
+}
+
+// The pull race of a one-file commit: an edit saved in place or renamed over the file between
+// the check and the exchange is found in what the exchange took out, and put back.
+BOOST_AUTO_TEST_CASE_TEMPLATE(an_edit_saved_just_before_a_one_file_pull_exchanges_it_is_never_lost, F, Remotes) {
+  F f;
+  Seed(f, {{"a.txt", "base\n"}, {"b.txt", "bee\n"}});
+  Push(f, {{"a.txt", "remote\n"}});
+  HookGuard in_place([&](const std::string& moment, const std::string&) {
+    if (moment == "checked") WriteFile(f.local + "/a.txt", "local\n");
+  });
+  ExpectEditKeptThroughThePull(f, "a.txt", "local\n");
+  BOOST_TEST(EditSurvives(f, "a.txt", "remote\n"));
+  Push(f, {{"b.txt", "remote bee\n"}}, "person-b");
+  HookGuard renamed([&](const std::string& moment, const std::string&) {
+    if (moment != "checked") return;
+    WriteFile(f.local + "/.b.txt.swp", "local bee\n");  // an editor's save: rename over it
+    fs::rename(f.local + "/.b.txt.swp", f.local + "/b.txt");
+  });
+  ExpectEditKeptThroughThePull(f, "b.txt", "local bee\n");
+  BOOST_TEST(EditSurvives(f, "b.txt", "remote bee\n"));
+  BOOST_TEST(StagingName(Listing(f.local)).empty());
 }
 
 BOOST_AUTO_TEST_CASE(replacing_a_large_file_over_and_over_leaves_no_memory_behind) {
