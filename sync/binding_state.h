@@ -13,7 +13,7 @@
 namespace gitsyncd {
 
 struct ConflictRecord {
-  std::string branch;              // gitsyncd/conflicts/<sync>/<timestamp>, pushed to the remote
+  std::string branch;              // gitsyncd/conflicts/<sync>/<timestamp>-<commit>, pushed to the remote
   std::string time;                // ISO 8601 UTC
   std::string policy;              // keep-both, prefer-remote, prefer-local
   std::vector<std::string> files;  // paths that conflicted

@@ -151,15 +151,16 @@ Result<PassOutcome> Pass::Merge(const std::optional<git_oid>& base, const FlatTr
   }
   ConflictRecord record;
   if (!conflicted.empty()) {
-    record.branch = "gitsyncd/conflicts/" + RefSafe(spec_.name) + "/" + CompactTimestamp();
+    // The losing side goes to the conflict branch.
+    git_oid loser = take_local && remote_head ? *remote_head : *local_commit;
+    // The time names it for people; the commit keeps two conflicts of one second apart.
+    record.branch = "gitsyncd/conflicts/" + RefSafe(spec_.name) + "/" + CompactTimestamp() + "-" + OidHex(loser).substr(0, 8);
     record.time = NowIso8601();
     record.policy = std::string(ConflictPolicyName(spec_.on_conflict));
     record.files = conflicted;
     record.resolved = spec_.on_conflict != ConflictPolicy::kKeepBoth;
     record.local_commit = OidHex(*local_commit);
     record.remote_commit = remote_head ? OidHex(*remote_head) : "";
-    // The losing side goes to the conflict branch.
-    git_oid loser = take_local && remote_head ? *remote_head : *local_commit;
     record.commit = OidHex(loser);
     updates.push_back({loser, "refs/heads/" + record.branch});
   }

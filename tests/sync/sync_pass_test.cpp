@@ -5,6 +5,7 @@
 
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
+#include <set>
 
 #include "tests/sync/sync_test_util.h"
 
@@ -117,6 +118,27 @@ BOOST_FIXTURE_TEST_CASE(true_conflict_keep_both_keeps_remote_in_folder_and_local
   BOOST_TEST(!state.conflicts[0].resolved);
   BOOST_TEST((state.conflicts[0].files == std::vector<std::string>{"a.yaml"}));
   BOOST_TEST(Remote("config/a.yaml", state.conflicts[0].branch) == "a: local\nb: 2\nc: 3\nd: 4\ne: 5\n");
+}
+
+// Conflicts come in bursts (an editor and a deploy racing): three in a row, well within a
+// second or two, each get a branch of their own, and no pass fails on a name the previous
+// conflict took (the branch name once had only the second in it).
+BOOST_FIXTURE_TEST_CASE(conflicts_in_the_same_second_each_get_their_own_branch, SeededFixture) {
+  GitClone p = Person();
+  std::set<std::string> branches;
+  for (int i = 0; i < 3; ++i) {
+    std::string n = std::to_string(i);
+    p.Write("config/a.yaml", "a: remote " + n + "\nb: 2\nc: 3\nd: 4\ne: 5\n");
+    BOOST_REQUIRE(p.CommitAndPush("remote " + n));
+    WriteLocal("a.yaml", "a: local " + n + "\nb: 2\nc: 3\nd: 4\ne: 5\n");
+    PassOutcome o = Sync();
+    BOOST_TEST(o.summary.find("conflict in 1 file") == 0u, o.summary);
+    auto state = State();
+    BOOST_REQUIRE_EQUAL(state.conflicts.size(), static_cast<size_t>(i + 1));
+    const std::string& branch = state.conflicts.back().branch;
+    BOOST_TEST(branches.insert(branch).second, branch);
+    BOOST_TEST(Remote("config/a.yaml", branch) == "a: local " + n + "\nb: 2\nc: 3\nd: 4\ne: 5\n");
+  }
 }
 
 BOOST_FIXTURE_TEST_CASE(true_conflict_prefer_local_pushes_local_and_keeps_remote_on_a_branch, SeededFixture) {
