@@ -185,6 +185,54 @@ BOOST_AUTO_TEST_CASE(an_idle_fleet_whose_exclusive_binding_has_an_owner_writes_n
   BOOST_TEST(b.Owned().empty());
 }
 
+// A binding whose commit moves with every push (a burst of deliveries) does not rewrite the
+// instance's member record each time: progress alone is written at most every 5 s, and the
+// latest commit still shows soon after; an error shows at the next round.
+BOOST_AUTO_TEST_CASE(a_burst_of_commits_rewrites_the_member_record_at_most_every_5s_and_an_error_at_once) {
+  EtcdCluster etcd;
+  std::mutex mu;
+  std::string commit = "c0", error;
+  Heard heard;
+  Fleet::Callbacks callbacks = heard.Callbacks("");
+  callbacks.bindings = [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return std::vector<FleetBinding>{{"app", "team", "https://git.example/app.git", "main", "", commit,
+                                      "2026-12-01T00:00:00Z", error}};
+  };
+  Fleet a(Cluster(etcd, {}), "alpha", Client(etcd), callbacks);
+  EtcdClient reader(Client(etcd));
+  ClusterConfig view = Cluster(etcd, {});
+  auto shown = [&](auto field) {
+    auto members = ListMembers(reader, view);
+    return members.ok() && members->size() == 1 && (*members)[0].bindings.size() == 1
+               ? field((*members)[0].bindings[0])
+               : std::string();
+  };
+  auto shown_commit = [&] { return shown([](const FleetBinding& b) { return b.commit; }); };
+  BOOST_REQUIRE(WaitFor([&] { return a.registered() && shown_commit() == "c0"; }, 10s));
+  BOOST_REQUIRE(WaitFor([&] { return a.Owned().count("on-nfs") == 1; }, 10s));
+  std::this_thread::sleep_for(1s);
+  const std::string committed = "etcd_server_proposals_committed_total";
+  double before = etcd.Metric(0, committed);
+  // 20 commits over 6 s: about nine rounds (a renewal every 667 ms) saw a new one.
+  for (int i = 1; i <= 20; ++i) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      commit = "c" + std::to_string(i);
+    }
+    std::this_thread::sleep_for(300ms);
+  }
+  double after = etcd.Metric(0, committed);
+  BOOST_REQUIRE(before >= 0 && after >= 0);
+  BOOST_TEST(after - before <= 2, "member record writes during the burst: " << after - before);
+  BOOST_TEST(WaitFor([&] { return shown_commit() == "c20"; }, 8s), shown_commit());
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    error = "cannot reach the remote";
+  }
+  BOOST_TEST(WaitFor([&] { return shown([](const FleetBinding& b) { return b.error; }) == "cannot reach the remote"; }, 2s));
+}
+
 BOOST_AUTO_TEST_CASE(an_owner_cut_off_from_etcd_gives_its_exclusive_bindings_up_before_its_lease_can_expire) {
   EtcdCluster etcd;
   Heard ha;
