@@ -13,6 +13,8 @@
 //  4. CPU per delivery: user + system time of the instances, the Git server (nginx, fcgiwrap
 //     and the git processes under it) and etcd from the POST until every folder had the file,
 //     and of the idle fleet: what the cores spent, whatever else runs on the machine.
+//  5. Steal: the share of the machine's CPU time the hypervisor gave to other guests while the
+//     deliveries ran (/proc/stat), so a slow run on a shared host can be told from a slow fleet.
 // FLEET_BENCH_LOGS=DIR: the instances log at debug level (millisecond times of trigger,
 // publish, watch event, pass), and DIR gets their logs and the Git server's access log.
 //
@@ -28,6 +30,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iterator>
 #include <map>
 #include <sstream>
@@ -91,6 +94,20 @@ struct Cpu {
     return *this;
   }
 };
+// The machine's steal and total CPU ticks so far (/proc/stat, first line).
+std::pair<double, double> StealTicks() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  double v[8] = {0};
+  in >> cpu;
+  double total = 0;
+  for (double& x : v) {
+    in >> x;
+    total += x;
+  }
+  return {v[7], total};
+}
+
 Cpu DescendantCpu() {
   struct Proc {
     std::string comm;
@@ -266,6 +283,7 @@ int main(int argc, char** argv) {
   double round_ms = 0;
   EtcdCounters c0 = ReadCounters(f.etcd, 3);
   auto rounds_start = Clock::now();
+  auto steal0 = StealTicks();
   for (int r = 1; r <= rounds; ++r) {
     std::string before = f.Head();
     std::string want = "round: " + std::to_string(r) + "\n";
@@ -318,6 +336,7 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(200ms);  // member records of this round settle
   }
   EtcdCounters c1 = ReadCounters(f.etcd, 3);
+  auto steal1 = StealTicks();
   double rounds_s = std::chrono::duration<double>(Clock::now() - rounds_start).count();
   auto per_delivery = [&](double during, double idle) { return (during - idle / idle_s * rounds_s) / rounds; };
 
@@ -341,6 +360,9 @@ int main(int argc, char** argv) {
               round_cpu.other / rounds, round_cpu.total() / rounds, round_cpu.total() / round_ms, round_ms / rounds);
   std::printf("CPU of the idle fleet: gitsyncd %.1f%%, etcd %.1f%%, Git server %.1f%% of a core\n",
               idle_cpu.gitsyncd / idle_s / 10, idle_cpu.etcd / idle_s / 10, idle_cpu.git_server / idle_s / 10);
+
+  std::printf("steal while the deliveries ran: %.1f%% of the machine's CPU time (the hypervisor's other guests)\n",
+              steal1.second > steal0.second ? 100 * (steal1.first - steal0.first) / (steal1.second - steal0.second) : 0.0);
 
   f.SaveLogs();
   std::vector<double> takeovers;
