@@ -247,124 +247,119 @@ struct Fleet {
   }
 };
 
-}  // namespace
+// What the idle fleet costs over 10 s, to subtract from the deliveries' share.
+struct Idle {
+  EtcdCounters before, after;
+  Cpu cpu;
+  double seconds = 0;
+};
 
-int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: %s GITSYNCD_BINARY [INSTANCES] [ROUNDS] [FAILOVERS]\n", argv[0]);
-    return 2;
-  }
-  int n = argc > 2 ? std::atoi(argv[2]) : 10;
-  int rounds = argc > 3 ? std::atoi(argv[3]) : 20;
-  int failovers = argc > 4 ? std::atoi(argv[4]) : 3;
-  Fleet f(argv[1], n);
-  GitClone person(f.server.url_with_credentials("cfg"), f.dir / "person", "main", f.server.git_env());
-  person.Write("app/value.yaml", "round: 0\n");
-  person.Write("nfs/value.txt", "0\n");
-  person.CommitAndPush("seed");
-  if (!f.Start()) return 1;
-  if (!WaitFor([&] { return f.AllAt("round: 0\n") && !f.Owner().empty(); }, 60s)) {
-    std::fprintf(stderr, "the fleet did not sync the seed\n");
-    return 1;
-  }
-  std::this_thread::sleep_for(3s);  // first passes and member records settle
-
-  // The idle fleet's own cost over 10 s, to subtract.
-  EtcdCounters idle0 = ReadCounters(f.etcd, 3);
-  Cpu idle_cpu0 = DescendantCpu();
-  auto idle_start = Clock::now();
+Idle MeasureIdle(Fleet& f) {
+  Idle idle;
+  idle.before = ReadCounters(f.etcd, 3);
+  Cpu cpu0 = DescendantCpu();
+  auto start = Clock::now();
   std::this_thread::sleep_for(10s);
-  Cpu idle_cpu = DescendantCpu() - idle_cpu0;
-  EtcdCounters idle1 = ReadCounters(f.etcd, 3);
-  double idle_s = std::chrono::duration<double>(Clock::now() - idle_start).count();
+  idle.cpu = DescendantCpu() - cpu0;
+  idle.after = ReadCounters(f.etcd, 3);
+  idle.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return idle;
+}
 
-  std::vector<double> first, all;
-  Cpu round_cpu;
-  double round_ms = 0;
-  EtcdCounters c0 = ReadCounters(f.etcd, 3);
-  auto rounds_start = Clock::now();
-  auto steal0 = StealTicks();
-  for (int r = 1; r <= rounds; ++r) {
-    std::string before = f.Head();
-    std::string want = "round: " + std::to_string(r) + "\n";
-    person.Write("app/value.yaml", want);
-    person.CommitAndPush("round " + std::to_string(r));
-    std::string body = GitHubPushPayload(before, f.Head());
-    Cpu cpu0 = DescendantCpu();
-    auto t0 = Clock::now();
-    auto posted = std::chrono::system_clock::now();
-    HttpReply reply = HttpExchange(f.ports[0], BuildRequest("POST", f.path,
-                                                            {{"Content-Type", "application/json"},
-                                                             {"X-GitHub-Event", "push"},
-                                                             {"X-GitHub-Delivery", "bench-" + std::to_string(r)},
-                                                             {"X-Hub-Signature-256",
-                                                              "sha256=" + HmacHex("bench-hook-secret", body)}},
-                                                            body));
-    if (reply.status != 202) {
-      std::fprintf(stderr, "delivery answered %d: %s\n", reply.status, reply.body.c_str());
-      return 1;
-    }
-    bool got_first = false;
-    bool done = WaitFor([&] {
-      if (!got_first) {
-        std::string f0 = f.dir / ("srv/" + f.names[0] + "/value.yaml");
-        if (FileExists(f0) && ReadFile(f0) == want) {
-          first.push_back(Ms(Clock::now() - t0));
-          got_first = true;
-        }
-      }
-      return f.AllAt(want);
-    }, 30s, 2ms);
-    if (!done) {
-      std::fprintf(stderr, "round %d: not every folder updated within 30 s\n", r);
-      return 1;
-    }
-    all.push_back(Ms(Clock::now() - t0));
-    Cpu used = DescendantCpu() - cpu0;
-    round_cpu += used;
-    round_ms += all.back();
-    if (f.logs) {
-      std::time_t t = std::chrono::system_clock::to_time_t(posted);
-      std::tm tm{};
-      localtime_r(&t, &tm);
-      char at[32];
-      std::strftime(at, sizeof at, "%H:%M:%S", &tm);
-      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(posted.time_since_epoch()).count() % 1000;
-      std::fprintf(stderr, "round %d: posted at %s.%03lld, receiving instance %.1f ms, all %.1f ms\n", r, at,
-                   static_cast<long long>(ms), first.back(), all.back());
-    }
-    std::this_thread::sleep_for(200ms);  // member records of this round settle
+struct Deliveries {
+  std::vector<double> first, all;  // ms: POST -> the receiver's folder, -> every folder
+  Cpu cpu;                         // from each POST until every folder had the file
+  double ms = 0;                   // the sum of `all`
+};
+
+// Round `r`: a push, then the signed POST to the first instance; false when it failed.
+bool Deliver(Fleet& f, GitClone& person, int r, Deliveries* out) {
+  std::string before = f.Head();
+  std::string want = "round: " + std::to_string(r) + "\n";
+  person.Write("app/value.yaml", want);
+  person.CommitAndPush("round " + std::to_string(r));
+  std::string body = GitHubPushPayload(before, f.Head());
+  Cpu cpu0 = DescendantCpu();
+  auto t0 = Clock::now();
+  auto posted = std::chrono::system_clock::now();
+  HttpReply reply = HttpExchange(f.ports[0], BuildRequest("POST", f.path,
+                                                          {{"Content-Type", "application/json"},
+                                                           {"X-GitHub-Event", "push"},
+                                                           {"X-GitHub-Delivery", "bench-" + std::to_string(r)},
+                                                           {"X-Hub-Signature-256",
+                                                            "sha256=" + HmacHex("bench-hook-secret", body)}},
+                                                          body));
+  if (reply.status != 202) {
+    std::fprintf(stderr, "delivery answered %d: %s\n", reply.status, reply.body.c_str());
+    return false;
   }
-  EtcdCounters c1 = ReadCounters(f.etcd, 3);
-  auto steal1 = StealTicks();
-  double rounds_s = std::chrono::duration<double>(Clock::now() - rounds_start).count();
-  auto per_delivery = [&](double during, double idle) { return (during - idle / idle_s * rounds_s) / rounds; };
+  bool got_first = false;
+  bool done = WaitFor([&] {
+    if (!got_first) {
+      std::string f0 = f.dir / ("srv/" + f.names[0] + "/value.yaml");
+      if (FileExists(f0) && ReadFile(f0) == want) {
+        out->first.push_back(Ms(Clock::now() - t0));
+        got_first = true;
+      }
+    }
+    return f.AllAt(want);
+  }, 30s, 2ms);
+  if (!done) {
+    std::fprintf(stderr, "round %d: not every folder updated within 30 s\n", r);
+    return false;
+  }
+  out->all.push_back(Ms(Clock::now() - t0));
+  out->cpu += DescendantCpu() - cpu0;
+  out->ms += out->all.back();
+  if (f.logs) {
+    std::time_t t = std::chrono::system_clock::to_time_t(posted);
+    std::tm tm{};
+    localtime_r(&t, &tm);
+    char at[32];
+    std::strftime(at, sizeof at, "%H:%M:%S", &tm);
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(posted.time_since_epoch()).count() % 1000;
+    std::fprintf(stderr, "round %d: posted at %s.%03lld, receiving instance %.1f ms, all %.1f ms\n", r, at,
+                 static_cast<long long>(ms), out->first.back(), out->all.back());
+  }
+  return true;
+}
 
+// `etcd`: the counters over the `seconds` the rounds took; `steal`: the machine's steal share.
+void PrintDeliveries(const Fleet& f, const Deliveries& d, const Idle& idle, const EtcdCounters& etcd, double seconds,
+                     double steal) {
+  int n = static_cast<int>(f.names.size());
+  int rounds = static_cast<int>(d.all.size());
+  auto per_delivery = [&](double during, double idle_part) {
+    return (during - idle_part / idle.seconds * seconds) / rounds;
+  };
   std::printf("fleet: %d instances, 3 etcd members, %d deliveries to instance %s\n", n, rounds, f.names[0].c_str());
   std::printf("POST -> file in the receiving instance's folder: p50 %.1f ms  p99 %.1f ms  max %.1f ms\n",
-              Percentile(first, 0.5), Percentile(first, 0.99), Percentile(first, 1.0));
+              Percentile(d.first, 0.5), Percentile(d.first, 0.99), Percentile(d.first, 1.0));
   std::printf("POST -> file in all %d folders:                 p50 %.1f ms  p99 %.1f ms  max %.1f ms\n", n,
-              Percentile(all, 0.5), Percentile(all, 0.99), Percentile(all, 1.0));
+              Percentile(d.all, 0.5), Percentile(d.all, 0.99), Percentile(d.all, 1.0));
   std::printf("etcd per delivery (idle fleet subtracted): %.1f requests, %.0f bytes received, %.0f bytes sent\n",
-              per_delivery(c1.requests - c0.requests, idle1.requests - idle0.requests),
-              per_delivery(c1.received - c0.received, idle1.received - idle0.received),
-              per_delivery(c1.sent - c0.sent, idle1.sent - idle0.sent));
+              per_delivery(etcd.requests, idle.after.requests - idle.before.requests),
+              per_delivery(etcd.received, idle.after.received - idle.before.received),
+              per_delivery(etcd.sent, idle.after.sent - idle.before.sent));
   std::printf("etcd idle fleet: %.1f requests/s, %.0f bytes/s received, %.0f bytes/s sent\n",
-              (idle1.requests - idle0.requests) / idle_s, (idle1.received - idle0.received) / idle_s,
-              (idle1.sent - idle0.sent) / idle_s);
+              (idle.after.requests - idle.before.requests) / idle.seconds,
+              (idle.after.received - idle.before.received) / idle.seconds,
+              (idle.after.sent - idle.before.sent) / idle.seconds);
   // From the POST until every folder had the file, in CPU ms per delivery (the idle fleet's
   // share over the same time not subtracted: it competes for the cores too).
   std::printf("CPU per delivery (POST -> all folders): gitsyncd %.0f ms, Git server %.0f ms, etcd %.0f ms, "
               "other %.0f ms; total %.0f ms = %.2f cores busy over the %.0f ms\n",
-              round_cpu.gitsyncd / rounds, round_cpu.git_server / rounds, round_cpu.etcd / rounds,
-              round_cpu.other / rounds, round_cpu.total() / rounds, round_cpu.total() / round_ms, round_ms / rounds);
+              d.cpu.gitsyncd / rounds, d.cpu.git_server / rounds, d.cpu.etcd / rounds, d.cpu.other / rounds,
+              d.cpu.total() / rounds, d.cpu.total() / d.ms, d.ms / rounds);
   std::printf("CPU of the idle fleet: gitsyncd %.1f%%, etcd %.1f%%, Git server %.1f%% of a core\n",
-              idle_cpu.gitsyncd / idle_s / 10, idle_cpu.etcd / idle_s / 10, idle_cpu.git_server / idle_s / 10);
-
+              idle.cpu.gitsyncd / idle.seconds / 10, idle.cpu.etcd / idle.seconds / 10,
+              idle.cpu.git_server / idle.seconds / 10);
   std::printf("steal while the deliveries ran: %.1f%% of the machine's CPU time (the hypervisor's other guests)\n",
-              steal1.second > steal0.second ? 100 * (steal1.first - steal0.first) / (steal1.second - steal0.second) : 0.0);
+              steal);
+}
 
-  f.SaveLogs();
+// Kills the owner of `on-nfs` right after a commit for it, `failovers` times; false on a miss.
+bool RunFailovers(Fleet& f, GitClone& person, int failovers) {
   std::vector<double> takeovers;
   for (int k = 1; k <= failovers && static_cast<int>(f.d.size()) > 1; ++k) {
     std::string owner = f.Owner();
@@ -386,7 +381,7 @@ int main(int argc, char** argv) {
           if (line.find("on-nfs") != std::string::npos) std::fprintf(stderr, "%s: %s\n", name.c_str(), line.c_str());
         }
       }
-      return 1;
+      return false;
     }
     takeovers.push_back(Ms(Clock::now() - t0));
     std::printf("failover %d: %s killed, %s took over; commit in the shared folder after %.0f ms\n", k, owner.c_str(),
@@ -396,5 +391,46 @@ int main(int argc, char** argv) {
     std::printf("failover after kill -9 (lease_ttl 2 s): p50 %.0f ms  max %.0f ms\n", Percentile(takeovers, 0.5),
                 Percentile(takeovers, 1.0));
   }
-  return 0;
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s GITSYNCD_BINARY [INSTANCES] [ROUNDS] [FAILOVERS]\n", argv[0]);
+    return 2;
+  }
+  int n = argc > 2 ? std::atoi(argv[2]) : 10;
+  int rounds = argc > 3 ? std::atoi(argv[3]) : 20;
+  int failovers = argc > 4 ? std::atoi(argv[4]) : 3;
+  Fleet f(argv[1], n);
+  GitClone person(f.server.url_with_credentials("cfg"), f.dir / "person", "main", f.server.git_env());
+  person.Write("app/value.yaml", "round: 0\n");
+  person.Write("nfs/value.txt", "0\n");
+  person.CommitAndPush("seed");
+  if (!f.Start()) return 1;
+  if (!WaitFor([&] { return f.AllAt("round: 0\n") && !f.Owner().empty(); }, 60s)) {
+    std::fprintf(stderr, "the fleet did not sync the seed\n");
+    return 1;
+  }
+  std::this_thread::sleep_for(3s);  // first passes and member records settle
+  Idle idle = MeasureIdle(f);
+
+  Deliveries d;
+  EtcdCounters c0 = ReadCounters(f.etcd, 3);
+  auto start = Clock::now();
+  auto steal0 = StealTicks();
+  for (int r = 1; r <= rounds; ++r) {
+    if (!Deliver(f, person, r, &d)) return 1;
+    std::this_thread::sleep_for(200ms);  // member records of this round settle
+  }
+  EtcdCounters c1 = ReadCounters(f.etcd, 3);
+  auto steal1 = StealTicks();
+  double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  double steal = steal1.second > steal0.second ? 100 * (steal1.first - steal0.first) / (steal1.second - steal0.second) : 0;
+  PrintDeliveries(f, d, idle, EtcdCounters{c1.requests - c0.requests, c1.received - c0.received, c1.sent - c0.sent},
+                  seconds, steal);
+  f.SaveLogs();
+  return RunFailovers(f, person, failovers) ? 0 : 1;
 }
