@@ -137,6 +137,16 @@ void WaitForPort(int port, const std::string& what, const std::string& log_file,
   throw std::runtime_error(what + " did not start on port " + std::to_string(port) + ":\n" + SafeLog(log_file));
 }
 
+int WaitForPortFile(const std::string& port_file, const std::string& what, const std::string& log_file,
+                    int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (fs::exists(port_file)) return std::stoi(ReadFile(port_file));
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  throw std::runtime_error(what + " did not start:\n" + SafeLog(log_file));
+}
+
 // ---- HTTPS ----
 
 void InstallServerHook(const std::string& bare, const std::string& name, const std::string& script) {
@@ -164,9 +174,8 @@ ProviderApiServer::ProviderApiServer(std::string token, const std::map<std::stri
     : token_(std::move(token)) {
   std::string d = dir_.path();
   ca_file_ = MakeTestCertificates(d);
-  port_ = FreePort();
   std::vector<std::string> argv{"python3", TestDataDir() + "/support/provider_api_server.py",
-                                "--port", std::to_string(port_), "--cert", d + "/server.pem", "--key",
+                                "--port", "0", "--port-file", d + "/port", "--cert", d + "/server.pem", "--key",
                                 d + "/server.key", "--token", token_};
   if (scopes) {
     argv.push_back("--scopes");
@@ -177,7 +186,7 @@ ProviderApiServer::ProviderApiServer(std::string token, const std::map<std::stri
     argv.push_back(name + "=" + path);
   }
   server_ = ChildProcess(argv, d + "/server.log");
-  WaitForPort(port_, "GitHub API test server", d + "/server.log");
+  port_ = WaitForPortFile(d + "/port", "GitHub API test server", d + "/server.log");
 }
 
 ProviderApiServer::~ProviderApiServer() = default;

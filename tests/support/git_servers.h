@@ -33,6 +33,10 @@ class ChildProcess {
 int FreePort();
 // Waits until 127.0.0.1:port accepts connections (bounded); throws with `log` on timeout.
 void WaitForPort(int port, const std::string& what, const std::string& log_file, int timeout_ms = 10000);
+// The port a server that picks its own (bound to port 0, so no other process can take it
+// between a choice and the bind) wrote to `port_file` once listening.
+int WaitForPortFile(const std::string& port_file, const std::string& what, const std::string& log_file,
+                    int timeout_ms = 10000);
 
 class GitHttpsServer {
  public:

@@ -1674,7 +1674,8 @@ Handler.lfs_storage = lfs_storage
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--port", type=int, required=True, help="0: any free port, written to --port-file")
+    ap.add_argument("--port-file", default=None, help="written (whole, by a rename) once the server listens")
     ap.add_argument("--cert", required=True)
     ap.add_argument("--key", required=True)
     ap.add_argument("--token", required=True)
@@ -1708,6 +1709,10 @@ def main():
             super().finish_request(request, client_address)
 
     server = TlsServer(("127.0.0.1", a.port), Handler)
+    if a.port_file:
+        with open(a.port_file + ".tmp", "w") as f:
+            f.write(str(server.server_address[1]))
+        os.rename(a.port_file + ".tmp", a.port_file)
     server.serve_forever()
 
 
