@@ -1,12 +1,16 @@
 #include "sync/git_handles.h"
 
+#include <spdlog/spdlog.h>
+
 #include "sync/socket_stream.h"
 #include "sync/ssh_session_pool.h"
 #include "sync/ssh_transport.h"
 #include "sync/tls_stream.h"
 
 #include <cstdlib>
+#include <filesystem>
 #include <mutex>
+#include <vector>
 
 namespace gitsyncd {
 
@@ -56,6 +60,23 @@ std::string OidHex(const git_oid& oid) {
   char buf[GIT_OID_HEXSZ + 1];
   git_oid_tostr(buf, sizeof buf, &oid);
   return buf;
+}
+
+void RemoveStaleLocks(const std::string& repo_dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::vector<fs::path> stale;
+  for (const char* top : {"HEAD.lock", "index.lock", "packed-refs.lock", "config.lock", "shallow.lock"}) {
+    if (fs::exists(fs::path(repo_dir) / top, ec)) stale.push_back(fs::path(repo_dir) / top);
+  }
+  for (auto it = fs::recursive_directory_iterator(fs::path(repo_dir) / "refs", ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->path().extension() == ".lock") stale.push_back(it->path());
+  }
+  for (const auto& f : stale) {
+    spdlog::warn("removing stale lock {} (left by an interrupted run)", f.string());
+    fs::remove(f, ec);
+  }
 }
 
 }  // namespace gitsyncd

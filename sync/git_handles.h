@@ -48,6 +48,12 @@ using PackbuilderPtr = GitPtr<git_packbuilder, git_packbuilder_free>;
 //   XPtr owned(raw);
 Status GitError(int rc, const std::string& context);
 
+// A kill -9 while libgit2 writes a ref, the index or the config leaves its "<file>.lock"
+// behind, and every later write of that file fails. Removes those of the repository at
+// `repo_dir` (logged), for a caller that knows no writer of it is running: the file each
+// guarded was never replaced, so nothing is lost.
+void RemoveStaleLocks(const std::string& repo_dir);
+
 // Initialises libgit2 once per process (git_libgit2_init) and shuts it down at exit.
 void EnsureLibgit2();
 

@@ -23,26 +23,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A kill -9 while libgit2 writes a ref, the index or the config leaves its "<file>.lock"
-// behind, and every later write of that file fails. Passes of one binding never overlap and
-// the binding's repository belongs to this daemon alone, so a lock seen when a pass starts
-// is stale: remove it (the file it guarded was never replaced, so nothing is lost).
-void RemoveStaleLocks(const std::string& repo_dir) {
-  std::error_code ec;
-  std::vector<fs::path> stale;
-  for (const char* top : {"HEAD.lock", "index.lock", "packed-refs.lock", "config.lock", "shallow.lock"}) {
-    if (fs::exists(fs::path(repo_dir) / top, ec)) stale.push_back(fs::path(repo_dir) / top);
-  }
-  for (auto it = fs::recursive_directory_iterator(fs::path(repo_dir) / "refs", ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->path().extension() == ".lock") stale.push_back(it->path());
-  }
-  for (const auto& f : stale) {
-    spdlog::warn("removing stale lock {} (left by an interrupted run)", f.string());
-    fs::remove(f, ec);
-  }
-}
-
 // HEAD, not fsynced (a flush costs about a millisecond, and a first start makes one
 // repository per binding): libgit2 needs the file to be there but nothing here reads it, and
 // OpenRepo writes it again when a crash left it empty.
@@ -133,6 +113,8 @@ void RemoveFilesTheStoreReplaces(const std::string& repo_dir) {
 Result<RepositoryPtr> OpenRepo(const std::string& binding_dir, const std::string& shared_store) {
   EnsureLibgit2();
   std::string path = BindingRepoDir(binding_dir);
+  // Passes of one binding never overlap and its repository is this daemon's alone: a lock
+  // seen when a pass starts is stale.
   RemoveStaleLocks(path);
   struct stat head {};
   if (::stat((path + "/HEAD").c_str(), &head) == 0 && head.st_size == 0) {

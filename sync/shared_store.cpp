@@ -52,12 +52,11 @@ Result<RepositoryPtr> OpenStore(const std::string& dir) {
   std::shared_ptr<Store> store = StoreOf(dir);
   std::lock_guard<std::mutex> lock(store->init_mu);
   if (!store->opened) {
-    // The store's config holds the bindings' ignore settings, written once by the first
-    // matcher (sync/ignore_matcher.cpp); a kill -9 during that write leaves its lock, which
-    // would fail every later write. Nothing in this process wrote the store yet, and only
-    // this daemon writes its state dir: a lock here now is stale.
-    std::error_code ec;
-    fs::remove(dir + "/config.lock", ec);
+    // A kill -9 while a fetch recorded its head (refs/remotes/...) or the first matcher
+    // wrote the ignore settings into the config (sync/ignore_matcher.cpp) leaves a lock that
+    // would fail every later write of that file. Nothing in this process wrote the store
+    // yet, and only this daemon writes its state dir: a lock here now is stale.
+    RemoveStaleLocks(dir);
   }
   git_repository* raw = nullptr;
   int rc = git_repository_open_bare(&raw, dir.c_str());

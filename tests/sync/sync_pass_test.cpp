@@ -1,6 +1,7 @@
 // One reconcile pass against a real Git remote (file://): what a user sees in the folder and
 // on the branch after local edits, remote pushes, merges and conflicts.
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
@@ -371,6 +372,32 @@ BOOST_AUTO_TEST_CASE(a_nested_folder_that_does_not_exist_yet_is_created_on_the_b
   f.Sync();
   BOOST_TEST(ShowFile(f.remote, "main", "team/new/config/c.yaml") == "c: 1\n");
   BOOST_TEST(ShowFile(f.remote, "main", "other.txt") == "x\n");
+}
+
+// The same in the remote's shared store, which every fetch writes (its head under
+// refs/remotes/): a lock a killed daemon left there is removed when the next run first opens
+// the store (the chaos test hit this: every later fetch failed to record the head).
+BOOST_FIXTURE_TEST_CASE(a_stale_lock_in_the_shared_store_from_a_crash_does_not_block_later_fetches, SyncFixture) {
+  spec.shared_store = dir / "store";
+  GitClone p = Person();
+  p.Write("config/a.yaml", "a: 1\n");
+  BOOST_REQUIRE(p.CommitAndPush("seed"));
+  pid_t child = ::fork();  // the first run, in a process of its own that then ends
+  BOOST_REQUIRE(child >= 0);
+  if (child == 0) ::_exit(RunSyncPass(spec).ok() ? 0 : 1);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  BOOST_REQUIRE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  std::string store = spec.shared_store;
+  BOOST_REQUIRE(FileExists(store + "/refs/remotes/origin/main"));
+  std::vector<std::string> locks = {store + "/refs/remotes/origin/main.lock", store + "/packed-refs.lock",
+                                    store + "/config.lock"};
+  for (const auto& l : locks) WriteFile(l, "");
+  p.Write("config/a.yaml", "a: 2\n");
+  BOOST_REQUIRE(p.CommitAndPush("remote edit"));
+  Sync();
+  BOOST_TEST(Local("a.yaml") == "a: 2\n");
+  for (const auto& l : locks) BOOST_TEST(!FileExists(l), l);
 }
 
 // A kill -9 while libgit2 wrote a ref leaves "<ref>.lock" behind; the next pass must not be
