@@ -31,8 +31,8 @@ std::string RandomName() {
 
 // The record is one line of a fixed length, "<name> <inode>" for a staging folder (inode 0:
 // not made yet) or "<name> <inode> <inode>" for a staging file (the new file's, then the
-// replaced one's; 0: unknown), padded with spaces, or only spaces when there is neither. It is rewritten in place rather
-// than through a new file and a rename: no inode is allocated for it on each pull (on ext4
+// replaced one's; 0: unknown), padded with spaces, or only spaces when there is neither. It
+// is rewritten in place rather than through a new file and a rename: no inode is allocated for it on each pull (on ext4
 // without a journal every allocation scans past the recently deleted inodes, a measurable
 // share of a pull on a busy host), and a rewrite of the same length changes one sector and no
 // metadata, so a crash leaves the old line or the new one.

@@ -525,6 +525,24 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_one_file_pull_killed_before_or_after_its_exchang
   }
 }
 
+// After a kill, the staging file's name may hold a file of the user's by the next start (saved
+// there under that name, or swapped in): an inode the record does not name is never removed,
+// and it is synced like any of the user's files.
+BOOST_AUTO_TEST_CASE(a_users_file_under_a_killed_pulls_staging_name_is_kept_and_synced) {
+  FileRemote f;
+  Seed(f, {{"a.txt", "one\n"}});
+  Push(f, {{"a.txt", "two\n"}});
+  std::set<std::string> left = PullKilledAt(f, "staged");
+  std::string staging = StagingName(left);
+  BOOST_REQUIRE(!staging.empty());
+  f.WriteLocal(".mine.swp", "mine\n");  // an editor's save: renamed over the name, a new inode
+  fs::rename(f.local + "/.mine.swp", f.local + "/" + staging);
+  f.Sync();
+  BOOST_TEST(f.Local(staging) == "mine\n");
+  BOOST_TEST(f.Local("a.txt") == "two\n");
+  BOOST_TEST(f.Remote("config/" + staging) == "mine\n");
+}
+
 // The pull race of a one-file commit: an edit saved in place or renamed over the file between
 // the check and the exchange is found in what the exchange took out, and put back.
 BOOST_AUTO_TEST_CASE_TEMPLATE(an_edit_saved_just_before_a_one_file_pull_exchanges_it_is_never_lost, F, Remotes) {
